@@ -1,0 +1,181 @@
+"""Graph builders. Every builder returns a :class:`CSRGraph` with unit weights; random ones
+take an integer ``seed`` and are reproducible from it alone (NumPy ``default_rng``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import SpecError
+from .graph import CSRGraph, from_edges
+
+
+def _positive(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise SpecError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _probability(name: str, value) -> float:
+    if not 0.0 <= float(value) <= 1.0:
+        raise SpecError(f"{name} must be a probability in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _ring_edges(nodes: np.ndarray, k: int) -> list[tuple[int, int]]:
+    m = len(nodes)
+    return [(nodes[i], nodes[(i + d) % m]) for i in range(m) for d in range(1, k + 1)]
+
+
+def ring(n: int, k: int = 1) -> CSRGraph:
+    """Ring of ``n`` nodes, each linked to its ``k`` nearest neighbours on either side (degree 2k)."""
+    n, k = _positive("ring: n", n), _positive("ring: k", k)
+    if n <= 2 * k:
+        raise SpecError(f"ring: n must exceed 2k (got n={n}, k={k})")
+    offsets = tuple(d for j in range(1, k + 1) for d in (j, -j))
+    return from_edges(n, _ring_edges(np.arange(n), k), symmetric=True,
+                      structure=("circulant", 0, n, offsets))
+
+
+def star(n: int) -> CSRGraph:
+    """Star of ``n`` nodes: hub 0 linked to every other node."""
+    n = _positive("star: n", n)
+    if n < 2:
+        raise SpecError(f"star: n must be at least 2, got {n}")
+    return from_edges(n, [(0, j) for j in range(1, n)], symmetric=True, structure=("star", 0))
+
+
+def ring_star(ring: int, k: int = 1, part: str = "all") -> CSRGraph:
+    """Ring-star network: hub node 0 plus a ring of ``ring`` nodes (1..ring, k neighbours a side).
+
+    ``part`` selects the edges: ``"all"``, only the hub-periphery ``"star"`` edges, or only the
+    ``"ring"`` edges — so star and ring couplings can carry different strengths (Nair et al.
+    2024, arXiv:2405.06000). With ``ring=3, k=1`` the graph is the complete graph K4.
+    """
+    m, k = _positive("ring_star: ring", ring), _positive("ring_star: k", k)
+    if m <= 2 * k:
+        raise SpecError(f"ring_star: ring must exceed 2k (got ring={m}, k={k})")
+    n = m + 1
+    ring_e = _ring_edges(np.arange(1, n), k)
+    star_e = [(0, j) for j in range(1, n)]
+    offsets = tuple(d for j in range(1, k + 1) for d in (j, -j))
+    if part == "ring":
+        return from_edges(n, ring_e, symmetric=True, structure=("circulant", 1, m, offsets))
+    if part == "star":
+        return from_edges(n, star_e, symmetric=True, structure=("star", 0))
+    if part == "all":
+        return from_edges(n, ring_e + star_e, symmetric=True)
+    raise SpecError(f"ring_star: part must be 'all', 'star' or 'ring', got {part!r}")
+
+
+def chain(n: int) -> CSRGraph:
+    """Open chain (path) 0 - 1 - ... - n-1 with bidirectional links."""
+    n = _positive("chain: n", n)
+    return from_edges(n, [(i, i + 1) for i in range(n - 1)], symmetric=True)
+
+
+def lattice_1d(n: int, k: int = 1, periodic: bool = True) -> CSRGraph:
+    """1-D lattice with ``k`` neighbours a side; periodic boundaries make it a :func:`ring`."""
+    if periodic:
+        return ring(n, k)
+    n, k = _positive("lattice_1d: n", n), _positive("lattice_1d: k", k)
+    return from_edges(n, [(i, i + d) for i in range(n) for d in range(1, k + 1) if i + d < n],
+                      symmetric=True)
+
+
+def lattice_2d(rows: int, cols: int, periodic: bool = True) -> CSRGraph:
+    """2-D square lattice (von Neumann neighbourhood); node ``(r, c)`` has index ``r*cols + c``."""
+    rows, cols = _positive("lattice_2d: rows", rows), _positive("lattice_2d: cols", cols)
+    edges = []
+    for r in range(rows):
+        for c in range(cols):
+            i = r * cols + c
+            for dr, dc in ((0, 1), (1, 0)):
+                rr, cc = r + dr, c + dc
+                if periodic:
+                    rr, cc = rr % rows, cc % cols
+                elif rr >= rows or cc >= cols:
+                    continue
+                j = rr * cols + cc
+                if j != i:
+                    edges.append((i, j))
+    return from_edges(rows * cols, edges, symmetric=True)
+
+
+def complete(n: int) -> CSRGraph:
+    """Complete graph K_n (every pair linked)."""
+    n = _positive("complete: n", n)
+    return from_edges(n, [(i, j) for i in range(n) for j in range(i + 1, n)], symmetric=True)
+
+
+def erdos_renyi(n: int, p: float, seed: int = 0, directed: bool = False) -> CSRGraph:
+    """Erdős–Rényi G(n, p): every (ordered if ``directed``) pair linked with probability ``p``."""
+    n, p = _positive("erdos_renyi: n", n), _probability("erdos_renyi: p", p)
+    rng = np.random.default_rng(seed)
+    mask = rng.random((n, n)) < p
+    np.fill_diagonal(mask, False)
+    if not directed:
+        mask = np.triu(mask, 1)
+    i, j = np.nonzero(mask)
+    return from_edges(n, np.c_[i, j], symmetric=not directed)
+
+
+def fixed_indegree(n: int, k: int, seed: int = 0) -> CSRGraph:
+    """Directed random graph where every node receives from exactly ``k`` distinct others."""
+    n, k = _positive("fixed_indegree: n", n), _positive("fixed_indegree: k", k)
+    if k >= n:
+        raise SpecError(f"fixed_indegree: k must be < n (got k={k}, n={n})")
+    rng = np.random.default_rng(seed)
+    edges = []
+    for i in range(n):
+        others = np.delete(np.arange(n), i)
+        edges.extend((i, j) for j in rng.choice(others, size=k, replace=False))
+    return from_edges(n, edges)
+
+
+def watts_strogatz(n: int, k: int, p: float, seed: int = 0) -> CSRGraph:
+    """Watts–Strogatz small world: a ring with ``k`` neighbours a side whose edges ``(i, i+d)``
+    are each rewired to a uniformly chosen new endpoint with probability ``p`` (no self-loops,
+    no duplicates), keeping the number of edges ``n k`` (Watts & Strogatz, Nature 393:440, 1998)."""
+    n, k, p = _positive("watts_strogatz: n", n), _positive("watts_strogatz: k", k), _probability("watts_strogatz: p", p)
+    if n <= 2 * k:
+        raise SpecError(f"watts_strogatz: n must exceed 2k (got n={n}, k={k})")
+    rng = np.random.default_rng(seed)
+    edges = {(i, (i + d) % n) for d in range(1, k + 1) for i in range(n)}
+    present = {frozenset(e) for e in edges}
+    for d in range(1, k + 1):
+        for i in range(n):
+            j = (i + d) % n
+            if rng.random() >= p or frozenset((i, j)) not in present:
+                continue
+            choices = [m for m in range(n) if m != i and frozenset((i, m)) not in present]
+            if not choices:
+                continue
+            new = int(rng.choice(choices))
+            present.remove(frozenset((i, j)))
+            present.add(frozenset((i, new)))
+    return from_edges(n, [tuple(sorted(e)) for e in present], symmetric=True)
+
+
+def triangles(graph: CSRGraph) -> np.ndarray:
+    """All triangles (3-cliques) of the undirected version of ``graph`` as rows ``i < j < l``."""
+    a = graph.to_scipy()
+    a = ((a + a.T) != 0).tocsr()
+    neigh = [set(a.indices[a.indptr[i]:a.indptr[i + 1]]) for i in range(graph.n)]
+    out = [(i, j, l) for i in range(graph.n) for j in neigh[i] if j > i
+           for l in neigh[i] & neigh[j] if l > j]
+    return np.asarray(sorted(out), dtype=np.int32).reshape(-1, 3)
+
+
+def triadic_laplacian(tris, n: int) -> np.ndarray:
+    """Linear 2-simplex Laplacian ``L2 = 2 diag(T_i) - T`` with ``T_ij`` the number of triangles
+    holding edge (i, j) and ``T_i`` those holding node i, so that
+    ``sum_{(i,j,l)} (x_j + x_l - 2 x_i) = -(L2 x)_i`` (Gambuzza et al., Nat. Commun. 12:1255, 2021)."""
+    t = np.zeros((n, n))
+    ti = np.zeros(n)
+    for tri in np.asarray(tris).reshape(-1, 3):
+        for a in tri:
+            ti[a] += 1
+            for b in tri:
+                if a != b:
+                    t[a, b] += 1
+    return 2 * np.diag(ti) - t

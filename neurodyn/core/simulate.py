@@ -1,0 +1,283 @@
+"""``simulate``: run any model of the protocol as one compiled ``lax.scan`` per chunk.
+
+A run is split into chunks of whole recording intervals; each chunk is a single compiled call
+(the model is a traced argument, so new parameter values never recompile), after which its
+records are copied to the host, handed to an optional writer and checked for NaN/Inf. The
+compiled body is the same for every chunk length, so a chunked run equals an unchunked one bit
+for bit. ``run`` is the pure, differentiable, vmappable counterpart without host work.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from functools import partial
+from typing import Any, Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from ..errors import DivergenceError, SpecError
+from .trajectory import Trajectory
+
+tmap = jax.tree_util.tree_map
+CHUNK_BYTES = 32 * 2**20  # host memory for one chunk of records
+NO_RECORD_CHUNK = 100_000  # steps per chunk when nothing is recorded
+
+
+def _scan_records(model, state, step0, dt, thresholds, prev, xs, n_records, every, names,
+                  spike_names, drive_fn):
+    """``n_records`` times: record ``names``, then take ``every`` steps (spikes every step)."""
+
+    def one_step(carry, x):
+        st, step, prv = carry
+        t = step * dt
+        d = x if xs is not None else (drive_fn(t) if drive_fn is not None else None)
+        new = model.step(st, d, t)
+        if spike_names:
+            obs = model.observe(new)
+            cur = tuple(obs[n] for n in spike_names)
+            spk = tuple((p < th) & (c >= th) for p, c, th in zip(prv, cur, thresholds))
+        else:
+            cur, spk = prv, ()
+        return (new, step + 1, cur), spk
+
+    def one_record(carry, x):
+        obs = model.observe(carry[0]) if names else {}
+        rec = {n: obs[n] for n in names}
+        carry, spk = lax.scan(one_step, carry, x, length=every)
+        return carry, (rec, spk)
+
+    carry, (recs, spks) = lax.scan(one_record, (state, step0, prev), xs, length=n_records)
+    return carry, recs, spks
+
+
+_chunk = jax.jit(_scan_records, static_argnames=("n_records", "every", "names", "spike_names", "drive_fn"))
+
+
+@partial(jax.jit, static_argnames=("n_steps", "names", "drive_fn"))
+def _finite_per_step(model, state, step0, dt, xs, n_steps, names, drive_fn):
+    """For each of ``n_steps`` steps: whether each observable of the new state is finite."""
+
+    def body(carry, x):
+        st, step = carry
+        t = step * dt
+        d = x if xs is not None else (drive_fn(t) if drive_fn is not None else None)
+        new = model.step(st, d, t)
+        obs = model.observe(new)
+        return (new, step + 1), jnp.stack([jnp.all(jnp.isfinite(obs[n])) for n in names])
+
+    return lax.scan(body, (state, step0), xs, length=n_steps)[1]
+
+
+@jax.jit
+def _all_finite(tree) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)
+              if jnp.issubdtype(jnp.result_type(x), jnp.inexact)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+def run(model, state, steps: int, *, every: int = 1, drive=None, record=None, dt: float = 1.0,
+        t0: int = 0):
+    """Pure compiled run (no host work): usable under ``jit``, ``vmap`` and ``grad``.
+
+    Returns ``(final_state, records)`` where ``records[name]`` has shape
+    ``(steps // every, ...)`` (the state before every ``every``-th step). ``drive``: ``None``,
+    a pytree of arrays with leading time axis of length ``steps``, or a function of ``t``.
+    """
+    names = tuple(record) if record is not None else tuple(model.observe(state))
+    n_records = steps // every
+    drive_fn, xs = _split_drive(drive, n_records * every, every)
+    (final, _, _), recs, _ = _scan_records(model, state, jnp.asarray(t0, jnp.int32), dt, (), (), xs,
+                                           n_records, every, names, (), drive_fn)
+    tail = steps - n_records * every
+    if tail:
+        tail_fn, tail_xs = _split_drive(_slice_drive(drive, n_records * every, steps), tail, 1)
+        (final, _, _), _, _ = _scan_records(model, final, jnp.asarray(t0 + n_records * every, jnp.int32), dt,
+                                            (), (), tail_xs, tail, 1, (), (), tail_fn)
+    return final, recs
+
+
+def _slice_drive(drive, start, stop):
+    if drive is None or callable(drive):
+        return drive
+    return tmap(lambda a: a[start:stop], drive)
+
+
+def _split_drive(drive, n_steps, every):
+    """(drive_fn, xs): xs has leading axes (n_steps // every, every)."""
+    if drive is None:
+        return None, None
+    if callable(drive):
+        return drive, None
+    return None, tmap(lambda a: jnp.reshape(a[:n_steps], (n_steps // every, every) + jnp.shape(a)[1:]), drive)
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise SpecError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = None, drive: Any = None,
+             record: tuple[str, ...] | None = None, every: int = 1, transient: int = 0,
+             spikes: Mapping[str, float] | None = None, chunk: int | None = None, writer=None,
+             progress: bool | None = None, dt: float | None = None, keep: bool = True) -> Trajectory:
+    """Simulate ``model`` for ``steps`` steps and return the recorded :class:`Trajectory`.
+
+    Args:
+        model: any model of the protocol (``init``, ``step``, ``observe``), e.g. a Network.
+        steps: total number of steps (map iterations or integrator steps), transient included.
+        key: PRNG key for ``model.init`` (default ``PRNGKey(0)``); ignored when ``state`` given.
+        state: initial state (default ``model.init(key)``).
+        drive: external input: a pytree of arrays with leading time axis (>= ``steps``), or a
+            JAX-traceable function of ``t`` (model time) returning the drive.
+        record: observable names to record (default: all of ``model.observe``).
+        every: record one sample every ``every`` steps.
+        transient: steps run before recording starts.
+        spikes: ``{observable: threshold}``; a spike is an upward crossing
+            ``v_{n-1} < threshold <= v_n``, detected at every step after the transient.
+        chunk: steps per compiled call (rounded to whole recording intervals); default from a
+            32 MiB memory budget for the records.
+        writer: object with ``append(times, data, spikes)``, called after every chunk.
+        progress: show a progress bar (default: when stderr is a terminal and the run is long).
+        dt: time step for the time axis (default ``model.dt`` or 1 for maps).
+        keep: keep the records in memory (set False when streaming to a writer).
+
+    Raises:
+        DivergenceError: a state became NaN/Inf; names the step and the observable and carries
+            the trajectory recorded before it (already handed to the writer).
+    """
+    steps = _check_int("steps", steps, 1)
+    every = _check_int("record every", every, 1)
+    transient = _check_int("transient", transient, 0)
+    if transient >= steps:
+        raise SpecError(f"transient ({transient}) must be smaller than steps ({steps})")
+    dt = float(dt if dt is not None else getattr(model, "dt", 1.0))
+    if not dt > 0 or not math.isfinite(dt):
+        raise SpecError(f"dt must be a positive finite number, got {dt!r}")
+    if state is None:
+        state = model.init(key if key is not None else jax.random.PRNGKey(0))
+    available = model.observe(state)
+    names = tuple(record) if record is not None else tuple(available)
+    spike_map = dict(spikes or {})
+    for n in (*names, *spike_map):
+        if n not in available:
+            raise SpecError(f"unknown observable {n!r} (available: {', '.join(available)})")
+    if drive is not None and not callable(drive):
+        short = [jnp.shape(a)[0] for a in jax.tree_util.tree_leaves(drive) if jnp.shape(a)[0] < steps]
+        if short:
+            raise SpecError(f"drive has {min(short)} time steps but the run needs {steps}")
+    spike_names = tuple(spike_map)
+    thresholds = tuple(jnp.asarray(spike_map[n], jnp.result_type(available[n])) for n in spike_names)
+    if not bool(_all_finite(state)):
+        raise DivergenceError("the initial state contains NaN or Inf", step=0, variable="initial state",
+                              trajectory=Trajectory(np.zeros(0), {}, {}, state, 0, dt, every, transient))
+
+    n_records, tail = divmod(steps - transient, every)
+    per_record = sum(int(np.prod(jnp.shape(available[n]))) * jnp.result_type(available[n]).itemsize for n in names)
+    per_record += sum(int(np.prod(jnp.shape(available[n]))) for n in spike_names) * every
+    if chunk is None:
+        chunk_records = max(1, CHUNK_BYTES // max(per_record, 1))
+    else:
+        chunk_records = max(1, _check_int("chunk", chunk, 1) // every)
+    chunk_records = min(chunk_records, max(n_records, 1))
+    no_record_chunk = NO_RECORD_CHUNK if chunk is None else chunk
+
+    show = progress if progress is not None else (sys.stderr.isatty() and steps >= 100_000)
+    bar = _progress_bar(steps) if show else None
+    times, data, spk_t, spk_i = [], {n: [] for n in names}, {n: [] for n in spike_names}, {n: [] for n in spike_names}
+    done = 0
+    all_names = tuple(available)
+
+    def advance(state, prev, n_rec, ev, rec_names, spk_names):
+        nonlocal done
+        drive_fn, xs = _split_drive(_slice_drive(drive, done, done + n_rec * ev), n_rec * ev, ev)
+        step0 = jnp.asarray(done, jnp.int32)
+        (new, _, new_prev), recs, spks = _chunk(model, state, step0, dt, thresholds if spk_names else (),
+                                                prev, xs, n_records=n_rec, every=ev, names=rec_names,
+                                                spike_names=spk_names, drive_fn=drive_fn)
+        rec_times = (done + ev * np.arange(n_rec)) * dt if rec_names else None
+        bad_step = None
+        if not bool(_all_finite(new)):
+            flags = np.asarray(_finite_per_step(model, state, step0, dt, _split_drive(
+                _slice_drive(drive, done, done + n_rec * ev), n_rec * ev, 1)[1], n_steps=n_rec * ev,
+                names=all_names, drive_fn=drive_fn))
+            bad_rows = np.nonzero(~flags.all(axis=1))[0]
+            i = int(bad_rows[0]) if len(bad_rows) else n_rec * ev - 1
+            bad_step = done + i + 1
+            bad_var = all_names[int(np.nonzero(~flags[i])[0][0])] if len(bad_rows) else all_names[0]
+        keep_steps = n_rec * ev if bad_step is None else bad_step - 1 - done
+        if rec_names:
+            n_keep = n_rec if bad_step is None else min(n_rec, keep_steps // ev + 1)
+            host = {n: np.asarray(recs[n][:n_keep]) for n in rec_names}
+            chunk_times = rec_times[:n_keep]
+        else:
+            host, chunk_times = {}, None
+        chunk_spikes = {}
+        for n, s in zip(spk_names, spks):
+            flat = np.asarray(s).reshape((n_rec * ev,) + np.shape(s)[2:])[:keep_steps]
+            step_idx, node = np.nonzero(flat.reshape(flat.shape[0], -1))
+            chunk_spikes[n] = ((done + step_idx + 1) * dt, node.astype(np.uint64))
+        if rec_names or spk_names:
+            if writer is not None:
+                writer.append(chunk_times, host, chunk_spikes)
+            if keep:
+                times.append(chunk_times if chunk_times is not None else np.zeros(0))
+                for n in rec_names:
+                    data[n].append(host[n])
+                for n, (t, i) in chunk_spikes.items():
+                    spk_t[n].append(t)
+                    spk_i[n].append(i)
+        if bad_step is not None:
+            done = bad_step - 1
+            traj = _assemble(times, data, spk_t, spk_i, state, done, dt, every, transient)
+            pop, _, var = bad_var.rpartition(".")
+            where = f"variable {var!r} of population {pop!r}" if pop else f"variable {var!r} of {type(model).__name__}"
+            raise DivergenceError(
+                f"simulation diverged at step {bad_step}: {where} became NaN or Inf "
+                f"(kept {sum(len(t) for t in times)} samples recorded before it)",
+                step=bad_step, variable=bad_var, trajectory=traj)
+        done += n_rec * ev
+        if bar is not None:
+            bar.update(n_rec * ev)
+        return new, new_prev
+
+    try:
+        prev = ()
+        remaining = transient
+        while remaining:
+            n = min(remaining, no_record_chunk)
+            state, prev = advance(state, prev, n, 1, (), ())
+            remaining -= n
+        obs = model.observe(state)
+        prev = tuple(obs[n] for n in spike_names)
+        remaining = n_records
+        while remaining:
+            n = min(remaining, chunk_records)
+            state, prev = advance(state, prev, n, every, names, spike_names)
+            remaining -= n
+        if tail:
+            state, prev = advance(state, prev, tail, 1, (), spike_names)
+    finally:
+        if bar is not None:
+            bar.close()
+    return _assemble(times, data, spk_t, spk_i, state, done, dt, every, transient)
+
+
+def _assemble(times, data, spk_t, spk_i, state, done, dt, every, transient) -> Trajectory:
+    cat = lambda parts, dtype=float: np.concatenate(parts) if parts else np.zeros(0, dtype)
+    return Trajectory(
+        times=cat([t for t in times if t is not None]),
+        data={n: (np.concatenate(v) if v else np.zeros((0,))) for n, v in data.items()},
+        spikes={n: (cat(spk_t[n]), cat(spk_i[n], np.uint64)) for n in spk_t},
+        final_state=state, steps=done, dt=dt, every=every, transient=transient,
+    )
+
+
+def _progress_bar(total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="step", unit_scale=True, dynamic_ncols=True, leave=False)

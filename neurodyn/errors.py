@@ -1,0 +1,33 @@
+"""The errors neurodyn raises on purpose.
+
+Each message names what is wrong, the value that was given and what would be accepted, so the
+command line can print it as one line (exit status 2) instead of a traceback.
+"""
+
+
+class NeurodynError(Exception):
+    """Base class of every error neurodyn raises deliberately."""
+
+
+class SpecError(NeurodynError, ValueError):
+    """A model spec (TOML file, ``--set`` override or constructor argument) is invalid."""
+
+
+class DivergenceError(NeurodynError, FloatingPointError):
+    """A simulation produced NaN or Inf.
+
+    Attributes:
+        step: the first step whose state is not finite.
+        variable: the observable (``"population.variable"``) that went non-finite first.
+        trajectory: everything recorded before ``step`` (a :class:`neurodyn.core.Trajectory`).
+    """
+
+    def __init__(self, message: str, *, step: int, variable: str, trajectory=None):
+        super().__init__(message)
+        self.step = step
+        self.variable = variable
+        self.trajectory = trajectory
+
+
+class OutputError(NeurodynError, OSError):
+    """An output file cannot be written or read."""
