@@ -64,6 +64,7 @@ class Chialvo:
     VARIABLES: ClassVar[tuple] = ("x", "y")
     input_variable: ClassVar[str] = "x"
     units: ClassVar[dict] = {"x": "1", "y": "1"}
+    time_unit: ClassVar[str] = "iteration"
 
     @classmethod
     def create(cls, n: int = 1, *, a=0.89, b=0.6, c=0.28, k=0.03, dtype=None) -> "Chialvo":
@@ -115,6 +116,7 @@ class Rulkov:
     VARIABLES: ClassVar[tuple] = ("x", "y")
     input_variable: ClassVar[str] = "x"
     units: ClassVar[dict] = {"x": "1", "y": "1"}
+    time_unit: ClassVar[str] = "iteration"
 
     @classmethod
     def create(cls, n: int = 1, *, alpha=4.1, mu=0.001, sigma=-1.0, dtype=None) -> "Rulkov":
@@ -159,6 +161,7 @@ class RulkovPiecewise:
     VARIABLES: ClassVar[tuple] = ("x", "x_prev", "y")
     input_variable: ClassVar[str] = "I"
     units: ClassVar[dict] = {"x": "1", "x_prev": "1", "y": "1"}
+    time_unit: ClassVar[str] = "iteration"
 
     @classmethod
     def create(cls, n: int = 1, *, alpha=3.0, mu=0.001, sigma=0.1, beta_e=1.0, sigma_e=1.0,

@@ -1,0 +1,103 @@
+"""The ``neurodyn`` command line: ``run`` a spec, ``info`` on an output file.
+
+Every deliberate error (bad spec, missing file, unwritable output, diverging run) prints one
+line ``neurodyn: error: ...`` and exits with status 2; results computed before a divergence or
+an interrupt are kept in the output file (its ``/neurodyn`` attribute ``status`` says why it
+ended).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .errors import DivergenceError, NeurodynError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="neurodyn", description="Simulate and analyse neural dynamics.")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run a TOML model spec and write HDF5")
+    r.add_argument("spec", help="model spec file (TOML), e.g. models/chialvo_ring_star.toml")
+    r.add_argument("--out", help="output HDF5 path (default hdf5_outputs/<spec name>.h5)")
+    r.add_argument("--steps", type=int, help="number of steps (overrides the spec)")
+    r.add_argument("--seed", type=int, help="random seed (overrides the spec)")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="override any spec field by its dotted path, e.g. couplings.star.strength=0.02")
+    r.add_argument("--quiet", action="store_true", help="print nothing on success")
+    i = sub.add_parser("info", help="describe an HDF5 file written by neurodyn")
+    i.add_argument("file")
+    return p
+
+
+def cmd_run(args) -> int:
+    from .core.simulate import simulate
+    from .io import RunWriter
+    from .spec import load_spec
+
+    spec = load_spec(args.spec, overrides=args.overrides, steps=args.steps, seed=args.seed, output=args.out)
+    obs = spec.model.observe(spec.state)
+    shapes = {n: tuple(obs[n].shape) for n in spec.record}
+    from . import __version__
+
+    writer = RunWriter(
+        spec.output,
+        meta={"version": __version__, "name": spec.name, "seed": spec.seed, "dt": spec.dt, "steps": spec.steps,
+              "precision": spec.precision, "every": spec.every, "transient": spec.transient,
+              "spec": spec.text, "overrides": list(args.overrides)},
+        shapes=shapes, units={n: spec.units.get(n, "1") for n in spec.record}, spikes=tuple(spec.spikes),
+        time=(spec.transient * spec.dt, spec.every * spec.dt), time_unit=spec.time_unit,
+    )
+    t0 = time.perf_counter()
+    try:
+        traj = simulate(spec.model, spec.steps, state=spec.state, record=spec.record, every=spec.every,
+                        transient=spec.transient, spikes=spec.spikes, chunk=spec.chunk, writer=writer,
+                        dt=spec.dt, keep=False)
+    except DivergenceError as e:
+        path = writer.close("diverged", diverged_step=e.step, diverged_variable=e.variable, message=str(e))
+        raise NeurodynError(f"{e}; the samples before it are in {path}") from None
+    except KeyboardInterrupt:
+        path = writer.close("interrupted")
+        print(f"neurodyn: interrupted; what was computed is in {path}", file=sys.stderr)
+        return 130
+    except BaseException:
+        writer.abort()
+        raise
+    wall = time.perf_counter() - t0
+    n_times = writer.n_times
+    n_spikes = {name: int(ts.shape[0]) for name, (ts, _) in writer.spikes.items()}
+    path = writer.close("complete", wall_time_s=wall)
+    if not args.quiet:
+        print(f"{spec.name}: {traj.steps:,} steps in {wall:.2f} s ({traj.steps / wall:,.0f} steps/s), "
+              f"{spec.precision}, seed {spec.seed}")
+        print(f"wrote {path}")
+        for name, shape in shapes.items():
+            pop, _, var = name.rpartition(".")
+            print(f"  /report/{pop}/{var}/data  ({n_times}, {shape[0] if shape else 1})  "
+                  f"every {spec.every} step(s) from step {spec.transient}")
+        for name, count in n_spikes.items():
+            pop, _, var = name.rpartition(".")
+            print(f"  /spikes/{pop}  {count:,} spikes ({var} crossing {spec.spikes[name]} upward)")
+    return 0
+
+
+def cmd_info(args) -> int:
+    from .io import describe
+
+    print(describe(Path(args.file)))
+    return 0
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"run": cmd_run, "info": cmd_info}[args.command](args)
+    except NeurodynError as e:
+        print(f"neurodyn: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
