@@ -49,32 +49,34 @@ def _phi1(z):
     return jnp.where(small, 1.0 + z / 2, jnp.expm1(safe) / safe)
 
 
-def exponential_euler(f: VectorField, linear: Callable[[Any], Any], state, drive, t, dt):
+def exponential_euler(f: VectorField, state, drive, t, dt, *, linear: Callable[[Any], Any]):
     """Exponential Euler for ``dx/dt = A x + N(x, t)`` with diagonal ``A = linear(state)``.
 
     ``x_{n+1} = x_n + dt * phi_1(A dt) * f(x_n, t_n)``, ``phi_1(z) = (e^z - 1)/z``, which is
     ``x_n e^{A dt} + (e^{A dt} - 1)/A * N`` — exact when ``A`` and ``N`` are constant (e.g. a
-    leaky membrane ``tau dV/dt = -V + R I`` with constant ``I``). ``linear`` returns the
-    diagonal of ``A`` as a pytree like ``state``.
+    leaky membrane ``tau dV/dt = -V + R I`` with constant ``I``). ``f`` is the full vector field
+    ``A x + N``; ``linear`` returns the diagonal of ``A`` as a pytree like ``state``.
     """
     return tmap(lambda x, a, g: x + dt * _phi1(a * dt) * g, state, linear(state), f(state, drive, t))
 
 
-def euler_maruyama(f: VectorField, g: Callable[[Any, Any], Any], state, drive, t, dt, key):
+def euler_maruyama(f: VectorField, state, drive, t, dt, *, diffusion: Callable[[Any, Any], Any],
+                   key=None, noise=None):
     """Euler–Maruyama for the Itô SDE ``dx = f dt + g dW`` (diagonal noise).
 
     ``x_{n+1} = x_n + f dt + g sqrt(dt) xi``, ``xi ~ N(0, 1)`` independent per component.
-    For ``<eta(t) eta(t')> = 2 D delta(t - t')`` use ``g = sqrt(2 D)``. ``g(state, t)`` returns
-    a pytree like ``state``; ``key`` is a JAX PRNG key used once.
+    For ``<eta(t) eta(t')> = 2 D delta(t - t')`` use ``g = sqrt(2 D)``. ``diffusion(state, t)``
+    returns ``g`` as a pytree like ``state``. The standard normal draws ``xi`` come from ``key``
+    (used once) or are given as ``noise`` (a pytree like ``state``), e.g. to integrate the same
+    Brownian path at several step sizes.
     """
     leaves, tree = jax.tree_util.tree_flatten(state)
-    keys = jax.tree_util.tree_unflatten(tree, list(jax.random.split(key, len(leaves))))
-    drift = f(state, drive, t)
-    diffusion = g(state, t)
-    return tmap(
-        lambda x, a, b, k: x + a * dt + b * jnp.sqrt(dt) * jax.random.normal(k, jnp.shape(x), jnp.result_type(x)),
-        state, drift, diffusion, keys,
-    )
+    if noise is None:
+        keys = jax.random.split(key, len(leaves))
+        noise = jax.tree_util.tree_unflatten(tree, [
+            jax.random.normal(k, jnp.shape(x), jnp.result_type(x)) for k, x in zip(keys, leaves)])
+    return tmap(lambda x, a, b, xi: x + a * dt + b * jnp.sqrt(dt) * xi,
+                state, f(state, drive, t), diffusion(state, t), noise)
 
 
 INTEGRATORS = {"euler": euler, "rk4": rk4, "exponential_euler": exponential_euler,
