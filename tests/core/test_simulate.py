@@ -1,0 +1,154 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import neurodyn as nd
+from neurodyn.errors import DivergenceError, SpecError
+from neurodyn.models import Chialvo, chialvo_ring_star
+from neurodyn.pytree import pytree_dataclass
+
+
+def _net():
+    return chialvo_ring_star(9, star=0.02, ring_strength=0.03, triadic=0.004, b=0.18)
+
+
+def test_chunked_run_equals_unchunked_bitwise():
+    net = _net()
+    kw = dict(key=jax.random.PRNGKey(3), transient=50, every=3, spikes={"neurons.x": 1.0})
+    whole = nd.simulate(net, 3001, **kw)
+    for chunk in (1, 7, 300):
+        part = nd.simulate(net, 3001, chunk=chunk, **kw)
+        for name in whole.names:
+            np.testing.assert_array_equal(part[name], whole[name])
+        np.testing.assert_array_equal(part.times, whole.times)
+        for a, b in zip(part.spikes["neurons.x"], whole.spikes["neurons.x"]):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(part.final_state["neurons"].x, whole.final_state["neurons"].x)
+    assert len(whole.spikes["neurons.x"][0]) > 50
+
+
+def test_same_seed_is_bitwise_identical_and_other_seed_differs():
+    net = _net()
+    a = nd.simulate(net, 2000, key=jax.random.PRNGKey(11))
+    b = nd.simulate(net, 2000, key=jax.random.PRNGKey(11))
+    c = nd.simulate(net, 2000, key=jax.random.PRNGKey(12))
+    np.testing.assert_array_equal(a["neurons.x"], b["neurons.x"])
+    assert not np.array_equal(a["neurons.x"], c["neurons.x"])
+
+
+def test_recording_every_k_after_transient_samples_the_plain_orbit():
+    net = _net()
+    state = net.init(jax.random.PRNGKey(0))
+    _, full = nd.run(net, state, 1000)  # every state before each step
+    traj = nd.simulate(net, 1000, state=state, every=7, transient=100)
+    n = (1000 - 100) // 7
+    assert traj["neurons.x"].shape == (n, 10)
+    np.testing.assert_array_equal(traj.times, 100 + 7 * np.arange(n))
+    np.testing.assert_array_equal(traj["neurons.x"], np.asarray(full["neurons.x"])[100::7][:n])
+    assert traj.steps == 1000
+    _, last = nd.run(net, state, 1001)
+    np.testing.assert_array_equal(traj.final_state["neurons"].x, np.asarray(last["neurons.x"])[1000])
+
+
+def test_spikes_are_upward_threshold_crossings():
+    net = _net()
+    traj = nd.simulate(net, 2000, key=jax.random.PRNGKey(1), transient=10, spikes={"neurons.x": 1.0})
+    x = traj["neurons.x"]  # samples at steps 10..1999
+    up = (x[:-1] < 1.0) & (x[1:] >= 1.0)
+    steps, nodes = np.nonzero(up)
+    t, ids = traj.spikes["neurons.x"]
+    inside = t <= 1999
+    np.testing.assert_array_equal(t[inside], 10 + steps + 1)
+    np.testing.assert_array_equal(ids[inside], nodes)
+    assert np.all(np.diff(t) >= 0)
+
+
+def test_drive_array_and_function_agree_and_drive_enters_k():
+    model = Chialvo.create(3, b=0.6)
+    state = model.init(jax.random.PRNGKey(0))
+    ts = jnp.arange(500.0)
+    amp = jnp.array([0.0, 0.01, -0.01])
+    arr = nd.simulate(model, 500, state=state, drive=jnp.sin(0.1 * ts)[:, None] * amp)
+    fun = nd.simulate(model, 500, state=state, drive=lambda t: jnp.sin(0.1 * t) * amp)
+    np.testing.assert_allclose(arr["x"], fun["x"], rtol=0, atol=1e-13)
+    # a constant drive I is the same as k + I (Chialvo 1995: input adds to k)
+    const = nd.simulate(model, 300, state=state, drive=lambda t: 0.005 * jnp.ones(3))
+    shifted = nd.simulate(Chialvo.create(3, b=0.6, k=0.035), 300, state=state)
+    np.testing.assert_allclose(const["x"], shifted["x"], atol=1e-12)
+    with pytest.raises(SpecError, match="drive has 10 time steps"):
+        nd.simulate(model, 500, state=state, drive=jnp.zeros((10, 3)))
+
+
+@pytree_dataclass(static=("n",))
+class Doubling:
+    """A user-written model: x -> 2x overflows float64 after 1024 steps from x = 1."""
+
+    n: int
+    gain: jax.Array
+
+    def init(self, key):
+        return (jnp.ones(self.n),)
+
+    def step(self, state, drive, t):
+        return (state[0] * self.gain,)
+
+    def observe(self, state):
+        return {"x": state[0]}
+
+
+def test_divergence_names_step_and_variable_and_keeps_records():
+    model = Doubling(2, jnp.array(2.0))
+    appended = []
+
+    class Writer:
+        def append(self, times, data, spikes):
+            appended.append(len(times))
+
+    with pytest.raises(DivergenceError, match="step 1024") as info:
+        nd.simulate(model, 5000, chunk=100, writer=Writer())
+    err = info.value
+    assert err.step == 1024 and err.variable == "x"
+    traj = err.trajectory
+    assert traj.steps == 1023
+    assert traj["x"].shape == (1024, 2)  # states 0..1023 are finite
+    assert np.all(np.isfinite(traj["x"]))
+    np.testing.assert_array_equal(traj["x"][-1], [2.0 ** 1023] * 2)
+    assert sum(appended) == 1024  # the writer got every finite sample
+
+
+def test_network_divergence_names_population():
+    net = _net()
+    state = net.init(jax.random.PRNGKey(0))
+    state = {"neurons": state["neurons"]._replace(y=state["neurons"].y.at[3].set(705.0))}
+    with pytest.raises(DivergenceError, match="population 'neurons'") as info:
+        nd.simulate(net, 100, state=state)
+    assert info.value.variable == "neurons.x" and info.value.step == 2
+
+
+def test_grad_and_vmap_through_run():
+    model = Chialvo.create(2, b=0.6)
+    state = model.init(jax.random.PRNGKey(0))
+
+    def final_x(k):
+        m = Chialvo(model.n, model.a, model.b, model.c, k * jnp.ones(2))
+        return nd.run(m, state, 40)[0].x.sum()
+
+    g = jax.grad(final_x)(0.03)
+    fd = (final_x(0.03 + 1e-7) - final_x(0.03 - 1e-7)) / 2e-7  # central difference: O(h^2) + O(eps/h)
+    assert np.isfinite(g) and abs(g - fd) < 1e-6 * max(1.0, abs(fd))
+    bs = jnp.array([0.6, 0.18, 0.3])
+    batched = jax.vmap(lambda b: nd.run(Chialvo(2, model.a, b * jnp.ones(2), model.c, model.k), state, 300)[1]["x"])(bs)
+    for i, b in enumerate(bs):
+        single = nd.run(Chialvo.create(2, b=float(b)), state, 300)[1]["x"]
+        np.testing.assert_array_equal(batched[i], single)
+
+
+def test_bad_arguments_are_spec_errors():
+    net = _net()
+    with pytest.raises(SpecError, match="unknown observable"):
+        nd.simulate(net, 10, record=("neurons.z",))
+    with pytest.raises(SpecError, match="steps"):
+        nd.simulate(net, 0)
+    with pytest.raises(SpecError, match="transient"):
+        nd.simulate(net, 10, transient=10)
