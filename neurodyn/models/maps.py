@@ -199,21 +199,25 @@ def _size(n, name: str) -> int:
 
 
 def chialvo_ring_star(ring: int = 3, *, star: float = 0.01, ring_strength: float = 0.01,
-                      triadic: float = 0.005, neighbours: int = 1, ring_normalize: str = "degree",
-                      triadic_normalize: str = "none", dtype=None, **chialvo) -> Network:
+                      triadic: float = 0.005, neighbours: int = 1, star_normalize: str = "none",
+                      ring_normalize: str = "degree", triadic_normalize: str = "none", dtype=None,
+                      **chialvo) -> Network:
     """Higher-order ring-star network of Chialvo neurons (Nair, Ghosh, Fatoyinbo, Muni,
     arXiv:2405.06000): hub 0 and a ring of ``ring`` neurons.
 
     ``x_i' = f(x_i, y_i) + mu * star term + (sigma/2R) sum_ring (x_j - x_i)
     + sigma_2 sum_triangles (x_j + x_l - 2 x_i)`` with ``mu = star``, ``sigma = ring_strength``,
     ``sigma_2 = triadic`` (MODELS.md 4.2; normalisations are options since papers differ).
-    ``ring=3`` gives the paper's "smallest" network, the complete graph K4.
+    ``ring=3`` gives the paper's "smallest" network, the complete graph K4. For large rings use
+    ``star_normalize="degree"`` (the hub then sees the mean of its leaves; without it the hub term
+    grows with the ring size and destabilises the hub).
     """
     n = ring + 1
     neurons = Chialvo.create(n, dtype=dtype, **chialvo)
     full = ring_star_graph(ring, neighbours, "all")
     couplings = (
-        DiffusiveCoupling.create(["neurons"], [n], "x", ring_star_graph(ring, neighbours, "star"), star, "none", dtype),
+        DiffusiveCoupling.create(["neurons"], [n], "x", ring_star_graph(ring, neighbours, "star"), star,
+                                 star_normalize, dtype),
         DiffusiveCoupling.create(["neurons"], [n], "x", ring_star_graph(ring, neighbours, "ring"), ring_strength,
                                  ring_normalize, dtype),
         SimplicialCoupling.create(["neurons"], [n], "x", triadic, graph=full, normalize=triadic_normalize, dtype=dtype),
