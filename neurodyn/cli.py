@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_run(args) -> int:
     from .core.simulate import simulate
+    from .diagnostics.streaming import STREAMS
     from .io import RunWriter
     from .spec import load_spec
 
@@ -50,12 +51,15 @@ def cmd_run(args) -> int:
         shapes=shapes, units={n: spec.units.get(n, "1") for n in spec.record}, spikes=tuple(spec.spikes),
         time=(spec.transient * spec.dt, spec.every * spec.dt), time_unit=spec.time_unit,
     )
+    streams = {name: STREAMS[name][0]() for name in spec.diagnostics}
     t0 = time.perf_counter()
     try:
         traj = simulate(spec.model, spec.steps, state=spec.state, record=spec.record, every=spec.every,
-                        transient=spec.transient, spikes=spec.spikes, chunk=spec.chunk, writer=writer,
+                        transient=spec.transient, spikes=spec.spikes, chunk=spec.chunk,
+                        writer=_Tee(writer, streams, spec.diagnostics),
                         dt=spec.dt, keep=False)
     except DivergenceError as e:
+        _store_diagnostics(writer, streams, spec)
         path = writer.close("diverged", diverged_step=e.step, diverged_variable=e.variable, message=str(e))
         raise NeurodynError(f"{e}; the samples before it are in {path}") from None
     except KeyboardInterrupt:
@@ -66,6 +70,7 @@ def cmd_run(args) -> int:
         writer.abort()
         raise
     wall = time.perf_counter() - t0
+    results = _store_diagnostics(writer, streams, spec)
     n_times = writer.n_times
     n_spikes = {name: int(ts.shape[0]) for name, (ts, _) in writer.spikes.items()}
     path = writer.close("complete", wall_time_s=wall)
@@ -80,7 +85,32 @@ def cmd_run(args) -> int:
         for name, count in n_spikes.items():
             pop, _, var = name.rpartition(".")
             print(f"  /spikes/{pop}  {count:,} spikes ({var} crossing {spec.spikes[name]} upward)")
+        for name, (value, attrs) in results.items():
+            extra = ", ".join(f"{k} = {v:.4g}" for k, v in attrs.items() if isinstance(v, float))
+            print(f"  /diagnostics/{name}  {value.shape}  {extra}")
     return 0
+
+
+class _Tee:
+    """Hands every chunk to the HDF5 writer and to the streaming diagnostics."""
+
+    def __init__(self, writer, streams: dict, observables: dict):
+        self.writer, self.streams, self.observables = writer, streams, observables
+
+    def append(self, times, data, spikes) -> None:
+        self.writer.append(times, data, spikes)
+        for name, stream in self.streams.items():
+            if data:
+                stream.update(data[self.observables[name]])
+
+
+def _store_diagnostics(writer, streams, spec) -> dict:
+    results = {}
+    for name, stream in streams.items():
+        value, attrs = stream.result()
+        writer.add_diagnostic(name, value, observable=spec.diagnostics[name], **attrs)
+        results[name] = (value, attrs)
+    return results
 
 
 def cmd_info(args) -> int:

@@ -21,7 +21,9 @@ import numpy as np
 
 from .errors import SpecError
 
-TOP_LEVEL = ("name", "steps", "dt", "seed", "precision", "output", "chunk", "populations", "couplings", "record")
+TOP_LEVEL = ("name", "steps", "dt", "seed", "precision", "output", "chunk", "populations", "couplings", "record",
+             "diagnostics")
+DIAGNOSTIC_FIELDS = ("population", "variable")
 PRECISIONS = ("float32", "float64")
 COUPLING_FIELDS = {
     "diffusive": ("kind", "population", "populations", "variable", "graph", "strength", "normalize"),
@@ -54,6 +56,7 @@ class RunSpec:
     data: dict = field(repr=False, default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
     time_unit: str = "ms"
+    diagnostics: dict[str, str] = field(default_factory=dict)  # name -> recorded observable
 
 
 # ---------------------------------------------------------------- value checks
@@ -233,10 +236,18 @@ def build_spec(data: dict, text: str = "") -> RunSpec:
         cls = MODELS.get(p["model"]) if isinstance(p["model"], str) else None
         if cls is None:
             _fail(f"{path}.model", f"unknown model {p['model']!r} (allowed: {', '.join(MODELS)})")
-        _known(path, p, ("model", "n", "init", *cls.PARAMETERS))
+        spec_fields = getattr(cls, "SPEC_FIELDS", ())
+        _known(path, p, ("model", "n", "init", *cls.PARAMETERS, *spec_fields))
         n = _integer(f"{path}.n", p.get("n", 1))
-        params = {k: _per_node(f"{path}.{k}", p[k], n) for k in cls.PARAMETERS if k in p}
-        populations[pname] = cls.create(n, dtype=dtype, **params)
+        if hasattr(cls, "from_spec"):
+            fields = {k: _model_field(f"{path}.{k}", k, p[k]) for k in spec_fields if k in p}
+            try:
+                populations[pname] = cls.from_spec(n, fields, dt=dt, seed=seed, dtype=dtype)
+            except SpecError as e:
+                _fail(path, str(e))
+        else:
+            params = {k: _per_node(f"{path}.{k}", p[k], n) for k in cls.PARAMETERS if k in p}
+            populations[pname] = cls.create(n, dtype=dtype, **params)
         sizes[pname] = n
         init_tables[pname] = _table(f"{path}.init", p.get("init", {}))
         _known(f"{path}.init", init_tables[pname], cls.VARIABLES)
@@ -272,11 +283,56 @@ def build_spec(data: dict, text: str = "") -> RunSpec:
         var = _string(f"{spath}.variable", s.get("variable", "x"), populations[pop].VARIABLES)
         spikes[f"{pop}.{var}"] = _number(f"{spath}.threshold", s.get("threshold", 1.0))
 
+    diagnostics = {}
+    from .diagnostics.streaming import STREAMS
+
+    for dname, d in _table("diagnostics", data.get("diagnostics", {})).items():
+        path = f"diagnostics.{dname}"
+        if dname not in STREAMS:
+            _fail("diagnostics", f"unknown diagnostic {dname!r} (allowed: {', '.join(STREAMS)})")
+        d = _table(path, d)
+        _known(path, d, DIAGNOSTIC_FIELDS)
+        pop = _string(f"{path}.population", d.get("population"), tuple(populations))
+        observable = f"{pop}.{_string(f'{path}.variable', d.get('variable', STREAMS[dname][1]))}"
+        if observable not in variables:
+            _fail(path, f"needs {observable!r} in record.variables")
+        diagnostics[dname] = observable
+
     output = Path(_string("output", data.get("output", f"hdf5_outputs/{name}.h5")))
-    units = {f"{p}.{v}": m.units.get(v, "1") for p, m in populations.items() for v in m.VARIABLES}
+    units = {f"{p}.{v}": u for p, m in populations.items() for v, u in m.units.items()}
     time_units = {getattr(m, "time_unit", "ms") for m in populations.values()}
     return RunSpec(name, steps, dt, seed, precision, model, state, tuple(variables), every, transient,
-                   spikes, output, chunk, text, data, units, time_units.pop() if len(time_units) == 1 else "ms")
+                   spikes, output, chunk, text, data, units, time_units.pop() if len(time_units) == 1 else "ms",
+                   diagnostics)
+
+
+def _model_field(path, name, value):
+    """Validate a model-specific spec field by its kind (frequencies tables are checked by the model)."""
+    if name == "frequencies":
+        if isinstance(value, bool) or not isinstance(value, (int, float, list, dict)):
+            _fail(path, f"expected a number, a list or a table {{ dist = ..., width = ... }}, got {value!r}")
+        if isinstance(value, (int, float)):
+            _number(path, value)
+        if isinstance(value, list):
+            for i, v in enumerate(value):
+                _number(f"{path}[{i}]", v)
+        if isinstance(value, dict):
+            for k in ("width", "center"):
+                if k in value:
+                    _number(f"{path}.{k}", value[k], minimum=0 if k == "width" else None)
+            if "dist" in value:
+                _string(f"{path}.dist", value["dist"])
+            if "quantile" in value and not isinstance(value["quantile"], bool):
+                _fail(f"{path}.quantile", f"expected true or false, got {value['quantile']!r}")
+        return value
+    if name == "method":
+        return _string(path, value)
+    if name == "periodic":
+        if not isinstance(value, bool):
+            _fail(path, f"expected true or false, got {value!r}")
+        return value
+    minimum = 0.0 if name == "noise" else None
+    return _number(path, value, minimum=minimum)
 
 
 def _build_coupling(path, c, populations, sizes, dtype):

@@ -1,5 +1,6 @@
 """Sparse and structured kernels used by couplings and projections."""
 
+from .csr import CSRMatrix
 from .diffusion import Diffusion, SimplicialDiffusion
 
-__all__ = ["Diffusion", "SimplicialDiffusion"]
+__all__ = ["CSRMatrix", "Diffusion", "SimplicialDiffusion"]

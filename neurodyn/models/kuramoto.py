@@ -1,0 +1,286 @@
+"""Kuramoto phase oscillators: all-to-all (mean field), on a graph, and the 1-D lattice.
+
+Phases are kept unwrapped (never reduced mod 2 pi), as the surface-width analysis of the
+lattice needs. Time is in the model's time unit (``dt`` per step). Deterministic runs use RK4;
+with noise (``noise = D > 0``, ``<eta_i(t) eta_j(t')> = 2 D delta_ij delta(t - t')``) the step is
+Euler–Maruyama with increment ``sqrt(2 D dt) N(0, 1)`` (MODELS.md 6, Appendix F).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy.special import ndtri
+
+from ..connectivity import CSRGraph
+from ..core.integrators import euler, euler_maruyama, rk4
+from ..core.model import drive_term, float_dtype, per_node
+from ..errors import SpecError
+from ..ops import CSRMatrix
+from ..ops.trig import sincos
+from ..pytree import pytree_dataclass
+
+METHODS = ("rk4", "euler", "euler_maruyama")
+FREQUENCY_DISTRIBUTIONS = ("lorentzian", "gaussian", "uniform", "constant")
+
+
+class PhaseState(NamedTuple):
+    """Unwrapped phases ``theta`` (rad) and the PRNG key of the noise."""
+
+    theta: jax.Array
+    key: jax.Array
+
+
+def natural_frequencies(n: int, dist: str = "lorentzian", width: float = 1.0, center: float = 0.0, *,
+                        seed: int = 0, quantile: bool = False) -> np.ndarray:
+    """Natural frequencies (rad per time unit) for ``n`` oscillators.
+
+    ``dist``: ``"lorentzian"`` (half-width ``width``: g(w) = (gamma/pi)/(w^2 + gamma^2)),
+    ``"gaussian"`` (standard deviation ``width``), ``"uniform"`` (on [-width, width]) or
+    ``"constant"``. ``quantile=True`` gives the deterministic quantiles
+    ``w_i = G^{-1}((i - 1/2)/n)`` (for the Lorentzian ``gamma tan(pi (i - 1/2)/n - pi/2)``,
+    MODELS.md 6.1), which removes sampling scatter of the finite population; otherwise
+    i.i.d. draws from ``numpy.random.default_rng(seed)``.
+    """
+    if dist not in FREQUENCY_DISTRIBUTIONS:
+        raise SpecError(f"frequencies.dist: unknown value {dist!r} (allowed: {', '.join(FREQUENCY_DISTRIBUTIONS)})")
+    if not width >= 0:
+        raise SpecError(f"frequencies.width must be >= 0, got {width!r}")
+    u = (np.arange(n) + 0.5) / n if quantile else np.random.default_rng(seed).random(n)
+    if dist == "lorentzian":
+        w = width * np.tan(np.pi * u - np.pi / 2)
+    elif dist == "gaussian":
+        w = width * ndtri(u)
+    elif dist == "uniform":
+        w = width * (2 * u - 1)
+    else:
+        w = np.zeros(n)
+    return center + w
+
+
+def _frequencies_from_spec(n, value, seed, path) -> np.ndarray:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return np.full(n, float(value))
+    if isinstance(value, list):
+        if len(value) != n:
+            raise SpecError(f"{path}: expected {n} values (one per oscillator), got {len(value)}")
+        return np.asarray(value, float)
+    if not isinstance(value, dict):
+        raise SpecError(f"{path}: expected a number, a list or a table {{ dist = ..., width = ... }}")
+    allowed = ("dist", "width", "center", "quantile", "seed")
+    for k in value:
+        if k not in allowed:
+            raise SpecError(f"{path}: unknown field {k!r} (allowed: {', '.join(allowed)})")
+    return natural_frequencies(n, value.get("dist", "lorentzian"), float(value.get("width", 1.0)),
+                               float(value.get("center", 0.0)), seed=int(value.get("seed", seed)),
+                               quantile=bool(value.get("quantile", False)))
+
+
+def _check_method(method: str) -> str:
+    if method not in METHODS:
+        raise SpecError(f"method: unknown value {method!r} (allowed: {', '.join(METHODS)})")
+    return method
+
+
+class _PhaseModel:
+    """Shared init/step/observe of the phase-oscillator models (vector field in subclasses)."""
+
+    input_variable: ClassVar[str] = "theta"
+    VARIABLES: ClassVar[tuple] = ("theta",)
+    PARAMETERS: ClassVar[dict] = {}  # per-node parameters: none; the rest are SPEC_FIELDS
+    units: ClassVar[dict] = {"theta": "rad", "r": "1", "psi": "rad"}
+    time_unit: ClassVar[str] = "1"
+
+    def init(self, key: jax.Array) -> PhaseState:
+        """Phases uniform on [0, 2 pi); the noise key is derived from ``key``."""
+        k_theta, k_noise = jax.random.split(key)
+        theta = jax.random.uniform(k_theta, (self.n,), self.omega.dtype, 0.0, 2 * np.pi)
+        return PhaseState(theta, k_noise)
+
+    def step(self, state: PhaseState, drive=None, t=0.0) -> PhaseState:
+        f = lambda th, d, tt: self.vector_field(th, d, tt)
+        if self.method == "euler_maruyama":
+            key, sub = jax.random.split(state.key)
+            theta = euler_maruyama(f, state.theta, drive, t, self.dt,
+                                   diffusion=lambda th, tt: jnp.sqrt(2 * self.noise) * jnp.ones_like(th), key=sub)
+            return PhaseState(theta, key)
+        integrate = rk4 if self.method == "rk4" else euler
+        return PhaseState(integrate(f, state.theta, drive, t, self.dt), state.key)
+
+    def observe(self, state: PhaseState) -> dict:
+        z = jnp.mean(jnp.exp(1j * state.theta))
+        return {"theta": state.theta, "r": jnp.abs(z), "psi": jnp.angle(z)}
+
+
+def _common(n, omega, dt, noise, method, dtype):
+    dt_ = float_dtype(dtype)
+    if not float(dt) > 0:
+        raise SpecError(f"dt must be > 0, got {dt!r}")
+    if not float(noise) >= 0:
+        raise SpecError(f"noise must be >= 0, got {noise!r}")
+    method = _check_method(method or ("euler_maruyama" if float(noise) > 0 else "rk4"))
+    if float(noise) > 0 and method != "euler_maruyama":
+        raise SpecError(f"noise = {noise} needs method 'euler_maruyama', got {method!r}")
+    return per_node(omega, n, "omega", dtype), jnp.asarray(dt, dt_), jnp.asarray(noise, dt_), method
+
+
+@pytree_dataclass(static=("n", "method"))
+class KuramotoMeanField(_PhaseModel):
+    """All-to-all Kuramoto–Sakaguchi model in mean-field form, O(N) per step.
+
+    ``dtheta_i/dt = omega_i + (K/N) sum_j sin(theta_j - theta_i - alpha) + eta_i
+    = omega_i + K r sin(psi - theta_i - alpha) + eta_i`` with ``r e^{i psi} = (1/N) sum_j e^{i theta_j}``
+    (Kuramoto 1975; Sakaguchi & Kuramoto 1986). K: coupling (rad per time unit), alpha: phase
+    lag (rad), omega: natural frequencies. Lorentzian frequencies of half-width gamma give
+    K_c = 2 gamma / cos(alpha) and r = sqrt(1 - K_c/K) above it (Ott & Antonsen 2008).
+    """
+
+    n: int
+    method: str
+    omega: jax.Array
+    coupling: jax.Array
+    lag: jax.Array
+    noise: jax.Array
+    dt: jax.Array
+
+    SPEC_FIELDS: ClassVar[tuple] = ("frequencies", "coupling", "lag", "noise", "method")
+
+    @classmethod
+    def create(cls, n: int, *, omega=0.0, coupling=1.0, lag=0.0, noise=0.0, dt=0.05, method=None,
+               dtype=None) -> "KuramotoMeanField":
+        omega, dt, noise, method = _common(n, omega, dt, noise, method, dtype)
+        d = float_dtype(dtype)
+        return cls(n, method, omega, jnp.asarray(coupling, d), jnp.asarray(lag, d), noise, dt)
+
+    @classmethod
+    def from_spec(cls, n, fields, *, dt, seed, dtype):
+        omega = _frequencies_from_spec(n, fields.get("frequencies", 0.0), seed, "frequencies")
+        return cls.create(n, omega=omega, coupling=fields.get("coupling", 1.0), lag=fields.get("lag", 0.0),
+                          noise=fields.get("noise", 0.0), dt=dt, method=fields.get("method"), dtype=dtype)
+
+    def vector_field(self, theta, drive, t):
+        # the barrier keeps XLA from recomputing sincos in both the mean and the update loops
+        s, c = jax.lax.optimization_barrier(sincos(theta))
+        zc, zs = jnp.mean(c), jnp.mean(s)
+        ca, sa = jnp.cos(self.lag), jnp.sin(self.lag)
+        # mean_j sin(theta_j - theta_i - alpha) = zs cos(theta_i + alpha) - zc sin(theta_i + alpha)
+        coupling = zs * (c * ca - s * sa) - zc * (s * ca + c * sa)
+        return self.omega + self.coupling * coupling + drive_term(drive, "theta", "theta")
+
+
+@pytree_dataclass(static=("n", "method"))
+class KuramotoGraph(_PhaseModel):
+    """Kuramoto–Sakaguchi oscillators on a weighted graph, O(edges) per step.
+
+    ``dtheta_i/dt = omega_i + K norm_i sum_j A_ij sin(theta_j - theta_i - alpha) + eta_i``,
+    evaluated as ``cos(theta_i + alpha) (A sin theta)_i - sin(theta_i + alpha) (A cos theta)_i``
+    (two sparse products, one sine and cosine per node, MODELS.md B.3). ``normalize``: ``"none"``,
+    ``"degree"`` (1/k_i), ``"mean_degree"`` (1/<k>) or ``"size"`` (1/N; on the complete graph this
+    is the all-to-all model without the j = i term).
+    """
+
+    n: int
+    method: str
+    omega: jax.Array
+    coupling: jax.Array
+    lag: jax.Array
+    noise: jax.Array
+    dt: jax.Array
+    norm: jax.Array
+    adjacency: CSRMatrix
+
+    @classmethod
+    def create(cls, graph: CSRGraph, *, omega=0.0, coupling=1.0, lag=0.0, noise=0.0, dt=0.05, method=None,
+               normalize: str = "none", dtype=None) -> "KuramotoGraph":
+        n = graph.n
+        omega, dt, noise, method = _common(n, omega, dt, noise, method, dtype)
+        d = float_dtype(dtype)
+        deg = graph.in_degree()
+        norms = {"none": np.ones(n), "degree": np.divide(1.0, deg, out=np.zeros(n), where=deg > 0),
+                 "mean_degree": np.full(n, 1.0 / max(deg.mean(), 1e-300)), "size": np.full(n, 1.0 / n)}
+        if normalize not in norms:
+            raise SpecError(f"normalize: unknown value {normalize!r} (allowed: {', '.join(norms)})")
+        adj = CSRMatrix(n, jnp.asarray(graph.rows()), jnp.asarray(np.asarray(graph.indices, np.int32)),
+                        jnp.asarray(graph.weights, d))
+        return cls(n, method, omega, jnp.asarray(coupling, d), jnp.asarray(lag, d), noise, dt,
+                   jnp.asarray(norms[normalize], d), adj)
+
+    def vector_field(self, theta, drive, t):
+        s, c = sincos(theta)
+        a_sin, a_cos = self.adjacency @ s, self.adjacency @ c
+        ca, sa = jnp.cos(self.lag), jnp.sin(self.lag)
+        coupling = (c * ca - s * sa) * a_sin - (s * ca + c * sa) * a_cos
+        return self.omega + self.coupling * self.norm * coupling + drive_term(drive, "theta", "theta")
+
+
+@pytree_dataclass(static=("n", "method", "periodic"))
+class PhaseLattice1D(_PhaseModel):
+    """1-D lattice of phase oscillators with nearest-neighbour coupling (MODELS.md 6.3).
+
+    ``dphi_j/dt = omega_j + K [G(phi_{j+1} - phi_j) + G(phi_{j-1} - phi_j)] + eta_j`` with
+    ``G(x) = sin(x + alpha) - sin(alpha) + a (1 - cos x)``: odd for alpha = a = 0 (Edwards–
+    Wilkinson class when synchronised), non-odd otherwise (the KPZ term, lambda = 2 a K - 2 K sin
+    alpha in the continuum limit). Randomness: columnar (quenched) ``omega_j`` and/or white noise
+    of strength ``noise = D``. ``periodic=False`` leaves the end oscillators with one neighbour.
+    Seed paper: R. Gutiérrez, R. Cuerno, arXiv:2604.06040.
+    """
+
+    n: int
+    method: str
+    periodic: bool
+    omega: jax.Array
+    coupling: jax.Array
+    lag: jax.Array
+    nonodd: jax.Array
+    noise: jax.Array
+    dt: jax.Array
+
+    SPEC_FIELDS: ClassVar[tuple] = ("frequencies", "coupling", "lag", "nonodd", "noise", "method", "periodic")
+    units: ClassVar[dict] = {"theta": "rad", "r": "1", "psi": "rad", "width": "rad"}
+
+    @classmethod
+    def create(cls, n: int, *, omega=0.0, coupling=1.0, lag=0.0, nonodd=0.0, noise=0.0, dt=0.05, method=None,
+               periodic: bool = True, dtype=None) -> "PhaseLattice1D":
+        if n < 3:
+            raise SpecError(f"n must be at least 3 for a lattice, got {n}")
+        omega, dt, noise, method = _common(n, omega, dt, noise, method, dtype)
+        d = float_dtype(dtype)
+        return cls(n, method, bool(periodic), omega, jnp.asarray(coupling, d), jnp.asarray(lag, d),
+                   jnp.asarray(nonodd, d), noise, dt)
+
+    @classmethod
+    def from_spec(cls, n, fields, *, dt, seed, dtype):
+        omega = _frequencies_from_spec(n, fields.get("frequencies", 0.0), seed, "frequencies")
+        return cls.create(n, omega=omega, coupling=fields.get("coupling", 1.0), lag=fields.get("lag", 0.0),
+                          nonodd=fields.get("nonodd", 0.0), noise=fields.get("noise", 0.0), dt=dt,
+                          method=fields.get("method"), periodic=fields.get("periodic", True), dtype=dtype)
+
+    def init(self, key: jax.Array) -> PhaseState:
+        """Flat initial condition phi_j(0) = 0 (the growth experiments start from it)."""
+        return PhaseState(jnp.zeros(self.n, self.omega.dtype), jax.random.split(key)[1])
+
+    def gamma(self, x):
+        """The coupling function G(x) = sin(x + alpha) - sin(alpha) + a (1 - cos x)."""
+        s, c = sincos(x)
+        ca, sa = jnp.cos(self.lag), jnp.sin(self.lag)
+        return s * ca + c * sa - sa + self.nonodd * (1.0 - c)
+
+    def vector_field(self, phi, drive, t):
+        right = jnp.roll(phi, -1) - phi
+        left = jnp.roll(phi, 1) - phi
+        g_right, g_left = self.gamma(right), self.gamma(left)
+        if not self.periodic:
+            g_right = g_right.at[-1].set(0.0)
+            g_left = g_left.at[0].set(0.0)
+        return self.omega + self.coupling * (g_right + g_left) + drive_term(drive, "theta", "theta")
+
+    def observe(self, state: PhaseState) -> dict:
+        obs = super().observe(state)
+        obs["width"] = jnp.std(state.theta)
+        return obs
+
+
+MODELS = {"kuramoto": KuramotoMeanField, "kuramoto_lattice": PhaseLattice1D}
