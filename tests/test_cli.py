@@ -133,3 +133,33 @@ def test_console_script_runs_readme_command(workdir):
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip() == "neurodyn: error: dt: must be > 0, got -1"
+
+
+def test_kuramoto_specs_write_phases_and_order_parameter(workdir, capsys):
+    import h5py
+
+    assert main(["run", str(SPECS / "kuramoto_all_to_all.toml"), "--steps", "4000"]) == 0
+    assert "/diagnostics/order_parameter" in capsys.readouterr().out
+    with h5py.File("hdf5_outputs/kuramoto_all_to_all.h5") as f:
+        r = f["diagnostics/order_parameter"][()]
+        assert f["report/oscillators/theta/data"].shape == (100, 2000)
+        assert abs(f["diagnostics/order_parameter"].attrs["time_average"] - np.sqrt(0.5)) < 0.02  # K = 2 K_c
+    np.testing.assert_allclose(r, load("hdf5_outputs/kuramoto_all_to_all.h5")["report"]["oscillators"]["r"]["data"][:, 0],
+                               atol=1e-12)
+    assert main(["run", str(SPECS / "kuramoto_lattice_kpz.toml"), "--steps", "2000", "--quiet"]) == 0
+    data = load("hdf5_outputs/kuramoto_lattice_kpz.h5")
+    assert data["report"]["lattice"]["theta"]["data"].shape == (20, 1024)
+    assert "order_parameter" in data["diagnostics"]
+
+
+def test_bad_kuramoto_fields(workdir, capsys):
+    spec = str(SPECS / "kuramoto_all_to_all.toml")
+    cases = [("populations.oscillators.frequencies.dist=\"cauchy\"", "unknown value 'cauchy'"),
+             ("populations.oscillators.noise=-0.1", "noise: must be >= 0"),
+             ("populations.oscillators.method=\"leapfrog\"", "method: unknown value 'leapfrog'"),
+             ("diagnostics.order_parameter.population=\"nobody\"", "unknown value 'nobody'"),
+             ("record.variables=[\"oscillators.r\"]", "needs 'oscillators.theta' in record.variables")]
+    for assignment, message in cases:
+        assert main(["run", spec, "--set", assignment]) == 2
+        err = capsys.readouterr().err
+        assert message in err, (assignment, err)

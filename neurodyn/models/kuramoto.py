@@ -111,8 +111,9 @@ class _PhaseModel:
         return PhaseState(integrate(f, state.theta, drive, t, self.dt), state.key)
 
     def observe(self, state: PhaseState) -> dict:
-        z = jnp.mean(jnp.exp(1j * state.theta))
-        return {"theta": state.theta, "r": jnp.abs(z), "psi": jnp.angle(z)}
+        s, c = sincos(state.theta)
+        zs, zc = jnp.mean(s), jnp.mean(c)
+        return {"theta": state.theta, "r": jnp.hypot(zc, zs), "psi": jnp.arctan2(zs, zc)}
 
 
 def _common(n, omega, dt, noise, method, dtype):
@@ -162,8 +163,7 @@ class KuramotoMeanField(_PhaseModel):
                           noise=fields.get("noise", 0.0), dt=dt, method=fields.get("method"), dtype=dtype)
 
     def vector_field(self, theta, drive, t):
-        # the barrier keeps XLA from recomputing sincos in both the mean and the update loops
-        s, c = jax.lax.optimization_barrier(sincos(theta))
+        s, c = sincos(theta)
         zc, zs = jnp.mean(c), jnp.mean(s)
         ca, sa = jnp.cos(self.lag), jnp.sin(self.lag)
         # mean_j sin(theta_j - theta_i - alpha) = zs cos(theta_i + alpha) - zc sin(theta_i + alpha)

@@ -9,7 +9,7 @@ import pytest
 
 import neurodyn as nd
 from neurodyn.connectivity import complete, ring
-from neurodyn.diagnostics import growth_exponent, locked_fraction, order_parameter, phase_slips, surface_width
+from neurodyn.diagnostics import growth_exponent, locked_fraction, order_parameter, phase_slips, width_growth
 from neurodyn.errors import SpecError
 from neurodyn.models import KuramotoGraph, KuramotoMeanField, PhaseLattice1D, natural_frequencies
 from neurodyn.models.kuramoto import PhaseState
@@ -99,21 +99,10 @@ def test_locked_fraction_matches_lorentzian_theory():
     assert abs(frac - 2 / np.pi * np.arctan(k * r / gamma)) < 0.02
 
 
-def _widths(model, realizations, steps, every, key=0):
-    keys = jax.random.split(jax.random.PRNGKey(key), realizations)
-
-    def one(k):
-        return nd.run(model, model.init(k), steps, every=every, record=("theta",))[1]["theta"]
-
-    phi = np.asarray(jax.jit(jax.vmap(one))(keys))  # (realizations, samples, L)
-    times = np.arange(phi.shape[1]) * every * float(model.dt)
-    return times, surface_width(np.moveaxis(phi, 0, 1))
-
-
 def test_random_deposition_growth_exponent_one_half():
     # K = 0, time noise: W^2 = 2 D t exactly, beta = 1/2 (V14)
     m = PhaseLattice1D.create(512, coupling=0.0, noise=0.1, dt=0.05)
-    t, w = _widths(m, 8, 20000, 20)
+    t, w = width_growth(m, 8, 20000, 20)
     beta = growth_exponent(t, w, 10.0, 990.0)
     assert abs(beta - 0.5) < 0.02, beta
     assert abs(w[-1] ** 2 / (2 * 0.1 * t[-1]) - 1) < 0.05
@@ -123,7 +112,7 @@ def test_columnar_disorder_linear_growth_exponent_one():
     # K = 0, quenched frequencies: W = std(omega) t exactly, beta = 1 (V14)
     omega = natural_frequencies(512, "gaussian", 0.1, seed=4)
     m = PhaseLattice1D.create(512, omega=omega, coupling=0.0, dt=0.05)
-    t, w = _widths(m, 1, 20000, 20)
+    t, w = width_growth(m, 1, 20000, 20)
     assert abs(growth_exponent(t, w, 10.0, 990.0) - 1.0) < 0.01
     np.testing.assert_allclose(w[-1], np.std(omega) * t[-1], rtol=1e-9)
 
@@ -132,7 +121,7 @@ def test_edwards_wilkinson_growth_exponent():
     # odd coupling, weak noise: beta in [0.21, 0.27] for L >= 512 over t in [20, 2000]
     # (MODELS.md 6.3 [COMPUTED]: 0.23; asymptotically 1/4)
     m = PhaseLattice1D.create(512, coupling=1.0, noise=0.1, dt=0.05)
-    t, w = _widths(m, 16, 40000, 40)
+    t, w = width_growth(m, 16, 40000, 40)
     beta = growth_exponent(t, w, 20.0, 1990.0)
     assert 0.21 <= beta <= 0.27, beta
 
