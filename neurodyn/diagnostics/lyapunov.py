@@ -1,0 +1,126 @@
+"""Lyapunov exponents of any model of the protocol, from autodiff tangent dynamics.
+
+Benettin / QR method (G. Benettin et al., Meccanica 15:9, 1980; MODELS.md 9.1): propagate k
+tangent vectors ``Q`` with the Jacobian of one model step, obtained by ``jax.linearize`` (no
+finite differences, no explicit Jacobian matrix), re-orthonormalise ``Q R = J Q`` every
+``renorm_every`` steps and accumulate ``log |diag R|``. Exponents are per step for maps
+(``dt = 1``) and per time unit for flows (divided by ``dt`` of the integrator step).
+
+With a ``drive`` (e.g. the input of a reservoir) the exponents are the conditional exponents of
+the driven system along its input-driven trajectory. All functions are pure JAX: they can be
+jitted and vmapped over parameter points (``jax.vmap(lambda m: max_lyapunov(m, ...))(models)``).
+PRNG keys in a state are carried along (stochastic models: the exponent of the realisation).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from ._state import flatten_state
+
+
+def _drive_at(drive, i):
+    if drive is None:
+        return None
+    if callable(drive):
+        return drive
+    return jax.tree_util.tree_map(lambda a: a[i], drive)
+
+
+def _advance(model, state, steps, drive, start, dt):
+    """``steps`` plain steps from step index ``start`` (drive arrays indexed by absolute step)."""
+    if steps == 0:
+        return state
+
+    def body(st, i):
+        d = _drive_at(drive, i)
+        d = d(i * dt) if callable(d) else d
+        return model.step(st, d, i * dt), None
+
+    return lax.scan(body, state, start + jnp.arange(steps))[0]
+
+
+def _tangent_step(model, state, q, d, t):
+    """New state and ``J q`` for the columns of ``q`` (one linearisation, k tangent products)."""
+    vec, unflatten = flatten_state(state)
+    f = lambda v: flatten_state(model.step(unflatten(v, state), d, t))[0]
+    new_vec, jvp = jax.linearize(f, vec)
+    z = jax.vmap(jvp, in_axes=1, out_axes=1)(q)
+    return model.step(state, d, t), z
+
+
+def lyapunov_spectrum(model, steps: int, k: int | None = None, *, transient: int = 0, drive: Any = None,
+                      key: jax.Array | None = None, state: Any = None, renorm_every: int = 1,
+                      dt: float | None = None) -> jax.Array:
+    """The ``k`` leading Lyapunov exponents (all by default), sorted in decreasing order.
+
+    Args:
+        model: any model of the protocol (its step must be differentiable in the float state).
+        steps: steps over which exponents are averaged (after ``transient`` steps); rounded
+            down to a multiple of ``renorm_every``.
+        k: number of exponents (default: the dimension of the float state).
+        drive: input per step, a pytree of arrays with leading axis >= transient + steps, or a
+            function of t; exponents are then conditional on this input.
+        key / state: initial state (``model.init(key)``) or the state itself.
+        renorm_every: steps between QR re-orthonormalisations (1 for maps; for flows choose
+            ``renorm_every * dt`` ~ 0.1-1 time units).
+        dt: time per step (default ``model.dt`` if it has one, else 1 -> per-step exponents).
+
+    Returns:
+        array ``(k,)``: exponents per time unit (per step for maps).
+    """
+    if state is None:
+        state = model.init(key if key is not None else jax.random.PRNGKey(0))
+    dt = getattr(model, "dt", 1.0) if dt is None else dt
+    state = _advance(model, state, transient, drive, 0, dt)
+    dim = flatten_state(state)[0].shape[0]
+    k = dim if k is None else k
+    blocks = steps // renorm_every
+    dtype = flatten_state(state)[0].dtype
+    q0 = jnp.eye(dim, k, dtype=dtype)
+
+    def inner(carry, i):
+        st, q = carry
+        d = _drive_at(drive, i)
+        d = d(i * dt) if callable(d) else d
+        st, q = _tangent_step(model, st, q, d, i * dt)
+        return (st, q), None
+
+    def block(carry, b):
+        st, q, s = carry
+        idx = transient + b * renorm_every + jnp.arange(renorm_every)
+        (st, z), _ = lax.scan(inner, (st, q), idx)
+        q, r = jnp.linalg.qr(z)
+        return (st, q, s + jnp.log(jnp.abs(jnp.diagonal(r)))), None
+
+    (_, _, total), _ = lax.scan(block, (state, q0, jnp.zeros(k, dtype)), jnp.arange(blocks))
+    return -jnp.sort(-total / (blocks * renorm_every * dt))
+
+
+def max_lyapunov(model, steps: int, *, transient: int = 0, drive: Any = None, key: jax.Array | None = None,
+                 state: Any = None, dt: float | None = None, seed_vector: jax.Array | None = None) -> jax.Array:
+    """Largest Lyapunov exponent with one tangent vector renormalised every step:
+    ``lambda_1 = (1 / (steps dt)) sum_n log ||J_n v_n||``, ``v_{n+1} = J_n v_n / ||J_n v_n||``.
+    Cheaper than :func:`lyapunov_spectrum` (one tangent product per step). Same arguments."""
+    if state is None:
+        state = model.init(key if key is not None else jax.random.PRNGKey(0))
+    dt = getattr(model, "dt", 1.0) if dt is None else dt
+    state = _advance(model, state, transient, drive, 0, dt)
+    vec = flatten_state(state)[0]
+    v0 = jnp.ones_like(vec) if seed_vector is None else seed_vector
+    v0 = v0 / jnp.linalg.norm(v0)
+
+    def body(carry, i):
+        st, v, s = carry
+        d = _drive_at(drive, i)
+        d = d(i * dt) if callable(d) else d
+        st, z = _tangent_step(model, st, v[:, None], d, i * dt)
+        norm = jnp.linalg.norm(z[:, 0])
+        return (st, z[:, 0] / norm, s + jnp.log(norm)), None
+
+    (_, _, total), _ = lax.scan(body, (state, v0, jnp.zeros((), vec.dtype)), transient + jnp.arange(steps))
+    return total / (steps * dt)

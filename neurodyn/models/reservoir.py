@@ -1,0 +1,98 @@
+"""Echo state networks (MODELS.md 1): the leaky-integrator ESN and its linear variant.
+
+``x(n) = (1 - a) x(n-1) + a phi(W_in [1; u(n)] + W x(n-1))`` with ``phi = tanh`` (or the
+identity for the linear reservoir), leak rate ``a`` in (0, 1], input u(n) given as the drive
+(shape ``(n_inputs,)`` per step). W is dense: at the sizes reservoirs use (N <= a few thousand)
+a dense matvec (and, batched over a sweep, a matmul) beats a sparse gather on CPU.
+References: H. Jaeger, GMD Report 148 (2001); M. Lukoševičius, "A Practical Guide to Applying
+Echo State Networks" (2012).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..connectivity.matrices import random_sparse, scale_to_spectral_radius
+from ..core.model import float_dtype
+from ..errors import SpecError
+from ..pytree import pytree_dataclass
+
+
+class ReservoirState(NamedTuple):
+    """Reservoir activations ``x`` (shape ``(N,)``)."""
+
+    x: jax.Array
+
+
+@pytree_dataclass(static=("n", "n_inputs", "activation"))
+class ESN:
+    """Leaky-integrator echo state network (``activation="tanh"``) or linear reservoir
+    (``activation="identity"``).
+
+    Fields: ``w`` (N x N recurrent matrix), ``w_in`` (N x n_inputs), ``bias`` (N), ``leak`` (a).
+    """
+
+    n: int
+    n_inputs: int
+    activation: str
+    w: jax.Array
+    w_in: jax.Array
+    bias: jax.Array
+    leak: jax.Array
+
+    input_variable: ClassVar[str] = "u"
+    VARIABLES: ClassVar[tuple] = ("x",)
+    units: ClassVar[dict] = {"x": "1"}
+    time_unit: ClassVar[str] = "step"
+
+    @classmethod
+    def from_matrices(cls, w, w_in, bias=None, *, leak: float = 1.0, activation: str = "tanh",
+                      dtype=None) -> "ESN":
+        """A reservoir with a given recurrent matrix (e.g. orthogonal or cyclic) and inputs."""
+        d = float_dtype(dtype)
+        w = np.asarray(w, float)
+        w_in = np.asarray(w_in, float).reshape(w.shape[0], -1)
+        if w.ndim != 2 or w.shape[0] != w.shape[1]:
+            raise SpecError(f"recurrent matrix must be square, got shape {w.shape}")
+        if activation not in ("tanh", "identity"):
+            raise SpecError(f"activation must be 'tanh' or 'identity', got {activation!r}")
+        if not 0 < leak <= 1:
+            raise SpecError(f"leak rate must be in (0, 1], got {leak}")
+        bias = np.zeros(w.shape[0]) if bias is None else np.broadcast_to(np.asarray(bias, float), (w.shape[0],))
+        return cls(w.shape[0], w_in.shape[1], activation, jnp.asarray(w, d), jnp.asarray(w_in, d),
+                   jnp.asarray(bias, d), jnp.asarray(leak, d))
+
+    @classmethod
+    def create(cls, n: int, n_inputs: int = 1, *, spectral_radius: float = 0.9, input_scaling: float = 1.0,
+               bias_scaling: float = 0.0, leak: float = 1.0, density: float = 0.1, activation: str = "tanh",
+               seed: int = 0, dtype=None) -> "ESN":
+        """Random reservoir: sparse W (``density``, U(-0.5, 0.5)) scaled to ``spectral_radius``,
+        dense ``W_in`` U(-input_scaling, input_scaling), bias U(-bias_scaling, bias_scaling)."""
+        rng = np.random.default_rng(seed + 1)
+        w = scale_to_spectral_radius(random_sparse(n, density=density, seed=seed), spectral_radius)
+        w_in = rng.uniform(-input_scaling, input_scaling, (n, n_inputs))
+        bias = rng.uniform(-bias_scaling, bias_scaling, n) if bias_scaling > 0 else np.zeros(n)
+        return cls.from_matrices(w, w_in, bias, leak=leak, activation=activation, dtype=dtype)
+
+    def init(self, key: jax.Array) -> ReservoirState:
+        """Zero initial state (the usual reservoir convention)."""
+        return ReservoirState(jnp.zeros(self.n, self.w.dtype))
+
+    def step(self, state: ReservoirState, drive=None, t=None) -> ReservoirState:
+        u = 0.0 if drive is None else (drive["u"] if isinstance(drive, dict) else drive)
+        pre = self.w @ state.x + self.bias
+        if drive is not None:
+            pre = pre + self.w_in @ jnp.reshape(jnp.asarray(u, self.w.dtype), (self.n_inputs,))
+        act = jnp.tanh(pre) if self.activation == "tanh" else pre
+        return ReservoirState((1 - self.leak) * state.x + self.leak * act)
+
+    def observe(self, state: ReservoirState) -> dict:
+        return {"x": state.x}
+
+    def jacobian_at_origin(self) -> jax.Array:
+        """``J0 = (1 - a) I + a W`` (the linearisation at x = 0 with zero input and bias)."""
+        return (1 - self.leak) * jnp.eye(self.n, dtype=self.w.dtype) + self.leak * self.w

@@ -1,0 +1,64 @@
+"""Figures drawn with matplotlib (imported lazily; the Agg backend works headless)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _axes(ax):
+    if ax is not None:
+        return ax.figure, ax
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(5, 4))
+
+
+def phase_diagram(x, y, z, *, x_label: str = "x", y_label: str = "y", label: str = "", contour: float | None = None,
+                  ax=None, cmap: str = "viridis", centre: float | None = None):
+    """Colour map of ``z[i, j]`` over ``x[i]``, ``y[j]``, with an optional contour line."""
+    from matplotlib.colors import TwoSlopeNorm
+
+    fig, ax = _axes(ax)
+    z = np.asarray(z, float)
+    norm = None
+    if centre is not None and np.nanmin(z) < centre < np.nanmax(z):
+        norm = TwoSlopeNorm(vcenter=centre, vmin=np.nanmin(z), vmax=np.nanmax(z))
+    mesh = ax.pcolormesh(x, y, z.T, shading="auto", cmap=cmap, norm=norm)
+    fig.colorbar(mesh, ax=ax, label=label)
+    if contour is not None and np.nanmin(z) < contour < np.nanmax(z):
+        ax.contour(x, y, z.T, levels=[contour], colors="k", linewidths=1)
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    return fig
+
+
+def bifurcation(values, orbits, *, x_label: str = "parameter", y_label: str = "x", ax=None):
+    """Orbit diagram: every kept orbit point against its parameter value."""
+    fig, ax = _axes(ax)
+    values, orbits = np.asarray(values), np.asarray(orbits)
+    ax.plot(np.repeat(values, orbits.shape[1]), orbits.ravel(), ",k", alpha=0.5)
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    return fig
+
+
+def traces(times, data, *, labels=None, ax=None, x_label: str = "time", y_label: str = ""):
+    """Time series of the columns of ``data``."""
+    fig, ax = _axes(ax)
+    data = np.asarray(data).reshape(len(times), -1)
+    for i in range(data.shape[1]):
+        ax.plot(times, data[:, i], lw=0.8, label=None if labels is None else labels[i])
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    if labels is not None:
+        ax.legend(frameon=False)
+    return fig
+
+
+def raster(times, node_ids, *, ax=None, x_label: str = "time"):
+    """Spike raster from SONATA-style (times, node_ids)."""
+    fig, ax = _axes(ax)
+    ax.plot(times, node_ids, "|k", ms=3)
+    ax.set_xlabel(x_label)
+    ax.set_ylabel("neuron")
+    return fig
