@@ -1,0 +1,65 @@
+import sys
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+
+from neurodyn.diagnostics import bifurcation_diagram, ei_balance, fano_factor, firing_rates, isi_cv
+from neurodyn.models import Chialvo
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from systems import Logistic  # noqa: E402
+
+
+def _poisson(rate, n, duration, seed=0):
+    rng = np.random.default_rng(seed)
+    times, ids = [], []
+    for i in range(n):
+        t = np.cumsum(rng.exponential(1 / rate, int(rate * duration * 2)))
+        t = t[t < duration]
+        times.append(t)
+        ids.append(np.full(len(t), i))
+    return np.concatenate(times), np.concatenate(ids)
+
+
+def test_poisson_and_regular_spike_statistics():
+    t, ids = _poisson(0.02, 50, 200_000.0)  # 20 Hz for 200 s in ms
+    assert np.all(np.abs(isi_cv(t, ids, 50) - 1) < 0.1)
+    assert abs(np.nanmean(fano_factor(t, ids, 50, 100.0, 0.0, 200_000.0)) - 1) < 0.05
+    np.testing.assert_allclose(firing_rates(t, ids, 50, 200_000.0), 0.02, rtol=0.1)
+    reg_t = np.tile(np.arange(0, 1000.0, 10.0), 3)
+    reg_i = np.repeat(np.arange(3), 100)
+    np.testing.assert_allclose(isi_cv(reg_t, reg_i, 3), 0, atol=1e-12)
+    assert np.all(fano_factor(reg_t, reg_i, 3, 100.0, 0.0, 1000.0) == 0)
+
+
+def test_ei_balance_on_constructed_currents():
+    rng = np.random.default_rng(1)
+    shared = rng.normal(size=(5000, 4))
+    e = 2.0 + shared
+    i = -(1.0 + 0.5 * shared + 0.1 * rng.normal(size=(5000, 4)))  # tracks E: tight balance
+    b = ei_balance(e, i)
+    np.testing.assert_allclose(b["ratio"], 2.0, rtol=0.05)
+    assert np.all(b["correlation"] > 0.95)
+    loose = ei_balance(e, -(1.0 + rng.normal(size=(5000, 4))))
+    assert np.all(np.abs(loose["correlation"]) < 0.1)
+
+
+def test_logistic_bifurcation_diagram_period_doubling_points():
+    # one branch below r = 3, two between 3 and 1 + sqrt(6), period doublings detected within 1e-2
+    values = np.arange(2.8, 3.5, 0.002)
+    diag = bifurcation_diagram(Logistic(jnp.asarray(3.0)), "r", values, variable="x", transient=100_000, keep=64,
+                               tol=1e-4)
+    assert np.all(diag.periods[values < 2.99] == 1)
+    assert np.all(diag.periods[(values > 3.01) & (values < 3.44)] == 2)
+    changes = diag.period_changes()
+    first = [v for v, a, b in changes if (a, b) == (1, 2)]
+    second = [v for v, a, b in changes if (a, b) == (2, 4)]
+    assert len(first) == 1 and abs(first[0] - 3.0) < 1e-2
+    assert len(second) == 1 and abs(second[0] - (1 + np.sqrt(6))) < 1e-2
+
+
+def test_bifurcation_over_per_neuron_parameter_of_chialvo():
+    diag = bifurcation_diagram(Chialvo.create(1), "k", [0.01, 0.03], variable="x", transient=5000, keep=500)
+    assert diag.orbits.shape == (2, 500)
+    assert np.ptp(diag.orbits[1]) > 1.0  # k = 0.03, b = 0.6: the oscillation of MODELS.md 4.1
