@@ -35,6 +35,20 @@ class FixedPoint:
     residual: float
     converged: bool
 
+    def signature(self, tol: float = 1e-2) -> str | None:
+        """The codimension-one bifurcation this fixed point is within ``tol`` of: ``"fold"``
+        (a real multiplier near +1), ``"flip"`` (period doubling: near -1), ``"neimark-sacker"``
+        (a complex pair with modulus near 1), or None."""
+        for lam in self.multipliers:
+            if abs(lam.imag) > 1e-9 and abs(abs(lam) - 1) < tol:
+                return "neimark-sacker"
+        for lam in self.multipliers:
+            if abs(lam.imag) <= 1e-9 and abs(lam.real - 1) < tol:
+                return "fold"
+            if abs(lam.imag) <= 1e-9 and abs(lam.real + 1) < tol:
+                return "flip"
+        return None
+
 
 def _classify(eig: np.ndarray) -> tuple[bool, str]:
     mod = np.abs(eig)

@@ -18,7 +18,7 @@ from ._state import flatten_state
 
 def spectral_radius(matrix_or_reservoir) -> float:
     """``rho(M) = max |lambda_i(M)|`` of a matrix, or of a reservoir's recurrent matrix ``w``."""
-    m = getattr(matrix_or_reservoir, "w", matrix_or_reservoir)
+    m = getattr(matrix_or_reservoir, "effective_w", matrix_or_reservoir)
     return _matrix_radius(np.asarray(m))
 
 
@@ -26,7 +26,7 @@ def esp_conditions(reservoir) -> dict:
     """Algebraic echo-state conditions of a leaky tanh ESN (MODELS.md 1.5):
     necessary ``rho((1 - a) I + a W) < 1``; sufficient ``(1 - a) + a sigma_max(W) < 1``."""
     a = float(reservoir.leak)
-    w = np.asarray(reservoir.w)
+    w = np.asarray(reservoir.effective_w)
     rho_j0 = _matrix_radius((1 - a) * np.eye(w.shape[0]) + a * w)
     sigma = largest_singular_value(w)
     return {"spectral_radius": _matrix_radius(w), "spectral_radius_J0": rho_j0, "necessary": rho_j0 < 1,

@@ -33,7 +33,11 @@ class ESN:
     """Leaky-integrator echo state network (``activation="tanh"``) or linear reservoir
     (``activation="identity"``).
 
-    Fields: ``w`` (N x N recurrent matrix), ``w_in`` (N x n_inputs), ``bias`` (N), ``leak`` (a).
+    Fields: ``w`` (N x N recurrent matrix), ``w_in`` (N x n_inputs), ``bias`` (N), ``leak`` (a),
+    and two scalar gains, ``recurrent_gain`` and ``input_gain``: the step uses
+    ``recurrent_gain * W`` and ``input_gain * W_in``. Sweeping the gains (e.g. the spectral radius
+    of a W normalised to rho(W) = 1) keeps ONE shared matrix, so a vmapped batch of reservoirs
+    steps with one matrix-matrix product instead of one matrix per point.
     """
 
     n: int
@@ -43,6 +47,8 @@ class ESN:
     w_in: jax.Array
     bias: jax.Array
     leak: jax.Array
+    recurrent_gain: jax.Array
+    input_gain: jax.Array
 
     input_variable: ClassVar[str] = "u"
     VARIABLES: ClassVar[tuple] = ("x",)
@@ -64,7 +70,7 @@ class ESN:
             raise SpecError(f"leak rate must be in (0, 1], got {leak}")
         bias = np.zeros(w.shape[0]) if bias is None else np.broadcast_to(np.asarray(bias, float), (w.shape[0],))
         return cls(w.shape[0], w_in.shape[1], activation, jnp.asarray(w, d), jnp.asarray(w_in, d),
-                   jnp.asarray(bias, d), jnp.asarray(leak, d))
+                   jnp.asarray(bias, d), jnp.asarray(leak, d), jnp.asarray(1.0, d), jnp.asarray(1.0, d))
 
     @classmethod
     def create(cls, n: int, n_inputs: int = 1, *, spectral_radius: float = 0.9, input_scaling: float = 1.0,
@@ -84,15 +90,20 @@ class ESN:
 
     def step(self, state: ReservoirState, drive=None, t=None) -> ReservoirState:
         u = 0.0 if drive is None else (drive["u"] if isinstance(drive, dict) else drive)
-        pre = self.w @ state.x + self.bias
+        pre = self.recurrent_gain * (self.w @ state.x) + self.bias
         if drive is not None:
-            pre = pre + self.w_in @ jnp.reshape(jnp.asarray(u, self.w.dtype), (self.n_inputs,))
+            pre = pre + self.input_gain * (self.w_in @ jnp.reshape(jnp.asarray(u, self.w.dtype), (self.n_inputs,)))
         act = jnp.tanh(pre) if self.activation == "tanh" else pre
         return ReservoirState((1 - self.leak) * state.x + self.leak * act)
 
     def observe(self, state: ReservoirState) -> dict:
         return {"x": state.x}
 
+    @property
+    def effective_w(self) -> jax.Array:
+        """The recurrent matrix the step uses, ``recurrent_gain * W``."""
+        return self.recurrent_gain * self.w
+
     def jacobian_at_origin(self) -> jax.Array:
-        """``J0 = (1 - a) I + a W`` (the linearisation at x = 0 with zero input and bias)."""
-        return (1 - self.leak) * jnp.eye(self.n, dtype=self.w.dtype) + self.leak * self.w
+        """``J0 = (1 - a) I + a g W`` (the linearisation at x = 0 with zero input and bias)."""
+        return (1 - self.leak) * jnp.eye(self.n, dtype=self.w.dtype) + self.leak * self.effective_w

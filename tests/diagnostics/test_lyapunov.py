@@ -1,3 +1,4 @@
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -70,8 +71,8 @@ def test_conditional_exponent_of_driven_reservoir_and_edge_of_chaos_grid():
     base = ESN.create(40, spectral_radius=1.0, input_scaling=1.0, seed=1)
     u = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (700, 1)))
 
-    def make(rho, scale):
-        return ESN(base.n, base.n_inputs, base.activation, base.w * rho, base.w_in * scale, base.bias, base.leak)
+    def make(rho, scale):  # one shared W: only the scalar gains change
+        return dataclasses.replace(base, recurrent_gain=rho, input_gain=scale)
 
     res = edge_of_chaos(make, [0.5, 1.0, 1.6, 2.5], [0.05, 0.5], steps=500, transient=200, drive=u,
                         x_name="spectral radius", y_name="input scaling")

@@ -63,3 +63,41 @@ def test_bifurcation_over_per_neuron_parameter_of_chialvo():
     diag = bifurcation_diagram(Chialvo.create(1), "k", [0.01, 0.03], variable="x", transient=5000, keep=500)
     assert diag.orbits.shape == (2, 500)
     assert np.ptp(diag.orbits[1]) > 1.0  # k = 0.03, b = 0.6: the oscillation of MODELS.md 4.1
+
+
+def test_fixed_point_bifurcation_signatures():
+    from neurodyn.diagnostics import fixed_points
+    from neurodyn.models.maps import MapState
+
+    # logistic: x* = 1 - 1/r has multiplier 2 - r: a flip (period doubling) at r = 3
+    (fp,) = fixed_points(Logistic(jnp.asarray(3.0)), [jnp.asarray(0.6)])
+    assert abs(float(fp.state) - 2 / 3) < 1e-12 and fp.signature() == "flip"
+    # Chialvo: the focus loses stability between b = 0.6 (|lambda| = 0.992) and b = 0.18 (1.031)
+    # through a complex pair crossing the unit circle: a Neimark-Sacker point, found by bisection
+    guess = [MapState(jnp.array([0.5]), jnp.array([1.5]))]
+    lo, hi = 0.18, 0.6
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        (fp,) = fixed_points(Chialvo.create(1, b=mid), guess)
+        lo, hi = (lo, mid) if fp.stable else (mid, hi)
+    (fp,) = fixed_points(Chialvo.create(1, b=0.5 * (lo + hi)), guess)
+    assert fp.signature(1e-6) == "neimark-sacker"
+    assert 0.18 < lo < 0.6
+
+
+def test_edge_of_chaos_saves_and_plots(tmp_path):
+    import h5py
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from neurodyn.diagnostics.edge import EdgeOfChaos
+
+    res = EdgeOfChaos(np.array([0.5, 1.0, 1.5]), np.array([0.1, 0.2]), np.array([[-1.0, -0.5], [-0.1, 0.2], [0.3, 0.4]]),
+                      np.array([np.nan, 0.1 + 0.1 * 0.1 / 0.3, np.nan]), "rho", "scale")
+    res.save(tmp_path / "e.h5")
+    with h5py.File(tmp_path / "e.h5") as f:
+        np.testing.assert_array_equal(f["diagnostics/edge_of_chaos/exponent"][()], res.exponent)
+        assert f["diagnostics/edge_of_chaos"].attrs["x_name"] == "rho"
+    fig = res.plot()
+    fig.savefig(tmp_path / "e.png")
+    assert (tmp_path / "e.png").stat().st_size > 1000
