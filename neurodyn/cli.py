@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .errors import DivergenceError, NeurodynError
 
 
@@ -29,6 +31,23 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="print nothing on success")
     i = sub.add_parser("info", help="describe an HDF5 file written by neurodyn")
     i.add_argument("file")
+    s = sub.add_parser("sweep", help="sweep spec parameters over a grid into a resumable HDF5 file")
+    s.add_argument("spec", help="model spec file (TOML)")
+    s.add_argument("--grid", action="append", default=[], metavar="PATH=START:STOP:COUNT",
+                   help="a grid axis: a dotted spec path and start:stop:count or v1,v2,...; repeat for more axes")
+    s.add_argument("--measure", action="append", default=[], metavar="NAME[:OBSERVABLE[:OPTION]]",
+                   help="max_lyapunov, cross_correlation, order_parameter, mean, var, firing_rate, orbit")
+    s.add_argument("--sample", metavar="random:N|lhs:N",
+                   help="sample N points in the box spanned by the --grid ranges instead of the full product")
+    s.add_argument("--sample-seed", type=int, default=0)
+    s.add_argument("--out", help="sweep file (default hdf5_outputs/<spec name>.sweep.h5)")
+    s.add_argument("--steps", type=int, help="steps per point (overrides the spec)")
+    s.add_argument("--chunk", type=int, help="points per compiled call (default: from a memory budget)")
+    s.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://head-node:8786")
+    s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
+    s.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    pl = sub.add_parser("plot", help="draw a sweep file's measures as curves or phase diagrams (PNG)")
+    pl.add_argument("file")
     return p
 
 
@@ -120,10 +139,53 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from .spec import load_spec
+    from .sweep import cartesian, connect, latin_hypercube, parse_axis, random_sample, sweep
+
+    axes = [parse_axis(a) for a in args.grid]
+    if args.sample:
+        kind, _, count = args.sample.partition(":")
+        if kind not in ("random", "lhs") or not count.isdigit() or int(count) < 1:
+            raise NeurodynError(f"--sample {args.sample!r}: expected random:N or lhs:N")
+        bounds = {p: (float(v.min()), float(v.max())) for p, v in axes}
+        sampler = random_sample if kind == "random" else latin_hypercube
+        grid = sampler(bounds, int(count), args.sample_seed)
+    else:
+        grid = cartesian(axes)
+    spec = load_spec(args.spec, overrides=args.overrides, steps=args.steps)
+    if args.steps is not None and spec.transient >= args.steps:
+        spec.transient = 0
+    out = Path(args.out) if args.out else Path("hdf5_outputs") / f"{spec.name}.sweep.h5"
+    client = connect(args.scheduler) if args.scheduler else None
+    try:
+        res = sweep(spec, grid, args.measure, out=out, chunk=args.chunk, executor=client,
+                    progress=False if args.quiet else None)
+    finally:
+        if client is not None:
+            client.close()
+    if not args.quiet:
+        print(f"{spec.name}: {grid.n_points:,} points ({res.computed:,} computed now) in {res.wall_time:.1f} s "
+              f"({res.computed / max(res.wall_time, 1e-9):,.1f} points/s)")
+        print(f"wrote {res.path}")
+        for name, values in res.results.items():
+            finite = np.isfinite(values).reshape(len(values), -1).all(axis=1)
+            print(f"  /sweep/results/{name}  {values.shape}  ({int((~finite).sum())} non-finite points)")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from .sweep.plotting import plot_sweep_file
+
+    for path in plot_sweep_file(Path(args.file)):
+        print(f"wrote {path}")
+    return 0
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "info": cmd_info}[args.command](args)
+        return {"run": cmd_run, "info": cmd_info, "sweep": cmd_sweep, "plot": cmd_plot}[args.command](args)
     except NeurodynError as e:
         print(f"neurodyn: error: {e}", file=sys.stderr)
         return 2

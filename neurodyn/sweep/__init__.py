@@ -1,0 +1,9 @@
+"""Parameter sweeps: grids, vmapped chunks, a resumable HDF5 store, in-process or Dask execution."""
+
+from .grid import Grid, cartesian, latin_hypercube, parse_axis, random_sample
+from .measures import MEASURE_NAMES, Measure, parse_measure
+from .runner import SweepResult, compile_count, connect, sweep
+from .store import SweepMismatchError
+
+__all__ = ["Grid", "cartesian", "latin_hypercube", "random_sample", "parse_axis", "Measure", "parse_measure",
+           "MEASURE_NAMES", "SweepResult", "sweep", "compile_count", "connect", "SweepMismatchError"]

@@ -1,0 +1,128 @@
+"""Measures that reduce one run of a sweep point to numbers, computed inside the compiled,
+vmapped run as running accumulators (no trajectory is stored).
+
+Each measure has ``init(obs)``, ``update(acc, obs)`` (once per measured step) and
+``finalize(acc, n)`` -> dict of arrays; ``max_lyapunov`` is special: it propagates a tangent
+vector alongside the run (Benettin, one vector, renormalised every step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax.numpy as jnp
+
+from ..errors import SpecError
+
+MEASURE_NAMES = ("max_lyapunov", "cross_correlation", "order_parameter", "mean", "var", "firing_rate", "orbit")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One measure: ``kind`` from :data:`MEASURE_NAMES`, the observable it reads, options."""
+
+    kind: str
+    observable: str = ""
+    threshold: float = 0.0
+    length: int = 0
+
+    @property
+    def label(self) -> str:
+        if self.kind == "max_lyapunov":
+            return "max_lyapunov"
+        if self.kind == "firing_rate":
+            return f"firing_rate({self.observable}>{self.threshold:g})"
+        if self.kind == "orbit":
+            return f"orbit({self.observable},{self.length})"
+        return f"{self.kind}({self.observable})"
+
+    def init(self, obs):
+        x = obs.get(self.observable)
+        if self.kind == "cross_correlation":
+            v = jnp.ravel(x)  # sums of x - x(0): shifted sums keep the variance free of cancellation
+            return (jnp.zeros_like(v), jnp.zeros((v.size, v.size), v.dtype), v)
+        if self.kind == "order_parameter":
+            return jnp.zeros((), x.dtype)
+        if self.kind in ("mean", "var"):
+            return (jnp.zeros_like(x), jnp.zeros_like(x))
+        if self.kind == "firing_rate":
+            return (jnp.zeros_like(x), x)
+        if self.kind == "orbit":
+            return (jnp.zeros((self.length,) + jnp.shape(x), x.dtype), jnp.zeros((), jnp.int32))
+        return ()
+
+    def update(self, acc, obs):
+        x = obs.get(self.observable)
+        if self.kind == "cross_correlation":
+            v = jnp.ravel(x) - acc[2]
+            return (acc[0] + v, acc[1] + jnp.outer(v, v), acc[2])
+        if self.kind == "order_parameter":
+            return acc + jnp.abs(jnp.mean(jnp.exp(1j * x)))
+        if self.kind in ("mean", "var"):
+            return (acc[0] + x, acc[1] + x * x)
+        if self.kind == "firing_rate":
+            count, prev = acc
+            return (count + ((prev < self.threshold) & (x >= self.threshold)), x)
+        if self.kind == "orbit":
+            buf, i = acc
+            return (buf.at[i % self.length].set(x), i + 1)
+        return acc
+
+    def finalize(self, acc, n) -> dict:
+        if self.kind == "cross_correlation":
+            s, ss, _ = acc
+            mean = s / n
+            cov = ss / n - jnp.outer(mean, mean)
+            sd = jnp.sqrt(jnp.clip(jnp.diag(cov), 0, None))
+            gamma = cov / jnp.outer(sd, sd)
+            m = mean.size
+            iu = jnp.triu_indices(m, 1)
+            return {self.label: jnp.mean(gamma[iu]), f"{self.label}.hub": jnp.mean(gamma[0, 1:])}
+        if self.kind == "order_parameter":
+            return {self.label: acc / n}
+        if self.kind == "mean":
+            return {self.label: jnp.mean(acc[0] / n)}
+        if self.kind == "var":
+            mean = acc[0] / n
+            return {self.label: jnp.mean(acc[1] / n - mean * mean)}
+        if self.kind == "firing_rate":
+            return {self.label: jnp.mean(acc[0]) / n}
+        if self.kind == "orbit":
+            buf, i = acc
+            return {self.label: jnp.roll(buf, -(i % self.length), axis=0).reshape(self.length, -1)[:, 0]}
+        return {}
+
+
+def parse_measure(text: str, observables: dict) -> Measure:
+    """``name[:observable[:option]]``: ``max_lyapunov``, ``cross_correlation[:pop.x]``,
+    ``order_parameter[:pop.theta]``, ``mean:pop.x``, ``var:pop.x``, ``firing_rate:pop.x:threshold``,
+    ``orbit:pop.x:N`` (the last N values of the first node). The default observable is the first
+    one named ``x`` (maps) or ``theta`` (phase oscillators)."""
+    kind, _, rest = text.partition(":")
+    if kind not in MEASURE_NAMES:
+        raise SpecError(f"--measure {text!r}: unknown measure {kind!r} (allowed: {', '.join(MEASURE_NAMES)})")
+    if kind == "max_lyapunov":
+        if rest:
+            raise SpecError(f"--measure {text!r}: max_lyapunov takes no options")
+        return Measure(kind)
+    observable, _, option = rest.partition(":")
+    if not observable:
+        want = "theta" if kind == "order_parameter" else "x"
+        candidates = [name for name in observables if name.rpartition(".")[2] == want]
+        if not candidates:
+            raise SpecError(f"--measure {text!r}: name the observable (available: {', '.join(observables)})")
+        observable = candidates[0]
+    if observable not in observables:
+        raise SpecError(f"--measure {text!r}: unknown observable {observable!r} (available: {', '.join(observables)})")
+    if kind == "firing_rate":
+        try:
+            return Measure(kind, observable, threshold=float(option or 0.0))
+        except ValueError:
+            raise SpecError(f"--measure {text!r}: the threshold {option!r} is not a number") from None
+    if kind == "orbit":
+        if not option.isdigit() or int(option) < 1:
+            raise SpecError(f"--measure {text!r}: give the number of orbit points, e.g. orbit:{observable}:500")
+        return Measure(kind, observable, length=int(option))
+    if option:
+        raise SpecError(f"--measure {text!r}: {kind} takes no option after the observable")
+    return Measure(kind, observable)
