@@ -154,8 +154,6 @@ def cmd_sweep(args) -> int:
     else:
         grid = cartesian(axes)
     spec = load_spec(args.spec, overrides=args.overrides, steps=args.steps)
-    if args.steps is not None and spec.transient >= args.steps:
-        spec.transient = 0
     out = Path(args.out) if args.out else Path("hdf5_outputs") / f"{spec.name}.sweep.h5"
     client = connect(args.scheduler) if args.scheduler else None
     try:

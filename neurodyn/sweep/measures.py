@@ -9,6 +9,7 @@ vector alongside the run (Benettin, one vector, renormalised every step).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import jax.numpy as jnp
 
@@ -25,9 +26,21 @@ class Measure:
     observable: str = ""
     threshold: float = 0.0
     length: int = 0
+    fn: Callable | None = None
+    observables: tuple = ()
+
+    @classmethod
+    def function(cls, fn: Callable, observables: tuple[str, ...]) -> "Measure":
+        """A user measure: ``fn(records) -> dict of arrays``, ``records[name]`` the values of each
+        of ``observables`` at every measured step (shape ``(steps - transient, ...)``); it runs
+        inside the compiled, vmapped call, so it must be written with ``jax.numpy``. Results are
+        stored as ``<fn name>.<key>``."""
+        return cls("function", fn=fn, observables=tuple(observables))
 
     @property
     def label(self) -> str:
+        if self.kind == "function":
+            return getattr(self.fn, "__name__", "function")
         if self.kind == "max_lyapunov":
             return "max_lyapunov"
         if self.kind == "firing_rate":

@@ -58,7 +58,9 @@ def _point(model, state, values, *, paths, steps, transient, measures, dt):
     if transient:
         state = run(model, state, transient, record=())[0]
     lyap = any(m.kind == "max_lyapunov" for m in measures)
-    others = tuple(m for m in measures if m.kind != "max_lyapunov")
+    others = tuple(m for m in measures if m.kind not in ("max_lyapunov", "function"))
+    functions = tuple(m for m in measures if m.kind == "function")
+    recorded = tuple(sorted({o for m in functions for o in m.observables}))
     obs0 = model.observe(state)
     accs = tuple(m.init(obs0) for m in others)
     vec = flatten_state(state)[0]
@@ -74,11 +76,14 @@ def _point(model, state, values, *, paths, steps, transient, measures, dt):
         else:
             st = model.step(st, None, t)
         obs = model.observe(st)
-        return (st, v, logsum, tuple(m.update(a, obs) for m, a in zip(others, accs))), None
+        return (st, v, logsum, tuple(m.update(a, obs) for m, a in zip(others, accs))), {o: obs[o] for o in recorded}
 
     n = steps - transient
-    (st, _, logsum, accs), _ = lax.scan(body, (state, v0, jnp.zeros((), vec.dtype), accs), transient + jnp.arange(n))
+    (st, _, logsum, accs), records = lax.scan(body, (state, v0, jnp.zeros((), vec.dtype), accs),
+                                              transient + jnp.arange(n))
     out = {}
+    for m in functions:
+        out.update({f"{m.label}.{k}": jnp.asarray(val) for k, val in m.fn({o: records[o] for o in m.observables}).items()})
     if lyap:
         out["max_lyapunov"] = logsum / (n * dt)
     for m, a in zip(others, accs):
@@ -225,7 +230,7 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
                                 f"only values that keep every shape (seeds, densities, strengths) can be swept")
             structural.append((_numpy_tree(point.model), _numpy_tree(point.state)))
     values = grid.values[:, [j for j, _ in traced]] if traced else np.zeros((grid.n_points, 0))
-    per_point = _bytes_per_point(model, state0, parsed, structural is not None)
+    per_point = _bytes_per_point(model, state0, parsed, structural is not None, steps - transient)
     chunk_size = chunk or int(max(1, min(4096, MEMORY_BUDGET // max(per_point, 1))))
     chunk_size = min(chunk_size, grid.n_points)
     x64 = any(np.asarray(leaf).dtype == np.float64 for leaf in jax.tree_util.tree_leaves((model, state0))
@@ -238,11 +243,13 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
     return job, identity, spec
 
 
-def _bytes_per_point(model, state, measures, structural) -> int:
+def _bytes_per_point(model, state, measures, structural, measured_steps) -> int:
     size = flatten_state(state)[0].size * 8
     total = size * (3 if any(m.kind == "max_lyapunov" for m in measures) else 2)
     obs = model.observe(state)
     for m in measures:
+        if m.kind == "function":
+            total += sum(np.size(obs[o]) for o in m.observables) * 8 * measured_steps
         if m.kind == "cross_correlation":
             total += np.size(obs[m.observable]) ** 2 * 8
         if m.kind == "orbit":
@@ -357,7 +364,7 @@ def _execute(job: _Job, pending: list[int], executor):
             raise NeurodynError(f"a sweep chunk failed on the cluster: {e}") from None
 
 
-def connect(address: str, timeout: float = 10.0):
+def connect(address: str, timeout: float = 5.0):
     """A ``dask.distributed.Client`` for ``address``, or a clear error if it cannot be reached."""
     from distributed import Client
 
