@@ -1,8 +1,9 @@
 """Measures that reduce one run of a sweep point to numbers, computed inside the compiled,
 vmapped run as running accumulators (no trajectory is stored).
 
-Each measure has ``init(obs)``, ``update(acc, obs)`` (once per measured step) and
-``finalize(acc, n)`` -> dict of arrays; ``max_lyapunov`` is special: it propagates a tangent
+Each measure has ``init(obs)``, ``update(acc, block)`` (once per block of K consecutive measured
+observations, so that e.g. the covariance of the cross-correlation is one matrix product per
+block rather than an outer product per step) and ``finalize(acc, n)`` -> dict of arrays; ``max_lyapunov`` is special: it propagates a tangent
 vector alongside the run (Benettin, one vector, renormalised every step).
 """
 
@@ -59,26 +60,27 @@ class Measure:
         if self.kind in ("mean", "var"):
             return (jnp.zeros_like(x), jnp.zeros_like(x))
         if self.kind == "firing_rate":
-            return (jnp.zeros_like(x), x)
+            return (jnp.zeros(jnp.shape(x), jnp.int32), x)
         if self.kind == "orbit":
-            return (jnp.zeros((self.length,) + jnp.shape(x), x.dtype), jnp.zeros((), jnp.int32))
+            return jnp.zeros((self.length,) + jnp.shape(x), x.dtype)
         return ()
 
-    def update(self, acc, obs):
-        x = obs.get(self.observable)
+    def update(self, acc, block):
+        """Fold a block of consecutive observations ``block`` (shape ``(K,) + obs shape``) in."""
         if self.kind == "cross_correlation":
-            v = jnp.ravel(x) - acc[2]
-            return (acc[0] + v, acc[1] + jnp.outer(v, v), acc[2])
+            y = block.reshape(block.shape[0], -1) - acc[2]
+            return (acc[0] + y.sum(axis=0), acc[1] + y.T @ y, acc[2])  # one matmul per block
         if self.kind == "order_parameter":
-            return acc + jnp.abs(jnp.mean(jnp.exp(1j * x)))
+            return acc + jnp.sum(jnp.abs(jnp.mean(jnp.exp(1j * block), axis=-1)))
         if self.kind in ("mean", "var"):
-            return (acc[0] + x, acc[1] + x * x)
+            return (acc[0] + block.sum(axis=0), acc[1] + (block * block).sum(axis=0))
         if self.kind == "firing_rate":
             count, prev = acc
-            return (count + ((prev < self.threshold) & (x >= self.threshold)), x)
+            series = jnp.concatenate([prev[None], block])
+            ups = (series[:-1] < self.threshold) & (series[1:] >= self.threshold)
+            return (count + ups.sum(axis=0), block[-1])
         if self.kind == "orbit":
-            buf, i = acc
-            return (buf.at[i % self.length].set(x), i + 1)
+            return jnp.concatenate([acc, block])[-self.length:]
         return acc
 
     def finalize(self, acc, n) -> dict:
@@ -88,8 +90,7 @@ class Measure:
             cov = ss / n - jnp.outer(mean, mean)
             sd = jnp.sqrt(jnp.clip(jnp.diag(cov), 0, None))
             gamma = cov / jnp.outer(sd, sd)
-            m = mean.size
-            iu = jnp.triu_indices(m, 1)
+            iu = jnp.triu_indices(mean.size, 1)
             return {self.label: jnp.mean(gamma[iu]), f"{self.label}.hub": jnp.mean(gamma[0, 1:])}
         if self.kind == "order_parameter":
             return {self.label: acc / n}
@@ -101,8 +102,7 @@ class Measure:
         if self.kind == "firing_rate":
             return {self.label: jnp.mean(acc[0]) / n}
         if self.kind == "orbit":
-            buf, i = acc
-            return {self.label: jnp.roll(buf, -(i % self.length), axis=0).reshape(self.length, -1)[:, 0]}
+            return {self.label: acc.reshape(self.length, -1)[:, 0]}
         return {}
 
 

@@ -51,39 +51,58 @@ class SweepResult:
     wall_time: float
 
 
-def _point(model, state, values, *, paths, steps, transient, measures, dt):
+BLOCK = 64  # measured steps per accumulator update
+
+
+def _point(model, state, values, drive, *, paths, steps, transient, measures, dt):
     """Run one point and reduce it to the measures (pure; vmapped over points)."""
     for j, p in enumerate(paths):
         model = with_parameter(model, p, values[j])
     if transient:
-        state = run(model, state, transient, record=())[0]
+        state = run(model, state, transient, record=(), drive=_slice(drive, 0, transient))[0]
     lyap = any(m.kind == "max_lyapunov" for m in measures)
     others = tuple(m for m in measures if m.kind not in ("max_lyapunov", "function"))
     functions = tuple(m for m in measures if m.kind == "function")
-    recorded = tuple(sorted({o for m in functions for o in m.observables}))
+    needed = tuple(sorted({m.observable for m in others} | {o for m in functions for o in m.observables}))
     obs0 = model.observe(state)
     accs = tuple(m.init(obs0) for m in others)
     vec = flatten_state(state)[0]
     v0 = jnp.ones_like(vec) / jnp.sqrt(vec.size)
 
-    def body(carry, i):
-        st, v, logsum, accs = carry
+    def one_step(carry, i):
+        st, v, logsum = carry
         t = i * dt
+        d = None if drive is None else jax.tree_util.tree_map(lambda a: a[i], drive)
         if lyap:
-            st, z = _tangent_step(model, st, v[:, None], None, t)
+            st, z = _tangent_step(model, st, v[:, None], d, t)
             norm = jnp.linalg.norm(z[:, 0])
             v, logsum = z[:, 0] / norm, logsum + jnp.log(norm)
         else:
-            st = model.step(st, None, t)
+            st = model.step(st, d, t)
         obs = model.observe(st)
-        return (st, v, logsum, tuple(m.update(a, obs) for m, a in zip(others, accs))), {o: obs[o] for o in recorded}
+        return (st, v, logsum), {o: obs[o] for o in needed}
+
+    def block(carry, idx):
+        inner, accs = carry
+        inner, ys = lax.scan(one_step, inner, idx)
+        accs = tuple(m.update(a, ys[m.observable]) for m, a in zip(others, accs))
+        return (inner, accs), ({o: ys[o] for o in needed if any(o in m.observables for m in functions)}
+                               if functions else None)
 
     n = steps - transient
-    (st, _, logsum, accs), records = lax.scan(body, (state, v0, jnp.zeros((), vec.dtype), accs),
-                                              transient + jnp.arange(n))
+    n_blocks, tail = divmod(n, BLOCK)
+    carry = ((state, v0, jnp.zeros((), vec.dtype)), accs)
+    idx = transient + jnp.arange(n_blocks * BLOCK).reshape(n_blocks, BLOCK)
+    carry, records = lax.scan(block, carry, idx)
+    parts = [jax.tree_util.tree_map(lambda a: a.reshape((-1,) + a.shape[2:]), records)] if functions else []
+    if tail:
+        carry, rest = block(carry, transient + n_blocks * BLOCK + jnp.arange(tail))
+        parts.append(rest)
+    (_, _, logsum), accs = carry
     out = {}
     for m in functions:
-        out.update({f"{m.label}.{k}": jnp.asarray(val) for k, val in m.fn({o: records[o] for o in m.observables}).items()})
+        recs = {o: jnp.concatenate([p[o] for p in parts]) for o in m.observables}
+        out.update({f"{m.label}.{k}": jnp.asarray(val) for k, val in m.fn(recs).items()})
     if lyap:
         out["max_lyapunov"] = logsum / (n * dt)
     for m, a in zip(others, accs):
@@ -91,11 +110,15 @@ def _point(model, state, values, *, paths, steps, transient, measures, dt):
     return out
 
 
+def _slice(drive, start, stop):
+    return None if drive is None else jax.tree_util.tree_map(lambda a: a[start:stop], drive)
+
+
 @partial(jax.jit, static_argnames=("paths", "steps", "transient", "measures", "dt", "batched_model"))
-def _chunk(model, state, values, *, paths, steps, transient, measures, dt, batched_model):
+def _chunk(model, state, values, drive, *, paths, steps, transient, measures, dt, batched_model):
     f = partial(_point, paths=paths, steps=steps, transient=transient, measures=measures, dt=dt)
-    axes = (0, 0, 0) if batched_model else (None, None, 0)
-    return jax.vmap(f, in_axes=axes)(model, state, values)
+    axes = (0, 0, 0, None) if batched_model else (None, None, 0, None)
+    return jax.vmap(f, in_axes=axes)(model, state, values, drive)
 
 
 def compile_count() -> int:
@@ -118,6 +141,7 @@ class _Job:
     dt: float
     chunk_size: int
     x64: bool
+    drive: Any = None
 
     def chunk_values(self, index: int):
         start = index * self.chunk_size
@@ -139,7 +163,8 @@ class _Job:
             model = jax.tree_util.tree_map(stack, *models)
             state = jax.tree_util.tree_map(stack, *states)
             batched = True
-        out = _chunk(model, state, values, paths=self.traced_paths, steps=self.steps, transient=self.transient,
+        drive = None if self.drive is None else jax.tree_util.tree_map(jnp.asarray, self.drive)
+        out = _chunk(model, state, values, drive, paths=self.traced_paths, steps=self.steps, transient=self.transient,
                      measures=self.measures, dt=self.dt, batched_model=batched)
         return {k: np.asarray(v) for k, v in out.items()}
 
@@ -171,7 +196,8 @@ def _is_traced_leaf(model, path: str) -> bool:
 
 
 def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int | None = None,
-            transient: int | None = None, chunk: int | None = None, state=None, key=None, dt: float | None = None):
+            transient: int | None = None, chunk: int | None = None, state=None, key=None, dt: float | None = None,
+            drive=None):
     """Resolve a sweep into a :class:`_Job` and its file identity (no computation)."""
     from ..spec import RunSpec, build_spec, load_spec
 
@@ -235,18 +261,36 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
     chunk_size = min(chunk_size, grid.n_points)
     x64 = any(np.asarray(leaf).dtype == np.float64 for leaf in jax.tree_util.tree_leaves((model, state0))
               if hasattr(leaf, "dtype"))
+    if drive is not None:
+        short = [np.shape(a)[0] for a in jax.tree_util.tree_leaves(drive) if np.shape(a)[0] < steps]
+        if short:
+            raise SpecError(f"sweep: the drive has {min(short)} steps but each point runs {steps}")
     job = _Job(_numpy_tree(model), _numpy_tree(state0), tuple(p for _, p in traced), structural, values, steps,
-               transient, parsed, float(dt), chunk_size, x64)
+               transient, parsed, float(dt), chunk_size, x64, None if drive is None else _numpy_tree(drive))
     identity = {"spec": spec.text if spec is not None else f"model {type(model).__name__}", "grid": grid.definition,
                 "measures": json.dumps([m.label for m in parsed]), "steps": steps, "transient": transient,
-                "chunk_size": chunk_size}
+                "chunk_size": chunk_size, "drive": _digest(drive)}
     return job, identity, spec
+
+
+def _digest(tree) -> str:
+    """A short fingerprint of the drive arrays, so a resumed sweep cannot mix two inputs."""
+    import hashlib
+
+    if tree is None:
+        return "none"
+    h = hashlib.sha256()
+    for leaf in jax.tree_util.tree_leaves(tree):
+        h.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
+    return h.hexdigest()[:16]
 
 
 def _bytes_per_point(model, state, measures, structural, measured_steps) -> int:
     size = flatten_state(state)[0].size * 8
     total = size * (3 if any(m.kind == "max_lyapunov" for m in measures) else 2)
     obs = model.observe(state)
+    needed = {m.observable for m in measures if m.observable}
+    total += BLOCK * sum(np.size(obs[o]) for o in needed) * 8
     for m in measures:
         if m.kind == "function":
             total += sum(np.size(obs[o]) for o in m.observables) * 8 * measured_steps
@@ -272,7 +316,7 @@ def _set_path(data: dict, path: str, value) -> None:
 
 def sweep(target, grid: Grid, measures: Sequence[str | Measure], *, out=None, steps: int | None = None,
           transient: int | None = None, chunk: int | None = None, executor=None, progress: bool | None = None,
-          state=None, key=None, dt: float | None = None) -> SweepResult:
+          state=None, key=None, dt: float | None = None, drive=None) -> SweepResult:
     """Sweep ``target`` (a spec file, a :class:`~neurodyn.spec.RunSpec` or a model) over ``grid``.
 
     Args:
@@ -283,11 +327,13 @@ def sweep(target, grid: Grid, measures: Sequence[str | Measure], *, out=None, st
         chunk: points per compiled call (default from a 256 MiB memory budget).
         executor: None (this process) or a ``dask.distributed.Client``.
         progress: progress bar with points/s and ETA (default: when stderr is a terminal).
+        drive: external input shared by every point (pytree of arrays, leading axis >= steps),
+            e.g. the input signal of a reservoir.
     """
     from .. import __version__
 
     job, identity, spec = prepare(target, grid, measures, steps=steps, transient=transient, chunk=chunk,
-                                  state=state, key=key, dt=dt)
+                                  state=state, key=key, dt=dt, drive=drive)
     if out is None and spec is not None:
         out = Path("hdf5_outputs") / f"{spec.name}.sweep.h5"
     result_specs = _result_specs(job)
@@ -340,8 +386,9 @@ def _result_specs(job: _Job) -> dict:
         model = job.model if job.structural is None else job.structural[0][0]
         state = job.state if job.structural is None else job.structural[0][1]
         values = jnp.asarray(job.values[0])
+        drive = None if job.drive is None else jax.tree_util.tree_map(jnp.asarray, job.drive)
         return _point(jax.tree_util.tree_map(jnp.asarray, model), jax.tree_util.tree_map(jnp.asarray, state), values,
-                      paths=job.traced_paths, steps=job.steps, transient=job.transient, measures=job.measures, dt=job.dt)
+                      drive, paths=job.traced_paths, steps=job.steps, transient=job.transient, measures=job.measures, dt=job.dt)
 
     if job.x64:
         jax.config.update("jax_enable_x64", True)

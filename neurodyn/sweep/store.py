@@ -3,7 +3,7 @@
 ::
 
     /sweep                      attrs: spec, grid (JSON), measures (JSON), steps, transient,
-                                chunk_size, n_points, shape (JSON), version, created
+                                chunk_size, drive (fingerprint), n_points, shape (JSON), paths
     /sweep/params/<path>        (n_points,) parameter values
     /sweep/results/<measure>    (n_points, ...) results, NaN until computed
     /sweep/done                 (n_points,) bool
@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import NeurodynError, OutputError
 
-IDENTITY = ("spec", "grid", "measures", "steps", "transient", "chunk_size")
+IDENTITY = ("spec", "grid", "measures", "steps", "transient", "chunk_size", "drive")
 
 
 class SweepMismatchError(NeurodynError):
