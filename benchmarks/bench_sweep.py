@@ -26,7 +26,7 @@ WASHOUT, DELAY, RIDGE = 200, 5, 1e-6
 
 
 def _ridge_nrmse(records, target):
-    x = records["x"][WASHOUT:]
+    x = records["x"][WASHOUT:].astype(jnp.float64)  # the ridge solve in float64 (MODELS.md 1.3)
     x = jnp.concatenate([jnp.ones((x.shape[0], 1), x.dtype), x], axis=1)
     y = target[WASHOUT:]
     reg = RIDGE * jnp.eye(x.shape[1], dtype=x.dtype).at[0, 0].set(0.0)
@@ -61,7 +61,7 @@ def esn_sweep(quick: bool):
     base_res.run(u[:2])
     w = base_res.W.toarray() if hasattr(base_res.W, "toarray") else np.asarray(base_res.W)
     w_in = base_res.Win.toarray() if hasattr(base_res.Win, "toarray") else np.asarray(base_res.Win)
-    target = jnp.asarray(y)
+    target = jnp.asarray(y, jnp.float64)
 
     def ridge_fit(records):
         return {"nrmse": _ridge_nrmse(records, target)}
@@ -80,7 +80,7 @@ def esn_sweep(quick: bool):
         res = sweep(esn, grid, measure, **kw)
         t_nd = time.perf_counter() - t0
         diff = np.max(np.abs(res.results["ridge_fit.nrmse"] - ref))
-        lines.append(f"  ESN sweep {np.dtype(dtype).name}: neurodyn {t_nd:.2f} s | ReservoirPy {t_rpy:.2f} s | "
+        lines.append(f"  ESN sweep, {np.dtype(dtype).name} run + float64 ridge: neurodyn {t_nd:.2f} s | ReservoirPy {t_rpy:.2f} s | "
                      f"ratio {t_rpy / t_nd:.1f}x | max |NRMSE difference| {diff:.1e} (NRMSE {ref.min():.3f}-{ref.max():.3f})")
     yield f"{side * side} ESNs of {units} units, {steps} steps, ridge readout of u(n - {DELAY}); compile excluded"
     yield from lines

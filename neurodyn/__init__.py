@@ -3,5 +3,6 @@
 __version__ = "0.1.0"
 
 from .core import Network, Trajectory, run, simulate  # noqa: E402
+from . import sweep  # noqa: E402  (a callable module: neurodyn.sweep(spec_or_model, grid, measures))
 
-__all__ = ["__version__", "simulate", "run", "Network", "Trajectory"]
+__all__ = ["__version__", "simulate", "run", "Network", "Trajectory", "sweep"]

@@ -180,3 +180,12 @@ def test_cli_sweep_plot_and_refusal(tmp_path, monkeypatch, capsys):
              "--measure", "max_lyapunov", "--measure", "cross_correlation", "--quiet"]
     assert main(other) == 2
     assert "holds a different sweep" in capsys.readouterr().err
+
+
+def test_neurodyn_sweep_is_callable_with_plain_grid(tmp_path):
+    import neurodyn
+
+    res = neurodyn.sweep(SPEC, {"couplings.star.strength": [0.0, 0.05]}, ["mean:neurons.x"], steps=600,
+                         transient=100, out=tmp_path / "x.h5", progress=False)
+    assert res.done.all() and res.results["mean(neurons.x)"].shape == (2,)
+    assert neurodyn.sweep.cartesian is cartesian

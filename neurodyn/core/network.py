@@ -19,6 +19,7 @@ from typing import Any, Mapping
 
 import jax
 
+from ..errors import SpecError
 from ..pytree import pytree_dataclass
 
 
@@ -40,8 +41,8 @@ def _merge(drive: Any, extra: dict, input_variable: str):
 class Network:
     """A model made of named populations (models) and couplings between them.
 
-    ``drive`` for :meth:`step` is ``None`` or a dict ``{population: drive}``; observables are
-    named ``"population.variable"``.
+    ``drive`` for :meth:`step` is ``None``, a dict ``{population: drive}``, or (one population
+    only) that population's drive; observables are named ``"population.variable"``.
     """
 
     populations: dict
@@ -57,7 +58,12 @@ class Network:
         for coupling in self.couplings:
             for (pop, var), value in coupling.inputs(state).items():
                 extra[pop][var] = extra[pop][var] + value if var in extra[pop] else value
-        drive = drive or {}
+        if drive is None:
+            drive = {}
+        elif not isinstance(drive, Mapping):
+            if len(self.populations) != 1:
+                raise SpecError("a Network with several populations takes its drive as a dict {population: drive}")
+            drive = {next(iter(self.populations)): drive}
         return {
             name: model.step(state[name],
                              _merge(drive.get(name), extra[name], getattr(model, "input_variable", "x")),

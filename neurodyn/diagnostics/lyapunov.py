@@ -45,12 +45,18 @@ def _advance(model, state, steps, drive, start, dt):
 
 
 def _tangent_step(model, state, q, d, t):
-    """New state and ``J q`` for the columns of ``q`` (one linearisation, k tangent products)."""
+    """New state and ``J q`` for the columns of ``q``: one forward-mode pass for a single vector,
+    one linearisation shared by the k tangent products otherwise (the step is evaluated once)."""
     vec, unflatten = flatten_state(state)
-    f = lambda v: flatten_state(model.step(unflatten(v, state), d, t))[0]
-    new_vec, jvp = jax.linearize(f, vec)
-    z = jax.vmap(jvp, in_axes=1, out_axes=1)(q)
-    return model.step(state, d, t), z
+
+    def f(v):
+        return model.step(unflatten(v, state), d, t)
+
+    if q.shape[1] == 1:
+        new_state, tangent = jax.jvp(f, (vec,), (q[:, 0],))
+        return new_state, flatten_state(tangent)[0][:, None]
+    new_state, jvp = jax.linearize(f, vec)
+    return new_state, jax.vmap(lambda c: flatten_state(jvp(c))[0], in_axes=1, out_axes=1)(q)
 
 
 def lyapunov_spectrum(model, steps: int, k: int | None = None, *, transient: int = 0, drive: Any = None,

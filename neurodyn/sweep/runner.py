@@ -35,7 +35,7 @@ from .grid import Grid
 from .measures import Measure, parse_measure
 from .store import SweepStore
 
-MEMORY_BUDGET = 256 * 2**20
+MEMORY_BUDGET = 1 * 2**30
 
 
 @dataclass
@@ -257,8 +257,12 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
             structural.append((_numpy_tree(point.model), _numpy_tree(point.state)))
     values = grid.values[:, [j for j, _ in traced]] if traced else np.zeros((grid.n_points, 0))
     per_point = _bytes_per_point(model, state0, parsed, structural is not None, steps - transient)
-    chunk_size = chunk or int(max(1, min(4096, MEMORY_BUDGET // max(per_point, 1))))
-    chunk_size = min(chunk_size, grid.n_points)
+    if chunk is None:
+        largest = int(max(1, min(4096, MEMORY_BUDGET // max(per_point, 1))))
+        n_chunks = -(-grid.n_points // largest)
+        chunk_size = -(-grid.n_points // n_chunks)  # equal chunks: little padding in the last one
+    else:
+        chunk_size = min(chunk, grid.n_points)
     x64 = any(np.asarray(leaf).dtype == np.float64 for leaf in jax.tree_util.tree_leaves((model, state0))
               if hasattr(leaf, "dtype"))
     if drive is not None:
@@ -317,14 +321,15 @@ def _set_path(data: dict, path: str, value) -> None:
 def sweep(target, grid: Grid, measures: Sequence[str | Measure], *, out=None, steps: int | None = None,
           transient: int | None = None, chunk: int | None = None, executor=None, progress: bool | None = None,
           state=None, key=None, dt: float | None = None, drive=None) -> SweepResult:
-    """Sweep ``target`` (a spec file, a :class:`~neurodyn.spec.RunSpec` or a model) over ``grid``.
+    """Sweep ``target`` (a spec file, a :class:`~neurodyn.spec.RunSpec` or a model) over ``grid``
+    (a :class:`Grid`, a list of ``"path=start:stop:count"`` axes or a dict ``{path: values}``).
 
     Args:
         measures: measure names (see :func:`neurodyn.sweep.measures.parse_measure`) or Measures.
         out: HDF5 sweep file (default ``hdf5_outputs/<spec name>.sweep.h5`` for specs; no file for a
             bare model unless given). An existing file of the same sweep is resumed.
         steps, transient: run length and unmeasured steps (default from the spec).
-        chunk: points per compiled call (default from a 256 MiB memory budget).
+        chunk: points per compiled call (default: equal chunks within a 1 GiB memory budget).
         executor: None (this process) or a ``dask.distributed.Client``.
         progress: progress bar with points/s and ETA (default: when stderr is a terminal).
         drive: external input shared by every point (pytree of arrays, leading axis >= steps),
@@ -332,6 +337,7 @@ def sweep(target, grid: Grid, measures: Sequence[str | Measure], *, out=None, st
     """
     from .. import __version__
 
+    grid = as_grid(grid)
     job, identity, spec = prepare(target, grid, measures, steps=steps, transient=transient, chunk=chunk,
                                   state=state, key=key, dt=dt, drive=drive)
     if out is None and spec is not None:
@@ -375,6 +381,20 @@ def sweep(target, grid: Grid, measures: Sequence[str | Measure], *, out=None, st
             done = store.done[()]
             store.close()
     return SweepResult(grid, results, done, Path(out) if out is not None else None, computed, time.perf_counter() - t0)
+
+
+def as_grid(grid) -> Grid:
+    """A :class:`Grid` from a Grid, a list of ``"path=start:stop:count"`` axes, or a dict
+    ``{path: values}`` (Cartesian product)."""
+    from .grid import cartesian, parse_axis
+
+    if isinstance(grid, Grid):
+        return grid
+    if isinstance(grid, dict):
+        return cartesian([(p, np.atleast_1d(np.asarray(v, float))) for p, v in grid.items()])
+    if isinstance(grid, str):
+        grid = [grid]
+    return cartesian([parse_axis(a) for a in grid])
 
 
 def _chunk_len(job, grid, c):
