@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args) -> int:
+    """``neurodyn run``: validate the spec, simulate it into its HDF5 file, print a summary."""
     from .core.simulate import simulate
     from .diagnostics.streaming import STREAMS
     from .io import RunWriter
@@ -117,6 +118,7 @@ class _Tee:
         self.writer, self.streams, self.observables = writer, streams, observables
 
     def append(self, times, data, spikes) -> None:
+        """Write the chunk, then feed it to every streaming diagnostic."""
         self.writer.append(times, data, spikes)
         for name, stream in self.streams.items():
             if data:
@@ -133,6 +135,7 @@ def _store_diagnostics(writer, streams, spec) -> dict:
 
 
 def cmd_info(args) -> int:
+    """``neurodyn info``: print the layout, units and stored spec of an HDF5 file."""
     from .io import describe
 
     print(describe(Path(args.file)))
@@ -140,6 +143,7 @@ def cmd_info(args) -> int:
 
 
 def cmd_sweep(args) -> int:
+    """``neurodyn sweep``: build the grid and measures, run (or resume) the sweep into its file."""
     from .spec import load_spec
     from .sweep import cartesian, connect, latin_hypercube, parse_axis, random_sample, sweep
 
@@ -173,6 +177,7 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_plot(args) -> int:
+    """``neurodyn plot``: draw each measure of a sweep file to PNG beside it."""
     from .sweep.plotting import plot_sweep_file
 
     for path in plot_sweep_file(Path(args.file)):
@@ -181,6 +186,7 @@ def cmd_plot(args) -> int:
 
 
 def main(argv=None) -> int:
+    """Entry point of the ``neurodyn`` console script; returns the exit status (2 on bad input)."""
     args = _parser().parse_args(argv)
     try:
         return {"run": cmd_run, "info": cmd_info, "sweep": cmd_sweep, "plot": cmd_plot}[args.command](args)

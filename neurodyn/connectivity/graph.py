@@ -31,6 +31,7 @@ class CSRGraph:
 
     @property
     def nnz(self) -> int:
+        """Number of stored edges."""
         return int(np.asarray(self.indices).shape[0])
 
     def rows(self) -> np.ndarray:

@@ -49,11 +49,13 @@ class Network:
     couplings: tuple = ()
 
     def init(self, key: jax.Array) -> dict:
+        """Initial state of every population (independent keys split from ``key``)."""
         names = sorted(self.populations)
         keys = jax.random.split(key, len(names))
         return {name: self.populations[name].init(k) for name, k in zip(names, keys)}
 
     def step(self, state: dict, drive: Any, t) -> dict:
+        """Gather coupling inputs from the current state, add the drive, step every population."""
         extra: dict[str, dict] = {name: {} for name in self.populations}
         for coupling in self.couplings:
             for (pop, var), value in coupling.inputs(state).items():
@@ -72,6 +74,7 @@ class Network:
         }
 
     def observe(self, state: dict) -> dict:
+        """Every population's observables, named ``population.variable``."""
         return {f"{name}.{var}": value
                 for name, model in self.populations.items()
                 for var, value in model.observe(state[name]).items()}

@@ -40,4 +40,5 @@ class Trajectory:
 
     @property
     def names(self) -> tuple[str, ...]:
+        """Names of the recorded observables."""
         return tuple(self.data)

@@ -20,9 +20,11 @@ class OrderParameterStream:
         self.parts: list[np.ndarray] = []
 
     def update(self, samples: np.ndarray) -> None:
+        """Fold one chunk of recorded samples in."""
         self.parts.append(order_parameter(samples)[0])
 
     def result(self) -> tuple[np.ndarray, dict]:
+        """``(values, attrs)`` for ``/diagnostics/<name>``."""
         r = np.concatenate(self.parts) if self.parts else np.zeros(0)
         return r, {"method": self.method, "time_average": float(r.mean()) if r.size else float("nan")}
 
@@ -39,6 +41,7 @@ class CrossCorrelationStream:
         self.outer = None
 
     def update(self, samples: np.ndarray) -> None:
+        """Fold one chunk of recorded samples in."""
         x = np.asarray(samples, float).reshape(len(samples), -1)
         if self.sum is None:
             self.sum = np.zeros(x.shape[1])
@@ -48,6 +51,7 @@ class CrossCorrelationStream:
         self.outer += x.T @ x
 
     def result(self) -> tuple[np.ndarray, dict]:
+        """``(values, attrs)`` for ``/diagnostics/<name>``."""
         mean = self.sum / self.count
         cov = self.outer / self.count - np.outer(mean, mean)
         sd = np.sqrt(np.clip(np.diag(cov), 0, None))

@@ -64,6 +64,7 @@ class DiffusiveCoupling:
     @classmethod
     def create(cls, populations, sizes, variable: str, graph: CSRGraph, strength: float,
                normalize: str = "none", dtype=None) -> "DiffusiveCoupling":
+        """Build the coupling from a graph and a normalisation (see the class docstring)."""
         populations, sizes = tuple(populations), tuple(int(s) for s in sizes)
         _check(populations, sizes, graph.n, "diffusive coupling")
         dt = float_dtype(dtype)
@@ -82,6 +83,7 @@ class DiffusiveCoupling:
         return cls(populations, sizes, variable, jnp.asarray(strength, dt), jnp.asarray(norm, dt), op)
 
     def inputs(self, states) -> dict:
+        """Additive inputs ``{(population, variable): array}`` from the current state."""
         x = _gather(states, self.populations, self.variable)
         return _scatter(self.strength * self.norm * self.operator(x), self.populations, self.sizes, self.variable)
 
@@ -106,6 +108,7 @@ class SimplicialCoupling:
     @classmethod
     def create(cls, populations, sizes, variable: str, strength: float, *, graph: CSRGraph | None = None,
                triangles=None, normalize: str = "none", form: str = "linear", dtype=None) -> "SimplicialCoupling":
+        """Build the coupling from a graph and a normalisation (see the class docstring)."""
         populations, sizes = tuple(populations), tuple(int(s) for s in sizes)
         n = sum(sizes)
         if triangles is None:
@@ -132,5 +135,6 @@ class SimplicialCoupling:
                    SimplicialDiffusion(n, form, jnp.asarray(tris)))
 
     def inputs(self, states) -> dict:
+        """Additive inputs ``{(population, variable): array}`` from the current state."""
         x = _gather(states, self.populations, self.variable)
         return _scatter(self.strength * self.norm * self.operator(x), self.populations, self.sizes, self.variable)

@@ -101,6 +101,7 @@ class _PhaseModel:
         return PhaseState(theta, k_noise)
 
     def step(self, state: PhaseState, drive=None, t=0.0) -> PhaseState:
+        """One RK4 / Euler step, or an Euler–Maruyama step when noise is on (the key advances)."""
         f = lambda th, d, tt: self.vector_field(th, d, tt)
         if self.method == "euler_maruyama":
             key, sub = jax.random.split(state.key)
@@ -111,6 +112,7 @@ class _PhaseModel:
         return PhaseState(integrate(f, state.theta, drive, t, self.dt), state.key)
 
     def observe(self, state: PhaseState) -> dict:
+        """Phases, order parameter r and mean phase psi (plus the width on lattices)."""
         s, c = sincos(state.theta)
         zs, zc = jnp.mean(s), jnp.mean(c)
         return {"theta": state.theta, "r": jnp.hypot(zc, zs), "psi": jnp.arctan2(zs, zc)}
@@ -152,17 +154,20 @@ class KuramotoMeanField(_PhaseModel):
     @classmethod
     def create(cls, n: int, *, omega=0.0, coupling=1.0, lag=0.0, noise=0.0, dt=0.05, method=None,
                dtype=None) -> "KuramotoMeanField":
+        """Build from natural frequencies ``omega`` (rad per time unit) and the coupling parameters."""
         omega, dt, noise, method = _common(n, omega, dt, noise, method, dtype)
         d = float_dtype(dtype)
         return cls(n, method, omega, jnp.asarray(coupling, d), jnp.asarray(lag, d), noise, dt)
 
     @classmethod
     def from_spec(cls, n, fields, *, dt, seed, dtype):
+        """Build from validated spec fields (frequencies drawn with the spec seed)."""
         omega = _frequencies_from_spec(n, fields.get("frequencies", 0.0), seed, "frequencies")
         return cls.create(n, omega=omega, coupling=fields.get("coupling", 1.0), lag=fields.get("lag", 0.0),
                           noise=fields.get("noise", 0.0), dt=dt, method=fields.get("method"), dtype=dtype)
 
     def vector_field(self, theta, drive, t):
+        """``dtheta/dt`` as in the class docstring."""
         s, c = sincos(theta)
         zc, zs = jnp.mean(c), jnp.mean(s)
         ca, sa = jnp.cos(self.lag), jnp.sin(self.lag)
@@ -195,6 +200,7 @@ class KuramotoGraph(_PhaseModel):
     @classmethod
     def create(cls, graph: CSRGraph, *, omega=0.0, coupling=1.0, lag=0.0, noise=0.0, dt=0.05, method=None,
                normalize: str = "none", dtype=None) -> "KuramotoGraph":
+        """Build from natural frequencies ``omega`` (rad per time unit) and the coupling parameters."""
         n = graph.n
         omega, dt, noise, method = _common(n, omega, dt, noise, method, dtype)
         d = float_dtype(dtype)
@@ -209,6 +215,7 @@ class KuramotoGraph(_PhaseModel):
                    jnp.asarray(norms[normalize], d), adj)
 
     def vector_field(self, theta, drive, t):
+        """``dtheta/dt`` as in the class docstring."""
         s, c = sincos(theta)
         a_sin, a_cos = self.adjacency @ s, self.adjacency @ c
         ca, sa = jnp.cos(self.lag), jnp.sin(self.lag)
@@ -244,6 +251,7 @@ class PhaseLattice1D(_PhaseModel):
     @classmethod
     def create(cls, n: int, *, omega=0.0, coupling=1.0, lag=0.0, nonodd=0.0, noise=0.0, dt=0.05, method=None,
                periodic: bool = True, dtype=None) -> "PhaseLattice1D":
+        """Build from natural frequencies ``omega`` (rad per time unit) and the coupling parameters."""
         if n < 3:
             raise SpecError(f"n must be at least 3 for a lattice, got {n}")
         omega, dt, noise, method = _common(n, omega, dt, noise, method, dtype)
@@ -253,6 +261,7 @@ class PhaseLattice1D(_PhaseModel):
 
     @classmethod
     def from_spec(cls, n, fields, *, dt, seed, dtype):
+        """Build from validated spec fields (frequencies drawn with the spec seed)."""
         omega = _frequencies_from_spec(n, fields.get("frequencies", 0.0), seed, "frequencies")
         return cls.create(n, omega=omega, coupling=fields.get("coupling", 1.0), lag=fields.get("lag", 0.0),
                           nonodd=fields.get("nonodd", 0.0), noise=fields.get("noise", 0.0), dt=dt,
@@ -269,6 +278,7 @@ class PhaseLattice1D(_PhaseModel):
         return s * ca + c * sa - sa + self.nonodd * (1.0 - c)
 
     def vector_field(self, phi, drive, t):
+        """``dtheta/dt`` as in the class docstring."""
         right = jnp.roll(phi, -1) - phi
         left = jnp.roll(phi, 1) - phi
         g_right, g_left = self.gamma(right), self.gamma(left)
@@ -278,6 +288,7 @@ class PhaseLattice1D(_PhaseModel):
         return self.omega + self.coupling * (g_right + g_left) + drive_term(drive, "theta", "theta")
 
     def observe(self, state: PhaseState) -> dict:
+        """Phases, order parameter r and mean phase psi (plus the width on lattices)."""
         obs = super().observe(state)
         obs["width"] = jnp.std(state.theta)
         return obs

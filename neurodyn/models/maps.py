@@ -86,12 +86,14 @@ class Chialvo:
         return MapState(_uniform(kx, self.n, 0.0, 1.0, dt), _uniform(ky, self.n, 0.0, 1.0, dt))
 
     def step(self, state: MapState, drive=None, t=None) -> MapState:
+        """One map iteration (equations in the class docstring); drive adds to the named variables."""
         x, y = state
         x_new = x * x * jnp.exp(y - x) + self.k + drive_term(drive, "x", "x")
         y_new = self.a * y - self.b * x + self.c + drive_term(drive, "y", "x")
         return MapState(x_new, y_new)
 
     def observe(self, state: MapState) -> dict:
+        """The state variables by name."""
         return {"x": state.x, "y": state.y}
 
 
@@ -120,6 +122,7 @@ class Rulkov:
 
     @classmethod
     def create(cls, n: int = 1, *, alpha=4.1, mu=0.001, sigma=-1.0, dtype=None) -> "Rulkov":
+        """``n`` neurons; each parameter a number or one value per neuron."""
         n = _size(n, "rulkov")
         p = {name: per_node(v, n, f"rulkov.{name}", dtype) for name, v in dict(alpha=alpha, mu=mu, sigma=sigma).items()}
         return cls(n, **p)
@@ -131,12 +134,14 @@ class Rulkov:
         return MapState(_uniform(kx, self.n, -1.5, -0.5, dt), _uniform(ky, self.n, -3.5, -2.5, dt))
 
     def step(self, state: MapState, drive=None, t=None) -> MapState:
+        """One map iteration (equations in the class docstring); drive adds to the named variables."""
         x, y = state
         x_new = self.alpha / (1.0 + x * x) + y + drive_term(drive, "x", "x")
         y_new = y - self.mu * (x - self.sigma) + drive_term(drive, "y", "x")
         return MapState(x_new, y_new)
 
     def observe(self, state: MapState) -> dict:
+        """The state variables by name."""
         return {"x": state.x, "y": state.y}
 
 
@@ -166,6 +171,7 @@ class RulkovPiecewise:
     @classmethod
     def create(cls, n: int = 1, *, alpha=3.0, mu=0.001, sigma=0.1, beta_e=1.0, sigma_e=1.0,
                dtype=None) -> "RulkovPiecewise":
+        """``n`` neurons; each parameter a number or one value per neuron."""
         n = _size(n, "rulkov_piecewise")
         vals = dict(alpha=alpha, mu=mu, sigma=sigma, beta_e=beta_e, sigma_e=sigma_e)
         return cls(n, **{k: per_node(v, n, f"rulkov_piecewise.{k}", dtype) for k, v in vals.items()})
@@ -178,6 +184,7 @@ class RulkovPiecewise:
         return PiecewiseRulkovState(x, x, _uniform(ky, self.n, -3.5, -2.5, dt))
 
     def step(self, state: PiecewiseRulkovState, drive=None, t=None) -> PiecewiseRulkovState:
+        """One map iteration (equations in the class docstring); drive adds to the named variables."""
         x, x_prev, y = state
         current = drive_term(drive, "I", "I")
         u = y + self.beta_e * current
@@ -189,6 +196,7 @@ class RulkovPiecewise:
         return PiecewiseRulkovState(x_new, x, y_new + drive_term(drive, "y", "I"))
 
     def observe(self, state: PiecewiseRulkovState) -> dict:
+        """The state variables by name."""
         return {"x": state.x, "x_prev": state.x_prev, "y": state.y}
 
 

@@ -89,6 +89,7 @@ class ESN:
         return ReservoirState(jnp.zeros(self.n, self.w.dtype))
 
     def step(self, state: ReservoirState, drive=None, t=None) -> ReservoirState:
+        """``x <- (1 - a) x + a phi(g W x + g_in W_in u + b)``."""
         u = 0.0 if drive is None else (drive["u"] if isinstance(drive, dict) else drive)
         pre = self.recurrent_gain * (self.w @ state.x) + self.bias
         if drive is not None:
@@ -97,6 +98,7 @@ class ESN:
         return ReservoirState((1 - self.leak) * state.x + self.leak * act)
 
     def observe(self, state: ReservoirState) -> dict:
+        """The reservoir state ``x``."""
         return {"x": state.x}
 
     @property

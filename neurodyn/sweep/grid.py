@@ -31,6 +31,7 @@ class Grid:
 
     @property
     def n_points(self) -> int:
+        """Number of points."""
         return self.values.shape[0]
 
     def axes(self) -> list[np.ndarray]:

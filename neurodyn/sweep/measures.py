@@ -40,6 +40,7 @@ class Measure:
 
     @property
     def label(self) -> str:
+        """Name of the result dataset(s) of this measure."""
         if self.kind == "function":
             return getattr(self.fn, "__name__", "function")
         if self.kind == "max_lyapunov":
@@ -51,6 +52,7 @@ class Measure:
         return f"{self.kind}({self.observable})"
 
     def init(self, obs):
+        """Accumulator from the first observation."""
         x = obs.get(self.observable)
         if self.kind == "cross_correlation":
             v = jnp.ravel(x)  # sums of x - x(0): shifted sums keep the variance free of cancellation
@@ -84,6 +86,7 @@ class Measure:
         return acc
 
     def finalize(self, acc, n) -> dict:
+        """Results ``{label: array}`` after ``n`` measured steps."""
         if self.kind == "cross_correlation":
             s, ss, _ = acc
             mean = s / n

@@ -144,12 +144,14 @@ class _Job:
     drive: Any = None
 
     def chunk_values(self, index: int):
+        """Point indices of chunk ``index`` (the last chunk padded with its last point)."""
         start = index * self.chunk_size
         idx = np.arange(start, start + self.chunk_size)
         idx = np.minimum(idx, self.values.shape[0] - 1)  # pad the last chunk with its last point
         return idx
 
     def compute(self, index: int) -> dict[str, np.ndarray]:
+        """Results of chunk ``index``: one call of the compiled, vmapped chunk function."""
         if self.x64:
             jax.config.update("jax_enable_x64", True)
         idx = self.chunk_values(index)

@@ -37,6 +37,7 @@ class SweepMismatchError(NeurodynError):
 
 
 class SweepStore:
+    """An open sweep file: write chunks, read results, list what is left to do."""
     def __init__(self, path: Path, file: h5py.File):
         self.path, self.file = path, file
         g = file["sweep"]
@@ -98,12 +99,14 @@ class SweepStore:
         return cls(path, h5py.File(path, "r+"))
 
     def pending_chunks(self) -> list[int]:
+        """Indices of the chunks not yet done."""
         done = self.done[()]
         n_chunks = self.chunk_writes.shape[0]
         return [c for c in range(n_chunks)
                 if not done[c * self.chunk_size:min((c + 1) * self.chunk_size, self.n_points)].all()]
 
     def write_chunk(self, index: int, results: dict[str, np.ndarray]) -> None:
+        """Write a chunk's results, flush, then mark its points done and flush again."""
         start = index * self.chunk_size
         stop = min(start + self.chunk_size, self.n_points)
         for name, ds in self.results.items():
@@ -114,7 +117,9 @@ class SweepStore:
         self.file.flush()
 
     def read_results(self) -> dict[str, np.ndarray]:
+        """All results as arrays (NaN where not done)."""
         return {name: ds[()] for name, ds in self.results.items()}
 
     def close(self) -> None:
+        """Close the file."""
         self.file.close()
