@@ -67,6 +67,20 @@ class CSRGraph:
         """Graph Laplacian ``L = diag(in_degree) - A`` (dense), so ``-L x`` is diffusion."""
         return np.diag(self.in_degree()) - self.to_dense()
 
+    def normalization(self, kind: str) -> np.ndarray:
+        """Per-node factor for coupling sums: ``"none"`` (1), ``"degree"`` (1/k_i; 0 for nodes
+        without links), ``"mean_degree"`` (1/<k>) or ``"size"`` (1/N)."""
+        deg = self.in_degree()
+        if kind == "none":
+            return np.ones(self.n)
+        if kind == "degree":
+            return np.divide(1.0, deg, out=np.zeros(self.n), where=deg > 0)
+        if kind == "mean_degree":
+            return np.full(self.n, 1.0 / max(deg.mean(), np.finfo(float).tiny))
+        if kind == "size":
+            return np.full(self.n, 1.0 / self.n)
+        raise SpecError(f"normalize: unknown value {kind!r} (allowed: none, degree, mean_degree, size)")
+
     def with_weights(self, weights) -> "CSRGraph":
         """The same edges with new weights (drops any structure tag)."""
         w = np.broadcast_to(np.asarray(weights, dtype=float), (self.nnz,)).copy()

@@ -19,7 +19,6 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 import jax
 import jax.numpy as jnp
 
-from ..pytree import pytree_dataclass
 
 Array = jax.Array
 State = Any

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import sys
 from functools import partial
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import jax
 import jax.numpy as jnp

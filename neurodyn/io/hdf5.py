@@ -157,6 +157,17 @@ def _attr(v):
     return v
 
 
+def open_for_reading(path) -> h5py.File:
+    """Open an existing HDF5 file read-only, or raise :class:`OutputError` naming the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise OutputError(f"no such file: {path}")
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        raise OutputError(f"{path} is not a readable HDF5 file ({e})") from None
+
+
 def load(path) -> dict[str, Any]:
     """Read a neurodyn HDF5 file back into NumPy arrays and metadata.
 
@@ -165,14 +176,7 @@ def load(path) -> dict[str, Any]:
     sample time axis built from ``mapping/time``), ``"spikes"`` (``{pop: {"timestamps",
     "node_ids", "units"}}``), ``"diagnostics"`` (``{name: array}``) and ``"sweep"`` when present.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise OutputError(f"no such file: {path}")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise OutputError(f"{path} is not a readable HDF5 file ({e})") from None
-    with f:
+    with open_for_reading(path) as f:
         out: dict[str, Any] = {"meta": {k: _attr(v) for k, v in f["neurodyn"].attrs.items()} if "neurodyn" in f else {},
                                "report": {}, "spikes": {}, "diagnostics": {}}
         for pop, g in f.get("report", {}).items():
@@ -202,16 +206,9 @@ def _read_group(g) -> dict:
 
 def describe(path) -> str:
     """A human-readable listing of a neurodyn HDF5 file: groups, shapes, units and the spec."""
-    path = Path(path)
-    if not path.is_file():
-        raise OutputError(f"no such file: {path}")
     lines = [f"{path}"]
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise OutputError(f"{path} is not a readable HDF5 file ({e})") from None
     spec = None
-    with f:
+    with open_for_reading(path) as f:
         def visit(name, obj):
             depth = name.count("/")
             label = name.rsplit("/", 1)[-1]

@@ -19,7 +19,6 @@ from ..errors import SpecError
 from ..ops import Diffusion, SimplicialDiffusion
 from ..pytree import pytree_dataclass
 
-PAIRWISE_NORMALIZATIONS = ("none", "degree", "mean_degree", "size")
 SIMPLICIAL_NORMALIZATIONS = ("none", "triangles")
 SIMPLICIAL_FORMS = ("linear", "quadratic")
 
@@ -68,17 +67,7 @@ class DiffusiveCoupling:
         populations, sizes = tuple(populations), tuple(int(s) for s in sizes)
         _check(populations, sizes, graph.n, "diffusive coupling")
         dt = float_dtype(dtype)
-        deg = graph.in_degree()
-        if normalize == "none":
-            norm = np.ones(graph.n)
-        elif normalize == "degree":
-            norm = np.divide(1.0, deg, out=np.zeros(graph.n), where=deg > 0)
-        elif normalize == "mean_degree":
-            norm = np.full(graph.n, 1.0 / max(deg.mean(), np.finfo(float).tiny))
-        elif normalize == "size":
-            norm = np.full(graph.n, 1.0 / graph.n)
-        else:
-            raise SpecError(f"diffusive coupling: normalize must be one of {PAIRWISE_NORMALIZATIONS}, got {normalize!r}")
+        norm = graph.normalization(normalize)
         op = Diffusion.from_csr(graph.n, graph.indptr, graph.indices, graph.weights, graph.structure, dt)
         return cls(populations, sizes, variable, jnp.asarray(strength, dt), jnp.asarray(norm, dt), op)
 

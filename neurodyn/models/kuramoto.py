@@ -204,15 +204,11 @@ class KuramotoGraph(_PhaseModel):
         n = graph.n
         omega, dt, noise, method = _common(n, omega, dt, noise, method, dtype)
         d = float_dtype(dtype)
-        deg = graph.in_degree()
-        norms = {"none": np.ones(n), "degree": np.divide(1.0, deg, out=np.zeros(n), where=deg > 0),
-                 "mean_degree": np.full(n, 1.0 / max(deg.mean(), 1e-300)), "size": np.full(n, 1.0 / n)}
-        if normalize not in norms:
-            raise SpecError(f"normalize: unknown value {normalize!r} (allowed: {', '.join(norms)})")
+        norm = graph.normalization(normalize)
         adj = CSRMatrix(n, jnp.asarray(graph.rows()), jnp.asarray(np.asarray(graph.indices, np.int32)),
                         jnp.asarray(graph.weights, d))
         return cls(n, method, omega, jnp.asarray(coupling, d), jnp.asarray(lag, d), noise, dt,
-                   jnp.asarray(norms[normalize], d), adj)
+                   jnp.asarray(norm, d), adj)
 
     def vector_field(self, theta, drive, t):
         """``dtheta/dt`` as in the class docstring."""

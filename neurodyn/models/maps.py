@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from ..connectivity import from_edges, ring_star as ring_star_graph
-from ..core.model import drive_term, float_dtype, per_node
+from ..core.model import drive_term, per_node
 from ..core.network import Network
 from ..errors import SpecError
 from ..pytree import pytree_dataclass

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from ..errors import OutputError
+from ..io import open_for_reading
 
 
 def plot_sweep_file(path: Path) -> list[Path]:
@@ -20,13 +20,7 @@ def plot_sweep_file(path: Path) -> list[Path]:
 
     from ..plot import phase_diagram
 
-    if not path.is_file():
-        raise OutputError(f"no such file: {path}")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise OutputError(f"{path} is not a readable HDF5 file ({e})") from None
-    with f:
+    with open_for_reading(path) as f:
         if "sweep" not in f:
             raise OutputError(f"{path} is not a sweep file (no /sweep group)")
         g = f["sweep"]

@@ -12,7 +12,7 @@ from neurodyn.core import Network
 from neurodyn.diagnostics import fixed_points
 from neurodyn.models import (Chialvo, DiffusiveCoupling, Rulkov, RulkovPiecewise, SimplicialCoupling,
                              chialvo_ring_star, chialvo_rulkov_chain)
-from neurodyn.models.maps import MapState, PiecewiseRulkovState
+from neurodyn.models.maps import MapState
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import reference as ref  # noqa: E402
