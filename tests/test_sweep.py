@@ -188,3 +188,31 @@ def test_neurodyn_sweep_is_callable_with_plain_grid(tmp_path):
                          transient=100, out=tmp_path / "x.h5", progress=False)
     assert res.done.all() and res.results["mean(neurons.x)"].shape == (2,)
     assert neurodyn.sweep.cartesian is cartesian
+
+
+def test_dask_worker_death_mid_chunk_is_retried(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    marker = tmp_path / "died-once"
+
+    def dies_once(records):
+        # runs while a chunk is traced; the first Dask worker to get here dies (never the client)
+        try:
+            distributed.get_worker()
+        except ValueError:
+            return {"last": records["neurons.x"][-1, 0]}
+        if not marker.exists():
+            marker.write_text("x")
+            os._exit(1)
+        return {"last": records["neurons.x"][-1, 0]}
+
+    spec = load_spec(SPEC, steps=1200)
+    grid = cartesian([parse_axis("couplings.star.strength=0:0.1:4")])
+    measures = [Measure.function(dies_once, ("neurons.x",)), "mean:neurons.x"]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            remote = sweep(spec, grid, measures, out=tmp_path / "b.h5", chunk=2, executor=client, progress=False,
+                           transient=100)
+    assert marker.exists() and remote.done.all()
+    local = sweep(spec, grid, measures, out=tmp_path / "a.h5", chunk=2, progress=False, transient=100)
+    for name in local.results:
+        np.testing.assert_array_equal(local.results[name], remote.results[name])

@@ -146,3 +146,17 @@ def test_bad_parameters():
         KuramotoMeanField.create(10, noise=0.1, method="rk4")
     with pytest.raises(SpecError, match="dist"):
         natural_frequencies(10, "cauchy")
+
+
+def test_edwards_wilkinson_roughness_exponent_from_saturated_widths():
+    # EW (odd coupling, time noise): W_sat ~ L^alpha with alpha = 1/2 (MODELS.md 6.3); saturation
+    # time ~ L^2 / (pi^2 K) <= ~100 for L <= 32, widths averaged over t in [1000, 2000]
+    from neurodyn.diagnostics import roughness_exponent
+
+    sizes, saturated = [8, 16, 32], []
+    for size in sizes:
+        m = PhaseLattice1D.create(size, coupling=1.0, noise=0.1, dt=0.1)
+        t, w = width_growth(m, 64, 20000, 50, seed=size)
+        saturated.append(w[t >= 1000].mean())
+    alpha = roughness_exponent(sizes, saturated)
+    assert abs(alpha - 0.5) < 0.08, alpha
