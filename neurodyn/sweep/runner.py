@@ -425,7 +425,8 @@ def _execute(job: _Job, pending: list[int], executor):
         return
     from distributed import as_completed
 
-    futures = [executor.submit(_compute_chunk_remote, job, index, retries=2, pure=False) for index in pending]
+    shared = executor.scatter(job, broadcast=True)  # the model travels to each worker once, not per chunk
+    futures = [executor.submit(_compute_chunk_remote, shared, index, retries=2, pure=False) for index in pending]
     for future in as_completed(futures):
         try:
             yield future.result()
