@@ -229,6 +229,11 @@ def describe(path) -> str:
         for top in ("report", "spikes", "diagnostics", "sweep"):
             if top in f:
                 lines.append(f"  {top}/")
+                for k, v in f[top].attrs.items():
+                    if k == "spec":
+                        spec = spec or _attr(v)
+                    else:
+                        lines.append(f"    {k} = {_attr(v)}")
                 f[top].visititems(lambda n, o: visit(f"{top}/{n}", o))
     if spec:
         lines.append("  spec:")
