@@ -106,6 +106,9 @@ def test_missing_spec_malformed_toml_and_unwritable_output(workdir, capsys):
     Path("afile").write_text("")
     assert main(["run", str(SPECS / "chialvo_single.toml"), "--out", "afile/run.h5"]) == 2
     assert "cannot write output file afile/run.h5" in capsys.readouterr().err
+    Path("adir").mkdir()
+    assert main(["run", str(SPECS / "chialvo_single.toml"), "--out", "adir"]) == 2
+    assert "cannot write output file adir: it is a directory" in capsys.readouterr().err
     assert main(["info", "missing.h5"]) == 2
     assert "no such file: missing.h5" in capsys.readouterr().err
 

@@ -56,6 +56,8 @@ class RunWriter:
                  time_unit: str = "ms", default_population: str = "population"):
         self.path = Path(path)
         self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        if self.path.is_dir():
+            raise OutputError(f"cannot write output file {self.path}: it is a directory")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.file = h5py.File(self.tmp, "w")
