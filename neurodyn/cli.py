@@ -178,7 +178,7 @@ def cmd_sweep(args) -> int:
 
 def cmd_plot(args) -> int:
     """``neurodyn plot``: draw each measure of a sweep file to PNG beside it."""
-    from .sweep.plotting import plot_sweep_file
+    from .plot import plot_sweep_file
 
     for path in plot_sweep_file(Path(args.file)):
         print(f"wrote {path}")

@@ -170,7 +170,9 @@ def load_spec(path, *, overrides=(), steps: int | None = None, seed: int | None 
     if output is not None:
         data["output"] = str(output)
     data.setdefault("name", Path(path).stem)
-    return build_spec(data, text if not (overrides or steps is not None or seed is not None or output) else _dump(data))
+    changed = bool(overrides) or steps is not None or seed is not None or output is not None
+    # the stored spec must reproduce the run: the original text, or the effective spec if changed
+    return build_spec(data, _dump(data) if changed else text)
 
 
 def _dump(data: dict) -> str:

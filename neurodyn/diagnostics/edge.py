@@ -16,7 +16,8 @@ from .lyapunov import max_lyapunov
 @dataclass
 class EdgeOfChaos:
     """``exponent[i, j]`` at ``(x[i], y[j])``; ``boundary[i]``: the y where the exponent first
-    crosses 0 along y at x[i] (linear interpolation; NaN if it does not)."""
+    crosses 0 along y at x[i] (linear interpolation; NaN if it does not). Draw it with
+    :func:`neurodyn.plot.edge_of_chaos`."""
 
     x: np.ndarray
     y: np.ndarray
@@ -37,13 +38,6 @@ class EdgeOfChaos:
                 g.create_dataset(name, data=getattr(self, name))
             g.attrs.update({"x_name": self.x_name, "y_name": self.y_name,
                             "method": "maximal (conditional) Lyapunov exponent, Benettin, one tangent vector"})
-
-    def plot(self, ax=None):
-        """Phase diagram of the exponent with the zero contour (matplotlib)."""
-        from ..plot import phase_diagram
-
-        return phase_diagram(self.x, self.y, self.exponent, x_label=self.x_name, y_label=self.y_name,
-                             label="max Lyapunov exponent", contour=0.0, ax=ax, cmap="RdBu_r", centre=0.0)
 
 
 def _zero_crossings(y, lam) -> np.ndarray:

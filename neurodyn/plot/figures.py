@@ -32,6 +32,13 @@ def phase_diagram(x, y, z, *, x_label: str = "x", y_label: str = "y", label: str
     return fig
 
 
+def edge_of_chaos(result, ax=None):
+    """Phase diagram of an :class:`~neurodyn.diagnostics.EdgeOfChaos` result: the maximal
+    exponent (diverging colours centred on 0) with its zero contour."""
+    return phase_diagram(result.x, result.y, result.exponent, x_label=result.x_name, y_label=result.y_name,
+                         label="max Lyapunov exponent", contour=0.0, ax=ax, cmap="RdBu_r", centre=0.0)
+
+
 def bifurcation(values, orbits, *, x_label: str = "parameter", y_label: str = "x", ax=None):
     """Orbit diagram: every kept orbit point against its parameter value."""
     fig, ax = _axes(ax)

@@ -98,6 +98,8 @@ def test_edge_of_chaos_saves_and_plots(tmp_path):
     with h5py.File(tmp_path / "e.h5") as f:
         np.testing.assert_array_equal(f["diagnostics/edge_of_chaos/exponent"][()], res.exponent)
         assert f["diagnostics/edge_of_chaos"].attrs["x_name"] == "rho"
-    fig = res.plot()
+    from neurodyn.plot import edge_of_chaos
+
+    fig = edge_of_chaos(res)
     fig.savefig(tmp_path / "e.png")
     assert (tmp_path / "e.png").stat().st_size > 1000

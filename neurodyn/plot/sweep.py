@@ -18,7 +18,7 @@ def plot_sweep_file(path: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..plot import phase_diagram
+    from .figures import phase_diagram
 
     with open_for_reading(path) as f:
         if "sweep" not in f:
