@@ -249,8 +249,10 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
             try:
                 point = build_spec(data, spec.text)
             except SpecError as e:
-                raise SpecError(f"sweep point {i} ({path}={grid.values[i, j]}): {e}") from None
-            leaves = jax.tree_util.tree_structure((point.model, point.state)), [np.shape(x) for x in jax.tree_util.tree_leaves((point.model, point.state))]
+                where = ", ".join(f"{p}={grid.values[i, j]:g}" for j, p in structural_cols)
+                raise SpecError(f"sweep point {i} ({where}): {e}") from None
+            tree = (point.model, point.state)
+            leaves = (jax.tree_util.tree_structure(tree), [np.shape(x) for x in jax.tree_util.tree_leaves(tree)])
             if shapes is None:
                 shapes = leaves
             elif leaves != shapes:
@@ -273,14 +275,15 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
             raise SpecError(f"sweep: the drive has {min(short)} steps but each point runs {steps}")
     job = _Job(_numpy_tree(model), _numpy_tree(state0), tuple(p for _, p in traced), structural, values, steps,
                transient, parsed, float(dt), chunk_size, x64, None if drive is None else _numpy_tree(drive))
-    identity = {"spec": spec.text if spec is not None else f"model {type(model).__name__}", "grid": grid.definition,
+    what = spec.text if spec is not None else f"model {type(model).__name__} {_digest((model, state0))}"
+    identity = {"spec": what, "grid": grid.definition,
                 "measures": json.dumps([m.label for m in parsed]), "steps": steps, "transient": transient,
                 "chunk_size": chunk_size, "drive": _digest(drive)}
     return job, identity, spec
 
 
 def _digest(tree) -> str:
-    """A short fingerprint of the drive arrays, so a resumed sweep cannot mix two inputs."""
+    """A short fingerprint of arrays (a drive, a model), so a resumed sweep cannot mix two inputs."""
     import hashlib
 
     if tree is None:
