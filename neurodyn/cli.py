@@ -69,7 +69,7 @@ def cmd_run(args) -> int:
               "precision": spec.precision, "every": spec.every, "transient": spec.transient,
               "spec": spec.text, "overrides": list(args.overrides)},
         shapes=shapes, units={n: spec.units.get(n, "1") for n in spec.record}, spikes=tuple(spec.spikes),
-        time=(spec.transient * spec.dt, spec.every * spec.dt), time_unit=spec.time_unit,
+        time=(spec.transient * spec.dt, spec.every * spec.dt), time_unit=spec.time_unit, dtype=spec.precision,
     )
     streams = {name: STREAMS[name][0]() for name in spec.diagnostics}
     t0 = time.perf_counter()

@@ -20,28 +20,26 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from ..core.simulate import run
 from ._state import flatten_state
 
 
-def _drive_at(drive, i):
+def _drive_at(drive, i, dt):
+    """The drive of absolute step ``i``: an indexed array pytree, a function of t, or None."""
     if drive is None:
         return None
     if callable(drive):
-        return drive
+        return drive(i * dt)
     return jax.tree_util.tree_map(lambda a: a[i], drive)
 
 
-def _advance(model, state, steps, drive, start, dt):
-    """``steps`` plain steps from step index ``start`` (drive arrays indexed by absolute step)."""
+def _advance(model, state, steps, drive, dt):
+    """The state after ``steps`` plain steps from step 0 (the transient)."""
     if steps == 0:
         return state
-
-    def body(st, i):
-        d = _drive_at(drive, i)
-        d = d(i * dt) if callable(d) else d
-        return model.step(st, d, i * dt), None
-
-    return lax.scan(body, state, start + jnp.arange(steps))[0]
+    if drive is not None and not callable(drive):
+        drive = jax.tree_util.tree_map(lambda a: a[:steps], drive)
+    return run(model, state, steps, drive=drive, record=(), dt=dt)[0]
 
 
 def _tangent_step(model, state, q, d, t):
@@ -82,7 +80,7 @@ def lyapunov_spectrum(model, steps: int, k: int | None = None, *, transient: int
     if state is None:
         state = model.init(key if key is not None else jax.random.PRNGKey(0))
     dt = getattr(model, "dt", 1.0) if dt is None else dt
-    state = _advance(model, state, transient, drive, 0, dt)
+    state = _advance(model, state, transient, drive, dt)
     dim = flatten_state(state)[0].shape[0]
     k = dim if k is None else k
     blocks = steps // renorm_every
@@ -91,8 +89,7 @@ def lyapunov_spectrum(model, steps: int, k: int | None = None, *, transient: int
 
     def inner(carry, i):
         st, q = carry
-        d = _drive_at(drive, i)
-        d = d(i * dt) if callable(d) else d
+        d = _drive_at(drive, i, dt)
         st, q = _tangent_step(model, st, q, d, i * dt)
         return (st, q), None
 
@@ -115,15 +112,14 @@ def max_lyapunov(model, steps: int, *, transient: int = 0, drive: Any = None, ke
     if state is None:
         state = model.init(key if key is not None else jax.random.PRNGKey(0))
     dt = getattr(model, "dt", 1.0) if dt is None else dt
-    state = _advance(model, state, transient, drive, 0, dt)
+    state = _advance(model, state, transient, drive, dt)
     vec = flatten_state(state)[0]
     v0 = jnp.ones_like(vec) if seed_vector is None else seed_vector
     v0 = v0 / jnp.linalg.norm(v0)
 
     def body(carry, i):
         st, v, s = carry
-        d = _drive_at(drive, i)
-        d = d(i * dt) if callable(d) else d
+        d = _drive_at(drive, i, dt)
         st, z = _tangent_step(model, st, v[:, None], d, i * dt)
         norm = jnp.linalg.norm(z[:, 0])
         return (st, z[:, 0] / norm, s + jnp.log(norm)), None

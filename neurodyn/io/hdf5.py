@@ -49,11 +49,12 @@ class RunWriter:
         spikes: observable names whose spikes are recorded.
         time: ``(start, step)`` of the samples, in ``time_unit``.
         default_population: population name for observables without a ``pop.`` prefix.
+        dtype: floating type of the report datasets.
     """
 
     def __init__(self, path, *, meta: dict, shapes: dict[str, tuple], units: dict[str, str],
                  spikes: tuple[str, ...] = (), time: tuple[float, float] = (0.0, 1.0),
-                 time_unit: str = "ms", default_population: str = "population"):
+                 time_unit: str = "ms", default_population: str = "population", dtype="float32"):
         self.path = Path(path)
         self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         if self.path.is_dir():
@@ -80,8 +81,7 @@ class RunWriter:
             g = f.require_group(f"report/{pop}/{var}")
             n_nodes = int(np.prod(shape)) if shape else 1
             rows = max(1, min(4096, (1 << 20) // max(8 * n_nodes, 1)))
-            ds = g.create_dataset("data", shape=(0, n_nodes), maxshape=(None, n_nodes), dtype="f8"
-                                  if meta.get("precision") == "float64" else "f4",
+            ds = g.create_dataset("data", shape=(0, n_nodes), maxshape=(None, n_nodes), dtype=dtype,
                                   chunks=(rows, n_nodes), **COMPRESSION)
             ds.attrs["units"] = units.get(name, "1")
             m = g.create_group("mapping")

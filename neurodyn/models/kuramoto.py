@@ -94,6 +94,14 @@ class _PhaseModel:
     units: ClassVar[dict] = {"theta": "rad", "r": "1", "psi": "rad"}
     time_unit: ClassVar[str] = "1"
 
+    @classmethod
+    def from_spec(cls, n, fields, *, dt, seed, dtype):
+        """Build from validated spec fields: the SPEC_FIELDS are ``create``'s keyword arguments,
+        except ``frequencies``, drawn with the spec seed."""
+        rest = {k: v for k, v in fields.items() if k != "frequencies"}
+        omega = _frequencies_from_spec(n, fields.get("frequencies", 0.0), seed, "frequencies")
+        return cls.create(n, omega=omega, dt=dt, dtype=dtype, **rest)
+
     def init(self, key: jax.Array) -> PhaseState:
         """Phases uniform on [0, 2 pi); the noise key is derived from ``key``."""
         k_theta, k_noise = jax.random.split(key)
@@ -102,7 +110,7 @@ class _PhaseModel:
 
     def step(self, state: PhaseState, drive=None, t=0.0) -> PhaseState:
         """One RK4 / Euler step, or an Euler–Maruyama step when noise is on (the key advances)."""
-        f = lambda th, d, tt: self.vector_field(th, d, tt)
+        f = self.vector_field
         if self.method == "euler_maruyama":
             key, sub = jax.random.split(state.key)
             theta = euler_maruyama(f, state.theta, drive, t, self.dt,
@@ -158,13 +166,6 @@ class KuramotoMeanField(_PhaseModel):
         omega, dt, noise, method = _common(n, omega, dt, noise, method, dtype)
         d = float_dtype(dtype)
         return cls(n, method, omega, jnp.asarray(coupling, d), jnp.asarray(lag, d), noise, dt)
-
-    @classmethod
-    def from_spec(cls, n, fields, *, dt, seed, dtype):
-        """Build from validated spec fields (frequencies drawn with the spec seed)."""
-        omega = _frequencies_from_spec(n, fields.get("frequencies", 0.0), seed, "frequencies")
-        return cls.create(n, omega=omega, coupling=fields.get("coupling", 1.0), lag=fields.get("lag", 0.0),
-                          noise=fields.get("noise", 0.0), dt=dt, method=fields.get("method"), dtype=dtype)
 
     def vector_field(self, theta, drive, t):
         """``dtheta/dt`` as in the class docstring."""
@@ -254,14 +255,6 @@ class PhaseLattice1D(_PhaseModel):
         d = float_dtype(dtype)
         return cls(n, method, bool(periodic), omega, jnp.asarray(coupling, d), jnp.asarray(lag, d),
                    jnp.asarray(nonodd, d), noise, dt)
-
-    @classmethod
-    def from_spec(cls, n, fields, *, dt, seed, dtype):
-        """Build from validated spec fields (frequencies drawn with the spec seed)."""
-        omega = _frequencies_from_spec(n, fields.get("frequencies", 0.0), seed, "frequencies")
-        return cls.create(n, omega=omega, coupling=fields.get("coupling", 1.0), lag=fields.get("lag", 0.0),
-                          nonodd=fields.get("nonodd", 0.0), noise=fields.get("noise", 0.0), dt=dt,
-                          method=fields.get("method"), periodic=fields.get("periodic", True), dtype=dtype)
 
     def init(self, key: jax.Array) -> PhaseState:
         """Flat initial condition phi_j(0) = 0 (the growth experiments start from it)."""

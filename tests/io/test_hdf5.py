@@ -15,7 +15,8 @@ def _write(path, steps=2000, **kw):
     obs = net.observe(state)
     writer = RunWriter(path, meta={"version": "t", "seed": 0, "dt": 1.0, "spec": "name = 'x'", "precision": "float64"},
                        shapes={n: obs[n].shape for n in obs}, units={"neurons.x": "1", "neurons.y": "1"},
-                       spikes=("neurons.x",), time=(100.0, 2.0), time_unit="iteration")
+                       spikes=("neurons.x",), time=(100.0, 2.0), time_unit="iteration",
+                       dtype="float64")
     traj = nd.simulate(net, steps, state=state, transient=100, every=2, chunk=256, spikes={"neurons.x": 1.0},
                        writer=writer, **kw)
     return writer, traj
