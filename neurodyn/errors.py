@@ -31,3 +31,12 @@ class DivergenceError(NeurodynError, FloatingPointError):
 
 class OutputError(NeurodynError, OSError):
     """An output file cannot be written or read."""
+
+
+def check_int(name: str, value, minimum: int = 1) -> int:
+    """``value`` as an int if it is an integer >= ``minimum`` (bools refused), else a SpecError."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise SpecError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)

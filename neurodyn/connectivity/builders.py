@@ -5,14 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import SpecError
+from ..errors import SpecError, check_int
 from .graph import CSRGraph, from_edges
-
-
-def _positive(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise SpecError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _probability(name: str, value) -> float:
@@ -28,7 +22,7 @@ def _ring_edges(nodes: np.ndarray, k: int) -> list[tuple[int, int]]:
 
 def ring(n: int, k: int = 1) -> CSRGraph:
     """Ring of ``n`` nodes, each linked to its ``k`` nearest neighbours on either side (degree 2k)."""
-    n, k = _positive("ring: n", n), _positive("ring: k", k)
+    n, k = check_int("ring: n", n), check_int("ring: k", k)
     if n <= 2 * k:
         raise SpecError(f"ring: n must exceed 2k (got n={n}, k={k})")
     offsets = tuple(d for j in range(1, k + 1) for d in (j, -j))
@@ -38,7 +32,7 @@ def ring(n: int, k: int = 1) -> CSRGraph:
 
 def star(n: int) -> CSRGraph:
     """Star of ``n`` nodes: hub 0 linked to every other node."""
-    n = _positive("star: n", n)
+    n = check_int("star: n", n)
     if n < 2:
         raise SpecError(f"star: n must be at least 2, got {n}")
     return from_edges(n, [(0, j) for j in range(1, n)], symmetric=True, structure=("star", 0))
@@ -51,7 +45,7 @@ def ring_star(ring: int, k: int = 1, part: str = "all") -> CSRGraph:
     ``"ring"`` edges — so star and ring couplings can carry different strengths (Nair et al.
     2024, arXiv:2405.06000). With ``ring=3, k=1`` the graph is the complete graph K4.
     """
-    m, k = _positive("ring_star: ring", ring), _positive("ring_star: k", k)
+    m, k = check_int("ring_star: ring", ring), check_int("ring_star: k", k)
     if m <= 2 * k:
         raise SpecError(f"ring_star: ring must exceed 2k (got ring={m}, k={k})")
     n = m + 1
@@ -69,7 +63,7 @@ def ring_star(ring: int, k: int = 1, part: str = "all") -> CSRGraph:
 
 def chain(n: int) -> CSRGraph:
     """Open chain (path) 0 - 1 - ... - n-1 with bidirectional links."""
-    n = _positive("chain: n", n)
+    n = check_int("chain: n", n)
     return from_edges(n, [(i, i + 1) for i in range(n - 1)], symmetric=True)
 
 
@@ -77,14 +71,14 @@ def lattice_1d(n: int, k: int = 1, periodic: bool = True) -> CSRGraph:
     """1-D lattice with ``k`` neighbours a side; periodic boundaries make it a :func:`ring`."""
     if periodic:
         return ring(n, k)
-    n, k = _positive("lattice_1d: n", n), _positive("lattice_1d: k", k)
+    n, k = check_int("lattice_1d: n", n), check_int("lattice_1d: k", k)
     return from_edges(n, [(i, i + d) for i in range(n) for d in range(1, k + 1) if i + d < n],
                       symmetric=True)
 
 
 def lattice_2d(rows: int, cols: int, periodic: bool = True) -> CSRGraph:
     """2-D square lattice (von Neumann neighbourhood); node ``(r, c)`` has index ``r*cols + c``."""
-    rows, cols = _positive("lattice_2d: rows", rows), _positive("lattice_2d: cols", cols)
+    rows, cols = check_int("lattice_2d: rows", rows), check_int("lattice_2d: cols", cols)
     edges = []
     for r in range(rows):
         for c in range(cols):
@@ -103,13 +97,13 @@ def lattice_2d(rows: int, cols: int, periodic: bool = True) -> CSRGraph:
 
 def complete(n: int) -> CSRGraph:
     """Complete graph K_n (every pair linked)."""
-    n = _positive("complete: n", n)
+    n = check_int("complete: n", n)
     return from_edges(n, [(i, j) for i in range(n) for j in range(i + 1, n)], symmetric=True)
 
 
 def erdos_renyi(n: int, p: float, seed: int = 0, directed: bool = False) -> CSRGraph:
     """Erdős–Rényi G(n, p): every (ordered if ``directed``) pair linked with probability ``p``."""
-    n, p = _positive("erdos_renyi: n", n), _probability("erdos_renyi: p", p)
+    n, p = check_int("erdos_renyi: n", n), _probability("erdos_renyi: p", p)
     rng = np.random.default_rng(seed)
     mask = rng.random((n, n)) < p
     np.fill_diagonal(mask, False)
@@ -121,7 +115,7 @@ def erdos_renyi(n: int, p: float, seed: int = 0, directed: bool = False) -> CSRG
 
 def fixed_indegree(n: int, k: int, seed: int = 0) -> CSRGraph:
     """Directed random graph where every node receives from exactly ``k`` distinct others."""
-    n, k = _positive("fixed_indegree: n", n), _positive("fixed_indegree: k", k)
+    n, k = check_int("fixed_indegree: n", n), check_int("fixed_indegree: k", k)
     if k >= n:
         raise SpecError(f"fixed_indegree: k must be < n (got k={k}, n={n})")
     rng = np.random.default_rng(seed)
@@ -136,7 +130,7 @@ def watts_strogatz(n: int, k: int, p: float, seed: int = 0) -> CSRGraph:
     """Watts–Strogatz small world: a ring with ``k`` neighbours a side whose edges ``(i, i+d)``
     are each rewired to a uniformly chosen new endpoint with probability ``p`` (no self-loops,
     no duplicates), keeping the number of edges ``n k`` (Watts & Strogatz, Nature 393:440, 1998)."""
-    n, k, p = _positive("watts_strogatz: n", n), _positive("watts_strogatz: k", k), _probability("watts_strogatz: p", p)
+    n, k, p = check_int("watts_strogatz: n", n), check_int("watts_strogatz: k", k), _probability("watts_strogatz: p", p)
     if n <= 2 * k:
         raise SpecError(f"watts_strogatz: n must exceed 2k (got n={n}, k={k})")
     rng = np.random.default_rng(seed)

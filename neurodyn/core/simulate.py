@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ..errors import DivergenceError, SpecError
+from ..errors import DivergenceError, SpecError, check_int
 from .trajectory import Trajectory
 
 tmap = jax.tree_util.tree_map
@@ -115,12 +115,6 @@ def _split_drive(drive, n_steps, every):
     return None, tmap(lambda a: jnp.reshape(a[:n_steps], (n_steps // every, every) + jnp.shape(a)[1:]), drive)
 
 
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise SpecError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = None, drive: Any = None,
              record: tuple[str, ...] | None = None, every: int = 1, transient: int = 0,
              spikes: Mapping[str, float] | None = None, chunk: int | None = None, writer=None,
@@ -150,9 +144,9 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
         DivergenceError: a state became NaN/Inf; names the step and the observable and carries
             the trajectory recorded before it (already handed to the writer).
     """
-    steps = _check_int("steps", steps, 1)
-    every = _check_int("record every", every, 1)
-    transient = _check_int("transient", transient, 0)
+    steps = check_int("steps", steps, 1)
+    every = check_int("record every", every, 1)
+    transient = check_int("transient", transient, 0)
     if transient >= steps:
         raise SpecError(f"transient ({transient}) must be smaller than steps ({steps})")
     dt = float(dt if dt is not None else getattr(model, "dt", 1.0))
@@ -182,7 +176,7 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
     if chunk is None:
         chunk_records = max(1, CHUNK_BYTES // max(per_record, 1))
     else:
-        chunk_records = max(1, _check_int("chunk", chunk, 1) // every)
+        chunk_records = max(1, check_int("chunk", chunk, 1) // every)
     chunk_records = min(chunk_records, max(n_records, 1))
     no_record_chunk = NO_RECORD_CHUNK if chunk is None else chunk
 

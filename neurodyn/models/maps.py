@@ -18,7 +18,7 @@ import jax.numpy as jnp
 from ..connectivity import from_edges, ring_star as ring_star_graph
 from ..core.model import drive_term, per_node
 from ..core.network import Network
-from ..errors import SpecError
+from ..errors import check_int
 from ..pytree import pytree_dataclass
 from .couplings import DiffusiveCoupling, SimplicialCoupling
 
@@ -69,7 +69,7 @@ class Chialvo:
     @classmethod
     def create(cls, n: int = 1, *, a=0.89, b=0.6, c=0.28, k=0.03, dtype=None) -> "Chialvo":
         """``n`` neurons; each parameter a number or one value per neuron."""
-        n = _size(n, "chialvo")
+        n = check_int("chialvo: n", n)
         p = {name: per_node(v, n, f"chialvo.{name}", dtype) for name, v in dict(a=a, b=b, c=c, k=k).items()}
         return cls(n, **p)
 
@@ -123,7 +123,7 @@ class Rulkov:
     @classmethod
     def create(cls, n: int = 1, *, alpha=4.1, mu=0.001, sigma=-1.0, dtype=None) -> "Rulkov":
         """``n`` neurons; each parameter a number or one value per neuron."""
-        n = _size(n, "rulkov")
+        n = check_int("rulkov: n", n)
         p = {name: per_node(v, n, f"rulkov.{name}", dtype) for name, v in dict(alpha=alpha, mu=mu, sigma=sigma).items()}
         return cls(n, **p)
 
@@ -172,7 +172,7 @@ class RulkovPiecewise:
     def create(cls, n: int = 1, *, alpha=3.0, mu=0.001, sigma=0.1, beta_e=1.0, sigma_e=1.0,
                dtype=None) -> "RulkovPiecewise":
         """``n`` neurons; each parameter a number or one value per neuron."""
-        n = _size(n, "rulkov_piecewise")
+        n = check_int("rulkov_piecewise: n", n)
         vals = dict(alpha=alpha, mu=mu, sigma=sigma, beta_e=beta_e, sigma_e=sigma_e)
         return cls(n, **{k: per_node(v, n, f"rulkov_piecewise.{k}", dtype) for k, v in vals.items()})
 
@@ -198,12 +198,6 @@ class RulkovPiecewise:
     def observe(self, state: PiecewiseRulkovState) -> dict:
         """The state variables by name."""
         return {"x": state.x, "x_prev": state.x_prev, "y": state.y}
-
-
-def _size(n, name: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-        raise SpecError(f"{name}: n must be a positive integer, got {n!r}")
-    return n
 
 
 def chialvo_ring_star(ring: int = 3, *, star: float = 0.01, ring_strength: float = 0.01,
