@@ -2,7 +2,9 @@
 
 __version__ = "0.1.0"
 
-from .core import Network, Trajectory, run, simulate  # noqa: E402
+from .core import Network, Trajectory, grad, run, simulate, stack, value_and_grad  # noqa: E402
+from .precision import set_precision  # noqa: E402
 from . import sweep  # noqa: E402  (a callable module: neurodyn.sweep(spec_or_model, grid, measures))
 
-__all__ = ["__version__", "simulate", "run", "Network", "Trajectory", "sweep"]
+__all__ = ["__version__", "simulate", "run", "Network", "stack", "Trajectory", "sweep", "grad", "value_and_grad",
+           "set_precision"]

@@ -51,14 +51,28 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _load_spec(path, **changes):
+    """Read a spec with its command-line changes, switch the process to its precision, build it.
+
+    The command line is the entry point that owns the process, so it turns float64 on here; a
+    float32 spec builds float32 arrays either way, and 64-bit mode is never turned off for it
+    (a caller running ``main`` in its own process may rely on it)."""
+    from .precision import set_precision
+    from .spec import build_spec, read_spec, requested_precision
+
+    data, text = read_spec(path, **changes)
+    if requested_precision(data) == "float64":
+        set_precision("float64")
+    return build_spec(data, text)
+
+
 def cmd_run(args) -> int:
     """``neurodyn run``: validate the spec, simulate it into its HDF5 file, print a summary."""
     from .core.simulate import simulate
     from .diagnostics.streaming import STREAMS
     from .io import RunWriter
-    from .spec import load_spec
 
-    spec = load_spec(args.spec, overrides=args.overrides, steps=args.steps, seed=args.seed, output=args.out)
+    spec = _load_spec(args.spec, overrides=args.overrides, steps=args.steps, seed=args.seed, output=args.out)
     obs = spec.model.observe(spec.state)
     shapes = {n: tuple(obs[n].shape) for n in spec.record}
     from . import __version__
@@ -75,7 +89,7 @@ def cmd_run(args) -> int:
     t0 = time.perf_counter()
     try:
         traj = simulate(spec.model, spec.steps, state=spec.state, record=spec.record, every=spec.every,
-                        transient=spec.transient, spikes=spec.spikes, chunk=spec.chunk,
+                        transient=spec.transient, spikes=spec.spikes, events=(), chunk=spec.chunk,
                         writer=_Tee(writer, streams, spec.diagnostics),
                         dt=spec.dt, keep=False)
     except DivergenceError as e:
@@ -104,7 +118,8 @@ def cmd_run(args) -> int:
                   f"every {spec.every} step(s) from step {spec.transient}")
         for name, count in n_spikes.items():
             pop, _, var = name.rpartition(".")
-            print(f"  /spikes/{pop}  {count:,} spikes ({var} crossing {spec.spikes[name]} upward)")
+            how = "events" if spec.spikes[name] is None else f"{var} crossing {spec.spikes[name]} upward"
+            print(f"  /spikes/{pop}  {count:,} spikes ({how})")
         for name, (value, attrs) in results.items():
             extra = ", ".join(f"{k} = {v:.4g}" for k, v in attrs.items() if isinstance(v, float))
             print(f"  /diagnostics/{name}  {value.shape}  {extra}")
@@ -144,7 +159,6 @@ def cmd_info(args) -> int:
 
 def cmd_sweep(args) -> int:
     """``neurodyn sweep``: build the grid and measures, run (or resume) the sweep into its file."""
-    from .spec import load_spec
     from .sweep import cartesian, connect, latin_hypercube, parse_axis, random_sample, sweep
 
     axes = [parse_axis(a) for a in args.grid]
@@ -157,7 +171,7 @@ def cmd_sweep(args) -> int:
         grid = sampler(bounds, int(count), args.sample_seed)
     else:
         grid = cartesian(axes)
-    spec = load_spec(args.spec, overrides=args.overrides, steps=args.steps)
+    spec = _load_spec(args.spec, overrides=args.overrides, steps=args.steps)
     out = Path(args.out) if args.out else Path("hdf5_outputs") / f"{spec.name}.sweep.h5"
     client = connect(args.scheduler) if args.scheduler else None
     try:

@@ -63,7 +63,7 @@ def test_vmapped_sweep_matches_single_runs_and_compiles_once(tmp_path):
 
     for i in (0, 4, 8):
         star, k = grid.values[i]
-        m = with_parameter(with_parameter(spec.model, "couplings.0.strength", star), "populations.neurons.k", k)
+        m = with_parameter(with_parameter(spec.model, "projections.star.strength", star), "populations.neurons.k", k)
         lam = float(max_lyapunov(m, 1300, transient=200, state=spec.state))
         assert abs(res.results["max_lyapunov"][i] - lam) < 1e-9
     again = sweep(spec, grid, ["max_lyapunov", "mean:neurons.x"], out=tmp_path / "s.h5", chunk=2, progress=False,

@@ -1,11 +1,14 @@
 """Graph builders. Every builder returns a :class:`CSRGraph` with unit weights; random ones
-take an integer ``seed`` and are reproducible from it alone (NumPy ``default_rng``)."""
+take an integer ``seed`` and are reproducible from it alone (NumPy ``default_rng``). Each is
+registered by name in :data:`neurodyn.schema.GRAPHS` (with ``"edges"``, a graph given edge by
+edge), so a spec's ``graph = { kind = ... }`` table builds it."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ..errors import SpecError, check_int
+from ..schema import GRAPHS, Field
 from .graph import CSRGraph, from_edges
 
 
@@ -173,3 +176,106 @@ def triadic_laplacian(tris, n: int) -> np.ndarray:
                 if a != b:
                     t[a, b] += 1
     return 2 * np.diag(ti) - t
+
+
+# ---------------------------------------------------------------- spec registry
+
+def _edge_list(path, value, **context) -> list:
+    if not isinstance(value, list) or not all(
+            isinstance(e, list) and len(e) == 2 and all(isinstance(i, int) and not isinstance(i, bool) for i in e)
+            for e in value):
+        raise SpecError(f"{path}: expected a list of [receiver, sender] node-index pairs, got {value!r}")
+    return value
+
+
+def _edge_weights(path, value, **context) -> list:
+    edges = context.get("edges") or []
+    if not isinstance(value, list) or len(value) != len(edges):
+        raise SpecError(f"{path}: expected {len(edges)} numbers, one per edge, got {value!r}")
+    number = Field("weight")
+    return [number.validate(f"{path}[{i}]", w) for i, w in enumerate(value)]
+
+
+def _edges_from_spec(*, n, edges, weights, nodes) -> CSRGraph:
+    size = n if n is not None else nodes
+    if size is None:
+        raise SpecError("give the node count n")
+    return from_edges(size, edges, weights)
+
+
+def _nodes(doc="number of nodes") -> Field:
+    return Field("n", "integer", minimum=1, doc=doc)
+
+
+def _neighbours(default=1) -> Field:
+    return Field("k", "integer", default=default, minimum=1, doc="neighbours on each side")
+
+
+def _seed() -> Field:
+    return Field("seed", "integer", default=0, minimum=0, doc="seed of NumPy's default_rng")
+
+
+def _probability_field(name, doc) -> Field:
+    return Field(name, minimum=0.0, maximum=1.0, doc=doc)
+
+
+GRAPHS.register("ring", ring, (_nodes(), _neighbours()), summary="Ring: every node linked to its k nearest "
+                "neighbours on either side (degree 2k).", example={"n": 6, "k": 1})
+GRAPHS.register("star", star, (_nodes(),), summary="Star: hub 0 linked to every other node.", example={"n": 5})
+GRAPHS.register("ring_star", ring_star, (
+    Field("ring", "integer", minimum=1, doc="number of ring nodes (the graph has ring + 1 nodes)"),
+    _neighbours(),
+    Field("part", "choice", default="all", choices=("all", "star", "ring"),
+          doc="which edges: all, only hub-ring (star) or only ring-ring"),
+), summary="Ring-star: hub 0 plus a ring of nodes 1..ring; ring = 3 is the complete graph K4.",
+    citation="A. S. Nair, I. Ghosh, H. O. Fatoyinbo, S. S. Muni, arXiv:2405.06000 (2024)",
+    example={"ring": 3, "part": "star"})
+GRAPHS.register("chain", chain, (_nodes(),), summary="Open chain 0 - 1 - ... - n-1, links both ways.",
+                example={"n": 4})
+GRAPHS.register("lattice_1d", lattice_1d, (
+    _nodes(), _neighbours(),
+    Field("periodic", "bool", default=True, doc="periodic boundaries (then the lattice is a ring)"),
+), summary="1-D lattice with k neighbours a side.", example={"n": 8, "periodic": False})
+GRAPHS.register("lattice_2d", lattice_2d, (
+    Field("rows", "integer", minimum=1, doc="number of rows"),
+    Field("cols", "integer", minimum=1, doc="number of columns"),
+    Field("periodic", "bool", default=True, doc="periodic boundaries (a torus)"),
+), summary="2-D square lattice, von Neumann neighbourhood; node (r, c) has index r * cols + c.",
+    example={"rows": 3, "cols": 4})
+GRAPHS.register("complete", complete, (_nodes(),), summary="Complete graph K_n.", example={"n": 4})
+GRAPHS.register("erdos_renyi", erdos_renyi, (
+    _nodes(), _probability_field("p", "link probability of every pair"), _seed(),
+    Field("directed", "bool", default=False, doc="link ordered pairs independently"),
+), summary="Erdős–Rényi random graph G(n, p).", citation="P. Erdős, A. Rényi, Publ. Math. Debrecen 6:290 (1959)",
+    example={"n": 10, "p": 0.3, "seed": 1})
+GRAPHS.register("fixed_indegree", fixed_indegree, (
+    _nodes(), Field("k", "integer", minimum=1, doc="in-degree of every node (< n)"), _seed(),
+), summary="Directed random graph: every node receives from exactly k distinct others.",
+    example={"n": 10, "k": 3, "seed": 1})
+GRAPHS.register("watts_strogatz", watts_strogatz, (
+    _nodes(), Field("k", "integer", minimum=1, doc="neighbours on each side of the initial ring"),
+    _probability_field("p", "rewiring probability of every edge"), _seed(),
+), summary="Watts–Strogatz small world: a ring whose edges are rewired with probability p.",
+    citation="D. J. Watts, S. H. Strogatz, Nature 393:440 (1998)", example={"n": 10, "k": 2, "p": 0.2, "seed": 1})
+GRAPHS.register("edges", _edges_from_spec, (
+    Field("n", "integer", default=None, minimum=1, doc="number of nodes",
+          default_text="the number of nodes connected"),
+    Field("edges", "custom", validator=_edge_list, type_text="list of [i, j] pairs",
+          doc="edges [receiver, sender], 0-based node indices"),
+    Field("weights", "custom", default=None, validator=_edge_weights, type_text="list of numbers",
+          doc="one weight per edge", default_text="1 for every edge"),
+), summary="A graph given edge by edge (duplicate edges add their weights).", context=("nodes",),
+    example={"n": 3, "edges": [[0, 1], [1, 0], [1, 2], [2, 1]], "weights": [0.5, 0.5, 1.0, 1.0]})
+
+
+def graph_from_spec(path: str, table, nodes: int | None = None, mismatch: str = "") -> CSRGraph:
+    """The graph a spec table ``{kind = ..., ...}`` describes (see :data:`neurodyn.schema.GRAPHS`).
+
+    ``nodes``: the number of nodes it must have (the default ``n`` of an ``edges`` graph);
+    ``mismatch``: the end of the error when it has another count, e.g.
+    ``"the coupled populations have 4 neurons"``.
+    """
+    graph = GRAPHS.build(path, table, context={"nodes": nodes})
+    if nodes is not None and graph.n != nodes:
+        raise SpecError(f"{path}: the graph has {graph.n} nodes but {mismatch or f'{nodes} are needed'}")
+    return graph

@@ -1,10 +1,17 @@
-"""The core: model protocol, integrators, Network, simulate and Trajectory."""
+"""The core: model protocol, integrators, Network and projections, the step loop, simulate."""
 
-from .integrators import INTEGRATORS, euler, euler_maruyama, exponential_euler, rk4
-from .model import Model, drive_term, float_dtype, per_node
-from .network import Network
+from .integrators import (INTEGRATORS, RK4, Euler, EulerMaruyama, ExponentialEuler, Integrator, euler,
+                          euler_maruyama, exponential_euler, rk4)
+from .model import Model, ModelProtocol, Surface, check_drive, drive_term, float_dtype, model_dt, per_node, surface
+from .continuous import ContinuousModel
+from .network import Network, NetworkState, stack
+from .projection import Projection
 from .simulate import run, simulate
 from .trajectory import Trajectory
+from .gradients import grad, value_and_grad
 
-__all__ = ["Model", "Network", "Trajectory", "simulate", "run", "euler", "rk4", "exponential_euler",
-           "euler_maruyama", "INTEGRATORS", "drive_term", "float_dtype", "per_node"]
+__all__ = ["Model", "ModelProtocol", "ContinuousModel", "Surface", "surface", "model_dt", "check_drive",
+           "Network", "NetworkState", "stack", "Projection", "Trajectory", "simulate", "run",
+           "Integrator", "Euler", "RK4", "ExponentialEuler", "EulerMaruyama", "INTEGRATORS",
+           "euler", "rk4", "exponential_euler", "euler_maruyama", "drive_term", "float_dtype", "per_node",
+           "grad", "value_and_grad"]

@@ -1,5 +1,13 @@
 """Fixed-step integrators that turn a vector field into a model ``step``.
 
+Two layers: the functions (``euler(f, state, drive, t, dt)``, ...) are the numerical schemes on
+a vector field; the :class:`Integrator` objects (``Euler()``, ``RK4()``, ``ExponentialEuler()``,
+``EulerMaruyama()``) share ONE signature ``integrator(model, state, drive, t, dt, key)`` and
+take what they need from the model: ``model.vector_field(state, drive, t)`` always, the diagonal
+linear part ``model.linear_part(state)`` (exponential Euler) and the noise amplitude
+``model.noise_amplitude(state, t)`` (Euler–Maruyama) as optional hooks. Only the inexact
+leaves of the state are integrated; integer leaves (counters, PRNG keys) pass through.
+
 A vector field is ``f(state, drive, t) -> dstate/dt`` with the same pytree structure as
 ``state``. Every integrator here takes and returns pytrees and is pure, so it can sit inside
 ``jax.lax.scan``, ``jax.vmap`` and ``jax.grad``.
@@ -18,6 +26,8 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+
+from ..pytree import combine, is_inexact, partition
 
 VectorField = Callable[[Any, Any, Any], Any]
 tmap = jax.tree_util.tree_map
@@ -79,5 +89,73 @@ def euler_maruyama(f: VectorField, state, drive, t, dt, *, diffusion: Callable[[
                 state, f(state, drive, t), diffusion(state, t), noise)
 
 
-INTEGRATORS = {"euler": euler, "rk4": rk4, "exponential_euler": exponential_euler,
-               "euler_maruyama": euler_maruyama}
+class Integrator:
+    """A fixed-step scheme applied to a model: ``integrator(model, state, drive, t, dt, key)``.
+
+    Integrators have no parameters, so they are hashable and sit in a model's static fields.
+    """
+
+    name: str = ""
+    stochastic: bool = False
+
+    def __call__(self, model, state, drive, t, dt, key=None):
+        dynamic, rest = partition(state, is_inexact)
+
+        def f(y, d, tt):
+            return partition(model.vector_field(combine(y, rest), d, tt), is_inexact)[0]
+
+        return combine(self.scheme(model, f, dynamic, rest, drive, t, dt, key), rest)
+
+    def scheme(self, model, f, y, rest, drive, t, dt, key):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __eq__(self, other):
+        return type(self) is type(other)
+
+    def __hash__(self):
+        return hash(type(self).__name__)
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class Euler(Integrator):
+    """Forward Euler (order 1)."""
+
+    name = "euler"
+
+    def scheme(self, model, f, y, rest, drive, t, dt, key):
+        return euler(f, y, drive, t, dt)
+
+
+class RK4(Integrator):
+    """Classical Runge–Kutta (order 4), drive held constant over the step."""
+
+    name = "rk4"
+
+    def scheme(self, model, f, y, rest, drive, t, dt, key):
+        return rk4(f, y, drive, t, dt)
+
+
+class ExponentialEuler(Integrator):
+    """Exponential Euler with the model's diagonal linear part ``model.linear_part(state)``."""
+
+    name = "exponential_euler"
+
+    def scheme(self, model, f, y, rest, drive, t, dt, key):
+        linear = lambda yy: partition(model.linear_part(combine(yy, rest)), is_inexact)[0]
+        return exponential_euler(f, y, drive, t, dt, linear=linear)
+
+
+class EulerMaruyama(Integrator):
+    """Euler–Maruyama with the model's noise amplitude ``model.noise_amplitude(state, t)``."""
+
+    name = "euler_maruyama"
+    stochastic = True
+
+    def scheme(self, model, f, y, rest, drive, t, dt, key):
+        g = lambda yy, tt: partition(model.noise_amplitude(combine(yy, rest), tt), is_inexact)[0]
+        return euler_maruyama(f, y, drive, t, dt, diffusion=g, key=key)
+
+
+INTEGRATORS = {cls.name: cls() for cls in (Euler, RK4, ExponentialEuler, EulerMaruyama)}

@@ -1,38 +1,162 @@
-"""The model protocol shared by every neurodyn model, network and coupling.
+"""The model protocol shared by every neurodyn model, network and projection.
 
-A model is an immutable dataclass registered as a JAX pytree: array fields are parameters
-(traced leaves, so they can be vmapped and differentiated), fields named in ``static`` are
-shape-like metadata (a change recompiles). A model provides
+A model is an immutable dataclass registered as a JAX pytree (:func:`neurodyn.pytree.pytree_dataclass`):
+array fields are parameters (traced leaves, so they can be vmapped and differentiated), fields
+named in ``static`` are shape-like metadata (a change recompiles). A model provides
 
-* ``init(key) -> state``: a NamedTuple of arrays,
+* ``init(key) -> state``: a pytree of arrays (usually a NamedTuple),
 * ``step(state, drive, t) -> state``: one map iteration or one integrator step,
-* ``observe(state) -> dict[str, Array]``: the named quantities that can be recorded.
+* ``observe(state) -> dict[str, Array]``: the named quantities that can be recorded,
 
-``drive`` is an external input: ``None``, one array (added to the model's ``input_variable``)
-or a dict mapping variable names to additive inputs.
+and declares its surface as class attributes (see :class:`Model`): its state ``VARIABLES``,
+its input ``PORTS`` (what a drive or a projection may add to), the default port, its time step
+``dt`` and ``time_unit``, the ``units`` of its observables and its boolean ``EVENTS``
+(spike observables). :func:`surface` reads that declaration from any model, and derives a
+permissive one for a model written without it (a plain dataclass with init/step/observe).
+
+``drive`` is an external input: ``None``, one array (added to the model's default port) or a
+dict mapping port names to additive inputs. Aiming at a port the model does not declare is a
+:class:`~neurodyn.errors.SpecError` naming the port and listing the real ones.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping, Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
 
+from ..errors import SpecError
 
 Array = jax.Array
 State = Any
 
 
 @runtime_checkable
-class Model(Protocol):
-    """What :func:`neurodyn.simulate` and the diagnostics need of a model."""
+class ModelProtocol(Protocol):
+    """What :func:`neurodyn.simulate` and the diagnostics need of any model."""
 
     def init(self, key: Array) -> State: ...
 
     def step(self, state: State, drive: Any, t: Array) -> State: ...
 
     def observe(self, state: State) -> dict[str, Array]: ...
+
+
+class Model:
+    """Base class of neurodyn's models: the declared surface beside ``init / step / observe``.
+
+    Class attributes every subclass declares (checked when the class is created):
+
+    * ``VARIABLES``: names of the state variables (fields of the state NamedTuple);
+    * ``PORTS``: names of the input ports a drive or projection may add to;
+    * ``INPUT_PORT``: the port a bare (non-dict) drive goes to;
+    * ``time_unit``: ``"iteration"`` for maps, ``"ms"`` or ``"1"`` (dimensionless) for flows;
+    * ``units``: unit of every observable (``"1"`` for dimensionless);
+    * ``EVENTS``: names of boolean observables that are spike events (default none);
+    * ``SMOOTH``: whether ``step`` is differentiable in its state and parameters (default
+      True; False for thresholds and piecewise maps, whose gradients exist almost everywhere
+      but do not match finite differences across a switch).
+
+    ``dt`` is the time per step in ``time_unit``: a field of continuous models; a model without
+    one (a map) steps by 1.
+    """
+
+    VARIABLES: ClassVar[tuple[str, ...]]
+    PORTS: ClassVar[tuple[str, ...]]
+    INPUT_PORT: ClassVar[str]
+    time_unit: ClassVar[str]
+    units: ClassVar[dict[str, str]]
+    EVENTS: ClassVar[tuple[str, ...]] = ()
+    SMOOTH: ClassVar[bool] = True
+
+    _DECLARED = ("VARIABLES", "PORTS", "INPUT_PORT", "time_unit", "units")
+
+    def __init_subclass__(cls, abstract: bool = False, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if abstract:
+            return
+        missing = [name for name in cls._DECLARED if not hasattr(cls, name)]
+        if missing:
+            raise TypeError(f"model {cls.__name__} does not declare {', '.join(missing)} (see neurodyn.core.Model)")
+        if cls.INPUT_PORT not in cls.PORTS:
+            raise TypeError(f"model {cls.__name__}: INPUT_PORT {cls.INPUT_PORT!r} is not one of PORTS {cls.PORTS}")
+
+    def init(self, key: Array) -> State:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def step(self, state: State, drive: Any, t) -> State:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def observe(self, state: State) -> dict[str, Array]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Surface:
+    """The declared surface of one model (see :class:`Model`); ``ports`` is ``None`` for a
+    model that declares none (then drives are not checked)."""
+
+    variables: tuple[str, ...]
+    ports: tuple[str, ...] | None
+    input_port: str | None
+    dt: Any
+    time_unit: str
+    units: dict[str, str]
+    events: tuple[str, ...]
+
+
+def surface(model) -> Surface:
+    """The declared surface of ``model`` (a :class:`Model`, a Network, or any object with
+    init/step/observe, for which undeclared parts get permissive defaults: dt = 1 unless it
+    has a ``dt`` attribute, ports unchecked)."""
+    if hasattr(model, "surface") and callable(model.surface):
+        return model.surface()
+    ports = getattr(model, "PORTS", None)
+    return Surface(
+        variables=tuple(getattr(model, "VARIABLES", ())),
+        ports=tuple(ports) if ports is not None else None,
+        input_port=getattr(model, "INPUT_PORT", None),
+        dt=getattr(model, "dt", 1.0),
+        time_unit=getattr(model, "time_unit", "1"),
+        units=dict(getattr(model, "units", {})),
+        events=tuple(getattr(model, "EVENTS", ())),
+    )
+
+
+def model_dt(model) -> float:
+    """The time per step of ``model`` as a Python float (1 for maps)."""
+    import numpy as np
+
+    return float(np.asarray(surface(model).dt))
+
+
+def check_ports(model, ports, where: str = "drive") -> None:
+    """Raise a SpecError if any of ``ports`` is not an input port of ``model``."""
+    declared = surface(model).ports
+    if declared is None:
+        return
+    for port in ports:
+        if port not in declared:
+            raise SpecError(f"{where}: {type(model).__name__} has no input port {port!r} "
+                            f"(ports: {', '.join(declared) or 'none'})")
+
+
+def check_drive(model, drive, where: str = "drive") -> None:
+    """Check that a drive (``None``, an array, or a dict keyed by port) fits ``model``'s ports
+    (a model with its own ``check_drive``, e.g. a Network keyed by population, checks itself)."""
+    if drive is None or callable(drive):
+        return
+    if hasattr(model, "check_drive"):
+        model.check_drive(drive, where)
+        return
+    if isinstance(drive, Mapping):
+        check_ports(model, drive.keys(), where)
+    else:
+        s = surface(model)
+        if s.ports is not None and s.input_port is None:
+            raise SpecError(f"{where}: {type(model).__name__} takes no input")
 
 
 def float_dtype(dtype=None):
@@ -42,8 +166,6 @@ def float_dtype(dtype=None):
 
 def per_node(value, n: int, name: str, dtype=None) -> Array:
     """Broadcast a scalar or a length-``n`` sequence to a float array of shape ``(n,)``."""
-    from ..errors import SpecError
-
     arr = jnp.asarray(value, dtype=float_dtype(dtype))
     if arr.ndim == 0:
         return jnp.full((n,), arr)
@@ -52,10 +174,24 @@ def per_node(value, n: int, name: str, dtype=None) -> Array:
     return arr
 
 
-def drive_term(drive: Any, variable: str, input_variable: str):
-    """The additive input for ``variable`` carried by ``drive`` (0 when there is none)."""
+def drive_term(drive: Any, port: str, input_port: str):
+    """The additive input to ``port`` carried by ``drive`` (0 when there is none).
+
+    ``drive`` is ``None``, a dict ``{port: array}`` or one array meaning ``{input_port: array}``.
+    """
     if drive is None:
         return 0.0
     if isinstance(drive, Mapping):
-        return drive.get(variable, 0.0)
-    return drive if variable == input_variable else 0.0
+        return drive.get(port, 0.0)
+    return drive if port == input_port else 0.0
+
+
+def as_port_dict(drive: Any, input_port: str | None) -> dict:
+    """``drive`` as a dict ``{port: array}`` (a bare array goes to ``input_port``)."""
+    if drive is None:
+        return {}
+    if isinstance(drive, Mapping):
+        return dict(drive)
+    if input_port is None:
+        raise SpecError("this model takes no bare drive; give a dict {port: input}")
+    return {input_port: drive}

@@ -20,6 +20,9 @@ import numpy as np
 from jax import lax
 
 from ..errors import DivergenceError, SpecError, check_int
+from ..pytree import is_inexact
+from .loop import initial_state, as_device_drive, check_drive_length, iterate, transition, drive_at
+from .model import check_drive, model_dt, surface
 from .trajectory import Trajectory
 
 tmap = jax.tree_util.tree_map
@@ -27,98 +30,94 @@ CHUNK_BYTES = 32 * 2**20  # host memory for one chunk of records
 NO_RECORD_CHUNK = 100_000  # steps per chunk when nothing is recorded
 
 
-def _scan_records(model, state, step0, dt, thresholds, prev, xs, n_records, every, names,
-                  spike_names, drive_fn):
-    """``n_records`` times: record ``names``, then take ``every`` steps (spikes every step)."""
+def _scan_records(model, state, step0, dt, thresholds, prev, drive, n_records, every, names, spike_names,
+                  event_names):
+    """``n_records`` times: record ``names``, then take ``every`` steps (spikes every step).
 
-    def one_step(carry, x):
+    ``spike_names`` are observables whose upward crossing of ``thresholds`` is a spike;
+    ``event_names`` are boolean observables recorded as they are (spikes of spiking models)."""
+
+    def one_step(carry, _):
         st, step, prv = carry
-        t = step * dt
-        d = x if xs is not None else (drive_fn(t) if drive_fn is not None else None)
-        new = model.step(st, d, t)
-        if spike_names:
+        new = transition(model, st, drive, step, dt)
+        if spike_names or event_names:
             obs = model.observe(new)
             cur = tuple(obs[n] for n in spike_names)
             spk = tuple((p < th) & (c >= th) for p, c, th in zip(prv, cur, thresholds))
+            spk = spk + tuple(obs[n].astype(bool) for n in event_names)
         else:
             cur, spk = prv, ()
         return (new, step + 1, cur), spk
 
-    def one_record(carry, x):
+    def one_record(carry, _):
         obs = model.observe(carry[0]) if names else {}
         rec = {n: obs[n] for n in names}
-        carry, spk = lax.scan(one_step, carry, x, length=every)
+        carry, spk = lax.scan(one_step, carry, None, length=every)
         return carry, (rec, spk)
 
-    carry, (recs, spks) = lax.scan(one_record, (state, step0, prev), xs, length=n_records)
+    carry, (recs, spks) = lax.scan(one_record, (state, step0, prev), None, length=n_records)
     return carry, recs, spks
 
 
-_chunk = jax.jit(_scan_records, static_argnames=("n_records", "every", "names", "spike_names", "drive_fn"))
+@partial(jax.jit, static_argnames=("n_records", "every", "names", "spike_names", "event_names", "drive_fn"))
+def _chunk(model, state, step0, dt, thresholds, prev, drive_arrays, n_records, every, names, spike_names,
+           event_names, drive_fn):
+    drive = drive_fn if drive_fn is not None else drive_arrays
+    return _scan_records(model, state, step0, dt, thresholds, prev, drive, n_records, every, names, spike_names,
+                         event_names)
 
 
 @partial(jax.jit, static_argnames=("n_steps", "names", "drive_fn"))
-def _finite_per_step(model, state, step0, dt, xs, n_steps, names, drive_fn):
+def _finite_per_step(model, state, step0, dt, drive_arrays, n_steps, names, drive_fn):
     """For each of ``n_steps`` steps: whether each observable of the new state is finite."""
+    drive = drive_fn if drive_fn is not None else drive_arrays
 
-    def body(carry, x):
-        st, step = carry
-        t = step * dt
-        d = x if xs is not None else (drive_fn(t) if drive_fn is not None else None)
-        new = model.step(st, d, t)
+    def finite(new, i):
         obs = model.observe(new)
-        return (new, step + 1), jnp.stack([jnp.all(jnp.isfinite(obs[n])) for n in names])
+        return jnp.stack([jnp.all(jnp.isfinite(obs[n])) for n in names])
 
-    return lax.scan(body, (state, step0), xs, length=n_steps)[1]
+    return iterate(model, state, drive, dt, step0, n_steps, finite)[1]
 
 
 @jax.jit
 def _all_finite(tree) -> jax.Array:
-    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)
-              if jnp.issubdtype(jnp.result_type(x), jnp.inexact)]
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree) if is_inexact(x)]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
 
 
-def run(model, state, steps: int, *, every: int = 1, drive=None, record=None, dt: float = 1.0,
+def run(model, state, steps: int, *, every: int = 1, drive=None, record=None, dt: float | None = None,
         t0: int = 0):
     """Pure compiled run (no host work): usable under ``jit``, ``vmap`` and ``grad``.
 
     Returns ``(final_state, records)`` where ``records[name]`` has shape
     ``(steps // every, ...)`` (the state before every ``every``-th step). ``drive``: ``None``,
-    a pytree of arrays with leading time axis of length ``steps``, or a function of ``t``.
+    a pytree of arrays whose row ``i`` is the input of absolute step ``i`` (see
+    :mod:`neurodyn.core.loop`), or a function of model time ``t``. ``dt``: time per step
+    (default the model's). ``t0``: absolute index of the first step.
     """
+    dt = surface(model).dt if dt is None else dt
+    state = initial_state(model, state)
     names = tuple(record) if record is not None else tuple(model.observe(state))
     n_records = steps // every
-    drive_fn, xs = _split_drive(drive, n_records * every, every)
-    (final, _, _), recs, _ = _scan_records(model, state, jnp.asarray(t0, jnp.int32), dt, (), (), xs,
-                                           n_records, every, names, (), drive_fn)
+    check_drive(model, drive_at(drive, 0, dt) if drive is not None and not callable(drive) else None)
+    step0 = jnp.asarray(t0, jnp.int32)
+    drive_fn, drive_arrays = (drive, None) if callable(drive) else (None, as_device_drive(drive))
+    # the same compiled function as simulate (model as an argument), so both agree bit for bit
+    (final, _, _), recs, _ = _chunk(model, state, step0, dt, (), (), drive_arrays, n_records=n_records, every=every,
+                                    names=names, spike_names=(), event_names=(), drive_fn=drive_fn)
     tail = steps - n_records * every
     if tail:
-        tail_fn, tail_xs = _split_drive(_slice_drive(drive, n_records * every, steps), tail, 1)
-        (final, _, _), _, _ = _scan_records(model, final, jnp.asarray(t0 + n_records * every, jnp.int32), dt,
-                                            (), (), tail_xs, tail, 1, (), (), tail_fn)
+        (final, _, _), _, _ = _chunk(model, final, step0 + n_records * every, dt, (), (), drive_arrays,
+                                     n_records=tail, every=1, names=(), spike_names=(), event_names=(),
+                                     drive_fn=drive_fn)
     return final, recs
-
-
-def _slice_drive(drive, start, stop):
-    if drive is None or callable(drive):
-        return drive
-    return tmap(lambda a: a[start:stop], drive)
-
-
-def _split_drive(drive, n_steps, every):
-    """(drive_fn, xs): xs has leading axes (n_steps // every, every)."""
-    if drive is None:
-        return None, None
-    if callable(drive):
-        return drive, None
-    return None, tmap(lambda a: jnp.reshape(a[:n_steps], (n_steps // every, every) + jnp.shape(a)[1:]), drive)
 
 
 def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = None, drive: Any = None,
              record: tuple[str, ...] | None = None, every: int = 1, transient: int = 0,
-             spikes: Mapping[str, float] | None = None, chunk: int | None = None, writer=None,
-             progress: bool | None = None, dt: float | None = None, keep: bool = True) -> Trajectory:
+             spikes: Mapping[str, float | None] | None = None, events: tuple[str, ...] | None = None,
+             chunk: int | None = None, writer=None, progress: bool | None = None, dt: float | None = None,
+             keep: bool = True) -> Trajectory:
     """Simulate ``model`` for ``steps`` steps and return the recorded :class:`Trajectory`.
 
     Args:
@@ -126,18 +125,22 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
         steps: total number of steps (map iterations or integrator steps), transient included.
         key: PRNG key for ``model.init`` (default ``PRNGKey(0)``); ignored when ``state`` given.
         state: initial state (default ``model.init(key)``).
-        drive: external input: a pytree of arrays with leading time axis (>= ``steps``), or a
-            JAX-traceable function of ``t`` (model time) returning the drive.
+        drive: external input: a pytree of arrays whose row ``i`` is the input of step ``i``
+            (at least ``steps`` rows), or a JAX-traceable function of model time ``t``; a dict
+            is keyed by input port (or, for a Network, by population).
         record: observable names to record (default: all of ``model.observe``).
         every: record one sample every ``every`` steps.
         transient: steps run before recording starts.
         spikes: ``{observable: threshold}``; a spike is an upward crossing
-            ``v_{n-1} < threshold <= v_n``, detected at every step after the transient.
+            ``v_{n-1} < threshold <= v_n``, detected at every step after the transient (map
+            neurons). A boolean observable given with threshold ``None`` is an event observable.
+        events: boolean spike observables recorded as events at every step after the transient
+            (default: the events the model declares, e.g. ``"exc.spike"``; ``()`` for none).
         chunk: steps per compiled call (rounded to whole recording intervals); default from a
             32 MiB memory budget for the records.
         writer: object with ``append(times, data, spikes)``, called after every chunk.
         progress: show a progress bar (default: when stderr is a terminal and the run is long).
-        dt: time step for the time axis (default ``model.dt`` or 1 for maps).
+        dt: time step for the time axis (default the model's ``dt``, 1 for maps).
         keep: keep the records in memory (set False when streaming to a writer).
 
     Raises:
@@ -149,21 +152,27 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
     transient = check_int("transient", transient, 0)
     if transient >= steps:
         raise SpecError(f"transient ({transient}) must be smaller than steps ({steps})")
-    dt = float(dt if dt is not None else getattr(model, "dt", 1.0))
+    dt = float(dt) if dt is not None else model_dt(model)
     if not dt > 0 or not math.isfinite(dt):
         raise SpecError(f"dt must be a positive finite number, got {dt!r}")
     if state is None:
         state = model.init(key if key is not None else jax.random.PRNGKey(0))
+    state = initial_state(model, state)
     available = model.observe(state)
     names = tuple(record) if record is not None else tuple(available)
-    spike_map = dict(spikes or {})
-    for n in (*names, *spike_map):
+    spike_map = {n: th for n, th in dict(spikes or {}).items() if th is not None}
+    event_names = tuple(surface(model).events) if events is None else tuple(events)
+    event_names += tuple(n for n, th in dict(spikes or {}).items() if th is None and n not in event_names)
+    for n in (*names, *spike_map, *event_names):
         if n not in available:
             raise SpecError(f"unknown observable {n!r} (available: {', '.join(available)})")
-    if drive is not None and not callable(drive):
-        short = [jnp.shape(a)[0] for a in jax.tree_util.tree_leaves(drive) if jnp.shape(a)[0] < steps]
-        if short:
-            raise SpecError(f"drive has {min(short)} time steps but the run needs {steps}")
+    for n in event_names:
+        if jnp.result_type(available[n]) != jnp.bool_:
+            raise SpecError(f"events: observable {n!r} is not boolean; give a threshold in spikes= instead")
+    check_drive_length(drive, steps)
+    drive = as_device_drive(drive)
+    check_drive(model, drive_at(drive, 0, dt) if drive is not None and not callable(drive) else None)
+    drive_fn, drive_arrays = (drive, None) if callable(drive) else (None, drive)
     spike_names = tuple(spike_map)
     thresholds = tuple(jnp.asarray(spike_map[n], jnp.result_type(available[n])) for n in spike_names)
     if not bool(_all_finite(state)):
@@ -172,7 +181,7 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
 
     n_records, tail = divmod(steps - transient, every)
     per_record = sum(int(np.prod(jnp.shape(available[n]))) * jnp.result_type(available[n]).itemsize for n in names)
-    per_record += sum(int(np.prod(jnp.shape(available[n]))) for n in spike_names) * every
+    per_record += sum(int(np.prod(jnp.shape(available[n]))) for n in (*spike_names, *event_names)) * every
     if chunk is None:
         chunk_records = max(1, CHUNK_BYTES // max(per_record, 1))
     else:
@@ -182,23 +191,23 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
 
     show = progress if progress is not None else (sys.stderr.isatty() and steps >= 100_000)
     bar = _progress_bar(steps) if show else None
-    times, data, spk_t, spk_i = [], {n: [] for n in names}, {n: [] for n in spike_names}, {n: [] for n in spike_names}
-    done = 0
+    spiking = (*spike_names, *event_names)
+    times, data = [], {n: [] for n in names}
+    spk_t, spk_i = {n: [] for n in spiking}, {n: [] for n in spiking}
+    done = written = 0
     all_names = tuple(available)
 
-    def advance(state, prev, n_rec, ev, rec_names, spk_names):
-        nonlocal done
-        drive_fn, xs = _split_drive(_slice_drive(drive, done, done + n_rec * ev), n_rec * ev, ev)
+    def advance(state, prev, n_rec, ev, rec_names, spk_names, evt_names):
+        nonlocal done, written
         step0 = jnp.asarray(done, jnp.int32)
-        (new, _, new_prev), recs, spks = _chunk(model, state, step0, dt, thresholds if spk_names else (),
-                                                prev, xs, n_records=n_rec, every=ev, names=rec_names,
-                                                spike_names=spk_names, drive_fn=drive_fn)
+        (new, _, new_prev), recs, spks = _chunk(model, state, step0, dt, thresholds if spk_names else (), prev,
+                                                drive_arrays, n_records=n_rec, every=ev, names=rec_names,
+                                                spike_names=spk_names, event_names=evt_names, drive_fn=drive_fn)
         rec_times = (done + ev * np.arange(n_rec)) * dt if rec_names else None
         bad_step = None
         if not bool(_all_finite(new)):
-            flags = np.asarray(_finite_per_step(model, state, step0, dt, _split_drive(
-                _slice_drive(drive, done, done + n_rec * ev), n_rec * ev, 1)[1], n_steps=n_rec * ev,
-                names=all_names, drive_fn=drive_fn))
+            flags = np.asarray(_finite_per_step(model, state, step0, dt, drive_arrays, n_steps=n_rec * ev,
+                                                names=all_names, drive_fn=drive_fn))
             bad_rows = np.nonzero(~flags.all(axis=1))[0]
             i = int(bad_rows[0]) if len(bad_rows) else n_rec * ev - 1
             bad_step = done + i + 1
@@ -211,11 +220,12 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
         else:
             host, chunk_times = {}, None
         chunk_spikes = {}
-        for n, s in zip(spk_names, spks):
+        for n, s in zip((*spk_names, *evt_names), spks):
             flat = np.asarray(s).reshape((n_rec * ev,) + np.shape(s)[2:])[:keep_steps]
             step_idx, node = np.nonzero(flat.reshape(flat.shape[0], -1))
             chunk_spikes[n] = ((done + step_idx + 1) * dt, node.astype(np.uint64))
-        if rec_names or spk_names:
+        written += len(chunk_times) if chunk_times is not None else 0
+        if rec_names or spk_names or evt_names:
             if writer is not None:
                 writer.append(chunk_times, host, chunk_spikes)
             if keep:
@@ -232,7 +242,7 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
             where = f"variable {var!r} of population {pop!r}" if pop else f"variable {var!r} of {type(model).__name__}"
             raise DivergenceError(
                 f"simulation diverged at step {bad_step}: {where} became NaN or Inf "
-                f"(kept {sum(len(t) for t in times)} samples recorded before it)",
+                f"(kept {written} samples recorded before it)",
                 step=bad_step, variable=bad_var, trajectory=traj)
         done += n_rec * ev
         if bar is not None:
@@ -244,17 +254,17 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
         remaining = transient
         while remaining:
             n = min(remaining, no_record_chunk)
-            state, prev = advance(state, prev, n, 1, (), ())
+            state, prev = advance(state, prev, n, 1, (), (), ())
             remaining -= n
         obs = model.observe(state)
         prev = tuple(obs[n] for n in spike_names)
         remaining = n_records
         while remaining:
             n = min(remaining, chunk_records)
-            state, prev = advance(state, prev, n, every, names, spike_names)
+            state, prev = advance(state, prev, n, every, names, spike_names, event_names)
             remaining -= n
         if tail:
-            state, prev = advance(state, prev, tail, 1, (), spike_names)
+            state, prev = advance(state, prev, tail, 1, (), spike_names, event_names)
     finally:
         if bar is not None:
             bar.close()

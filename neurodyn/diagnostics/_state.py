@@ -1,37 +1,12 @@
-"""Flattening the floating-point part of a model state into one vector (PRNG keys and other
-integer leaves are carried along unchanged), for tangent-space and Newton computations."""
+"""The floating part of a model state as one vector (see :mod:`neurodyn.core.tangent`)."""
 
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
+from ..core.tangent import flatten_state
 
-def _is_float(leaf) -> bool:
-    return jnp.issubdtype(jnp.result_type(leaf), jnp.inexact)
-
-
-def flatten_state(state):
-    """``(vector, unflatten)``: the inexact leaves of ``state`` concatenated, and
-    ``unflatten(vector, like)`` which puts a vector back into a state shaped like ``like``
-    (taking the non-float leaves from ``like``)."""
-    leaves, tree = jax.tree_util.tree_flatten(state)
-    float_leaves = [l for l in leaves if _is_float(l)]
-    vec = jnp.concatenate([jnp.ravel(l) for l in float_leaves]) if float_leaves else jnp.zeros(0)
-
-    def unflatten(v, like):
-        out, offset = [], 0
-        for leaf in jax.tree_util.tree_leaves(like):
-            if _is_float(leaf):
-                size = int(np.prod(jnp.shape(leaf)))
-                out.append(jnp.reshape(v[offset:offset + size], jnp.shape(leaf)))
-                offset += size
-            else:
-                out.append(leaf)
-        return jax.tree_util.tree_unflatten(tree, out)
-
-    return vec, unflatten
+__all__ = ["flatten_state", "float_vector"]
 
 
 def float_vector(state) -> jax.Array:

@@ -14,47 +14,23 @@ PRNG keys in a state are carried along (stochastic models: the exponent of the r
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ..core.simulate import run
-from ._state import flatten_state
-
-
-def _drive_at(drive, i, dt):
-    """The drive of absolute step ``i``: an indexed array pytree, a function of t, or None."""
-    if drive is None:
-        return None
-    if callable(drive):
-        return drive(i * dt)
-    return jax.tree_util.tree_map(lambda a: a[i], drive)
+from ..core.loop import as_device_drive, initial_state, iterate
+from ..core.model import surface
+from ..core.tangent import flatten_state, tangent_step
 
 
 def _advance(model, state, steps, drive, dt):
     """The state after ``steps`` plain steps from step 0 (the transient)."""
     if steps == 0:
         return state
-    if drive is not None and not callable(drive):
-        drive = jax.tree_util.tree_map(lambda a: a[:steps], drive)
-    return run(model, state, steps, drive=drive, record=(), dt=dt)[0]
-
-
-def _tangent_step(model, state, q, d, t):
-    """New state and ``J q`` for the columns of ``q``: one forward-mode pass for a single vector,
-    one linearisation shared by the k tangent products otherwise (the step is evaluated once)."""
-    vec, unflatten = flatten_state(state)
-
-    def f(v):
-        return model.step(unflatten(v, state), d, t)
-
-    if q.shape[1] == 1:
-        new_state, tangent = jax.jvp(f, (vec,), (q[:, 0],))
-        return new_state, flatten_state(tangent)[0][:, None]
-    new_state, jvp = jax.linearize(f, vec)
-    return new_state, jax.vmap(lambda c: flatten_state(jvp(c))[0], in_axes=1, out_axes=1)(q)
+    return iterate(model, state, drive, dt, 0, steps)[0]
 
 
 def lyapunov_spectrum(model, steps: int, k: int | None = None, *, transient: int = 0, drive: Any = None,
@@ -79,7 +55,23 @@ def lyapunov_spectrum(model, steps: int, k: int | None = None, *, transient: int
     """
     if state is None:
         state = model.init(key if key is not None else jax.random.PRNGKey(0))
-    dt = getattr(model, "dt", 1.0) if dt is None else dt
+    state = initial_state(model, state)
+    dt = surface(model).dt if dt is None else dt
+    drive_fn, drive_arrays = _split(drive)
+    return _spectrum(model, state, drive_arrays, dt, steps=steps, k=k, transient=transient,
+                     renorm_every=renorm_every, drive_fn=drive_fn)
+
+
+def _split(drive):
+    """A function drive is a compile-time constant, arrays are traced arguments."""
+    return (drive, None) if callable(drive) else (None, as_device_drive(drive))
+
+
+@partial(jax.jit, static_argnames=("steps", "k", "transient", "renorm_every", "drive_fn"))
+def _spectrum(model, state, drive_arrays, dt, *, steps, k, transient, renorm_every, drive_fn):
+    # compiled with the model as an argument: one compilation for every parameter value, and
+    # the same program as a sweep's, so both give the same numbers bit for bit
+    drive = drive_fn if drive_fn is not None else drive_arrays
     state = _advance(model, state, transient, drive, dt)
     dim = flatten_state(state)[0].shape[0]
     k = dim if k is None else k
@@ -89,18 +81,17 @@ def lyapunov_spectrum(model, steps: int, k: int | None = None, *, transient: int
 
     def inner(carry, i):
         st, q = carry
-        d = _drive_at(drive, i, dt)
-        st, q = _tangent_step(model, st, q, d, i * dt)
+        st, q = tangent_step(model, st, q, drive, i, dt)
         return (st, q), None
 
     def block(carry, b):
         st, q, s = carry
-        idx = transient + b * renorm_every + jnp.arange(renorm_every)
+        idx = transient + b * renorm_every + jnp.arange(renorm_every, dtype=jnp.int32)
         (st, z), _ = lax.scan(inner, (st, q), idx)
         q, r = jnp.linalg.qr(z)
         return (st, q, s + jnp.log(jnp.abs(jnp.diagonal(r)))), None
 
-    (_, _, total), _ = lax.scan(block, (state, q0, jnp.zeros(k, dtype)), jnp.arange(blocks))
+    (_, _, total), _ = lax.scan(block, (state, q0, jnp.zeros(k, dtype)), jnp.arange(blocks, dtype=jnp.int32))
     return -jnp.sort(-total / (blocks * renorm_every * dt))
 
 
@@ -111,7 +102,16 @@ def max_lyapunov(model, steps: int, *, transient: int = 0, drive: Any = None, ke
     Cheaper than :func:`lyapunov_spectrum` (one tangent product per step). Same arguments."""
     if state is None:
         state = model.init(key if key is not None else jax.random.PRNGKey(0))
-    dt = getattr(model, "dt", 1.0) if dt is None else dt
+    state = initial_state(model, state)
+    dt = surface(model).dt if dt is None else dt
+    drive_fn, drive_arrays = _split(drive)
+    return _max_exponent(model, state, drive_arrays, dt, seed_vector, steps=steps, transient=transient,
+                         drive_fn=drive_fn)
+
+
+@partial(jax.jit, static_argnames=("steps", "transient", "drive_fn"))
+def _max_exponent(model, state, drive_arrays, dt, seed_vector, *, steps, transient, drive_fn):
+    drive = drive_fn if drive_fn is not None else drive_arrays
     state = _advance(model, state, transient, drive, dt)
     vec = flatten_state(state)[0]
     v0 = jnp.ones_like(vec) if seed_vector is None else seed_vector
@@ -119,10 +119,10 @@ def max_lyapunov(model, steps: int, *, transient: int = 0, drive: Any = None, ke
 
     def body(carry, i):
         st, v, s = carry
-        d = _drive_at(drive, i, dt)
-        st, z = _tangent_step(model, st, v[:, None], d, i * dt)
+        st, z = tangent_step(model, st, v[:, None], drive, i, dt)
         norm = jnp.linalg.norm(z[:, 0])
         return (st, z[:, 0] / norm, s + jnp.log(norm)), None
 
-    (_, _, total), _ = lax.scan(body, (state, v0, jnp.zeros((), vec.dtype)), transient + jnp.arange(steps))
+    (_, _, total), _ = lax.scan(body, (state, v0, jnp.zeros((), vec.dtype)),
+                                transient + jnp.arange(steps, dtype=jnp.int32))
     return total / (steps * dt)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .synchrony import order_parameter
+from . import accumulators as acc_
 
 
 class OrderParameterStream:
@@ -21,7 +21,7 @@ class OrderParameterStream:
 
     def update(self, samples: np.ndarray) -> None:
         """Fold one chunk of recorded samples in."""
-        self.parts.append(order_parameter(samples)[0])
+        self.parts.append(acc_.order_parameter_series(np.asarray(samples, float)))
 
     def result(self) -> tuple[np.ndarray, dict]:
         """``(values, attrs)`` for ``/diagnostics/<name>``."""
@@ -36,31 +36,25 @@ class CrossCorrelationStream:
     method = "Gamma_ij = <x~_i x~_j> / sqrt(<x~_i^2> <x~_j^2>), x~ = x - <x>_t over the recorded samples"
 
     def __init__(self):
-        self.count = 0
-        self.sum = None
-        self.outer = None
+        self.acc = None
 
     def update(self, samples: np.ndarray) -> None:
         """Fold one chunk of recorded samples in."""
         x = np.asarray(samples, float).reshape(len(samples), -1)
-        if self.sum is None:
-            self.sum = np.zeros(x.shape[1])
-            self.outer = np.zeros((x.shape[1], x.shape[1]))
-        self.count += len(x)
-        self.sum += x.sum(axis=0)
-        self.outer += x.T @ x
+        if not len(x):
+            return
+        if self.acc is None:
+            self.acc = acc_.xcorr_init(x[0])
+        self.acc = acc_.xcorr_update(self.acc, x)
 
     def result(self) -> tuple[np.ndarray, dict]:
         """``(values, attrs)`` for ``/diagnostics/<name>``."""
-        mean = self.sum / self.count
-        cov = self.outer / self.count - np.outer(mean, mean)
-        sd = np.sqrt(np.clip(np.diag(cov), 0, None))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            gamma = cov / np.outer(sd, sd)
-        n = len(mean)
-        i, j = np.triu_indices(n, 1)
-        return gamma, {"method": self.method, "mean_all_pairs": float(np.mean(gamma[i, j])) if n > 1 else float("nan"),
-                       "mean_hub_pairs": float(np.mean(gamma[0, 1:])) if n > 1 else float("nan")}
+        if self.acc is None:
+            return np.zeros((0, 0)), {"method": self.method, "mean_all_pairs": float("nan"),
+                                      "mean_hub_pairs": float("nan")}
+        gamma = acc_.xcorr_finalize(self.acc)
+        every, hub = acc_.pair_means(gamma)
+        return gamma, {"method": self.method, "mean_all_pairs": float(every), "mean_hub_pairs": float(hub)}
 
 
 STREAMS = {"order_parameter": (OrderParameterStream, "theta"), "cross_correlation": (CrossCorrelationStream, "x")}

@@ -12,6 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .accumulators import xcorr_finalize, xcorr_init, xcorr_update
+
 
 def order_parameter(theta) -> tuple[np.ndarray, np.ndarray]:
     """Kuramoto order parameter ``r e^{i psi} = (1/N) sum_j e^{i theta_j}`` over the last axis.
@@ -122,10 +124,8 @@ def cross_correlation(x, pairs: str | np.ndarray = "all", hub: int = 0) -> tuple
     or an explicit ``(m, 2)`` array of pairs. A constant series has no defined correlation (NaN).
     """
     x = np.asarray(x, float)
-    xc = x - x.mean(axis=0)
-    norm = np.sqrt((xc * xc).mean(axis=0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        gamma = (xc.T @ xc) / x.shape[0] / np.outer(norm, norm)
+    # the streamed accumulator on one block, shifted by the exact time mean
+    gamma = xcorr_finalize(xcorr_update(xcorr_init(x[0], shift=x.mean(axis=0)), x))
     n = x.shape[1]
     if isinstance(pairs, str):
         if pairs == "all":

@@ -1,14 +1,14 @@
-"""Concrete dynamics, one module per family."""
+"""Concrete dynamics, one module per family. Importing this package registers every model and
+projection by name in :data:`neurodyn.schema.MODELS` and :data:`neurodyn.schema.PROJECTIONS`
+(maps first: the registry lists names in registration order)."""
 
-from .couplings import DiffusiveCoupling, SimplicialCoupling
-from .kuramoto import KuramotoGraph, KuramotoMeanField, PhaseLattice1D, natural_frequencies
-from .kuramoto import MODELS as _PHASE_MODELS
-from .maps import MODELS as _MAP_MODELS
+from ..schema import MODELS, PROJECTIONS
+from .couplings import DiffusiveCoupling, LinearProjection, SimplicialCoupling
 from .maps import Chialvo, Rulkov, RulkovPiecewise, chialvo_ring_star, chialvo_rulkov_chain
+from .kuramoto import KuramotoGraph, KuramotoMeanField, PhaseLattice1D, natural_frequencies
 from .reservoir import ESN
+from .spiking import LIF
 
-MODELS = {**_MAP_MODELS, **_PHASE_MODELS}
-
-__all__ = ["Chialvo", "Rulkov", "RulkovPiecewise", "DiffusiveCoupling", "SimplicialCoupling",
+__all__ = ["Chialvo", "Rulkov", "RulkovPiecewise", "DiffusiveCoupling", "SimplicialCoupling", "LinearProjection",
            "chialvo_ring_star", "chialvo_rulkov_chain", "KuramotoMeanField", "KuramotoGraph", "PhaseLattice1D",
-           "natural_frequencies", "ESN", "MODELS"]
+           "natural_frequencies", "ESN", "LIF", "MODELS", "PROJECTIONS"]

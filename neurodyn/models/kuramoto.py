@@ -15,13 +15,15 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.special import ndtri
 
-from ..connectivity import CSRGraph
-from ..core.integrators import euler, euler_maruyama, rk4
+from ..connectivity import CSRGraph, graph_from_spec
+from ..core.continuous import ContinuousModel
+from ..core.integrators import INTEGRATORS
 from ..core.model import drive_term, float_dtype, per_node
 from ..errors import SpecError
 from ..ops import CSRMatrix
 from ..ops.trig import sincos
 from ..pytree import pytree_dataclass
+from ..schema import MODELS, Field, read_fields
 
 METHODS = ("rk4", "euler", "euler_maruyama")
 FREQUENCY_DISTRIBUTIONS = ("lorentzian", "gaussian", "uniform", "constant")
@@ -61,22 +63,24 @@ def natural_frequencies(n: int, dist: str = "lorentzian", width: float = 1.0, ce
     return center + w
 
 
-def _frequencies_from_spec(n, value, seed, path) -> np.ndarray:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return np.full(n, float(value))
-    if isinstance(value, list):
-        if len(value) != n:
-            raise SpecError(f"{path}: expected {n} values (one per oscillator), got {len(value)}")
-        return np.asarray(value, float)
-    if not isinstance(value, dict):
-        raise SpecError(f"{path}: expected a number, a list or a table {{ dist = ..., width = ... }}")
-    allowed = ("dist", "width", "center", "quantile", "seed")
-    for k in value:
-        if k not in allowed:
-            raise SpecError(f"{path}: unknown field {k!r} (allowed: {', '.join(allowed)})")
-    return natural_frequencies(n, value.get("dist", "lorentzian"), float(value.get("width", 1.0)),
-                               float(value.get("center", 0.0)), seed=int(value.get("seed", seed)),
-                               quantile=bool(value.get("quantile", False)))
+FREQUENCY_FIELDS = (
+    Field("dist", "choice", default="lorentzian", choices=FREQUENCY_DISTRIBUTIONS, doc="distribution"),
+    Field("width", default=1.0, minimum=0.0, unit="rad per time unit",
+          doc="Lorentzian half-width, Gaussian standard deviation or uniform half-range"),
+    Field("center", default=0.0, unit="rad per time unit", doc="centre of the distribution"),
+    Field("quantile", "bool", default=False, doc="deterministic quantiles instead of random draws"),
+    Field("seed", "integer", default=None, minimum=0, doc="seed of the draws", default_text="the spec's seed"),
+)
+
+
+def _frequencies(path, value, *, n=None, spec_seed=None, **context) -> np.ndarray:
+    """Spec ``frequencies``: a number, one per oscillator, or a table of :data:`FREQUENCY_FIELDS`."""
+    if isinstance(value, dict):
+        f = read_fields(path, value, FREQUENCY_FIELDS)
+        seed = f["seed"] if f["seed"] is not None else (spec_seed or 0)
+        return natural_frequencies(n, f["dist"], f["width"], f["center"], seed=seed, quantile=f["quantile"])
+    values = Field("frequencies", "per_node").validate(path, value, n=n)
+    return np.broadcast_to(np.asarray(values, float), (n,))
 
 
 def _check_method(method: str) -> str:
@@ -85,22 +89,22 @@ def _check_method(method: str) -> str:
     return method
 
 
-class _PhaseModel:
-    """Shared init/step/observe of the phase-oscillator models (vector field in subclasses)."""
+class _PhaseModel(ContinuousModel, abstract=True):
+    """Shared init/observe and noise of the phase-oscillator models (vector field in subclasses).
 
-    input_variable: ClassVar[str] = "theta"
+    The step is the model's integrator (``method``: RK4 or Euler without noise, Euler–Maruyama
+    with ``noise = D > 0``, amplitude ``sqrt(2 D)``)."""
+
     VARIABLES: ClassVar[tuple] = ("theta",)
-    PARAMETERS: ClassVar[dict] = {}  # per-node parameters: none; the rest are SPEC_FIELDS
+    PORTS: ClassVar[tuple] = ("theta",)
+    INPUT_PORT: ClassVar[str] = "theta"
     units: ClassVar[dict] = {"theta": "rad", "r": "1", "psi": "rad"}
     time_unit: ClassVar[str] = "1"
 
     @classmethod
-    def from_spec(cls, n, fields, *, dt, seed, dtype):
-        """Build from validated spec fields: the SPEC_FIELDS are ``create``'s keyword arguments,
-        except ``frequencies``, drawn with the spec seed."""
-        rest = {k: v for k, v in fields.items() if k != "frequencies"}
-        omega = _frequencies_from_spec(n, fields.get("frequencies", 0.0), seed, "frequencies")
-        return cls.create(n, omega=omega, dt=dt, dtype=dtype, **rest)
+    def from_spec(cls, *, n, frequencies, dt, dtype, **fields):
+        """Build from validated spec fields (``frequencies`` already drawn, see the registry below)."""
+        return cls.create(n, omega=frequencies, dt=dt, dtype=dtype, **fields)
 
     def init(self, key: jax.Array) -> PhaseState:
         """Phases uniform on [0, 2 pi); the noise key is derived from ``key``."""
@@ -108,16 +112,14 @@ class _PhaseModel:
         theta = jax.random.uniform(k_theta, (self.n,), self.omega.dtype, 0.0, 2 * np.pi)
         return PhaseState(theta, k_noise)
 
-    def step(self, state: PhaseState, drive=None, t=0.0) -> PhaseState:
-        """One RK4 / Euler step, or an Euler–Maruyama step when noise is on (the key advances)."""
-        f = self.vector_field
-        if self.method == "euler_maruyama":
-            key, sub = jax.random.split(state.key)
-            theta = euler_maruyama(f, state.theta, drive, t, self.dt,
-                                   diffusion=lambda th, tt: jnp.sqrt(2 * self.noise) * jnp.ones_like(th), key=sub)
-            return PhaseState(theta, key)
-        integrate = rk4 if self.method == "rk4" else euler
-        return PhaseState(integrate(f, state.theta, drive, t, self.dt), state.key)
+    @property
+    def method(self) -> str:
+        """Name of the integrator (``"rk4"``, ``"euler"`` or ``"euler_maruyama"``)."""
+        return self.integrator.name
+
+    def noise_amplitude(self, state: PhaseState, t) -> PhaseState:
+        """``g = sqrt(2 D)`` for every phase (Euler–Maruyama hook)."""
+        return PhaseState(jnp.sqrt(2 * self.noise) * jnp.ones_like(state.theta), state.key)
 
     def observe(self, state: PhaseState) -> dict:
         """Phases, order parameter r and mean phase psi (plus the width on lattices)."""
@@ -135,10 +137,10 @@ def _common(n, omega, dt, noise, method, dtype):
     method = _check_method(method or ("euler_maruyama" if float(noise) > 0 else "rk4"))
     if float(noise) > 0 and method != "euler_maruyama":
         raise SpecError(f"noise = {noise} needs method 'euler_maruyama', got {method!r}")
-    return per_node(omega, n, "omega", dtype), jnp.asarray(dt, dt_), jnp.asarray(noise, dt_), method
+    return per_node(omega, n, "omega", dtype), jnp.asarray(dt, dt_), jnp.asarray(noise, dt_), INTEGRATORS[method]
 
 
-@pytree_dataclass(static=("n", "method"))
+@pytree_dataclass(static=("n", "integrator"))
 class KuramotoMeanField(_PhaseModel):
     """All-to-all Kuramoto–Sakaguchi model in mean-field form, O(N) per step.
 
@@ -150,14 +152,12 @@ class KuramotoMeanField(_PhaseModel):
     """
 
     n: int
-    method: str
+    integrator: object
     omega: jax.Array
     coupling: jax.Array
     lag: jax.Array
     noise: jax.Array
     dt: jax.Array
-
-    SPEC_FIELDS: ClassVar[tuple] = ("frequencies", "coupling", "lag", "noise", "method")
 
     @classmethod
     def create(cls, n: int, *, omega=0.0, coupling=1.0, lag=0.0, noise=0.0, dt=0.05, method=None,
@@ -167,17 +167,18 @@ class KuramotoMeanField(_PhaseModel):
         d = float_dtype(dtype)
         return cls(n, method, omega, jnp.asarray(coupling, d), jnp.asarray(lag, d), noise, dt)
 
-    def vector_field(self, theta, drive, t):
+    def vector_field(self, state: PhaseState, drive, t) -> PhaseState:
         """``dtheta/dt`` as in the class docstring."""
+        theta = state.theta
         s, c = sincos(theta)
         zc, zs = jnp.mean(c), jnp.mean(s)
         ca, sa = jnp.cos(self.lag), jnp.sin(self.lag)
         # mean_j sin(theta_j - theta_i - alpha) = zs cos(theta_i + alpha) - zc sin(theta_i + alpha)
         coupling = zs * (c * ca - s * sa) - zc * (s * ca + c * sa)
-        return self.omega + self.coupling * coupling + drive_term(drive, "theta", "theta")
+        return PhaseState(self.omega + self.coupling * coupling + drive_term(drive, "theta", "theta"), state.key)
 
 
-@pytree_dataclass(static=("n", "method"))
+@pytree_dataclass(static=("n", "integrator"))
 class KuramotoGraph(_PhaseModel):
     """Kuramoto–Sakaguchi oscillators on a weighted graph, O(edges) per step.
 
@@ -189,7 +190,7 @@ class KuramotoGraph(_PhaseModel):
     """
 
     n: int
-    method: str
+    integrator: object
     omega: jax.Array
     coupling: jax.Array
     lag: jax.Array
@@ -211,16 +212,18 @@ class KuramotoGraph(_PhaseModel):
         return cls(n, method, omega, jnp.asarray(coupling, d), jnp.asarray(lag, d), noise, dt,
                    jnp.asarray(norm, d), adj)
 
-    def vector_field(self, theta, drive, t):
+    def vector_field(self, state: PhaseState, drive, t) -> PhaseState:
         """``dtheta/dt`` as in the class docstring."""
+        theta = state.theta
         s, c = sincos(theta)
         a_sin, a_cos = self.adjacency @ s, self.adjacency @ c
         ca, sa = jnp.cos(self.lag), jnp.sin(self.lag)
         coupling = (c * ca - s * sa) * a_sin - (s * ca + c * sa) * a_cos
-        return self.omega + self.coupling * self.norm * coupling + drive_term(drive, "theta", "theta")
+        return PhaseState(self.omega + self.coupling * self.norm * coupling + drive_term(drive, "theta", "theta"),
+                          state.key)
 
 
-@pytree_dataclass(static=("n", "method", "periodic"))
+@pytree_dataclass(static=("n", "integrator", "periodic"))
 class PhaseLattice1D(_PhaseModel):
     """1-D lattice of phase oscillators with nearest-neighbour coupling (MODELS.md 6.3).
 
@@ -233,7 +236,7 @@ class PhaseLattice1D(_PhaseModel):
     """
 
     n: int
-    method: str
+    integrator: object
     periodic: bool
     omega: jax.Array
     coupling: jax.Array
@@ -242,7 +245,6 @@ class PhaseLattice1D(_PhaseModel):
     noise: jax.Array
     dt: jax.Array
 
-    SPEC_FIELDS: ClassVar[tuple] = ("frequencies", "coupling", "lag", "nonodd", "noise", "method", "periodic")
     units: ClassVar[dict] = {"theta": "rad", "r": "1", "psi": "rad", "width": "rad"}
 
     @classmethod
@@ -266,21 +268,71 @@ class PhaseLattice1D(_PhaseModel):
         ca, sa = jnp.cos(self.lag), jnp.sin(self.lag)
         return s * ca + c * sa - sa + self.nonodd * (1.0 - c)
 
-    def vector_field(self, phi, drive, t):
+    def vector_field(self, state: PhaseState, drive, t) -> PhaseState:
         """``dtheta/dt`` as in the class docstring."""
+        phi = state.theta
         right = jnp.roll(phi, -1) - phi
         left = jnp.roll(phi, 1) - phi
         g_right, g_left = self.gamma(right), self.gamma(left)
         if not self.periodic:
             g_right = g_right.at[-1].set(0.0)
             g_left = g_left.at[0].set(0.0)
-        return self.omega + self.coupling * (g_right + g_left) + drive_term(drive, "theta", "theta")
+        return PhaseState(self.omega + self.coupling * (g_right + g_left) + drive_term(drive, "theta", "theta"),
+                          state.key)
 
     def observe(self, state: PhaseState) -> dict:
         """Phases, order parameter r and mean phase psi (plus the width on lattices)."""
         obs = super().observe(state)
-        obs["width"] = jnp.std(state.theta)
+        var = jnp.var(state.theta)
+        positive = var > 0  # sqrt'(0) is infinite: a flat interface gets width 0 and gradient 0
+        obs["width"] = jnp.where(positive, jnp.sqrt(jnp.where(positive, var, 1.0)), 0.0)
         return obs
 
 
-MODELS = {"kuramoto": KuramotoMeanField, "kuramoto_lattice": PhaseLattice1D}
+def _graph(path, value, *, n=None, **context) -> CSRGraph:
+    return graph_from_spec(path, value, n, f"the population has n = {n} oscillators")
+
+
+def _graph_from_spec(*, n, graph, frequencies, dt, dtype, **fields) -> KuramotoGraph:
+    return KuramotoGraph.create(graph, omega=frequencies, dt=dt, dtype=dtype, **fields)
+
+
+_FREQUENCIES = Field("frequencies", "custom", default=0.0, validator=_frequencies, unit="rad per time unit",
+                     type_text="number, list of n numbers or table", fields=FREQUENCY_FIELDS,
+                     doc="natural frequencies omega: one value, one per oscillator, or a table drawing them")
+_COUPLING = Field("coupling", default=1.0, unit="1 / time unit", doc="coupling strength K")
+_LAG = Field("lag", default=0.0, unit="rad", doc="Sakaguchi phase lag alpha")
+_NOISE = Field("noise", default=0.0, minimum=0.0, unit="rad^2 / time unit",
+               doc="noise strength D, <eta_i(t) eta_j(t')> = 2 D delta_ij delta(t - t')")
+_METHOD = Field("method", "choice", default=None, choices=METHODS, doc="integrator",
+                default_text='"rk4", or "euler_maruyama" when noise > 0')
+_PHASE_CONTEXT = ("dt", "dtype")
+
+MODELS.register("kuramoto", KuramotoMeanField.from_spec, (_FREQUENCIES, _COUPLING, _LAG, _NOISE, _METHOD),
+                summary="All-to-all Kuramoto–Sakaguchi oscillators in mean-field form, O(N) per step.",
+                citation="Y. Kuramoto, Lect. Notes Phys. 39:420 (1975); H. Sakaguchi, Y. Kuramoto, "
+                         "Prog. Theor. Phys. 76:576 (1986)",
+                example={"n": 16, "frequencies": {"dist": "lorentzian", "width": 0.5, "quantile": True},
+                         "coupling": 2.0},
+                context=_PHASE_CONTEXT, cls=KuramotoMeanField)
+MODELS.register("kuramoto_graph", _graph_from_spec, (
+    Field("graph", "custom", validator=_graph, type_text="table { kind = ... }",
+          doc="the coupling graph A (see graphs); its node count must equal n"),
+    Field("normalize", "choice", default="none", choices=("none", "degree", "mean_degree", "size"),
+          doc="per-node factor of the coupling sum: 1, 1/k_i, 1/<k> or 1/N"),
+    _FREQUENCIES, _COUPLING, _LAG, _NOISE, _METHOD,
+), summary="Kuramoto–Sakaguchi oscillators on a weighted graph, O(edges) per step.",
+    citation="F. A. Rodrigues, T. K. D. M. Peron, P. Ji, J. Kurths, Phys. Rep. 610:1 (2016)",
+    example={"n": 8, "graph": {"kind": "ring", "n": 8, "k": 2}, "normalize": "degree",
+             "frequencies": {"dist": "gaussian", "width": 0.1}, "coupling": 1.5},
+    context=_PHASE_CONTEXT, cls=KuramotoGraph)
+MODELS.register("kuramoto_lattice", PhaseLattice1D.from_spec, (
+    _FREQUENCIES, _COUPLING, _LAG,
+    Field("nonodd", default=0.0, doc="a, the non-odd term a (1 - cos x) of the coupling function (KPZ)"),
+    _NOISE, _METHOD,
+    Field("periodic", "bool", default=True, doc="periodic boundaries (false: the end oscillators have one neighbour)"),
+), summary="1-D lattice of phase oscillators with nearest-neighbour coupling G(x) = sin(x + alpha) - sin(alpha) "
+           "+ a (1 - cos x); n >= 3.",
+    citation="R. Gutiérrez, R. Cuerno, arXiv:2604.06040",
+    example={"n": 16, "coupling": 0.2, "nonodd": 1.0, "noise": 0.05},
+    context=_PHASE_CONTEXT, cls=PhaseLattice1D)

@@ -16,10 +16,11 @@ import jax
 import jax.numpy as jnp
 
 from ..connectivity import from_edges, ring_star as ring_star_graph
-from ..core.model import drive_term, per_node
+from ..core.model import Model, drive_term, per_node
 from ..core.network import Network
 from ..errors import check_int
 from ..pytree import pytree_dataclass
+from ..schema import MODELS, Field
 from .couplings import DiffusiveCoupling, SimplicialCoupling
 
 
@@ -43,7 +44,7 @@ def _uniform(key, n, low, high, dtype):
 
 
 @pytree_dataclass(static=("n",))
-class Chialvo:
+class Chialvo(Model):
     """Chialvo map neuron (D. R. Chialvo, Chaos Solitons Fractals 5:461, 1995).
 
     ``x_{n+1} = x_n^2 exp(y_n - x_n) + k + I_n``, ``y_{n+1} = a y_n - b x_n + c``.
@@ -60,9 +61,9 @@ class Chialvo:
     c: jax.Array
     k: jax.Array
 
-    PARAMETERS: ClassVar[dict] = {"a": 0.89, "b": 0.6, "c": 0.28, "k": 0.03}
     VARIABLES: ClassVar[tuple] = ("x", "y")
-    input_variable: ClassVar[str] = "x"
+    PORTS: ClassVar[tuple] = ("x", "y")
+    INPUT_PORT: ClassVar[str] = "x"
     units: ClassVar[dict] = {"x": "1", "y": "1"}
     time_unit: ClassVar[str] = "iteration"
 
@@ -98,7 +99,7 @@ class Chialvo:
 
 
 @pytree_dataclass(static=("n",))
-class Rulkov:
+class Rulkov(Model):
     """Chaotic two-dimensional Rulkov map (N. F. Rulkov, Phys. Rev. Lett. 86:183, 2001).
 
     ``x_{n+1} = alpha / (1 + x_n^2) + y_n + I_n``, ``y_{n+1} = y_n - mu (x_n - sigma)``.
@@ -114,9 +115,9 @@ class Rulkov:
     mu: jax.Array
     sigma: jax.Array
 
-    PARAMETERS: ClassVar[dict] = {"alpha": 4.1, "mu": 0.001, "sigma": -1.0}
     VARIABLES: ClassVar[tuple] = ("x", "y")
-    input_variable: ClassVar[str] = "x"
+    PORTS: ClassVar[tuple] = ("x", "y")
+    INPUT_PORT: ClassVar[str] = "x"
     units: ClassVar[dict] = {"x": "1", "y": "1"}
     time_unit: ClassVar[str] = "iteration"
 
@@ -146,7 +147,7 @@ class Rulkov:
 
 
 @pytree_dataclass(static=("n",))
-class RulkovPiecewise:
+class RulkovPiecewise(Model):
     """Non-chaotic piecewise Rulkov map (N. F. Rulkov, Phys. Rev. E 65:041922, 2002).
 
     ``x_{n+1} = f_alpha(x_n, y_n + beta_n)``, ``y_{n+1} = y_n - mu (x_n + 1) + mu sigma_n`` with
@@ -162,9 +163,10 @@ class RulkovPiecewise:
     beta_e: jax.Array
     sigma_e: jax.Array
 
-    PARAMETERS: ClassVar[dict] = {"alpha": 3.0, "mu": 0.001, "sigma": 0.1, "beta_e": 1.0, "sigma_e": 1.0}
     VARIABLES: ClassVar[tuple] = ("x", "x_prev", "y")
-    input_variable: ClassVar[str] = "I"
+    PORTS: ClassVar[tuple] = ("I", "x", "y")
+    INPUT_PORT: ClassVar[str] = "I"
+    SMOOTH: ClassVar[bool] = False
     units: ClassVar[dict] = {"x": "1", "x_prev": "1", "y": "1"}
     time_unit: ClassVar[str] = "iteration"
 
@@ -217,14 +219,15 @@ def chialvo_ring_star(ring: int = 3, *, star: float = 0.01, ring_strength: float
     n = ring + 1
     neurons = Chialvo.create(n, dtype=dtype, **chialvo)
     full = ring_star_graph(ring, neighbours, "all")
-    couplings = (
-        DiffusiveCoupling.create(["neurons"], [n], "x", ring_star_graph(ring, neighbours, "star"), star,
-                                 star_normalize, dtype),
-        DiffusiveCoupling.create(["neurons"], [n], "x", ring_star_graph(ring, neighbours, "ring"), ring_strength,
-                                 ring_normalize, dtype),
-        SimplicialCoupling.create(["neurons"], [n], "x", triadic, graph=full, normalize=triadic_normalize, dtype=dtype),
-    )
-    return Network({"neurons": neurons}, couplings)
+    projections = {
+        "star": DiffusiveCoupling.create(["neurons"], [n], "x", ring_star_graph(ring, neighbours, "star"), star,
+                                         star_normalize, dtype),
+        "ring": DiffusiveCoupling.create(["neurons"], [n], "x", ring_star_graph(ring, neighbours, "ring"),
+                                         ring_strength, ring_normalize, dtype),
+        "triadic": SimplicialCoupling.create(["neurons"], [n], "x", triadic, graph=full, normalize=triadic_normalize,
+                                             dtype=dtype),
+    }
+    return Network({"neurons": neurons}, projections)
 
 
 def chialvo_rulkov_chain(*, sigma12: float = 0.01, sigma21: float = 0.01, sigma23: float = 0.01,
@@ -242,8 +245,34 @@ def chialvo_rulkov_chain(*, sigma12: float = 0.01, sigma21: float = 0.01, sigma2
     return Network(
         {"chialvo": Chialvo.create(2, dtype=dtype, **(chialvo or {})),
          "rulkov": Rulkov.create(1, dtype=dtype, **(rulkov or {}))},
-        (DiffusiveCoupling.create(["chialvo", "rulkov"], [2, 1], "x", graph, 1.0, "none", dtype),),
+        {"chain": DiffusiveCoupling.create(["chialvo", "rulkov"], [2, 1], "x", graph, 1.0, "none", dtype)},
     )
 
 
-MODELS = {"chialvo": Chialvo, "rulkov": Rulkov, "rulkov_piecewise": RulkovPiecewise}
+def _parameter(name: str, default: float, doc: str) -> Field:
+    return Field(name, "per_node", default=default, doc=doc)
+
+
+MODELS.register("chialvo", Chialvo.create, (
+    _parameter("a", 0.89, "recovery time constant (< 1)"),
+    _parameter("b", 0.6, "activation dependence of the recovery (< 1); 0.6 oscillation, 0.18 chaotic bursting"),
+    _parameter("c", 0.28, "offset of the recovery"),
+    _parameter("k", 0.03, "constant bias; time-dependent input adds to it"),
+), summary="Chialvo map neuron: x' = x^2 exp(y - x) + k + I, y' = a y - b x + c.",
+    citation="D. R. Chialvo, Chaos Solitons Fractals 5:461 (1995)", example={"n": 2, "b": [0.6, 0.18]},
+    context=("dtype",), cls=Chialvo)
+MODELS.register("rulkov", Rulkov.create, (
+    _parameter("alpha", 4.1, "nonlinearity (chaotic bursting for alpha > 4)"),
+    _parameter("mu", 0.001, "slow time scale"),
+    _parameter("sigma", -1.0, "DC input setting the rest state x* = sigma"),
+), summary="Chaotic Rulkov map: x' = alpha / (1 + x^2) + y + I, y' = y - mu (x - sigma).",
+    citation="N. F. Rulkov, Phys. Rev. Lett. 86:183 (2001)", example={"n": 2}, context=("dtype",), cls=Rulkov)
+MODELS.register("rulkov_piecewise", RulkovPiecewise.create, (
+    _parameter("alpha", 3.0, "height of the spike"),
+    _parameter("mu", 0.001, "slow time scale"),
+    _parameter("sigma", 0.1, "DC input"),
+    _parameter("beta_e", 1.0, "gain of the input current I on the fast variable"),
+    _parameter("sigma_e", 1.0, "gain of the input current I on the slow variable"),
+), summary="Non-chaotic piecewise Rulkov map with input current I (port \"I\").",
+    citation="N. F. Rulkov, Phys. Rev. E 65:041922 (2002)", example={"n": 2}, context=("dtype",),
+    cls=RulkovPiecewise)

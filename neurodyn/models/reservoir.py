@@ -17,9 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..connectivity.matrices import random_sparse, scale_to_spectral_radius
-from ..core.model import float_dtype
+from ..core.model import Model, drive_term, float_dtype
 from ..errors import SpecError
 from ..pytree import pytree_dataclass
+from ..schema import MODELS, Field
 
 
 class ReservoirState(NamedTuple):
@@ -29,7 +30,7 @@ class ReservoirState(NamedTuple):
 
 
 @pytree_dataclass(static=("n", "n_inputs", "activation"))
-class ESN:
+class ESN(Model):
     """Leaky-integrator echo state network (``activation="tanh"``) or linear reservoir
     (``activation="identity"``).
 
@@ -50,8 +51,9 @@ class ESN:
     recurrent_gain: jax.Array
     input_gain: jax.Array
 
-    input_variable: ClassVar[str] = "u"
     VARIABLES: ClassVar[tuple] = ("x",)
+    PORTS: ClassVar[tuple] = ("u", "x")
+    INPUT_PORT: ClassVar[str] = "u"
     units: ClassVar[dict] = {"x": "1"}
     time_unit: ClassVar[str] = "step"
 
@@ -89,10 +91,14 @@ class ESN:
         return ReservoirState(jnp.zeros(self.n, self.w.dtype))
 
     def step(self, state: ReservoirState, drive=None, t=None) -> ReservoirState:
-        """``x <- (1 - a) x + a phi(g W x + g_in W_in u + b)``."""
-        u = 0.0 if drive is None else (drive["u"] if isinstance(drive, dict) else drive)
-        pre = self.recurrent_gain * (self.w @ state.x) + self.bias
-        if drive is not None:
+        """``x <- (1 - a) x + a phi(g W x + g_in W_in u + b + I)``.
+
+        Ports: ``"u"`` the input vector (``n_inputs`` values, through ``W_in``; the default port),
+        ``"x"`` an additive input ``I`` to the pre-activation of every unit (a coupling or a
+        projection from another population)."""
+        pre = self.recurrent_gain * (self.w @ state.x) + self.bias + drive_term(drive, "x", "u")
+        u = drive_term(drive, "u", "u")
+        if not (isinstance(u, float) and u == 0.0):
             pre = pre + self.input_gain * (self.w_in @ jnp.reshape(jnp.asarray(u, self.w.dtype), (self.n_inputs,)))
         act = jnp.tanh(pre) if self.activation == "tanh" else pre
         return ReservoirState((1 - self.leak) * state.x + self.leak * act)
@@ -109,3 +115,29 @@ class ESN:
     def jacobian_at_origin(self) -> jax.Array:
         """``J0 = (1 - a) I + a g W`` (the linearisation at x = 0 with zero input and bias)."""
         return (1 - self.leak) * jnp.eye(self.n, dtype=self.w.dtype) + self.leak * self.effective_w
+
+
+def _esn_from_spec(*, n, n_inputs, spectral_radius, input_scaling, bias_scaling, leak, density, activation, seed,
+                   spec_seed, dtype) -> ESN:
+    return ESN.create(n, n_inputs, spectral_radius=spectral_radius, input_scaling=input_scaling,
+                      bias_scaling=bias_scaling, leak=leak, density=density, activation=activation,
+                      seed=seed if seed is not None else spec_seed or 0, dtype=dtype)
+
+
+MODELS.register("esn", _esn_from_spec, (
+    Field("n_inputs", "integer", default=1, minimum=1, doc="size of the input u (port \"u\")"),
+    Field("spectral_radius", default=0.9, minimum=0.0, doc="spectral radius of the recurrent matrix W"),
+    Field("input_scaling", default=1.0, minimum=0.0, doc="W_in drawn U(-input_scaling, input_scaling)"),
+    Field("bias_scaling", default=0.0, minimum=0.0, doc="bias drawn U(-bias_scaling, bias_scaling)"),
+    Field("leak", default=1.0, minimum=0.0, maximum=1.0, exclusive_minimum=True, doc="leak rate a"),
+    Field("density", default=0.1, minimum=0.0, maximum=1.0, exclusive_minimum=True,
+          doc="fraction of non-zero entries of W"),
+    Field("activation", "choice", default="tanh", choices=("tanh", "identity"),
+          doc="phi: tanh, or the identity (linear reservoir)"),
+    Field("seed", "integer", default=None, minimum=0, doc="seed of W, W_in and the bias",
+          default_text="the spec's seed"),
+), summary="Leaky-integrator echo state network x(n) = (1 - a) x(n-1) + a phi(W_in u(n) + W x(n-1) + b).",
+    citation="H. Jaeger, GMD Report 148 (2001); M. Lukoševičius, A Practical Guide to Applying Echo State "
+             "Networks (2012)",
+    example={"n": 20, "spectral_radius": 0.9, "leak": 0.5, "bias_scaling": 0.2, "seed": 1},
+    context=("spec_seed", "dtype"), cls=ESN)

@@ -9,11 +9,14 @@ import types
 
 from .grid import Grid, cartesian, latin_hypercube, parse_axis, random_sample
 from .measures import MEASURE_NAMES, Measure, parse_measure
-from .runner import SweepResult, compile_count, connect, sweep
+from .execute import connect
+from .measures import MEASURES, MeasureKind, register_measure
+from .point import compile_count
+from .runner import SweepResult, sweep
 from .store import SweepMismatchError
 
 __all__ = ["Grid", "cartesian", "latin_hypercube", "random_sample", "parse_axis", "Measure", "parse_measure",
-           "MEASURE_NAMES", "SweepResult", "sweep", "compile_count", "connect", "SweepMismatchError"]
+           "MEASURE_NAMES", "MEASURES", "MeasureKind", "register_measure", "SweepResult", "sweep", "compile_count", "connect", "SweepMismatchError"]
 
 
 class _CallableModule(types.ModuleType):

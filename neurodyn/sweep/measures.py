@@ -1,27 +1,98 @@
 """Measures that reduce one run of a sweep point to numbers, computed inside the compiled,
 vmapped run as running accumulators (no trajectory is stored).
 
-Each measure has ``init(obs)``, ``update(acc, block)`` (once per block of K consecutive measured
-observations, so that e.g. the covariance of the cross-correlation is one matrix product per
-block rather than an outer product per step) and ``finalize(acc, n)`` -> dict of arrays; ``max_lyapunov`` is special: it propagates a tangent
+Measure kinds register by name in :data:`MEASURES` (:func:`register_measure`). Each has
+``init``, ``update`` (once per block of K consecutive measured observations, so that e.g. the
+covariance of the cross-correlation is one matrix product per block rather than an outer product
+per step) and ``finalize``, built on the accumulators of :mod:`neurodyn.diagnostics.accumulators`
+that the streamed run diagnostics use too. ``max_lyapunov`` is special: it propagates a tangent
 vector alongside the run (Benettin, one vector, renormalised every step).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import jax.numpy as jnp
 
+from ..diagnostics import accumulators as acc_
 from ..errors import SpecError
 
-MEASURE_NAMES = ("max_lyapunov", "cross_correlation", "order_parameter", "mean", "var", "firing_rate", "orbit")
+
+@dataclass(frozen=True)
+class MeasureKind:
+    """A registered measure: its name, what it computes, its option and its accumulator.
+
+    ``init(measure, obs)``, ``update(measure, acc, block)``, ``finalize(measure, acc, n) -> dict``;
+    ``option`` names the value after the observable in ``name:observable:option`` (``None``: none)
+    and ``default`` the observable variable used when none is named."""
+
+    name: str
+    doc: str
+    init: Callable[..., Any] = None
+    update: Callable[..., Any] = None
+    finalize: Callable[..., dict] = None
+    option: str | None = None
+    default: str = "x"
+
+
+MEASURES: dict[str, MeasureKind] = {}
+
+
+def register_measure(kind: MeasureKind) -> MeasureKind:
+    """Add a measure kind to the registry (its name is what ``--measure`` accepts)."""
+    MEASURES[kind.name] = kind
+    return kind
+
+
+def _xcorr_finalize(m, a, n):
+    gamma = acc_.xcorr_finalize(a)
+    every, hub = acc_.pair_means(gamma)
+    return {m.label: every, f"{m.label}.hub": hub}
+
+
+register_measure(MeasureKind(
+    "max_lyapunov", "largest Lyapunov exponent along the run (one tangent vector, Benettin), per time unit"))
+register_measure(MeasureKind(
+    "cross_correlation", "mean zero-lag cross-correlation Gamma_ij over all pairs, and over hub pairs (.hub)",
+    lambda m, obs: acc_.xcorr_init(obs),
+    lambda m, a, b: acc_.xcorr_update(a, b),
+    _xcorr_finalize))
+register_measure(MeasureKind(
+    "order_parameter", "time-averaged Kuramoto order parameter <r>_t of the phases",
+    lambda m, obs: acc_.order_parameter_init(obs),
+    lambda m, a, b: acc_.order_parameter_update(a, b),
+    lambda m, a, n: {m.label: acc_.order_parameter_finalize(a)}, default="theta"))
+register_measure(MeasureKind(
+    "mean", "time average, averaged over the components",
+    lambda m, obs: acc_.moments_init(obs),
+    lambda m, a, b: acc_.moments_update(a, b),
+    lambda m, a, n: {m.label: jnp.mean(acc_.moments_finalize(a)[0])}))
+register_measure(MeasureKind(
+    "var", "variance over time, averaged over the components",
+    lambda m, obs: acc_.moments_init(obs),
+    lambda m, a, b: acc_.moments_update(a, b),
+    lambda m, a, n: {m.label: jnp.mean(acc_.moments_finalize(a)[1])}))
+register_measure(MeasureKind(
+    "firing_rate", "upward crossings of a threshold per step, averaged over the components",
+    lambda m, obs: acc_.crossings_init(obs),
+    lambda m, a, b: acc_.crossings_update(a, b, m.threshold),
+    lambda m, a, n: {m.label: jnp.mean(a[0]) / n}, option="threshold"))
+register_measure(MeasureKind(
+    "orbit", "the last N values of the first component (bifurcation diagrams)",
+    lambda m, obs: acc_.last_values_init(obs, m.length),
+    lambda m, a, b: acc_.last_values_update(a, b),
+    lambda m, a, n: {m.label: a.reshape(m.length, -1)[:, 0]}, option="length"))
+register_measure(MeasureKind(
+    "function", "a user function of the recorded observables (Measure.function)"))
+
+MEASURE_NAMES = tuple(k for k in MEASURES if k != "function")
 
 
 @dataclass(frozen=True)
 class Measure:
-    """One measure: ``kind`` from :data:`MEASURE_NAMES`, the observable it reads, options."""
+    """One measure: ``kind`` from :data:`MEASURES`, the observable it reads, options."""
 
     kind: str
     observable: str = ""
@@ -53,60 +124,18 @@ class Measure:
 
     def init(self, obs):
         """Accumulator from the first observation."""
-        x = obs.get(self.observable)
-        if self.kind == "cross_correlation":
-            v = jnp.ravel(x)  # sums of x - x(0): shifted sums keep the variance free of cancellation
-            return (jnp.zeros_like(v), jnp.zeros((v.size, v.size), v.dtype), v)
-        if self.kind == "order_parameter":
-            return jnp.zeros((), x.dtype)
-        if self.kind in ("mean", "var"):
-            return (jnp.zeros_like(x), jnp.zeros_like(x))
-        if self.kind == "firing_rate":
-            return (jnp.zeros(jnp.shape(x), jnp.int32), x)
-        if self.kind == "orbit":
-            return jnp.zeros((self.length,) + jnp.shape(x), x.dtype)
-        return ()
+        kind = MEASURES[self.kind]
+        return kind.init(self, obs.get(self.observable)) if kind.init else ()
 
     def update(self, acc, block):
         """Fold a block of consecutive observations ``block`` (shape ``(K,) + obs shape``) in."""
-        if self.kind == "cross_correlation":
-            y = block.reshape(block.shape[0], -1) - acc[2]
-            return (acc[0] + y.sum(axis=0), acc[1] + y.T @ y, acc[2])  # one matmul per block
-        if self.kind == "order_parameter":
-            return acc + jnp.sum(jnp.abs(jnp.mean(jnp.exp(1j * block), axis=-1)))
-        if self.kind in ("mean", "var"):
-            return (acc[0] + block.sum(axis=0), acc[1] + (block * block).sum(axis=0))
-        if self.kind == "firing_rate":
-            count, prev = acc
-            series = jnp.concatenate([prev[None], block])
-            ups = (series[:-1] < self.threshold) & (series[1:] >= self.threshold)
-            return (count + ups.sum(axis=0), block[-1])
-        if self.kind == "orbit":
-            return jnp.concatenate([acc, block])[-self.length:]
-        return acc
+        kind = MEASURES[self.kind]
+        return kind.update(self, acc, block) if kind.update else acc
 
     def finalize(self, acc, n) -> dict:
         """Results ``{label: array}`` after ``n`` measured steps."""
-        if self.kind == "cross_correlation":
-            s, ss, _ = acc
-            mean = s / n
-            cov = ss / n - jnp.outer(mean, mean)
-            sd = jnp.sqrt(jnp.clip(jnp.diag(cov), 0, None))
-            gamma = cov / jnp.outer(sd, sd)
-            iu = jnp.triu_indices(mean.size, 1)
-            return {self.label: jnp.mean(gamma[iu]), f"{self.label}.hub": jnp.mean(gamma[0, 1:])}
-        if self.kind == "order_parameter":
-            return {self.label: acc / n}
-        if self.kind == "mean":
-            return {self.label: jnp.mean(acc[0] / n)}
-        if self.kind == "var":
-            mean = acc[0] / n
-            return {self.label: jnp.mean(acc[1] / n - mean * mean)}
-        if self.kind == "firing_rate":
-            return {self.label: jnp.mean(acc[0]) / n}
-        if self.kind == "orbit":
-            return {self.label: acc.reshape(self.length, -1)[:, 0]}
-        return {}
+        kind = MEASURES[self.kind]
+        return kind.finalize(self, acc, n) if kind.finalize else {}
 
 
 def parse_measure(text: str, observables: dict) -> Measure:
@@ -123,7 +152,7 @@ def parse_measure(text: str, observables: dict) -> Measure:
         return Measure(kind)
     observable, _, option = rest.partition(":")
     if not observable:
-        want = "theta" if kind == "order_parameter" else "x"
+        want = MEASURES[kind].default
         candidates = [name for name in observables if name.rpartition(".")[2] == want]
         if not candidates:
             raise SpecError(f"--measure {text!r}: name the observable (available: {', '.join(observables)})")

@@ -82,7 +82,7 @@ def test_graph_kuramoto_matches_edge_sum_reference():
     omega = natural_frequencies(20, "uniform", 0.2, seed=1)
     model = KuramotoGraph.create(g, omega=omega, coupling=0.7, lag=0.3, dt=0.01)
     theta = np.random.default_rng(2).uniform(0, 2 * np.pi, 20)
-    got = np.asarray(model.vector_field(jnp.asarray(theta), None, 0.0))
+    got = np.asarray(model.vector_field(PhaseState(jnp.asarray(theta), jax.random.PRNGKey(0)), None, 0.0).theta)
     a = g.to_dense()
     expected = omega + 0.7 * (a * np.sin(theta[None, :] - theta[:, None] - 0.3)).sum(axis=1)
     np.testing.assert_allclose(got, expected, atol=1e-12)

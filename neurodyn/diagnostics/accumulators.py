@@ -1,0 +1,139 @@
+"""Running accumulators: one implementation of each streamed statistic, used by the sweeps'
+in-scan measures (inside ``jit``/``vmap``, on JAX arrays), by the diagnostics streamed while a
+run is written (on NumPy chunks) and by the whole-array functions (one block).
+
+Each accumulator is three pure functions over a tuple of arrays: ``init(first_sample)``,
+``update(acc, block)`` with ``block`` of shape ``(K,) + sample shape`` (K consecutive samples),
+and ``finalize(acc)``. The array module follows the input (NumPy in, NumPy out; JAX in, JAX
+out), so host-side streams keep float64 whatever JAX's precision setting.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def _xp(x):
+    return jnp if isinstance(x, jax.Array) else np
+
+
+# ------------------------------------------------------------------ cross-correlation
+
+def xcorr_init(sample, shift=None):
+    """Running sums for ``Gamma_ij``: ``(count, sum y, sum y y^T, shift)`` with ``y = x - shift``.
+
+    ``shift`` defaults to the first sample: sums of deviations from a typical value keep the
+    covariance free of the cancellation of ``<x^2> - <x>^2``."""
+    xp = _xp(sample)
+    v = xp.ravel(sample)
+    shift = v if shift is None else xp.ravel(shift)
+    return (xp.zeros((), v.dtype), xp.zeros_like(v), xp.zeros((v.size, v.size), v.dtype), shift)
+
+
+def xcorr_update(acc, block):
+    """Fold ``block`` (K samples) in: one matrix product per block."""
+    count, s, ss, shift = acc
+    y = block.reshape(block.shape[0], -1) - shift
+    return (count + block.shape[0], s + y.sum(axis=0), ss + y.T @ y, shift)
+
+
+def xcorr_finalize(acc):
+    """The matrix ``Gamma_ij = C_ij / sqrt(C_ii C_jj)``, ``C`` the covariance over time
+    (MODELS.md 9.7); NaN where a series is constant."""
+    count, s, ss, _ = acc
+    xp = _xp(ss)
+    mean = s / count
+    cov = ss / count - xp.outer(mean, mean)
+    sd = xp.sqrt(xp.clip(xp.diagonal(cov), 0, None))
+    if xp is np:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return cov / np.outer(sd, sd)
+    return cov / xp.outer(sd, sd)
+
+
+def pair_means(gamma) -> tuple:
+    """Mean of ``Gamma`` over all pairs ``i < j`` and over hub pairs ``(0, j)``."""
+    xp = _xp(gamma)
+    n = gamma.shape[0]
+    if n < 2:
+        nan = xp.asarray(float("nan"), gamma.dtype)
+        return nan, nan
+    i, j = np.triu_indices(n, 1)
+    return xp.mean(gamma[i, j]), xp.mean(gamma[0, 1:])
+
+
+# ------------------------------------------------------------------ order parameter
+
+def order_parameter_series(block):
+    """``r(t) = |mean_j exp(i theta_j(t))|`` of each sample of ``block`` (phases on the last axis)."""
+    xp = _xp(block)
+    s, c = xp.sin(block), xp.cos(block)
+    return xp.hypot(xp.mean(c, axis=-1), xp.mean(s, axis=-1))
+
+
+def order_parameter_init(sample):
+    """``(count, sum of r)``."""
+    xp = _xp(sample)
+    return (xp.zeros((), sample.dtype), xp.zeros((), sample.dtype))
+
+
+def order_parameter_update(acc, block):
+    """Add ``r`` of every sample of ``block``."""
+    return (acc[0] + block.shape[0], acc[1] + order_parameter_series(block).sum())
+
+
+def order_parameter_finalize(acc):
+    """The time average ``<r>_t``."""
+    return acc[1] / acc[0]
+
+
+# ------------------------------------------------------------------ moments
+
+def moments_init(sample):
+    """``(count, sum x, sum x^2)`` per component."""
+    xp = _xp(sample)
+    return (xp.zeros((), sample.dtype), xp.zeros_like(sample), xp.zeros_like(sample))
+
+
+def moments_update(acc, block):
+    """Add the samples of ``block``."""
+    return (acc[0] + block.shape[0], acc[1] + block.sum(axis=0), acc[2] + (block * block).sum(axis=0))
+
+
+def moments_finalize(acc):
+    """Per-component ``(mean, variance)`` over time."""
+    mean = acc[1] / acc[0]
+    return mean, acc[2] / acc[0] - mean * mean
+
+
+# ------------------------------------------------------------------ threshold crossings
+
+def crossings_init(sample):
+    """``(count of upward crossings per component, previous sample)``."""
+    xp = _xp(sample)
+    return (xp.zeros(xp.shape(sample), xp.int32), sample)
+
+
+def crossings_update(acc, block, threshold):
+    """Count ``x_{n-1} < threshold <= x_n`` over ``block`` (continuing from the last sample)."""
+    xp = _xp(block)
+    count, prev = acc
+    series = xp.concatenate([prev[None], block])
+    ups = (series[:-1] < threshold) & (series[1:] >= threshold)
+    return (count + ups.sum(axis=0), block[-1])
+
+
+# ------------------------------------------------------------------ last values (orbits)
+
+def last_values_init(sample, length: int):
+    """A window of the ``length`` most recent samples (zeros before any)."""
+    xp = _xp(sample)
+    return xp.zeros((length,) + xp.shape(sample), sample.dtype)
+
+
+def last_values_update(acc, block):
+    """Slide the window over ``block``."""
+    xp = _xp(block)
+    return xp.concatenate([acc, block])[-acc.shape[0]:]

@@ -1,0 +1,229 @@
+"""A sweep resolved into a picklable job: the model, the swept paths, the per-point values,
+the measures, the chunking; :func:`prepare` builds it from a spec or a model (no computation).
+
+Spec fields that change structure (a seed, a density, a graph size) are applied by rebuilding
+the model per point on the host; those points carry their own matrices. Chunks always have B
+points (the last is padded), so the chunk function compiles once per sweep.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..core.loop import check_drive_length, initial_state
+from ..core.model import model_dt
+from ..core.parameters import get_parameter
+from ..core.tangent import flatten_state
+from ..errors import SpecError
+from ..precision import set_precision, x64_enabled
+from ..pytree import is_inexact
+from .grid import Grid
+from .measures import Measure, parse_measure
+from .point import BLOCK, chunk, point
+
+MEMORY_BUDGET = 1 * 2**30
+
+
+@dataclass
+class SweepJob:
+    """Everything needed to compute any chunk; picklable (NumPy leaves) for Dask workers."""
+
+    model: Any
+    state: Any
+    traced_paths: tuple
+    structural: list | None  # per point: models/states rebuilt on the host (None: shared model)
+    values: np.ndarray  # (n_points, n_traced)
+    steps: int
+    transient: int
+    measures: tuple
+    dt: float
+    chunk_size: int
+    x64: bool
+    drive: Any = None
+
+    def drive_parts(self):
+        """``(drive_fn, drive_arrays)``: a function of t is a compile-time constant, arrays are traced."""
+        if callable(self.drive):
+            return self.drive, None
+        return None, None if self.drive is None else jax.tree_util.tree_map(jnp.asarray, self.drive)
+
+    def chunk_values(self, index: int):
+        """Point indices of chunk ``index`` (the last chunk padded with its last point)."""
+        start = index * self.chunk_size
+        idx = np.arange(start, start + self.chunk_size)
+        idx = np.minimum(idx, self.values.shape[0] - 1)  # pad the last chunk with its last point
+        return idx
+
+    def compute(self, index: int) -> dict[str, np.ndarray]:
+        """Results of chunk ``index``: one call of the compiled, vmapped chunk function."""
+        if self.x64:
+            set_precision("float64")  # a Dask worker process is an entry point of its own
+        idx = self.chunk_values(index)
+        values = jnp.asarray(self.values[idx])
+        if self.structural is None:
+            model, state, batched = self.model, self.state, False
+        else:
+            models = [self.structural[i][0] for i in idx]
+            states = [self.structural[i][1] for i in idx]
+            stack = lambda *xs: jnp.stack([jnp.asarray(x) for x in xs])
+            model = jax.tree_util.tree_map(stack, *models)
+            state = jax.tree_util.tree_map(stack, *states)
+            batched = True
+        drive_fn, drive_arrays = self.drive_parts()
+        out = chunk(model, state, values, drive_arrays, paths=self.traced_paths, steps=self.steps, transient=self.transient,
+                     measures=self.measures, dt=self.dt, batched_model=batched, drive_fn=drive_fn)
+        return {k: np.asarray(v) for k, v in out.items()}
+
+
+def _is_traced_leaf(model, path: str) -> bool:
+    try:
+        leaf = get_parameter(model, path)
+    except SpecError:
+        return False
+    return hasattr(leaf, "dtype") and is_inexact(leaf)
+
+
+def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int | None = None,
+            transient: int | None = None, chunk: int | None = None, state=None, key=None, dt: float | None = None,
+            drive=None):
+    """Resolve a sweep into a :class:`SweepJob` and its file identity (no computation)."""
+    from ..spec import RunSpec, build_spec, load_spec, model_path, set_path
+
+    spec = None
+    if isinstance(target, (str, Path)):
+        spec = load_spec(target)
+    elif isinstance(target, RunSpec):
+        spec = target
+    if spec is not None:
+        model, state0 = spec.model, spec.state
+        steps = spec.steps if steps is None else steps
+        transient = spec.transient if transient is None else transient
+        dt = spec.dt if dt is None else dt
+    else:
+        model = target
+        state0 = state if state is not None else model.init(key if key is not None else jax.random.PRNGKey(0))
+        state0 = initial_state(model, state0)
+        steps = 1000 if steps is None else steps
+        transient = 0 if transient is None else transient
+        dt = model_dt(model) if dt is None else dt
+    if not 0 <= transient < steps:
+        raise SpecError(f"sweep: transient ({transient}) must be in [0, steps = {steps})")
+    observables = model.observe(state0)
+    parsed = tuple(m if isinstance(m, Measure) else parse_measure(m, observables) for m in measures)
+    if not parsed:
+        raise SpecError("a sweep needs at least one --measure")
+    if len({m.label for m in parsed}) != len(parsed):
+        raise SpecError("a measure is given twice")
+
+    traced, structural_cols = [], []
+    for j, path in enumerate(grid.paths):
+        mpath = model_path(path) if spec is not None else path
+        if _is_traced_leaf(model, mpath):
+            traced.append((j, mpath))
+        elif spec is not None:
+            structural_cols.append((j, path))
+        else:
+            get_parameter(model, path)  # raises the "unknown parameter path" error
+            raise SpecError(f"parameter {path!r} is not a number of the model; sweep it through a spec")
+    structural = None
+    if structural_cols:
+        structural = []
+        shapes = None
+        for i in range(grid.n_points):
+            data = copy.deepcopy(spec.data)
+            for j, path in structural_cols:
+                set_path(data, path, grid.values[i, j])
+            try:
+                point = build_spec(data, spec.text)
+            except SpecError as e:
+                where = ", ".join(f"{p}={grid.values[i, j]:g}" for j, p in structural_cols)
+                raise SpecError(f"sweep point {i} ({where}): {e}") from None
+            tree = (point.model, point.state)
+            leaves = (jax.tree_util.tree_structure(tree), [np.shape(x) for x in jax.tree_util.tree_leaves(tree)])
+            if shapes is None:
+                shapes = leaves
+            elif leaves != shapes:
+                raise SpecError(f"sweeping {[p for _, p in structural_cols]} changes the model's array shapes; "
+                                f"only values that keep every shape (seeds, densities, strengths) can be swept")
+            structural.append((_numpy_tree(point.model), _numpy_tree(point.state)))
+    values = grid.values[:, [j for j, _ in traced]] if traced else np.zeros((grid.n_points, 0))
+    per_point = _bytes_per_point(model, state0, parsed, structural is not None, steps - transient)
+    if chunk is None:
+        largest = int(max(1, min(4096, MEMORY_BUDGET // max(per_point, 1))))
+        n_chunks = -(-grid.n_points // largest)
+        chunk_size = -(-grid.n_points // n_chunks)  # equal chunks: little padding in the last one
+    else:
+        chunk_size = min(chunk, grid.n_points)
+    x64 = any(np.asarray(leaf).dtype == np.float64 for leaf in jax.tree_util.tree_leaves((model, state0))
+              if hasattr(leaf, "dtype"))
+    check_drive_length(drive, steps, "sweep: the drive")
+    if drive is not None and not callable(drive):
+        drive = _numpy_tree(drive)
+    job = SweepJob(_numpy_tree(model), _numpy_tree(state0), tuple(p for _, p in traced), structural, values, steps,
+                   transient, parsed, float(dt), chunk_size, x64, drive)
+    what = spec.text if spec is not None else f"model {type(model).__name__} {_digest((model, state0))}"
+    identity = {"spec": what, "grid": grid.definition,
+                "measures": json.dumps([m.label for m in parsed]), "steps": steps, "transient": transient,
+                "chunk_size": chunk_size, "drive": _digest(drive)}
+    return job, identity, spec
+
+
+def _digest(tree) -> str:
+    """A short fingerprint of arrays (a drive, a model), so a resumed sweep cannot mix two inputs."""
+    import hashlib
+
+    if tree is None:
+        return "none"
+    if callable(tree):
+        return f"function {getattr(tree, '__module__', '')}.{getattr(tree, '__qualname__', repr(tree))}"
+    h = hashlib.sha256()
+    for leaf in jax.tree_util.tree_leaves(tree):
+        h.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _bytes_per_point(model, state, measures, structural, measured_steps) -> int:
+    size = flatten_state(state)[0].size * 8
+    total = size * (3 if any(m.kind == "max_lyapunov" for m in measures) else 2)
+    obs = model.observe(state)
+    needed = {m.observable for m in measures if m.observable}
+    total += BLOCK * sum(np.size(obs[o]) for o in needed) * 8
+    for m in measures:
+        if m.kind == "function":
+            total += sum(np.size(obs[o]) for o in m.observables) * 8 * measured_steps
+        if m.kind == "cross_correlation":
+            total += np.size(obs[m.observable]) ** 2 * 8
+        if m.kind == "orbit":
+            total += m.length * np.size(obs[m.observable]) * 8
+    if structural:
+        total += sum(np.size(x) * 8 for x in jax.tree_util.tree_leaves(model))
+    return int(total)
+
+
+def _numpy_tree(tree):
+    return jax.tree_util.tree_map(np.asarray, tree)
+
+
+def result_specs(job: "SweepJob") -> dict:
+    def one():
+        model = job.model if job.structural is None else job.structural[0][0]
+        state = job.state if job.structural is None else job.structural[0][1]
+        values = jnp.asarray(job.values[0])
+        drive_fn, drive_arrays = job.drive_parts()
+        drive = drive_fn if drive_fn is not None else drive_arrays
+        return point(jax.tree_util.tree_map(jnp.asarray, model), jax.tree_util.tree_map(jnp.asarray, state), values,
+                      drive, paths=job.traced_paths, steps=job.steps, transient=job.transient, measures=job.measures, dt=job.dt)
+
+    if job.x64 and not x64_enabled():
+        raise SpecError("the sweep holds float64 arrays but JAX computes in float32; "
+                        "call neurodyn.set_precision('float64') first")
+    shapes = jax.eval_shape(one)
+    return {name: (tuple(s.shape), np.float64) for name, s in shapes.items()}
