@@ -11,7 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import neurodyn as nd
 from neurodyn.cli import main
+from neurodyn.errors import SpecError
 from neurodyn.diagnostics import max_lyapunov
 from neurodyn.models import ESN
 from neurodyn.spec import load_spec
@@ -87,6 +89,27 @@ def test_shared_matrix_reservoir_sweep_and_user_measure():
     assert np.isfinite(lam[2])
     assert res.results["final_norm.norm"].shape == (3,)
     assert res.results["final_norm.norm"][0] < 1e-3
+
+
+def test_sweep_accepts_a_function_drive_like_simulate():
+    # one drive convention for simulate, run, diagnostics and sweeps: a function of t equals its table
+    base = ESN.create(20, spectral_radius=0.9, input_scaling=0.5, seed=2)
+    grid = cartesian([parse_axis("input_gain=0.5,1.0,2.0")])
+    u = jnp.sin(0.3 * jnp.arange(400.0))[:, None]
+    table = sweep(base, grid, ["mean:x", "var:x"], steps=400, transient=50, drive=u, progress=False)
+    fn = sweep(base, grid, ["mean:x", "var:x"], steps=400, transient=50, drive=lambda t: jnp.sin(0.3 * t)[None],
+               progress=False)
+    for name in table.results:
+        np.testing.assert_allclose(fn.results[name], table.results[name], rtol=1e-12, atol=1e-14)
+    # and each point equals simulate with the same function drive
+    from neurodyn.core.parameters import with_parameter
+
+    # a sweep measures the states after steps 50..399; simulate records the state before each step
+    x = nd.simulate(with_parameter(base, "input_gain", 2.0), 401, transient=51,
+                    drive=lambda t: jnp.sin(0.3 * t)[None])["x"]
+    np.testing.assert_allclose(fn.results["var(x)"][2], np.mean(x.var(axis=0)), rtol=1e-9)
+    with pytest.raises(SpecError, match="no input port 'w'"):
+        sweep(base, grid, ["mean:x"], steps=400, drive={"w": u}, progress=False)
 
 
 def test_structural_parameter_rebuilds_the_model(tmp_path):

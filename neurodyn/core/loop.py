@@ -36,6 +36,18 @@ def check_drive_length(drive, steps: int, what: str = "drive") -> None:
         raise SpecError(f"{what} has {min(short)} time steps but the run needs {steps}")
 
 
+def prepare_drive(model, drive, steps: int, dt, what: str = "drive"):
+    """Validate a drive before any compute (enough rows for ``steps``, only ports the model
+    declares) and put its arrays on the device."""
+    from .model import check_drive
+
+    check_drive_length(drive, steps, what)
+    drive = as_device_drive(drive)
+    if drive is not None and not callable(drive):
+        check_drive(model, drive_at(drive, 0, dt), what)
+    return drive
+
+
 def as_device_drive(drive):
     """``drive`` with array leaves as JAX arrays (functions and ``None`` unchanged)."""
     if drive is None or callable(drive):

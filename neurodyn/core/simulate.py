@@ -21,8 +21,8 @@ from jax import lax
 
 from ..errors import DivergenceError, SpecError, check_int
 from ..pytree import is_inexact
-from .loop import initial_state, as_device_drive, check_drive_length, iterate, transition, drive_at
-from .model import check_drive, model_dt, surface
+from .loop import initial_state, iterate, prepare_drive, transition
+from .model import model_dt, surface
 from .trajectory import Trajectory
 
 tmap = jax.tree_util.tree_map
@@ -99,9 +99,9 @@ def run(model, state, steps: int, *, every: int = 1, drive=None, record=None, dt
     state = initial_state(model, state)
     names = tuple(record) if record is not None else tuple(model.observe(state))
     n_records = steps // every
-    check_drive(model, drive_at(drive, 0, dt) if drive is not None and not callable(drive) else None)
+    drive = prepare_drive(model, drive, t0 + steps, dt)
     step0 = jnp.asarray(t0, jnp.int32)
-    drive_fn, drive_arrays = (drive, None) if callable(drive) else (None, as_device_drive(drive))
+    drive_fn, drive_arrays = (drive, None) if callable(drive) else (None, drive)
     # the same compiled function as simulate (model as an argument), so both agree bit for bit
     (final, _, _), recs, _ = _chunk(model, state, step0, dt, (), (), drive_arrays, n_records=n_records, every=every,
                                     names=names, spike_names=(), event_names=(), drive_fn=drive_fn)
@@ -169,9 +169,7 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
     for n in event_names:
         if jnp.result_type(available[n]) != jnp.bool_:
             raise SpecError(f"events: observable {n!r} is not boolean; give a threshold in spikes= instead")
-    check_drive_length(drive, steps)
-    drive = as_device_drive(drive)
-    check_drive(model, drive_at(drive, 0, dt) if drive is not None and not callable(drive) else None)
+    drive = prepare_drive(model, drive, steps, dt)
     drive_fn, drive_arrays = (drive, None) if callable(drive) else (None, drive)
     spike_names = tuple(spike_map)
     thresholds = tuple(jnp.asarray(spike_map[n], jnp.result_type(available[n])) for n in spike_names)

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ..core.loop import as_device_drive, initial_state, iterate
+from ..core.loop import initial_state, iterate, prepare_drive
 from ..core.model import surface
 from ..core.tangent import flatten_state, tangent_step
 
@@ -57,14 +57,14 @@ def lyapunov_spectrum(model, steps: int, k: int | None = None, *, transient: int
         state = model.init(key if key is not None else jax.random.PRNGKey(0))
     state = initial_state(model, state)
     dt = surface(model).dt if dt is None else dt
-    drive_fn, drive_arrays = _split(drive)
+    drive_fn, drive_arrays = _split(prepare_drive(model, drive, transient + steps, dt))
     return _spectrum(model, state, drive_arrays, dt, steps=steps, k=k, transient=transient,
                      renorm_every=renorm_every, drive_fn=drive_fn)
 
 
 def _split(drive):
     """A function drive is a compile-time constant, arrays are traced arguments."""
-    return (drive, None) if callable(drive) else (None, as_device_drive(drive))
+    return (drive, None) if callable(drive) else (None, drive)
 
 
 @partial(jax.jit, static_argnames=("steps", "k", "transient", "renorm_every", "drive_fn"))
@@ -104,7 +104,7 @@ def max_lyapunov(model, steps: int, *, transient: int = 0, drive: Any = None, ke
         state = model.init(key if key is not None else jax.random.PRNGKey(0))
     state = initial_state(model, state)
     dt = surface(model).dt if dt is None else dt
-    drive_fn, drive_arrays = _split(drive)
+    drive_fn, drive_arrays = _split(prepare_drive(model, drive, transient + steps, dt))
     return _max_exponent(model, state, drive_arrays, dt, seed_vector, steps=steps, transient=transient,
                          drive_fn=drive_fn)
 

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..core.loop import check_drive_length, initial_state
+from ..core.loop import initial_state, prepare_drive
 from ..core.model import model_dt
 from ..core.parameters import get_parameter
 from ..core.tangent import flatten_state
@@ -164,7 +164,7 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
         chunk_size = min(chunk, grid.n_points)
     x64 = any(np.asarray(leaf).dtype == np.float64 for leaf in jax.tree_util.tree_leaves((model, state0))
               if hasattr(leaf, "dtype"))
-    check_drive_length(drive, steps, "sweep: the drive")
+    prepare_drive(model, drive, steps, dt, "sweep: the drive")
     if drive is not None and not callable(drive):
         drive = _numpy_tree(drive)
     job = SweepJob(_numpy_tree(model), _numpy_tree(state0), tuple(p for _, p in traced), structural, values, steps,

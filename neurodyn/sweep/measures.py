@@ -18,32 +18,38 @@ import jax.numpy as jnp
 
 from ..diagnostics import accumulators as acc_
 from ..errors import SpecError
+from ..schema import REQUIRED, Field, Registry
 
 
 @dataclass(frozen=True)
 class MeasureKind:
-    """A registered measure: its name, what it computes, its option and its accumulator.
+    """The accumulator of a registered measure and its one option.
 
     ``init(measure, obs)``, ``update(measure, acc, block)``, ``finalize(measure, acc, n) -> dict``;
-    ``option`` names the value after the observable in ``name:observable:option`` (``None``: none)
-    and ``default`` the observable variable used when none is named."""
+    ``option`` declares the value after the observable in ``name:observable:option`` (a
+    :class:`~neurodyn.schema.Field` named like the :class:`Measure` attribute it sets; ``None``:
+    no option) and ``default`` the observable variable used when none is named."""
 
-    name: str
-    doc: str
-    init: Callable[..., Any] = None
-    update: Callable[..., Any] = None
-    finalize: Callable[..., dict] = None
-    option: str | None = None
+    init: Callable[..., Any] | None = None
+    update: Callable[..., Any] | None = None
+    finalize: Callable[..., dict] | None = None
+    option: Field | None = None
     default: str = "x"
+    observable: bool = True
 
 
-MEASURES: dict[str, MeasureKind] = {}
+MEASURES = Registry(
+    "measures", "Sweep measures", key="measure", noun="measure",
+    doc="`--measure name[:observable[:option]]` (or `Measure(...)` from Python) reduces each sweep point's run to "
+        "numbers inside the compiled, vmapped call, from running accumulators (no trajectory is kept). Results "
+        "are stored in `/sweep/results/<label>`. From Python, `Measure.function(f, observables)` adds a measure "
+        "of your own.")
 
 
-def register_measure(kind: MeasureKind) -> MeasureKind:
-    """Add a measure kind to the registry (its name is what ``--measure`` accepts)."""
-    MEASURES[kind.name] = kind
-    return kind
+def register_measure(name: str, kind: MeasureKind, *, summary: str, citation: str = "", example=None):
+    """Add a measure to :data:`MEASURES` (its name is what ``--measure`` accepts)."""
+    return MEASURES.register(name, kind, (kind.option,) if kind.option is not None else (), summary=summary,
+                             citation=citation, example=example)
 
 
 def _xcorr_finalize(m, a, n):
@@ -52,42 +58,43 @@ def _xcorr_finalize(m, a, n):
     return {m.label: every, f"{m.label}.hub": hub}
 
 
-register_measure(MeasureKind(
-    "max_lyapunov", "largest Lyapunov exponent along the run (one tangent vector, Benettin), per time unit"))
-register_measure(MeasureKind(
-    "cross_correlation", "mean zero-lag cross-correlation Gamma_ij over all pairs, and over hub pairs (.hub)",
-    lambda m, obs: acc_.xcorr_init(obs),
-    lambda m, a, b: acc_.xcorr_update(a, b),
-    _xcorr_finalize))
-register_measure(MeasureKind(
-    "order_parameter", "time-averaged Kuramoto order parameter <r>_t of the phases",
-    lambda m, obs: acc_.order_parameter_init(obs),
-    lambda m, a, b: acc_.order_parameter_update(a, b),
-    lambda m, a, n: {m.label: acc_.order_parameter_finalize(a)}, default="theta"))
-register_measure(MeasureKind(
-    "mean", "time average, averaged over the components",
-    lambda m, obs: acc_.moments_init(obs),
-    lambda m, a, b: acc_.moments_update(a, b),
-    lambda m, a, n: {m.label: jnp.mean(acc_.moments_finalize(a)[0])}))
-register_measure(MeasureKind(
-    "var", "variance over time, averaged over the components",
-    lambda m, obs: acc_.moments_init(obs),
-    lambda m, a, b: acc_.moments_update(a, b),
-    lambda m, a, n: {m.label: jnp.mean(acc_.moments_finalize(a)[1])}))
-register_measure(MeasureKind(
-    "firing_rate", "upward crossings of a threshold per step, averaged over the components",
-    lambda m, obs: acc_.crossings_init(obs),
-    lambda m, a, b: acc_.crossings_update(a, b, m.threshold),
-    lambda m, a, n: {m.label: jnp.mean(a[0]) / n}, option="threshold"))
-register_measure(MeasureKind(
-    "orbit", "the last N values of the first component (bifurcation diagrams)",
-    lambda m, obs: acc_.last_values_init(obs, m.length),
-    lambda m, a, b: acc_.last_values_update(a, b),
-    lambda m, a, n: {m.label: a.reshape(m.length, -1)[:, 0]}, option="length"))
-register_measure(MeasureKind(
-    "function", "a user function of the recorded observables (Measure.function)"))
+register_measure("max_lyapunov", MeasureKind(observable=False),
+                 summary="largest Lyapunov exponent along the run (one tangent vector renormalised every step), "
+                         "per time unit",
+                 citation="G. Benettin et al., Meccanica 15:9 (1980)", example={})
+register_measure("cross_correlation", MeasureKind(
+    lambda m, obs: acc_.xcorr_init(obs), lambda m, a, b: acc_.xcorr_update(a, b), _xcorr_finalize),
+    summary="mean zero-lag cross-correlation Gamma_ij = C_ij / sqrt(C_ii C_jj) over all pairs i < j, and over "
+            "hub pairs (0, j) as `<label>.hub`", example={"observable": "neurons.x"})
+register_measure("order_parameter", MeasureKind(
+    lambda m, obs: acc_.order_parameter_init(obs), lambda m, a, b: acc_.order_parameter_update(a, b),
+    lambda m, a, n: {m.label: acc_.order_parameter_finalize(a)}, default="theta"),
+    summary="time-averaged Kuramoto order parameter <r>_t, r = |mean_j exp(i theta_j)|",
+    citation="Y. Kuramoto (1975)", example={"observable": "oscillators.theta"})
+register_measure("mean", MeasureKind(
+    lambda m, obs: acc_.moments_init(obs), lambda m, a, b: acc_.moments_update(a, b),
+    lambda m, a, n: {m.label: jnp.mean(acc_.moments_finalize(a)[0])}),
+    summary="time average, averaged over the components", example={"observable": "neurons.x"})
+register_measure("var", MeasureKind(
+    lambda m, obs: acc_.moments_init(obs), lambda m, a, b: acc_.moments_update(a, b),
+    lambda m, a, n: {m.label: jnp.mean(acc_.moments_finalize(a)[1])}),
+    summary="variance over time, averaged over the components", example={"observable": "neurons.x"})
+register_measure("firing_rate", MeasureKind(
+    lambda m, obs: acc_.crossings_init(obs), lambda m, a, b: acc_.crossings_update(a, b, m.threshold),
+    lambda m, a, n: {m.label: jnp.mean(a[0]) / n},
+    option=Field("threshold", default=0.0, unit="observable's unit", doc="a spike is an upward crossing of it")),
+    summary="upward threshold crossings per step, averaged over the components",
+    example={"observable": "neurons.x", "threshold": 1.0})
+register_measure("orbit", MeasureKind(
+    lambda m, obs: acc_.last_values_init(obs, m.length), lambda m, a, b: acc_.last_values_update(a, b),
+    lambda m, a, n: {m.label: a.reshape(m.length, -1)[:, 0]},
+    option=Field("length", "integer", default=REQUIRED, minimum=1, unit="steps",
+                 doc="how many of the last values to keep")),
+    summary="the last N values of the first component (bifurcation diagrams)",
+    example={"observable": "neurons.x", "length": 500})
 
-MEASURE_NAMES = tuple(k for k in MEASURES if k != "function")
+MEASURE_NAMES = tuple(MEASURES)
+_FUNCTION = MeasureKind()  # Measure.function: a user function of the recorded observables
 
 
 @dataclass(frozen=True)
@@ -122,52 +129,58 @@ class Measure:
             return f"orbit({self.observable},{self.length})"
         return f"{self.kind}({self.observable})"
 
+    @property
+    def _kind(self) -> MeasureKind:
+        return _FUNCTION if self.kind == "function" else MEASURES[self.kind].builder
+
     def init(self, obs):
         """Accumulator from the first observation."""
-        kind = MEASURES[self.kind]
+        kind = self._kind
         return kind.init(self, obs.get(self.observable)) if kind.init else ()
 
     def update(self, acc, block):
         """Fold a block of consecutive observations ``block`` (shape ``(K,) + obs shape``) in."""
-        kind = MEASURES[self.kind]
+        kind = self._kind
         return kind.update(self, acc, block) if kind.update else acc
 
     def finalize(self, acc, n) -> dict:
         """Results ``{label: array}`` after ``n`` measured steps."""
-        kind = MEASURES[self.kind]
+        kind = self._kind
         return kind.finalize(self, acc, n) if kind.finalize else {}
 
 
 def parse_measure(text: str, observables: dict) -> Measure:
-    """``name[:observable[:option]]``: ``max_lyapunov``, ``cross_correlation[:pop.x]``,
-    ``order_parameter[:pop.theta]``, ``mean:pop.x``, ``var:pop.x``, ``firing_rate:pop.x:threshold``,
-    ``orbit:pop.x:N`` (the last N values of the first node). The default observable is the first
-    one named ``x`` (maps) or ``theta`` (phase oscillators)."""
-    kind, _, rest = text.partition(":")
-    if kind not in MEASURE_NAMES:
-        raise SpecError(f"--measure {text!r}: unknown measure {kind!r} (allowed: {', '.join(MEASURE_NAMES)})")
-    if kind == "max_lyapunov":
+    """``name[:observable[:option]]`` with a name of :data:`MEASURES`: ``max_lyapunov``,
+    ``cross_correlation[:pop.x]``, ``order_parameter[:pop.theta]``, ``mean:pop.x``, ``var:pop.x``,
+    ``firing_rate:pop.x:threshold``, ``orbit:pop.x:N`` (the last N values of the first node). The
+    default observable is the first one named like the measure's default variable (``x`` for
+    maps, ``theta`` for phase oscillators). The option is checked against its declared field."""
+    from ..spec.paths import parse_value
+
+    name, _, rest = text.partition(":")
+    where = f"--measure {text!r}"
+    if name not in MEASURES:
+        raise SpecError(f"{where}: unknown measure {name!r} (allowed: {', '.join(MEASURE_NAMES)})")
+    kind = MEASURES[name].builder
+    if not kind.observable:
         if rest:
-            raise SpecError(f"--measure {text!r}: max_lyapunov takes no options")
-        return Measure(kind)
+            raise SpecError(f"{where}: {name} takes no options")
+        return Measure(name)
     observable, _, option = rest.partition(":")
     if not observable:
-        want = MEASURES[kind].default
-        candidates = [name for name in observables if name.rpartition(".")[2] == want]
+        candidates = [o for o in observables if o.rpartition(".")[2] == kind.default]
         if not candidates:
-            raise SpecError(f"--measure {text!r}: name the observable (available: {', '.join(observables)})")
+            raise SpecError(f"{where}: name the observable (available: {', '.join(observables)})")
         observable = candidates[0]
     if observable not in observables:
-        raise SpecError(f"--measure {text!r}: unknown observable {observable!r} (available: {', '.join(observables)})")
-    if kind == "firing_rate":
-        try:
-            return Measure(kind, observable, threshold=float(option or 0.0))
-        except ValueError:
-            raise SpecError(f"--measure {text!r}: the threshold {option!r} is not a number") from None
-    if kind == "orbit":
-        if not option.isdigit() or int(option) < 1:
-            raise SpecError(f"--measure {text!r}: give the number of orbit points, e.g. orbit:{observable}:500")
-        return Measure(kind, observable, length=int(option))
-    if option:
-        raise SpecError(f"--measure {text!r}: {kind} takes no option after the observable")
-    return Measure(kind, observable)
+        raise SpecError(f"{where}: unknown observable {observable!r} (available: {', '.join(observables)})")
+    if kind.option is None:
+        if option:
+            raise SpecError(f"{where}: {name} takes no option after the observable")
+        return Measure(name, observable)
+    field = kind.option
+    if not option and field.required:
+        raise SpecError(f"{where}: give the {field.name} ({field.doc}), e.g. {name}:{observable}:"
+                        f"{MEASURES[name].example.get(field.name, 1)}")
+    value = field.validate(f"{where}: {field.name}", parse_value(option)) if option else field.default
+    return Measure(name, observable, **{field.name: value})
