@@ -64,7 +64,7 @@ def _best(f, repeat=3):
 
 
 def main(quick: bool = False):
-    jax.config.update("jax_enable_x64", True)
+    nd.set_precision("float64")
     n, steps = (200, 5_000) if quick else (1_000, 100_000)
     np_steps = steps if not quick else steps
     yield f"n = {n} neurons, {steps:,} steps, x recorded every {EVERY} steps; best of 3 after compilation"

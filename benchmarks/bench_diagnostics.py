@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import neurodyn
+from benchmarks import skip_missing_peer
 from neurodyn.diagnostics import edge_of_chaos, max_lyapunov, sample_entropy
 from neurodyn.models import ESN
 
@@ -32,7 +34,12 @@ def _best(f, repeat=3):
 
 
 def main(quick: bool = False):
-    jax.config.update("jax_enable_x64", True)
+    neurodyn.set_precision("float64")
+    yield from skip_missing_peer(sample_entropy_against_nolds(quick))
+    yield from edge_of_chaos_grid(quick)
+
+
+def sample_entropy_against_nolds(quick: bool):
     import nolds
 
     n_small = 2_000 if quick else 5_000
@@ -49,6 +56,8 @@ def main(quick: bool = False):
     yield (f"sample entropy, N = {len(big):,}: neurodyn {t_big:.2f} s (SampEn {sample_entropy(big):.4f}); "
            f"nolds extrapolated ~{t_nolds * (len(big) / n_small) ** 2 / 60:.0f} min")
 
+
+def edge_of_chaos_grid(quick: bool):
     side, steps, units = (20, 300, 100) if quick else (100, 1000, 200)
     base = ESN.create(units, spectral_radius=1.0, input_scaling=1.0, seed=0)
     u = jnp.asarray(np.random.default_rng(2).uniform(-1, 1, (steps, 1)))

@@ -49,7 +49,7 @@ def triad_bandwidth(n=20_000_000) -> float:
 
 
 def main(quick: bool = False):
-    jax.config.update("jax_enable_x64", True)
+    nd.set_precision("float64")
     n, steps, np_steps = (10_000, 1_000, 100) if quick else (100_000, 10_000, 300)
     bw = triad_bandwidth(2_000_000 if quick else 20_000_000)
     yield f"N = {n:,}, {steps:,} RK4 steps (NumPy: {np_steps} steps, scaled); memory bandwidth (NumPy a = b + c) {bw / 1e9:.1f} GB/s"

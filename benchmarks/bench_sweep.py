@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import neurodyn
+from benchmarks import skip_missing_peer
 from neurodyn.models import ESN
 from neurodyn.sweep import Measure, cartesian, parse_axis, sweep
 
@@ -26,7 +28,7 @@ WASHOUT, DELAY, RIDGE = 200, 5, 1e-6
 
 
 def _ridge_nrmse(records, target):
-    x = records["x"][WASHOUT:].astype(jnp.float64)  # the ridge solve in float64 (MODELS.md 1.3)
+    x = records["x"][WASHOUT:].astype(jnp.float64)  # the ridge solve in float64 (docs/models/reservoirs.md)
     x = jnp.concatenate([jnp.ones((x.shape[0], 1), x.dtype), x], axis=1)
     y = target[WASHOUT:]
     reg = RIDGE * jnp.eye(x.shape[1], dtype=x.dtype).at[0, 0].set(0.0)
@@ -130,6 +132,6 @@ transient = {steps // 10}
 
 
 def main(quick: bool = False):
-    jax.config.update("jax_enable_x64", True)
-    yield from esn_sweep(quick)
+    neurodyn.set_precision("float64")
+    yield from skip_missing_peer(esn_sweep(quick))
     yield from ring_star_sweep(quick)

@@ -1,6 +1,6 @@
 """Growth of the phase-field width W(t) on a 1-D oscillator ring: Edwards–Wilkinson (odd
 coupling) against the drift toward KPZ (non-odd coupling G(x) = sin x + a (1 - cos x)),
-as in R. Gutiérrez and R. Cuerno, arXiv:2604.06040 (MODELS.md 6.3 and G.3).
+as in R. Gutiérrez and R. Cuerno, arXiv:2604.06040 (docs/models/kuramoto.md).
 
 L = 1024, K = 1, time noise D, Euler–Maruyama dt = 0.05 up to t = 2000, 8 realizations per
 case, one vmapped compiled call each. beta is fitted on two windows, t in [20, 2000] and
@@ -14,17 +14,17 @@ import time
 from pathlib import Path
 
 import h5py
-import jax
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+import neurodyn  # noqa: E402
 from neurodyn.diagnostics import growth_exponent, width_growth  # noqa: E402
 from neurodyn.models import PhaseLattice1D  # noqa: E402
 
-jax.config.update("jax_enable_x64", True)
+neurodyn.set_precision("float64")
 CASES = [("EW: a = 0, D = 0.1", 0.0, 0.1), ("KPZ: a = 1, D = 0.05", 1.0, 0.05), ("KPZ: a = 2, D = 0.05", 2.0, 0.05)]
 L, STEPS, EVERY, REALIZATIONS = 1024, 40_000, 20, 8
 WINDOWS = ((20.0, 1999.0), (200.0, 1999.0))

@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 import neurodyn as nd  # noqa: E402
 from neurodyn.models import KuramotoMeanField, natural_frequencies  # noqa: E402
 
-jax.config.update("jax_enable_x64", True)
+nd.set_precision("float64")
 N, GAMMA, DT, STEPS, AVERAGE_FROM = 2000, 0.5, 0.05, 6000, 3000
 
 

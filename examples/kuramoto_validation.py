@@ -1,6 +1,6 @@
 """Prints the Kuramoto validation numbers that tests/models/test_kuramoto.py asserts:
 r(K) against Ott–Antonsen (Lorentzian), the Gaussian and Sakaguchi onsets, and the growth and
-roughness exponents of the 1-D lattice (MODELS.md 6.1-6.3, V4, V5, V14).
+roughness exponents of the 1-D lattice (docs/models/kuramoto.md: V4, V5, V14).
 
 Run: python examples/kuramoto_validation.py   (about one minute on 2 cores)
 """
@@ -15,7 +15,7 @@ import neurodyn as nd
 from neurodyn.diagnostics import growth_exponent, roughness_exponent, width_growth
 from neurodyn.models import KuramotoMeanField, PhaseLattice1D, natural_frequencies
 
-jax.config.update("jax_enable_x64", True)
+nd.set_precision("float64")
 
 
 def mean_r(model, couplings, lags, steps, average_from):

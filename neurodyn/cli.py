@@ -1,9 +1,14 @@
-"""The ``neurodyn`` command line: ``run`` a spec, ``info`` on an output file.
+"""The ``neurodyn`` command line: ``run`` a spec (or re-run a run file's stored spec), ``info``
+on an output file, ``export`` a run file as SONATA report files, ``sweep`` and ``plot``.
 
-Every deliberate error (bad spec, missing file, unwritable output, diverging run) prints one
-line ``neurodyn: error: ...`` and exits with status 2; results computed before a divergence or
-an interrupt are kept in the output file (its ``/neurodyn`` attribute ``status`` says why it
-ended).
+Every deliberate error (bad spec, missing file, unwritable output, diverging run, a run too
+large for the machine's memory or disk) prints one line ``neurodyn: error: ...`` and exits with
+status 2. Ctrl-C (SIGINT) or SIGTERM stops a run or sweep at the end of the current chunk,
+closes its file cleanly, prints one line ``neurodyn: interrupted: ...`` and exits with status
+130. Results computed before a divergence or an interrupt are kept in a file beside the output
+whose name says so (``<stem>.diverged.h5``, ``<stem>.partial.h5``; its ``/neurodyn`` attribute
+``status`` says why it ended), so only a complete run ever takes the output's own name; an
+interrupted sweep is resumed by running the same command again.
 """
 
 from __future__ import annotations
@@ -15,22 +20,33 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DivergenceError, NeurodynError
+from .errors import DivergenceError, Interrupted, NeurodynError
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     p = argparse.ArgumentParser(prog="neurodyn", description="Simulate and analyse neural dynamics.")
+    p.add_argument("--version", action="version", version=f"neurodyn {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a TOML model spec and write HDF5")
-    r.add_argument("spec", help="model spec file (TOML), e.g. models/chialvo_ring_star.toml")
-    r.add_argument("--out", help="output HDF5 path (default hdf5_outputs/<spec name>.h5)")
+    r.add_argument("spec", help="model spec file (TOML), e.g. models/chialvo_ring_star.toml, or a run file "
+                                "(HDF5) of neurodyn run, to run its stored spec again")
+    r.add_argument("--out", help="output HDF5 path (default hdf5_outputs/<spec name>.h5; for a run file "
+                                 "FILE.h5: FILE.rerun.h5 beside it, never FILE.h5 itself)")
     r.add_argument("--steps", type=int, help="number of steps (overrides the spec)")
     r.add_argument("--seed", type=int, help="random seed (overrides the spec)")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override any spec field by its dotted path, e.g. couplings.star.strength=0.02")
     r.add_argument("--quiet", action="store_true", help="print nothing on success")
+    r.add_argument("--force", action="store_true",
+                   help="run even if the estimated memory or output size exceeds what is available")
     i = sub.add_parser("info", help="describe an HDF5 file written by neurodyn")
     i.add_argument("file")
+    e = sub.add_parser("export", help="write a run file's reports and spikes as SONATA files "
+                                      "(one float32 report file per variable, and spikes.h5)")
+    e.add_argument("file", help="run file (HDF5) of neurodyn run")
+    e.add_argument("directory", help="folder for report_<variable>.h5 and spikes.h5 (created if needed)")
     s = sub.add_parser("sweep", help="sweep spec parameters over a grid into a resumable HDF5 file")
     s.add_argument("spec", help="model spec file (TOML)")
     s.add_argument("--grid", action="append", default=[], metavar="PATH=START:STOP:COUNT",
@@ -42,69 +58,87 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--sample-seed", type=int, default=0)
     s.add_argument("--out", help="sweep file (default hdf5_outputs/<spec name>.sweep.h5)")
     s.add_argument("--steps", type=int, help="steps per point (overrides the spec)")
-    s.add_argument("--chunk", type=int, help="points per compiled call (default: from a memory budget)")
+    s.add_argument("--chunk", type=int, help="points per compiled call (default: from a memory budget, "
+                                             "small enough for progress every few seconds)")
     s.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://head-node:8786")
     s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
     s.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    pl = sub.add_parser("plot", help="draw a sweep file's measures as curves or phase diagrams (PNG)")
-    pl.add_argument("file")
+    s.add_argument("--force", action="store_true", help="build the model even if its estimated memory exceeds "
+                                                        "what is available")
+    pl = sub.add_parser("plot", help="draw a run file (time series, phase portrait, spike raster, order "
+                                     "parameter) or a sweep file (each measure over the grid) as PNG files")
+    pl.add_argument("file", help="run or sweep file (HDF5) written by neurodyn")
+    pl.add_argument("--variables", action="append", default=[], metavar="POP.VAR[,POP.VAR...]",
+                    help="run files: the variables of the time series (default all recorded)")
+    pl.add_argument("--phase", metavar="POP.X,POP.Y",
+                    help="run files: the two variables of the phase portrait (default two of one population)")
+    pl.add_argument("--window", metavar="START:STOP",
+                    help="run files: draw only this time interval, in the file's time unit (either end may be empty)")
     return p
 
 
-def _load_spec(path, **changes):
+def _load_spec(path, *, force: bool = False, output_file: bool = False, **changes):
     """Read a spec with its command-line changes, switch the process to its precision, build it.
+
+    Unless ``force``, populations and graphs whose estimated size exceeds the available memory
+    are refused before they are allocated, and (``output_file``: the run writes the spec's output)
+    the run's memory and output size are checked (:mod:`neurodyn.resources`).
 
     The command line is the entry point that owns the process, so it turns float64 on here; a
     float32 spec builds float32 arrays either way, and 64-bit mode is never turned off for it
     (a caller running ``main`` in its own process may rely on it)."""
     from .precision import set_precision
+    from .resources import available_memory, limits
     from .spec import build_spec, read_spec, requested_precision
+    from .spec.estimate import check_run
 
     data, text = read_spec(path, **changes)
     if requested_precision(data) == "float64":
         set_precision("float64")
-    return build_spec(data, text)
+    memory = None if force else available_memory()
+    with limits(memory, disk=output_file and not force):
+        spec = build_spec(data, text, overrides=changes.get("overrides", ()))
+        if output_file and not force:
+            check_run(spec)
+    return spec
 
 
 def cmd_run(args) -> int:
-    """``neurodyn run``: validate the spec, simulate it into its HDF5 file, print a summary."""
-    from .core.simulate import simulate
-    from .diagnostics.streaming import STREAMS
-    from .io import RunWriter
+    """``neurodyn run``: validate the spec, check the memory and disk it needs, simulate it into
+    its HDF5 file (stopping cleanly on SIGINT/SIGTERM), print a summary."""
+    from .diagnostics.streaming import StreamingDiagnostics
+    from .io import spec_writer
+    from .signals import stop_requested
 
-    spec = _load_spec(args.spec, overrides=args.overrides, steps=args.steps, seed=args.seed, output=args.out)
-    obs = spec.model.observe(spec.state)
-    shapes = {n: tuple(obs[n].shape) for n in spec.record}
-    from . import __version__
-
-    writer = RunWriter(
-        spec.output,
-        meta={"version": __version__, "name": spec.name, "seed": spec.seed, "dt": spec.dt, "steps": spec.steps,
-              "precision": spec.precision, "every": spec.every, "transient": spec.transient,
-              "spec": spec.text, "overrides": list(args.overrides)},
-        shapes=shapes, units={n: spec.units.get(n, "1") for n in spec.record}, spikes=tuple(spec.spikes),
-        time=(spec.transient * spec.dt, spec.every * spec.dt), time_unit=spec.time_unit, dtype=spec.precision,
-    )
-    streams = {name: STREAMS[name][0]() for name in spec.diagnostics}
-    t0 = time.perf_counter()
-    try:
-        traj = simulate(spec.model, spec.steps, state=spec.state, record=spec.record, every=spec.every,
-                        transient=spec.transient, spikes=spec.spikes, events=(), chunk=spec.chunk,
-                        writer=_Tee(writer, streams, spec.diagnostics),
-                        dt=spec.dt, keep=False)
-    except DivergenceError as e:
-        _store_diagnostics(writer, streams, spec)
-        path = writer.close("diverged", diverged_step=e.step, diverged_variable=e.variable, message=str(e))
-        raise NeurodynError(f"{e}; the samples before it are in {path}") from None
-    except KeyboardInterrupt:
-        path = writer.close("interrupted")
-        print(f"neurodyn: interrupted; what was computed is in {path}", file=sys.stderr)
-        return 130
-    except BaseException:
-        writer.abort()
-        raise
+    with stop_requested() as stop:
+        spec = _load_spec(args.spec, force=args.force, output_file=True, overrides=args.overrides, steps=args.steps,
+                          seed=args.seed, output=args.out)
+        if stop():
+            raise Interrupted(f"{stop.name} before the run started; nothing was written")
+        obs = spec.model.observe(spec.state)
+        shapes = {n: tuple(obs[n].shape) for n in spec.record}
+        writer = spec_writer(spec)
+        for tmp, pid in writer.removed:
+            print(f"neurodyn: removed {tmp}, a temporary file of process {pid}, which is no longer running",
+                  file=sys.stderr)
+        tee = StreamingDiagnostics(writer, spec.diagnostics)
+        t0 = time.perf_counter()
+        try:
+            traj = spec.simulate(writer=tee, keep=False, should_stop=stop)
+        except DivergenceError as e:
+            tee.store()
+            path = writer.close("diverged", diverged_step=e.step, diverged_variable=e.variable, message=str(e))
+            raise NeurodynError(f"{e}; they are in {path}") from None
+        except Interrupted as e:
+            tee.store()
+            path = writer.close("interrupted", stopped_step=e.steps, message=f"{stop.name}: {e}")
+            raise Interrupted(f"{stop.name} at step {e.steps:,} of {spec.steps:,}; the {writer.n_times:,} samples "
+                              f"recorded until then are in {path}") from None
+        except BaseException:
+            writer.abort()
+            raise
     wall = time.perf_counter() - t0
-    results = _store_diagnostics(writer, streams, spec)
+    results = tee.store()
     n_times = writer.n_times
     n_spikes = {name: int(ts.shape[0]) for name, (ts, _) in writer.spikes.items()}
     path = writer.close("complete", wall_time_s=wall)
@@ -126,34 +160,20 @@ def cmd_run(args) -> int:
     return 0
 
 
-class _Tee:
-    """Hands every chunk to the HDF5 writer and to the streaming diagnostics."""
-
-    def __init__(self, writer, streams: dict, observables: dict):
-        self.writer, self.streams, self.observables = writer, streams, observables
-
-    def append(self, times, data, spikes) -> None:
-        """Write the chunk, then feed it to every streaming diagnostic."""
-        self.writer.append(times, data, spikes)
-        for name, stream in self.streams.items():
-            if data:
-                stream.update(data[self.observables[name]])
-
-
-def _store_diagnostics(writer, streams, spec) -> dict:
-    results = {}
-    for name, stream in streams.items():
-        value, attrs = stream.result()
-        writer.add_diagnostic(name, value, observable=spec.diagnostics[name], **attrs)
-        results[name] = (value, attrs)
-    return results
-
-
 def cmd_info(args) -> int:
     """``neurodyn info``: print the layout, units and stored spec of an HDF5 file."""
     from .io import describe
 
     print(describe(Path(args.file)))
+    return 0
+
+
+def cmd_export(args) -> int:
+    """``neurodyn export``: write a run file's reports and spikes as standard SONATA files."""
+    from .io import export_sonata
+
+    for path in export_sonata(Path(args.file), Path(args.directory)):
+        print(f"wrote {path}")
     return 0
 
 
@@ -171,31 +191,57 @@ def cmd_sweep(args) -> int:
         grid = sampler(bounds, int(count), args.sample_seed)
     else:
         grid = cartesian(axes)
-    spec = _load_spec(args.spec, overrides=args.overrides, steps=args.steps)
-    out = Path(args.out) if args.out else Path("hdf5_outputs") / f"{spec.name}.sweep.h5"
-    client = connect(args.scheduler) if args.scheduler else None
-    try:
-        res = sweep(spec, grid, args.measure, out=out, chunk=args.chunk, executor=client,
-                    progress=False if args.quiet else None)
-    finally:
-        if client is not None:
-            client.close()
+    from .signals import stop_requested
+    from .sweep.runner import point_reasons
+
+    with stop_requested() as stop:
+        spec = _load_spec(args.spec, force=args.force, overrides=args.overrides, steps=args.steps)
+        out = Path(args.out) if args.out else Path("hdf5_outputs") / f"{spec.name}.sweep.h5"
+        client = connect(args.scheduler) if args.scheduler else None
+        try:
+            res = sweep(spec, grid, args.measure, out=out, chunk=args.chunk, executor=client,
+                        progress=False if args.quiet else None, should_stop=stop)
+        except Interrupted as e:
+            raise Interrupted(f"{stop.name}: {e}") from None
+        finally:
+            if client is not None:
+                client.close()
     if not args.quiet:
         print(f"{spec.name}: {grid.n_points:,} points ({res.computed:,} computed now) in {res.wall_time:.1f} s "
               f"({res.computed / max(res.wall_time, 1e-9):,.1f} points/s)")
         print(f"wrote {res.path}")
+        reasons = point_reasons(res.results, res.done)
         for name, values in res.results.items():
-            finite = np.isfinite(values).reshape(len(values), -1).all(axis=1)
-            print(f"  /sweep/results/{name}  {values.shape}  ({int((~finite).sum())} non-finite points)")
+            why = reasons[name][reasons[name] != ""]
+            counts = ", ".join(f"{int((why == r).sum()):,} {r}" for r in sorted(set(why)))
+            print(f"  /sweep/results/{name}  {values.shape}  ({len(why):,} non-finite points"
+                  f"{': ' + counts if counts else ''})")
     return 0
 
 
 def cmd_plot(args) -> int:
-    """``neurodyn plot``: draw each measure of a sweep file to PNG beside it."""
-    from .plot import plot_sweep_file
+    """``neurodyn plot``: draw a run file's figures, or each measure of a sweep file, to PNG beside it."""
+    from .io import open_for_reading
+    from .plot import plot_run_file, plot_sweep_file
+    from .plot.run import parse_window
 
-    for path in plot_sweep_file(Path(args.file)):
-        print(f"wrote {path}")
+    path = Path(args.file)
+    with open_for_reading(path) as f:
+        sweep = "sweep" in f
+    variables = [v.strip() for text in args.variables for v in text.split(",") if v.strip()]
+    if sweep:
+        if variables or args.phase or args.window:
+            raise NeurodynError(f"{path} is a sweep file: --variables, --phase and --window apply to run files")
+        written = plot_sweep_file(path)
+    else:
+        phase = None
+        if args.phase:
+            phase = tuple(v.strip() for v in args.phase.split(","))
+            if len(phase) != 2:
+                raise NeurodynError(f"--phase {args.phase!r}: expected two variables, POP.X,POP.Y")
+        written = plot_run_file(path, variables=variables or None, phase=phase, window=parse_window(args.window))
+    for out in written:
+        print(f"wrote {out}")
     return 0
 
 
@@ -203,9 +249,19 @@ def main(argv=None) -> int:
     """Entry point of the ``neurodyn`` console script; returns the exit status (2 on bad input)."""
     args = _parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "info": cmd_info, "sweep": cmd_sweep, "plot": cmd_plot}[args.command](args)
+        return {"run": cmd_run, "info": cmd_info, "export": cmd_export, "sweep": cmd_sweep,
+                "plot": cmd_plot}[args.command](args)
+    except Interrupted as e:
+        print(f"neurodyn: interrupted: {e}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:  # before the handlers of run and sweep are in place, or in another command
+        print("neurodyn: interrupted", file=sys.stderr)
+        return 130
     except NeurodynError as e:
         print(f"neurodyn: error: {e}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("neurodyn: error: out of memory (the run is larger than this machine's memory)", file=sys.stderr)
         return 2
 
 

@@ -33,6 +33,24 @@ class OutputError(NeurodynError, OSError):
     """An output file cannot be written or read."""
 
 
+class ResourceError(NeurodynError):
+    """A run would need more memory or disk than the machine has (estimated before computing)."""
+
+
+class Interrupted(NeurodynError):
+    """A run or sweep stopped early on request (SIGINT / SIGTERM), between two chunks.
+
+    Attributes:
+        steps: the steps completed before it stopped (runs).
+        trajectory: everything recorded until then (a :class:`neurodyn.core.Trajectory`; runs).
+    """
+
+    def __init__(self, message: str, *, steps: int | None = None, trajectory=None):
+        super().__init__(message)
+        self.steps = steps
+        self.trajectory = trajectory
+
+
 def check_int(name: str, value, minimum: int = 1) -> int:
     """``value`` as an int if it is an integer >= ``minimum`` (bools refused), else a SpecError."""
     import numbers

@@ -25,7 +25,7 @@ def rulkov_piecewise_step(x, x_prev, y, alpha, mu, sigma, current=0.0, beta_e=1.
 
 
 def ring_star_coupling(x, star, ring, triadic, ring_size):
-    """MODELS.md 4.2 template: hub 0, ring 1..ring_size (R = 1, ring term sigma/2 per neighbour),
+    """docs/models/maps.md ring-star template: hub 0, ring 1..ring_size (R = 1, ring term sigma/2 per neighbour),
     triangles of the full ring-star graph, written out node by node."""
     n = ring_size + 1
     out = np.zeros(n)

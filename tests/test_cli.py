@@ -67,14 +67,14 @@ BAD = [
     (["--set", "populations.neurons.model=\"izhikevich\""], "unknown model 'izhikevich' (allowed: chialvo, rulkov"),
     (["--set", "populations.neurons.bb=0.1"], "unknown field 'bb' (allowed: model, n, init, a, b, c, k)"),
     (["--set", "populations.neurons.a=\"abc\""], "populations.neurons.a: expected a number"),
-    (["--set", "populations.neurons.n=0"], "populations.neurons.n: must be an integer >= 1"),
-    (["--set", "populations.neurons.n=-3"], "populations.neurons.n: must be an integer >= 1"),
+    (["--set", "populations.neurons.n=0"], "populations.neurons.n: must be an integer in [1, 2147483647]"),
+    (["--set", "populations.neurons.n=-3"], "populations.neurons.n: must be an integer in [1, 2147483647]"),
     (["--set", "populations.neurons.n=2.5"], "populations.neurons.n: expected an integer"),
     (["--set", "dt=0"], "dt: must be > 0"),
     (["--set", "dt=-1.0"], "dt: must be > 0"),
     (["--set", "populations.neurons.a=nan"], "populations.neurons.a: must be a finite number"),
     (["--set", "populations.neurons.b=[0.1, 0.2]"], "expected 4 values (one per neuron)"),
-    (["--steps", "0"], "steps: must be an integer >= 1"),
+    (["--steps", "0"], "steps: must be an integer in [1, 2147483647]"),
     (["--set", "record.variables=[\"neurons.z\"]"], "unknown variable 'neurons.z'"),
     (["--set", "couplings.star.kind=\"magnetic\""], "couplings.star.kind: unknown value 'magnetic'"),
     (["--set", "couplings.star.graph.kind=\"torus\""], "couplings.star.graph.kind: unknown value 'torus'"),
@@ -85,6 +85,9 @@ BAD = [
     (["--set", "noequals"], "expected key.path=value"),
     (["--set", "record.transient=50000"], "record.transient: must be smaller than steps"),
     (["--set", "populations.neurons.init.x={ dist = \"cauchy\" }"], "unknown value 'cauchy'"),
+    (["--set", "populations.neuron.b=0.6"], "populations.neuron: the spec has no population 'neuron' (populations: neurons)"),
+    (["--set", "couplings.str.strength=0.02"],
+     "couplings.str: the spec has no coupling 'str' (couplings: star, ring, triadic)"),
 ]
 
 
@@ -120,7 +123,10 @@ def test_diverging_run_keeps_what_was_computed(workdir, capsys):
     assert rc == 2
     err = capsys.readouterr().err
     assert "diverged at step 2" in err and "variable 'x' of population 'neuron'" in err
-    data = load("hdf5_outputs/chialvo_single.h5")
+    # a diverged run never takes the output's name; the message names the file and counts its samples
+    assert "kept 2 samples" in err and "they are in hdf5_outputs/chialvo_single.diverged.h5" in err
+    assert not Path("hdf5_outputs/chialvo_single.h5").exists()
+    data = load("hdf5_outputs/chialvo_single.diverged.h5")
     assert data["meta"]["status"] == "diverged" and data["meta"]["diverged_step"] == 2
     assert data["report"]["neuron"]["x"]["data"].shape == (2, 2)
     assert np.all(np.isfinite(data["report"]["neuron"]["x"]["data"]))
@@ -166,3 +172,12 @@ def test_bad_kuramoto_fields(workdir, capsys):
         assert main(["run", spec, "--set", assignment]) == 2
         err = capsys.readouterr().err
         assert message in err, (assignment, err)
+
+
+def test_version_prints_the_package_version(capsys):
+    import neurodyn
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"neurodyn {neurodyn.__version__}"

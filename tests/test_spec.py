@@ -110,7 +110,7 @@ def test_esn_spec_runs_from_the_command_line(tmp_path, capsys):
     traj = neurodyn.simulate(spec.model, 200, state=spec.state, record=("reservoir.x",), every=2)
     np.testing.assert_allclose(x, traj["reservoir.x"], rtol=0, atol=1e-12)
     esn = spec.model.populations["reservoir"]
-    # W is scaled to the spectral radius asked for (MODELS.md 1.2)
+    # W is scaled to the spectral radius asked for (docs/models/reservoirs.md)
     assert abs(np.max(np.abs(np.linalg.eigvals(np.asarray(esn.effective_w)))) - 0.95) < 1e-9
     assert float(esn.leak) == 0.4
 
@@ -250,10 +250,15 @@ def test_set_path_is_the_one_setter_of_spec_dicts():
     data = {"seed": 1, "couplings": {"star": {"strength": 0.01, "graph": {"kind": "ring", "seed": 3}}}}
     set_path(data, "couplings.star.strength", np.float64(0.02))
     set_path(data, "couplings.star.graph.seed", 4.0)  # a float grid value for an integer field
-    set_path(data, "populations.p.k", 0.5)  # missing tables are created
+    set_path(data, "record.spikes.threshold", 0.5)  # missing tables are created
     assert data["couplings"]["star"]["strength"] == 0.02 and type(data["couplings"]["star"]["strength"]) is float
     assert data["couplings"]["star"]["graph"]["seed"] == 4 and type(data["couplings"]["star"]["graph"]["seed"]) is int
-    assert data["populations"] == {"p": {"k": 0.5}}
+    assert data["record"] == {"spikes": {"threshold": 0.5}}
+    # ... but not a population or coupling: a misspelt name must not start a new, incomplete one
+    with pytest.raises(SpecError, match=r"populations.p: the spec has no population 'p' \(populations: none\)"):
+        set_path(data, "populations.p.k", 0.5)
+    with pytest.raises(SpecError, match=r"couplings.str: the spec has no coupling 'str' \(couplings: star\)"):
+        set_path(data, "couplings.str.strength", 0.5)
     with pytest.raises(SpecError, match="seed is a value, not a table"):
         set_path(data, "seed.x", 1)
     with pytest.raises(SpecError, match=r"--set 'couplings\.star\.strength\.x=1': couplings.star.strength is a value"):

@@ -84,7 +84,7 @@ def test_shared_matrix_reservoir_sweep_and_user_measure():
     res = sweep(base, grid, ["max_lyapunov", Measure.function(final_norm, ("x",))], steps=300, progress=False,
                 state=base.init(jax.random.PRNGKey(0))._replace(x=jnp.full(30, 0.5)))
     lam = res.results["max_lyapunov"]
-    # no input and rho(gain W) = gain < 1: the state decays to 0 and lambda -> ln(gain) (MODELS.md 9.2)
+    # no input and rho(gain W) = gain < 1: the state decays to 0 and lambda -> ln(gain) (docs/models/reservoirs.md)
     np.testing.assert_allclose(lam[:2], np.log([0.5, 0.9]), atol=0.03)
     assert np.isfinite(lam[2])
     assert res.results["final_norm.norm"].shape == (3,)
@@ -164,6 +164,8 @@ def test_dask_local_cluster_gives_identical_results(tmp_path):
 
 BAD = [
     (["--grid", "couplings.nothing.strength=0:1:3", "--measure", "max_lyapunov"], "couplings.nothing"),
+    (["--grid", "populations.neuron.b=0.1:0.2:2", "--measure", "max_lyapunov"],
+     "the spec has no population 'neuron' (populations: neurons)"),
     (["--grid", "couplings.star.strength=0:1:0", "--measure", "max_lyapunov"], "the range is empty"),
     (["--grid", "couplings.star.strength=a:b:c", "--measure", "max_lyapunov"], "cannot read"),
     (["--grid", "couplings.star.strength=0:1:3", "--measure", "entropy"], "unknown measure 'entropy'"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SpecError, check_int
+from ..resources import check_memory
 from ..schema import GRAPHS, Field
 from .graph import CSRGraph, from_edges
 
@@ -275,7 +276,38 @@ def graph_from_spec(path: str, table, nodes: int | None = None, mismatch: str = 
     ``mismatch``: the end of the error when it has another count, e.g.
     ``"the coupled populations have 4 neurons"``.
     """
-    graph = GRAPHS.build(path, table, context={"nodes": nodes})
+    context = {"nodes": nodes}
+    entry, values = GRAPHS.read(path, table, context=context)
+    declared = _declared_nodes(entry.name, values)
+    if nodes is not None and declared is not None and declared != nodes:
+        raise SpecError(f"{path}: the graph has {declared} nodes but {mismatch or f'{nodes} are needed'}")
+    size = declared if declared is not None else nodes
+    if size is not None:
+        check_memory(f"{path} ({entry.name} graph of {size:,} nodes)", _build_bytes(entry.name, values, size))
+    graph = entry.build(path, values, context)
     if nodes is not None and graph.n != nodes:
         raise SpecError(f"{path}: the graph has {graph.n} nodes but {mismatch or f'{nodes} are needed'}")
     return graph
+
+
+def _declared_nodes(kind: str, values: dict) -> int | None:
+    """The node count a graph table declares, known before building it."""
+    if kind == "ring_star":
+        return values["ring"] + 1
+    if kind == "lattice_2d":
+        return values["rows"] * values["cols"]
+    return values.get("n")
+
+
+EDGE_BYTES = 200  # an edge while a builder holds it as a Python pair, then in CSR arrays
+
+
+def _build_bytes(kind: str, values: dict, n: int) -> float:
+    """Rough memory a builder needs for a graph of ``n`` nodes (see :mod:`neurodyn.resources`)."""
+    per_node = {"ring": 2 * values.get("k", 1), "ring_star": 2 * values.get("k", 1) + 2, "lattice_1d":
+                2 * values.get("k", 1), "watts_strogatz": 2 * values.get("k", 1), "lattice_2d": 4,
+                "fixed_indegree": values.get("k", 1) + 1, "complete": n, "erdos_renyi": n}
+    if kind == "edges":
+        return EDGE_BYTES * (len(values["edges"]) + n)
+    dense = 9.0 * n * n if kind == "erdos_renyi" else 0.0  # its random draw and mask are n x n
+    return dense + EDGE_BYTES * n * per_node.get(kind, 2)

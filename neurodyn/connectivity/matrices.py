@@ -1,5 +1,5 @@
 """Dense recurrent matrices for reservoirs: random sparse, orthogonal, cyclic, identity, and
-spectral-radius scaling (MODELS.md 1.2, 2.2). Seeded with NumPy ``default_rng``; built on the
+spectral-radius scaling (docs/models/reservoirs.md). Seeded with NumPy ``default_rng``; built on the
 host once, never differentiated through."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SpecError
+from ..resources import check_memory
 
 
 def spectral_radius(w) -> float:
@@ -33,6 +34,8 @@ def random_sparse(n: int, *, density: float | None = None, per_row: int | None =
     values U(-0.5, 0.5) (``"uniform"``) or N(0, 1) (``"normal"``) (Lukoševičius 2012)."""
     if n <= 0:
         raise SpecError(f"reservoir size must be positive, got {n}")
+    # the draw, the mask, the result and the dense eigenvalue solve of the scaling: ~5 n x n arrays
+    check_memory(f"a random {n:,} x {n:,} reservoir matrix", 40.0 * n * n)
     rng = np.random.default_rng(seed)
     if per_row is not None:
         if not 0 < per_row <= n:
@@ -50,7 +53,7 @@ def random_sparse(n: int, *, density: float | None = None, per_row: int | None =
 
 
 def random_orthogonal(n: int, seed: int = 0) -> np.ndarray:
-    """Q of the QR decomposition of a U(-1, 1) matrix (MODELS.md 2.2 "ortho")."""
+    """Q of the QR decomposition of a U(-1, 1) matrix (docs/models/reservoirs.md, ResESN)."""
     q, r = np.linalg.qr(np.random.default_rng(seed).uniform(-1, 1, (n, n)))
     return q * np.sign(np.diag(r))
 

@@ -26,8 +26,9 @@ from typing import Any, ClassVar, Mapping, Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from ..errors import SpecError
+from ..errors import SpecError, check_int
 
 Array = jax.Array
 State = Any
@@ -172,6 +173,63 @@ def per_node(value, n: int, name: str, dtype=None) -> Array:
     if arr.shape != (n,):
         raise SpecError(f"{name}: expected a number or {n} values (one per neuron), got shape {arr.shape}")
     return arr
+
+
+def is_plain(value) -> bool:
+    """Whether ``value`` is a number written by a user: a Python int or float (not a bool), a
+    list, or a NumPy array or scalar.
+
+    JAX rebuilds a model by calling its constructor with whatever the leaves are at that moment
+    (tracers, ``None``, placeholder objects, bool masks, the NumPy copies of a Dask job), so a
+    constructor converts plain values only and passes every other leaf through untouched."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    return isinstance(value, (int, float, list, np.ndarray, np.generic))
+
+
+def convert_parameters(model, per_node_fields: tuple[str, ...] = (), scalar_fields: tuple[str, ...] = ()) -> None:
+    """Turn the plain values (:func:`is_plain`) of a model's fields into arrays, in its ``__post_init__``.
+
+    ``n`` must be an integer >= 1. A per-neuron field takes a number (broadcast to ``(n,)``) or
+    ``n`` values; a scalar field a number. Wrong input is a :class:`SpecError` naming the class
+    and the field. NumPy arrays of one or more dimensions are checked (a per-neuron one must
+    have ``n`` values) but kept as they are: ``tree_map(np.asarray, model)`` must give back NumPy
+    leaves, and batched copies (a leading axis) pass through.
+    """
+    cls = type(model).__name__
+    n = model.n
+    if is_plain(n):
+        n = check_int(f"{cls}: n", n)
+        object.__setattr__(model, "n", n)
+    fields = per_node_fields + scalar_fields
+    # a number replacing one parameter of a float32 model (dataclasses.replace) stays float32
+    reference = next((v.dtype for v in (getattr(model, f) for f in fields)
+                      if not is_plain(v) and hasattr(v, "dtype") and jnp.issubdtype(v.dtype, jnp.floating)), None)
+    for name in fields:
+        value = getattr(model, name)
+        if not is_plain(value):
+            continue
+        per = name in per_node_fields
+        if isinstance(value, np.ndarray) and value.ndim >= 1:
+            if per and value.ndim == 1 and value.shape != (n,):
+                raise SpecError(f"{cls}.{name}: expected a number or {n} values (one per neuron), "
+                                f"got {value.shape[0]} values")
+            continue
+        dtype = reference
+        if dtype is None and isinstance(value, (np.ndarray, np.generic)) and np.issubdtype(value.dtype, np.floating):
+            dtype = jax.dtypes.canonicalize_dtype(value.dtype)
+        try:
+            arr = jnp.asarray(value, dtype=float_dtype(dtype))
+        except (TypeError, ValueError):
+            want = f"a number, or one number per neuron (n = {n})" if per else "a number"
+            raise SpecError(f"{cls}.{name}: expected {want}, got {value!r}") from None
+        if per:
+            arr = per_node(arr, n, f"{cls}.{name}", arr.dtype)
+        elif arr.ndim:
+            raise SpecError(f"{cls}.{name}: expected a number, got {value!r}")
+        if not bool(jnp.all(jnp.isfinite(arr))):
+            raise SpecError(f"{cls}.{name}: must be a finite number, got {value!r}")
+        object.__setattr__(model, name, arr)
 
 
 def drive_term(drive: Any, port: str, input_port: str):

@@ -1,7 +1,7 @@
 """Addressing model parameters by dotted path, for sweeps and bifurcation diagrams.
 
 A path walks dataclass fields, dict keys and tuple indices: ``"b"`` on a Chialvo population,
-``"populations.neurons.k"`` or ``"couplings.0.strength"`` on a Network. ``with_parameter``
+``"populations.neurons.k"`` or ``"projections.star.strength"`` on a Network. ``with_parameter``
 returns a new model (models are immutable) with the leaf replaced; a scalar value is broadcast
 to the leaf's shape, so a per-neuron parameter can be swept as one number. It is traceable:
 inside ``jax.vmap`` the value can be a tracer, and the compiled code is the same for every value.

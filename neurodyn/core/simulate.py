@@ -12,14 +12,14 @@ from __future__ import annotations
 import math
 import sys
 from functools import partial
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ..errors import DivergenceError, SpecError, check_int
+from ..errors import DivergenceError, Interrupted, SpecError, check_int
 from ..pytree import is_inexact
 from .loop import initial_state, iterate, prepare_drive, transition
 from .model import model_dt, surface
@@ -28,6 +28,7 @@ from .trajectory import Trajectory
 tmap = jax.tree_util.tree_map
 CHUNK_BYTES = 32 * 2**20  # host memory for one chunk of records
 NO_RECORD_CHUNK = 100_000  # steps per chunk when nothing is recorded
+MAX_STEPS = 2**31 - 1  # the step counter is a 32-bit integer
 
 
 def _scan_records(model, state, step0, dt, thresholds, prev, drive, n_records, every, names, spike_names,
@@ -117,7 +118,7 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
              record: tuple[str, ...] | None = None, every: int = 1, transient: int = 0,
              spikes: Mapping[str, float | None] | None = None, events: tuple[str, ...] | None = None,
              chunk: int | None = None, writer=None, progress: bool | None = None, dt: float | None = None,
-             keep: bool = True) -> Trajectory:
+             keep: bool = True, should_stop: Callable[[], bool] | None = None) -> Trajectory:
     """Simulate ``model`` for ``steps`` steps and return the recorded :class:`Trajectory`.
 
     Args:
@@ -142,12 +143,18 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
         progress: show a progress bar (default: when stderr is a terminal and the run is long).
         dt: time step for the time axis (default the model's ``dt``, 1 for maps).
         keep: keep the records in memory (set False when streaming to a writer).
+        should_stop: called before every chunk; when it returns True the run stops there
+            (e.g. :class:`neurodyn.signals.StopFlag`, set by Ctrl-C).
 
     Raises:
         DivergenceError: a state became NaN/Inf; names the step and the observable and carries
             the trajectory recorded before it (already handed to the writer).
+        Interrupted: ``should_stop()`` returned True; carries the steps done and the trajectory
+            recorded until then (already handed to the writer).
     """
     steps = check_int("steps", steps, 1)
+    if steps > MAX_STEPS:
+        raise SpecError(f"steps must be at most {MAX_STEPS:,} (the step counter is a 32-bit integer), got {steps:,}")
     every = check_int("record every", every, 1)
     transient = check_int("transient", transient, 0)
     if transient >= steps:
@@ -155,6 +162,8 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
     dt = float(dt) if dt is not None else model_dt(model)
     if not dt > 0 or not math.isfinite(dt):
         raise SpecError(f"dt must be a positive finite number, got {dt!r}")
+    if not math.isfinite(steps * dt):
+        raise SpecError(f"steps * dt must be a finite time, got {steps:,} steps of dt = {dt:g}")
     if state is None:
         state = model.init(key if key is not None else jax.random.PRNGKey(0))
     state = initial_state(model, state)
@@ -178,13 +187,8 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
                               trajectory=Trajectory(np.zeros(0), {}, {}, state, 0, dt, every, transient))
 
     n_records, tail = divmod(steps - transient, every)
-    per_record = sum(int(np.prod(jnp.shape(available[n]))) * jnp.result_type(available[n]).itemsize for n in names)
-    per_record += sum(int(np.prod(jnp.shape(available[n]))) for n in (*spike_names, *event_names)) * every
-    if chunk is None:
-        chunk_records = max(1, CHUNK_BYTES // max(per_record, 1))
-    else:
-        chunk_records = max(1, check_int("chunk", chunk, 1) // every)
-    chunk_records = min(chunk_records, max(n_records, 1))
+    per_record = record_bytes(available, names, (*spike_names, *event_names), every)
+    chunk_records = records_per_chunk(per_record, n_records, every, chunk)
     no_record_chunk = NO_RECORD_CHUNK if chunk is None else chunk
 
     show = progress if progress is not None else (sys.stderr.isatty() and steps >= 100_000)
@@ -197,6 +201,10 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
 
     def advance(state, prev, n_rec, ev, rec_names, spk_names, evt_names):
         nonlocal done, written
+        if should_stop is not None and should_stop():
+            traj = _assemble(model, times, data, spk_t, spk_i, state, done, dt, every, transient)
+            raise Interrupted(f"stopped at step {done:,} of {steps:,} ({written:,} samples recorded)",
+                              steps=done, trajectory=traj)
         step0 = jnp.asarray(done, jnp.int32)
         (new, _, new_prev), recs, spks = _chunk(model, state, step0, dt, thresholds if spk_names else (), prev,
                                                 drive_arrays, n_records=n_rec, every=ev, names=rec_names,
@@ -220,7 +228,7 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
         chunk_spikes = {}
         for n, s in zip((*spk_names, *evt_names), spks):
             flat = np.asarray(s).reshape((n_rec * ev,) + np.shape(s)[2:])[:keep_steps]
-            step_idx, node = np.nonzero(flat.reshape(flat.shape[0], -1))
+            step_idx, node = np.nonzero(flat.reshape(flat.shape[0], int(np.prod(flat.shape[1:]))))
             chunk_spikes[n] = ((done + step_idx + 1) * dt, node.astype(np.uint64))
         written += len(chunk_times) if chunk_times is not None else 0
         if rec_names or spk_names or evt_names:
@@ -235,7 +243,7 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
                     spk_i[n].append(i)
         if bad_step is not None:
             done = bad_step - 1
-            traj = _assemble(times, data, spk_t, spk_i, state, done, dt, every, transient)
+            traj = _assemble(model, times, data, spk_t, spk_i, state, done, dt, every, transient)
             pop, _, var = bad_var.rpartition(".")
             where = f"variable {var!r} of population {pop!r}" if pop else f"variable {var!r} of {type(model).__name__}"
             raise DivergenceError(
@@ -266,16 +274,34 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
     finally:
         if bar is not None:
             bar.close()
-    return _assemble(times, data, spk_t, spk_i, state, done, dt, every, transient)
+    return _assemble(model, times, data, spk_t, spk_i, state, done, dt, every, transient)
 
 
-def _assemble(times, data, spk_t, spk_i, state, done, dt, every, transient) -> Trajectory:
+def record_bytes(observables: Mapping, names, spiking, every: int) -> int:
+    """Host bytes of one recording interval: the recorded samples plus the per-step spike flags."""
+    size = lambda n: int(np.prod(jnp.shape(observables[n])))
+    return (sum(size(n) * jnp.result_type(observables[n]).itemsize for n in names)
+            + sum(size(n) for n in spiking) * every)
+
+
+def records_per_chunk(per_record: int, n_records: int, every: int, chunk: int | None) -> int:
+    """Records per compiled call: ``chunk`` steps when given, else a CHUNK_BYTES budget."""
+    if chunk is None:
+        per_chunk = max(1, CHUNK_BYTES // max(per_record, 1))
+    else:
+        per_chunk = max(1, check_int("chunk", chunk, 1) // every)
+    return min(per_chunk, max(n_records, 1))
+
+
+def _assemble(model, times, data, spk_t, spk_i, state, done, dt, every, transient) -> Trajectory:
     cat = lambda parts, dtype=float: np.concatenate(parts) if parts else np.zeros(0, dtype)
+    described = surface(model)
     return Trajectory(
         times=cat([t for t in times if t is not None]),
         data={n: (np.concatenate(v) if v else np.zeros((0,))) for n, v in data.items()},
         spikes={n: (cat(spk_t[n]), cat(spk_i[n], np.uint64)) for n in spk_t},
         final_state=state, steps=done, dt=dt, every=every, transient=transient,
+        time_unit=described.time_unit, units=dict(described.units),
     )
 
 

@@ -21,6 +21,10 @@ class Trajectory:
         final_state: the model state after the last completed step (a pytree of JAX arrays).
         steps: number of steps completed (less than requested when the run diverged).
         dt, every, transient: the time step, the recording interval and the unrecorded steps.
+        time_unit: unit of ``times``, spike times and ``dt`` (the model's; ``"iteration"`` for maps).
+        units: observable name -> unit.
+
+    :func:`neurodyn.io.save` writes it in the layout of ``neurodyn run``.
     """
 
     times: np.ndarray
@@ -31,6 +35,8 @@ class Trajectory:
     dt: float = 1.0
     every: int = 1
     transient: int = 0
+    time_unit: str = "1"
+    units: dict[str, str] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.data[name]

@@ -21,6 +21,9 @@ def _xp(x):
 
 # ------------------------------------------------------------------ cross-correlation
 
+CONSTANT_ULPS = 16  # a series is constant when its SD is within this many ulps of its mean
+
+
 def xcorr_init(sample, shift=None):
     """Running sums for ``Gamma_ij``: ``(count, sum y, sum y y^T, shift)`` with ``y = x - shift``.
 
@@ -41,16 +44,37 @@ def xcorr_update(acc, block):
 
 def xcorr_finalize(acc):
     """The matrix ``Gamma_ij = C_ij / sqrt(C_ii C_jj)``, ``C`` the covariance over time
-    (MODELS.md 9.7); NaN where a series is constant."""
-    count, s, ss, _ = acc
+    (docs/diagnostics.md, cross-correlation), defined also where a series is constant.
+
+    A series is constant when its standard deviation is at most :data:`CONSTANT_ULPS` units in
+    the last place of its mean (a fixed point, reached exactly or up to rounding). Then:
+
+    * two constant series have ``Gamma_ij = 1`` if their values are equal (to the same
+      tolerance) and ``0`` otherwise;
+    * a constant and a varying series have ``Gamma_ij = 0``.
+
+    Why: identical series have ``Gamma = 1`` whether they vary or not, so a network resting at
+    one common fixed point (synchronisation error zero) is completely synchronous, as it is
+    when its nodes oscillate in step; a constant series shares no fluctuation with any other
+    (its covariance with everything is zero), so it is uncorrelated rather than undefined. The
+    diagonal is 1, every entry stays in [-1, 1], and a sweep map shows synchronous rest as 1 and
+    asynchronous rest as 0 instead of holes. NaN remains only where there are no samples.
+    """
+    count, s, ss, shift = acc
     xp = _xp(ss)
-    mean = s / count
-    cov = ss / count - xp.outer(mean, mean)
-    sd = xp.sqrt(xp.clip(xp.diagonal(cov), 0, None))
-    if xp is np:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return cov / np.outer(sd, sd)
-    return cov / xp.outer(sd, sd)
+    with np.errstate(invalid="ignore", divide="ignore"):  # no samples: NaN, quietly
+        mean = s / count
+        cov = ss / count - xp.outer(mean, mean)
+        sd = xp.sqrt(xp.clip(xp.diagonal(cov), 0, None))
+        level = xp.abs(shift + mean)  # |time average| of each series
+        tol = CONSTANT_ULPS * xp.finfo(ss.dtype).eps
+        constant = sd <= tol * level
+        equal = xp.abs((shift + mean)[:, None] - (shift + mean)[None, :]) <= tol * xp.maximum(level[:, None],
+                                                                                             level[None, :])
+        both, either = constant[:, None] & constant[None, :], constant[:, None] | constant[None, :]
+        scale = xp.where(constant, 1.0, sd)
+        gamma = cov / xp.outer(scale, scale)
+    return xp.where(either, xp.where(both & equal, 1.0, 0.0), gamma).astype(cov.dtype)
 
 
 def pair_means(gamma) -> tuple:

@@ -1,4 +1,4 @@
-"""Orbit (bifurcation) diagrams over a parameter, vmapped over its values (MODELS.md App. C)."""
+"""Orbit (bifurcation) diagrams over a parameter, vmapped over its values (docs/diagnostics.md, docs/models/maps.md)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import numpy as np
 
 def zero_one_test(x, *, n_c: int = 100, n_cut: int | None = None, seed: int = 0) -> float:
     """Gottwald–Melbourne 0-1 test for chaos, correlation method (G. A. Gottwald, I. Melbourne,
-    Proc. R. Soc. A 460:603, 2004; SIAM J. Appl. Dyn. Syst. 8:129, 2009; MODELS.md 9.5).
+    Proc. R. Soc. A 460:603, 2004; SIAM J. Appl. Dyn. Syst. 8:129, 2009; docs/diagnostics.md).
 
     For ``n_c`` random ``c`` in (pi/5, 4pi/5): ``p_c(n) = sum_{j<=n} phi_j cos(j c)``,
     ``q_c(n) = sum_{j<=n} phi_j sin(j c)``, mean-square displacement ``M_c(n)`` (averaged over the
@@ -177,7 +177,7 @@ def _sampen_counts_tree(x, r, closed):  # pragma: no cover - compiled
 
 def sample_entropy(x, m: int = 2, r: float | None = None, *, closed: bool = True) -> float:
     """Sample entropy ``SampEn(m, r) = -ln(A / B)`` (J. S. Richman, J. R. Moorman, Am. J. Physiol.
-    278:H2039, 2000; MODELS.md 9.6).
+    278:H2039, 2000; docs/diagnostics.md).
 
     Templates ``(x_i, ..., x_{i+m-1})`` for i = 0..N-m-1 (the same N - m templates for lengths m and
     m + 1), Chebyshev distance, pairs i < j: B counts length-m matches, A length-(m+1) matches.

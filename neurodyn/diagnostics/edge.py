@@ -1,5 +1,5 @@
 """Edge of chaos: the maximal (conditional) Lyapunov exponent over a 2-D parameter grid
-(MODELS.md 9.2; Legenstein & Maass 2007; Büsing, Schrauwen & Legenstein 2010)."""
+(docs/diagnostics.md; Legenstein & Maass 2007; Büsing, Schrauwen & Legenstein 2010)."""
 
 from __future__ import annotations
 

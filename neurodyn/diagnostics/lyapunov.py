@@ -1,6 +1,6 @@
 """Lyapunov exponents of any model of the protocol, from autodiff tangent dynamics.
 
-Benettin / QR method (G. Benettin et al., Meccanica 15:9, 1980; MODELS.md 9.1): propagate k
+Benettin / QR method (G. Benettin et al., Meccanica 15:9, 1980; docs/diagnostics.md): propagate k
 tangent vectors ``Q`` with the Jacobian of one model step, obtained by ``jax.linearize`` (no
 finite differences, no explicit Jacobian matrix), re-orthonormalise ``Q R = J Q`` every
 ``renorm_every`` steps and accumulate ``log |diag R|``. Exponents are per step for maps

@@ -1,5 +1,5 @@
 """Reservoir diagnostics: echo-state property, memory capacity, kernel and generalization rank
-(MODELS.md 1.5, 1.6, 9.3, 9.4). They take any reservoir model of the protocol whose step is
+(docs/models/reservoirs.md). They take any reservoir model of the protocol whose step is
 driven by a scalar or vector input and whose observables include its state ``"x"``."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def spectral_radius(matrix_or_reservoir) -> float:
 
 
 def esp_conditions(reservoir) -> dict:
-    """Algebraic echo-state conditions of a leaky tanh ESN (MODELS.md 1.5):
+    """Algebraic echo-state conditions of a leaky tanh ESN (docs/models/reservoirs.md):
     necessary ``rho((1 - a) I + a W) < 1``; sufficient ``(1 - a) + a sigma_max(W) < 1``."""
     a = float(reservoir.leak)
     w = np.asarray(reservoir.effective_w)
@@ -50,7 +50,7 @@ class EchoStateResult:
 
 def echo_state_property(reservoir, drive, *, n_states: int = 2, tol: float = 1e-10, scale: float = 1.0,
                         seed: int = 0) -> EchoStateResult:
-    """Forgetting test (MODELS.md 9.3): run ``n_states`` copies from states drawn U(-scale, scale)
+    """Forgetting test (docs/models/reservoirs.md): run ``n_states`` copies from states drawn U(-scale, scale)
     under the same ``drive`` (array, leading time axis) and measure how their distance contracts."""
     template = reservoir.init(jax.random.PRNGKey(seed))
     vec, unflatten = flatten_state(template)
@@ -88,12 +88,12 @@ class MemoryCapacityResult:
 def memory_capacity(reservoir, *, max_delay: int | None = None, train: int = 5000, test: int = 5000,
                     washout: int = 200, input_range: float = 0.8, ridge: float = 1e-10,
                     seed: int = 0) -> MemoryCapacityResult:
-    """Jaeger's short-term memory capacity (H. Jaeger, GMD Report 152, 2002; MODELS.md 1.6).
+    """Jaeger's short-term memory capacity (H. Jaeger, GMD Report 152, 2002; docs/models/reservoirs.md).
 
     Input u(n) i.i.d. U(-input_range, input_range); one ridge readout per delay k = 1..max_delay
     (default 2N), fitted on ``train`` samples after ``washout`` and evaluated on the next
     ``test`` samples: ``MC_k = corr^2(u(n - k), y_k(n))``. Bound: MC <= N for i.i.d. input.
-    Held-out evaluation avoids the ~N/T in-sample bias (MODELS.md Appendix F).
+    Held-out evaluation avoids the ~N/T in-sample bias (docs/models/reservoirs.md).
     """
     n_units = int(flatten_state(reservoir.init(jax.random.PRNGKey(0)))[0].shape[0])
     max_delay = 2 * n_units if max_delay is None else max_delay

@@ -1,4 +1,4 @@
-"""Spike-train and E/I-balance statistics (MODELS.md 9.9). Spikes are given SONATA-style as
+"""Spike-train and E/I-balance statistics (docs/models/spiking.md). Spikes are given SONATA-style as
 ``(times, node_ids)``; times in any unit (rates come out per that unit)."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def ei_balance(excitatory, inhibitory) -> dict:
     Returns per-neuron arrays: ``ratio`` = <I_E> / |<I_I>| (1 = balanced on average), ``net`` =
     <I_E + I_I> relative to <I_E> (loose vs tight cancellation) and ``correlation`` = Pearson
     correlation of I_E(t) and -I_I(t) (>~ 0.5: tight, detailed balance) — Vogels & Abbott
-    (J. Neurosci. 25:10786, 2005); MODELS.md 9.9.
+    (J. Neurosci. 25:10786, 2005); docs/models/spiking.md.
     """
     e, i = np.asarray(excitatory, float), np.asarray(inhibitory, float)
     me, mi = e.mean(axis=0), i.mean(axis=0)

@@ -30,7 +30,7 @@ class OrderParameterStream:
 
 
 class CrossCorrelationStream:
-    """Zero-lag cross-correlation matrix ``Gamma_ij`` of a recorded variable (MODELS.md 9.7),
+    """Zero-lag cross-correlation matrix ``Gamma_ij`` of a recorded variable (docs/diagnostics.md),
     from running sums; attrs hold its mean over all pairs and over hub pairs (node 0)."""
 
     method = "Gamma_ij = <x~_i x~_j> / sqrt(<x~_i^2> <x~_j^2>), x~ = x - <x>_t over the recorded samples"
@@ -58,3 +58,34 @@ class CrossCorrelationStream:
 
 
 STREAMS = {"order_parameter": (OrderParameterStream, "theta"), "cross_correlation": (CrossCorrelationStream, "x")}
+
+
+class StreamingDiagnostics:
+    """A run's ``[diagnostics]``, fed as it writes: wraps a writer (``append(times, data,
+    spikes)``), hands it every chunk and folds the chunk into each diagnostic's stream.
+
+    Args:
+        writer: the run's writer (a :class:`neurodyn.io.RunWriter`).
+        diagnostics: diagnostic name (a key of :data:`STREAMS`) -> the recorded observable it reads.
+    """
+
+    def __init__(self, writer, diagnostics: dict[str, str]):
+        self.writer, self.observables = writer, dict(diagnostics)
+        self.streams = {name: STREAMS[name][0]() for name in self.observables}
+
+    def append(self, times, data, spikes) -> None:
+        """Write the chunk, then feed it to every streaming diagnostic."""
+        self.writer.append(times, data, spikes)
+        if data:
+            for name, stream in self.streams.items():
+                stream.update(data[self.observables[name]])
+
+    def store(self) -> dict[str, tuple[np.ndarray, dict]]:
+        """Write every result to ``/diagnostics/<name>`` (attrs: the observable and the
+        method); returns ``{name: (values, attrs)}``."""
+        results = {}
+        for name, stream in self.streams.items():
+            value, attrs = stream.result()
+            self.writer.add_diagnostic(name, value, observable=self.observables[name], **attrs)
+            results[name] = (value, attrs)
+        return results

@@ -19,7 +19,7 @@ def order_parameter(theta) -> tuple[np.ndarray, np.ndarray]:
     """Kuramoto order parameter ``r e^{i psi} = (1/N) sum_j e^{i theta_j}`` over the last axis.
 
     Returns ``(r, psi)`` with the leading axes of ``theta`` (e.g. one value per time sample).
-    r ~ 1: phase synchrony; r ~ N^{-1/2}: incoherence (Kuramoto 1975; MODELS.md 6.1, 9.8).
+    r ~ 1: phase synchrony; r ~ N^{-1/2}: incoherence (Kuramoto 1975; docs/diagnostics.md).
     """
     z = np.mean(np.exp(1j * np.asarray(theta)), axis=-1)
     return np.abs(z), np.angle(z)
@@ -50,7 +50,7 @@ def local_order_parameter(theta, radius: int = 1, periodic: bool = True) -> np.n
 
 
 def graph_local_order_parameter(theta, graph) -> np.ndarray:
-    """``r_i = |sum_j A_ij e^{i theta_j}| / k_i`` on a graph (MODELS.md 6.2); 0 for isolated nodes."""
+    """``r_i = |sum_j A_ij e^{i theta_j}| / k_i`` on a graph (docs/models/kuramoto.md); 0 for isolated nodes."""
     a = graph.to_scipy()
     z = np.exp(1j * np.asarray(theta))
     num = np.abs((a @ z.T).T)
@@ -75,7 +75,7 @@ def phase_slips(theta, periodic: bool = True) -> np.ndarray:
     """Phase slips between nearest neighbours of a 1-D lattice, per bond.
 
     A slip is a change of the winding number ``round((theta_{j+1} - theta_j) / 2 pi)`` between
-    consecutive samples, i.e. the bond difference crossing an odd multiple of pi (MODELS.md,
+    consecutive samples, i.e. the bond difference crossing an odd multiple of pi (docs/models/kuramoto.md,
     Appendix F). ``theta``: unwrapped phases ``(n_times, n)``, sampled finely enough that a
     difference moves less than pi per sample. Returns the number of slips of each bond.
     """
@@ -89,7 +89,7 @@ def surface_width(phi) -> np.ndarray:
     """Surface width ``W = sqrt(<(1/L) sum_j (phi_j - phi_bar)^2>)`` of unwrapped phase fields.
 
     ``phi``: ``(..., L)``; any leading axes except the first (time) are realizations, over which
-    ``W^2`` is averaged (MODELS.md 6.3). Returns ``W`` with the time axis only (or a scalar).
+    ``W^2`` is averaged (docs/models/kuramoto.md). Returns ``W`` with the time axis only (or a scalar).
     """
     phi = np.asarray(phi)
     w2 = np.var(phi, axis=-1)
@@ -117,11 +117,13 @@ def roughness_exponent(sizes: Sequence[int], saturated_widths: Sequence[float]) 
 
 def cross_correlation(x, pairs: str | np.ndarray = "all", hub: int = 0) -> tuple[np.ndarray, float]:
     """Zero-lag cross-correlation synchrony ``Gamma_ij = <x~_i x~_j> / sqrt(<x~_i^2><x~_j^2>)``,
-    ``x~ = x - <x>_t`` over the time axis of ``x`` (``(n_times, n)``; MODELS.md 9.7).
+    ``x~ = x - <x>_t`` over the time axis of ``x`` (``(n_times, n)``; docs/diagnostics.md).
 
     Returns the matrix ``Gamma`` and its mean over ``pairs``: ``"all"`` (i < j), ``"hub"``
     (``Gamma_{hub, j}``, j != hub: the ring-star measure), ``"neighbours"`` (i, i+1 along a ring)
-    or an explicit ``(m, 2)`` array of pairs. A constant series has no defined correlation (NaN).
+    or an explicit ``(m, 2)`` array of pairs. Constant series (fixed points) are defined as in
+    :func:`~neurodyn.diagnostics.accumulators.xcorr_finalize`: 1 between equal constants, 0
+    between a constant and anything else.
     """
     x = np.asarray(x, float)
     # the streamed accumulator on one block, shifted by the exact time mean
@@ -150,7 +152,7 @@ def width_growth(model, realizations: int, steps: int, every: int, seed: int = 0
     Runs ``realizations`` copies of ``model`` (each with its own noise key, from the model's own
     initial condition, flat for :class:`~neurodyn.models.PhaseLattice1D`) as one vmapped
     compiled call and records the phases every ``every`` steps. Returns ``(times, W)`` with
-    ``W^2`` averaged over realizations (MODELS.md 6.3).
+    ``W^2`` averaged over realizations (docs/models/kuramoto.md).
     """
     import jax
 

@@ -1,5 +1,8 @@
-"""HDF5 input/output (SONATA reports and spikes, /neurodyn metadata)."""
+"""HDF5 input/output (SONATA reports and spikes, /neurodyn metadata), saving runs from Python
+and the export to standard SONATA report files."""
 
 from .hdf5 import RunWriter, describe, load, open_for_reading
+from .save import save, spec_writer, write_run
+from .sonata import export_sonata
 
-__all__ = ["RunWriter", "load", "describe", "open_for_reading"]
+__all__ = ["RunWriter", "load", "describe", "open_for_reading", "save", "spec_writer", "write_run", "export_sonata"]

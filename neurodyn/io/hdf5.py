@@ -4,17 +4,24 @@ Layout of a run file::
 
     /neurodyn                       attrs: version, created, seed, dt, time_unit, units (JSON),
                                     precision, steps, status, spec (the full spec text)
-    /report/<pop>/<var>/data        (n_times, n_nodes), chunked + gzip-compressed
+    /report/<pop>/<var>/data        (n_times, n_nodes), chunked + gzip-compressed, in the run's precision
     /report/<pop>/<var>/mapping/node_ids, /mapping/time = [start, stop, step], attr units
     /spikes/<pop>/timestamps        float64, attr units; /spikes/<pop>/node_ids uint64;
-                                    group attr sorting = "by_time"
+                                    group attr sorting = by_time (an HDF5 enum none/by_id/by_time)
     /diagnostics/<name>             results, attrs describe the method
 
-Each ``/report/<pop>/<var>`` group is a complete SONATA report (``data`` + ``mapping``); a
-population records several variables, hence one group per variable (SONATA itself keeps one
-variable per report file). A run file is written under a temporary name in the same folder
-and renamed to its final name only by :meth:`RunWriter.close`, so a crash never leaves a
-half-written file under the final name.
+``/spikes`` is SONATA's spike layout as it stands: the datasets are chunked but not compressed
+(libsonata's wheels carry no deflate filter), so any SONATA reader opens the run file itself.
+A SONATA report holds one variable per population at ``/report/<pop>/data``, as float32; a
+population here records several variables, in the run's precision, hence one group per
+variable. :func:`neurodyn.io.export_sonata` (``neurodyn export``) writes them as one standard
+SONATA report file per variable.
+
+The report time axis is the one of the samples handed to :meth:`RunWriter.append`: the first
+sample's time and the spacing of the samples (``time=`` declares it beforehand, and samples
+that disagree with it are an error). A run file is written under a temporary name in the same
+folder and renamed to its final name only by :meth:`RunWriter.close`, so a crash never leaves
+a half-written file under the final name.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +39,8 @@ import numpy as np
 from ..errors import OutputError
 
 COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+# SONATA's spike sorting attribute: an HDF5 enum with libsonata's base type (a C char)
+SORTING = h5py.enum_dtype({"none": 0, "by_id": 1, "by_time": 2}, basetype="i1")
 
 
 def _split(name: str, default_population: str) -> tuple[str, str]:
@@ -47,24 +57,29 @@ class RunWriter:
         shapes: observable name -> shape of one sample (e.g. ``(n_nodes,)``).
         units: observable name -> unit string.
         spikes: observable names whose spikes are recorded.
-        time: ``(start, step)`` of the samples, in ``time_unit``.
+        time: ``(start, step)`` of the samples, in ``time_unit`` (a run of ``simulate``:
+            ``(transient * dt, every * dt)``); by default taken from the sample times given to
+            :meth:`append`. Sample times that disagree with it raise :class:`OutputError`.
         default_population: population name for observables without a ``pop.`` prefix.
         dtype: floating type of the report datasets.
     """
 
     def __init__(self, path, *, meta: dict, shapes: dict[str, tuple], units: dict[str, str],
-                 spikes: tuple[str, ...] = (), time: tuple[float, float] = (0.0, 1.0),
+                 spikes: tuple[str, ...] = (), time: tuple[float, float] | None = None,
                  time_unit: str = "ms", default_population: str = "population", dtype="float32"):
         self.path = Path(path)
         self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         if self.path.is_dir():
             raise OutputError(f"cannot write output file {self.path}: it is a directory")
+        self.removed = remove_stale_temporaries(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.file = h5py.File(self.tmp, "w")
         except OSError as e:
             raise OutputError(f"cannot write output file {self.path}: {e.strerror or e}") from None
-        self.time_start, self.time_step = time
+        self.time_start, self.time_step = (None, None) if time is None else (float(time[0]), float(time[1]))
+        if self.time_step is not None and not self.time_step > 0:
+            raise OutputError(f"time: the step between samples must be > 0, got {self.time_step!r}")
         self.n_times = 0
         self.default_population = default_population
         f = self.file
@@ -86,22 +101,27 @@ class RunWriter:
             ds.attrs["units"] = units.get(name, "1")
             m = g.create_group("mapping")
             m.create_dataset("node_ids", data=np.arange(n_nodes, dtype=np.uint64))
-            m.create_dataset("time", data=np.array([self.time_start, self.time_start, self.time_step]))
+            m.create_dataset("time", data=np.full(3, np.nan))
             m["time"].attrs["units"] = time_unit
             self.datasets[name] = ds
+        self._write_time_axis()
         self.spikes = {}
         for name in spikes:
             pop, _ = _split(name, default_population)
             g = f.require_group(f"spikes/{pop}")
-            g.attrs["sorting"] = "by_time"
+            g.attrs.create("sorting", SORTING.type(2), dtype=SORTING)
             g.attrs["variable"] = name
-            ts = g.create_dataset("timestamps", shape=(0,), maxshape=(None,), dtype="f8", chunks=(65536,), **COMPRESSION)
+            ts = g.create_dataset("timestamps", shape=(0,), maxshape=(None,), dtype="f8", chunks=(65536,))
             ts.attrs["units"] = time_unit
-            ids = g.create_dataset("node_ids", shape=(0,), maxshape=(None,), dtype="u8", chunks=(65536,), **COMPRESSION)
+            ids = g.create_dataset("node_ids", shape=(0,), maxshape=(None,), dtype="u8", chunks=(65536,))
             self.spikes[name] = (ts, ids)
 
     def append(self, times, data: dict[str, np.ndarray], spikes: dict[str, tuple]) -> None:
-        """Append one chunk of samples and spikes, then flush the file."""
+        """Append one chunk of samples (at ``times``) and spikes, then flush the file.
+
+        ``times`` may be ``None`` only when the writer was given ``time=``."""
+        if data:
+            self._check_times(times, len(next(iter(data.values()))))
         for name, arr in data.items():
             ds = self.datasets[name]
             arr = np.asarray(arr).reshape(len(arr), -1)
@@ -110,9 +130,7 @@ class RunWriter:
             ds[n0:] = arr
         if data:
             self.n_times += len(next(iter(data.values())))
-            stop = self.time_start + self.n_times * self.time_step
-            for name in self.datasets:
-                self.datasets[name].parent["mapping/time"][1] = stop
+            self._write_time_axis()
         for name, (t, ids) in spikes.items():
             ts, nid = self.spikes[name]
             n0 = ts.shape[0]
@@ -122,6 +140,50 @@ class RunWriter:
             nid[n0:] = ids
         self.file.flush()
 
+    def _check_times(self, times, n: int) -> None:
+        """Take the time axis from the first samples, or check the samples against it."""
+        if times is None:
+            if self.time_start is None:
+                raise OutputError("RunWriter.append: no sample times given and no time= declared; "
+                                  "give the times of the samples")
+            return
+        times = np.asarray(times, dtype=float).reshape(-1)
+        if len(times) != n:
+            raise OutputError(f"RunWriter.append: {len(times)} sample times for {n} samples")
+        if not n:
+            return
+        if self.time_start is None:
+            self.time_start = float(times[0])
+        if self.time_step is None and self.n_times + n > 1:
+            if self.n_times == 0:
+                step = float(times[1] - times[0])
+            else:  # the first chunk held one sample
+                step = (float(times[0]) - self.time_start) / self.n_times
+            if not step > 0:
+                raise OutputError(f"RunWriter.append: sample times must increase, got {times[:3].tolist()}")
+            self.time_step = step
+        step = self.time_step if self.time_step is not None else 0.0
+        expected = self.time_start + (self.n_times + np.arange(n)) * step
+        # simulate computes (transient + j * every) * dt, the axis start + j * step: equal up to rounding
+        tolerance = 1e-6 * step + 1e-12 * np.abs(expected)
+        bad = np.nonzero(np.abs(times - expected) > tolerance)[0]
+        if len(bad):
+            i = int(bad[0])
+            raise OutputError(
+                f"RunWriter.append: sample {self.n_times + i} is at time {times[i]:g} but the report's time axis "
+                f"(start {self.time_start:g}, step {step:g}) puts it at {expected[i]:g}; give time= as "
+                f"(transient * dt, every * dt) of the run, or leave it out to take it from the samples")
+
+    def _write_time_axis(self) -> None:
+        """``mapping/time = [start, stop, step]`` once the start is known (NaN before); a single
+        sample without a declared step gets step 1 (any step describes it)."""
+        if self.time_start is None:
+            return
+        step = self.time_step if self.time_step is not None else 1.0
+        axis = [self.time_start, self.time_start + self.n_times * step, step]
+        for ds in self.datasets.values():
+            ds.parent["mapping/time"][:] = axis
+
     def add_diagnostic(self, name: str, value, **attrs) -> None:
         """Store a result under ``/diagnostics/<name>`` with attributes describing it."""
         ds = self.file.require_group("diagnostics").create_dataset(name, data=np.asarray(value))
@@ -129,14 +191,16 @@ class RunWriter:
             ds.attrs[k] = v
 
     def close(self, status: str = "complete", **attrs) -> Path:
-        """Record the final status, close and move the file to its final name."""
+        """Record the final status, close and move the file to its final name, which is
+        :func:`final_path` (``path`` itself only for a complete run); returns that name."""
         root = self.file["neurodyn"]
         root.attrs["status"] = status
         for k, v in attrs.items():
             root.attrs[k] = v
         self.file.close()
-        os.replace(self.tmp, self.path)
-        return self.path
+        path = final_path(self.path, status)
+        os.replace(self.tmp, path)
+        return path
 
     def abort(self) -> None:
         """Close and delete the temporary file (nothing was worth keeping)."""
@@ -144,6 +208,53 @@ class RunWriter:
             self.file.close()
         finally:
             self.tmp.unlink(missing_ok=True)
+
+
+INCOMPLETE_SUFFIX = {"interrupted": "partial", "diverged": "diverged"}
+
+
+def final_path(path, status: str) -> Path:
+    """Where a run file ending with ``status`` is kept: ``path`` for a complete run; otherwise a
+    name beside it that says so (``run.h5`` -> ``run.partial.h5`` when interrupted,
+    ``run.diverged.h5`` when diverged), so an unfinished run never replaces a complete one."""
+    path = Path(path)
+    if status == "complete":
+        return path
+    return path.with_name(f"{path.stem}.{INCOMPLETE_SUFFIX.get(status, status)}{path.suffix}")
+
+
+def remove_stale_temporaries(path) -> list[tuple[Path, int]]:
+    """Delete the temporary files ``.<name>.<pid>.tmp`` beside ``path`` whose process is no
+    longer running (left by a killed run); returns ``[(file, pid)]`` of those removed."""
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.tmp")
+    removed = []
+    try:
+        candidates = list(path.parent.iterdir())
+    except OSError:
+        return removed
+    for tmp in candidates:
+        m = pattern.fullmatch(tmp.name)
+        if m is None or _process_alive(int(m.group(1))):
+            continue
+        try:
+            tmp.unlink()
+        except OSError:
+            continue
+        removed.append((tmp, int(m.group(1))))
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's process (or a pid we cannot test): leave its file alone
+    return True
 
 
 def _attr(v):
@@ -176,7 +287,7 @@ def load(path) -> dict[str, Any]:
     Returns a dict with ``"meta"`` (the ``/neurodyn`` attributes; JSON decoded), ``"report"``
     (``{pop: {var: {"data", "node_ids", "time", "units", "times"}}}`` where ``times`` is the
     sample time axis built from ``mapping/time``), ``"spikes"`` (``{pop: {"timestamps",
-    "node_ids", "units"}}``), ``"diagnostics"`` (``{name: array}``) and ``"sweep"`` when present.
+    "node_ids", "units", "sorting"}}``), ``"diagnostics"`` (``{name: array}``) and ``"sweep"`` when present.
     """
     with open_for_reading(path) as f:
         out: dict[str, Any] = {"meta": {k: _attr(v) for k, v in f["neurodyn"].attrs.items()} if "neurodyn" in f else {},
@@ -191,12 +302,22 @@ def load(path) -> dict[str, Any]:
                 }
         for pop, g in f.get("spikes", {}).items():
             out["spikes"][pop] = {"timestamps": g["timestamps"][()], "node_ids": g["node_ids"][()],
-                                  "units": _attr(g["timestamps"].attrs.get("units", "ms"))}
+                                  "units": _attr(g["timestamps"].attrs.get("units", "ms")), "sorting": sorting(g)}
         for name, d in f.get("diagnostics", {}).items():
             out["diagnostics"][name] = d[()]
         if "sweep" in f:
             out["sweep"] = _read_group(f["sweep"])
     return out
+
+
+def sorting(group) -> str:
+    """The SONATA ``sorting`` of a ``/spikes/<pop>`` group as a name (``"none"`` when absent);
+    files of neurodyn 0.1 stored the name as a string, later ones an HDF5 enum."""
+    if "sorting" not in group.attrs:
+        return "none"
+    names = h5py.check_enum_dtype(group.attrs.get_id("sorting").dtype)
+    value = _attr(group.attrs["sorting"])
+    return {v: k for k, v in names.items()}[value] if names else str(value)
 
 
 def _read_group(g) -> dict:

@@ -7,8 +7,9 @@ from .couplings import DiffusiveCoupling, LinearProjection, SimplicialCoupling
 from .maps import Chialvo, Rulkov, RulkovPiecewise, chialvo_ring_star, chialvo_rulkov_chain
 from .kuramoto import KuramotoGraph, KuramotoMeanField, PhaseLattice1D, natural_frequencies
 from .reservoir import ESN
+from .residual import ResESN, deep_res_esn, res_rmn
 from .spiking import LIF
 
 __all__ = ["Chialvo", "Rulkov", "RulkovPiecewise", "DiffusiveCoupling", "SimplicialCoupling", "LinearProjection",
            "chialvo_ring_star", "chialvo_rulkov_chain", "KuramotoMeanField", "KuramotoGraph", "PhaseLattice1D",
-           "natural_frequencies", "ESN", "LIF", "MODELS", "PROJECTIONS"]
+           "natural_frequencies", "ESN", "ResESN", "deep_res_esn", "res_rmn", "LIF", "MODELS", "PROJECTIONS"]

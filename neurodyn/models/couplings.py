@@ -21,6 +21,7 @@ from ..connectivity import CSRGraph, graph_from_spec, triangles as graph_triangl
 from ..core.model import float_dtype
 from ..core.projection import Projection
 from ..errors import SpecError
+from ..resources import check_memory
 from ..ops import CompositeDiffusion, CSRMatrix, Diffusion, SimplicialDiffusion, triadic_diffusion
 from ..pytree import pytree_dataclass
 from ..schema import PROJECTIONS, Field, check_choice
@@ -334,6 +335,9 @@ def _linear_from_spec(*, source, observable, target, port, weights, delay, gain,
     port = tgt.INPUT_PORT if port is None else port
     if port not in tgt.PORTS:
         raise SpecError(f"port: population {target!r} has no input port {port!r} (ports: {', '.join(tgt.PORTS)})")
+    size = int(np.prod(names[observable].shape))
+    check_memory(f"the delay buffer ({delay + 1:,} steps of {size:,} values)",
+                 (delay + 1) * size * np.dtype(float_dtype(dtype)).itemsize)
     return LinearProjection.create(source, target, weights, observable=observable, port=port, delay=delay,
                                    gain=gain, decay=decay, dtype=dtype)
 

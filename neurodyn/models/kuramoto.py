@@ -3,7 +3,7 @@
 Phases are kept unwrapped (never reduced mod 2 pi), as the surface-width analysis of the
 lattice needs. Time is in the model's time unit (``dt`` per step). Deterministic runs use RK4;
 with noise (``noise = D > 0``, ``<eta_i(t) eta_j(t')> = 2 D delta_ij delta(t - t')``) the step is
-Euler–Maruyama with increment ``sqrt(2 D dt) N(0, 1)`` (MODELS.md 6, Appendix F).
+Euler–Maruyama with increment ``sqrt(2 D dt) N(0, 1)`` (docs/models/kuramoto.md).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def natural_frequencies(n: int, dist: str = "lorentzian", width: float = 1.0, ce
     ``"gaussian"`` (standard deviation ``width``), ``"uniform"`` (on [-width, width]) or
     ``"constant"``. ``quantile=True`` gives the deterministic quantiles
     ``w_i = G^{-1}((i - 1/2)/n)`` (for the Lorentzian ``gamma tan(pi (i - 1/2)/n - pi/2)``,
-    MODELS.md 6.1), which removes sampling scatter of the finite population; otherwise
+    docs/models/kuramoto.md), which removes sampling scatter of the finite population; otherwise
     i.i.d. draws from ``numpy.random.default_rng(seed)``.
     """
     if dist not in FREQUENCY_DISTRIBUTIONS:
@@ -52,15 +52,20 @@ def natural_frequencies(n: int, dist: str = "lorentzian", width: float = 1.0, ce
     if not width >= 0:
         raise SpecError(f"frequencies.width must be >= 0, got {width!r}")
     u = (np.arange(n) + 0.5) / n if quantile else np.random.default_rng(seed).random(n)
-    if dist == "lorentzian":
-        w = width * np.tan(np.pi * u - np.pi / 2)
-    elif dist == "gaussian":
-        w = width * ndtri(u)
-    elif dist == "uniform":
-        w = width * (2 * u - 1)
-    else:
-        w = np.zeros(n)
-    return center + w
+    with np.errstate(over="ignore", invalid="ignore"):
+        if dist == "lorentzian":
+            w = width * np.tan(np.pi * u - np.pi / 2)
+        elif dist == "gaussian":
+            w = width * ndtri(u)
+        elif dist == "uniform":
+            w = width * (2 * u - 1)
+        else:
+            w = np.zeros(n)
+        w = center + w
+    if not np.all(np.isfinite(w)):
+        raise SpecError(f"width {width:g} and center {center:g} give frequencies beyond the floating-point range; "
+                        f"give smaller values")
+    return w
 
 
 FREQUENCY_FIELDS = (
@@ -78,7 +83,10 @@ def _frequencies(path, value, *, n=None, spec_seed=None, **context) -> np.ndarra
     if isinstance(value, dict):
         f = read_fields(path, value, FREQUENCY_FIELDS)
         seed = f["seed"] if f["seed"] is not None else (spec_seed or 0)
-        return natural_frequencies(n, f["dist"], f["width"], f["center"], seed=seed, quantile=f["quantile"])
+        try:
+            return natural_frequencies(n, f["dist"], f["width"], f["center"], seed=seed, quantile=f["quantile"])
+        except SpecError as e:
+            raise SpecError(f"{path}: {e}") from None
     values = Field("frequencies", "per_node").validate(path, value, n=n)
     return np.broadcast_to(np.asarray(values, float), (n,))
 
@@ -184,7 +192,7 @@ class KuramotoGraph(_PhaseModel):
 
     ``dtheta_i/dt = omega_i + K norm_i sum_j A_ij sin(theta_j - theta_i - alpha) + eta_i``,
     evaluated as ``cos(theta_i + alpha) (A sin theta)_i - sin(theta_i + alpha) (A cos theta)_i``
-    (two sparse products, one sine and cosine per node, MODELS.md B.3). ``normalize``: ``"none"``,
+    (two sparse products, one sine and cosine per node, docs/models/kuramoto.md). ``normalize``: ``"none"``,
     ``"degree"`` (1/k_i), ``"mean_degree"`` (1/<k>) or ``"size"`` (1/N; on the complete graph this
     is the all-to-all model without the j = i term).
     """
@@ -225,7 +233,7 @@ class KuramotoGraph(_PhaseModel):
 
 @pytree_dataclass(static=("n", "integrator", "periodic"))
 class PhaseLattice1D(_PhaseModel):
-    """1-D lattice of phase oscillators with nearest-neighbour coupling (MODELS.md 6.3).
+    """1-D lattice of phase oscillators with nearest-neighbour coupling (docs/models/kuramoto.md).
 
     ``dphi_j/dt = omega_j + K [G(phi_{j+1} - phi_j) + G(phi_{j-1} - phi_j)] + eta_j`` with
     ``G(x) = sin(x + alpha) - sin(alpha) + a (1 - cos x)``: odd for alpha = a = 0 (Edwards–

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from ..connectivity import from_edges, ring_star as ring_star_graph
-from ..core.model import Model, drive_term, per_node
+from ..core.model import Model, convert_parameters, drive_term, per_node
 from ..core.network import Network
 from ..errors import check_int
 from ..pytree import pytree_dataclass
@@ -52,20 +52,27 @@ class Chialvo(Model):
     x: activation ("membrane potential"), y: recovery variable (both dimensionless).
     a: recovery time constant (< 1); b: activation dependence of recovery (< 1); c: offset of
     the recovery; k: constant bias (time-dependent input adds to it). Canonical a = 0.89,
-    c = 0.28, k = 0.03 with b = 0.6 (regular oscillation) or b = 0.18 (chaotic bursting).
+    c = 0.28, k = 0.03 with b = 0.6 (regular oscillation) or b = 0.18 (chaotic bursting);
+    see docs/models/maps.md.
+
+    ``Chialvo(b=0.18)`` or ``Chialvo(n=2, b=[0.6, 0.18])``: numbers or one value per neuron, the
+    canonical values by default, one neuron unless ``n`` is given (``create`` also takes a dtype).
     """
 
-    n: int
-    a: jax.Array
-    b: jax.Array
-    c: jax.Array
-    k: jax.Array
+    n: int = 1
+    a: jax.Array = 0.89
+    b: jax.Array = 0.6
+    c: jax.Array = 0.28
+    k: jax.Array = 0.03
 
     VARIABLES: ClassVar[tuple] = ("x", "y")
     PORTS: ClassVar[tuple] = ("x", "y")
     INPUT_PORT: ClassVar[str] = "x"
     units: ClassVar[dict] = {"x": "1", "y": "1"}
     time_unit: ClassVar[str] = "iteration"
+
+    def __post_init__(self):
+        convert_parameters(self, ("a", "b", "c", "k"))
 
     @classmethod
     def create(cls, n: int = 1, *, a=0.89, b=0.6, c=0.28, k=0.03, dtype=None) -> "Chialvo":
@@ -107,19 +114,25 @@ class Rulkov(Model):
     alpha: nonlinearity (chaotic bursting for alpha > 4, canonical 4.1); mu: slow time scale
     (0.001); sigma: DC input setting the rest state x* = sigma (the PRL values
     sigma_p = beta_p = 0.001 are mu = 0.001, sigma = -1). Rest is stable for sigma below
-    sigma_c ~ -1.6304 at alpha = 4.1, mu = 0.001 (MODELS.md 5.1).
+    sigma_c ~ -1.6304 at alpha = 4.1, mu = 0.001 (docs/models/maps.md).
+
+    ``Rulkov(sigma=0.0)``: numbers or one value per neuron, the canonical values by default,
+    one neuron unless ``n`` is given.
     """
 
-    n: int
-    alpha: jax.Array
-    mu: jax.Array
-    sigma: jax.Array
+    n: int = 1
+    alpha: jax.Array = 4.1
+    mu: jax.Array = 0.001
+    sigma: jax.Array = -1.0
 
     VARIABLES: ClassVar[tuple] = ("x", "y")
     PORTS: ClassVar[tuple] = ("x", "y")
     INPUT_PORT: ClassVar[str] = "x"
     units: ClassVar[dict] = {"x": "1", "y": "1"}
     time_unit: ClassVar[str] = "iteration"
+
+    def __post_init__(self):
+        convert_parameters(self, ("alpha", "mu", "sigma"))
 
     @classmethod
     def create(cls, n: int = 1, *, alpha=4.1, mu=0.001, sigma=-1.0, dtype=None) -> "Rulkov":
@@ -154,14 +167,17 @@ class RulkovPiecewise(Model):
     ``f(x, u) = alpha / (1 - x) + u`` for x <= 0; ``alpha + u`` for 0 < x < alpha + u and
     x_{n-1} <= 0; ``-1`` otherwise. Input current ``I``: ``beta_n = beta_e I_n``,
     ``sigma_n = sigma + sigma_e I_n``. The previous x is part of the state.
+
+    ``RulkovPiecewise(alpha=4.5)``: numbers or one value per neuron, defaults alpha = 3,
+    mu = 0.001, sigma = 0.1, beta_e = sigma_e = 1, one neuron unless ``n`` is given.
     """
 
-    n: int
-    alpha: jax.Array
-    mu: jax.Array
-    sigma: jax.Array
-    beta_e: jax.Array
-    sigma_e: jax.Array
+    n: int = 1
+    alpha: jax.Array = 3.0
+    mu: jax.Array = 0.001
+    sigma: jax.Array = 0.1
+    beta_e: jax.Array = 1.0
+    sigma_e: jax.Array = 1.0
 
     VARIABLES: ClassVar[tuple] = ("x", "x_prev", "y")
     PORTS: ClassVar[tuple] = ("I", "x", "y")
@@ -169,6 +185,9 @@ class RulkovPiecewise(Model):
     SMOOTH: ClassVar[bool] = False
     units: ClassVar[dict] = {"x": "1", "x_prev": "1", "y": "1"}
     time_unit: ClassVar[str] = "iteration"
+
+    def __post_init__(self):
+        convert_parameters(self, ("alpha", "mu", "sigma", "beta_e", "sigma_e"))
 
     @classmethod
     def create(cls, n: int = 1, *, alpha=3.0, mu=0.001, sigma=0.1, beta_e=1.0, sigma_e=1.0,
@@ -211,7 +230,7 @@ def chialvo_ring_star(ring: int = 3, *, star: float = 0.01, ring_strength: float
 
     ``x_i' = f(x_i, y_i) + mu * star term + (sigma/2R) sum_ring (x_j - x_i)
     + sigma_2 sum_triangles (x_j + x_l - 2 x_i)`` with ``mu = star``, ``sigma = ring_strength``,
-    ``sigma_2 = triadic`` (MODELS.md 4.2; normalisations are options since papers differ).
+    ``sigma_2 = triadic`` (docs/models/maps.md; normalisations are options since papers differ).
     ``ring=3`` gives the paper's "smallest" network, the complete graph K4. For large rings use
     ``star_normalize="degree"`` (the hub then sees the mean of its leaves; without it the hub term
     grows with the ring size and destabilises the hub).

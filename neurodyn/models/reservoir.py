@@ -1,4 +1,4 @@
-"""Echo state networks (MODELS.md 1): the leaky-integrator ESN and its linear variant.
+"""Echo state networks (docs/models/reservoirs.md): the leaky-integrator ESN and its linear variant.
 
 ``x(n) = (1 - a) x(n-1) + a phi(W_in [1; u(n)] + W x(n-1))`` with ``phi = tanh`` (or the
 identity for the linear reservoir), leak rate ``a`` in (0, 1], input u(n) given as the drive
@@ -39,17 +39,20 @@ class ESN(Model):
     ``recurrent_gain * W`` and ``input_gain * W_in``. Sweeping the gains (e.g. the spectral radius
     of a W normalised to rho(W) = 1) keeps ONE shared matrix, so a vmapped batch of reservoirs
     steps with one matrix-matrix product instead of one matrix per point.
+
+    ``ESN(w=W, w_in=W_in, leak=0.5)`` takes the matrices directly (NumPy, JAX or scipy.sparse;
+    sizes from ``W``), like :meth:`from_matrices`; :meth:`create` draws a random reservoir.
     """
 
-    n: int
-    n_inputs: int
-    activation: str
-    w: jax.Array
-    w_in: jax.Array
-    bias: jax.Array
-    leak: jax.Array
-    recurrent_gain: jax.Array
-    input_gain: jax.Array
+    n: int = None
+    n_inputs: int = None
+    activation: str = "tanh"
+    w: jax.Array = None
+    w_in: jax.Array = None
+    bias: jax.Array = None
+    leak: jax.Array = 1.0
+    recurrent_gain: jax.Array = 1.0
+    input_gain: jax.Array = 1.0
 
     VARIABLES: ClassVar[tuple] = ("x",)
     PORTS: ClassVar[tuple] = ("u", "x")
@@ -57,22 +60,29 @@ class ESN(Model):
     units: ClassVar[dict] = {"x": "1"}
     time_unit: ClassVar[str] = "step"
 
+    def __post_init__(self):
+        # n is None only when a user calls ESN(w=..., ...): JAX rebuilds a model with its stored
+        # sizes and whatever leaves it holds (tracers, None, placeholders), which pass through
+        if self.n is not None:
+            return
+        if self.w is None or self.w_in is None:
+            raise SpecError("ESN: give the recurrent matrix w (N x N) and the input matrix w_in (N x n_inputs), "
+                            "or draw a random reservoir with ESN.create(n, ...)")
+        w, w_in, bias, leak = _matrices(self.w, self.w_in, self.bias, self.leak, self.activation, None)
+        d = w.dtype
+        gains = {name: jnp.asarray(_scalar(getattr(self, name), name), d) for name in ("recurrent_gain", "input_gain")}
+        for name, value in dict(n=w.shape[0], n_inputs=w_in.shape[1], w=w, w_in=w_in, bias=bias, leak=leak,
+                                **gains).items():
+            object.__setattr__(self, name, value)
+
     @classmethod
     def from_matrices(cls, w, w_in, bias=None, *, leak: float = 1.0, activation: str = "tanh",
                       dtype=None) -> "ESN":
-        """A reservoir with a given recurrent matrix (e.g. orthogonal or cyclic) and inputs."""
-        d = float_dtype(dtype)
-        w = np.asarray(w, float)
-        w_in = np.asarray(w_in, float).reshape(w.shape[0], -1)
-        if w.ndim != 2 or w.shape[0] != w.shape[1]:
-            raise SpecError(f"recurrent matrix must be square, got shape {w.shape}")
-        if activation not in ("tanh", "identity"):
-            raise SpecError(f"activation must be 'tanh' or 'identity', got {activation!r}")
-        if not 0 < leak <= 1:
-            raise SpecError(f"leak rate must be in (0, 1], got {leak}")
-        bias = np.zeros(w.shape[0]) if bias is None else np.broadcast_to(np.asarray(bias, float), (w.shape[0],))
-        return cls(w.shape[0], w_in.shape[1], activation, jnp.asarray(w, d), jnp.asarray(w_in, d),
-                   jnp.asarray(bias, d), jnp.asarray(leak, d), jnp.asarray(1.0, d), jnp.asarray(1.0, d))
+        """A reservoir with a given recurrent matrix (e.g. orthogonal or cyclic) and inputs:
+        NumPy or JAX arrays, nested lists or scipy.sparse matrices."""
+        w, w_in, bias, leak = _matrices(w, w_in, bias, leak, activation, dtype)
+        one = jnp.asarray(1.0, w.dtype)
+        return cls(w.shape[0], w_in.shape[1], activation, w, w_in, bias, leak, one, one)
 
     @classmethod
     def create(cls, n: int, n_inputs: int = 1, *, spectral_radius: float = 0.9, input_scaling: float = 1.0,
@@ -115,6 +125,54 @@ class ESN(Model):
     def jacobian_at_origin(self) -> jax.Array:
         """``J0 = (1 - a) I + a g W`` (the linearisation at x = 0 with zero input and bias)."""
         return (1 - self.leak) * jnp.eye(self.n, dtype=self.w.dtype) + self.leak * self.effective_w
+
+
+def _dense(value, name: str) -> np.ndarray:
+    """A float NumPy array from a dense array, a nested list or a (scipy or JAX) sparse matrix."""
+    if hasattr(value, "toarray"):
+        value = value.toarray()
+    elif hasattr(value, "todense"):
+        value = value.todense()
+    try:
+        return np.asarray(value, float)
+    except (TypeError, ValueError):
+        raise SpecError(f"ESN.{name}: expected a matrix of numbers, got {type(value).__name__}") from None
+
+
+def _scalar(value, name: str) -> float:
+    try:
+        arr = np.asarray(value, float)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.ndim:
+        raise SpecError(f"ESN.{name}: expected a number, got {value!r}")
+    return float(arr)
+
+
+def _matrices(w, w_in, bias, leak, activation: str, dtype):
+    """Checked ``(w, w_in, bias, leak)`` arrays of an ESN (see :meth:`ESN.from_matrices`)."""
+    d = float_dtype(dtype)
+    w = _dense(w, "w")
+    if w.ndim != 2 or w.shape[0] != w.shape[1]:
+        raise SpecError(f"ESN.w: the recurrent matrix must be square, got shape {w.shape}")
+    w_in = _dense(w_in, "w_in")
+    if w_in.ndim > 2 or w_in.size % w.shape[0] or (w_in.ndim == 2 and w_in.shape[0] != w.shape[0]):
+        raise SpecError(f"ESN.w_in: expected {w.shape[0]} rows (one per unit, like w), got shape {w_in.shape}")
+    w_in = w_in.reshape(w.shape[0], -1)
+    if activation not in ("tanh", "identity"):
+        raise SpecError(f"ESN.activation: must be 'tanh' or 'identity', got {activation!r}")
+    leak_value = _scalar(leak, "leak")
+    if not 0 < leak_value <= 1:
+        raise SpecError(f"ESN.leak: the leak rate must be in (0, 1], got {leak!r}")
+    if bias is None:
+        bias = np.zeros(w.shape[0])
+    else:
+        bias = _dense(bias, "bias")
+        if bias.size not in (1, w.shape[0]):
+            raise SpecError(f"ESN.bias: expected a number or {w.shape[0]} values (one per unit), "
+                            f"got shape {bias.shape}")
+        bias = np.broadcast_to(bias.reshape(-1), (w.shape[0],))
+    return jnp.asarray(w, d), jnp.asarray(w_in, d), jnp.asarray(bias, d), jnp.asarray(leak_value, d)
 
 
 def _esn_from_spec(*, n, n_inputs, spectral_radius, input_scaling, bias_scaling, leak, density, activation, seed,

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 
 from ..core.continuous import ContinuousModel
 from ..core.integrators import ExponentialEuler
-from ..core.model import drive_term, float_dtype, per_node
+from ..core.model import convert_parameters, drive_term, float_dtype, is_plain, per_node
 from ..errors import SpecError, check_int
 from ..pytree import pytree_dataclass
 from ..schema import MODELS, Field
@@ -44,17 +44,21 @@ class LIF(ContinuousModel):
     (ms), ``i_ext`` constant input ``R I`` (mV). Ports: ``"I"`` an input ``R I`` in mV added to
     ``i_ext`` (the default port), ``"v"`` an instantaneous jump of ``V`` in mV (current-based
     synapses as voltage jumps).
+
+    ``LIF(i_ext=30.0)`` or ``LIF(n=3, i_ext=[15.0, 25.0, 30.0], dt=0.01)``: numbers or one value
+    per neuron, the defaults of :meth:`create` otherwise (one neuron, dt = 0.1 ms). See
+    docs/models/spiking.md.
     """
 
-    n: int
-    integrator: object
-    tau_m: jax.Array
-    v_rest: jax.Array
-    v_reset: jax.Array
-    v_th: jax.Array
-    t_ref: jax.Array
-    i_ext: jax.Array
-    dt: jax.Array
+    n: int = 1
+    integrator: object = ExponentialEuler()
+    tau_m: jax.Array = 20.0
+    v_rest: jax.Array = -70.0
+    v_reset: jax.Array = -70.0
+    v_th: jax.Array = -50.0
+    t_ref: jax.Array = 2.0
+    i_ext: jax.Array = 0.0
+    dt: jax.Array = 0.1
 
     VARIABLES: ClassVar[tuple] = ("v", "refractory", "spike")
     PORTS: ClassVar[tuple] = ("I", "v")
@@ -63,6 +67,11 @@ class LIF(ContinuousModel):
     units: ClassVar[dict] = {"v": "mV", "refractory": "ms", "spike": "1"}
     time_unit: ClassVar[str] = "ms"
     SMOOTH: ClassVar[bool] = False
+
+    def __post_init__(self):
+        plain = {k for k in _PARAMETERS + ("dt",) if is_plain(getattr(self, k))}
+        convert_parameters(self, _PARAMETERS, ("dt",))
+        _check(self, plain)
 
     @classmethod
     def create(cls, n: int = 1, *, tau_m=20.0, v_rest=-70.0, v_reset=-70.0, v_th=-50.0, t_ref=2.0, i_ext=0.0,
@@ -73,13 +82,9 @@ class LIF(ContinuousModel):
             raise SpecError(f"lif: dt must be > 0 ms, got {dt!r}")
         p = {k: per_node(v, n, f"lif.{k}", dtype) for k, v in
              dict(tau_m=tau_m, v_rest=v_rest, v_reset=v_reset, v_th=v_th, t_ref=t_ref, i_ext=i_ext).items()}
-        if bool(jnp.any(p["tau_m"] <= 0)):
-            raise SpecError(f"lif: tau_m must be > 0 ms, got {tau_m!r}")
-        if bool(jnp.any(p["t_ref"] < 0)):
-            raise SpecError(f"lif: t_ref must be >= 0 ms, got {t_ref!r}")
-        if bool(jnp.any(p["v_reset"] >= p["v_th"])):
-            raise SpecError("lif: v_reset must be below v_th")
-        return cls(n, ExponentialEuler(), **p, dt=jnp.asarray(dt, float_dtype(dtype)))
+        model = cls(n, ExponentialEuler(), **p, dt=jnp.asarray(dt, float_dtype(dtype)))
+        _check(model, set(_PARAMETERS))
+        return model
 
     def init(self, key: jax.Array) -> LIFState:
         """``V`` uniform between reset and threshold, not refractory, no spike."""
@@ -116,6 +121,21 @@ class LIF(ContinuousModel):
         above = v_inf > self.v_th
         ratio = jnp.where(above, (v_inf - self.v_reset) / jnp.where(above, v_inf - self.v_th, 1.0), 2.0)
         return jnp.where(above, 1.0 / (self.t_ref + self.tau_m * jnp.log(ratio)), 0.0)
+
+
+_PARAMETERS = ("tau_m", "v_rest", "v_reset", "v_th", "t_ref", "i_ext")
+
+
+def _check(model: LIF, fields: set) -> None:
+    """Range checks of the parameters named in ``fields`` (concrete values, not traced leaves)."""
+    if "dt" in fields and not bool(jnp.all(model.dt > 0)):
+        raise SpecError(f"lif: dt must be > 0 ms, got {model.dt.tolist()!r}")
+    if "tau_m" in fields and bool(jnp.any(model.tau_m <= 0)):
+        raise SpecError(f"lif: tau_m must be > 0 ms, got {model.tau_m.tolist()!r}")
+    if "t_ref" in fields and bool(jnp.any(model.t_ref < 0)):
+        raise SpecError(f"lif: t_ref must be >= 0 ms, got {model.t_ref.tolist()!r}")
+    if {"v_reset", "v_th"} <= fields and bool(jnp.any(model.v_reset >= model.v_th)):
+        raise SpecError("lif: v_reset must be below v_th")
 
 
 def _lif_from_spec(*, n, dt, dtype, **parameters) -> LIF:

@@ -2,5 +2,10 @@
 
 from .csr import CSRMatrix
 from .diffusion import CompositeDiffusion, Diffusion, SimplicialDiffusion, triadic_diffusion
+from .event import (csr_matmat, csr_matvec, default_backend, default_capacity, delayed_event_csr_matvec,
+                    event_csr_matvec, ring_read)
+from .synapses import SynapseCSR
 
-__all__ = ["CSRMatrix", "CompositeDiffusion", "Diffusion", "SimplicialDiffusion", "triadic_diffusion"]
+__all__ = ["CSRMatrix", "CompositeDiffusion", "Diffusion", "SimplicialDiffusion", "triadic_diffusion",
+           "SynapseCSR", "csr_matvec", "csr_matmat", "event_csr_matvec", "delayed_event_csr_matvec", "ring_read",
+           "default_backend", "default_capacity"]

@@ -1,7 +1,9 @@
 """matplotlib figures: phase diagrams, edge-of-chaos maps, bifurcation diagrams, traces, rasters,
-and the figures of sweep files (``neurodyn plot``)."""
+and the figures of run and sweep files (``neurodyn plot``)."""
 
 from .figures import bifurcation, edge_of_chaos, phase_diagram, raster, traces
-from .sweep import plot_sweep_file
+from .run import plot_run_file, run_figures
+from .sweep import plot_sweep_file, sweep_figures
 
-__all__ = ["phase_diagram", "edge_of_chaos", "bifurcation", "traces", "raster", "plot_sweep_file"]
+__all__ = ["phase_diagram", "edge_of_chaos", "bifurcation", "traces", "raster", "plot_run_file", "run_figures",
+           "plot_sweep_file", "sweep_figures"]

@@ -5,12 +5,22 @@ from __future__ import annotations
 import numpy as np
 
 
+def pyplot():
+    """``matplotlib.pyplot``, imported on first use (the file writers select the Agg backend)."""
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def axis_label(name: str, unit: str) -> str:
+    """``"name (unit)"``; the unit "1" of a dimensionless quantity is written out."""
+    return f"{name} ({'dimensionless' if unit in ('1', '') else unit})"
+
+
 def _axes(ax):
     if ax is not None:
         return ax.figure, ax
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(5, 4))
+    return pyplot().subplots(figsize=(5, 4))
 
 
 def phase_diagram(x, y, z, *, x_label: str = "x", y_label: str = "y", label: str = "", contour: float | None = None,

@@ -1,5 +1,5 @@
 """Ridge (Tikhonov) readout: ``W_out = Y X^T (X X^T + beta I)^{-1}`` solved in float64
-(MODELS.md 1.3; Lukoševičius 2012)."""
+(docs/models/reservoirs.md; Lukoševičius 2012)."""
 
 from __future__ import annotations
 
@@ -51,6 +51,6 @@ class Ridge:
 
 
 def nrmse(prediction, target) -> float:
-    """``sqrt(mean((y_hat - y)^2) / var(y))`` (MODELS.md Appendix A)."""
+    """``sqrt(mean((y_hat - y)^2) / var(y))`` (docs/models/reservoirs.md)."""
     prediction, target = np.asarray(prediction, float), np.asarray(target, float)
     return float(np.sqrt(np.mean((prediction - target) ** 2) / np.var(target)))

@@ -9,23 +9,32 @@ a branch of its own here.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..core.simulate import MAX_STEPS, simulate
 from ..errors import SpecError
 from ..precision import PRECISIONS, x64_enabled
 from ..models import MODELS, PROJECTIONS  # the registries, filled by importing the models
+from ..resources import check_disk, check_memory
 from ..schema import Field, check_table, read_fields
 from .initial import initial_values
 from .record import read_diagnostics, read_record
 
 
 def _stem(path, value, **context) -> str:
-    if not value or any(c in value for c in "/\\"):
+    if not value or any(c in value for c in "/\\") or not value.isprintable():
         raise SpecError(f"{path}: must be a plain file-name stem, got {value!r}")
+    return value
+
+
+def _output(path, value, **context) -> str:
+    if not value or "\0" in value:
+        raise SpecError(f"{path}: must be a file path, got {value!r}")
     return value
 
 
@@ -34,16 +43,21 @@ PRECISION = Field("precision", "choice", default="float32", choices=PRECISIONS,
 RUN_FIELDS = (
     Field("name", "string", default="run", validator=_stem, doc="name of the run (and of its default output file)",
           default_text="the spec file's name"),
-    Field("steps", "integer", minimum=1, doc="number of steps"),
+    Field("steps", "integer", minimum=1, maximum=MAX_STEPS, doc="number of steps (the step counter is 32-bit)"),
     Field("dt", default=1.0, minimum=0.0, exclusive_minimum=True, unit="time unit of the models",
           doc="time per step (maps: 1 iteration)"),
-    Field("seed", "integer", default=0, minimum=0, doc="seed of every random draw of the run"),
+    Field("seed", "integer", default=0, minimum=0, maximum=2**32 - 1,
+          doc="seed of every random draw of the run (32-bit: JAX's keys hold 32 bits of it in float32)"),
     PRECISION,
-    Field("output", "string", default=None, doc="HDF5 output path", default_text='"hdf5_outputs/<name>.h5"'),
-    Field("chunk", "integer", default=None, minimum=1, unit="steps", doc="steps per compiled call",
+    Field("output", "string", default=None, validator=_output, doc="HDF5 output path",
+          default_text='"hdf5_outputs/<name>.h5"'),
+    Field("chunk", "integer", default=None, minimum=1, maximum=MAX_STEPS, unit="steps", doc="steps per compiled call",
           default_text="automatic"),
 )
 SECTIONS = ("populations", "couplings", "record", "diagnostics")
+
+
+MAX_NODES = 2**31 - 1  # node indices are 32-bit
 
 
 def _init_table(path, value, **context) -> dict:
@@ -51,7 +65,7 @@ def _init_table(path, value, **context) -> dict:
 
 
 POPULATION_FIELDS = (
-    Field("n", "integer", default=1, minimum=1, doc="number of neurons (oscillators, units)"),
+    Field("n", "integer", default=1, minimum=1, maximum=MAX_NODES, doc="number of neurons (oscillators, units)"),
     Field("init", "custom", default=None, validator=_init_table, type_text="table",
           doc="initial values: init.<variable> = a number, n numbers or { dist = ... } (see distributions.md)",
           default_text="the model's own initial state"),
@@ -60,7 +74,12 @@ POPULATION_FIELDS = (
 
 @dataclass
 class RunSpec:
-    """A validated spec: the model, its initial state and how to run and record it."""
+    """A validated spec: the model, its initial state and how to run and record it.
+
+    :meth:`simulate` and :meth:`run` simulate it as ``neurodyn run`` does: the same numbers,
+    bit for bit, in the precision JAX computes in (a float64 spec needs
+    :func:`neurodyn.set_precision` first, see :func:`build_spec`).
+    """
 
     name: str
     steps: int
@@ -80,6 +99,60 @@ class RunSpec:
     units: dict[str, str] = field(default_factory=dict)
     time_unit: str = "ms"
     diagnostics: dict[str, str] = field(default_factory=dict)  # name -> recorded observable
+    overrides: tuple[str, ...] = ()  # the --set assignments applied to the file, for the record
+
+    def simulate(self, **options):
+        """Run the spec in memory as ``neurodyn run`` does and return the
+        :class:`~neurodyn.core.Trajectory` (records, spikes and events of ``[record]``).
+
+        ``options`` go to :func:`neurodyn.simulate` (``progress``, or ``writer`` and ``keep``).
+        """
+        return simulate(self.model, self.steps, state=self.state, record=self.record, every=self.every,
+                        transient=self.transient, spikes=self.spikes, events=(), chunk=self.chunk, dt=self.dt,
+                        **options)
+
+    def run(self, out=None, *, progress: bool | None = None) -> Path:
+        """Simulate the spec into an HDF5 file (default its ``output``), the file ``neurodyn
+        run`` writes: same layout, metadata, stored spec and ``[diagnostics]``; returns its path."""
+        from ..io.save import write_run
+
+        return write_run(self, out, progress=progress)
+
+
+def _check_population_memory(path: str, table, dtype) -> None:
+    """Refuse a population too large for the memory limit (:mod:`neurodyn.resources`) before
+    any of its arrays exists: a lower bound of one array of n values per state variable and per
+    field, plus two for the initial state being drawn."""
+    table = check_table(path, table)
+    n = POPULATION_FIELDS[0].validate(f"{path}.n", table.get("n", 1))
+    name = table.get("model")
+    entry = MODELS[name] if isinstance(name, str) and name in MODELS else None
+    if entry is None:
+        return  # reading the table names the problem
+    arrays = len(getattr(entry.cls, "VARIABLES", ())) + len(entry.fields) + 2
+    check_memory(f"{path} (n = {n:,}, {entry.name})", n * arrays * np.dtype(dtype).itemsize)
+
+
+def _check_recorded_size(data: dict, run: dict, output: Path, populations: dict, dtype) -> None:
+    """Refuse an output larger than the free disk (:mod:`neurodyn.resources`) before anything is
+    built, counting only the recorded state variables (n values each); values that are not valid
+    here are left for their own checks to name."""
+    integer = lambda v: isinstance(v, int) and not isinstance(v, bool)
+    rec = data.get("record", {})
+    if not isinstance(rec, dict):
+        return
+    every, transient, variables = rec.get("every", 1), rec.get("transient", 0), rec.get("variables")
+    if not (integer(every) and every >= 1 and integer(transient) and 0 <= transient < run["steps"]):
+        return
+    values = 0
+    for pname, table in populations.items():
+        name, n = (table.get("model"), table.get("n", 1)) if isinstance(table, dict) else (None, None)
+        if isinstance(name, str) and name in MODELS and integer(n) and 1 <= n <= MAX_NODES:
+            values += n * sum(1 for var in getattr(MODELS[name].cls, "VARIABLES", ())
+                              if not isinstance(variables, list) or f"{pname}.{var}" in variables)
+    records = (run["steps"] - transient) // every
+    check_disk(output, records * values * np.dtype(dtype).itemsize,
+               f"{records:,} samples of the {values:,} recorded state variables alone, before compression")
 
 
 def requested_precision(data: dict) -> str:
@@ -87,10 +160,11 @@ def requested_precision(data: dict) -> str:
     return PRECISION.validate("precision", data["precision"]) if "precision" in data else PRECISION.default
 
 
-def build_spec(data: dict, text: str = "") -> RunSpec:
+def build_spec(data: dict, text: str = "", overrides=()) -> RunSpec:
     """Validate a spec dict and build the model, its initial state and the run settings.
 
-    ``text`` is the spec as stored in the output file. A float64 spec needs JAX's 64-bit mode
+    ``text`` is the spec as stored in the output file, ``overrides`` the ``--set`` assignments
+    already applied to ``data`` (kept for the record). A float64 spec needs JAX's 64-bit mode
     on (:func:`neurodyn.set_precision`); this function never switches it.
     """
     import jax
@@ -103,8 +177,12 @@ def build_spec(data: dict, text: str = "") -> RunSpec:
                         "neurodyn.set_precision('float64') first (the neurodyn command line does)")
     dtype = np.float64 if run["precision"] == "float64" else np.float32
     seed, steps = run["seed"], run["steps"]
+    if not math.isfinite(steps * run["dt"]):
+        raise SpecError(f"dt: {steps:,} steps of {run['dt']:g} is not a finite time; give a smaller dt")
 
     pops_data = check_table("populations", data.get("populations", {}))
+    output = Path(run["output"] if run["output"] is not None else f"hdf5_outputs/{run['name']}.h5")
+    _check_recorded_size(data, run, output, pops_data, dtype)
     if not pops_data:
         raise SpecError("populations: the spec defines no population (add a [populations.<name>] table)")
     context = {"dt": run["dt"], "dtype": dtype, "spec_seed": seed}
@@ -113,6 +191,7 @@ def build_spec(data: dict, text: str = "") -> RunSpec:
         path = f"populations.{pname}"
         if "." in pname:
             raise SpecError(f"{path}: a population name cannot contain '.'")
+        _check_population_memory(path, table, dtype)
         entry, values = MODELS.read(path, table, before=POPULATION_FIELDS, context=context)
         inits[pname] = values.pop("init") or {}
         populations[pname] = entry.build(path, values, context)
@@ -131,11 +210,12 @@ def build_spec(data: dict, text: str = "") -> RunSpec:
         if values:
             state = state.replace_population(pname, state[pname]._replace(**values))
 
-    rec = read_record(data.get("record", {}), observables=tuple(model.observe(state)), models=populations, steps=steps)
-    diagnostics = read_diagnostics(data.get("diagnostics", {}), models=populations, variables=rec["variables"])
-    output = Path(run["output"] if run["output"] is not None else f"hdf5_outputs/{run['name']}.h5")
+    observables = jax.eval_shape(model.observe, state)  # names and shapes, nothing computed
+    rec = read_record(data.get("record", {}), observables=tuple(observables), models=populations, steps=steps)
+    diagnostics = read_diagnostics(data.get("diagnostics", {}), models=populations, variables=rec["variables"],
+                                   shapes={name: np.shape(value) for name, value in observables.items()})
     units = {f"{p}.{v}": u for p, m in populations.items() for v, u in m.units.items()}
     time_units = {getattr(m, "time_unit", "ms") for m in populations.values()}
     return RunSpec(run["name"], steps, run["dt"], seed, run["precision"], model, state, rec["variables"],
                    rec["every"], rec["transient"], rec["spikes"], output, run["chunk"], text, data, units,
-                   time_units.pop() if len(time_units) == 1 else "ms", diagnostics)
+                   time_units.pop() if len(time_units) == 1 else "ms", diagnostics, tuple(overrides))

@@ -23,9 +23,11 @@ def set_path(data: dict, path: str, value) -> None:
 
     A NumPy scalar is stored as the Python number; a whole float given where the spec holds an
     integer (a seed from a float grid) is stored as an integer. A path through a value that is
-    not a table is a SpecError.
+    not a table is a SpecError, and so is a path into a population or coupling the spec does
+    not define (a misspelt name).
     """
     parts = _parts(path)
+    _check_named_entry(data, parts)
     node = data
     for i, p in enumerate(parts[:-1]):
         nxt = node.setdefault(p, {})
@@ -68,6 +70,21 @@ def apply_override(data: dict, assignment: str) -> None:
         set_path(data, key, parse_value(value.strip()))
     except SpecError as e:
         raise SpecError(f"--set {assignment!r}: {e}") from None
+
+
+_NAMED = {"populations": "population", "couplings": "coupling"}
+
+
+def _check_named_entry(data: dict, parts: list[str]) -> None:
+    """A path into ``populations.<name>`` or ``couplings.<name>`` must name an existing entry (a
+    misspelt name would otherwise start a new, incomplete one); a whole table may add one."""
+    if len(parts) < 3 or parts[0] not in _NAMED or not isinstance(data.get(parts[0], {}), dict):
+        return
+    existing = data.get(parts[0], {})
+    if parts[1] not in existing:
+        names = ", ".join(existing) or "none"
+        raise SpecError(f"{parts[0]}.{parts[1]}: the spec has no {_NAMED[parts[0]]} {parts[1]!r} "
+                        f"({parts[0]}: {names})")
 
 
 def model_path(spec_path: str) -> str:

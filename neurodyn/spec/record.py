@@ -8,9 +8,12 @@ from ..schema import Field, check_choice, check_table, read_fields
 
 
 def _variables(path, value, *, observables=(), **context) -> list:
-    if not isinstance(value, list) or not value:
-        raise SpecError(f"{path}: expected a non-empty list of names like {next(iter(observables), 'pop.x')!r}")
+    if not isinstance(value, list):
+        raise SpecError(f"{path}: expected a list of names like {next(iter(observables), 'pop.x')!r} "
+                        f"([] to record no variable)")
     for v in value:
+        if not isinstance(v, str):
+            raise SpecError(f"{path}: expected names (strings), got {type(v).__name__} {v!r}")
         if v not in observables:
             raise SpecError(f"{path}: unknown variable {v!r} (allowed: {', '.join(observables)})")
     return value
@@ -43,13 +46,17 @@ def _spikes(path, value, *, models=(), **context) -> dict:
                                 f"it takes no threshold")
         elif f["threshold"] is None:
             f["threshold"] = 1.0
+        if any(name.rpartition(".")[0] == f["population"] for name in out):
+            raise SpecError(f"{spath}: population {f['population']!r} already has spikes; a population has one "
+                            f"list of spikes, so give one variable for it")
         out[f"{f['population']}.{f['variable']}"] = f["threshold"]
     return out
 
 
 RECORD_FIELDS = (
     Field("variables", "custom", default=None, validator=_variables, type_text="list of strings",
-          doc="observables to record, named population.observable", default_text="every observable"),
+          doc="observables to record, named population.observable ([] records none)",
+          default_text="every observable"),
     Field("every", "integer", default=1, minimum=1, unit="steps", doc="record every k-th step"),
     Field("transient", "integer", default=0, minimum=0, unit="steps",
           doc="steps run before recording starts (fewer than steps)"),
@@ -73,16 +80,29 @@ def read_record(table, *, observables, models, steps: int) -> dict:
     if rec["transient"] >= steps:
         raise SpecError(f"record.transient: must be smaller than steps ({steps}), got {rec['transient']}")
     rec["variables"] = tuple(rec["variables"] if rec["variables"] is not None else observables)
+    recorded = steps - rec["transient"]
+    if rec["variables"] and rec["every"] > recorded:
+        raise SpecError(f"record.every: {rec['every']:,} steps is more than the {recorded:,} steps recorded "
+                        f"(steps - transient), so no sample would be written; lower it, or give "
+                        f"record.variables = [] to record no variable")
     rec["spikes"] = rec["spikes"] or {}
     for pop, model in models.items():  # every declared spike event is recorded
         for event in getattr(model, "EVENTS", ()):
             rec["spikes"].setdefault(f"{pop}.{event}", None)
+    sources = {}
+    for name in rec["spikes"]:  # the file holds one spike list per population (SONATA /spikes/<pop>)
+        pop = name.rpartition(".")[0]
+        if pop in sources:
+            raise SpecError(f"record.spikes: population {pop!r} records its spike events {name!r}; it cannot also "
+                            f"have spikes from {sources[pop]!r} (a population has one list of spikes)")
+        sources[pop] = name
     return rec
 
 
-def read_diagnostics(table, *, models, variables) -> dict:
+def read_diagnostics(table, *, models, variables, shapes=None) -> dict:
     """``{name: recorded observable}`` of the ``[diagnostics.<name>]`` tables; each needs its
-    observable in ``record.variables``."""
+    observable in ``record.variables``, with one value per node (``shapes``: observable ->
+    shape of one sample, when known)."""
     from ..diagnostics.streaming import STREAMS
 
     out = {}
@@ -94,5 +114,9 @@ def read_diagnostics(table, *, models, variables) -> dict:
         observable = f"{f['population']}.{f['variable'] or STREAMS[name][1]}"
         if observable not in variables:
             raise SpecError(f"{path}: needs {observable!r} in record.variables")
+        if shapes is not None and len(shapes[observable]) != 1:
+            raise SpecError(f"{path}.variable: {observable!r} is not one value per node (shape "
+                            f"{shapes[observable]}); {name} reads a variable of every node, like "
+                            f"{STREAMS[name][1]!r}")
         out[name] = observable
     return out

@@ -1,5 +1,5 @@
-"""Reading spec files (with one-line errors for files that are not UTF-8 TOML) and writing the
-effective spec back as TOML."""
+"""Reading spec files (with one-line errors for files that are not UTF-8 TOML), reading the spec
+stored in a run file, and writing the effective spec back as TOML."""
 
 from __future__ import annotations
 
@@ -34,6 +34,26 @@ def read_spec_file(path) -> tuple[dict, str]:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{path}: invalid TOML: {e}") from None
+
+
+def read_stored_spec(path) -> tuple[dict, str, str | None]:
+    """The spec stored in a run file of ``neurodyn run`` (the ``/neurodyn`` attribute ``spec``):
+    (parsed dict, its text, the run's name or ``None``)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            attrs = dict(f["neurodyn"].attrs) if "neurodyn" in f else {}
+    except OSError as e:
+        raise SpecError(f"{path}: cannot read the HDF5 file ({e})") from None
+    text, name = (v.decode() if isinstance(v, bytes) else v for v in (attrs.get("spec"), attrs.get("name")))
+    if not isinstance(text, str):
+        raise SpecError(f"{path}: holds no stored spec (the /neurodyn attribute 'spec' of a file written by "
+                        f"neurodyn run)")
+    try:
+        return tomllib.loads(text), text, None if name is None else str(name)
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"{path}: the stored spec is not valid TOML: {e}") from None
 
 
 def dump_spec(data: dict) -> str:

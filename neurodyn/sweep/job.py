@@ -30,6 +30,11 @@ from .measures import Measure, parse_measure
 from .point import BLOCK, chunk, point
 
 MEMORY_BUDGET = 1 * 2**30
+# state values x steps x points of one chunk: about a second or two on one CPU core (ring-star
+# Chialvo with its Lyapunov tangent: ~1e8 value-steps per second), so a progress bar moves every
+# few seconds; chunks keep at least MIN_CHUNK points, below which batching stops paying off
+WORK_PER_CHUNK = 2e8
+MIN_CHUNK = 16
 
 
 @dataclass
@@ -157,7 +162,8 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
     values = grid.values[:, [j for j, _ in traced]] if traced else np.zeros((grid.n_points, 0))
     per_point = _bytes_per_point(model, state0, parsed, structural is not None, steps - transient)
     if chunk is None:
-        largest = int(max(1, min(4096, MEMORY_BUDGET // max(per_point, 1))))
+        work = flatten_state(state0)[0].size * steps
+        largest = int(max(1, min(4096, MEMORY_BUDGET // max(per_point, 1), max(MIN_CHUNK, WORK_PER_CHUNK // work))))
         n_chunks = -(-grid.n_points // largest)
         chunk_size = -(-grid.n_points // n_chunks)  # equal chunks: little padding in the last one
     else:

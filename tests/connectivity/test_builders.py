@@ -68,7 +68,7 @@ def test_watts_strogatz_keeps_edge_count_and_reduces_to_ring():
 
 
 def test_triangles_and_triadic_laplacian_on_k4_is_twice_pairwise():
-    # MODELS.md V24: on K4, T_i = 3, T_ij = 2, so L2 = 8 I - 2 * 11^T = 2 L
+    # docs/models/maps.md V24: on K4, T_i = 3, T_ij = 2, so L2 = 8 I - 2 * 11^T = 2 L
     k4 = ring_star(3)
     tris = triangles(k4)
     np.testing.assert_array_equal(tris, [[0, 1, 2], [0, 1, 3], [0, 2, 3], [1, 2, 3]])

@@ -13,7 +13,7 @@ def _logistic(r, n=5000, transient=1000, x0=0.3):
 
 
 def test_zero_one_test_separates_chaos_from_periodic():
-    # V17 / MODELS.md 9.5 [COMPUTED]: r = 3.5, 3.55 (periodic) K ~ 0; r = 3.9, 4 (chaotic) K ~ 1
+    # V17 (docs/diagnostics.md, measured): r = 3.5, 3.55 (periodic) K ~ 0; r = 3.9, 4 (chaotic) K ~ 1
     assert zero_one_test(_logistic(4.0)) > 0.9
     assert zero_one_test(_logistic(3.9)) > 0.9
     assert abs(zero_one_test(_logistic(3.5))) < 0.1
@@ -52,6 +52,6 @@ def test_sample_entropy_equals_nolds_and_gaussian_theory():
     r = 0.2 * np.std(x)
     # nolds counts distances strictly below the tolerance (closed=False)
     assert abs(sample_entropy(x, 2, r, closed=False) - nolds.sampen(x, emb_dim=2, tolerance=r)) < 1e-12
-    # i.i.d. Gaussian: SampEn = -ln erf(0.1) = 2.185 (MODELS.md 9.6; [COMPUTED] 2.204 at N = 3000)
+    # i.i.d. Gaussian: SampEn = -ln erf(0.1) = 2.185 (docs/diagnostics.md; measured 2.204 at N = 3000)
     assert abs(sample_entropy(x) - 2.185) < 0.05
     assert sample_entropy(np.sin(2 * np.pi * np.arange(3000) / 50)) < 0.4

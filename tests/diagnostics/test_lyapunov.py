@@ -40,7 +40,7 @@ def test_lorenz_spectrum_per_time_unit():
 
 
 def test_linear_esn_without_input_has_exponent_ln_rho():
-    # linear map x -> W x: lambda_max = ln rho(W) (MODELS.md 9.2)
+    # linear map x -> W x: lambda_max = ln rho(W) (docs/diagnostics.md)
     w = scale_to_spectral_radius(random_sparse(60, density=0.2, seed=2), 0.8)
     esn = ESN.from_matrices(w, np.zeros((60, 1)), activation="identity")
     state = esn.init(jax.random.PRNGKey(0))._replace(x=jnp.ones(60))
@@ -51,7 +51,7 @@ def test_linear_esn_without_input_has_exponent_ln_rho():
 
 
 def test_chialvo_regimes_lyapunov():
-    # V12 (MODELS.md 4.1 [COMPUTED]): b = 0.6 -> lambda_1 ~ 0 (invariant circle); b = 0.18 -> ~ +0.05
+    # V12 (docs/models/maps.md, measured): b = 0.6 -> lambda_1 ~ 0 (invariant circle); b = 0.18 -> ~ +0.05
     state = MapState(jnp.array([0.5]), jnp.array([0.5]))
     osc = np.asarray(lyapunov_spectrum(Chialvo.create(1, b=0.6), 200_000, transient=10_000, state=state))
     chaos = np.asarray(lyapunov_spectrum(Chialvo.create(1, b=0.18), 200_000, transient=10_000, state=state))

@@ -11,7 +11,7 @@ N = 50
 
 
 def _input_weights():
-    # random signs and magnitudes (a cycle with identical input weights loses memory, MODELS.md 1.6)
+    # random signs and magnitudes (a cycle with identical input weights loses memory, docs/models/reservoirs.md)
     return np.random.default_rng(0).uniform(-0.1, 0.1, (N, 1))
 
 

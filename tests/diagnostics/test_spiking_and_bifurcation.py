@@ -62,7 +62,7 @@ def test_logistic_bifurcation_diagram_period_doubling_points():
 def test_bifurcation_over_per_neuron_parameter_of_chialvo():
     diag = bifurcation_diagram(Chialvo.create(1), "k", [0.01, 0.03], variable="x", transient=5000, keep=500)
     assert diag.orbits.shape == (2, 500)
-    assert np.ptp(diag.orbits[1]) > 1.0  # k = 0.03, b = 0.6: the oscillation of MODELS.md 4.1
+    assert np.ptp(diag.orbits[1]) > 1.0  # k = 0.03, b = 0.6: the oscillation of docs/models/maps.md
 
 
 def test_fixed_point_bifurcation_signatures():

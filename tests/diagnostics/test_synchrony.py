@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 
 from neurodyn.connectivity import ring
@@ -54,3 +56,42 @@ def test_surface_width_and_roughness_fit():
     assert w.shape == (10,) and np.all(np.abs(w - 2.0) < 0.1)
     sizes = np.array([64, 128, 256, 512])
     assert abs(roughness_exponent(sizes, 0.3 * sizes ** 0.5) - 0.5) < 1e-12
+
+
+def test_cross_correlation_is_defined_at_fixed_points_the_same_way_everywhere(tmp_path):
+    import jax
+    import jax.numpy as jnp
+
+    from neurodyn.diagnostics import accumulators as acc_
+    from neurodyn.sweep import sweep
+
+    # columns: two nodes resting at one value, a node resting elsewhere, two varying nodes
+    rng = np.random.default_rng(3)
+    noise = rng.normal(size=(400, 2)).cumsum(axis=0)
+    x = np.column_stack([np.full(400, 0.0146), np.full(400, 0.0146), np.full(400, 0.7), noise])
+    # definition (accumulators.xcorr_finalize): equal constants 1, a constant with anything else 0
+    expected = np.zeros((5, 5))
+    expected[:2, :2] = 1.0
+    expected[2, 2] = 1.0
+    expected[3:, 3:] = np.corrcoef(noise.T)
+    gamma, mean = cross_correlation(x)
+    np.testing.assert_allclose(gamma, expected, atol=1e-12)
+    assert abs(mean - expected[np.triu_indices(5, 1)].mean()) < 1e-12
+    stream = CrossCorrelationStream()
+    for part in np.array_split(x, 6):
+        stream.update(part)
+    np.testing.assert_allclose(stream.result()[0], expected, atol=1e-12)
+    in_jit = jax.jit(lambda a: acc_.xcorr_finalize(acc_.xcorr_update(acc_.xcorr_init(a[0]), a)))(jnp.asarray(x))
+    np.testing.assert_allclose(np.asarray(in_jit), expected, atol=1e-12)
+    # an exact fixed point (0) and one reached up to rounding, in float32 too: no NaN
+    for dtype in (np.float64, np.float32):
+        y = np.column_stack([np.zeros(50), np.full(50, 0.3) + np.tile([0, np.finfo(dtype).eps * 0.3], 25)]).astype(dtype)
+        np.testing.assert_array_equal(cross_correlation(y)[0], [[1, 0], [0, 1]])
+    # the sweep measure: the ring-star network rests at x = 0 for k = 0 and at x ~ 0.0146 for
+    # k = 0.012 (all four nodes at one fixed point), which used to be NaN
+    spec = Path(__file__).resolve().parents[2] / "models" / "chialvo_ring_star.toml"
+    res = sweep(spec, {"populations.neurons.k": [0.0, 0.012]}, ["cross_correlation:neurons.x", "var:neurons.x"],
+                steps=1500, transient=1000, out=tmp_path / "s.h5", progress=False)
+    assert np.all(res.results["var(neurons.x)"] < 1e-18)  # <x^2> - <x>^2: zero up to rounding
+    np.testing.assert_array_equal(res.results["cross_correlation(neurons.x)"], [1.0, 1.0])
+    np.testing.assert_array_equal(res.results["cross_correlation(neurons.x).hub"], [1.0, 1.0])

@@ -41,7 +41,11 @@ def test_run_file_layout_and_load_round_trip(tmp_path):
     with h5py.File(path) as f:
         ds = f["report/neurons/x/data"]
         assert ds.compression == "gzip" and ds.chunks is not None
-        assert f["spikes/neurons"].attrs["sorting"] == "by_time"
+        # SONATA: sorting is an HDF5 enum; spikes uncompressed for readers without deflate (libsonata)
+        sorting = f["spikes/neurons"].attrs.get_id("sorting").dtype
+        assert h5py.check_enum_dtype(sorting) == {"none": 0, "by_id": 1, "by_time": 2}
+        assert f["spikes/neurons"].attrs["sorting"] == 2 and data["spikes"]["neurons"]["sorting"] == "by_time"
+        assert f["spikes/neurons/timestamps"].compression is None and f["spikes/neurons/node_ids"].compression is None
         assert f["spikes/neurons/node_ids"].dtype == np.uint64
     text = describe(path)
     assert "report/" in text and "data: float64 (950, 4)" in text and "name = 'x'" in text

@@ -1,4 +1,4 @@
-"""Kuramoto validation (MODELS.md 6; V4, V5, V14)."""
+"""Kuramoto validation (docs/models/kuramoto.md: V4, V5, V14)."""
 
 import dataclasses
 
@@ -32,7 +32,7 @@ def test_lorentzian_order_parameter_matches_ott_antonsen():
     m = KuramotoMeanField.create(2000, omega=natural_frequencies(2000, "lorentzian", 0.5, quantile=True), dt=0.05)
     ks = jnp.array([0.5, 1.5, 2.0, 3.0])
     r = _mean_r(m, ks, 6000, 3000)
-    assert r[0] < 0.06  # finite-size level below K_c (MODELS.md [COMPUTED]: 0.026)
+    assert r[0] < 0.06  # finite-size level below K_c (docs/models/kuramoto.md, measured: 0.026)
     np.testing.assert_allclose(r[1:], np.sqrt(1 - 1.0 / np.asarray(ks[1:])), atol=0.01)
 
 
@@ -119,7 +119,7 @@ def test_columnar_disorder_linear_growth_exponent_one():
 
 def test_edwards_wilkinson_growth_exponent():
     # odd coupling, weak noise: beta in [0.21, 0.27] for L >= 512 over t in [20, 2000]
-    # (MODELS.md 6.3 [COMPUTED]: 0.23; asymptotically 1/4)
+    # (docs/models/kuramoto.md, measured: 0.23; asymptotically 1/4)
     m = PhaseLattice1D.create(512, coupling=1.0, noise=0.1, dt=0.05)
     t, w = width_growth(m, 16, 40000, 40)
     beta = growth_exponent(t, w, 20.0, 1990.0)
@@ -149,7 +149,7 @@ def test_bad_parameters():
 
 
 def test_edwards_wilkinson_roughness_exponent_from_saturated_widths():
-    # EW (odd coupling, time noise): W_sat ~ L^alpha with alpha = 1/2 (MODELS.md 6.3); saturation
+    # EW (odd coupling, time noise): W_sat ~ L^alpha with alpha = 1/2 (docs/models/kuramoto.md); saturation
     # time ~ L^2 / (pi^2 K) <= ~100 for L <= 32, widths averaged over t in [1000, 2000]
     from neurodyn.diagnostics import roughness_exponent
 

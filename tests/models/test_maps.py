@@ -10,9 +10,11 @@ import neurodyn as nd
 from neurodyn.connectivity import complete, erdos_renyi, ring_star
 from neurodyn.core import Network
 from neurodyn.diagnostics import fixed_points
+from neurodyn.errors import SpecError
 from neurodyn.models import (Chialvo, DiffusiveCoupling, Rulkov, RulkovPiecewise, SimplicialCoupling,
                              chialvo_ring_star, chialvo_rulkov_chain)
 from neurodyn.models.maps import MapState
+from neurodyn.pytree import partition
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import reference as ref  # noqa: E402
@@ -50,7 +52,7 @@ def test_chialvo_one_step_map_equals_numpy_along_chaotic_orbit():
     nx, ny = ref.chialvo_step(x, y, 0.89, 0.18, 0.28, 0.03)
     np.testing.assert_allclose(x[1:], nx[:-1], rtol=1e-14)
     np.testing.assert_allclose(y[1:], ny[:-1], rtol=1e-14, atol=1e-15)
-    assert x.max() > 3.0  # bursts reach x ~ 5 (MODELS.md 4.1)
+    assert x.max() > 3.0  # bursts reach x ~ 5 (docs/models/maps.md)
 
 
 def test_rulkov_iterated_equals_numpy_reference_for_1000_steps():
@@ -121,8 +123,8 @@ def test_chialvo_rulkov_chain_equals_numpy_reference():
 
 # ---------------------------------------------------------------- published regimes
 
-def test_chialvo_fixed_points_match_models_md():
-    # MODELS.md 4.1 [COMPUTED]: b = 0.6 -> (0.06807, 2.17419), multipliers 0.9852 +- 0.1174i
+def test_chialvo_fixed_points_match_published_values():
+    # docs/models/maps.md (measured): b = 0.6 -> (0.06807, 2.17419), multipliers 0.9852 +- 0.1174i
     # (|lambda| = 0.992, stable focus); b = 0.18 -> (0.96336, 0.96905), |lambda| = 1.031 (unstable focus)
     for b, guess, expected, modulus, kind in [(0.6, (0.1, 2.0), (0.06807, 2.17419), 0.992, "stable focus"),
                                               (0.18, (1.0, 1.0), (0.96336, 0.96905), 1.031, "unstable focus")]:
@@ -222,3 +224,57 @@ def test_coupling_normalisations():
     plain = SimplicialCoupling.create(["n"], [9], "x", 1.0, graph=complete(9))
     np.testing.assert_allclose(np.asarray(tri.inputs(states)[("n", "x")]) * count,
                                np.asarray(plain.inputs(states)[("n", "x")]), atol=1e-12)
+
+
+# ---------------------------------------------------------------- constructors
+
+@pytest.mark.parametrize("cls", [Chialvo, Rulkov, RulkovPiecewise])
+def test_map_constructors_take_plain_numbers_with_the_canonical_defaults(cls):
+    # Chialvo 1995: a = 0.89, b = 0.6 / 0.18, c = 0.28, k = 0.03; Rulkov 2001: alpha = 4.1, mu = 0.001,
+    # sigma = -1 (docs/models/maps.md): the constructor's defaults are create()'s
+    plain, created = cls(), cls.create()
+    for name, value in vars(created).items():
+        if name != "n":
+            np.testing.assert_array_equal(getattr(plain, name), value)
+            assert getattr(plain, name).shape == (1,)
+    traj = nd.simulate(cls(n=3), 50, key=jax.random.PRNGKey(0))
+    assert traj["x"].shape == (50, 3) and np.all(np.isfinite(traj["x"]))
+
+
+def test_chialvo_from_plain_numbers_runs_as_the_issue_wrote_it():
+    m = Chialvo(a=0.89, b=0.18, c=0.28, k=0.03)
+    assert m.n == 1 and float(m.b[0]) == 0.18
+    np.testing.assert_array_equal(Chialvo(n=2, b=[0.6, 0.18]).b, Chialvo.create(2, b=[0.6, 0.18]).b)
+    ref_orbit = _numpy_orbit(lambda x, y: (x * x * np.exp(y - x) + 0.03, 0.89 * y - 0.18 * x + 0.28),
+                             (np.array([0.5]), np.array([0.5])), 20)
+    traj = nd.simulate(m, 20, state=MapState(jnp.array([0.5]), jnp.array([0.5])))
+    np.testing.assert_allclose(np.asarray(traj["x"])[:, 0], ref_orbit[:, 0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: Chialvo(n=2, b=[0.6, 0.18, 0.1]), "Chialvo.b: expected a number or 2 values (one per neuron)"),
+    (lambda: Chialvo(a=["x"]), "Chialvo.a: expected a number, or one number per neuron (n = 1)"),
+    (lambda: Chialvo(k=float("nan")), "Chialvo.k: must be a finite number"),
+    (lambda: Chialvo(n=0), "Chialvo: n must be an integer >= 1, got 0"),
+    (lambda: Rulkov(n=2.5), "Rulkov: n must be an integer >= 1, got 2.5"),
+    (lambda: RulkovPiecewise(n=2, mu=np.zeros(3)), "RulkovPiecewise.mu: expected a number or 2 values"),
+])
+def test_map_constructors_name_the_field_of_wrong_input(make, message):
+    with pytest.raises(SpecError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        make()
+
+
+def test_rebuilding_a_map_pytree_passes_placeholders_and_numpy_copies_through():
+    # JAX calls the constructor with whatever the leaves are: None (partition), bools (masks),
+    # arbitrary objects, tracers, and NumPy copies (a sweep ships models to Dask workers that way)
+    m = Chialvo.create(2, b=[0.6, 0.18])
+    token = object()
+    assert jax.tree_util.tree_map(lambda _: token, m).a is token
+    assert jax.tree_util.tree_map(lambda _: True, m).b is True
+    assert partition(m)[1].a is None
+    host = jax.tree_util.tree_map(np.asarray, m)
+    assert type(host.a) is np.ndarray
+    batched = jax.tree_util.tree_map(lambda x: np.stack([x, x]), m)
+    assert host.b.shape == (2,) and batched.b.shape == (2, 2)
+    out = jax.vmap(lambda b: Chialvo(2, m.a, b, m.c, m.k).step(MapState(jnp.ones(2), jnp.ones(2))).y)(jnp.ones((3, 2)))
+    assert out.shape == (3, 2)

@@ -5,13 +5,15 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import neurodyn as nd
+from neurodyn.errors import SpecError
 from neurodyn.models import LIF
 
 
 def test_lif_constant_input_fires_at_the_analytic_rate():
-    # MODELS.md V19: tau_m = 20 ms, V_rest = V_reset = 0, V_th = 1, R I = 1.5, t_ref = 0:
+    # docs/models/spiking.md V19: tau_m = 20 ms, V_rest = V_reset = 0, V_th = 1, R I = 1.5, t_ref = 0:
     # f = 1 / (20 ms ln 3) = 45.51 Hz; and a refractory case from the same formula
     for t_ref, i_ext in ((0.0, 1.5), (2.0, 3.0)):
         lif = LIF.create(1, tau_m=20.0, v_rest=0.0, v_reset=0.0, v_th=1.0, t_ref=t_ref, i_ext=i_ext, dt=0.01)
@@ -58,7 +60,20 @@ def test_lif_spec_writes_its_spike_events_at_the_analytic_rates(tmp_path):
         times = f["spikes/neurons/timestamps"][()]
         ids = f["spikes/neurons/node_ids"][()]
     counts = np.bincount(ids.astype(int), minlength=3)
-    # 1 s of simulated time: 45.5 Hz and 98.6 Hz (MODELS.md V19 formula), the third neuron silent
+    # 1 s of simulated time: 45.5 Hz and 98.6 Hz (docs/models/spiking.md V19 formula), the third neuron silent
     assert abs(counts[0] - 1000 / (20 * np.log(3))) <= 1
     assert abs(counts[1] - 1000 / (2 + 20 * np.log(1.5))) <= 1
     assert counts[2] == 0 and np.all(np.diff(times) >= 0)
+
+
+def test_lif_constructor_takes_plain_numbers_and_checks_them():
+    # the same neuron as create(): tau_m = 20 ms, R I = 1.5 above V_th - V_rest = 1, f = 1 / (20 ms ln 3)
+    lif = LIF(tau_m=20.0, v_rest=0.0, v_reset=0.0, v_th=1.0, t_ref=0.0, i_ext=1.5, dt=0.01)
+    assert lif.n == 1 and lif.dt.shape == () and lif.tau_m.shape == (1,)
+    assert abs(float(lif.rate()[0]) - 1.0 / (20.0 * np.log(3.0))) < 1e-12
+    for name, value in vars(LIF.create()).items():
+        np.testing.assert_array_equal(getattr(LIF(), name), value)
+    for kwargs, message in [({"tau_m": 0.0}, "tau_m must be > 0 ms"), ({"v_reset": -40.0}, "v_reset must be below v_th"),
+                            ({"dt": -0.1}, "dt must be > 0 ms"), ({"n": 2, "i_ext": [1.0, 2.0, 3.0]}, "LIF.i_ext")]:
+        with pytest.raises(SpecError, match=message):
+            LIF(**kwargs)

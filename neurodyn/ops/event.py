@@ -1,0 +1,505 @@
+"""Products of a projection's synapses (:class:`~neurodyn.ops.synapses.SynapseCSR`) with
+presynaptic activity: ``y_post = sum_pre W[pre, post] x_pre``.
+
+* :func:`csr_matvec` / :func:`csr_matmat` -- graded input ``x`` (a vector / the columns of a
+  matrix): a gather-multiply and one scatter-add over all synapses (cost ~ nnz).
+* :func:`event_csr_matvec` -- a boolean spike vector: only the rows of the neurons that spiked
+  are read, so the cost grows with spikes x fan-out, not with N^2 or nnz.
+* :func:`delayed_event_csr_matvec` -- per-synapse delays in steps, reading a ring buffer of past
+  spike vectors (:func:`ring_read`).
+
+Event kernel (pure JAX). The spike vector is packed into 32-bit words (one pass over N bytes),
+a prefix sum of the words' popcounts ranks the spikes, and the spiking neurons are fetched in
+chunks of ``capacity`` (a static size) by rank: the word by comparison with the prefix sums,
+the neuron in it by counting set bits of its prefixes -- about 3 us at N = 4,000 where
+``jnp.nonzero`` takes 35 us on the 2-core benchmark machine. A chunk gathers its rows -- a row
+of the ELL view (a free reshape) for fixed fan-out, a masked window of the CSR arrays for
+near-regular rows, or, for ragged rows, the chunk's synapses laid end to end up to a static
+synapse budget -- and scatter-adds the weights into ``y``. A first chunk always runs; further
+chunks run in a ``while_loop`` only while spikes remain, so a burst larger than ``capacity``
+costs more passes and no spike is ever dropped. Under ``jax.vmap`` (over spikes, weights or
+both) every operation is batched by JAX's own rules -- gathers and scatters gain a batch
+dimension, the loop runs as long as the busiest batch member needs -- so a sweep over synaptic
+weights is one batched kernel.
+
+Derivatives: :func:`csr_matvec` is built from differentiable primitives (JVP, transpose and
+batching are JAX's own). The event kernel is linear in the weights; its JVP (custom) is the
+synapse-parallel form ``y_dot = scatter_add(where(spike[pre], w_dot, 0))``, which JAX
+transposes for ``jax.grad`` (the loop of the forward pass is never differentiated).
+Homogeneous weights need no rule: the result is ``w * counts``.
+
+Backends (``backend=``): ``"jax"`` (the kernels above, every platform) and ``"brainevent"``
+(its numba CPU kernel, an XLA FFI call: a serial loop over all N that adds each spiking row).
+The brainevent call carries the same synapse-parallel JVP, and a batching rule that hands a
+batched call to the JAX kernel (brainevent's own rule loops sequentially over batched weights).
+The default per
+platform, :data:`DEFAULT_BACKEND`, comes from ``python -m benchmarks event``
+(``benchmarks/bench_event_ops.py``) on the 2-core CPU machine (shared, so single timings vary
+by tens of percent): at 4,000 neurons, 2 % connectivity and 0.5-2 % spiking brainevent's
+kernel takes 31-37 us per step against 54-108 us for the JAX kernel, and 2-3.7x less at
+64,000 neurons (1 and 10 % spiking) -- its FFI call costs about 16 us, then about 2 ns per
+synaptic event, where XLA's gathers and scatter cost 5-15 ns -- so CPU uses brainevent when it
+is installed; batched calls go to the JAX kernel (8 weight sets: 19x faster than brainevent's
+own batching), and so do products with several delays (:data:`DEFAULT_DELAYED_BACKEND`: at
+10 delays, 1.6x faster than brainevent on the ``D x N`` event vector).
+"""
+
+from __future__ import annotations
+
+import functools
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from ..errors import SpecError
+from .synapses import SynapseCSR
+
+#: default backend per JAX platform, from ``python -m benchmarks event`` on the 2-core CPU
+#: machine (see the module docstring); platforms not measured (GPU, TPU) use "jax"
+DEFAULT_BACKEND = {"cpu": "brainevent"}
+#: the same for products with several delays, whose ``D x N`` event vector brainevent scans
+#: serially (measured, D = 10, N = 4,000: brainevent 1.6x slower than the JAX kernel)
+DEFAULT_DELAYED_BACKEND = {"cpu": "jax"}
+BACKENDS = ("jax", "brainevent")
+
+#: synapses per chunk the default capacity aims at (measured at N = 4,000, fan-out 80: with 80
+#: spikes per step capacities 32-128 cost the same, with 20 spikes 32 costs 2.5x less than 128;
+#: a pass costs a few microseconds, each padded slot 2-5 ns)
+_CHUNK_SYNAPSES = 4096
+
+_SCATTER = lax.ScatterDimensionNumbers(update_window_dims=(), inserted_window_dims=(0,),
+                                       scatter_dims_to_operand_dims=(0,))
+
+
+class _Plan(NamedTuple):
+    """Static description of one event product (hashable: a compile-time constant)."""
+
+    n_post: int
+    width: int  # longest row
+    layout: str  # "ell" (fixed or padded rows) or "ragged"
+    fixed: bool  # every row has exactly ``width`` synapses
+    capacity: int  # spiking rows per chunk
+    budget: int  # synapses per chunk (ragged layout)
+    backend: str
+    groups: int = 1  # delay groups: row g * n_pre + i is group (i, g), stored at indptr[i * groups + g]
+    n_pre: int = 0
+
+
+# ---- graded input -----------------------------------------------------------------------------
+def csr_matvec(conn: SynapseCSR, x: jax.Array) -> jax.Array:
+    """``y[post] = sum_pre W[pre, post] x[pre]`` for a graded vector ``x`` of length ``n_pre``.
+
+    Differentiable in ``x`` and the weights; ``jax.vmap`` batches it. Delays, if the synapses
+    carry any, are ignored here: this is the instantaneous product with every synapse.
+    """
+    x = jnp.asarray(x)
+    if x.shape != (conn.n_pre,):
+        raise SpecError(f"csr_matvec: x must have shape ({conn.n_pre},) (n_pre), got {x.shape}")
+    dtype = jnp.result_type(x, conn.weights)
+    if conn.nnz == 0:
+        return jnp.zeros(conn.n_post, dtype)
+    layout = _layout(conn.fixed, conn.fanout, conn.nnz, conn.n_pre)
+    weights = None if conn.homogeneous else conn.weights
+    y = _all_synapses(x.astype(dtype), weights, conn.indptr, conn.indices, conn.n_post, conn.fanout, layout,
+                      conn.fixed, dtype)
+    return y * conn.weights if conn.homogeneous else y
+
+
+def csr_matmat(conn: SynapseCSR, x: jax.Array) -> jax.Array:
+    """``Y[post, b] = sum_pre W[pre, post] X[pre, b]`` for ``X`` of shape ``(n_pre, B)``: the
+    batched :func:`csr_matvec` (one scatter of ``nnz x B`` values, not a loop over columns)."""
+    x = jnp.asarray(x)
+    if x.ndim != 2 or x.shape[0] != conn.n_pre:
+        raise SpecError(f"csr_matmat: X must have shape ({conn.n_pre}, B), got {x.shape}")
+    return jax.vmap(lambda col: csr_matvec(conn, col), in_axes=1, out_axes=1)(x)
+
+
+# ---- spikes -----------------------------------------------------------------------------------
+def event_csr_matvec(conn: SynapseCSR, spikes: jax.Array, *, capacity: int | None = None,
+                     backend: str | None = None) -> jax.Array:
+    """``y[post] = sum over spiking pre of W[pre, post]``, reading only the spiking rows.
+
+    ``spikes``: length ``n_pre``, boolean (any other dtype: nonzero is a spike).
+    ``capacity`` (JAX kernel): spiking neurons handled per pass (static; default from the
+    fan-out, see :func:`default_capacity`); more spikes take more passes, none is dropped.
+    ``backend``: ``"jax"`` or ``"brainevent"`` (default: :func:`default_backend`).
+    Synapses with delays go through :func:`delayed_event_csr_matvec` instead.
+    """
+    if conn.has_delays:
+        raise SpecError("event_csr_matvec: these synapses carry delays; use "
+                        "delayed_event_csr_matvec(conn, buffer, step) (or conn.without_delays())")
+    spikes = _as_events(spikes, conn.n_pre, "event_csr_matvec", "spikes")
+    return _event_product(conn, spikes, conn.indptr, conn.fanout, conn.fixed, capacity, backend)
+
+
+def ring_read(buffer: jax.Array, step, delays) -> jax.Array:
+    """The entries of a ring buffer written ``delays`` steps before ``step``: row
+    ``(step - d) mod L`` for each ``d`` (``L = buffer.shape[0]``; the convention of
+    ``neurodyn.core.delay``: step ``s`` writes row ``s mod L``, delay 0 is the newest)."""
+    d = jnp.asarray(delays, jnp.int32)
+    return buffer[(jnp.asarray(step, jnp.int32) - d) % buffer.shape[0]]
+
+
+def delayed_event_csr_matvec(conn: SynapseCSR, buffer: jax.Array, step, *, capacity: int | None = None,
+                             backend: str | None = None) -> jax.Array:
+    """Event-driven propagation with per-synapse delays: a synapse ``pre -> post`` with delay
+    ``d`` delivers ``W[pre, post]`` at ``step`` when ``pre`` spiked at ``step - d``.
+
+    ``buffer``: ring buffer ``(L, n_pre)`` of past spike vectors, row ``s mod L`` written at
+    step ``s`` (``neurodyn.core.delay.delay_push``), ``L > conn.max_delay``. The spike vectors of
+    the ``D`` distinct delays are read (``D x n_pre`` bytes) and the ``(pre, delay)`` groups of
+    synapses are propagated as the rows of one event product, so the cost is spikes x fan-out
+    summed over the delays, in one kernel. ``capacity`` and ``backend`` as in
+    :func:`event_csr_matvec` (default backend: :data:`DEFAULT_DELAYED_BACKEND` when there are
+    several delays).
+    """
+    if not conn.has_delays:
+        raise SpecError("delayed_event_csr_matvec: these synapses have no delays; use event_csr_matvec")
+    buffer = jnp.asarray(buffer)
+    if buffer.ndim != 2 or buffer.shape[1] != conn.n_pre:
+        raise SpecError(f"delayed_event_csr_matvec: buffer must have shape (L, {conn.n_pre}), got {buffer.shape}")
+    if buffer.shape[0] <= conn.max_delay:
+        raise SpecError(f"delayed_event_csr_matvec: the ring buffer holds {buffer.shape[0]} steps; the longest "
+                        f"delay ({conn.max_delay} steps) needs at least {conn.max_delay + 1}")
+    past = ring_read(buffer, step, conn.delay_steps)  # (D, n_pre), flattened delay by delay (no transpose)
+    spikes = _as_events(past.reshape(-1), past.size, "delayed_event_csr_matvec", "buffer")
+    indptr, width = conn.delay_rows
+    groups = len(conn.delay_steps)
+    return _event_product(conn, spikes, indptr, width, conn.fixed and groups == 1, capacity, backend, groups)
+
+
+def default_capacity(width: int, n_rows: int) -> int:
+    """Spiking rows per pass when none is given: about ``_CHUNK_SYNAPSES`` synapses per chunk
+    (a power of two, at least 8), never more than the rows there are."""
+    per_chunk = max(8, 1 << max(0, (_CHUNK_SYNAPSES // max(width, 1) - 1).bit_length()))
+    return int(min(per_chunk, n_rows))
+
+
+def default_backend(platform: str | None = None, delayed: bool = False) -> str:
+    """The backend used when none is given, for ``platform`` (default: JAX's default platform):
+    :data:`DEFAULT_BACKEND` (:data:`DEFAULT_DELAYED_BACKEND` for a product with several delays),
+    or ``"jax"`` where that names brainevent and it is not installed."""
+    table = DEFAULT_DELAYED_BACKEND if delayed else DEFAULT_BACKEND
+    backend = table.get(platform or jax.default_backend(), "jax")
+    if backend == "brainevent" and not _brainevent_installed():
+        return "jax"
+    return backend
+
+
+@functools.cache
+def _brainevent_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("brainevent") is not None
+
+
+# ---- dispatch ---------------------------------------------------------------------------------
+def _as_events(spikes, size: int, where: str, name: str) -> jax.Array:
+    spikes = jnp.asarray(spikes)
+    if spikes.shape != (size,):
+        raise SpecError(f"{where}: {name} must hold {size} presynaptic entries, got shape {spikes.shape}")
+    return spikes if spikes.dtype == jnp.bool_ else spikes != 0
+
+
+def _event_product(conn, spikes, indptr, width, fixed, capacity, backend, groups=1):
+    backend = backend or default_backend(delayed=groups > 1)
+    if backend not in BACKENDS:
+        raise SpecError(f"event_csr_matvec: unknown backend {backend!r} (allowed: {', '.join(BACKENDS)})")
+    n_rows = spikes.shape[0]
+    dtype = jnp.result_type(conn.weights)
+    if conn.nnz == 0:
+        return jnp.zeros(conn.n_post, dtype)
+    mean = conn.nnz / n_rows
+    layout = _layout(fixed, width, conn.nnz, n_rows)
+    if capacity is None:
+        capacity = default_capacity(width if layout == "ell" else max(1, round(mean)), n_rows)
+    elif isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+        raise SpecError(f"event_csr_matvec: capacity must be a positive integer, got {capacity!r}")
+    capacity = min(capacity, n_rows)
+    budget = max(width, -(-capacity * conn.nnz // n_rows))
+    plan = _Plan(conn.n_post, width, layout, fixed, capacity, budget, backend, groups, conn.n_pre)
+    if conn.homogeneous:
+        return conn.weights * _event_counts(spikes, indptr, conn.indices, plan, dtype)
+    return _event_weighted(conn.weights, spikes, indptr, conn.indices, plan)
+
+
+def _event_counts(spikes, indptr, indices, plan, dtype):
+    """Number of spiking synapses onto each postsynaptic neuron (no weights: nothing here is
+    differentiable)."""
+    if plan.backend == "brainevent":
+        return _brainevent_or_jax(spikes, indptr, indices, jnp.ones((1,), dtype), plan)
+    return _event_sum(None, spikes, indptr, indices, plan, dtype)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(4,))
+def _event_weighted(weights, spikes, indptr, indices, plan):
+    if plan.backend == "brainevent":
+        return _brainevent_or_jax(spikes, indptr, indices, weights, plan)
+    return _event_sum(weights, spikes, indptr, indices, plan, weights.dtype)
+
+
+@_event_weighted.defjvp
+def _event_weighted_jvp(plan, primals, tangents):
+    weights, spikes, indptr, indices = primals
+    out = _event_weighted(weights, spikes, indptr, indices, plan)
+    return out, _synapse_parallel(tangents[0], spikes, indptr, indices, plan)
+
+
+def _synapse_parallel(weights, spikes, indptr, indices, plan):
+    """The event product as a sum over all synapses (cost ~ nnz; linear in ``weights``, from
+    transposable primitives): the JVP of the event kernel."""
+    spikes = _storage_order(spikes, plan)
+    return _all_synapses(spikes, weights, indptr, indices, plan.n_post, plan.width, plan.layout, plan.fixed,
+                         weights.dtype)
+
+
+def _storage_order(spikes, plan):
+    """Events of delay groups from ``(delay, pre)`` order to the storage order ``(pre, delay)``
+    of ``indptr``."""
+    if plan.groups == 1:
+        return spikes
+    return spikes.reshape(plan.groups, plan.n_pre).T.reshape(-1)
+
+
+def _bounds(indptr, rows, plan):
+    """First and one-past-last synapse of each row (a delay group's row ``g * n_pre + i`` is
+    stored as row ``i * groups + g``)."""
+    if plan.groups > 1:
+        rows = (rows % plan.n_pre) * plan.groups + rows // plan.n_pre
+    return indptr[rows], indptr[rows + 1]
+
+
+def _layout(fixed: bool, width: int, nnz: int, n_rows: int) -> str:
+    """``"ell"``: rows read as (padded) ELL rows of ``width``; ``"ragged"``: rows so uneven
+    (longest over three times the mean) that padding them to the longest would waste more work
+    than the ragged kernel costs (measured: for Erdos-Renyi rows, N = 4,000, 2 %, longest row
+    1.5x the mean, the ragged kernel is 3-4x slower than the padded ELL rows)."""
+    return "ell" if fixed or width <= 3 * nnz / n_rows + 4 else "ragged"
+
+
+def _all_synapses(x, weights, indptr, indices, n_post, width, layout, fixed, dtype):
+    """``y[post] = sum over all synapses of x[pre] * w`` (``w = 1`` when ``weights`` is None; a
+    boolean ``x`` selects rows, so other rows' weights never enter): rows as ELL rows (a reshape
+    when fixed, masked windows of the CSR arrays otherwise), or, for ragged rows, each synapse's
+    row found by a prefix sum over ``indptr``."""
+    n = indptr.shape[0] - 1
+    mask = None
+    if layout == "ell" and fixed:
+        targets = indices.reshape(n, width, 1)
+        w = None if weights is None else weights.reshape(n, width)
+        xs = x[:, None]
+    elif layout == "ell":
+        start = indptr[:-1]
+        clamped = jnp.minimum(start, indices.shape[0] - width)
+        k = jnp.arange(width, dtype=start.dtype) + (clamped - start)[:, None]
+        mask = (k >= 0) & (k < (indptr[1:] - start)[:, None])
+        targets = _windows(indices, clamped, width)[..., None]
+        w = None if weights is None else _windows(weights, clamped, width)
+        xs = x[:, None]
+    else:
+        targets = indices[:, None]
+        pre = jnp.repeat(jnp.arange(n, dtype=jnp.int32), jnp.diff(indptr), total_repeat_length=indices.shape[0])
+        w = weights
+        xs = x[pre]
+    zero = jnp.zeros((), dtype)
+    if x.dtype == jnp.bool_:
+        values = xs.astype(dtype) if w is None else jnp.where(xs, w, zero)
+    else:
+        values = xs if w is None else xs * w
+    if mask is not None:
+        values = jnp.where(mask, values, zero)
+    values = jnp.broadcast_to(values, targets.shape[:-1]).astype(dtype)
+    return lax.scatter_add(jnp.zeros(n_post, dtype), targets, values, _SCATTER)
+
+
+# ---- the pure-JAX event kernel ----------------------------------------------------------------
+def _pack(spikes):
+    """Bit-pack a boolean vector into uint32 words: bit ``8 b + k`` of word ``w`` is element
+    ``32 w + 4 k + b`` (four bytes per little-endian uint32, then eight uint32 shifted into one
+    word: no per-bit shifts of N elements)."""
+    n = spikes.shape[0]
+    nw = -(-n // 32)
+    b = jnp.pad(spikes.astype(jnp.uint8), (0, nw * 32 - n)).reshape(nw, 8, 4)
+    u = lax.bitcast_convert_type(b, jnp.uint32)  # (nw, 8), byte b of u[:, k] = element 4k + b
+    return jnp.sum(u << jnp.arange(8, dtype=jnp.uint32), axis=1, dtype=jnp.uint32)
+
+
+def _element_prefix_masks() -> tuple:
+    """``m[e]``: the bits of a packed word that hold elements ``0..e`` of its 32 (element
+    ``e`` sits at bit ``8 (e % 4) + e // 4``, see :func:`_pack`)."""
+    bits = np.uint64(1) << (8 * (np.arange(32) % 4) + np.arange(32) // 4).astype(np.uint64)
+    return tuple(int(m) for m in np.cumsum(bits))
+
+
+_PREFIX_MASKS = _element_prefix_masks()
+
+
+def _nth_element(words, r):
+    """Offset (0..31) in its word of the ``r``-th (0-based) spike of each word: the number of
+    element prefixes holding at most ``r`` spikes. A reduction, so XLA materialises it instead
+    of fusing (and repeating) the search into every gathered synapse."""
+    masks = jnp.asarray(_PREFIX_MASKS, jnp.uint32)
+    below = lax.population_count(words[:, None] & masks).astype(r.dtype)
+    return jnp.sum(below <= r[:, None], axis=1, dtype=r.dtype)
+
+
+def _rank(spikes):
+    """Rank the spikes: ``(table, ends)`` with ``table[w] = (bits of word w, spikes before
+    word w)`` and ``ends[w]`` = spikes up to and including word ``w`` (``ends[-1]``: the total)."""
+    words = _pack(spikes)
+    counts = lax.population_count(words).astype(jnp.int32)
+    nw = words.shape[0]
+    if nw <= 256:  # one small product with a triangular matrix: one kernel, exact (< 2**24) at full precision
+        upper = jnp.asarray(np.triu(np.ones((nw, nw), np.float32)))
+        ends = jnp.matmul(counts.astype(jnp.float32), upper, precision=lax.Precision.HIGHEST).astype(jnp.int32)
+    else:
+        ends = lax.associative_scan(jnp.add, counts)
+    table = jnp.stack([lax.bitcast_convert_type(words, jnp.int32), ends - counts], axis=1)
+    return table, ends
+
+
+def _select(table, ends, ranks, n):
+    """Indices of the spikes of the given ranks (0-based, in packed order), and whether each
+    rank exists (``ranks < number of spikes``); invalid ranks give some index in range."""
+    nw = ends.shape[0]
+    if nw * ranks.shape[0] <= 1 << 16:
+        word = jnp.sum(ends[None, :] <= ranks[:, None], axis=1, dtype=jnp.int32)
+    else:
+        word = jnp.searchsorted(ends, ranks, side="right", method="scan_unrolled").astype(jnp.int32)
+    valid = ranks < ends[-1]
+    word = jnp.minimum(word, nw - 1)
+    entry = _take_rows(table, word)
+    offset = _nth_element(lax.bitcast_convert_type(entry[:, 0], jnp.uint32), ranks - entry[:, 1])
+    return jnp.minimum(word * 32 + offset, n - 1), valid
+
+
+def _take_rows(a, rows):
+    """``a[rows]`` for whole rows of ``a`` (rows known to be in range)."""
+    dims = lax.GatherDimensionNumbers(offset_dims=tuple(range(1, a.ndim)), collapsed_slice_dims=(0,),
+                                      start_index_map=(0,))
+    return lax.gather(a, rows[:, None], dims, (1,) + a.shape[1:], mode=lax.GatherScatterMode.PROMISE_IN_BOUNDS)
+
+
+def _windows(a, starts, width):
+    """``a[starts[i] : starts[i] + width]`` for each ``i`` (windows known to be in range)."""
+    dims = lax.GatherDimensionNumbers(offset_dims=(1,), collapsed_slice_dims=(), start_index_map=(0,))
+    return lax.gather(a, starts[:, None], dims, (width,), mode=lax.GatherScatterMode.PROMISE_IN_BOUNDS)
+
+
+def _ell_chunk(y, rows, valid, weights, indptr, indices, plan):
+    """Scatter-add the rows ``rows`` (masked by ``valid``) of the (padded) ELL view."""
+    width = plan.width
+    if plan.fixed:
+        n = indptr.shape[0] - 1
+        targets = _take_rows(indices.reshape(n, width, 1), rows)
+        mask = jnp.broadcast_to(valid[:, None], (rows.shape[0], width))
+        w = None if weights is None else _take_rows(weights.reshape(n, width), rows)
+    else:
+        # a window of ``width`` synapses from each row's start; XLA clamps a window that would
+        # run past the end, shifting the row inside it, so the mask follows the shift
+        start, end = _bounds(indptr, rows, plan)
+        clamped = jnp.minimum(start, indices.shape[0] - width)
+        k = jnp.arange(width, dtype=start.dtype) + (clamped - start)[:, None]
+        mask = valid[:, None] & (k >= 0) & (k < (end - start)[:, None])
+        targets = _windows(indices, clamped, width)[..., None]
+        w = None if weights is None else _windows(weights, clamped, width)
+    values = mask.astype(y.dtype) if w is None else jnp.where(mask, w, jnp.zeros((), y.dtype))
+    return lax.scatter_add(y, targets, values, _SCATTER)
+
+
+def _ragged_chunk(y, rows, valid, weights, indptr, indices, plan):
+    """Scatter-add the synapses of the leading rows of ``rows`` that fit in ``plan.budget``
+    synapses, laid end to end; returns ``y`` and how many rows were taken."""
+    start, end = _bounds(indptr, rows, plan)
+    length = jnp.where(valid, end - start, 0)
+    ends = jnp.cumsum(length)
+    fits = ends <= plan.budget  # a prefix of the rows: budget >= the longest row
+    length = jnp.where(fits, length, 0)
+    ends = jnp.where(fits, ends, 0)
+    ends = lax.cummax(ends)
+    t = jnp.arange(plan.budget, dtype=ends.dtype)
+    owner = jnp.minimum(jnp.searchsorted(ends, t, side="right", method="scan_unrolled"), rows.shape[0] - 1)
+    ok = t < ends[-1]
+    slot = jnp.where(ok, start[owner] + t - (ends[owner] - length[owner]), 0)
+    w = jnp.ones((), y.dtype) if weights is None else weights[slot]
+    values = jnp.where(ok, w, jnp.zeros((), y.dtype))
+    return lax.scatter_add(y, indices[slot][:, None], values, _SCATTER), jnp.sum(fits & valid, dtype=jnp.int32)
+
+
+def _event_sum(weights, spikes, indptr, indices, plan, dtype):
+    """Sum the rows of the spiking neurons (weights, or ones when ``weights`` is None)."""
+    n = spikes.shape[0]
+    table, ends = _rank(spikes)
+    total = ends[-1]
+    ranks = jnp.arange(plan.capacity, dtype=jnp.int32)
+
+    def chunk(y, first):
+        rows, valid = _select(table, ends, first + ranks, n)
+        if plan.layout == "ell":
+            return _ell_chunk(y, rows, valid, weights, indptr, indices, plan), first + plan.capacity
+        y, taken = _ragged_chunk(y, rows, valid, weights, indptr, indices, plan)
+        return y, first + taken
+
+    y, done = chunk(jnp.zeros(plan.n_post, dtype), jnp.int32(0))
+    if plan.capacity >= n and (plan.layout == "ell" or plan.budget >= indices.shape[0]):
+        return y
+    return lax.while_loop(lambda c: c[1] < total, lambda c: chunk(*c), (y, done))[0]
+
+
+# ---- brainevent backend -----------------------------------------------------------------------
+def _brainevent_or_jax(spikes, indptr, indices, data, plan):
+    """brainevent's event CSR kernel (``data``: one weight or one per synapse); under
+    ``jax.vmap`` the pure-JAX kernel, batched."""
+    from jax.custom_batching import custom_vmap
+
+    dtype = data.dtype
+
+    @custom_vmap
+    def run(spikes, indptr, indices, data):
+        import brainevent
+
+        spikes = _storage_order(spikes, plan)  # its rows must follow indptr
+        return brainevent.binary_csrmv(data, indices, indptr, spikes, shape=(indptr.shape[0] - 1, plan.n_post),
+                                       transpose=True, workspace=_TaskWorkspace.empty(indptr.dtype),
+                                       backend="numba")
+
+    @run.def_vmap
+    def run_batched(axis_size, in_batched, spikes, indptr, indices, data):
+        jax_plan = plan._replace(backend="jax")
+
+        def one(s, p, i, d):
+            if d.shape == (1,):  # one weight for all synapses, as brainevent reads it
+                return _event_sum(None, s, p, i, jax_plan, dtype) * d[0]
+            return _event_sum(d, s, p, i, jax_plan, dtype)
+
+        axes = [0 if b else None for b in in_batched]
+        return jax.vmap(one, in_axes=axes, axis_size=axis_size)(spikes, indptr, indices, data), True
+
+    return run(spikes, indptr, indices, data)
+
+
+@jax.tree_util.register_pytree_node_class
+class _TaskWorkspace:
+    """The task workspace brainevent's binary CSR kernels take. Its size comes from the row
+    lengths (read on the host, so never from traced ``indptr``) and serves its CUDA kernels
+    only; the numba CPU kernel passes it through, so an empty one serves here."""
+
+    task_capacity = 0
+
+    def __init__(self, task_begin, task_end, status):
+        self.task_begin, self.task_end, self.status = task_begin, task_end, status
+
+    @classmethod
+    def empty(cls, dtype):
+        return cls(jnp.zeros((0,), dtype), jnp.zeros((0,), dtype), jnp.zeros((2,), jnp.int32))
+
+    def tree_flatten(self):
+        return (self.task_begin, self.task_end, self.status), None
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        return cls(*children)

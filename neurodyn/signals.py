@@ -1,0 +1,58 @@
+"""Stopping a long computation cleanly on Ctrl-C (SIGINT) or SIGTERM.
+
+A ``KeyboardInterrupt`` raised wherever the signal lands can hit the middle of an HDF5 write:
+it is then swallowed ("Exception ignored in ...") or leaves the library in a broken state.
+Instead, :func:`stop_requested` installs handlers that only set a flag; ``simulate`` and
+``sweep`` check it between chunks (``should_stop=``) and raise
+:class:`~neurodyn.errors.Interrupted` there, with every file closed cleanly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from typing import Iterator
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StopFlag:
+    """Set by a signal handler; ``flag()`` (or ``flag.is_set()``) says whether to stop."""
+
+    def __init__(self):
+        self.signal: int | None = None
+
+    def set(self, signum: int, frame=None) -> None:
+        """The signal handler: remember the first signal, do nothing else."""
+        if self.signal is None:
+            self.signal = signum
+
+    def is_set(self) -> bool:
+        """Whether a stop was requested."""
+        return self.signal is not None
+
+    __call__ = is_set
+
+    @property
+    def name(self) -> str:
+        """The signal's name (``"SIGINT"``), or ``""`` before one arrived."""
+        return signal.Signals(self.signal).name if self.signal is not None else ""
+
+
+@contextlib.contextmanager
+def stop_requested() -> Iterator[StopFlag]:
+    """Within the block, SIGINT and SIGTERM set the returned flag instead of raising; the previous
+    handlers come back on exit. A signal the process ignores (a background job of a script)
+    stays ignored, as Python leaves it; outside the main thread (where Python delivers no
+    signals) the flag is never set."""
+    flag = StopFlag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = {s: signal.signal(s, flag.set) for s in SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
+    try:
+        yield flag
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)

@@ -1,0 +1,150 @@
+"""Interrupting ``neurodyn run`` and ``neurodyn sweep`` with real signals, at random moments, in a
+real subprocess: a complete earlier output is never replaced, the partial file is closed cleanly
+and holds everything streamed until the stop, one line is printed, the exit status is 130; kill
+-9 leaves a temporary file that the next run removes; an interrupted sweep resumes to the file
+an uninterrupted one writes."""
+
+import hashlib
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from neurodyn.cli import main
+from neurodyn.io import load
+
+ROOT = Path(__file__).resolve().parents[1]
+KURAMOTO = ROOT / "models" / "kuramoto_all_to_all.toml"
+RING_STAR = ROOT / "models" / "chialvo_ring_star.toml"
+EXE = shutil.which("neurodyn") or str(Path(sys.executable).parent / "neurodyn")
+# small, many chunks (one HDF5 write every 200 steps), long enough never to finish on its own
+RUN = ["--set", "populations.oscillators.n=200", "--set", "chunk=200"]
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _wait_for(predicate, timeout=60.0):
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
+
+
+def _temporaries(folder):
+    return sorted(folder.glob(".*.tmp"))
+
+
+def test_signals_at_random_moments_keep_the_complete_file_and_close_a_partial_one(tmp_path):
+    first = tmp_path / "first.h5"
+    assert main(["run", str(KURAMOTO), *RUN, "--steps", "4000", "--out", str(first), "--quiet"]) == 0
+    complete = _digest(first)
+    rng = random.Random()
+    trials = []
+    for trial in range(5):  # concurrently, each into a folder holding a complete earlier output
+        folder = tmp_path / f"trial{trial}"
+        folder.mkdir()
+        shutil.copy(first, folder / "k.h5")
+        proc = subprocess.Popen([EXE, "run", str(KURAMOTO), *RUN, "--steps", "2000000", "--out", str(folder / "k.h5")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        trials.append({"folder": folder, "proc": proc, "delay": rng.uniform(0.0, 1.0),
+                       "signal": rng.choice([signal.SIGINT, signal.SIGTERM]), "start": None})
+    # from the moment its temporary file exists: spec built, then compiling, then writing chunks
+    end = time.monotonic() + 60
+    while any(t["start"] is None or "sent" not in t for t in trials):
+        assert time.monotonic() < end, "timed out"
+        for t in trials:
+            if t["start"] is None and (_temporaries(t["folder"]) or t["proc"].poll() is not None):
+                t["start"] = time.monotonic()
+            if t["start"] is not None and "sent" not in t and time.monotonic() >= t["start"] + t["delay"]:
+                t["proc"].send_signal(t["signal"])
+                t["sent"] = True
+        time.sleep(0.01)
+    for t in trials:
+        proc, folder, sig = t["proc"], t["folder"], t["signal"]
+        _, err = proc.communicate(timeout=60)
+        where = f"{folder.name}: {sig.name} {t['delay']:.2f} s after the temporary file appeared"
+        assert proc.returncode == 130, (where, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"neurodyn: interrupted: {sig.name} at step "), (where, err)
+        assert _digest(folder / "k.h5") == complete, where  # the complete run is untouched
+        partial = folder / "k.partial.h5"
+        assert f"are in {partial}" in lines[0], (where, err)
+        assert not _temporaries(folder), where
+        data = load(partial)
+        assert data["meta"]["status"] == "interrupted", where
+        theta = data["report"]["oscillators"]["theta"]
+        n = int(re.search(r"the ([\d,]+) samples", lines[0]).group(1).replace(",", ""))
+        assert theta["data"].shape == (n, 200) and theta["times"].shape == (n,), where
+        assert np.all(np.isfinite(theta["data"])), where
+        # every streamed diagnostic up to the stop, as a diverged run has it
+        r = data["diagnostics"]["order_parameter"]
+        assert r.shape == (n,), where
+        np.testing.assert_allclose(r, np.abs(np.exp(1j * theta["data"]).mean(axis=1)), atol=1e-12)
+        step = int(re.search(r"at step ([\d,]+)", lines[0]).group(1).replace(",", ""))
+        assert data["meta"]["stopped_step"] == step and n == max(0, step - 3000) // 10, where
+
+
+def test_kill_9_leaves_a_temporary_file_that_the_next_run_removes(tmp_path, capsys):
+    out = tmp_path / "k.h5"
+    proc = subprocess.Popen([EXE, "run", str(KURAMOTO), *RUN, "--steps", "2000000", "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stale = tmp_path / f".k.h5.{proc.pid}.tmp"
+    _wait_for(stale.exists)
+    time.sleep(random.uniform(0.0, 0.5))
+    proc.kill()
+    proc.wait()
+    assert stale.exists() and not out.exists()
+    # the temporary file of a process that is still running is left alone
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        busy = tmp_path / f".k.h5.{alive.pid}.tmp"
+        busy.write_bytes(b"")
+        assert main(["run", str(KURAMOTO), *RUN, "--steps", "4000", "--out", str(out), "--quiet"]) == 0
+        err = capsys.readouterr().err
+        assert err == (f"neurodyn: removed {stale}, a temporary file of process {proc.pid}, "
+                       f"which is no longer running\n")
+        assert not stale.exists() and busy.exists()
+        assert load(out)["meta"]["status"] == "complete"
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+def _sweep_args(out):
+    return ["sweep", str(RING_STAR), "--steps", "20000", "--set", "record.transient=100", "--chunk", "2",
+            "--grid", "couplings.star.strength=0:0.1:8", "--grid", "populations.neurons.k=0.02:0.04:3",
+            "--measure", "max_lyapunov", "--measure", "mean:neurons.x", "--out", str(out), "--quiet"]
+
+
+def test_interrupted_sweep_prints_one_line_and_resumes_to_the_uninterrupted_file(tmp_path):
+    full, cut = tmp_path / "full.h5", tmp_path / "cut.h5"
+    assert main(_sweep_args(full)) == 0
+    proc = subprocess.Popen([EXE, *_sweep_args(cut)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: cut.exists() or proc.poll() is not None)
+    delay = random.uniform(0.0, 1.0)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 130:
+        assert re.fullmatch(rf"neurodyn: interrupted: SIGINT: sweep stopped with \d+ of 24 points left; "
+                            rf"the same command resumes it from {re.escape(str(cut))}\n", err), (delay, err)
+        with h5py.File(cut) as f:
+            done = f["sweep/done"][()]
+            assert 0 < done.sum() < 24  # consistent: whole chunks marked done, the rest not
+            assert np.all(np.isnan(f["sweep/results/max_lyapunov"][()][~done]))
+        assert main(_sweep_args(cut)) == 0
+    else:  # the signal came after the last chunk: the sweep is complete
+        assert proc.returncode == 0 and err == "", (delay, err)
+    with h5py.File(full) as a, h5py.File(cut) as b:
+        assert b["sweep/done"][()].all() and np.all(b["sweep/chunk_writes"][()] == 1)
+        for name in a["sweep/results"]:
+            np.testing.assert_array_equal(a[f"sweep/results/{name}"][()], b[f"sweep/results/{name}"][()])
