@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DivergenceError, Interrupted, NeurodynError
+from .signals import stop_requested
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -108,7 +109,6 @@ def cmd_run(args) -> int:
     its HDF5 file (stopping cleanly on SIGINT/SIGTERM), print a summary."""
     from .diagnostics.streaming import StreamingDiagnostics
     from .io import spec_writer
-    from .signals import stop_requested
 
     with stop_requested() as stop:
         spec = _load_spec(args.spec, force=args.force, output_file=True, overrides=args.overrides, steps=args.steps,
@@ -191,7 +191,6 @@ def cmd_sweep(args) -> int:
         grid = sampler(bounds, int(count), args.sample_seed)
     else:
         grid = cartesian(axes)
-    from .signals import stop_requested
     from .sweep.runner import point_reasons
 
     with stop_requested() as stop:
@@ -248,13 +247,19 @@ def cmd_plot(args) -> int:
 def main(argv=None) -> int:
     """Entry point of the ``neurodyn`` console script; returns the exit status (2 on bad input)."""
     args = _parser().parse_args(argv)
+    command = {"run": cmd_run, "info": cmd_info, "export": cmd_export, "sweep": cmd_sweep,
+               "plot": cmd_plot}[args.command]
     try:
-        return {"run": cmd_run, "info": cmd_info, "export": cmd_export, "sweep": cmd_sweep,
-                "plot": cmd_plot}[args.command](args)
+        if args.command in ("run", "sweep"):
+            # run and sweep stop at their own checks; a signal after the last one (while the file
+            # is closed and the summary printed) is ignored: the work is complete
+            with stop_requested():
+                return command(args)
+        return command(args)
     except Interrupted as e:
         print(f"neurodyn: interrupted: {e}", file=sys.stderr)
         return 130
-    except KeyboardInterrupt:  # before the handlers of run and sweep are in place, or in another command
+    except KeyboardInterrupt:  # another command, or before the handlers are in place
         print("neurodyn: interrupted", file=sys.stderr)
         return 130
     except NeurodynError as e:

@@ -120,7 +120,7 @@ def test_kill_9_leaves_a_temporary_file_that_the_next_run_removes(tmp_path, caps
 
 
 def _sweep_args(out):
-    return ["sweep", str(RING_STAR), "--steps", "20000", "--set", "record.transient=100", "--chunk", "2",
+    return ["sweep", str(RING_STAR), "--steps", "40000", "--set", "record.transient=100", "--chunk", "2",
             "--grid", "couplings.star.strength=0:0.1:8", "--grid", "populations.neurons.k=0.02:0.04:3",
             "--measure", "max_lyapunov", "--measure", "mean:neurons.x", "--out", str(out), "--quiet"]
 

@@ -36,12 +36,12 @@ The default per
 platform, :data:`DEFAULT_BACKEND`, comes from ``python -m benchmarks event``
 (``benchmarks/bench_event_ops.py``) on the 2-core CPU machine (shared, so single timings vary
 by tens of percent): at 4,000 neurons, 2 % connectivity and 0.5-2 % spiking brainevent's
-kernel takes 31-37 us per step against 54-108 us for the JAX kernel, and 2-3.7x less at
+kernel takes 29-37 us per step against 52-108 us for the JAX kernel, and 2-3.7x less at
 64,000 neurons (1 and 10 % spiking) -- its FFI call costs about 16 us, then about 2 ns per
 synaptic event, where XLA's gathers and scatter cost 5-15 ns -- so CPU uses brainevent when it
 is installed; batched calls go to the JAX kernel (8 weight sets: 19x faster than brainevent's
 own batching), and so do products with several delays (:data:`DEFAULT_DELAYED_BACKEND`: at
-10 delays, 1.6x faster than brainevent on the ``D x N`` event vector).
+10 delays, 1.1-1.6x faster than brainevent on the ``D x N`` event vector).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ from .synapses import SynapseCSR
 #: machine (see the module docstring); platforms not measured (GPU, TPU) use "jax"
 DEFAULT_BACKEND = {"cpu": "brainevent"}
 #: the same for products with several delays, whose ``D x N`` event vector brainevent scans
-#: serially (measured, D = 10, N = 4,000: brainevent 1.6x slower than the JAX kernel)
+#: serially (measured, D = 10, N = 4,000: brainevent 1.1-1.6x slower than the JAX kernel)
 DEFAULT_DELAYED_BACKEND = {"cpu": "jax"}
 BACKENDS = ("jax", "brainevent")
 
