@@ -244,8 +244,15 @@ def cmd_plot(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    """Entry point of the ``neurodyn`` console script; returns the exit status (2 on bad input)."""
+def console() -> None:
+    """The ``neurodyn`` console script: :func:`main`, then exit with its status. The signal
+    handlers of run and sweep stay in place until the process ends, so a Ctrl-C that lands after
+    the work is complete (while the interpreter shuts down) is ignored instead of killing it."""
+    sys.exit(main(restore_signals=False))
+
+
+def main(argv=None, *, restore_signals: bool = True) -> int:
+    """The command line; returns the exit status (2 on bad input, 130 when interrupted)."""
     args = _parser().parse_args(argv)
     command = {"run": cmd_run, "info": cmd_info, "export": cmd_export, "sweep": cmd_sweep,
                "plot": cmd_plot}[args.command]
@@ -253,7 +260,7 @@ def main(argv=None) -> int:
         if args.command in ("run", "sweep"):
             # run and sweep stop at their own checks; a signal after the last one (while the file
             # is closed and the summary printed) is ignored: the work is complete
-            with stop_requested():
+            with stop_requested(restore=restore_signals):
                 return command(args)
         return command(args)
     except Interrupted as e:
@@ -271,4 +278,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -41,11 +41,12 @@ class StopFlag:
 
 
 @contextlib.contextmanager
-def stop_requested() -> Iterator[StopFlag]:
+def stop_requested(restore: bool = True) -> Iterator[StopFlag]:
     """Within the block, SIGINT and SIGTERM set the returned flag instead of raising; the previous
-    handlers come back on exit. A signal the process ignores (a background job of a script)
-    stays ignored, as Python leaves it; outside the main thread (where Python delivers no
-    signals) the flag is never set."""
+    handlers come back on exit unless ``restore`` is False (a command-line process that is about
+    to end keeps them, so a signal during interpreter shutdown cannot kill a finished run). A
+    signal the process ignores (a background job of a script) stays ignored, as Python leaves
+    it; outside the main thread (where Python delivers no signals) the flag is never set."""
     flag = StopFlag()
     if threading.current_thread() is not threading.main_thread():
         yield flag
@@ -54,5 +55,6 @@ def stop_requested() -> Iterator[StopFlag]:
     try:
         yield flag
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        if restore:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
