@@ -347,7 +347,7 @@ PROJECTIONS = Registry(
     "couplings", "Couplings (projections)", context=("models", "dtype"),
     doc="A `[couplings.<name>]` table builds one projection of the network: `kind` names it. The spec path "
         "`couplings.<name>.<field>` is the model path `projections.<name>.<field>`. The examples couple a "
-        "population named `neurons` of 4 Chialvo neurons.")
+        "population named `neurons` of 4 Chialvo neurons (the spiking projection: 4 LIF neurons).")
 GRAPHS = Registry(
     "graphs", "Graphs", context=("nodes",),
     doc="A `graph = { kind = ... }` table (of a coupling, or of a graph model) builds a graph; its node count must "

@@ -16,6 +16,9 @@ SMALL_RUNS = {
                             "--set", "record.transient=100"],
     "kuramoto_lattice_kpz": ["--steps", "400", "--seed", "5", "--set", "populations.lattice.n=64"],
     "lif_rate": ["--steps", "3000", "--set", "populations.neurons.i_ext=[1.5, 3.0, 2.0]"],
+    "coba_ei": ["--steps", "600", "--seed", "2", *(f"--set=couplings.{c}.weight={w}" for c, w in
+                                                  (("ee", 0.5), ("ei", 0.5), ("ie", 6.0), ("ii", 6.0)))],
+    "cuba_ei": ["--steps", "600", "--set", "populations.exc.i_ext=1.0"],
 }
 
 

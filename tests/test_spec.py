@@ -77,12 +77,16 @@ def test_every_registered_model_builds_from_its_example_and_runs(name):
 
 @pytest.mark.parametrize("name", list(PROJECTIONS))
 def test_every_registered_projection_builds_from_its_example_and_runs(name):
-    # the projection examples couple a population named "neurons" of 4 Chialvo neurons
+    # the projection examples couple a population named "neurons" of 4 Chialvo neurons (spiking
+    # projections: 4 LIF neurons)
     coupling = {"kind": name, **PROJECTIONS[name].example}
-    spec = build_spec(_spec({"neurons": {"model": "chialvo", "n": 4}}, {"c": coupling}))
+    spiking = name == "spiking"
+    population = {"model": "lif", "n": 4, "i_ext": 30.0} if spiking else {"model": "chialvo", "n": 4}
+    spec = build_spec(_spec({"neurons": population}, {"c": coupling}))
     assert isinstance(spec.model.projections["c"], PROJECTIONS[name].cls)
-    traj = neurodyn.simulate(spec.model, 5, state=spec.state, record=("neurons.x",))
-    assert np.all(np.isfinite(traj["neurons.x"]))
+    variable = "neurons.v" if spiking else "neurons.x"
+    traj = neurodyn.simulate(spec.model, 5, state=spec.state, record=(variable,))
+    assert np.all(np.isfinite(traj[variable]))
 
 
 @pytest.mark.parametrize("name", list(GRAPHS))

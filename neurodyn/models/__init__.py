@@ -8,8 +8,11 @@ from .maps import Chialvo, Rulkov, RulkovPiecewise, chialvo_ring_star, chialvo_r
 from .kuramoto import KuramotoGraph, KuramotoMeanField, PhaseLattice1D, natural_frequencies
 from .reservoir import ESN
 from .residual import ResESN, deep_res_esn, res_rmn
-from .spiking import LIF
+from .spiking import LIF, SynapticLIF
+from .synapses import SpikingProjection, fuse
+from .ei import coba_ei, coba_initial_state, cuba_ei, ei_network
 
 __all__ = ["Chialvo", "Rulkov", "RulkovPiecewise", "DiffusiveCoupling", "SimplicialCoupling", "LinearProjection",
            "chialvo_ring_star", "chialvo_rulkov_chain", "KuramotoMeanField", "KuramotoGraph", "PhaseLattice1D",
-           "natural_frequencies", "ESN", "ResESN", "deep_res_esn", "res_rmn", "LIF", "MODELS", "PROJECTIONS"]
+           "natural_frequencies", "ESN", "ResESN", "deep_res_esn", "res_rmn", "LIF", "SynapticLIF", "SpikingProjection", "fuse", "ei_network", "coba_ei", "cuba_ei",
+           "coba_initial_state", "MODELS", "PROJECTIONS"]

@@ -35,6 +35,17 @@ class LIFState(NamedTuple):
     spike: jax.Array
 
 
+def _fire_and_reset(model, state, integrated_v, drive):
+    """``(v, refractory, spike)`` after a step: a refractory neuron is held at reset; a free one
+    adds its voltage jumps (port ``"v"``), spikes at ``v >= v_th`` and is reset."""
+    free = state.refractory <= 0
+    v = jnp.where(free, integrated_v + drive_term(drive, "v", "I"), model.v_reset)
+    spike = free & (v >= model.v_th)
+    v = jnp.where(spike, model.v_reset, v)
+    refractory = jnp.where(spike, model.t_ref, jnp.maximum(state.refractory - model.dt, 0.0))
+    return v, refractory, spike
+
+
 @pytree_dataclass(static=("n", "integrator"))
 class LIF(ContinuousModel):
     """A population of ``n`` LIF neurons (equations in the module docstring).
@@ -104,12 +115,7 @@ class LIF(ContinuousModel):
     def step(self, state: LIFState, drive=None, t=0.0) -> LIFState:
         """Integrate (held at reset while refractory), add voltage jumps, spike and reset."""
         integrated = self.integrator(self, state, drive, t, self.dt)
-        free = state.refractory <= 0
-        v = jnp.where(free, integrated.v + drive_term(drive, "v", "I"), self.v_reset)
-        spike = free & (v >= self.v_th)
-        v = jnp.where(spike, self.v_reset, v)
-        refractory = jnp.where(spike, self.t_ref, jnp.maximum(state.refractory - self.dt, 0.0))
-        return LIFState(v, refractory, spike)
+        return LIFState(*_fire_and_reset(self, state, integrated.v, drive))
 
     def observe(self, state: LIFState) -> dict:
         """``v``, the refractory clock and the boolean ``spike`` events."""
@@ -156,3 +162,179 @@ MODELS.register("lif", _lif_from_spec, (
     example={"n": 3, "v_rest": 0.0, "v_reset": 0.0, "v_th": 1.0, "t_ref": 0.0, "tau_m": 5.0,
              "i_ext": [1.5, 2.0, 0.5]},
     context=("dt", "dtype"), cls=LIF)
+
+
+# ---------------------------------------------------------------- LIF with exponential synapses
+
+SYNAPSES = ("conductance", "current")
+
+
+class SynapticLIFState(NamedTuple):
+    """``v`` (mV), refractory clock (ms), last step's spike, and the excitatory and inhibitory
+    synaptic variables ``g_e``, ``g_i`` (units of the leak conductance for conductance-based
+    synapses, mV for current-based ones)."""
+
+    v: jax.Array
+    refractory: jax.Array
+    spike: jax.Array
+    g_e: jax.Array
+    g_i: jax.Array
+
+
+@pytree_dataclass(static=("n", "integrator", "synapse"))
+class SynapticLIF(ContinuousModel):
+    """LIF neurons with exponentially decaying excitatory and inhibitory synapses (Brette et al.,
+    *J. Comput. Neurosci.* 23:349, 2007, benchmarks 1 and 2; Vogels & Abbott, *J. Neurosci.*
+    25:10786, 2005).
+
+    ``synapse = "conductance"`` (COBA)::
+
+        tau_m dV/dt = (V_rest - V) + g_e (E_e - V) + g_i (E_i - V) + i_ext + I
+
+    with ``g_e``, ``g_i`` in units of the leak conductance; ``synapse = "current"`` (CUBA)::
+
+        tau_m dV/dt = (V_rest - V) + g_e + g_i + i_ext + I
+
+    with ``g_e``, ``g_i`` in mV (inhibition enters through negative increments). Both decay as
+    ``dg_e/dt = -g_e / tau_e``, ``dg_i/dt = -g_i / tau_i``; the ports ``"g_e"`` and ``"g_i"``
+    add increments to them at the end of the step (one per presynaptic spike: a
+    :class:`~neurodyn.models.synapses.SpikingProjection`). Spike, reset and refractory period as
+    in :class:`LIF`; ports ``"I"`` (the default) and ``"v"`` as there. Exponential Euler with
+    the linear part ``-(1 + g_e + g_i) / tau_m`` (conductance) or ``-1 / tau_m`` (current):
+    exact decay of the synapses, exact membrane step for conductances frozen over ``dt``.
+    Parameters are per neuron; ``tau_e``, ``tau_i`` in ms, ``e_e``, ``e_i`` reversal potentials
+    in mV (unused by current synapses). See docs/models/spiking.md.
+    """
+
+    n: int = 1
+    integrator: object = ExponentialEuler()
+    synapse: str = "conductance"
+    tau_m: jax.Array = 20.0
+    v_rest: jax.Array = -60.0
+    v_reset: jax.Array = -60.0
+    v_th: jax.Array = -50.0
+    t_ref: jax.Array = 5.0
+    i_ext: jax.Array = 0.0
+    tau_e: jax.Array = 5.0
+    tau_i: jax.Array = 10.0
+    e_e: jax.Array = 0.0
+    e_i: jax.Array = -80.0
+    dt: jax.Array = 0.1
+
+    VARIABLES: ClassVar[tuple] = ("v", "refractory", "spike", "g_e", "g_i")
+    PORTS: ClassVar[tuple] = ("I", "v", "g_e", "g_i")
+    INPUT_PORT: ClassVar[str] = "I"
+    EVENTS: ClassVar[tuple] = ("spike",)
+    units: ClassVar[dict] = {"v": "mV", "refractory": "ms", "spike": "1", "g_e": "1", "g_i": "1"}
+    time_unit: ClassVar[str] = "ms"
+    SMOOTH: ClassVar[bool] = False
+
+    def __post_init__(self):
+        if self.synapse not in SYNAPSES:
+            raise SpecError(f"synaptic lif: synapse must be one of {SYNAPSES}, got {self.synapse!r}")
+        plain = {k for k in _SYN_PARAMETERS + ("dt",) if is_plain(getattr(self, k))}
+        convert_parameters(self, _SYN_PARAMETERS, ("dt",))
+        _check(self, plain)
+        _check_synapses(self, plain)
+
+    @classmethod
+    def create(cls, n: int = 1, *, synapse: str = "conductance", tau_m=20.0, v_rest=-60.0, v_reset=-60.0,
+               v_th=-50.0, t_ref=5.0, i_ext=0.0, tau_e=5.0, tau_i=10.0, e_e=0.0, e_i=-80.0, dt: float = 0.1,
+               dtype=None) -> "SynapticLIF":
+        """``n`` neurons (defaults: the COBA benchmark cell); each parameter a number or one value per neuron."""
+        n = check_int("synaptic lif: n", n)
+        if not float(dt) > 0:
+            raise SpecError(f"synaptic lif: dt must be > 0 ms, got {dt!r}")
+        values = dict(tau_m=tau_m, v_rest=v_rest, v_reset=v_reset, v_th=v_th, t_ref=t_ref, i_ext=i_ext,
+                      tau_e=tau_e, tau_i=tau_i, e_e=e_e, e_i=e_i)
+        p = {k: per_node(v, n, f"lif_{synapse}.{k}", dtype) for k, v in values.items()}
+        return cls(n, ExponentialEuler(), synapse, **p, dt=jnp.asarray(dt, float_dtype(dtype)))
+
+    def init(self, key: jax.Array) -> SynapticLIFState:
+        """``V`` uniform between reset and threshold, synapses closed, not refractory."""
+        u = jax.random.uniform(key, (self.n,), self.tau_m.dtype)
+        zero = jnp.zeros_like(self.tau_m)
+        return SynapticLIFState(self.v_reset + u * (self.v_th - self.v_reset), zero, jnp.zeros((self.n,), bool),
+                                zero, zero)
+
+    def _synaptic_input(self, state):
+        if self.synapse == "conductance":
+            return state.g_e * (self.e_e - state.v) + state.g_i * (self.e_i - state.v)
+        return state.g_e + state.g_i
+
+    def vector_field(self, state: SynapticLIFState, drive, t) -> SynapticLIFState:
+        """Membrane and synaptic derivatives (see the class docstring)."""
+        dv = ((self.v_rest - state.v) + self._synaptic_input(state) + self.i_ext
+              + drive_term(drive, "I", "I")) / self.tau_m
+        zero = jnp.zeros_like(state.refractory)
+        return SynapticLIFState(dv, zero, state.spike, -state.g_e / self.tau_e, -state.g_i / self.tau_i)
+
+    def linear_part(self, state: SynapticLIFState) -> SynapticLIFState:
+        """The diagonal of the Jacobian (exponential Euler hook)."""
+        leak = 1.0 + state.g_e + state.g_i if self.synapse == "conductance" else jnp.ones_like(state.v)
+        return SynapticLIFState(-leak / self.tau_m, jnp.zeros_like(state.refractory), state.spike,
+                                -1.0 / self.tau_e, -1.0 / self.tau_i)
+
+    def step(self, state: SynapticLIFState, drive=None, t=0.0) -> SynapticLIFState:
+        """Integrate, add the synaptic increments and voltage jumps, spike and reset."""
+        integrated = self.integrator(self, state, drive, t, self.dt)
+        v, refractory, spike = _fire_and_reset(self, state, integrated.v, drive)
+        return SynapticLIFState(v, refractory, spike, integrated.g_e + drive_term(drive, "g_e", "I"),
+                                integrated.g_i + drive_term(drive, "g_i", "I"))
+
+    def observe(self, state: SynapticLIFState) -> dict:
+        """``v``, the refractory clock, the ``spike`` events and the synaptic variables."""
+        return {"v": state.v, "refractory": state.refractory, "spike": state.spike,
+                "g_e": state.g_e, "g_i": state.g_i}
+
+    def currents(self, state: SynapticLIFState) -> tuple:
+        """``(I_E, I_I)`` in mV, the excitatory and inhibitory synaptic inputs (E/I balance)."""
+        if self.synapse == "conductance":
+            return state.g_e * (self.e_e - state.v), state.g_i * (self.e_i - state.v)
+        return state.g_e, state.g_i
+
+
+_SYN_PARAMETERS = _PARAMETERS + ("tau_e", "tau_i", "e_e", "e_i")
+
+
+def _check_synapses(model: SynapticLIF, fields: set) -> None:
+    for name in ("tau_e", "tau_i"):
+        if name in fields and bool(jnp.any(getattr(model, name) <= 0)):
+            raise SpecError(f"lif_{model.synapse}: {name} must be > 0 ms, got {getattr(model, name).tolist()!r}")
+
+
+def _synaptic_fields(v_rest: float) -> tuple:
+    return (
+        Field("tau_m", "per_node", default=20.0, unit="ms", minimum=0.0, exclusive_minimum=True,
+              doc="membrane time constant"),
+        Field("v_rest", "per_node", default=v_rest, unit="mV", doc="resting (leak reversal) potential"),
+        Field("v_reset", "per_node", default=-60.0, unit="mV", doc="reset potential (below v_th)"),
+        Field("v_th", "per_node", default=-50.0, unit="mV", doc="spike threshold"),
+        Field("t_ref", "per_node", default=5.0, unit="ms", minimum=0.0, doc="refractory period"),
+        Field("i_ext", "per_node", default=0.0, unit="mV", doc="constant input R I"),
+        Field("tau_e", "per_node", default=5.0, unit="ms", minimum=0.0, exclusive_minimum=True,
+              doc="decay time of excitatory synapses"),
+        Field("tau_i", "per_node", default=10.0, unit="ms", minimum=0.0, exclusive_minimum=True,
+              doc="decay time of inhibitory synapses"),
+    )
+
+
+def _coba_from_spec(*, n, dt, dtype, **parameters) -> SynapticLIF:
+    return SynapticLIF.create(n, synapse="conductance", dt=dt, dtype=dtype, **parameters)
+
+
+def _cuba_from_spec(*, n, dt, dtype, **parameters) -> SynapticLIF:
+    return SynapticLIF.create(n, synapse="current", dt=dt, dtype=dtype, **parameters)
+
+
+_BRETTE = "R. Brette et al., J. Comput. Neurosci. 23:349 (2007), benchmarks 1 and 2"
+MODELS.register("lif_coba", _coba_from_spec, _synaptic_fields(-60.0) + (
+    Field("e_e", "per_node", default=0.0, unit="mV", doc="excitatory reversal potential"),
+    Field("e_i", "per_node", default=-80.0, unit="mV", doc="inhibitory reversal potential"),
+), summary="LIF with exponential conductance synapses: tau_m dV/dt = (V_rest - V) + g_e (E_e - V) + "
+           "g_i (E_i - V) + R I; ports g_e, g_i add per-spike increments (units of g_L).",
+    citation=_BRETTE, example={"n": 4, "i_ext": 15.0}, context=("dt", "dtype"), cls=SynapticLIF)
+MODELS.register("lif_cuba", _cuba_from_spec, _synaptic_fields(-49.0),
+                summary="LIF with exponential current synapses: tau_m dV/dt = (V_rest - V) + g_e + g_i + R I; "
+                        "ports g_e, g_i add per-spike jumps in mV (negative for inhibition).",
+                citation=_BRETTE, example={"n": 4}, context=("dt", "dtype"), cls=SynapticLIF)

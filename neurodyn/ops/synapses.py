@@ -219,6 +219,41 @@ class SynapseCSR:
         counts = np.full(n_pre, fanout, np.int64)
         return _assemble(n_pre, n_post, counts, post, w, steps, key, dtype)
 
+    @classmethod
+    def fixed_probability(cls, n_pre: int, n_post: int, p: float, *, weight=1.0, seed: int = 0,
+                          self_connections: bool = True, delays=None, dtype=None) -> "SynapseCSR":
+        """Every pair ``pre -> post`` is connected independently with probability ``p`` (the
+        random networks of Brette et al. 2007), homogeneous ``weight``, ``delays`` a scalar.
+
+        Vectorised and seeded (NumPy generator): the number of targets of each row is drawn
+        from Binomial(available, p), then the targets uniformly without repetition, as in
+        :meth:`fixed_fanout` -- the same distribution as one Bernoulli draw per pair.
+        """
+        n_pre, n_post = _size("n_pre", n_pre), _size("n_post", n_post)
+        if not 0.0 <= float(p) <= 1.0:
+            raise SpecError(f"fixed_probability: p must be in [0, 1], got {p!r}")
+        if not self_connections and n_pre != n_post:
+            raise SpecError(f"fixed_probability: self_connections=False needs one population (n_pre == n_post), "
+                            f"got {n_pre} and {n_post}")
+        if np.ndim(weight) or np.ndim(delays if delays is not None else 0):
+            raise SpecError("fixed_probability: weight and delays must be scalars (the synapse count is random)")
+        available = n_post - (0 if self_connections else 1)
+        rng = np.random.default_rng(seed)
+        counts = rng.binomial(available, float(p), size=n_pre)
+        width = int(counts.max(initial=0))
+        if width == 0:
+            pre = post = np.zeros(0, np.int32)
+        else:
+            rows = _sample_rows(rng, n_pre, available, width)
+            # a uniform subset of a uniform subset is uniform: keep a random `count` of each row
+            rank = np.argsort(np.argsort(rng.random((n_pre, width)), axis=1), axis=1)
+            keep = rank < counts[:, None]
+            rows = np.where(keep, rows, -1)
+            if not self_connections:
+                rows = np.where(rows >= 0, rows + (rows >= np.arange(n_pre)[:, None]), -1)
+            pre, post = np.nonzero(rows >= 0)[0].astype(np.int32), rows[rows >= 0].astype(np.int32)
+        return cls.from_coo(pre, post, weight, n_pre=n_pre, n_post=n_post, delays=delays, dtype=dtype)
+
 
 # ---- helpers ----------------------------------------------------------------------------------
 def _replace(conn: SynapseCSR, **changes) -> SynapseCSR:

@@ -1,5 +1,11 @@
-"""Readouts trained on recorded states."""
+"""Readouts trained on harvested reservoir states (docs/models/reservoirs.md, "Readout")."""
 
-from .ridge import Ridge, nrmse
+from .classifier import RidgeClassifier, pool_states
+from .generate import generate
+from .harvest import harvest
+from .metrics import accuracy, mse, nrmse, nrmse_rms, r2
+from .ridge import Ridge, blocked_cv_errors, ridge_path
+from .rls import RLS, RLSState
 
-__all__ = ["Ridge", "nrmse"]
+__all__ = ["RLS", "RLSState", "Ridge", "RidgeClassifier", "accuracy", "blocked_cv_errors", "generate", "harvest", "mse", "nrmse",
+           "nrmse_rms", "pool_states", "r2", "ridge_path"]

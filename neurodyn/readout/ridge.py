@@ -1,56 +1,145 @@
-"""Ridge (Tikhonov) readout: ``W_out = Y X^T (X X^T + beta I)^{-1}`` solved in float64
-(docs/models/reservoirs.md; Lukoševičius 2012)."""
+"""Ridge (Tikhonov) readout ``y(t) = W_out [1; u(t); x(t)]`` (docs/models/reservoirs.md;
+M. Lukoševičius, "A Practical Guide to Applying Echo State Networks", 2012).
+
+All regularisation values are solved from ONE eigendecomposition of the centred Gram matrix
+``Xc^T Xc = V diag(lambda) V^T``: ``W(beta) = V diag(1 / (lambda + beta)) V^T Xc^T Yc``, the
+intercept ``mean(y) - mean(x) W(beta)`` (the bias is not regularised). This equals solving
+``(X^T X + beta P) W = X^T Y`` with ``P`` the identity without its bias entry, in float64 on the
+host. The regularisation is chosen, when several values are given, by time-blocked k-fold
+cross-validation: contiguous blocks of the (concatenated) training rows are held out in turn,
+so no fold is scored on samples interleaved with its training samples.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 
 import numpy as np
 
-
-def _design(states, inputs=None, bias: bool = True) -> np.ndarray:
-    parts = []
-    states = np.asarray(states, float)
-    if bias:
-        parts.append(np.ones((states.shape[0], 1)))
-    if inputs is not None:
-        parts.append(np.asarray(inputs, float).reshape(states.shape[0], -1))
-    parts.append(states.reshape(states.shape[0], -1))
-    return np.concatenate(parts, axis=1)
+from ..errors import SpecError
+from ..pytree import pytree_dataclass
+from .metrics import mse, nrmse, nrmse_rms, r2
 
 
-@dataclass
+def ridge_path(features, targets, ridges) -> np.ndarray:
+    """Ridge weights for every value in ``ridges`` at once: ``(len(ridges), 1 + F, n_out)``,
+    row 0 the (unregularised) intercept. ``features`` ``(T, F)``, ``targets`` ``(T, n_out)``."""
+    x, y = np.asarray(features, float), np.asarray(targets, float).reshape(len(features), -1)
+    ridges = np.atleast_1d(np.asarray(ridges, float))
+    x_mean, y_mean = x.mean(axis=0), y.mean(axis=0)
+    xc, yc = x - x_mean, y - y_mean
+    lam, v = np.linalg.eigh(xc.T @ xc)
+    proj = v.T @ (xc.T @ yc)
+    w = np.einsum("fk,rk,ko->rfo", v, 1.0 / (lam[None, :] + ridges[:, None]), proj)
+    intercept = y_mean[None, :] - np.einsum("f,rfo->ro", x_mean, w)
+    return np.concatenate([intercept[:, None, :], w], axis=1)
+
+
+def blocked_cv_errors(features, targets, ridges, folds: int = 5, bias: bool = True) -> np.ndarray:
+    """Mean held-out MSE of each ridge value over ``folds`` contiguous time blocks (each block
+    held out once, the readout fitted on the rest, with an intercept when ``bias``)."""
+    x, y = np.asarray(features, float), np.asarray(targets, float).reshape(len(features), -1)
+    if not 2 <= folds <= len(x):
+        raise SpecError(f"Ridge.folds: need 2 <= folds <= number of training rows ({len(x)}), got {folds}")
+    edges = np.linspace(0, len(x), folds + 1).astype(int)
+    errors = np.zeros(len(np.atleast_1d(ridges)))
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        train = np.r_[0:lo, hi:len(x)]
+        if bias:
+            w = ridge_path(x[train], y[train], ridges)
+            pred = w[:, 0, None, :] + np.einsum("tf,rfo->rto", x[lo:hi], w[:, 1:])
+        else:
+            pred = np.einsum("tf,rfo->rto", x[lo:hi], _path_no_bias(x[train], y[train], ridges))
+        errors += np.mean((pred - y[None, lo:hi]) ** 2, axis=(1, 2)) / folds
+    return errors
+
+
+def _sequences(value):
+    """A list of 2-D float arrays from one array or a list of arrays (one per sequence)."""
+    seqs = value if isinstance(value, (list, tuple)) else [value]
+    return [np.asarray(s, float).reshape(len(s), -1) for s in seqs]
+
+
+@pytree_dataclass(static=("washout", "bias", "use_inputs", "standardize", "folds"))
 class Ridge:
-    """Linear readout ``y(n) = W_out [1; u(n); x(n)]`` fitted by ridge regression.
+    """Linear readout ``y(t) = W_out [1; u(t); x(t)]`` fitted by ridge regression; an immutable
+    pytree: :meth:`fit` returns a fitted copy.
 
-    ``ridge``: the regularisation beta; ``washout``: leading samples dropped from the fit;
-    ``bias``: prepend a constant feature (not regularised); ``use_inputs``: include u(n).
+    ``ridge``: the regularisation beta, or several values to choose from by time-blocked
+    ``folds``-fold cross-validation (the fitted copy holds the chosen value, and ``cv_errors``
+    the mean held-out MSE of each candidate in ``candidates``). ``washout``: leading samples of
+    EVERY sequence dropped from the fit. ``bias``: a constant feature, not regularised.
+    ``use_inputs``: include u(t) (then pass ``inputs`` everywhere). ``standardize``: regularise
+    features divided by their training standard deviation (with the unregularised intercept this
+    equals z-scoring); the stored ``weights`` act on raw features either way.
+
+    States come from :func:`neurodyn.readout.harvest` (row t: the state after consuming u(t)), so
+    ``states[t]`` is paired with ``targets[t]`` as given, with no shift. ``states``, ``targets``
+    and ``inputs`` may be lists of sequences of different lengths.
     """
 
-    ridge: float = 1e-8
+    ridge: object = 1e-8
     washout: int = 0
     bias: bool = True
     use_inputs: bool = False
+    standardize: bool = False
+    folds: int = 5
     weights: np.ndarray | None = None
+    candidates: np.ndarray | None = None
+    cv_errors: np.ndarray | None = None
+
+    def _features(self, states, inputs, drop: bool):
+        xs = _sequences(states)
+        if self.use_inputs and inputs is None:
+            raise SpecError("Ridge: use_inputs=True needs the inputs")
+        us = _sequences(inputs) if self.use_inputs else [None] * len(xs)
+        start = self.washout if drop else 0
+        return [np.concatenate([u, x], axis=1)[start:] if u is not None else x[start:] for x, u in zip(xs, us)]
 
     def fit(self, states, targets, inputs=None) -> "Ridge":
-        """Fit on ``states`` (T x N) and ``targets`` (T x n_out or T); returns self."""
-        x = _design(states, inputs if self.use_inputs else None, self.bias)[self.washout:]
-        y = np.asarray(targets, float).reshape(len(states), -1)[self.washout:]
-        reg = self.ridge * np.eye(x.shape[1])
-        if self.bias:
-            reg[0, 0] = 0.0
-        self.weights = np.linalg.solve(x.T @ x + reg, x.T @ y)
-        return self
+        """Fitted copy of this readout on ``states`` ``(T, N)`` and ``targets`` ``(T, n_out)`` (or
+        lists of them, one per sequence)."""
+        feats = self._features(states, inputs, True)
+        ys = [y[self.washout:] for y in _sequences(targets)]
+        if len(ys) != len(feats) or any(len(f) != len(y) for f, y in zip(feats, ys)):
+            raise SpecError("Ridge.fit: states and targets must have the same sequences and lengths")
+        x, y = np.concatenate(feats), np.concatenate(ys)
+        scale = x.std(axis=0) if self.standardize else np.ones(x.shape[1])
+        scale = np.where(scale > 0, scale, 1.0)
+        z = x / scale
+        candidates = np.atleast_1d(np.asarray(self.ridge, float))
+        errors = None
+        if candidates.size > 1:
+            errors = blocked_cv_errors(z, y, candidates, self.folds, self.bias)
+        chosen = candidates[np.argmin(errors)] if errors is not None else candidates[0]
+        w = (ridge_path if self.bias else _path_no_bias)(z, y, chosen)[0]
+        weights = np.concatenate([w[:1], w[1:] / scale[:, None]]) if self.bias else w / scale[:, None]
+        return dataclasses.replace(self, ridge=float(chosen), weights=weights,
+                                   candidates=candidates if errors is not None else None, cv_errors=errors)
 
-    def predict(self, states, inputs=None) -> np.ndarray:
-        """Readout of ``states`` (T x N) -> (T x n_out)."""
+    def predict(self, states, inputs=None):
+        """Readout of ``states`` ``(T, N)`` -> ``(T, n_out)``; a list of sequences gives a list."""
         if self.weights is None:
             raise ValueError("Ridge.predict called before fit")
-        return _design(states, inputs if self.use_inputs else None, self.bias) @ self.weights
+        feats = self._features(states, inputs, False)
+        out = [f @ self.weights[1:] + self.weights[0] if self.bias else f @ self.weights for f in feats]
+        return out if isinstance(states, (list, tuple)) else out[0]
+
+    def score(self, states, targets, inputs=None, *, washout: int = 0) -> dict:
+        """``{"nrmse", "nrmse_rms", "mse", "r2"}`` (``nrmse``: divided by the target's standard
+        deviation; ``nrmse_rms``: by its RMS). ``washout`` leading samples of every sequence are
+        left out: 0 for a test stretch that continues the training run, the training washout for
+        sequences started from a reset state."""
+        pred = self.predict(states, inputs)
+        pred = pred if isinstance(pred, list) else [pred]
+        p = np.concatenate([q[washout:] for q in pred])
+        y = np.concatenate([t[washout:] for t in _sequences(targets)])
+        return {"nrmse": nrmse(p, y), "nrmse_rms": nrmse_rms(p, y), "mse": mse(p, y), "r2": r2(p, y)}
 
 
-def nrmse(prediction, target) -> float:
-    """``sqrt(mean((y_hat - y)^2) / var(y))`` (docs/models/reservoirs.md)."""
-    prediction, target = np.asarray(prediction, float), np.asarray(target, float)
-    return float(np.sqrt(np.mean((prediction - target) ** 2) / np.var(target)))
+def _path_no_bias(features, targets, ridges) -> np.ndarray:
+    """``(X^T X + beta I)^{-1} X^T Y`` for every beta, without intercept: ``(len(ridges), F, n_out)``."""
+    x, y = np.asarray(features, float), np.asarray(targets, float).reshape(len(features), -1)
+    lam, v = np.linalg.eigh(x.T @ x)
+    proj = v.T @ (x.T @ y)
+    return np.einsum("fk,rk,ko->rfo", v, 1.0 / (lam[None, :] + np.atleast_1d(ridges)[:, None]), proj)

@@ -1,0 +1,9 @@
+"""Benchmark tasks generated locally (docs/models/reservoirs.md, "Tasks"): seeded, pure functions
+returning NumPy arrays ``(inputs, targets)`` with ``targets[t]`` the value a readout of the state
+after consuming ``inputs[t]`` should output."""
+
+from .chaotic import henon, lorenz, mackey_glass
+from .memory import memory_task
+from .narma import narma, narma_resesn
+
+__all__ = ["henon", "lorenz", "mackey_glass", "memory_task", "narma", "narma_resesn"]

@@ -1,0 +1,73 @@
+"""Reservoir states aligned with their targets: row ``t`` of :func:`harvest` is the state AFTER
+consuming ``u(t)``, the state a readout maps to ``y(t)`` (``simulate``/``run`` record the state
+before each step, hence one step apart)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..core.loop import initial_state, iterate, prepare_drive
+from ..core.model import model_dt
+from ..errors import SpecError
+from ..pytree import is_inexact
+
+
+@partial(jax.jit, static_argnames=("length", "into", "names"))
+def _states(model, state, inputs, dt, length: int, into, names):
+    drive = {into: inputs} if into is not None else inputs
+
+    def features(new, i):
+        obs = model.observe(new)
+        return jnp.concatenate([jnp.ravel(obs[n]) for n in names])
+
+    return iterate(model, state, drive, dt, jnp.asarray(0, jnp.int32), length, features)[1]
+
+
+def harvest(reservoir, inputs, *, state=None, key=None, into: str | None = None,
+            record: tuple[str, ...] | None = None):
+    """States of ``reservoir`` driven by ``inputs`` through its input port.
+
+    ``inputs``: an array ``(T, n_inputs)`` (or ``(T,)``), giving ``(T, N)`` states; or a list of
+    such arrays of any lengths, giving a list of state arrays, each sequence started from
+    ``state`` (default ``reservoir.init(key)``, zero for an ESN): the state is reset between
+    sequences. The list is padded to its longest sequence and run as one vmapped scan; the
+    padding is cut away. The features of a state are its observables ``record`` (default: every
+    floating observable, e.g. ``x`` of an ESN, ``layer1.x, layer2.x, ...`` of a deep reservoir)
+    concatenated in that order; ``N`` is their total size. ``into``: the drive key the inputs go
+    to (a Network's input population, e.g. ``"layer1"`` of
+    :func:`neurodyn.models.residual.deep_res_esn`); default the model's input port.
+    """
+    init = state if state is not None else reservoir.init(key if key is not None else jax.random.PRNGKey(0))
+    init = initial_state(reservoir, init)
+    available = reservoir.observe(init)
+    names = tuple(record) if record is not None else tuple(n for n, v in available.items() if is_inexact(v))
+    unknown = [n for n in names if n not in available]
+    if unknown or not names:
+        raise SpecError(f"harvest: record {list(names)} must name observables of the model "
+                        f"(available: {', '.join(available)})")
+    dtype = jnp.result_type(float)
+    dt = model_dt(reservoir)
+    if isinstance(inputs, (list, tuple)):
+        seqs = [np.asarray(u, float).reshape(len(u), -1) for u in inputs]
+        length = max(len(u) for u in seqs)
+        padded = np.zeros((len(seqs), length, seqs[0].shape[1]))
+        for i, u in enumerate(seqs):
+            padded[i, :len(u)] = u
+        _drive(reservoir, padded[0], dt, into)
+        run_one = jax.vmap(_states, in_axes=(None, None, 0, None, None, None, None))
+        out = np.asarray(run_one(reservoir, init, jnp.asarray(padded, dtype), dt, length, into, names), float)
+        return [out[i, :len(u)] for i, u in enumerate(seqs)]
+    u = np.asarray(inputs, float)
+    u = u.reshape(len(u), -1)
+    _drive(reservoir, u, dt, into)
+    return np.asarray(_states(reservoir, init, jnp.asarray(u, dtype), dt, len(u), into, names), float)
+
+
+def _drive(reservoir, u, dt, into):
+    """Check that ``u`` fits the model's input (a SpecError naming the port otherwise)."""
+    u = jnp.asarray(u, jnp.result_type(float))
+    prepare_drive(reservoir, {into: u} if into is not None else u, len(u), dt, "harvest inputs")
