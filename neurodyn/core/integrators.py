@@ -92,6 +92,10 @@ def euler_maruyama(f: VectorField, state, drive, t, dt, *, diffusion: Callable[[
 class Integrator:
     """A fixed-step scheme applied to a model: ``integrator(model, state, drive, t, dt, key)``.
 
+    A subclass sets ``name`` and defines ``scheme(model, f, y, rest, drive, t, dt, key)``, which
+    advances the inexact part ``y`` of the state with the vector field ``f`` (checked when the
+    subclass is created).
+
     Integrators have no parameters, so they are hashable and sit in a model's static fields.
     """
 
@@ -106,8 +110,11 @@ class Integrator:
 
         return combine(self.scheme(model, f, dynamic, rest, drive, t, dt, key), rest)
 
-    def scheme(self, model, f, y, rest, drive, t, dt, key):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.name or "scheme" not in cls.__dict__:
+            raise TypeError(f"integrator {cls.__name__} must set name and define "
+                            f"scheme(model, f, y, rest, drive, t, dt, key) -> new y")
 
     def __eq__(self, other):
         return type(self) is type(other)

@@ -46,7 +46,8 @@ class ModelProtocol(Protocol):
 
 
 class Model:
-    """Base class of neurodyn's models: the declared surface beside ``init / step / observe``.
+    """Base class of neurodyn's models: the declared surface beside ``init / step / observe``
+    (see :class:`ModelProtocol`), both checked when a subclass is created.
 
     Class attributes every subclass declares (checked when the class is created):
 
@@ -83,15 +84,9 @@ class Model:
             raise TypeError(f"model {cls.__name__} does not declare {', '.join(missing)} (see neurodyn.core.Model)")
         if cls.INPUT_PORT not in cls.PORTS:
             raise TypeError(f"model {cls.__name__}: INPUT_PORT {cls.INPUT_PORT!r} is not one of PORTS {cls.PORTS}")
-
-    def init(self, key: Array) -> State:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def step(self, state: State, drive: Any, t) -> State:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def observe(self, state: State) -> dict[str, Array]:  # pragma: no cover - abstract
-        raise NotImplementedError
+        absent = [name for name in ("init", "step", "observe") if not callable(getattr(cls, name, None))]
+        if absent:
+            raise TypeError(f"model {cls.__name__} does not define {', '.join(absent)} (see neurodyn.core.Model)")
 
 
 @dataclass(frozen=True)

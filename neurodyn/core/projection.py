@@ -22,13 +22,18 @@ import jax
 
 
 class Projection:
-    """Base class of projections (see the module docstring)."""
+    """Base class of projections (see the module docstring). A subclass defines ``sources``,
+    ``targets`` and either ``step`` or, when stateless, ``inputs`` (checked when it is created)."""
 
-    def sources(self) -> tuple[str, ...]:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def targets(self) -> tuple[tuple[str, str], ...]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__name__.startswith("_"):
+            return  # a private intermediate base
+        absent = [name for name in ("sources", "targets") if not callable(getattr(cls, name, None))]
+        if cls.step is Projection.step and not callable(getattr(cls, "inputs", None)):
+            absent.append("step (or inputs, for a stateless projection)")
+        if absent:
+            raise TypeError(f"projection {cls.__name__} does not define {', '.join(absent)}")
 
     def init(self, key: jax.Array, observables: dict) -> Any:
         """Initial projection state (none by default)."""
@@ -37,6 +42,3 @@ class Projection:
     def step(self, state: Any, observables: dict, step) -> tuple[Any, dict]:
         """One step: new state and the inputs ``{(population, port): array}``."""
         return state, self.inputs(observables)
-
-    def inputs(self, observables: dict) -> dict:  # pragma: no cover - abstract
-        raise NotImplementedError

@@ -23,6 +23,15 @@ from ..pytree import pytree_dataclass
 from ..schema import MODELS, Field
 
 
+def add_input(pre: jax.Array, w_in: jax.Array, drive, gain=1.0) -> jax.Array:
+    """``pre + gain * W_in u`` for the input ``u`` on port ``"u"`` of ``drive`` (``pre`` unchanged,
+    with no product, when there is none); ``u`` is reshaped to ``W_in``'s input size."""
+    u = drive_term(drive, "u", "u")
+    if isinstance(u, float) and u == 0.0:
+        return pre
+    return pre + gain * (w_in @ jnp.reshape(jnp.asarray(u, w_in.dtype), (w_in.shape[1],)))
+
+
 class ReservoirState(NamedTuple):
     """Reservoir activations ``x`` (shape ``(N,)``)."""
 
@@ -107,9 +116,7 @@ class ESN(Model):
         ``"x"`` an additive input ``I`` to the pre-activation of every unit (a coupling or a
         projection from another population)."""
         pre = self.recurrent_gain * (self.w @ state.x) + self.bias + drive_term(drive, "x", "u")
-        u = drive_term(drive, "u", "u")
-        if not (isinstance(u, float) and u == 0.0):
-            pre = pre + self.input_gain * (self.w_in @ jnp.reshape(jnp.asarray(u, self.w.dtype), (self.n_inputs,)))
+        pre = add_input(pre, self.w_in, drive, self.input_gain)
         act = jnp.tanh(pre) if self.activation == "tanh" else pre
         return ReservoirState((1 - self.leak) * state.x + self.leak * act)
 

@@ -36,7 +36,7 @@ from ..errors import SpecError, check_int
 from ..pytree import pytree_dataclass
 from ..schema import MODELS, Field
 from .couplings import LinearProjection
-from .reservoir import ESN
+from .reservoir import ESN, add_input
 
 ORTHOGONAL = ("random", "cycle", "identity")
 STABILITY = ("warn", "strict", "off")
@@ -160,10 +160,7 @@ class ResESN(Model):
 
     def step(self, state: ResidualState, drive=None, t=None) -> ResidualState:
         """``x <- alpha O x + beta tanh(W x + W_in u + b + I)``."""
-        pre = self.w @ state.x + self.bias + drive_term(drive, "x", "u")
-        u = drive_term(drive, "u", "u")
-        if not (isinstance(u, float) and u == 0.0):
-            pre = pre + self.w_in @ jnp.reshape(jnp.asarray(u, self.w.dtype), (self.n_inputs,))
+        pre = add_input(self.w @ state.x + self.bias + drive_term(drive, "x", "u"), self.w_in, drive)
         return ResidualState(self.alpha * self.residual(state.x) + self.beta * jnp.tanh(pre))
 
     def observe(self, state: ResidualState) -> dict:
