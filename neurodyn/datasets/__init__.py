@@ -3,7 +3,8 @@ returning NumPy arrays ``(inputs, targets)`` with ``targets[t]`` the value a rea
 after consuming ``inputs[t]`` should output."""
 
 from .chaotic import henon, lorenz, mackey_glass
+from .digits import digits, digits_sequences
 from .memory import memory_task
 from .narma import narma, narma_resesn
 
-__all__ = ["henon", "lorenz", "mackey_glass", "memory_task", "narma", "narma_resesn"]
+__all__ = ["digits", "digits_sequences", "henon", "lorenz", "mackey_glass", "memory_task", "narma", "narma_resesn"]
