@@ -48,7 +48,7 @@ def digits(*, test_fraction: float = 0.25, seed: int = 0, flatten: bool = True) 
     """The 8x8 digits as static images, pixel values scaled to [0, 1] (value / 16).
 
     Returns a seeded shuffled split; ``x`` is ``(n, 64)`` when ``flatten`` else ``(n, 8, 8)``.
-    The same ``seed`` always gives the same split (1,347 train / 450 test at the default 0.25).
+    The same ``seed`` always gives the same split (1,348 train / 449 test at the default 0.25).
     """
     images, labels = _images()
     x = images.reshape(len(images), 64) if flatten else images
