@@ -4,35 +4,102 @@ BrainPy 2.8's own COBA network (``LifRefLTC`` + ``FullProjAlignPostMg`` + ``Even
 from its test-suite example), side by side in this process, both float32 and driven by the
 constant input 20 mV of the ANNarchy variant. Times are wall seconds per simulated second after
 compilation (compile time apart), best of two runs; the ratio is BrainPy's time over neurodyn's.
-neurodyn runs twice: four projections, and fused (one event product per source,
-``coba_ei(..., fused=True)``). BrainPy's network starts from its own initial state (V ~ N(-55, 2)
-mV, closed synapses) and settles at a lower rate; at these rates its cost is per-step overhead.
+
+neurodyn runs with its default CPU event kernel (numba, an XLA FFI call) as four projections
+and fused (one event product per source, ``coba_ei(..., fused=True)``), for 1 s and 5 s, and
+fused with the brainevent and pure-JAX kernels for comparison. The floor of a step: the kernels
+XLA runs per step (counted in the compiled loop body), the same program on a 10-neuron network
+(per-step overhead: launching those kernels with almost no data), the neurons alone (no
+projections) and the two event products alone. BrainPy's network starts from its own initial
+state (V ~ N(-55, 2) mV, closed synapses) and settles at a lower rate; at these rates its cost
+is per-step overhead. The machine is shared: single timings vary by tens of percent.
 """
 
 from __future__ import annotations
 
+import re
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 import neurodyn as nd
+from neurodyn.core.network import Network
 from neurodyn.models import coba_ei, coba_initial_state
+from neurodyn.ops import event_csr_matvec
 
 
-def _neurodyn(steps: int, fused: bool):
-    net = coba_ei(4000, i_ext=20.0, seed=1, fused=fused)
-    state = coba_initial_state(net, jax.random.PRNGKey(0))
-    run = jax.jit(lambda model, s: nd.run(model, s, steps, record=("exc.spike",))[1]["exc.spike"].sum())
+def _best(fn, *args, rounds: int = 2):
+    """(compile seconds, best run seconds, result) of a compiled function."""
     t0 = time.perf_counter()
-    count = int(run(net, state))
+    out = jax.block_until_ready(fn(*args))
     first = time.perf_counter() - t0
     best = np.inf
-    for _ in range(2):
+    for _ in range(rounds):
         t0 = time.perf_counter()
-        count = int(run(net, state))
+        out = jax.block_until_ready(fn(*args))
         best = min(best, time.perf_counter() - t0)
-    return first - best, best, count
+    return first - best, best, out
+
+
+def _run(steps: int, record: bool = True):
+    if record:
+        return jax.jit(lambda model, s: nd.run(model, s, steps, record=("exc.spike",))[1]["exc.spike"].sum())
+    return jax.jit(lambda model, s: nd.run(model, s, steps)[0].populations["exc"].v.sum())
+
+
+def _neurodyn(steps: int, n: int = 4000, **options):
+    net = coba_ei(n, i_ext=20.0, seed=1, **options)
+    return _best(_run(steps), net, coba_initial_state(net, jax.random.PRNGKey(0)))
+
+
+def kernels_per_step(fn, *args) -> dict:
+    """The operations XLA runs per iteration of the (largest) loop of ``fn``: fused
+    elementwise kernels, custom calls (the event kernels), copies and others, counted in the
+    compiled HLO's while body."""
+    text = fn.lower(*args).compile().as_text()
+    bodies = re.findall(r"body=%([\w.\-]+)", text)
+    counts = {}
+    for body in bodies:
+        block = re.search(r"^%" + re.escape(body) + r" .*?^}", text, re.S | re.M)
+        ops = re.findall(r"^\s+(?:ROOT )?%[\w.\-]+ = [^ ]+ ([\w\-]+)\(", block.group(0), re.M) if block else []
+        kinds = {}
+        for op in ops:
+            if op in ("parameter", "get-tuple-element", "tuple", "constant", "bitcast"):
+                continue
+            kind = op if op in ("fusion", "custom-call", "copy") else "other"
+            kinds[kind] = kinds.get(kind, 0) + 1
+        if sum(kinds.values()) > sum(counts.values()):
+            counts = kinds
+    return counts
+
+
+def _floor(steps: int):
+    """Per-step times (us) of the parts of the fused network's step."""
+    net = coba_ei(4000, i_ext=20.0, seed=1, fused=True)
+    state = coba_initial_state(net, jax.random.PRNGKey(0))
+    run = _run(steps, record=False)
+    kernels = kernels_per_step(run, net, state)
+    full = _best(run, net, state)[1]
+    tiny = coba_ei(10, i_ext=20.0, seed=1, fused=True, p=None, fanout=8)
+    overhead = _best(run, tiny, coba_initial_state(tiny, jax.random.PRNGKey(0)))[1]
+    alone = Network(net.populations, {})
+    neurons = _best(run, alone, coba_initial_state(alone, jax.random.PRNGKey(0)))[1]
+    # the two event products over a raster with the network's spike counts (~ 15 Hz)
+    rng = np.random.default_rng(0)
+    rasters = [jnp.asarray(rng.random((steps, p.synapses.n_pre)) < 0.0015) for p in net.projections.values()]
+    conns = [p.synapses for p in net.projections.values()]
+
+    def products(cs, rs):
+        def body(acc, s):
+            return acc + sum(event_csr_matvec(c, x) for c, x in zip(cs, s)), None
+        return lax.scan(body, jnp.zeros(4000, jnp.float32), rs)[0]
+
+    events = _best(jax.jit(products), conns, rasters)[1]
+    us = lambda t: t / steps * 1e6  # noqa: E731
+    return kernels, us(full), us(overhead), us(neurons), us(events)
 
 
 def _brainpy(steps: int):
@@ -74,30 +141,37 @@ def _brainpy(steps: int):
     def run():
         return bm.for_loop(net.step_run, indices).sum()
 
-    t0 = time.perf_counter()
-    count = int(run())
-    first = time.perf_counter() - t0
-    best = np.inf
-    for _ in range(2):
-        t0 = time.perf_counter()
-        count = int(run())
-        best = min(best, time.perf_counter() - t0)
-    return first - best, best, count
+    return _best(run)
 
 
 def main(quick: bool = False):
     seconds = 0.1 if quick else 1.0
     steps = int(round(seconds / 1e-4))
     times = {}
-    for fused in (False, True):
-        compile_nd, run_nd, count_nd = _neurodyn(steps, fused)
-        times[fused] = run_nd
-        label = "fused (2 products/step)" if fused else "4 projections"
+    cases = [("4 projections", dict(fused=False)), ("fused (2 products/step)", dict(fused=True))]
+    if not quick:
+        cases += [("fused, brainevent kernel", dict(fused=True, backend="brainevent")),
+                  ("fused, pure-JAX kernel", dict(fused=True, backend="jax"))]
+    for label, options in cases:
+        compile_nd, run_nd, count_nd = _neurodyn(steps, **options)
+        times[label] = run_nd
         yield (f"  neurodyn  COBA-4000, {label}, {seconds:g} s: {run_nd / seconds:.3f} s per simulated second, "
-               f"{run_nd / steps * 1e6:.0f} us/step (compile {compile_nd:.2f} s), exc rate "
-               f"{count_nd / 3200 / seconds:.1f} Hz")
+               f"{run_nd / steps * 1e6:.1f} us/step (compile {compile_nd:.2f} s), exc rate "
+               f"{int(count_nd) / 3200 / seconds:.1f} Hz")
+    if not quick:
+        long = 5 * steps
+        compile_nd, run_nd, count_nd = _neurodyn(long, fused=True)
+        yield (f"  neurodyn  COBA-4000, fused, 5 s: {run_nd / 5:.3f} s per simulated second "
+               f"(compile {compile_nd:.2f} s), exc rate {int(count_nd) / 3200 / 5:.1f} Hz")
+    kernels, full, overhead, neurons, events = _floor(steps)
+    yield (f"  floor of the fused step (no recording): {full:.1f} us/step with {sum(kernels.values())} operations "
+           f"per step ({', '.join(f'{v} {k}' for k, v in sorted(kernels.items()))}); the same program on 10 "
+           f"neurons {overhead:.2f} us (per-step overhead); neurons alone {neurons:.1f} us; the 2 event products "
+           f"alone {events:.1f} us")
     compile_bp, run_bp, count_bp = _brainpy(steps)
     yield (f"  brainpy   COBA-4000, {seconds:g} s: {run_bp / seconds:.3f} s per simulated second, "
-           f"{run_bp / steps * 1e6:.0f} us/step (compile {compile_bp:.2f} s), exc rate {count_bp / 3200 / seconds:.1f} Hz")
-    yield (f"  ratio brainpy / neurodyn: {run_bp / times[False]:.2f}x (4 projections), "
-           f"{run_bp / times[True]:.2f}x (fused)")
+           f"{run_bp / steps * 1e6:.0f} us/step (compile {compile_bp:.2f} s), exc rate "
+           f"{int(count_bp) / 3200 / seconds:.1f} Hz")
+    yield (f"  ratio brainpy / neurodyn: {run_bp / times['4 projections']:.2f}x (4 projections), "
+           f"{run_bp / times['fused (2 products/step)']:.2f}x (fused); target 0.1 s per simulated second: "
+           f"neurodyn fused at {times['fused (2 products/step)'] / seconds / 0.1:.2f}x of it")

@@ -9,12 +9,15 @@ time per step over those events.
 1. Build time and memory of fixed fan-out connectivity (vectorised, seeded), 100k and 1M neurons.
 2. The issue's regime: 4,000 neurons, 2 % connectivity (Erdos-Renyi rows, per-synapse float32
    weights), 0.5-2 % of the neurons spiking per step: dense ``x @ W``, pure-JAX CSR
-   (``csr_matvec``, every synapse), pure-JAX event (``event_csr_matvec``) and brainevent's
-   numba event kernel; the floor is a numba hand loop doing exactly the events (scan the spike
-   vector, add each spiking row), run over the same raster.
+   (``csr_matvec``, every synapse), pure-JAX event (``event_csr_matvec``), neurodyn's numba
+   kernel (a C function XLA calls through its FFI) and brainevent's numba event kernel (an FFI
+   call that enters Python through ctypes on every call); the floor is a numba hand loop doing
+   exactly the events (scan the spike vector, add each spiking row, add the result to a running
+   sum as the scans do), run over the same raster.
 3. A larger fixed fan-out case (80 synapses per neuron) and a burst regime (10-20 % spiking).
-4. A sweep over synaptic weights (``jax.vmap`` over 8 weight sets): one batched JAX kernel,
-   against brainevent under ``jax.vmap`` (its batching rule: a sequential scan over the 8).
+4. A sweep over synaptic weights (``jax.vmap`` over 8 weight sets): one batched JAX kernel and
+   one batched numba call, against brainevent under ``jax.vmap`` (its batching rule: a
+   sequential scan over the 8).
 5. Per-synapse delays (a ring buffer of past spike vectors in the scan carry) against none.
 """
 
@@ -133,11 +136,13 @@ def regime(quick: bool, hand_loop, be: bool):
         "dense x @ W": _scan(lambda d, s: s.astype(jnp.float32) @ d, dense, n),
         "jax csr_matvec (all synapses)": _scan(lambda c, s: csr_matvec(c, s.astype(jnp.float32)), conn, n),
         "jax event_csr_matvec": _scan(lambda c, s: event_csr_matvec(c, s, backend="jax"), conn, n),
+        "numba event kernel (XLA FFI)": _scan(lambda c, s: event_csr_matvec(c, s, backend="numba"), conn, n),
     }
     if be:
         fns["brainevent event kernel"] = _scan(lambda c, s: event_csr_matvec(c, s, backend="brainevent"), conn, n)
     homogeneous = conn.with_weights(0.5)
     fns["jax event, homogeneous weight"] = _scan(lambda c, s: event_csr_matvec(c, s, backend="jax"), homogeneous, n)
+    fns["numba, homogeneous weight"] = _scan(lambda c, s: event_csr_matvec(c, s, backend="numba"), homogeneous, n)
     if be:
         fns["brainevent, homogeneous weight"] = _scan(lambda c, s: event_csr_matvec(c, s, backend="brainevent"),
                                                       homogeneous, n)
@@ -159,7 +164,8 @@ def regime(quick: bool, hand_loop, be: bool):
         rest = (f"; time brainevent / jax: per-synapse weights {times['brainevent event kernel'] / jax_t:.2f}, "
                 f"homogeneous {times['brainevent, homogeneous weight'] / times['jax event, homogeneous weight']:.2f}"
                 if be else "")
-        yield f"    jax event at {t_floor / jax_t:.0%} of the hand loop's rate{rest}"
+        yield (f"    jax event at {t_floor / jax_t:.0%} and numba at "
+               f"{t_floor / times['numba event kernel (XLA FFI)']:.0%} of the hand loop's rate{rest}")
 
 
 def large_and_bursts(quick: bool, hand_loop, be: bool):
@@ -170,6 +176,7 @@ def large_and_bursts(quick: bool, hand_loop, be: bool):
                                    self_connections=False, dtype=jnp.float32)
     yield f"3. fixed fan-out, N = {n:,}, {k} synapses per neuron ({conn.bytes_per_synapse():.2f} B/synapse)"
     fns = {"jax event_csr_matvec": _scan(lambda c, s: event_csr_matvec(c, s, backend="jax"), conn, n),
+           "numba event kernel (XLA FFI)": _scan(lambda c, s: event_csr_matvec(c, s, backend="numba"), conn, n),
            "jax csr_matvec (all synapses)": _scan(lambda c, s: csr_matvec(c, s.astype(jnp.float32)), conn, n)}
     if be:
         fns["brainevent event kernel"] = _scan(lambda c, s: event_csr_matvec(c, s, backend="brainevent"), conn, n)
@@ -203,7 +210,9 @@ def weight_sweep(quick: bool, be: bool):
     def jax_kernel(w, s):
         return event_csr_matvec(conn.with_weights(w), s, backend="jax")
 
-    fns = {"jax, vmapped (one batched kernel)": batched(jax_kernel)}
+    fns = {"jax, vmapped (one batched kernel)": batched(jax_kernel),
+           "numba, vmapped (one batched call)": batched(lambda w, s: event_csr_matvec(conn.with_weights(w), s,
+                                                                                        backend="numba"))}
     single = jax.jit(lambda w, r: lax.scan(lambda acc, s: (acc + jax_kernel(w, s), None),
                                            jnp.zeros(n, jnp.float32), r)[0])
     if be:
@@ -247,7 +256,9 @@ def delays(quick: bool, be: bool):
         return jax.jit(lambda r: lax.scan(body, init, r)[0][0])
 
     fns = {"no delays, jax": _scan(lambda c, s: event_csr_matvec(c, s, backend="jax"), plain, n),
-           "delays, jax": with_buffer("jax")}
+           "delays, jax": with_buffer("jax"),
+           "no delays, numba": _scan(lambda c, s: event_csr_matvec(c, s, backend="numba"), plain, n),
+           "delays, numba": with_buffer("numba")}
     if be:
         fns["no delays, brainevent"] = _scan(lambda c, s: event_csr_matvec(c, s, backend="brainevent"), plain, n)
         fns["delays, brainevent"] = with_buffer("brainevent")

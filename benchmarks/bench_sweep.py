@@ -4,7 +4,10 @@
    input, state harvesting plus a ridge readout for a delayed-recall target y(n) = u(n - 5):
    ``neurodyn.sweep`` (one shared W, the gains swept, ridge fit inside the compiled call as a
    user measure) against ReservoirPy 0.4.2 building and running the same 64 models one after
-   another (same W and W_in: neurodyn takes them from ReservoirPy's seed-1 reservoir).
+   another (same W and W_in: neurodyn takes them from ReservoirPy's seed-1 reservoir). The
+   machine floor is the sweep's flop count (dense ``W x`` per point and step, ``X^T X`` per
+   readout) over the best rate measured in the same run (NumPy and XLA ``X^T X`` in float64 and
+   float32, and the batched ``W X`` product), and each line says the fraction of it reached.
 2. 10,000-point Chialvo ring-star sweep (n = 100 neurons, 10,000 steps each, max Lyapunov +
    cross-correlation), grid couplings.star.strength x populations.neurons.k: points/s.
 """
@@ -20,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import neurodyn
-from benchmarks import skip_missing_peer
+from benchmarks import best_time, skip_missing_peer
 from neurodyn.models import ESN
 from neurodyn.sweep import Measure, cartesian, parse_axis, sweep
 
@@ -34,6 +37,27 @@ def _ridge_nrmse(records, target):
     reg = RIDGE * jnp.eye(x.shape[1], dtype=x.dtype).at[0, 0].set(0.0)
     w = jnp.linalg.solve(x.T @ x + reg, x.T @ y)
     return jnp.sqrt(jnp.mean((x @ w - y) ** 2) / jnp.var(y))
+
+
+def machine_rates(units: int, steps: int, points: int) -> dict:
+    """FLOP/s of the two kernels of the sweep, measured now: ``X^T X`` of a ``steps x (units + 1)``
+    matrix (NumPy and XLA, float64 and float32) and the batched step ``W @ X`` (``units x
+    units`` times ``units x points``, the product every sweep step does), best of 3."""
+    rng = np.random.default_rng(0)
+    out = {}
+    for dtype in (np.float64, np.float32):
+        name = np.dtype(dtype).name
+        x = rng.standard_normal((steps, units + 1)).astype(dtype)
+        gram = 2.0 * steps * (units + 1) ** 2
+        out[f"NumPy X^T X {name}"] = gram / best_time(lambda: x.T @ x)
+        xj = jnp.asarray(x)
+        f = jax.jit(lambda a: a.T @ a)
+        f(xj).block_until_ready()
+        out[f"XLA X^T X {name}"] = gram / best_time(lambda: f(xj))
+        w, b = rng.standard_normal((units, units)).astype(dtype), rng.standard_normal((units, points)).astype(dtype)
+        step = 2.0 * units * units * points
+        out[f"NumPy W X {name}"] = step / best_time(lambda: w @ b)
+    return out
 
 
 def esn_sweep(quick: bool):
@@ -69,6 +93,10 @@ def esn_sweep(quick: bool):
         return {"nrmse": _ridge_nrmse(records, target)}
 
     lines = []
+    work = side * side * (2.0 * units * units * steps + 2.0 * (steps - WASHOUT) * (units + 1) ** 2)
+    rates = machine_rates(units, steps, side * side)
+    best_name, best_rate = max(rates.items(), key=lambda kv: kv[1])
+    floor = work / best_rate
     for dtype in (np.float64, np.float32):
         esn = ESN.from_matrices(w, w_in, dtype=dtype)
         grid = cartesian([parse_axis(f"recurrent_gain={','.join(map(str, srs))}"),
@@ -83,8 +111,12 @@ def esn_sweep(quick: bool):
         t_nd = time.perf_counter() - t0
         diff = np.max(np.abs(res.results["ridge_fit.nrmse"] - ref))
         lines.append(f"  ESN sweep, {np.dtype(dtype).name} run + float64 ridge: neurodyn {t_nd:.2f} s | ReservoirPy {t_rpy:.2f} s | "
-                     f"ratio {t_rpy / t_nd:.1f}x | max |NRMSE difference| {diff:.1e} (NRMSE {ref.min():.3f}-{ref.max():.3f})")
+                     f"ratio {t_rpy / t_nd:.1f}x | max |NRMSE difference| {diff:.1e} (NRMSE {ref.min():.3f}-{ref.max():.3f}) "
+                     f"| {floor / t_nd * 100:.0f}% of the machine floor ({t_nd / floor:.1f}x above it)")
     yield f"{side * side} ESNs of {units} units, {steps} steps, ridge readout of u(n - {DELAY}); compile excluded"
+    yield ("  machine rates measured now (GFLOP/s): " + ", ".join(f"{k} {v / 1e9:.0f}" for k, v in rates.items()))
+    yield (f"  work {work / 1e9:.0f} GFLOP (dense W x for every point and step, plus X^T X of each readout); floor = "
+           f"work / best rate ({best_name}) = {floor:.2f} s")
     yield from lines
 
 

@@ -53,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--grid", action="append", default=[], metavar="PATH=START:STOP:COUNT",
                    help="a grid axis: a dotted spec path and start:stop:count or v1,v2,...; repeat for more axes")
     s.add_argument("--measure", action="append", default=[], metavar="NAME[:OBSERVABLE[:OPTION]]",
-                   help="max_lyapunov, cross_correlation, order_parameter, mean, var, firing_rate, orbit")
+                   help="max_lyapunov, cross_correlation, order_parameter, mean, var, firing_rate, orbit; with a "
+                        "spec's [task]: nrmse, nrmse_rms, mse, r2, memory_capacity, accuracy")
     s.add_argument("--sample", metavar="random:N|lhs:N",
                    help="sample N points in the box spanned by the --grid ranges instead of the full product")
     s.add_argument("--sample-seed", type=int, default=0)
@@ -68,7 +69,8 @@ def _parser() -> argparse.ArgumentParser:
                                                         "what is available")
     pl = sub.add_parser("plot", help="draw a run file (time series, phase portrait, spike raster, order "
                                      "parameter) or a sweep file (each measure over the grid) as PNG files")
-    pl.add_argument("file", help="run or sweep file (HDF5) written by neurodyn")
+    pl.add_argument("file", help="run, sweep or training file (HDF5) written by neurodyn (a training checkpoint "
+                                 "or history file: its learning curves)")
     pl.add_argument("--variables", action="append", default=[], metavar="POP.VAR[,POP.VAR...]",
                     help="run files: the variables of the time series (default all recorded)")
     pl.add_argument("--phase", metavar="POP.X,POP.Y",
@@ -115,6 +117,8 @@ def cmd_run(args) -> int:
                           seed=args.seed, output=args.out)
         if stop():
             raise Interrupted(f"{stop.name} before the run started; nothing was written")
+        if spec.task is not None:
+            return _run_task(spec, args.quiet)
         obs = spec.model.observe(spec.state)
         shapes = {n: tuple(obs[n].shape) for n in spec.record}
         writer = spec_writer(spec)
@@ -124,7 +128,7 @@ def cmd_run(args) -> int:
         tee = StreamingDiagnostics(writer, spec.diagnostics)
         t0 = time.perf_counter()
         try:
-            traj = spec.simulate(writer=tee, keep=False, should_stop=stop)
+            traj = tee.simulate(spec, keep=False, should_stop=stop)  # spiking statistics in the loop
         except DivergenceError as e:
             tee.store()
             path = writer.close("diverged", diverged_step=e.step, diverged_variable=e.variable, message=str(e))
@@ -157,6 +161,22 @@ def cmd_run(args) -> int:
         for name, (value, attrs) in results.items():
             extra = ", ".join(f"{k} = {v:.4g}" for k, v in attrs.items() if isinstance(v, float))
             print(f"  /diagnostics/{name}  {value.shape}  {extra}")
+    return 0
+
+
+def _run_task(spec, quiet: bool) -> int:
+    """``neurodyn run`` of a spec with a ``[task]``: harvest, train and score the readout
+    (:func:`neurodyn.spec.task.run_task`), print the scores."""
+    from .spec.task import run_task, trained_path
+
+    path, result, wall = run_task(spec)
+    if not quiet:
+        task = spec.task
+        print(f"{spec.name}: task {task.dataset} ({task.kind}), readout ridge {result.attrs['ridge']:g}, "
+              f"{wall:.2f} s, {spec.precision}, seed {spec.seed}")
+        print(f"wrote {path} and {trained_path(path)}")
+        for name, value in result.scores.items():
+            print(f"  /diagnostics/{name} = {value:.6g}")
     return 0
 
 
@@ -223,12 +243,18 @@ def cmd_plot(args) -> int:
     from .io import open_for_reading
     from .plot import plot_run_file, plot_sweep_file
     from .plot.run import parse_window
+    from .plot.training import has_history, plot_training_file
 
     path = Path(args.file)
     with open_for_reading(path) as f:
         sweep = "sweep" in f
+        training = not sweep and "neurodyn" not in f and has_history(f)
     variables = [v.strip() for text in args.variables for v in text.split(",") if v.strip()]
-    if sweep:
+    if training:
+        if variables or args.phase or args.window:
+            raise NeurodynError(f"{path} is a training file: --variables, --phase and --window apply to run files")
+        written = plot_training_file(path)
+    elif sweep:
         if variables or args.phase or args.window:
             raise NeurodynError(f"{path} is a sweep file: --variables, --phase and --window apply to run files")
         written = plot_sweep_file(path)

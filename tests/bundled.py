@@ -19,7 +19,21 @@ SMALL_RUNS = {
     "coba_ei": ["--steps", "600", "--seed", "2", *(f"--set=couplings.{c}.weight={w}" for c, w in
                                                   (("ee", 0.5), ("ei", 0.5), ("ie", 6.0), ("ii", 6.0)))],
     "cuba_ei": ["--steps", "600", "--set", "populations.exc.i_ext=1.0"],
+    # reservoir tasks: harvest, train and score a readout (smaller reservoirs and splits)
+    "esn_mackey_glass": ["--steps", "1500", "--set", "populations.reservoir.n=100", "--set", "task.washout=200",
+                         "--set", "task.train=800", "--set", "task.test=400", "--set", "task.generate=100"],
+    "esn_narma10": ["--steps", "1200", "--seed", "2", "--set", "populations.reservoir.n=50",
+                    "--set", "task.train=600", "--set", "task.test=400"],
+    "deepresesn_memory": ["--steps", "1000", *(f"--set=populations.layer{l}.n=20" for l in (1, 2, 3)),
+                          "--set", "task.dataset.max_delay=40", "--set", "task.washout=100",
+                          "--set", "task.train=600", "--set", "task.test=300"],
+    "resrmn_digits": ["--set", "populations.reservoir.n=30", "--set", "task.readout.ridge=0.01"],
+    "ei_reservoir_adaptive": ["--steps", "1000", "--set", "populations.reservoir.n=50",
+                              "--set", "populations.reservoir.in_degree=8", "--set", "task.dataset.max_delay=20",
+                              "--set", "task.washout=200", "--set", "task.train=500", "--set", "task.test=300"],
 }
+# specs with a [task]: reservoirs of rate units, which record no spikes
+TASKS = {"esn_mackey_glass", "esn_narma10", "deepresesn_memory", "resrmn_digits", "ei_reservoir_adaptive"}
 
 
 def bundled_names() -> list[str]:

@@ -27,22 +27,33 @@ def _children(node) -> dict:
     return {}
 
 
+def _resolve(node, path: str) -> str:
+    """``path`` with its first name expanded when ``node`` declares it an alias
+    (``PARAMETER_ALIASES = {"weight": "synapses.weights"}``: the spec's name of a leaf the
+    object stores deeper)."""
+    head, _, rest = path.partition(".")
+    alias = getattr(type(node), "PARAMETER_ALIASES", {}).get(head)
+    return path if alias is None else f"{alias}.{rest}" if rest else alias
+
+
 def get_parameter(model, path: str) -> Any:
     """The value at ``path`` in ``model``."""
-    node = model
-    for i, part in enumerate(path.split(".")):
+    node, done, remaining = model, [], path
+    while remaining:
+        part, _, remaining = _resolve(node, remaining).partition(".")
         kids = _children(node)
         if part not in kids:
-            where = ".".join(path.split(".")[:i]) or type(model).__name__
+            where = ".".join(done) or type(model).__name__
             raise SpecError(f"unknown parameter path {path!r}: {where} has no {part!r} "
                             f"(available: {', '.join(kids) or 'nothing'})")
         node = kids[part]
+        done.append(part)
     return node
 
 
 def with_parameter(model, path: str, value) -> Any:
     """A copy of ``model`` with the leaf at ``path`` set to ``value`` (broadcast to its shape)."""
-    head, _, rest = path.partition(".")
+    head, _, rest = _resolve(model, path).partition(".")
     kids = _children(model)
     if head not in kids:
         raise SpecError(f"unknown parameter path {path!r}: no {head!r} in {type(model).__name__} "

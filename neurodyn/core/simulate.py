@@ -31,6 +31,28 @@ NO_RECORD_CHUNK = 100_000  # steps per chunk when nothing is recorded
 MAX_STEPS = 2**31 - 1  # the step counter is a 32-bit integer
 
 
+def _pack_bits(flags: jax.Array) -> jax.Array:
+    """Boolean array -> uint32 words, bit ``k`` of word ``w`` = flag ``32 w + k`` (flattened).
+
+    Spike flags leave the scan packed: writing one bit instead of one byte per neuron and step is
+    most of the cost of recording a large network's spikes."""
+    flat = flags.reshape(-1)
+    flat = jnp.pad(flat, (0, -flat.size % 32)).reshape(-1, 32).astype(jnp.uint32)
+    return jnp.sum(flat << jnp.arange(32, dtype=jnp.uint32), axis=1, dtype=jnp.uint32)
+
+
+def _spike_indices(words: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Host side of :func:`_pack_bits`: ``(steps, n_words)`` uint32 -> ``(step, node)`` index pairs of
+    the set flags, sorted by step then node. Only words holding a spike are unpacked, so host memory
+    stays at the packed size."""
+    rows, cols = np.nonzero(words)
+    hit = np.ascontiguousarray(words[rows, cols], dtype="<u4").view(np.uint8).reshape(-1, 4)
+    pair, bit = np.nonzero(np.unpackbits(hit, axis=1, bitorder="little"))
+    node = cols[pair].astype(np.int64) * 32 + bit
+    keep = node < size
+    return rows[pair][keep], node[keep]
+
+
 def _scan_records(model, state, step0, dt, thresholds, prev, drive, n_records, every, names, spike_names,
                   event_names):
     """``n_records`` times: record ``names``, then take ``every`` steps (spikes every step).
@@ -46,6 +68,7 @@ def _scan_records(model, state, step0, dt, thresholds, prev, drive, n_records, e
             cur = tuple(obs[n] for n in spike_names)
             spk = tuple((p < th) & (c >= th) for p, c, th in zip(prv, cur, thresholds))
             spk = spk + tuple(obs[n].astype(bool) for n in event_names)
+            spk = tuple(_pack_bits(x) for x in spk)
         else:
             cur, spk = prv, ()
         return (new, step + 1, cur), spk
@@ -227,8 +250,8 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
             host, chunk_times = {}, None
         chunk_spikes = {}
         for n, s in zip((*spk_names, *evt_names), spks):
-            flat = np.asarray(s).reshape((n_rec * ev,) + np.shape(s)[2:])[:keep_steps]
-            step_idx, node = np.nonzero(flat.reshape(flat.shape[0], int(np.prod(flat.shape[1:]))))
+            words = np.asarray(s).reshape(n_rec * ev, -1)[:keep_steps]
+            step_idx, node = _spike_indices(words, int(np.prod(np.shape(available[n]))))
             chunk_spikes[n] = ((done + step_idx + 1) * dt, node.astype(np.uint64))
         written += len(chunk_times) if chunk_times is not None else 0
         if rec_names or spk_names or evt_names:
@@ -281,7 +304,7 @@ def record_bytes(observables: Mapping, names, spiking, every: int) -> int:
     """Host bytes of one recording interval: the recorded samples plus the per-step spike flags."""
     size = lambda n: int(np.prod(jnp.shape(observables[n])))
     return (sum(size(n) * jnp.result_type(observables[n]).itemsize for n in names)
-            + sum(size(n) for n in spiking) * every)
+            + sum(-(-size(n) // 32) * 4 for n in spiking) * every)  # spike flags travel packed, 32 per word
 
 
 def records_per_chunk(per_record: int, n_records: int, every: int, chunk: int | None) -> int:

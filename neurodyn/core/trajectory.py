@@ -23,6 +23,9 @@ class Trajectory:
         dt, every, transient: the time step, the recording interval and the unrecorded steps.
         time_unit: unit of ``times``, spike times and ``dt`` (the model's; ``"iteration"`` for maps).
         units: observable name -> unit.
+        diagnostics: ``/diagnostics`` datasets computed inside the loop, ``name -> (values,
+            attrs)`` (the spiking statistics of a spec's run, see
+            :class:`neurodyn.diagnostics.SpikingMonitor`); empty otherwise.
 
     :func:`neurodyn.io.save` writes it in the layout of ``neurodyn run``.
     """
@@ -37,6 +40,7 @@ class Trajectory:
     transient: int = 0
     time_unit: str = "1"
     units: dict[str, str] = field(default_factory=dict)
+    diagnostics: dict[str, tuple] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.data[name]

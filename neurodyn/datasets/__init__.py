@@ -4,7 +4,9 @@ after consuming ``inputs[t]`` should output."""
 
 from .chaotic import henon, lorenz, mackey_glass
 from .digits import digits, digits_sequences
+from .encoding import latency_code, rate_code, standardize_then_clip
 from .memory import memory_task
 from .narma import narma, narma_resesn
 
-__all__ = ["digits", "digits_sequences", "henon", "lorenz", "mackey_glass", "memory_task", "narma", "narma_resesn"]
+__all__ = ["digits", "digits_sequences", "henon", "latency_code", "lorenz", "mackey_glass", "memory_task", "narma", "narma_resesn", "rate_code",
+           "standardize_then_clip"]

@@ -161,3 +161,82 @@ def last_values_update(acc, block):
     """Slide the window over ``block``."""
     xp = _xp(block)
     return xp.concatenate([acc, block])[-acc.shape[0]:]
+
+
+# ------------------------------------------------------------------ spike trains (one sample per step)
+# These fold in one step at a time (``update(acc, sample, ...)``): spike trains and bin boundaries
+# are per step, inside the compiled loop of a running network (neurodyn.diagnostics.spiking).
+
+def isi_init(n: int, dtype):
+    """``(step of the last spike or -1, count of ISIs, sum ISI, sum ISI^2)`` per neuron (ISIs in steps)."""
+    zero = jnp.zeros((n,), dtype)
+    return (jnp.full((n,), -1, jnp.int32), jnp.zeros((n,), jnp.int32), zero, zero)
+
+
+def isi_update(acc, spike, t):
+    """Add the interval ending at step ``t`` (an integer) for every neuron that spikes now and
+    has spiked before (integer steps: exact however long the run)."""
+    last, count, s, ss = acc
+    new = spike & (last >= 0)
+    isi = jnp.where(new, t - last, 0).astype(s.dtype)
+    return (jnp.where(spike, t, last), count + new, s + isi, ss + isi * isi)
+
+
+def isi_finalize(acc):
+    """``CV = std(ISI) / mean(ISI)`` per neuron (population SD; NaN below 2 intervals, i.e. 3 spikes)."""
+    _, count, s, ss = acc
+    c = jnp.maximum(count, 1).astype(s.dtype)
+    mean = s / c
+    sd = jnp.sqrt(jnp.maximum(ss / c - mean * mean, 0.0))
+    return jnp.where(count >= 2, sd / jnp.where(count >= 2, mean, 1.0), jnp.nan)
+
+
+def window_counts_init(n: int, dtype):
+    """``(count in the open window, closed windows, sum of counts, sum of counts^2)`` per neuron."""
+    zero = jnp.zeros((n,), dtype)
+    return (zero, jnp.zeros((), jnp.int32), zero, zero)
+
+
+def window_counts_update(acc, spike, close):
+    """Count this step's spikes; when ``close`` the window ends here and its count is folded in."""
+    current, windows, s, ss = acc
+    current = current + spike
+    return (jnp.where(close, 0.0, current), windows + close, s + jnp.where(close, current, 0.0),
+            ss + jnp.where(close, current * current, 0.0))
+
+
+def window_counts_finalize(acc):
+    """``(mean count, Fano factor Var / mean)`` over the closed windows (NaN for a silent neuron)."""
+    _, windows, s, ss = acc
+    w = jnp.maximum(windows, 1).astype(s.dtype)
+    mean = s / w
+    var = jnp.maximum(ss / w - mean * mean, 0.0)
+    return mean, jnp.where(mean > 0, var / jnp.where(mean > 0, mean, 1.0), jnp.nan)
+
+
+def binned_pair_init(n: int, dtype):
+    """Running sums for the Pearson correlation of two series averaged in bins: ``(open bin sums
+    of x and y, closed bins, sum x, sum y, sum x^2, sum y^2, sum x y)`` per component."""
+    zero = jnp.zeros((n,), dtype)
+    return (zero, zero, jnp.zeros((), jnp.int32), zero, zero, zero, zero, zero)
+
+
+def binned_pair_update(acc, x, y, close, bin_steps: int):
+    """Add one sample; when ``close`` the bin ends here and its means are folded in."""
+    bx, by, bins, sx, sy, sxx, syy, sxy = acc
+    bx, by = bx + x, by + y
+    mx, my = bx / bin_steps, by / bin_steps
+    keep = lambda total, value: total + jnp.where(close, value, 0.0)
+    return (jnp.where(close, 0.0, bx), jnp.where(close, 0.0, by), bins + close, keep(sx, mx), keep(sy, my),
+            keep(sxx, mx * mx), keep(syy, my * my), keep(sxy, mx * my))
+
+
+def binned_pair_finalize(acc):
+    """Pearson ``r = cov(x, y) / (sd x sd y)`` of the bin means (NaN where a series is constant)."""
+    _, _, bins, sx, sy, sxx, syy, sxy = acc
+    b = jnp.maximum(bins, 1).astype(sx.dtype)
+    mx, my = sx / b, sy / b
+    cov = sxy / b - mx * my
+    vx, vy = jnp.maximum(sxx / b - mx * mx, 0.0), jnp.maximum(syy / b - my * my, 0.0)
+    ok = (vx > 0) & (vy > 0)
+    return jnp.where(ok, cov / jnp.sqrt(jnp.where(ok, vx * vy, 1.0)), jnp.nan)

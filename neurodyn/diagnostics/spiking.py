@@ -3,7 +3,16 @@
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
 import numpy as np
+
+from ..core.model import surface
+from ..errors import SpecError, check_int
+from ..pytree import pytree_dataclass
+from . import accumulators as acc_
 
 
 def firing_rates(times, node_ids, n: int, duration: float) -> np.ndarray:
@@ -40,17 +49,218 @@ def fano_factor(times, node_ids, n: int, window: float, t_start: float, t_stop: 
         return np.where(mean > 0, counts.var(axis=0) / mean, np.nan)
 
 
-def ei_balance(excitatory, inhibitory) -> dict:
+def bin_means(x, bins: int) -> np.ndarray:
+    """Means of ``x`` ``(n_times, ...)`` over consecutive bins of ``bins`` samples (an incomplete
+    last bin is dropped)."""
+    x = np.asarray(x, float)
+    k = len(x) // bins
+    return x[:k * bins].reshape((k, bins) + x.shape[1:]).mean(axis=1)
+
+
+def ei_balance(excitatory, inhibitory, bins: int = 1) -> dict:
     """E/I balance of input currents ``(n_times, n_neurons)`` (inhibitory currents negative).
 
     Returns per-neuron arrays: ``ratio`` = <I_E> / |<I_I>| (1 = balanced on average), ``net`` =
     <I_E + I_I> relative to <I_E> (loose vs tight cancellation) and ``correlation`` = Pearson
-    correlation of I_E(t) and -I_I(t) (>~ 0.5: tight, detailed balance) — Vogels & Abbott
-    (J. Neurosci. 25:10786, 2005); docs/models/spiking.md.
+    correlation of I_E(t) and -I_I(t), both averaged in bins of ``bins`` samples first (1-5 ms
+    in the literature; >~ 0.5: tight, detailed balance) — van Vreeswijk & Sompolinsky (Science
+    274:1724, 1996), Vogels & Abbott (J. Neurosci. 25:10786, 2005); docs/models/spiking.md.
     """
     e, i = np.asarray(excitatory, float), np.asarray(inhibitory, float)
     me, mi = e.mean(axis=0), i.mean(axis=0)
-    ec, ic = e - me, -(i - mi)
+    eb, ib = bin_means(e, bins), bin_means(i, bins)
+    ec, ic = eb - eb.mean(axis=0), -(ib - ib.mean(axis=0))
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = (ec * ic).sum(axis=0) / np.sqrt((ec ** 2).sum(axis=0) * (ic ** 2).sum(axis=0))
         return {"ratio": me / np.abs(mi), "net": (me + mi) / me, "correlation": corr}
+
+
+def synchrony_chi(v) -> dict:
+    """Golomb's synchrony measure of membrane potentials ``v`` ``(n_times, n_neurons)``:
+    ``chi^2 = Var_t(<V>_pop) / <Var_t(V_i)>_i`` (variances over time, population SD), in [0, 1]
+    for large N: 1 when the neurons move together, about 1/N when they are independent
+    (D. Golomb, Scholarpedia 2(1):1347, 2007; D. Hansel & H. Sompolinsky 1992). Returns
+    ``{"chi_squared", "chi"}``."""
+    v = np.asarray(v, float)
+    chi2 = v.mean(axis=1).var() / v.var(axis=0).mean()
+    return {"chi_squared": chi2, "chi": np.sqrt(chi2)}
+
+
+# ---------------------------------------------------------------- streamed on a running network
+
+class MonitorState(NamedTuple):
+    """The wrapped network's state, the steps taken and each monitored population's accumulators."""
+
+    model: Any
+    step: jax.Array
+    stats: dict
+
+
+@pytree_dataclass(static=("populations", "bin_steps", "window_steps", "start"))
+class SpikingMonitor:
+    """A network that also accumulates spike-train and E/I-balance statistics of its spiking
+    populations at every step, inside the compiled loop: no per-step record is kept, so a long
+    run needs memory for the statistics alone. It is a model of the protocol (``init``, ``step``,
+    ``observe``, ``surface``: those of the network), so ``simulate`` runs it as it runs the
+    network, with the same observables, records and spikes, bit for bit.
+
+    Every step after ``start`` steps, for each population in ``populations`` (state after the
+    step; spike times in steps, as in the run file):
+
+    * spike counts per neuron (rates), intervals between spikes (CV of the ISIs, as
+      :func:`isi_cv`), spike counts in consecutive windows of ``window_steps`` (Fano factor, as
+      :func:`fano_factor`);
+    * ``V`` (sums of V_i, V_i^2 and of the population mean and its square): Golomb's
+      ``chi^2`` (:func:`synchrony_chi`);
+    * for models with synaptic currents (``currents(state) -> (I_E, I_I)``, e.g.
+      :class:`~neurodyn.models.SynapticLIF`): sums of I_E and I_I (the ratio
+      ``<I_E> / |<I_I>|``) and the Pearson correlation of I_E and -I_I averaged in bins of
+      ``bin_steps`` (as :func:`ei_balance` with ``bins=bin_steps``).
+
+    Build it with :meth:`create`; read the results with :meth:`results`. See
+    docs/models/spiking.md (E/I diagnostics).
+    """
+
+    model: Any
+    populations: tuple
+    bin_steps: int = 20
+    window_steps: int = 1000
+    start: int = 0
+
+    @classmethod
+    def create(cls, network, *, populations=None, bin_ms: float = 2.0, window_ms: float = 100.0,
+               start: int = 0) -> "SpikingMonitor":
+        """Monitor ``populations`` of ``network`` (default: every population with a ``spike``
+        event and a ``v`` variable) from step ``start``; E/I correlation bins of ``bin_ms`` and
+        Fano windows of ``window_ms`` (rounded to whole steps of the network's dt, in ms)."""
+        if not hasattr(network, "populations"):
+            raise SpecError("SpikingMonitor: expected a Network (wrap a single population in nd.Network)")
+        if populations is None:
+            populations = tuple(name for name, m in network.populations.items() if _monitorable(m))
+        for name in populations:
+            if name not in network.populations or not _monitorable(network.populations[name]):
+                raise SpecError(f"SpikingMonitor: population {name!r} is not a spiking population with a 'v' "
+                                f"variable (spiking: {', '.join(n for n, m in network.populations.items() if _monitorable(m)) or 'none'})")
+        dt = float(np.asarray(surface(network).dt))
+        steps = {}
+        for name, ms in (("bin_ms", bin_ms), ("window_ms", window_ms)):
+            if not float(ms) >= dt:
+                raise SpecError(f"SpikingMonitor: {name} must be at least one step ({dt:g} ms), got {ms!r}")
+            steps[name] = int(round(float(ms) / dt))
+        return cls(network, tuple(populations), steps["bin_ms"], steps["window_ms"], check_int("start", start, 0))
+
+    # ------------------------------------------------------------ protocol (the network's)
+
+    def surface(self):
+        """The network's declared surface."""
+        return surface(self.model)
+
+    @property
+    def dt(self):
+        """The network's time step."""
+        return surface(self.model).dt
+
+    def check_drive(self, drive, where: str = "drive") -> None:
+        """The network's drive check."""
+        if hasattr(self.model, "check_drive"):
+            self.model.check_drive(drive, where)
+
+    def init(self, key: jax.Array) -> MonitorState:
+        """The network's initial state with empty statistics."""
+        return self.as_state(self.model.init(key))
+
+    def as_state(self, state) -> MonitorState:
+        """``state`` (a network state, or a monitor state kept as it is) with empty statistics."""
+        if isinstance(state, MonitorState):
+            return state
+        if hasattr(self.model, "as_state"):
+            state = self.model.as_state(state)
+        stats = {}
+        for name in self.populations:
+            pop = state[name]
+            n, dtype = pop.v.shape[-1], pop.v.dtype
+            zero = jnp.zeros((n,), dtype)
+            acc = {"spikes": jnp.zeros((n,), jnp.int32), "isi": acc_.isi_init(n, dtype),
+                   "windows": acc_.window_counts_init(n, dtype),
+                   # V - V at the start: sums of deviations, free of the cancellation of <V^2> - <V>^2
+                   "v_shift": pop.v, "v": (zero, zero), "v_pop": (jnp.zeros((), dtype), jnp.zeros((), dtype))}
+            if hasattr(self.model.populations[name], "currents"):
+                acc["currents"] = (zero, zero)
+                acc["pair"] = acc_.binned_pair_init(n, dtype)
+            stats[name] = acc
+        return MonitorState(state, jnp.zeros((), jnp.int32), stats)
+
+    def step(self, state: MonitorState, drive=None, t=0.0) -> MonitorState:
+        """One network step, then fold the new state into the statistics (after ``start``)."""
+        state = self.as_state(state)
+        new = self.model.step(state.model, drive, t)
+        i = state.step
+        k = i - self.start  # monitored steps before this one
+        active = k >= 0
+        close_bin = active & ((k + 1) % self.bin_steps == 0)
+        close_window = active & ((k + 1) % self.window_steps == 0)
+        stats = {}
+        for name in self.populations:
+            model, pop, acc = self.model.populations[name], new[name], state.stats[name]
+            spike = pop.spike.astype(bool)
+            dv = pop.v - acc["v_shift"]
+            upd = {"spikes": acc["spikes"] + spike, "isi": acc_.isi_update(acc["isi"], spike, i + 1),
+                   "windows": acc_.window_counts_update(acc["windows"], spike, close_window),
+                   "v_shift": acc["v_shift"], "v": (acc["v"][0] + dv, acc["v"][1] + dv * dv),
+                   "v_pop": (acc["v_pop"][0] + dv.mean(), acc["v_pop"][1] + dv.mean() ** 2)}
+            if "currents" in acc:
+                i_e, i_i = model.currents(pop)
+                upd["currents"] = (acc["currents"][0] + i_e, acc["currents"][1] + i_i)
+                upd["pair"] = acc_.binned_pair_update(acc["pair"], i_e, -i_i, close_bin, self.bin_steps)
+            # (a select per accumulator and step, only when there is a start to wait for)
+            stats[name] = jax.tree_util.tree_map(lambda a, b: jnp.where(active, a, b), upd, acc) if self.start else upd
+        return MonitorState(new, i + 1, stats)
+
+    def observe(self, state: MonitorState) -> dict:
+        """The network's observables."""
+        return self.model.observe(state.model if isinstance(state, MonitorState) else state)
+
+    # ------------------------------------------------------------ results
+
+    def results(self, state: MonitorState) -> dict:
+        """``{population: {name: value}}`` (NumPy) from the statistics in ``state``:
+
+        * ``rate`` (per neuron, Hz: spikes per second of the monitored time) and
+          ``population_rate`` (their mean, Hz);
+        * ``cv_isi`` (per neuron; NaN below 3 spikes), ``fano`` (per neuron, windows of
+          ``window_steps``; NaN for a silent neuron);
+        * ``chi_squared`` and ``chi`` (Golomb's synchrony of ``V``);
+        * with synaptic currents: ``ei_ratio`` = <I_E> / |<I_I>| and ``ei_net`` = <I_E + I_I> /
+          <I_E> per neuron, ``ei_correlation`` (Pearson of I_E and -I_I in bins) per neuron;
+        * ``steps`` monitored, ``bins`` and ``windows`` closed.
+        """
+        steps = int(state.step) - self.start
+        duration_s = max(steps, 0) * float(np.asarray(self.dt)) * 1e-3
+        out = {}
+        for name in self.populations:
+            acc = jax.tree_util.tree_map(np.asarray, state.stats[name])
+            n_steps = max(steps, 1)
+            res = {"steps": max(steps, 0), "windows": int(acc["windows"][1])}
+            rate = acc["spikes"] / duration_s if duration_s > 0 else np.full(acc["spikes"].shape, np.nan)
+            res.update(rate=rate, population_rate=float(np.mean(rate)))
+            res["cv_isi"] = np.asarray(acc_.isi_finalize(jax.tree_util.tree_map(jnp.asarray, acc["isi"])))
+            res["fano"] = np.asarray(acc_.window_counts_finalize(jax.tree_util.tree_map(jnp.asarray, acc["windows"]))[1])
+            mean_v, sq_v = acc["v"][0] / n_steps, acc["v"][1] / n_steps
+            var_i = np.maximum(sq_v - mean_v ** 2, 0.0)
+            mean_p = acc["v_pop"][0] / n_steps
+            var_p = max(float(acc["v_pop"][1] / n_steps - mean_p ** 2), 0.0)
+            chi2 = var_p / float(np.mean(var_i)) if np.mean(var_i) > 0 else float("nan")
+            res.update(chi_squared=chi2, chi=float(np.sqrt(chi2)))
+            if "currents" in acc:
+                me, mi = acc["currents"][0] / n_steps, acc["currents"][1] / n_steps
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    res.update(ei_ratio=me / np.abs(mi), ei_net=(me + mi) / me)
+                res["ei_correlation"] = np.asarray(acc_.binned_pair_finalize(
+                    jax.tree_util.tree_map(jnp.asarray, acc["pair"])))
+                res["bins"] = int(acc["pair"][2])
+            out[name] = res
+        return out
+
+
+def _monitorable(model) -> bool:
+    return "spike" in getattr(model, "EVENTS", ()) and "v" in getattr(model, "VARIABLES", ())

@@ -287,7 +287,8 @@ def load(path) -> dict[str, Any]:
     Returns a dict with ``"meta"`` (the ``/neurodyn`` attributes; JSON decoded), ``"report"``
     (``{pop: {var: {"data", "node_ids", "time", "units", "times"}}}`` where ``times`` is the
     sample time axis built from ``mapping/time``), ``"spikes"`` (``{pop: {"timestamps",
-    "node_ids", "units", "sorting"}}``), ``"diagnostics"`` (``{name: array}``) and ``"sweep"`` when present.
+    "node_ids", "units", "sorting"}}``), ``"diagnostics"`` (``{name: array}``), and ``"sweep"`` and
+    ``"readout"`` (a task run's arrays and attributes) when present.
     """
     with open_for_reading(path) as f:
         out: dict[str, Any] = {"meta": {k: _attr(v) for k, v in f["neurodyn"].attrs.items()} if "neurodyn" in f else {},
@@ -307,6 +308,8 @@ def load(path) -> dict[str, Any]:
             out["diagnostics"][name] = d[()]
         if "sweep" in f:
             out["sweep"] = _read_group(f["sweep"])
+        if "readout" in f:  # a run of a spec with a [task] (neurodyn.spec.task)
+            out["readout"] = _read_group(f["readout"])
     return out
 
 
@@ -349,7 +352,7 @@ def describe(path) -> str:
                     spec = _attr(v)
                     continue
                 lines.append(f"    {k} = {_attr(v)}")
-        for top in ("report", "spikes", "diagnostics", "sweep"):
+        for top in ("report", "spikes", "diagnostics", "sweep", "readout"):
             if top in f:
                 lines.append(f"  {top}/")
                 for k, v in f[top].attrs.items():

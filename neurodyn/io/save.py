@@ -48,7 +48,7 @@ def write_run(spec, out=None, *, progress: bool | None = None) -> Path:
     tee = StreamingDiagnostics(writer, spec.diagnostics)
     t0 = time.perf_counter()
     try:
-        spec.simulate(writer=tee, keep=False, progress=progress)
+        tee.simulate(spec, keep=False, progress=progress)  # spiking statistics in the loop
     except DivergenceError as e:
         tee.store()
         path = writer.close("diverged", diverged_step=e.step, diverged_variable=e.variable, message=str(e))
@@ -96,6 +96,7 @@ def save(trajectory, path, *, spec=None, meta: dict | None = None) -> Path:
     tee = StreamingDiagnostics(writer, spec.diagnostics if spec is not None else {})
     try:
         tee.append(traj.times, {n: a for n, a in traj.data.items() if len(a)}, traj.spikes)
+        tee.take(traj)  # the statistics computed inside the loop (spiking populations of a spec)
         tee.store()
     except BaseException:
         writer.abort()

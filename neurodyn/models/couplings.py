@@ -311,6 +311,8 @@ def _simplicial_from_spec(*, population, populations, variable, graph, triangles
 
 def _projection_weights(path, value, *, models=None, source=None, target=None, **context):
     n_pre, n_post = models[source].n, models[target].n
+    if isinstance(value, dict) and "dist" in value:
+        return _random_weights(path, value, n_post, n_pre)
     if isinstance(value, dict):
         if n_pre != n_post:
             raise SpecError(f"{path}: a graph connects populations of one size, but {source!r} has {n_pre} "
@@ -322,6 +324,21 @@ def _projection_weights(path, value, *, models=None, source=None, target=None, *
                         f"of {n_pre} numbers (one per neuron of {source!r})")
     number = Field("weight")
     return [[number.validate(f"{path}[{i}][{j}]", w) for j, w in enumerate(row)] for i, row in enumerate(value)]
+
+
+def _random_weights(path, table, n_post: int, n_pre: int) -> np.ndarray:
+    """A dense ``(n_post, n_pre)`` matrix of independent draws: ``{ dist = ..., seed = ... }`` with
+    a distribution of the initial-value registry (``uniform``: ``low``, ``high``; ``normal``)."""
+    from ..schema import DISTRIBUTIONS
+
+    seed = table.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise SpecError(f"{path}.seed: expected an integer in [0, 2^32), got {seed!r}")
+    check_memory(f"{path} ({n_post:,} x {n_pre:,} dense weights)", 8 * n_post * n_pre)
+    rest = {k: v for k, v in table.items() if k != "seed"}
+    values = DISTRIBUTIONS.build(path, rest, context={"key": jax.random.PRNGKey(seed), "n": n_post * n_pre,
+                                                      "dtype": jnp.result_type(float)})
+    return np.asarray(values, float).reshape(n_post, n_pre)
 
 
 def _linear_from_spec(*, source, observable, target, port, weights, delay, gain, decay, models, dtype):
@@ -381,8 +398,11 @@ PROJECTIONS.register("linear", _linear_from_spec, (
     Field("observable", "string", default="x", doc="the source observable (spike events count as 0/1)"),
     Field("target", "custom", validator=_population, type_text="string", doc="the population written"),
     Field("port", "string", default=None, doc="the target's input port", default_text="the target's input port"),
-    Field("weights", "custom", validator=_projection_weights, type_text="table { kind = ... } or list of rows",
-          doc="W: a graph (rows receive, equal population sizes) or a dense list of n_target rows of n_source numbers"),
+    Field("weights", "custom", validator=_projection_weights,
+          type_text="table { kind = ... }, table { dist = ... } or list of rows",
+          doc="W: a graph (rows receive, equal population sizes), a dense random matrix { dist = \"uniform\", "
+              "low, high, seed } (any initial-value distribution, one draw per entry) or a dense list of "
+              "n_target rows of n_source numbers"),
     Field("delay", "integer", default=0, minimum=0, unit="steps", doc="transmission delay"),
     Field("gain", default=1.0, doc="gain of the weighted sum (a traced, sweepable scalar)"),
     Field("decay", default=0.0, minimum=0.0, maximum=1.0, exclusive_maximum=True,

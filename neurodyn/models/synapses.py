@@ -40,6 +40,7 @@ class SpikingProjection(Projection):
     outputs: tuple
     synapses: SynapseCSR
     backend: str | None = None
+    PARAMETER_ALIASES = {"weight": "synapses.weights"}  # the spec's weight: couplings.<name>.weight sweeps it
 
     def __post_init__(self):
         if self.backend is not None and self.backend not in BACKENDS:
@@ -88,31 +89,65 @@ class SpikingProjection(Projection):
 def fuse(projections) -> SpikingProjection:
     """One projection doing the work of several spiking projections from the same source: their
     synapses side by side (postsynaptic blocks in the order given), so one event product per
-    step replaces one per projection (the COBA network: 67 instead of 115 us per step, 2-core
-    CPU, ``benchmarks/bench_coba.py``). The result is the same sum, synapse by synapse."""
+    step replaces one per projection (``benchmarks/bench_coba.py``, the COBA network: 67
+    instead of 115 us per step with brainevent's kernel; 19 instead of 20 us with the default
+    numba kernel, whose calls cost about a microsecond). The result is the same sum, synapse by
+    synapse. Without
+    delays the rows are merged in one vectorised pass (no sort): the projections of a
+    million-neuron network fuse in about two seconds."""
     projections = list(projections)
     if not projections or any(not isinstance(p, SpikingProjection) for p in projections):
         raise SpecError("fuse: expected one or more SpikingProjection")
     sources = {p.source for p in projections}
     if len(sources) > 1 or len({p.synapses.n_pre for p in projections}) > 1:
         raise SpecError(f"fuse: the projections must share their source, got {sorted(sources)}")
-    pre, post, weights, delays, outputs, offset = [], [], [], [], (), 0
-    for p in projections:
-        conn = p.synapses
-        pre.append(conn.presynaptic())
-        post.append(np.asarray(conn.indices) + offset)
-        weights.append(np.broadcast_to(np.asarray(conn.weights), (conn.nnz,)))
-        delays.append(conn.synapse_delays())
-        outputs += p.outputs
-        offset += conn.n_post
-    w = np.concatenate(weights)
-    homogeneous = all(p.synapses.homogeneous for p in projections) and np.all(w == w[:1])
-    d = np.concatenate(delays)
-    dtype = jnp.asarray(projections[0].synapses.weights).dtype
-    conn = SynapseCSR.from_coo(np.concatenate(pre), np.concatenate(post), w[0] if homogeneous and w.size else w,
-                               n_pre=projections[0].synapses.n_pre, n_post=offset,
-                               delays=d if d.size and d.max() > 0 else None, dtype=dtype)
+    conns = [p.synapses for p in projections]
+    outputs = sum((p.outputs for p in projections), ())
+    offsets = np.cumsum([0] + [c.n_post for c in conns])
+    weights = [np.broadcast_to(np.asarray(c.weights), (c.nnz,)) for c in conns]
+    scalars = [np.asarray(c.weights) for c in conns]
+    homogeneous = all(c.homogeneous for c in conns) and all(x == scalars[0] for x in scalars)
+    dtype = jnp.asarray(conns[0].weights).dtype
+    if not any(c.has_delays for c in conns):
+        conn = _merge_rows(conns, offsets, None if homogeneous else weights, scalars[0], dtype)
+    else:
+        w = np.concatenate(weights)
+        d = np.concatenate([c.synapse_delays() for c in conns])
+        conn = SynapseCSR.from_coo(np.concatenate([c.presynaptic() for c in conns]),
+                                   np.concatenate([np.asarray(c.indices) + o for c, o in zip(conns, offsets)]),
+                                   scalars[0] if homogeneous else w, n_pre=conns[0].n_pre, n_post=int(offsets[-1]),
+                                   delays=d if d.size and d.max() > 0 else None, dtype=dtype)
     return SpikingProjection(projections[0].source, outputs, conn, projections[0].backend)
+
+
+def _merge_rows(conns, offsets, weights, weight, dtype) -> SynapseCSR:
+    """Synapses without delays side by side, row ``i`` of the result being the rows ``i`` of
+    ``conns`` one after the other (targets shifted by ``offsets``): each synapse moves to its
+    place in one vectorised pass (no sort; a concatenation of the rows for fixed fan-out).
+    ``weights``: the per-synapse weights of each, or None for the one homogeneous ``weight``."""
+    from ..ops.synapses import _assemble
+
+    n_pre = conns[0].n_pre
+    if all(c.fixed for c in conns):  # fixed fan-out: the rows side by side are a concatenation
+        post = np.concatenate([np.asarray(c.indices).reshape(n_pre, c.fanout) + np.int32(o)
+                               for c, o in zip(conns, offsets)], axis=1).reshape(-1)
+        w = None if weights is None else np.concatenate(
+            [np.asarray(x).reshape(n_pre, c.fanout) for c, x in zip(conns, weights)], axis=1).reshape(-1)
+        total = np.full(n_pre, sum(c.fanout for c in conns), np.int64)
+        return _assemble(n_pre, int(offsets[-1]), total, post, weight if w is None else w, (), None, dtype)
+    counts = [np.diff(np.asarray(c.indptr)).astype(np.int64) for c in conns]
+    total = np.sum(counts, axis=0)
+    nnz = int(total.sum())
+    post = np.empty(nnz, np.int32)
+    w = None if weights is None else np.empty(nnz, np.result_type(*weights))
+    start = np.concatenate([[0], np.cumsum(total)[:-1]]).astype(np.int64)
+    for i, (c, count) in enumerate(zip(conns, counts)):
+        dest = np.repeat(start - np.asarray(c.indptr)[:-1], count) + np.arange(c.nnz, dtype=np.int64)
+        post[dest] = np.asarray(c.indices) + int(offsets[i])
+        if w is not None:
+            w[dest] = weights[i]
+        start += count
+    return _assemble(n_pre, int(offsets[-1]), total, post, weight if w is None else w, (), None, dtype)
 
 
 # ---------------------------------------------------------------- spec registry

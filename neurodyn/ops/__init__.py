@@ -5,7 +5,8 @@ from .diffusion import CompositeDiffusion, Diffusion, SimplicialDiffusion, triad
 from .event import (csr_matmat, csr_matvec, default_backend, default_capacity, delayed_event_csr_matvec,
                     event_csr_matvec, ring_read)
 from .synapses import SynapseCSR
+from .spike import dspike, heaviside_surrogate, surrogate_derivative
 
 __all__ = ["CSRMatrix", "CompositeDiffusion", "Diffusion", "SimplicialDiffusion", "triadic_diffusion",
-           "SynapseCSR", "csr_matvec", "csr_matmat", "event_csr_matvec", "delayed_event_csr_matvec", "ring_read",
+           "SynapseCSR", "heaviside_surrogate", "surrogate_derivative", "dspike", "csr_matvec", "csr_matmat", "event_csr_matvec", "delayed_event_csr_matvec", "ring_read",
            "default_backend", "default_capacity"]

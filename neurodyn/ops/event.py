@@ -28,20 +28,28 @@ synapse-parallel form ``y_dot = scatter_add(where(spike[pre], w_dot, 0))``, whic
 transposes for ``jax.grad`` (the loop of the forward pass is never differentiated).
 Homogeneous weights need no rule: the result is ``w * counts``.
 
-Backends (``backend=``): ``"jax"`` (the kernels above, every platform) and ``"brainevent"``
-(its numba CPU kernel, an XLA FFI call: a serial loop over all N that adds each spiking row).
-The brainevent call carries the same synapse-parallel JVP, and a batching rule that hands a
-batched call to the JAX kernel (brainevent's own rule loops sequentially over batched weights).
-The default per
-platform, :data:`DEFAULT_BACKEND`, comes from ``python -m benchmarks event``
-(``benchmarks/bench_event_ops.py``) on the 2-core CPU machine (shared, so single timings vary
-by tens of percent): at 4,000 neurons, 2 % connectivity and 0.5-2 % spiking brainevent's
-kernel takes 29-37 us per step against 52-108 us for the JAX kernel, and 2-3.7x less at
-64,000 neurons (1 and 10 % spiking) -- its FFI call costs about 16 us, then about 2 ns per
-synaptic event, where XLA's gathers and scatter cost 5-15 ns -- so CPU uses brainevent when it
-is installed; batched calls go to the JAX kernel (8 weight sets: 19x faster than brainevent's
-own batching), and so do products with several delays (:data:`DEFAULT_DELAYED_BACKEND`: at
-10 delays, 1.1-1.6x faster than brainevent on the ``D x N`` event vector).
+Backends (``backend=``): ``"jax"`` (the kernels above, every platform), ``"numba"`` (the
+default on CPU) and ``"brainevent"``. The numba kernel is a C function compiled by numba
+(``numba.cfunc``) that XLA calls directly through its typed FFI (``jax.ffi.ffi_call``): the
+handler reads XLA's call frame itself, so no Python runs inside a compiled loop. It scans the
+spike vector and adds the rows of the spiking neurons (the ``(pre, delay)`` groups with delays)
+in presynaptic order, so its float sums are reproducible and independent of how the targets are
+split (``neurodyn.core.sharding``). Under ``jax.vmap`` over spikes and/or weights it is still one
+call (the kernel loops over the batch); batched connectivity goes to the JAX kernel. brainevent's
+numba kernel is also an XLA FFI call, but its handler enters Python through ctypes on every
+call (about 16 us). Both carry the synapse-parallel JVP above.
+
+The default per platform, :data:`DEFAULT_BACKEND`, comes from ``python -m benchmarks event``
+(``benchmarks/bench_event_ops.py``) on the 2-core CPU machine (shared with other jobs, so
+single timings vary by tens of percent; ranges over runs): at 4,000 neurons, 2 % connectivity
+and 0.5-2 % spiking the numba kernel takes 4.5-14 us per step (1.6-2.8 ns per synaptic event,
+about the time of a plain numba loop over the same raster), brainevent's 34-120 us and the JAX
+kernel 50-105 us; at 64,000 neurons with fixed fan-out 80, 1 % and 10 % spiking, 5.7 and 3.4
+ns per event against 8.0 and 5.0 (brainevent) and 14 and 20 (JAX). With per-synapse delays
+(10 delay values, 4,000 neurons, 1 % spiking) 61 us per step against 100-120 (JAX). Under
+``jax.vmap`` over 8 weight sets it matches the batched JAX kernel (89 against 90 us per step;
+brainevent's sequential rule: 1,770). On platforms not measured (GPU, TPU) the JAX kernel is
+the default.
 """
 
 from __future__ import annotations
@@ -59,12 +67,13 @@ from ..errors import SpecError
 from .synapses import SynapseCSR
 
 #: default backend per JAX platform, from ``python -m benchmarks event`` on the 2-core CPU
-#: machine (see the module docstring); platforms not measured (GPU, TPU) use "jax"
-DEFAULT_BACKEND = {"cpu": "brainevent"}
-#: the same for products with several delays, whose ``D x N`` event vector brainevent scans
-#: serially (measured, D = 10, N = 4,000: brainevent 1.1-1.6x slower than the JAX kernel)
-DEFAULT_DELAYED_BACKEND = {"cpu": "jax"}
-BACKENDS = ("jax", "brainevent")
+#: machine (see the module docstring); platforms not measured (GPU, TPU) use "jax"; "numba"
+#: falls back to "jax" when numba is not installed or the operands are not float32/float64
+DEFAULT_BACKEND = {"cpu": "numba"}
+#: the same for products with several delays (measured, D = 10, N = 4,000: numba 61 us per step,
+#: JAX 100-120, brainevent 117-255)
+DEFAULT_DELAYED_BACKEND = {"cpu": "numba"}
+BACKENDS = ("jax", "numba", "brainevent")
 
 #: synapses per chunk the default capacity aims at (measured at N = 4,000, fan-out 80: with 80
 #: spikes per step capacities 32-128 cost the same, with 20 spikes 32 costs 2.5x less than 128;
@@ -126,7 +135,7 @@ def event_csr_matvec(conn: SynapseCSR, spikes: jax.Array, *, capacity: int | Non
     ``spikes``: length ``n_pre``, boolean (any other dtype: nonzero is a spike).
     ``capacity`` (JAX kernel): spiking neurons handled per pass (static; default from the
     fan-out, see :func:`default_capacity`); more spikes take more passes, none is dropped.
-    ``backend``: ``"jax"`` or ``"brainevent"`` (default: :func:`default_backend`).
+    ``backend``: ``"jax"``, ``"numba"`` or ``"brainevent"`` (default: :func:`default_backend`).
     Synapses with delays go through :func:`delayed_event_csr_matvec` instead.
     """
     if conn.has_delays:
@@ -185,7 +194,7 @@ def default_backend(platform: str | None = None, delayed: bool = False) -> str:
     or ``"jax"`` where that names brainevent and it is not installed."""
     table = DEFAULT_DELAYED_BACKEND if delayed else DEFAULT_BACKEND
     backend = table.get(platform or jax.default_backend(), "jax")
-    if backend == "brainevent" and not _brainevent_installed():
+    if (backend == "brainevent" and not _brainevent_installed()) or (backend == "numba" and not _numba_installed()):
         return "jax"
     return backend
 
@@ -221,6 +230,8 @@ def _event_product(conn, spikes, indptr, width, fixed, capacity, backend, groups
         raise SpecError(f"event_csr_matvec: capacity must be a positive integer, got {capacity!r}")
     capacity = min(capacity, n_rows)
     budget = max(width, -(-capacity * conn.nnz // n_rows))
+    if backend == "numba" and not _native_supported(spikes, indptr, conn.indices, jnp.asarray(conn.weights)):
+        backend = "jax"
     plan = _Plan(conn.n_post, width, layout, fixed, capacity, budget, backend, groups, conn.n_pre)
     if conn.homogeneous:
         return conn.weights * _event_counts(spikes, indptr, conn.indices, plan, dtype)
@@ -230,15 +241,15 @@ def _event_product(conn, spikes, indptr, width, fixed, capacity, backend, groups
 def _event_counts(spikes, indptr, indices, plan, dtype):
     """Number of spiking synapses onto each postsynaptic neuron (no weights: nothing here is
     differentiable)."""
-    if plan.backend == "brainevent":
-        return _brainevent_or_jax(spikes, indptr, indices, jnp.ones((1,), dtype), plan)
+    if plan.backend != "jax":
+        return _compiled_or_jax(spikes, indptr, indices, jnp.ones((1,), dtype), plan)
     return _event_sum(None, spikes, indptr, indices, plan, dtype)
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(4,))
 def _event_weighted(weights, spikes, indptr, indices, plan):
-    if plan.backend == "brainevent":
-        return _brainevent_or_jax(spikes, indptr, indices, weights, plan)
+    if plan.backend != "jax":
+        return _compiled_or_jax(spikes, indptr, indices, weights, plan)
     return _event_sum(weights, spikes, indptr, indices, plan, weights.dtype)
 
 
@@ -450,16 +461,20 @@ def _event_sum(weights, spikes, indptr, indices, plan, dtype):
     return lax.while_loop(lambda c: c[1] < total, lambda c: chunk(*c), (y, done))[0]
 
 
-# ---- brainevent backend -----------------------------------------------------------------------
-def _brainevent_or_jax(spikes, indptr, indices, data, plan):
-    """brainevent's event CSR kernel (``data``: one weight or one per synapse); under
-    ``jax.vmap`` the pure-JAX kernel, batched."""
+# ---- compiled backends (numba, brainevent) ----------------------------------------------------
+def _compiled_or_jax(spikes, indptr, indices, data, plan):
+    """The compiled event kernel of ``plan.backend`` (``data``: one weight or one per synapse).
+    Under ``jax.vmap``: the numba kernel takes batched spikes and/or weights in one call (a
+    loop over the batch inside the kernel); batched connectivity, and brainevent, go to the
+    pure-JAX kernel, batched."""
     from jax.custom_batching import custom_vmap
 
     dtype = data.dtype
 
     @custom_vmap
     def run(spikes, indptr, indices, data):
+        if plan.backend == "numba":
+            return _native_call(spikes, indptr, indices, data, plan)
         import brainevent
 
         spikes = _storage_order(spikes, plan)  # its rows must follow indptr
@@ -469,10 +484,12 @@ def _brainevent_or_jax(spikes, indptr, indices, data, plan):
 
     @run.def_vmap
     def run_batched(axis_size, in_batched, spikes, indptr, indices, data):
+        if plan.backend == "numba" and not in_batched[1] and not in_batched[2]:
+            return _native_call(spikes, indptr, indices, data, plan, axis_size, in_batched[0], in_batched[3]), True
         jax_plan = plan._replace(backend="jax")
 
         def one(s, p, i, d):
-            if d.shape == (1,):  # one weight for all synapses, as brainevent reads it
+            if d.shape == (1,):  # one weight for all synapses
                 return _event_sum(None, s, p, i, jax_plan, dtype) * d[0]
             return _event_sum(d, s, p, i, jax_plan, dtype)
 
@@ -480,6 +497,201 @@ def _brainevent_or_jax(spikes, indptr, indices, data, plan):
         return jax.vmap(one, in_axes=axes, axis_size=axis_size)(spikes, indptr, indices, data), True
 
     return run(spikes, indptr, indices, data)
+
+
+# ---- numba backend: a compiled XLA FFI handler ------------------------------------------------
+# Field offsets (8-byte words) of XLA's FFI C structs (jaxlib include/xla/ffi/api/c_api.h, API
+# 0.x): XLA_FFI_CallFrame {struct_size, extension_start, api, ctx, stage, args {struct_size,
+# extension_start, size, types, args}, rets {..., rets}, ...}; XLA_FFI_Buffer {struct_size,
+# extension_start, dtype, data, rank, dims}; XLA_FFI_Extension_Base {struct_size, type, next};
+# XLA_FFI_Metadata_Extension {base, metadata}; XLA_FFI_Metadata {struct_size, api_version
+# {struct_size, extension_start, major, minor}, traits, ...} (int32 words 6, 7, 8).
+_FRAME_EXTENSION, _FRAME_ARGS, _FRAME_RETS = 1, 9, 14
+_BUFFER_DTYPE, _BUFFER_DATA, _BUFFER_RANK, _BUFFER_DIMS = 2, 3, 4, 5
+_XLA_F32, _XLA_F64 = 11, 12  # XLA_FFI_DataType
+_NATIVE_TARGET = "neurodyn_event_csr"
+
+
+def _ffi_api_version() -> tuple:
+    """``(major, minor)`` of the XLA FFI API of the installed jaxlib (its ``c_api.h``), which
+    the handler reports in XLA's metadata handshake; ``(0, 1)`` if the header is absent."""
+    import os
+    import re
+
+    import jaxlib
+
+    header = os.path.join(os.path.dirname(jaxlib.__file__), "include", "xla", "ffi", "api", "c_api.h")
+    try:
+        with open(header) as fh:
+            text = fh.read()
+        return (int(re.search(r"#define\s+XLA_FFI_API_MAJOR\s+(\d+)", text).group(1)),
+                int(re.search(r"#define\s+XLA_FFI_API_MINOR\s+(\d+)", text).group(1)))
+    except (OSError, AttributeError):
+        return 0, 1
+
+
+@functools.cache
+def _numba_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("numba") is not None
+
+
+@functools.cache
+def _native_target() -> str:
+    """Compile the event kernel with numba as a C function that XLA calls directly (typed FFI,
+    no Python on the call path) and register it; once per process, on first use (about 2 s of
+    numba compilation, not cached: the kernel is built from closures); returns the target name."""
+    import numba
+    from numba import carray, types
+    from numba.core.extending import intrinsic
+
+    major, minor = _ffi_api_version()
+
+    @intrinsic
+    def address(typingctx, value):
+        def codegen(context, builder, signature, args):
+            return builder.inttoptr(args[0], context.get_value_type(types.voidptr))
+
+        return types.voidptr(types.int64), codegen
+
+    @numba.njit(inline="always")
+    def buffer(frame, which, i):
+        """``(data address, element count, dtype code)`` of argument/result ``i``."""
+        b = carray(address(carray(address(frame[which]), (i + 1,), np.int64)[i]), (6,), np.int64)
+        rank = b[_BUFFER_RANK]
+        dims = carray(address(b[_BUFFER_DIMS]), (max(rank, 1),), np.int64)
+        size = 1
+        for d in range(rank):
+            size *= dims[d]
+        return b[_BUFFER_DATA], size, b[_BUFFER_DTYPE] & 0xFFFFFFFF
+
+    @numba.njit(inline="always")
+    def add_row(e, out, indptr, indices, w, w0, m, groups, n_pre):
+        row = (e % n_pre) * groups + e // n_pre  # event (delay g, pre i) is stored as row i * groups + g
+        if m == 1:
+            c = w[w0]
+            for k in range(indptr[row], indptr[row + 1]):
+                out[indices[k]] += c
+        else:
+            for k in range(indptr[row], indptr[row + 1]):
+                out[indices[k]] += w[w0 + k]
+
+    @numba.njit(inline="always")
+    def accumulate(spikes, words, indptr, indices, w, y, meta):
+        groups, n_pre, batch, spikes_batched, weights_batched = meta[0], meta[1], meta[2], meta[3], meta[4]
+        n_post = y.shape[0] // batch
+        m = w.shape[0] // (batch if weights_batched else 1)
+        n_events = groups * n_pre
+        for b in range(batch):
+            out = y[b * n_post:(b + 1) * n_post]
+            out[:] = 0
+            s0 = b * n_events if spikes_batched else 0
+            w0 = b * m if weights_batched else 0
+            first = 0
+            if s0 % 8 == 0 and words.shape[0] > 0:  # skip silent stretches eight bytes at a time
+                first = n_events - n_events % 8
+                for word in range(s0 // 8, (s0 + first) // 8):
+                    if words[word] != 0:
+                        for e in range(word * 8 - s0, word * 8 - s0 + 8):
+                            if spikes[s0 + e]:
+                                add_row(e, out, indptr, indices, w, w0, m, groups, n_pre)
+            for e in range(first, n_events):
+                if spikes[s0 + e]:
+                    add_row(e, out, indptr, indices, w, w0, m, groups, n_pre)
+
+    @numba.cfunc(types.int64(types.voidptr))
+    def handler(frame_address):
+        frame = carray(frame_address, (16,), np.int64)
+        extension = frame[_FRAME_EXTENSION]
+        while extension != 0:  # XLA's metadata query at registration: report the API version
+            node = carray(address(extension), (4,), np.int64)
+            if node[1] & 0xFFFFFFFF == 1:
+                metadata = carray(address(node[3]), (10,), np.int32)
+                metadata[6], metadata[7], metadata[8] = major, minor, 0
+                return 0
+            extension = node[2]
+        sp, n_s, _ = buffer(frame, _FRAME_ARGS, 0)
+        ip, n_ip, _ = buffer(frame, _FRAME_ARGS, 1)
+        xp, nnz, _ = buffer(frame, _FRAME_ARGS, 2)
+        wp, n_w, code = buffer(frame, _FRAME_ARGS, 3)
+        mp, n_m, _ = buffer(frame, _FRAME_ARGS, 4)
+        yp, n_y, _ = buffer(frame, _FRAME_RETS, 0)
+        spikes = carray(address(sp), (n_s,), np.uint8)
+        words = carray(address(sp), (n_s // 8 if sp % 8 == 0 else 0,), np.uint64)  # XLA aligns its buffers
+        indptr = carray(address(ip), (n_ip,), np.int32)
+        indices = carray(address(xp), (nnz,), np.int32)
+        meta = carray(address(mp), (n_m,), np.int32)
+        if code == _XLA_F64:
+            accumulate(spikes, words, indptr, indices, carray(address(wp), (n_w,), np.float64),
+                       carray(address(yp), (n_y,), np.float64), meta)
+        else:
+            accumulate(spikes, words, indptr, indices, carray(address(wp), (n_w,), np.float32),
+                       carray(address(yp), (n_y,), np.float32), meta)
+        return 0  # a null XLA_FFI_Error*: success
+
+    jax.ffi.register_ffi_target(_NATIVE_TARGET, jax.ffi.pycapsule(handler.address), platform="cpu")
+    _NATIVE_HANDLERS.append(handler)  # XLA holds its address for the life of the process
+    return _NATIVE_TARGET
+
+
+_NATIVE_HANDLERS: list = []
+
+
+def _native_supported(spikes, indptr, indices, data) -> bool:
+    """Whether the numba kernel takes these operands (CPU, boolean spikes, int32 indices,
+    float32/float64 weights, a kernel that passed its self-check); others go to the JAX kernel."""
+    return (jax.default_backend() == "cpu" and spikes.dtype == jnp.bool_ and indptr.dtype == jnp.int32
+            and indices.dtype == jnp.int32 and data.dtype in (jnp.float32, jnp.float64) and _native_ok())
+
+
+@functools.cache
+def _native_ok() -> bool:
+    """Whether the numba kernel can serve here: numba installed, an XLA FFI API of the layout
+    the handler reads (major version 0), and, at first use, a small product equal to the dense
+    one (run eagerly); otherwise a warning and the JAX kernel."""
+    import warnings
+
+    if not _numba_installed():
+        return False
+    if _ffi_api_version()[0] != 0:
+        warnings.warn(f"neurodyn: XLA FFI API {_ffi_api_version()} is not the 0.x layout the numba event kernel "
+                      f"reads; using the JAX kernel", RuntimeWarning, stacklevel=3)
+        return False
+    rng = np.random.default_rng(0)
+    n_pre, n_post, nnz = 37, 11, 120
+    pre = np.sort(rng.integers(0, n_pre, nnz))
+    post = rng.integers(0, n_post, nnz).astype(np.int32)
+    w = rng.integers(-3, 4, nnz).astype(np.float32)
+    spikes = rng.random(n_pre) < 0.4
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(pre, minlength=n_pre))]).astype(np.int32)
+    expected = np.zeros(n_post, np.float32)
+    np.add.at(expected, post[spikes[pre]], w[spikes[pre]])
+    plan = _Plan(n_post, 1, "ragged", False, 1, 1, "numba", 1, n_pre)
+    try:
+        with jax.ensure_compile_time_eval():
+            y = np.asarray(_native_call(jnp.asarray(spikes), jnp.asarray(indptr), jnp.asarray(post),
+                                        jnp.asarray(w), plan))
+    except Exception as e:  # noqa: BLE001 - any failure means: do not use this kernel
+        warnings.warn(f"neurodyn: the numba event kernel failed its self-check ({e}); using the JAX kernel",
+                      RuntimeWarning, stacklevel=3)
+        return False
+    if not np.array_equal(y, expected):
+        warnings.warn("neurodyn: the numba event kernel failed its self-check (wrong sums); using the JAX kernel",
+                      RuntimeWarning, stacklevel=3)
+        return False
+    return True
+
+
+def _native_call(spikes, indptr, indices, data, plan, batch=1, spikes_batched=False, weights_batched=False):
+    """One FFI call: ``batch`` products (spikes ``(batch, rows)`` or ``(rows,)``, weights
+    ``(batch, m)`` or ``(m,)``, ``m`` = 1 or nnz) into ``(batch, n_post)`` (``(n_post,)`` when
+    ``batch`` is 1 and nothing is batched)."""
+    meta = jnp.asarray([plan.groups, spikes.shape[-1] // plan.groups, batch, spikes_batched, weights_batched],
+                       jnp.int32)
+    shape = (batch, plan.n_post) if spikes_batched or weights_batched else (plan.n_post,)
+    call = jax.ffi.ffi_call(_native_target(), jax.ShapeDtypeStruct(shape, data.dtype), vmap_method="sequential")
+    return call(spikes, indptr, indices, data, meta)
 
 
 @jax.tree_util.register_pytree_node_class

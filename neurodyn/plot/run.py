@@ -156,6 +156,21 @@ def _rate_unit(time_unit: str) -> tuple[str, float]:
     return f"pop. rate (1 / {'time unit' if time_unit in ('1', '') else time_unit})", 1.0
 
 
+def _spiking_summary(data: dict, pop: str) -> str:
+    """``"\nCV ISI 0.82, Fano 1.3, chi 0.21, E/I ratio 1.09, E-I corr. 0.64"``: the means over
+    neurons of the statistics streamed during the run (``/diagnostics/<pop>.*``), when present."""
+    diag = data.get("diagnostics", {})
+    parts = []
+    for key, label in (("cv_isi", "CV ISI"), ("fano", "Fano"), ("synchrony", "chi"), ("ei_ratio", "E/I ratio"),
+                       ("ei_correlation", "E-I corr.")):
+        value = diag.get(f"{pop}.{key}")
+        if value is not None:
+            finite = np.asarray(value, float)[np.isfinite(value)]
+            if finite.size:
+                parts.append(f"{label} {finite.mean():.3g}")
+    return ("\n" + ", ".join(parts)) if parts else ""
+
+
 def raster_figure(data: dict, window=None):
     """For each spike population: a raster (node against spike time) and the population rate
     (spikes per neuron per unit time in bins of about 1/100 of the shown interval)."""
@@ -179,7 +194,9 @@ def raster_figure(data: dict, window=None):
         keep = (times >= t0) & (times <= t1)
         times, ids = times[keep], ids[keep]
         reported = [r["data"].shape[1] for r in data["report"].get(pop, {}).values()]
-        n = reported[0] if reported else (int(ids.max()) + 1 if ids.size else 1)
+        streamed = data.get("diagnostics", {}).get(f"{pop}.rate")  # one value per neuron (spiking statistics)
+        n = reported[0] if reported else (len(streamed) if streamed is not None and np.ndim(streamed) == 1
+                                          else (int(ids.max()) + 1 if ids.size else 1))
         top, bottom = axes[2 * k, 0], axes[2 * k + 1, 0]
         top.plot(times, ids, "|", color="k", ms=max(1.0, min(6.0, 300.0 / n)))
         top.set_ylabel(f"{pop}: neuron")
@@ -189,7 +206,7 @@ def raster_figure(data: dict, window=None):
         else:
             top.yaxis.set_major_locator(MaxNLocator(integer=True))
         top.set_title(f"{pop}: {len(times):,} spikes of {n} neuron{'s' if n > 1 else ''}; population rate "
-                      f"(spikes per neuron per unit time) below", fontsize=9)
+                      f"(spikes per neuron per unit time) below{_spiking_summary(data, pop)}", fontsize=9)
         span = max(t1 - t0, np.finfo(float).eps)
         width = span / 100 if unit != "iteration" else max(1.0, np.round(span / 100))
         edges = np.arange(t0, t1 + width, width)

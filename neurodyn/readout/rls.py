@@ -19,6 +19,19 @@ from ..core.model import Model
 from ..pytree import pytree_dataclass
 
 
+def rls_update(weights: jax.Array, p: jax.Array, phi: jax.Array, y: jax.Array, target, forgetting,
+               learn=1.0) -> tuple[jax.Array, jax.Array]:
+    """One RLS step (module docstring): ``k = P phi / (lambda + phi^T P phi)``,
+    ``P <- (P - k phi^T P) / lambda``, ``W <- W - k (y - d)^T``; weights and ``P`` are held when
+    ``learn`` is not positive. Shared by :class:`RLS` and FORCE."""
+    learn = jnp.asarray(learn, phi.dtype) > 0
+    p_phi = p @ phi
+    gain = p_phi / (forgetting + phi @ p_phi)
+    new_p = (p - jnp.outer(gain, p_phi)) / forgetting
+    new_weights = weights - jnp.outer(gain, y - jnp.reshape(target, y.shape))
+    return jnp.where(learn, new_weights, weights), jnp.where(learn, new_p, p)
+
+
 class RLSState(NamedTuple):
     """The reservoir's state, the readout ``weights`` ``(1 + N, n_outputs)``, the inverse
     correlation estimate ``p`` and the last (a priori) output ``y``."""
@@ -72,12 +85,9 @@ class RLS(Model):
         y = phi @ state.weights
         if "target" not in drive:
             return RLSState(res, state.weights, state.p, y)
-        learn = jnp.asarray(drive.get("learn", 1.0), phi.dtype) > 0
-        p_phi = state.p @ phi
-        gain = p_phi / (self.forgetting + phi @ p_phi)
-        p = (state.p - jnp.outer(gain, p_phi)) / self.forgetting
-        weights = state.weights - jnp.outer(gain, y - jnp.reshape(drive["target"], y.shape))
-        return RLSState(res, jnp.where(learn, weights, state.weights), jnp.where(learn, p, state.p), y)
+        weights, p = rls_update(state.weights, state.p, phi, y, drive["target"], self.forgetting,
+                                drive.get("learn", 1.0))
+        return RLSState(res, weights, p, y)
 
     def observe(self, state: RLSState) -> dict:
         """The a priori output ``y``."""

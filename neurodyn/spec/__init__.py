@@ -11,8 +11,9 @@ of the TOML tables (``couplings.star.strength``) are the names used by ``--set``
 
 Modules: :mod:`.paths` (dotted paths, overrides), :mod:`.toml_io` (reading and writing TOML),
 :mod:`.build` (the spec -> RunSpec path), :mod:`.initial` (initial values), :mod:`.record`
-(recording and diagnostics tables), :mod:`.load` (a file with its command-line changes),
-:mod:`.reference` (the docs generator).
+(recording and diagnostics tables), :mod:`.task` (the ``[task]`` table: datasets, split,
+readout, scores), :mod:`.load` (a file with its command-line changes), :mod:`.reference` (the
+docs generator).
 """
 
 from .build import RunSpec, build_spec, requested_precision

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.simulate import MAX_STEPS, simulate
+from ..core.simulate import MAX_STEPS
 from ..errors import SpecError
 from ..precision import PRECISIONS, x64_enabled
 from ..models import MODELS, PROJECTIONS  # the registries, filled by importing the models
@@ -38,6 +38,12 @@ def _output(path, value, **context) -> str:
     return value
 
 
+def _order(path, value, **context) -> list:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise SpecError(f"{path}: expected a list of population names, got {value!r}")
+    return value
+
+
 PRECISION = Field("precision", "choice", default="float32", choices=PRECISIONS,
                   doc="floating-point precision (float64 needs neurodyn.set_precision('float64') in Python)")
 RUN_FIELDS = (
@@ -53,8 +59,12 @@ RUN_FIELDS = (
           default_text='"hdf5_outputs/<name>.h5"'),
     Field("chunk", "integer", default=None, minimum=1, maximum=MAX_STEPS, unit="steps", doc="steps per compiled call",
           default_text="automatic"),
+    Field("order", "custom", default=None, validator=_order, type_text="list of strings",
+          doc="update the populations one after the other in this order within a step, each reading the "
+              "already updated state of those before it (deep reservoirs); every population once",
+          default_text="none (all in parallel)"),
 )
-SECTIONS = ("populations", "couplings", "record", "diagnostics")
+SECTIONS = ("populations", "couplings", "record", "diagnostics", "task")
 
 
 MAX_NODES = 2**31 - 1  # node indices are 32-bit
@@ -100,20 +110,27 @@ class RunSpec:
     time_unit: str = "ms"
     diagnostics: dict[str, str] = field(default_factory=dict)  # name -> recorded observable
     overrides: tuple[str, ...] = ()  # the --set assignments applied to the file, for the record
+    task: Any = None  # the [task] table (neurodyn.spec.task.Task), if any
 
     def simulate(self, **options):
         """Run the spec in memory as ``neurodyn run`` does and return the
         :class:`~neurodyn.core.Trajectory` (records, spikes and events of ``[record]``).
 
         ``options`` go to :func:`neurodyn.simulate` (``progress``, or ``writer`` and ``keep``).
+        Spiking populations are monitored inside the loop: their statistics are the
+        trajectory's ``diagnostics`` (:func:`neurodyn.diagnostics.streaming.simulate_spec`).
         """
-        return simulate(self.model, self.steps, state=self.state, record=self.record, every=self.every,
-                        transient=self.transient, spikes=self.spikes, events=(), chunk=self.chunk, dt=self.dt,
-                        **options)
+        from ..diagnostics.streaming import simulate_spec
+
+        return simulate_spec(self, **options)
 
     def run(self, out=None, *, progress: bool | None = None) -> Path:
         """Simulate the spec into an HDF5 file (default its ``output``), the file ``neurodyn
         run`` writes: same layout, metadata, stored spec and ``[diagnostics]``; returns its path."""
+        if self.task is not None:
+            from .task import run_task
+
+            return run_task(self, out)[0]
         from ..io.save import write_run
 
         return write_run(self, out, progress=progress)
@@ -199,7 +216,9 @@ def build_spec(data: dict, text: str = "", overrides=()) -> RunSpec:
 
     projections = {name: PROJECTIONS.build(f"couplings.{name}", table, context={"models": populations, "dtype": dtype})
                    for name, table in check_table("couplings", data.get("couplings", {})).items()}
-    model = Network(populations, projections)
+    if run["order"] is not None and sorted(run["order"]) != sorted(populations):
+        raise SpecError(f"order: must name every population once ({', '.join(populations)}), got {run['order']}")
+    model = Network(populations, projections, order=tuple(run["order"]) if run["order"] is not None else None)
 
     key = jax.random.PRNGKey(seed)
     state = model.init(key)
@@ -214,8 +233,13 @@ def build_spec(data: dict, text: str = "", overrides=()) -> RunSpec:
     rec = read_record(data.get("record", {}), observables=tuple(observables), models=populations, steps=steps)
     diagnostics = read_diagnostics(data.get("diagnostics", {}), models=populations, variables=rec["variables"],
                                    shapes={name: np.shape(value) for name, value in observables.items()})
+    task = None
+    if "task" in data:
+        from .task import read_task
+
+        task = read_task(data["task"], steps=steps, spec_seed=seed, populations=populations, observables=observables)
     units = {f"{p}.{v}": u for p, m in populations.items() for v, u in m.units.items()}
     time_units = {getattr(m, "time_unit", "ms") for m in populations.values()}
     return RunSpec(run["name"], steps, run["dt"], seed, run["precision"], model, state, rec["variables"],
                    rec["every"], rec["transient"], rec["spikes"], output, run["chunk"], text, data, units,
-                   time_units.pop() if len(time_units) == 1 else "ms", diagnostics, tuple(overrides))
+                   time_units.pop() if len(time_units) == 1 else "ms", diagnostics, tuple(overrides), task)

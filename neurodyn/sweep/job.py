@@ -53,6 +53,7 @@ class SweepJob:
     chunk_size: int
     x64: bool
     drive: Any = None
+    task: Any = None  # task measures: (TaskConfig, arrays, ridge column or None) of neurodyn.sweep.task
 
     def drive_parts(self):
         """``(drive_fn, drive_arrays)``: a function of t is a compile-time constant, arrays are traced."""
@@ -82,6 +83,14 @@ class SweepJob:
             model = jax.tree_util.tree_map(stack, *models)
             state = jax.tree_util.tree_map(stack, *states)
             batched = True
+        if self.task is not None:
+            from .task import task_chunk
+
+            cfg, arrays, ridge_column = self.task
+            out = task_chunk(model, state, values, jax.tree_util.tree_map(jnp.asarray, arrays),
+                             paths=self.traced_paths, cfg=cfg, dt=self.dt, batched_model=batched,
+                             ridge_column=ridge_column)
+            return {k: np.asarray(v) for k, v in out.items()}
         drive_fn, drive_arrays = self.drive_parts()
         out = chunk(model, state, values, drive_arrays, paths=self.traced_paths, steps=self.steps, transient=self.transient,
                      measures=self.measures, dt=self.dt, batched_model=batched, drive_fn=drive_fn)
@@ -128,11 +137,29 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
     if len({m.label for m in parsed}) != len(parsed):
         raise SpecError("a measure is given twice")
 
-    traced, structural_cols = [], []
+    from .task import TASK_MEASURES
+
+    tasked = [m for m in parsed if m.kind in TASK_MEASURES]
+    if tasked and (spec is None or spec.task is None):
+        raise SpecError(f"--measure {tasked[0].kind}: task scores need a spec with a [task] table")
+    if tasked and len(tasked) != len(parsed):
+        raise SpecError(f"--measure: task scores ({', '.join(TASK_MEASURES)}) cannot be mixed with other measures "
+                        f"in one sweep")
+    traced, structural_cols, scales, ridge_column = [], [], [], None
     for j, path in enumerate(grid.paths):
+        if tasked and path == "task.readout.ridge":
+            ridge_column = j
+            continue
+        if spec is not None and path.split(".")[0] == "task":
+            raise SpecError(f"--grid {path}: of the [task] table only task.readout.ridge can be swept")
         mpath = model_path(path) if spec is not None else path
+        gain = _gain_path(spec, path) if spec is not None else None
         if _is_traced_leaf(model, mpath):
             traced.append((j, mpath))
+            scales.append(1.0)
+        elif gain is not None:
+            traced.append((j, gain[0]))
+            scales.append(1.0 / gain[1])
         elif spec is not None:
             structural_cols.append((j, path))
         else:
@@ -159,9 +186,19 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
                 raise SpecError(f"sweeping {[p for _, p in structural_cols]} changes the model's array shapes; "
                                 f"only values that keep every shape (seeds, densities, strengths) can be swept")
             structural.append((_numpy_tree(point.model), _numpy_tree(point.state)))
-    values = grid.values[:, [j for j, _ in traced]] if traced else np.zeros((grid.n_points, 0))
-    per_point = _bytes_per_point(model, state0, parsed, structural is not None, steps - transient)
-    if chunk is None:
+    values = grid.values[:, [j for j, _ in traced]] * np.asarray(scales) if traced else np.zeros((grid.n_points, 0))
+    task = None
+    if tasked:
+        task, per_point = _task_job(spec, tasked, ridge_column is not None, state0)
+        if ridge_column is not None:
+            values = np.concatenate([values, grid.values[:, [ridge_column]]], axis=1)
+            task = (task[0], task[1], values.shape[1] - 1)
+    else:
+        per_point = _bytes_per_point(model, state0, parsed, structural is not None, steps - transient)
+    if chunk is None and tasked:
+        largest = int(max(1, min(4096, MEMORY_BUDGET // max(per_point, 1))))
+        chunk_size = -(-grid.n_points // -(-grid.n_points // largest))
+    elif chunk is None:
         work = flatten_state(state0)[0].size * steps
         largest = int(max(1, min(4096, MEMORY_BUDGET // max(per_point, 1), max(MIN_CHUNK, WORK_PER_CHUNK // work))))
         n_chunks = -(-grid.n_points // largest)
@@ -174,12 +211,52 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
     if drive is not None and not callable(drive):
         drive = _numpy_tree(drive)
     job = SweepJob(_numpy_tree(model), _numpy_tree(state0), tuple(p for _, p in traced), structural, values, steps,
-                   transient, parsed, float(dt), chunk_size, x64, drive)
+                   transient, parsed, float(dt), chunk_size, x64, drive, task)
     what = spec.text if spec is not None else f"model {type(model).__name__} {_digest((model, state0))}"
     identity = {"spec": what, "grid": grid.definition,
                 "measures": json.dumps([m.label for m in parsed]), "steps": steps, "transient": transient,
                 "chunk_size": chunk_size, "drive": _digest(drive)}
     return job, identity, spec
+
+
+def _gain_path(spec, path: str):
+    """``(model path, spec value)`` when the spec field at ``path`` scales a matrix its model keeps
+    as a gain (a model's ``SPEC_GAINS``, e.g. an ESN's spectral radius -> ``recurrent_gain``): the
+    field is then swept as that gain relative to the spec's value, sharing the spec's matrices;
+    ``None`` otherwise (or when the spec's value is 0)."""
+    from ..models import MODELS
+    from ..spec.build import POPULATION_FIELDS
+
+    parts = path.split(".")
+    if len(parts) != 3 or parts[0] != "populations" or parts[1] not in getattr(spec.model, "populations", {}):
+        return None
+    gains = getattr(type(spec.model.populations[parts[1]]), "SPEC_GAINS", {})
+    if parts[2] not in gains:
+        return None
+    _, values = MODELS.read(f"populations.{parts[1]}", spec.data["populations"][parts[1]], before=POPULATION_FIELDS)
+    base = float(values[parts[2]])
+    return (f"populations.{parts[1]}.{gains[parts[2]]}", base) if base != 0 else None
+
+
+def _task_job(spec, measures, ridge_swept: bool, state):
+    """``((TaskConfig, arrays, None), bytes per point)`` of a sweep of task scores."""
+    from .task import bytes_per_point, config, task_arrays
+
+    task = spec.task
+    metrics = tuple(m.kind for m in measures)
+    valid = ("accuracy",) if task.kind == "sequences" else tuple(m for m in metrics if m != "accuracy")
+    for m in metrics:
+        if m not in valid or (m == "memory_capacity" and task.dataset != "memory_task"):
+            raise SpecError(f"--measure {m}: not a score of the task's {task.dataset} data "
+                            f"({'accuracy' if task.kind == 'sequences' else 'nrmse, nrmse_rms, mse, r2' + (', memory_capacity' if task.dataset == 'memory_task' else '')})")
+    ridges = (1.0,) if ridge_swept else task.ridges
+    data = task.data()
+    cfg = config(task, metrics, len(ridges), data)
+    arrays = {**task_arrays(task, data), "ridges": np.asarray(ridges, float)}
+    obs = jax.eval_shape(spec.model.observe, state)
+    n_features = sum(int(np.prod(obs[n].shape)) for n in task.features)
+    size = flatten_state(state)[0].size
+    return (cfg, arrays, None), bytes_per_point(cfg, arrays, n_features, size)
 
 
 def _digest(tree) -> str:
@@ -219,6 +296,17 @@ def _numpy_tree(tree):
 
 
 def result_specs(job: "SweepJob") -> dict:
+    def one_task():
+        from .task import task_chunk
+
+        model = job.model if job.structural is None else job.structural[0][0]
+        state = job.state if job.structural is None else job.structural[0][1]
+        cfg, arrays, ridge_column = job.task
+        tree = jax.tree_util.tree_map(jnp.asarray, (model, state, arrays))
+        out = task_chunk(*tree[:2], jnp.asarray(job.values[:1]), tree[2], paths=job.traced_paths, cfg=cfg,
+                         dt=job.dt, batched_model=False, ridge_column=ridge_column)
+        return {k: v[0] for k, v in out.items()}
+
     def one():
         model = job.model if job.structural is None else job.structural[0][0]
         state = job.state if job.structural is None else job.structural[0][1]
@@ -231,5 +319,5 @@ def result_specs(job: "SweepJob") -> dict:
     if job.x64 and not x64_enabled():
         raise SpecError("the sweep holds float64 arrays but JAX computes in float32; "
                         "call neurodyn.set_precision('float64') first")
-    shapes = jax.eval_shape(one)
+    shapes = jax.eval_shape(one_task if job.task is not None else one)
     return {name: (tuple(s.shape), np.float64) for name, s in shapes.items()}

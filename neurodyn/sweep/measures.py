@@ -36,6 +36,7 @@ class MeasureKind:
     option: Field | None = None
     default: str = "x"
     observable: bool = True
+    task: bool = False  # a score of the spec's [task] readout (neurodyn.sweep.task)
 
 
 MEASURES = Registry(
@@ -93,6 +94,22 @@ register_measure("orbit", MeasureKind(
     summary="the last N values of the first component (bifurcation diagrams)",
     example={"observable": "neurons.x", "length": 500})
 
+_TASK_SCORES = {
+    "nrmse": "test NRMSE of the spec's [task] readout, sqrt(mean((y_hat - y)^2) / var(y)) (standard-deviation "
+             "convention)",
+    "nrmse_rms": "test NRMSE of the [task] readout normalised by the target's RMS, sqrt(mean((y_hat - y)^2) / "
+                 "mean(y^2)) (the ResESN authors' convention)",
+    "mse": "test mean squared error of the [task] readout",
+    "r2": "test coefficient of determination of the [task] readout (averaged over target columns)",
+    "memory_capacity": "sum over delays k of r^2(y_k, u(t - k)) on the test data (the [task]'s memory_task)",
+    "accuracy": "test accuracy of the [task] classifier (digits_sequences)",
+}
+for _name, _summary in _TASK_SCORES.items():
+    register_measure(_name, MeasureKind(observable=False, task=True),
+                     summary=_summary + "; the readout is fitted inside the vmapped chunk, its ridge (chosen by the "
+                             "task's blocked cross-validation, or swept as task.readout.ridge) stored as `ridge`",
+                     citation="H. Jaeger, GMD Report 152 (2002)" if _name == "memory_capacity" else "", example={})
+
 MEASURE_NAMES = tuple(MEASURES)
 _FUNCTION = MeasureKind()  # Measure.function: a user function of the recorded observables
 
@@ -121,8 +138,8 @@ class Measure:
         """Name of the result dataset(s) of this measure."""
         if self.kind == "function":
             return getattr(self.fn, "__name__", "function")
-        if self.kind == "max_lyapunov":
-            return "max_lyapunov"
+        if self.kind == "max_lyapunov" or self.kind in _TASK_SCORES:
+            return self.kind
         if self.kind == "firing_rate":
             return f"firing_rate({self.observable}>{self.threshold:g})"
         if self.kind == "orbit":

@@ -152,3 +152,22 @@ def test_bad_arguments_are_spec_errors():
         nd.simulate(net, 0)
     with pytest.raises(SpecError, match="transient"):
         nd.simulate(net, 10, transient=10)
+
+
+def test_spike_flags_packed_in_the_scan_unpack_to_the_same_events():
+    """Spike flags leave the compiled loop as bits in uint32 words; the host recovers exactly the
+    (step, node) pairs of the boolean array, sorted, for sizes that are and are not multiples of 32."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    from neurodyn.core.simulate import _pack_bits, _spike_indices
+
+    rng = np.random.default_rng(0)
+    for n in (1, 31, 32, 33, 100, 3200):
+        flags = rng.random((7, n)) < 0.1
+        words = np.stack([np.asarray(_pack_bits(jnp.asarray(row))) for row in flags])
+        assert words.dtype == np.uint32 and words.shape == (7, -(-n // 32))
+        steps, nodes = _spike_indices(words, n)
+        expected_steps, expected_nodes = np.nonzero(flags)
+        np.testing.assert_array_equal(steps, expected_steps)
+        np.testing.assert_array_equal(nodes, expected_nodes)

@@ -5,6 +5,7 @@ Expected values come from the dense product ``y = x @ W`` (NumPy, float64) with 
 partial sum is an exactly representable integer, so summation order cannot matter).
 """
 
+import dataclasses
 import importlib.util
 
 import jax
@@ -114,10 +115,10 @@ def test_csr_matvec_and_matmat_equal_dense_product(name):
 
 
 @pytest.mark.parametrize("name", sorted(CONNS))
-@pytest.mark.parametrize("capacity, backend", [(None, "jax"), (5, "jax"), (None, "brainevent")])
+@pytest.mark.parametrize("capacity, backend", [(None, "jax"), (5, "jax"), (None, "numba"), (None, "brainevent")])
 def test_event_product_equals_dense_product_exactly(name, capacity, backend):
-    if backend == "brainevent":
-        pytest.importorskip("brainevent")
+    if backend != "jax":
+        pytest.importorskip(backend)
     conn = CONNS[name]
     rng = np.random.default_rng(4)
     w = conn.todense()
@@ -319,9 +320,116 @@ def test_brainevent_backend_equals_dense_and_batches_through_jax(name):
     np.testing.assert_allclose(g, dense, rtol=1e-12)
 
 
+# ---- numba backend (compiled XLA FFI kernel) ---------------------------------------------------
+@pytest.mark.parametrize("name", ["fixed", "homogeneous", "ragged"])
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_numba_backend_equals_dense_batched_differentiated_and_delayed(name, dtype):
+    pytest.importorskip("numba")
+    conn = dataclasses.replace(CONNS[name], weights=jnp.asarray(CONNS[name].weights, dtype))
+    rng = np.random.default_rng(12)
+    w = conn.todense()
+    spikes = rng.random((3, conn.n_pre)) < np.array([0.0, 0.1, 1.0])[:, None]
+
+    def f(c, s):
+        return event_csr_matvec(c, s, backend="numba")
+
+    y = jax.jit(f)(conn, spikes[1])
+    assert y.dtype == dtype
+    assert "neurodyn_event_csr" in jax.jit(f).lower(conn, spikes[1]).as_text()  # the FFI kernel, no fallback
+    np.testing.assert_array_equal(np.asarray(y), spikes[1].astype(float) @ w)
+    # one batched kernel call under vmap over spikes, over weights, over both, and nested
+    scales = jnp.asarray([1.0, 2.0, -1.0], dtype)
+    scaled = lambda k, s: f(conn.with_weights(conn.weights * k), s)
+    dense = spikes.astype(float) @ w
+    np.testing.assert_array_equal(np.asarray(jax.vmap(lambda s: f(conn, s))(spikes)), dense)
+    np.testing.assert_array_equal(np.asarray(jax.vmap(scaled, (0, None))(scales, spikes[1])),
+                                  np.asarray(scales)[:, None] * dense[1])
+    np.testing.assert_array_equal(np.asarray(jax.vmap(scaled)(scales, spikes)), np.asarray(scales)[:, None] * dense)
+    nested = jax.vmap(jax.vmap(scaled, (0, None)), (None, 0))(scales, spikes)
+    np.testing.assert_array_equal(np.asarray(nested), np.asarray(scales)[None, :, None] * dense[:, None])
+    jaxpr = str(jax.make_jaxpr(jax.vmap(scaled))(scales, spikes))
+    assert "scan[" not in jaxpr and "while[" not in jaxpr and jaxpr.count("custom_call") <= 1
+    # gradients equal those of the dense product
+    ct = jnp.asarray(rng.normal(size=conn.n_post), dtype)
+    g = jax.grad(lambda wt: f(conn.with_weights(wt), spikes[1]) @ ct)(conn.weights)
+    ref = jax.grad(lambda wt: (jnp.asarray(spikes[1], dtype) @ _dense_from(conn, wt)) @ ct)(conn.weights)
+    np.testing.assert_allclose(g, ref, rtol=1e-6 if dtype == jnp.float32 else 1e-12)
+    # per-synapse delays: the (pre, delay) groups in the same kernel
+    delayed = SynapseCSR.fixed_fanout(conn.n_pre, 90, 6, weight=_int_weights(rng, conn.n_pre * 6),
+                                      delays=rng.integers(0, 5, conn.n_pre * 6), seed=3, dtype=dtype)
+    buffer = rng.random((delayed.max_delay + 1, conn.n_pre)) < 0.2
+    for step in (0, 9):
+        np.testing.assert_array_equal(
+            np.asarray(delayed_event_csr_matvec(delayed, buffer, step, backend="numba")),
+            _delayed_reference(delayed, buffer, step))
+
+
+def test_numba_backend_float32_sums_in_presynaptic_order():
+    # the kernel adds the spiking rows in presynaptic order, synapse by synapse: a float32
+    # NumPy loop in that order gives the same bits
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(13)
+    conn = SynapseCSR.fixed_probability(300, 50, 0.3, seed=2, dtype=jnp.float32)
+    conn = conn.with_weights(rng.normal(size=conn.nnz).astype(np.float32))
+    s = rng.random(300) < 0.5
+    y = np.asarray(event_csr_matvec(conn, s, backend="numba"))
+    expected = np.zeros(50, np.float32)
+    indptr, indices, weights = (np.asarray(a) for a in (conn.indptr, conn.indices, conn.weights))
+    for i in np.flatnonzero(s):
+        for k in range(indptr[i], indptr[i + 1]):
+            expected[indices[k]] += weights[k]
+    np.testing.assert_array_equal(y, expected)
+
+
 def test_default_backend_is_the_measured_one_per_platform():
-    # CPU: brainevent when installed (benchmarks/bench_event_ops.py); unmeasured platforms: JAX
+    # CPU: the numba kernel when numba is installed (benchmarks/bench_event_ops.py); unmeasured
+    # platforms: JAX
     assert default_backend("gpu") == "jax"
-    assert default_backend("cpu") in ("brainevent", "jax")
-    if default_backend("cpu") == "jax":
-        assert importlib.util.find_spec("brainevent") is None
+    expected = "numba" if importlib.util.find_spec("numba") else "jax"
+    assert default_backend("cpu") == default_backend("cpu", delayed=True) == expected
+
+
+@pytest.mark.parametrize("kind", ["fixed", "random_rows", "per_synapse"])
+def test_fuse_places_the_synapses_side_by_side(kind):
+    # fuse (neurodyn.models.synapses) merges row by row without a sort: the fused matrix is
+    # [W1 | W2], each row holding the first projection's synapses, then the second's
+    from neurodyn.models.synapses import SpikingProjection, fuse
+
+    rng = np.random.default_rng(14)
+    if kind == "random_rows":
+        a = SynapseCSR.fixed_probability(60, 40, 0.2, weight=2.0, seed=1)
+        b = SynapseCSR.fixed_probability(60, 25, 0.3, weight=2.0, seed=2)
+    else:
+        a = SynapseCSR.fixed_fanout(60, 40, 5, weight=_int_weights(rng, 300) if kind == "per_synapse" else 2.0, seed=1)
+        b = SynapseCSR.fixed_fanout(60, 25, 3, weight=_int_weights(rng, 180) if kind == "per_synapse" else 2.0, seed=2)
+    fused = fuse([SpikingProjection.create("x", "p", a), SpikingProjection.create("x", "q", b)]).synapses
+    np.testing.assert_array_equal(fused.todense(), np.concatenate([a.todense(), b.todense()], axis=1))
+    assert fused.homogeneous == (kind != "per_synapse") and fused.fixed == (kind != "random_rows")
+    rows_a, rows_b, rows = (np.split(np.asarray(c.indices), np.asarray(c.indptr)[1:-1]) for c in (a, b, fused))
+    for ra, rb, r in zip(rows_a, rows_b, rows):
+        np.testing.assert_array_equal(r, np.concatenate([ra, rb + 40]))
+
+
+@pytest.mark.parametrize("synapse", ["conductance", "current"])
+def test_synaptic_lif_closed_form_step_equals_exponential_euler(synapse):
+    # SynapticLIF.step writes exponential Euler in closed form (one exponential per neuron, the
+    # fast path of the event-driven networks); the generic integrator gives the same update
+    from neurodyn.core.model import drive_term
+    from neurodyn.models.spiking import SynapticLIF, SynapticLIFState
+
+    rng = np.random.default_rng(15)
+    n = 50
+    model = SynapticLIF.create(n, synapse=synapse, tau_m=rng.uniform(10, 30, n), i_ext=rng.uniform(0, 20, n),
+                               v_rest=-60.0 if synapse == "conductance" else -49.0, dt=0.1)
+    state = SynapticLIFState(jnp.asarray(rng.uniform(-70, -51, n)), jnp.asarray(rng.choice([0.0, 0.0, 2.0], n)),
+                             jnp.zeros(n, bool), jnp.asarray(rng.uniform(0, 5, n)), jnp.asarray(rng.uniform(0, 30, n)))
+    drive = {"I": jnp.asarray(rng.normal(size=n)), "g_e": jnp.asarray(rng.uniform(0, 1, n))}
+    new = model.step(state, drive)
+    generic = model.integrator(model, state, drive, 0.0, model.dt)
+    free = np.asarray(state.refractory) <= 0
+    expected_v = np.where(free, np.asarray(generic.v), -60.0)
+    spiking = np.asarray(new.spike)
+    np.testing.assert_allclose(np.asarray(new.v)[~spiking], expected_v[~spiking], rtol=1e-12, atol=1e-11)
+    np.testing.assert_allclose(np.asarray(new.g_e), np.asarray(generic.g_e + drive_term(drive, "g_e", "I")), rtol=1e-13)
+    np.testing.assert_allclose(np.asarray(new.g_i), np.asarray(generic.g_i), rtol=1e-13)
+    np.testing.assert_array_equal(spiking, free & (expected_v >= -50.0))
