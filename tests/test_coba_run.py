@@ -95,3 +95,14 @@ def test_plot_draws_the_coba_raster_with_the_streamed_statistics(coba_file, caps
     values, edges = fig.axes[1].patches[0].get_data()[:2]
     assert np.sum(values * np.diff(edges)) / 1000.0 * 800 == pytest.approx(len(data["spikes"]["exc"]["timestamps"]),
                                                                             rel=1e-9)
+
+
+def test_spiking_statistics_can_be_switched_off_without_changing_the_spikes(coba_file, tmp_path):
+    path = tmp_path / "plain.h5"
+    assert main(["run", str(SPECS / "coba_ei.toml"), *REDUCED, "--set", "record.spiking_statistics=false",
+                 "--out", str(path), "--quiet"]) == 0
+    plain, monitored = load(path), load(coba_file)
+    assert not any(name.startswith(("exc.", "inh.")) for name in plain.get("diagnostics", {}))
+    for pop in ("exc", "inh"):  # the monitor observes the network without changing it
+        np.testing.assert_array_equal(plain["spikes"][pop]["node_ids"], monitored["spikes"][pop]["node_ids"])
+        np.testing.assert_array_equal(plain["spikes"][pop]["timestamps"], monitored["spikes"][pop]["timestamps"])

@@ -7,6 +7,7 @@ from .digits import digits, digits_sequences
 from .encoding import latency_code, rate_code, standardize_then_clip
 from .memory import memory_task
 from .narma import narma, narma_resesn
+from .temporal import temporal_order
 
-__all__ = ["digits", "digits_sequences", "henon", "latency_code", "lorenz", "mackey_glass", "memory_task", "narma", "narma_resesn", "rate_code",
-           "standardize_then_clip"]
+__all__ = ["digits", "digits_sequences", "henon", "latency_code", "lorenz", "mackey_glass", "memory_task", "narma",
+           "narma_resesn", "rate_code", "standardize_then_clip", "temporal_order"]

@@ -111,6 +111,7 @@ class RunSpec:
     diagnostics: dict[str, str] = field(default_factory=dict)  # name -> recorded observable
     overrides: tuple[str, ...] = ()  # the --set assignments applied to the file, for the record
     task: Any = None  # the [task] table (neurodyn.spec.task.Task), if any
+    spiking_statistics: bool = True  # record.spiking_statistics: stream the spiking monitor's statistics
 
     def simulate(self, **options):
         """Run the spec in memory as ``neurodyn run`` does and return the
@@ -242,4 +243,5 @@ def build_spec(data: dict, text: str = "", overrides=()) -> RunSpec:
     time_units = {getattr(m, "time_unit", "ms") for m in populations.values()}
     return RunSpec(run["name"], steps, run["dt"], seed, run["precision"], model, state, rec["variables"],
                    rec["every"], rec["transient"], rec["spikes"], output, run["chunk"], text, data, units,
-                   time_units.pop() if len(time_units) == 1 else "ms", diagnostics, tuple(overrides), task)
+                   time_units.pop() if len(time_units) == 1 else "ms", diagnostics, tuple(overrides), task,
+                   rec["spiking_statistics"])
