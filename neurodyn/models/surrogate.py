@@ -219,11 +219,13 @@ def _check_kind(model) -> None:
                         f"(allowed: {', '.join(SURROGATES)})")
 
 
-def _surrogate_lif_from_spec(*, n, dtype, **fields) -> SurrogateLIF:
-    return SurrogateLIF.create(n, dtype=dtype, **fields)
+def _cell_from_spec(cls):
+    def build(*, n, dtype, **fields):
+        return cls.create(n, dtype=dtype, **fields)
+    return build
 
 
-MODELS.register("surrogate_lif", _surrogate_lif_from_spec, (
+MODELS.register("surrogate_lif", _cell_from_spec(SurrogateLIF), (
     Field("tau", "per_node", default=0.9, minimum=0.0, maximum=1.0, exclusive_minimum=True, exclusive_maximum=True,
           doc="leak factor: v <- tau v + I"),
     Field("theta", "per_node", default=0.5, doc="threshold"),
@@ -234,3 +236,38 @@ MODELS.register("surrogate_lif", _surrogate_lif_from_spec, (
     citation="J. M. A. Miñoza, arXiv:2602.11206, Eqs. 29-30; E. O. Neftci, H. Mostafa, F. Zenke, "
              "IEEE Signal Process. Mag. 36:51 (2019)",
     example={"n": 3, "tau": 0.8, "theta": 0.5}, context=("dtype",), cls=SurrogateLIF)
+
+
+_SURROGATE_FIELDS = (
+    Field("slope", default=10.0, minimum=0.0, exclusive_minimum=True, doc="steepness k of the surrogate derivative"),
+    Field("kind", "choice", default="sigmoid", choices=SURROGATES, doc="surrogate derivative"),
+    Field("scale_by_slope", "bool", default=True, doc="keep the chain-rule factor k in the surrogate derivative"),
+)
+
+MODELS.register("plif", _cell_from_spec(PLIF), (
+    Field("tau", "per_node", default=0.9, minimum=0.0, maximum=1.0, exclusive_minimum=True, exclusive_maximum=True,
+          doc="initial leak factor, learned as sigmoid(tau_param)"),
+    Field("theta", "per_node", default=0.5, doc="threshold"),
+) + _SURROGATE_FIELDS, summary="Parametric LIF: the surrogate-gradient LIF with a learnable leak tau = sigmoid(tau_param).",
+    citation="W. Fang et al., ICCV 2021 (arXiv:2007.05785)",
+    example={"n": 3, "tau": 0.8}, context=("dtype",), cls=PLIF)
+
+MODELS.register("adalif", _cell_from_spec(AdaLIF), (
+    Field("tau", "per_node", default=0.9, minimum=0.0, maximum=1.0, exclusive_minimum=True, exclusive_maximum=True,
+          doc="leak factor: v <- tau v + I"),
+    Field("theta", "per_node", default=0.5, doc="base threshold theta_0"),
+    Field("beta_adapt", "per_node", default=0.1, doc="threshold increment per unit of adaptation trace"),
+    Field("tau_adapt", "per_node", default=0.9, minimum=0.0, maximum=1.0, exclusive_maximum=True,
+          doc="decay of the adaptation trace b"),
+) + _SURROGATE_FIELDS, summary="LIF with an adaptive threshold theta_0 + beta_adapt b, b a low-pass trace of its spikes.",
+    citation="G. Bellec et al., NeurIPS 2018 (arXiv:1803.09574); J. M. A. Miñoza, arXiv:2602.11206",
+    example={"n": 3, "beta_adapt": 0.2}, context=("dtype",), cls=AdaLIF)
+
+MODELS.register("dspike_lif", _cell_from_spec(DSpikeLIF), (
+    Field("tau", "per_node", default=0.9, minimum=0.0, maximum=1.0, exclusive_minimum=True, exclusive_maximum=True,
+          doc="leak factor: v <- tau v + I"),
+    Field("theta", "per_node", default=0.5, doc="threshold"),
+    Field("sharpness", default=4.0, minimum=0.0, exclusive_minimum=True, doc="DSpike sharpness b"),
+), summary="LIF whose hard spike has the DSpike derivative (a tanh-shaped smooth step) in the backward pass.",
+    citation="Y. Li et al., NeurIPS 2021",
+    example={"n": 3, "sharpness": 3.0}, context=("dtype",), cls=DSpikeLIF)
