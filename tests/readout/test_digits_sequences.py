@@ -65,9 +65,7 @@ def test_residual_reservoirs_beat_a_plain_esn_of_equal_size(scores):
 
 def test_logistic_readout_on_the_mean_state_classifies_digits(scores):
     mode, _, split, (train, test) = scores
-    if mode != "pixel":
-        pytest.skip("one readout check suffices")
     clf = LogisticClassifier(l2=0.1, pool="mean", standardize=True).fit(train, split.y_train)
     score = clf.score(test, split.y_test)
-    # measured (DeepResESN 2 x 50, pixel digits): accuracy 0.944, log-loss 0.18
-    assert score["accuracy"] > 0.92 and score["log_loss"] < 0.3
+    # measured (DeepResESN 2 x 50): pixel digits accuracy 0.944, log-loss 0.18; permuted 0.929, 0.23
+    assert score["accuracy"] > 0.9 and score["log_loss"] < 0.3
