@@ -122,3 +122,24 @@ def test_bad_task_fields_are_named(change, message):
     with pytest.raises(SpecError, match=None) as err:
         load_spec(SPECS / "esn_mackey_glass.toml", overrides=[change])
     assert str(err.value).startswith(message), str(err.value)
+
+
+def test_plot_draws_the_readout_against_its_targets_and_the_confusion_matrix(workdir):
+    from neurodyn.plot.run import readout_figure
+
+    data, r = _run("esn_narma10", "--steps", "1200", "--set", "task.washout=100", "--set", "task.train=700",
+                   "--set", "task.test=400")
+    fig = readout_figure(data)
+    target_line, readout_line = fig.axes[0].get_lines()[:2]
+    start = int(r["attrs"]["test_start"])
+    np.testing.assert_array_equal(target_line.get_ydata(), r["targets"][start:start + 400, 0])
+    np.testing.assert_array_equal(readout_line.get_ydata(), r["predictions"][start:start + 400, 0])
+    assert main(["plot", "run.h5"]) == 0 and Path("run.readout.png").stat().st_size > 0
+
+    data, r = _run("resrmn_digits", "--set", "task.dataset.test_fraction=0.2")
+    image = readout_figure(data).axes[0].get_images()[0].get_array()
+    n_test = int(r["attrs"]["n_test"])
+    # the confusion matrix counts every test sequence once; its trace is the number classified right
+    assert image.sum() == n_test == len(r["predictions"])
+    assert image.trace() == np.sum(r["predictions"] == r["labels"][-n_test:])
+    assert image.trace() == round(data["diagnostics"]["accuracy"] * n_test)  # the test labels are the last rows

@@ -257,11 +257,53 @@ def order_parameter_figure(data: dict, window=None):
     return fig
 
 
+def readout_figure(data: dict, max_steps: int = 500):
+    """The readout of a ``[task]`` run (``/readout``): for a series task, the targets and the
+    readout's predictions over the first ``max_steps`` test steps (one panel per output, up to
+    four) with the scores in the title; for a classification task, the confusion matrix of the
+    test sequences (rows: true class, columns: predicted)."""
+    readout, meta = data["readout"], data["meta"]
+    scores = ", ".join(f"{k} {float(v):.4g}" for k, v in data.get("diagnostics", {}).items() if np.ndim(v) == 0)
+    if "labels" in readout:
+        n_test = int(readout["n_test"])
+        truth = np.asarray(readout["labels"], int)[-n_test:]
+        predicted = np.asarray(readout["predictions"], int)
+        classes = int(max(truth.max(), predicted.max())) + 1
+        confusion = np.zeros((classes, classes), int)
+        np.add.at(confusion, (truth, predicted), 1)
+        fig, ax = pyplot().subplots(figsize=(5.5, 5), layout="constrained")
+        image = ax.imshow(confusion, cmap="Blues")
+        for (i, j), count in np.ndenumerate(confusion):
+            if count:
+                ax.text(j, i, str(count), ha="center", va="center", fontsize=7)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        fig.colorbar(image, ax=ax, shrink=0.8, label="test sequences")
+        fig.suptitle(title(meta, f"readout on {n_test} test sequences: {scores}"), fontsize=9)
+        return fig
+    start, length = int(readout["test_start"]), min(int(readout["test"]), max_steps)
+    targets = np.asarray(readout["targets"], float)[start:start + length]
+    predictions = np.asarray(readout["predictions"], float)[start:start + length]
+    outputs = min(targets.shape[1], 4)
+    fig, axes = pyplot().subplots(outputs, 1, figsize=(8, 1.5 + 2.2 * outputs), sharex=True, squeeze=False,
+                                  layout="constrained")
+    steps = np.arange(start, start + length)
+    for k in range(outputs):
+        axes[k, 0].plot(steps, targets[:, k], color="k", lw=1.0, label="target")
+        axes[k, 0].plot(steps, predictions[:, k], color="C1", lw=1.0, ls="--", label="readout")
+        axes[k, 0].set_ylabel(f"output {k}")
+    axes[0, 0].legend(fontsize=8, frameon=False, loc="upper right")
+    axes[-1, 0].set_xlabel("step (test segment)")
+    fig.suptitle(title(meta, f"readout, {readout.get('dataset', 'task')}: {scores}"), fontsize=9)
+    return fig
+
+
 def run_figures(data: dict, *, variables: list[str] | None = None, phase: tuple[str, str] | None = None,
                 window=None) -> dict:
     """``{kind: Figure}`` for a run file read by :func:`neurodyn.io.load`: a time series always
     (if anything was recorded), a phase portrait when two variables share their nodes (or
-    ``phase`` names them), a raster when there are spikes, the order parameter when present."""
+    ``phase`` names them), a raster when there are spikes, the order parameter when present, and
+    the readout's predictions (or confusion matrix) of a ``[task]`` run."""
     figures = {}
     if data["report"]:
         figures["timeseries"] = timeseries_figure(data, variables, window)
@@ -274,6 +316,8 @@ def run_figures(data: dict, *, variables: list[str] | None = None, phase: tuple[
         figures["raster"] = raster_figure(data, window)
     if order_parameters(data):
         figures["order_parameter"] = order_parameter_figure(data, window)
+    if data.get("readout"):
+        figures["readout"] = readout_figure(data)
     if not figures:
         raise OutputError("the run file holds nothing to draw (no reports, spikes or order parameter)")
     return figures

@@ -515,8 +515,8 @@ def run_task(spec, out=None) -> tuple[Path, TaskResult, float]:
         group = writer.file.create_group("readout")
         for name, value in result.arrays.items():
             group.create_dataset(name, data=np.asarray(value), compression="gzip", compression_opts=4)
-        for key, value in {**result.attrs, "dataset": task.dataset, "features": list(task.features),
-                           "inputs": list(task.inputs), "metrics": list(task.metrics),
+        for key, value in {**result.attrs, "dataset": task.dataset, "feature_observables": list(task.features),
+                           "input_populations": list(task.inputs), "metrics": list(task.metrics),
                            "alignment": "row t: the state after consuming input t, paired with target t"}.items():
             group.attrs[key] = json.dumps(value) if isinstance(value, list) else value
         for name, value in result.scores.items():
