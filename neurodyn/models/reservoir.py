@@ -10,6 +10,7 @@ Echo State Networks" (2012).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import ClassVar, NamedTuple
 
 import jax
@@ -18,7 +19,7 @@ import numpy as np
 
 from ..connectivity.matrices import random_sparse, scale_to_spectral_radius
 from ..core.model import Model, drive_term, float_dtype
-from ..errors import SpecError
+from ..errors import SpecError, check_int
 from ..pytree import pytree_dataclass
 from ..schema import MODELS, Field
 
@@ -51,6 +52,12 @@ class ESN(Model):
 
     ``ESN(w=W, w_in=W_in, leak=0.5)`` takes the matrices directly (NumPy, JAX or scipy.sparse;
     sizes from ``W``), like :meth:`from_matrices`; :meth:`create` draws a random reservoir.
+
+    Output feedback (H. Jaeger, GMD Report 148, 2001; docs/models/reservoirs.md): ``w_feedback``
+    (N x n_outputs, :meth:`with_feedback`) adds ``W_fb y`` to the pre-activation, ``y`` the
+    output given on port ``"y"``: the teacher's previous output while training
+    (``harvest(..., teacher=targets)``), the readout's own previous output in closed loop
+    (``generate(..., feedback_port="y")``).
     """
 
     n: int = None
@@ -62,9 +69,10 @@ class ESN(Model):
     leak: jax.Array = 1.0
     recurrent_gain: jax.Array = 1.0
     input_gain: jax.Array = 1.0
+    w_feedback: jax.Array = None
 
     VARIABLES: ClassVar[tuple] = ("x",)
-    PORTS: ClassVar[tuple] = ("u", "x")
+    PORTS: ClassVar[tuple] = ("u", "x", "y")
     INPUT_PORT: ClassVar[str] = "u"
     units: ClassVar[dict] = {"x": "1"}
     time_unit: ClassVar[str] = "step"
@@ -108,6 +116,19 @@ class ESN(Model):
         bias = rng.uniform(-bias_scaling, bias_scaling, n) if bias_scaling > 0 else np.zeros(n)
         return cls.from_matrices(w, w_in, bias, leak=leak, activation=activation, dtype=dtype)
 
+    def with_feedback(self, n_outputs: int = 1, *, scaling: float = 1.0, seed: int = 0, matrix=None) -> "ESN":
+        """The same reservoir with output feedback: ``W_fb`` given as ``matrix`` (N x n_outputs) or
+        drawn U(-scaling, scaling) from ``seed``."""
+        if matrix is None:
+            n_outputs = check_int("ESN.with_feedback: n_outputs", n_outputs, 1)
+            matrix = np.random.default_rng(seed).uniform(-scaling, scaling, (self.n, n_outputs))
+        w_fb = _dense(matrix, "w_feedback")
+        if w_fb.ndim == 1:
+            w_fb = w_fb[:, None]
+        if w_fb.ndim != 2 or w_fb.shape[0] != self.n:
+            raise SpecError(f"ESN.w_feedback: expected {self.n} rows (one per unit), got shape {w_fb.shape}")
+        return dataclasses.replace(self, w_feedback=jnp.asarray(w_fb, self.w.dtype))
+
     def init(self, key: jax.Array) -> ReservoirState:
         """Zero initial state (the usual reservoir convention)."""
         return ReservoirState(jnp.zeros(self.n, self.w.dtype))
@@ -117,9 +138,14 @@ class ESN(Model):
 
         Ports: ``"u"`` the input vector (``n_inputs`` values, through ``W_in``; the default port),
         ``"x"`` an additive input ``I`` to the pre-activation of every unit (a coupling or a
-        projection from another population)."""
+        projection from another population), ``"y"`` the fed-back output (through
+        ``w_feedback``, when the reservoir has one)."""
         pre = self.recurrent_gain * (self.w @ state.x) + self.bias + drive_term(drive, "x", "u")
         pre = add_input(pre, self.w_in, drive, self.input_gain)
+        y = drive_term(drive, "y", "u")
+        if self.w_feedback is not None and not (isinstance(y, float) and y == 0.0):
+            pre = pre + self.w_feedback @ jnp.reshape(jnp.asarray(y, self.w_feedback.dtype),
+                                                      (self.w_feedback.shape[1],))
         act = jnp.tanh(pre) if self.activation == "tanh" else pre
         return ReservoirState((1 - self.leak) * state.x + self.leak * act)
 

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..core.loop import initial_state, iterate, prepare_drive
-from ..core.model import model_dt
+from ..core.model import model_dt, surface
 from ..errors import SpecError
 from ..pytree import is_inexact
 
@@ -28,7 +28,7 @@ def _states(model, state, inputs, dt, length: int, into, names):
 
 
 def harvest(reservoir, inputs, *, state=None, key=None, into: str | None = None,
-            record: tuple[str, ...] | None = None):
+            record: tuple[str, ...] | None = None, teacher=None, feedback_port: str = "y"):
     """States of ``reservoir`` driven by ``inputs`` through its input port.
 
     ``inputs``: an array ``(T, n_inputs)`` (or ``(T,)``), giving ``(T, N)`` states; or a list of
@@ -40,6 +40,11 @@ def harvest(reservoir, inputs, *, state=None, key=None, into: str | None = None,
     concatenated in that order; ``N`` is their total size. ``into``: the drive key the inputs go
     to (a Network's input population, e.g. ``"layer1"`` of
     :func:`neurodyn.models.residual.deep_res_esn`); default the model's input port.
+
+    ``teacher``: teacher forcing for a reservoir with output feedback (an ESN
+    :meth:`~neurodyn.models.ESN.with_feedback`): the desired outputs ``(T, n_outputs)``; step
+    ``t`` receives ``teacher[t - 1]`` (zero at ``t = 0``) on ``feedback_port``, so row ``t`` is
+    the state a readout maps to ``teacher[t]`` (one array of inputs only).
     """
     init = state if state is not None else reservoir.init(key if key is not None else jax.random.PRNGKey(0))
     init = initial_state(reservoir, init)
@@ -63,6 +68,15 @@ def harvest(reservoir, inputs, *, state=None, key=None, into: str | None = None,
         return [out[i, :len(u)] for i, u in enumerate(seqs)]
     u = np.asarray(inputs, float)
     u = u.reshape(len(u), -1)
+    if teacher is not None:
+        fed = np.asarray(teacher, float).reshape(len(teacher), -1)
+        if len(fed) != len(u):
+            raise SpecError(f"harvest: teacher has {len(fed)} rows, the inputs {len(u)}: give one output per step")
+        previous = np.vstack([np.zeros((1, fed.shape[1])), fed[:-1]])
+        port = into if into is not None else surface(reservoir).input_port
+        drive = {port: jnp.asarray(u, dtype), feedback_port: jnp.asarray(previous, dtype)}
+        prepare_drive(reservoir, drive, len(u), dt, "harvest inputs and teacher")
+        return np.asarray(_states(reservoir, init, drive, dt, len(u), None, names), float)
     _drive(reservoir, u, dt, into)
     return np.asarray(_states(reservoir, init, jnp.asarray(u, dtype), dt, len(u), into, names), float)
 
