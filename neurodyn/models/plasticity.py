@@ -30,7 +30,7 @@ from ..core.model import Model, drive_term, float_dtype
 from ..errors import SpecError
 from ..pytree import pytree_dataclass
 from ..schema import MODELS, Field
-from .reservoir import ESN, add_input
+from .reservoir import ESN, RANDOM_RESERVOIR_FIELDS, SEED_FIELD, add_input
 
 ACTIVATIONS = ("tanh", "sigmoid")
 
@@ -152,14 +152,7 @@ def _ip_from_spec(*, n, n_inputs, spectral_radius, input_scaling, bias_scaling, 
                                 target_std=target_std)
 
 
-MODELS.register("ip_reservoir", _ip_from_spec, (
-    Field("n_inputs", "integer", default=1, minimum=1, doc="size of the input u (port \"u\")"),
-    Field("spectral_radius", default=0.9, minimum=0.0, doc="spectral radius of the recurrent matrix W"),
-    Field("input_scaling", default=1.0, minimum=0.0, doc="W_in drawn U(-input_scaling, input_scaling)"),
-    Field("bias_scaling", default=0.0, minimum=0.0, doc="bias drawn U(-bias_scaling, bias_scaling)"),
-    Field("leak", default=1.0, minimum=0.0, maximum=1.0, exclusive_minimum=True, doc="leak rate l"),
-    Field("density", default=0.1, minimum=0.0, maximum=1.0, exclusive_minimum=True,
-          doc="fraction of non-zero entries of W"),
+MODELS.register("ip_reservoir", _ip_from_spec, RANDOM_RESERVOIR_FIELDS + (
     Field("activation", "choice", default="tanh", choices=ACTIVATIONS,
           doc="tanh (Gaussian target, Schrauwen et al.) or sigmoid (exponential target, Triesch)"),
     Field("learning_rate", default=1e-3, minimum=0.0, doc="eta of the IP rule (0: frozen)"),
@@ -167,8 +160,7 @@ MODELS.register("ip_reservoir", _ip_from_spec, (
           default_text="0 (tanh) or 0.2 (sigmoid)"),
     Field("target_std", default=0.2, minimum=0.0, exclusive_minimum=True,
           doc="standard deviation of the Gaussian target (tanh)"),
-    Field("seed", "integer", default=None, minimum=0, doc="seed of W, W_in and the bias",
-          default_text="the spec's seed"),
+    SEED_FIELD,
 ), summary="Leaky tanh or sigmoid reservoir whose units adapt gain and shift by intrinsic plasticity.",
     citation="J. Triesch, NIPS 17 (2005); B. Schrauwen, M. Wardermann, D. Verstraeten, J. J. Steil, D. Stroobandt, "
              "Neurocomputing 71:1159 (2008)",

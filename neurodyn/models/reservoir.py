@@ -218,7 +218,7 @@ def _esn_from_spec(*, n, n_inputs, spectral_radius, input_scaling, bias_scaling,
                       seed=seed if seed is not None else spec_seed or 0, dtype=dtype)
 
 
-MODELS.register("esn", _esn_from_spec, (
+RANDOM_RESERVOIR_FIELDS = (
     Field("n_inputs", "integer", default=1, minimum=1, doc="size of the input u (port \"u\")"),
     Field("spectral_radius", default=0.9, minimum=0.0, doc="spectral radius of the recurrent matrix W"),
     Field("input_scaling", default=1.0, minimum=0.0, doc="W_in drawn U(-input_scaling, input_scaling)"),
@@ -226,10 +226,16 @@ MODELS.register("esn", _esn_from_spec, (
     Field("leak", default=1.0, minimum=0.0, maximum=1.0, exclusive_minimum=True, doc="leak rate a"),
     Field("density", default=0.1, minimum=0.0, maximum=1.0, exclusive_minimum=True,
           doc="fraction of non-zero entries of W"),
+)
+"""Spec fields of a random reservoir drawn by :meth:`ESN.create` (shared by reservoirs built on it)."""
+
+SEED_FIELD = Field("seed", "integer", default=None, minimum=0, doc="seed of W, W_in and the bias",
+                   default_text="the spec's seed")
+
+MODELS.register("esn", _esn_from_spec, RANDOM_RESERVOIR_FIELDS + (
     Field("activation", "choice", default="tanh", choices=("tanh", "identity"),
           doc="phi: tanh, or the identity (linear reservoir)"),
-    Field("seed", "integer", default=None, minimum=0, doc="seed of W, W_in and the bias",
-          default_text="the spec's seed"),
+    SEED_FIELD,
 ), summary="Leaky-integrator echo state network x(n) = (1 - a) x(n-1) + a phi(W_in u(n) + W x(n-1) + b).",
     citation="H. Jaeger, GMD Report 148 (2001); M. Lukoševičius, A Practical Guide to Applying Echo State "
              "Networks (2012)",

@@ -16,15 +16,24 @@ from ..errors import SpecError
 from ..pytree import is_inexact
 
 
-@partial(jax.jit, static_argnames=("length", "into", "names"))
-def _states(model, state, inputs, dt, length: int, into, names):
-    drive = {into: inputs} if into is not None else inputs
+def feature_trajectory(model, state, drive, dt, length: int, names: tuple) -> jax.Array:
+    """``(length, F)``: the observables ``names``, flattened and concatenated, of the state after
+    each of ``length`` steps from ``state`` under ``drive`` (pure; usable inside jit and vmap)."""
 
     def features(new, i):
         obs = model.observe(new)
         return jnp.concatenate([jnp.ravel(obs[n]) for n in names])
 
     return iterate(model, state, drive, dt, jnp.asarray(0, jnp.int32), length, features)[1]
+
+
+@partial(jax.jit, static_argnames=("length", "into", "names"))
+def _states(model, state, inputs, dt, length: int, into, names):
+    """:func:`feature_trajectory` with ``inputs`` sent to the port or population ``into`` (a name,
+    or a tuple of names all given the same inputs; ``None``: ``inputs`` is the drive itself)."""
+    if into is not None:
+        inputs = {port: inputs for port in ((into,) if isinstance(into, str) else into)}
+    return feature_trajectory(model, state, inputs, dt, length, names)
 
 
 def harvest(reservoir, inputs, *, state=None, key=None, into: str | None = None,

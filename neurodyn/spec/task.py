@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -352,32 +351,19 @@ def read_task(table, *, steps: int, spec_seed: int, populations: dict, observabl
 # ---------------------------------------------------------------- harvesting
 
 
-@partial(jax.jit, static_argnames=("length", "into", "names"))
-def _harvest(model, state, u, dt, length: int, into: tuple, names: tuple):
-    """Features (the ``names`` observables, concatenated) of the state after each step."""
-    from ..core.loop import iterate
-
-    drive = {p: u for p in into}
-
-    def features(new, i):
-        obs = model.observe(new)
-        return jnp.concatenate([jnp.ravel(obs[n]) for n in names])
-
-    return iterate(model, state, drive, dt, jnp.asarray(0, jnp.int32), length, features)[1]
-
-
 def harvest_task(model, state, task: Task, inputs: np.ndarray, dt: float, names: tuple | None = None) -> np.ndarray:
     """States of ``model`` from ``state`` driven by ``inputs`` (``(T, d)``: one run; ``(n, T, d)``:
     one run per sequence, each from ``state``), features ``names`` (default the task's)."""
     from ..core.loop import initial_state
+    from ..readout.harvest import _states
 
     names = task.features if names is None else tuple(names)
     state = initial_state(model, state)
     dtype = jnp.result_type(float)
     u = jnp.asarray(inputs, dtype)
     if u.ndim == 2:
-        return np.asarray(_harvest(model, state, u, dt, u.shape[0], task.inputs, names), float)
-    run = jax.vmap(_harvest, in_axes=(None, None, 0, None, None, None, None))
+        return np.asarray(_states(model, state, u, dt, u.shape[0], task.inputs, names), float)
+    run = jax.vmap(_states, in_axes=(None, None, 0, None, None, None, None))
     return np.asarray(run(model, state, u, dt, u.shape[1], task.inputs, names), float)
 
 

@@ -24,8 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ..core.loop import iterate
 from ..core.parameters import with_parameter
+from ..readout.harvest import feature_trajectory
 
 TASK_MEASURES = ("nrmse", "nrmse_rms", "mse", "r2", "memory_capacity", "accuracy")
 
@@ -70,13 +70,7 @@ def task_arrays(task, data) -> dict:
 
 def _features(model, state, u, dt, cfg: TaskConfig):
     """``(T, F)`` features of one run (the state after each step)."""
-    drive = {p: u for p in cfg.inputs}
-
-    def out(new, i):
-        obs = model.observe(new)
-        return jnp.concatenate([jnp.ravel(obs[n]) for n in cfg.features])
-
-    return iterate(model, state, drive, dt, jnp.asarray(0, jnp.int32), u.shape[0], out)[1]
+    return feature_trajectory(model, state, {p: u for p in cfg.inputs}, dt, u.shape[0], cfg.features)
 
 
 def _pooled(model, state, u, dt, cfg: TaskConfig):
