@@ -24,16 +24,15 @@ def isi_cv(times, node_ids, n: int) -> np.ndarray:
     """Coefficient of variation of inter-spike intervals, ``CV = std(ISI) / mean(ISI)``, per
     neuron (NaN with fewer than 3 spikes). Poisson -> 1, regular -> 0."""
     times, ids = np.asarray(times, float), np.asarray(node_ids, int)
-    cv = np.full(n, np.nan)
     order = np.lexsort((times, ids))
     times, ids = times[order], ids[order]
-    bounds = np.searchsorted(ids, np.arange(n + 1))
-    for i in range(n):
-        t = times[bounds[i]:bounds[i + 1]]
-        if len(t) >= 3:
-            isi = np.diff(t)
-            cv[i] = isi.std() / isi.mean()
-    return cv
+    same = ids[1:] == ids[:-1]  # consecutive spikes of one neuron: one ISI each
+    isi, owner = np.diff(times)[same], ids[1:][same]
+    count = np.bincount(owner, minlength=n)[:n]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(owner, isi, minlength=n)[:n] / count
+        std = np.sqrt(np.bincount(owner, (isi - mean[owner]) ** 2, minlength=n)[:n] / count)
+        return np.where(count >= 2, std / mean, np.nan)
 
 
 def fano_factor(times, node_ids, n: int, window: float, t_start: float, t_stop: float) -> np.ndarray:
