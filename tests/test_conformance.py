@@ -161,3 +161,17 @@ def test_model_round_trips_through_its_spec(name, tmp_path):
     third = load_spec(path)
     for x, y in zip(a[0], jax.tree_util.tree_leaves((third.model.populations["pop"], third.state["pop"]))):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_model_states_its_size_for_couplings_and_projections(name):
+    # couplings and projections read a population's size as model.n (a spec's n)
+    model, _, _ = _build(name)
+    assert model.n == MODELS[name].example.get("n", model.n) and int(model.n) >= 1
+
+
+def test_plastic_ei_reservoir_states_its_size():
+    data = _spec_data("ei_reservoir")
+    data["populations"]["pop"]["adapt"] = True
+    model = build_spec(data).model.populations["pop"]
+    assert type(model).__name__ == "AdaptiveEIReservoir" and model.n == MODELS["ei_reservoir"].example["n"]

@@ -238,6 +238,11 @@ class AdaptiveEIReservoir(Model):
         mask = (np.asarray(reservoir.w_inh) > 0).astype(float)
         return cls(reservoir, jnp.asarray(rho, d), jnp.asarray(learning_rate, d), jnp.asarray(mask, d))
 
+    @property
+    def n(self) -> int:
+        """Number of units (the wrapped reservoir's), as couplings and projections read it."""
+        return self.reservoir.n
+
     def init(self, key: jax.Array) -> AdaptiveEIState:
         """Zero potentials and the reservoir's inhibitory matrix."""
         return AdaptiveEIState(self.reservoir.init(key).v, self.reservoir.w_inh)
