@@ -14,7 +14,9 @@ time per step over those events.
    call that enters Python through ctypes on every call); the floor is a numba hand loop doing
    exactly the events (scan the spike vector, add each spiking row, add the result to a running
    sum as the scans do), run over the same raster.
-3. A larger fixed fan-out case (80 synapses per neuron) and a burst regime (10-20 % spiking).
+3. A larger fixed fan-out case (80 synapses per neuron) and a burst regime (10-20 % spiking);
+   the numba kernel on these synapses as stored (no row pointers: row ``i`` from ``i * 80``)
+   against the same synapses with an ``indptr`` array, side by side.
 4. A sweep over synaptic weights (``jax.vmap`` over 8 weight sets): one batched JAX kernel and
    one batched numba call, against brainevent under ``jax.vmap`` (its batching rule: a
    sequential scan over the 8).
@@ -23,6 +25,7 @@ time per step over those events.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import jax
@@ -75,7 +78,7 @@ def _hand_loop():
         return acc
 
     def timed(raster, conn, rounds):
-        args = (np.asarray(raster), np.asarray(conn.indptr), np.asarray(conn.indices), np.asarray(conn.weights))
+        args = (np.asarray(raster), conn.row_pointers(), np.asarray(conn.indices), np.asarray(conn.weights))
         run(*args)
         best = np.inf
         for _ in range(rounds):
@@ -116,8 +119,8 @@ def build_time(quick: bool):
         jax.block_until_ready(hetero.weights)
         attach = time.perf_counter() - t0
         yield (f"    N = {n:>9,}: {conn.nnz:,} synapses built in {wall:5.2f} s, "
-               f"{conn.bytes_per_synapse():.2f} B/synapse (homogeneous weight); per-synapse float32 "
-               f"weights attached in {attach:4.2f} s, {hetero.bytes_per_synapse():.2f} B/synapse")
+               f"{conn.bytes_per_synapse():.2f} B/synapse (homogeneous weight; no row pointers); per-synapse "
+               f"float32 weights attached in {attach:4.2f} s, {hetero.bytes_per_synapse():.2f} B/synapse")
 
 
 def regime(quick: bool, hand_loop, be: bool):
@@ -178,6 +181,11 @@ def large_and_bursts(quick: bool, hand_loop, be: bool):
     fns = {"jax event_csr_matvec": _scan(lambda c, s: event_csr_matvec(c, s, backend="jax"), conn, n),
            "numba event kernel (XLA FFI)": _scan(lambda c, s: event_csr_matvec(c, s, backend="numba"), conn, n),
            "jax csr_matvec (all synapses)": _scan(lambda c, s: csr_matvec(c, s.astype(jnp.float32)), conn, n)}
+    # the same synapses with stored row pointers (the layout of rows of unequal length): the
+    # numba kernel reads indptr instead of computing i * fanout
+    pointers = dataclasses.replace(conn, indptr=jnp.asarray(conn.row_pointers(), jnp.int32), fixed=False)
+    fns["numba, same synapses with indptr"] = _scan(lambda c, s: event_csr_matvec(c, s, backend="numba"),
+                                                    pointers, n)
     if be:
         fns["brainevent event kernel"] = _scan(lambda c, s: event_csr_matvec(c, s, backend="brainevent"), conn, n)
     for frac in (0.01, 0.1):
@@ -188,6 +196,8 @@ def large_and_bursts(quick: bool, hand_loop, be: bool):
         for name, t in times.items():
             yield _line(name, t, steps, events)
         yield _line("floor: numba hand loop", hand_loop(raster, conn, rounds), steps, events)
+        yield (f"    numba time without / with row pointers: "
+               f"{times['numba event kernel (XLA FFI)'] / times['numba, same synapses with indptr']:.2f}")
         if be:
             yield (f"    time brainevent / jax: "
                    f"{times['brainevent event kernel'] / times['jax event_csr_matvec']:.2f}")
@@ -220,9 +230,11 @@ def weight_sweep(quick: bool, be: bool):
 
         from neurodyn.ops.event import _TaskWorkspace
 
+        indptr = jnp.asarray(conn.row_pointers(), jnp.int32)  # brainevent needs the row pointers fixed fan-out omits
+
         def brainevent_own(w, s):
-            return brainevent.binary_csrmv(w, conn.indices, conn.indptr, s, shape=(n, n), transpose=True,
-                                           workspace=_TaskWorkspace.empty(conn.indptr.dtype), backend="numba")
+            return brainevent.binary_csrmv(w, conn.indices, indptr, s, shape=(n, n), transpose=True,
+                                           workspace=_TaskWorkspace.empty(indptr.dtype), backend="numba")
 
         fns["brainevent under vmap (its sequential rule)"] = batched(brainevent_own)
     times = _best_of(fns, (weights, raster), rounds)

@@ -4,12 +4,13 @@ dt = 0.1 ms, float32, the default CPU event kernel.
 
 Per size: the time to build the connectivity (vectorised and seeded; the four projections and
 their fusion into one per source), the bytes per synapse of the stored synapses (int32 targets
-and row pointers; with the homogeneous weights of the benchmark, and with per-synapse float32
-weights attached to the same synapses), and the wall time per simulated second after
-compilation (a short run: 200 ms of biological time, 100 ms from 256k neurons on; best of two
-below 256k, one run above) with the mean excitatory rate. The exponent of wall time against N is
-a least-squares fit of log(time) on log(N) over the sizes run. ``--quick`` stops at 64k. The
-2-core machine is shared: timings vary by tens of percent, and the 1M point runs once.
+only: fixed fan-out stores no row pointers, so exactly 4 with the homogeneous weights of the
+benchmark and 8 with per-synapse float32 weights attached to the same synapses), and the wall
+time per simulated second after compilation (a short run: 200 ms of biological time, 100 ms
+from 256k neurons on; best of two below 256k, one run above) with the mean excitatory rate.
+The exponent of wall time against N is a least-squares fit of log(time) on log(N) over the
+sizes run. ``--quick`` stops at 64k. The 2-core machine is shared: timings vary by tens of
+percent, and the 1M point runs once.
 
 Last, the 64k network (16k with ``--quick``) on two CPU devices (``neurodyn.core.sharding``, a
 subprocess with ``XLA_FLAGS=--xla_force_host_platform_device_count=2``: one device per core)
@@ -82,7 +83,7 @@ def main(quick: bool = False):
         ns.append(n)
         walls.append(wall / seconds)
         yield (f"  N = {n:>9,}: {80 * n:>11,} synapses built in {build:5.2f} s; {stored:.2f} B/synapse "
-               f"(homogeneous weight), {per_synapse:.2f} with per-synapse float32 weights; "
+               f"(homogeneous weight, no row pointers), {per_synapse:.2f} with per-synapse float32 weights; "
                f"{wall / seconds:8.3f} s per simulated second ({wall / steps * 1e6:8.1f} us/step, "
                f"{seconds * 1e3:.0f} ms run, compile {compile_s:.1f} s), exc rate {rate:.1f} Hz")
         del net

@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--sample-seed", type=int, default=0)
     s.add_argument("--out", help="sweep file (default hdf5_outputs/<spec name>.sweep.h5)")
     s.add_argument("--steps", type=int, help="steps per point (overrides the spec)")
+    s.add_argument("--drive", choices=["task"], help="task: drive the run of the ordinary measures with the input "
+                                                     "series of the spec's [task] (default: no input)")
     s.add_argument("--chunk", type=int, help="points per compiled call (default: from a memory budget, "
                                              "small enough for progress every few seconds)")
     s.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://head-node:8786")
@@ -218,7 +220,7 @@ def cmd_sweep(args) -> int:
         out = Path(args.out) if args.out else Path("hdf5_outputs") / f"{spec.name}.sweep.h5"
         client = connect(args.scheduler) if args.scheduler else None
         try:
-            res = sweep(spec, grid, args.measure, out=out, chunk=args.chunk, executor=client,
+            res = sweep(spec, grid, args.measure, out=out, chunk=args.chunk, executor=client, drive=args.drive,
                         progress=False if args.quiet else None, should_stop=stop)
         except Interrupted as e:
             raise Interrupted(f"{stop.name}: {e}") from None

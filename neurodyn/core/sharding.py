@@ -15,9 +15,17 @@ in the same order (presynaptic neuron, then storage order) as on one device, and
 update is elementwise, so the sharded run equals the one-device run bit for bit with the same
 event kernel (the default CPU kernel adds the spiking rows in presynaptic order).
 
+External drive: the same as :func:`neurodyn.run`'s (``neurodyn.core.loop``): arrays whose row
+``i`` is the input of step ``i`` are split along their neuron axis (shape ``(steps, n, ...)``;
+``(steps,)``, one value for all neurons, is replicated), and a function of model time ``t`` is
+evaluated on every device inside the compiled step, each keeping its own block of neurons (no
+host round trip).
+
 Memory per device: ``nnz / D`` synapses (4 B targets, plus 4 B weights when per synapse) plus
-its own row pointers (``4 (n_pre + 1)`` B per projection), ``1 / D`` of the neuron state and
-parameters, and the gathered spike vectors (``n_pre`` bytes per projection, times the ring
+its own row pointers (``4 (n_pre + 1)`` B per projection: the targets of a fixed fan-out row are
+in general not split evenly over the devices, so the local rows have unequal lengths; none when
+they happen to be equal), ``1 / D`` of the neuron state and parameters, ``1 / D`` of a per-neuron
+drive array, and the gathered spike vectors (``n_pre`` bytes per projection, times the ring
 length with delays). See docs/multi-device.md.
 """
 
@@ -110,7 +118,7 @@ def partition_spec(leaf) -> P:
     return P(AXIS) if jnp.ndim(leaf) else P()
 
 
-def run_sharded(network: Network, state, steps: int, *, devices=None, record=None):
+def run_sharded(network: Network, state, steps: int, *, devices=None, record=None, drive=None):
     """Run ``network`` for ``steps`` steps split over ``devices`` (default: all of JAX's
     devices), neurons partitioned and spikes all-gathered every step (module docstring).
 
@@ -118,17 +126,23 @@ def run_sharded(network: Network, state, steps: int, *, devices=None, record=Non
     :func:`neurodyn.run`). Returns ``(final_state, records)`` like :func:`neurodyn.run`: the
     final state in global neuron order and, for each name in ``record`` (population
     observables such as ``"exc.spike"``), its value before every step, shape ``(steps, n)``.
-    Equal bit for bit to ``neurodyn.run`` on one device with the same event kernel. No
-    external drive (constant inputs live in the models, e.g. ``i_ext``). To run several
-    times, build the compiled run once with :func:`sharded_runner`.
+    ``drive``: external input with the meaning of ``neurodyn.run``'s -- ``None``, a dict
+    ``{population: drive}`` (or one population's drive) of arrays whose row ``i`` is the input
+    of step ``i`` (at least ``steps`` rows; shape ``(steps, n, ...)`` is split over the devices
+    along ``n``, ``(steps,)`` replicated), or a JAX-traceable function of model time ``t``
+    returning such a dict of per-step values (``(n, ...)`` or scalars). Equal bit for bit to
+    ``neurodyn.run`` on one device with the same event kernel and drive. To run several times,
+    build the compiled run once with :func:`sharded_runner`.
     """
-    return sharded_runner(network, steps, devices=devices, record=record)(state)
+    return sharded_runner(network, steps, devices=devices, record=record, drive=drive)(state)
 
 
-def sharded_runner(network: Network, steps: int, *, devices=None, record=None):
+def sharded_runner(network: Network, steps: int, *, devices=None, record=None, drive=None):
     """The compiled sharded run of :func:`run_sharded` as a function ``state -> (final_state,
-    records)``: the per-device synapses are split and placed on the devices once, and the
-    program compiles on the first call."""
+    records)``: the per-device synapses and the drive arrays are split and placed on the
+    devices once, and the program compiles on the first call."""
+    from .loop import prepare_drive
+    from .model import surface
     from .simulate import run
 
     devices = list(jax.devices() if devices is None else devices)
@@ -141,9 +155,13 @@ def sharded_runner(network: Network, steps: int, *, devices=None, record=None):
             raise SpecError(f"run_sharded: record names population.observable; {name!r} names no population "
                             f"(populations: {', '.join(network.populations)})")
     mesh = Mesh(np.array(devices), (AXIS,))
+    drive = prepare_drive(network, drive, steps, surface(network).dt)
+    drive_fn, drive_leaves, drive_specs, drive_tree = _split_drive(network, drive, n_dev)
     net_leaves, net_tree = jax.tree_util.tree_flatten(local)
-    net_specs = [partition_spec(leaf) for leaf in net_leaves]
-    placed = [jax.device_put(leaf, NamedSharding(mesh, spec)) for leaf, spec in zip(net_leaves, net_specs)]
+    net_specs = [partition_spec(leaf) for leaf in net_leaves] + drive_specs
+    placed = [jax.device_put(leaf, NamedSharding(mesh, spec))
+              for leaf, spec in zip(net_leaves + drive_leaves, net_specs)]
+    n_fixed = len(net_leaves) + len(drive_leaves)
     compiled = {}
 
     def runner(state):
@@ -163,8 +181,10 @@ def sharded_runner(network: Network, steps: int, *, devices=None, record=None):
         if key not in compiled:
             def body(*flat):
                 net = jax.tree_util.tree_unflatten(net_tree, flat[:len(net_leaves)])
-                st = jax.tree_util.tree_unflatten(state_tree, flat[len(net_leaves):])
-                final, records = run(net, st, steps, record=names)
+                local_drive = (drive_fn if drive_tree is None
+                               else jax.tree_util.tree_unflatten(drive_tree, flat[len(net_leaves):n_fixed]))
+                st = jax.tree_util.tree_unflatten(state_tree, flat[n_fixed:])
+                final, records = run(net, st, steps, record=names, drive=local_drive)
                 return jax.tree_util.tree_leaves(final), records
 
             compiled[key] = jax.jit(jax.shard_map(
@@ -180,11 +200,67 @@ def sharded_runner(network: Network, steps: int, *, devices=None, record=None):
     return runner
 
 
+def _split_drive(network: Network, drive, n_devices: int):
+    """``(drive_fn, leaves, specs, tree)``: a drive function that keeps each device's block of
+    neurons (``tree`` None), or the drive arrays with how to split each over the mesh (along
+    their neuron axis, axis 1) and their tree (``drive_fn`` None); all empty without a drive.
+    A leaf that is neither one value for all neurons nor one per neuron is a SpecError naming
+    it (the population, then its path in the drive)."""
+    if drive is None:
+        return None, [], [], None
+    sizes = {name: model.n for name, model in network.populations.items()}
+
+    def neuron_axes(per_population, axis: int) -> list:
+        """For every leaf (in flattening order): ``axis`` if it holds one value per neuron
+        there, None if it holds one value for all (replicated)."""
+        found = []
+        for path, leaf in jax.tree_util.tree_flatten_with_path(per_population)[0]:
+            pop, shape = path[0].key, jnp.shape(leaf)
+            if len(shape) <= axis:
+                found.append(None)
+                continue
+            if shape[axis] != sizes[pop]:
+                form = "(steps,) or (steps, n, ...)" if axis else "a scalar or (n, ...)"
+                where = f", entry {jax.tree_util.keystr(path[1:])}" if path[1:] else ""
+                raise SpecError(f"drive of population {pop!r}{where}: shape {shape} is not {form} with "
+                                f"n = {sizes[pop]} neurons (per-neuron values are split over the devices)")
+            found.append(axis)
+        return found
+
+    if callable(drive):
+        from .model import surface
+
+        t = jnp.zeros((), jnp.int32) * surface(network).dt  # the type of t in neurodyn.core.loop.drive_at
+        axes = neuron_axes(network._per_population(jax.eval_shape(drive, t)), 0)
+
+        def local_drive(time):
+            values, tree = jax.tree_util.tree_flatten_with_path(network._per_population(drive(time)))
+            index = jax.lax.axis_index(AXIS)
+            kept = []
+            for (path, value), axis in zip(values, axes):
+                if axis is not None:
+                    size = sizes[path[0].key] // n_devices
+                    value = jax.lax.dynamic_slice_in_dim(jnp.asarray(value), index * size, size, axis=0)
+                kept.append(value)
+            return jax.tree_util.tree_unflatten(tree, kept)
+
+        return local_drive, [], [], None
+    per_population = network._per_population(drive)
+    leaves, tree = jax.tree_util.tree_flatten(per_population)
+    specs = [P() if axis is None else P(None, AXIS) for axis in neuron_axes(per_population, 1)]
+    return None, leaves, specs, tree
+
+
 def _local_synapses(proj, n_devices: int):
     """The synapses of ``proj`` onto each device's neurons, as one SynapseCSR whose leaves hold
     the devices' blocks concatenated (each padded to the same number of synapses): device
     ``d`` keeps the synapses whose target lies in block ``d`` of its output population, in
-    their storage order, with targets renumbered locally (blocks of the outputs side by side)."""
+    their storage order, with targets renumbered locally (blocks of the outputs side by side).
+
+    Row pointers: the fixed fan-out of the whole network (which stores none) does not survive
+    the split -- a row's targets fall unevenly on the devices -- so each device gets its own
+    ``indptr`` (``4 (n_pre + 1)`` bytes per projection and device, on top of the 4 or 8 bytes
+    per local synapse); only when every local row has the same length are none stored."""
     from ..ops.synapses import SynapseCSR
 
     conn = proj.synapses
@@ -220,7 +296,7 @@ def _local_synapses(proj, n_devices: int):
         return np.concatenate([a, np.zeros(nnz - a.size, dtype)]).astype(dtype)
 
     dtype = weights.dtype
-    indptr = jnp.asarray(np.concatenate([ptr(c) for c, _, _, _ in parts]))
+    indptr = None if fixed else jnp.asarray(np.concatenate([ptr(c) for c, _, _, _ in parts]))
     indices = jnp.asarray(np.concatenate([padded(t, np.int32) for _, t, _, _ in parts]))
     w = (jnp.asarray(weights) if not weights.ndim
          else jnp.asarray(np.concatenate([padded(x, dtype) for _, _, x, _ in parts])))

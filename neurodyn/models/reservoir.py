@@ -33,6 +33,22 @@ def add_input(pre: jax.Array, w_in: jax.Array, drive, gain=1.0) -> jax.Array:
     return pre + gain * (w_in @ jnp.reshape(jnp.asarray(u, w_in.dtype), (w_in.shape[1],)))
 
 
+ACTIVATIONS = ("tanh", "identity")
+
+
+def activate(pre: jax.Array, activation: str) -> jax.Array:
+    """The reservoir non-linearity ``phi(pre)``: ``tanh(pre)`` (``"tanh"``) or ``pre`` (``"identity"``,
+    a linear reservoir); ``activation`` is static (a compile-time choice)."""
+    return jnp.tanh(pre) if activation == "tanh" else pre
+
+
+def check_activation(where: str, activation: str) -> str:
+    """``activation`` if it is one of :data:`ACTIVATIONS`, else a :class:`SpecError` naming ``where``."""
+    if activation not in ACTIVATIONS:
+        raise SpecError(f"{where}: must be one of {', '.join(map(repr, ACTIVATIONS))}, got {activation!r}")
+    return activation
+
+
 class ReservoirState(NamedTuple):
     """Reservoir activations ``x`` (shape ``(N,)``)."""
 
@@ -146,8 +162,7 @@ class ESN(Model):
         if self.w_feedback is not None and not (isinstance(y, float) and y == 0.0):
             pre = pre + self.w_feedback @ jnp.reshape(jnp.asarray(y, self.w_feedback.dtype),
                                                       (self.w_feedback.shape[1],))
-        act = jnp.tanh(pre) if self.activation == "tanh" else pre
-        return ReservoirState((1 - self.leak) * state.x + self.leak * act)
+        return ReservoirState((1 - self.leak) * state.x + self.leak * activate(pre, self.activation))
 
     def observe(self, state: ReservoirState) -> dict:
         """The reservoir state ``x``."""
@@ -195,8 +210,7 @@ def _matrices(w, w_in, bias, leak, activation: str, dtype):
     if w_in.ndim > 2 or w_in.size % w.shape[0] or (w_in.ndim == 2 and w_in.shape[0] != w.shape[0]):
         raise SpecError(f"ESN.w_in: expected {w.shape[0]} rows (one per unit, like w), got shape {w_in.shape}")
     w_in = w_in.reshape(w.shape[0], -1)
-    if activation not in ("tanh", "identity"):
-        raise SpecError(f"ESN.activation: must be 'tanh' or 'identity', got {activation!r}")
+    check_activation("ESN.activation", activation)
     leak_value = _scalar(leak, "leak")
     if not 0 < leak_value <= 1:
         raise SpecError(f"ESN.leak: the leak rate must be in (0, 1], got {leak!r}")
@@ -232,9 +246,12 @@ RANDOM_RESERVOIR_FIELDS = (
 SEED_FIELD = Field("seed", "integer", default=None, minimum=0, doc="seed of W, W_in and the bias",
                    default_text="the spec's seed")
 
+ACTIVATION_FIELD = Field("activation", "choice", default="tanh", choices=ACTIVATIONS,
+                         doc="phi: tanh, or the identity (linear reservoir)")
+"""The ``activation`` spec field of reservoirs (ESN, ResESN): the non-linearity phi."""
+
 MODELS.register("esn", _esn_from_spec, RANDOM_RESERVOIR_FIELDS + (
-    Field("activation", "choice", default="tanh", choices=("tanh", "identity"),
-          doc="phi: tanh, or the identity (linear reservoir)"),
+    ACTIVATION_FIELD,
     SEED_FIELD,
 ), summary="Leaky-integrator echo state network x(n) = (1 - a) x(n-1) + a phi(W_in u(n) + W x(n-1) + b).",
     citation="H. Jaeger, GMD Report 148 (2001); M. Lukoševičius, A Practical Guide to Applying Echo State "

@@ -36,7 +36,7 @@ from ..errors import SpecError, check_int
 from ..pytree import pytree_dataclass
 from ..schema import MODELS, Field
 from .couplings import LinearProjection
-from .reservoir import ESN, add_input
+from .reservoir import ACTIVATION_FIELD, ESN, activate, add_input, check_activation
 
 ORTHOGONAL = ("random", "cycle", "identity")
 STABILITY = ("warn", "strict", "off")
@@ -71,13 +71,15 @@ def stability_margins(w, o, alpha: float, beta: float) -> tuple[float, float]:
     return spectral_radius(jac), alpha + beta * largest_singular_value(w)
 
 
-@pytree_dataclass(static=("n", "n_inputs", "orthogonal"))
+@pytree_dataclass(static=("n", "n_inputs", "orthogonal", "activation"))
 class ResESN(Model):
     """Residual echo state network (equations in the module docstring).
 
     Fields: ``w`` (N x N), ``w_in`` (N x n_inputs), ``bias`` (N), ``o`` (N x N for a random
     orthogonal branch; unused, shape (0,), for ``"cycle"`` and ``"identity"``, which are applied
-    as a shift and a copy), ``alpha``, ``beta``. Ports: ``"u"`` (the input, through ``W_in``; the
+    as a shift and a copy), ``alpha``, ``beta``; ``activation`` (static) is ``"tanh"`` or
+    ``"identity"`` (``x = alpha O x + beta (W x + W_in u + b + I)``: a linear reservoir, e.g. the
+    memory module of a ResRMN). Ports: ``"u"`` (the input, through ``W_in``; the
     default) and ``"x"`` (an additive pre-activation input, e.g. from a projection).
     """
 
@@ -90,6 +92,7 @@ class ResESN(Model):
     o: jax.Array
     alpha: jax.Array
     beta: jax.Array
+    activation: str = "tanh"
 
     VARIABLES: ClassVar[tuple] = ("x",)
     PORTS: ClassVar[tuple] = ("u", "x")
@@ -99,8 +102,10 @@ class ResESN(Model):
 
     @classmethod
     def from_matrices(cls, w, w_in, bias=None, *, o="identity", alpha: float = 0.9, beta: float = 0.1,
-                      stability: str = "warn", dtype=None) -> "ResESN":
-        """A ResESN from given matrices; ``o`` is ``"identity"``, ``"cycle"`` or an orthogonal matrix."""
+                      stability: str = "warn", activation: str = "tanh", dtype=None) -> "ResESN":
+        """A ResESN from given matrices; ``o`` is ``"identity"``, ``"cycle"`` or an orthogonal matrix;
+        ``activation`` the non-linearity of the second branch (``"tanh"`` or ``"identity"``)."""
+        check_activation("res_esn: activation", activation)
         d = float_dtype(dtype)
         w = np.asarray(w.toarray() if hasattr(w, "toarray") else w, float)
         if w.ndim != 2 or w.shape[0] != w.shape[1]:
@@ -128,23 +133,26 @@ class ResESN(Model):
                 warnings.warn(msg, StabilityWarning, stacklevel=2)
         stored = o_matrix if kind in ("random", "matrix") else np.zeros((0,))
         return cls(n, w_in.shape[1], "matrix" if kind == "random" else kind, jnp.asarray(w, d), jnp.asarray(w_in, d),
-                   jnp.asarray(bias, d), jnp.asarray(stored, d), jnp.asarray(alpha, d), jnp.asarray(beta, d))
+                   jnp.asarray(bias, d), jnp.asarray(stored, d), jnp.asarray(alpha, d), jnp.asarray(beta, d),
+                   activation)
 
     @classmethod
     def create(cls, n: int, n_inputs: int = 1, *, alpha: float = 0.9, beta: float = 0.1,
                spectral_radius: float = 0.9, input_scaling: float = 1.0, bias_scaling: float = 0.0,
                orthogonal: str = "random", density: float = 1.0, stability: str = "warn", seed: int = 0,
-               dtype=None) -> "ResESN":
+               activation: str = "tanh", dtype=None) -> "ResESN":
         """Random ResESN: W U(-0.5, 0.5) with the given density (dense by default, as in the
         authors' experiments) scaled to ``spectral_radius``; ``W_in`` U(-input_scaling,
-        input_scaling); bias U(-bias_scaling, bias_scaling); O of kind ``orthogonal``."""
+        input_scaling); bias U(-bias_scaling, bias_scaling); O of kind ``orthogonal``; ``activation``
+        ``"tanh"`` or ``"identity"``."""
         n, n_inputs = check_int("res_esn: n", n), check_int("res_esn: n_inputs", n_inputs)
         rng = np.random.default_rng(seed + 1)
         w = scale_to_spectral_radius(random_sparse(n, density=density, seed=seed), spectral_radius)
         w_in = rng.uniform(-input_scaling, input_scaling, (n, n_inputs))
         bias = rng.uniform(-bias_scaling, bias_scaling, n) if bias_scaling > 0 else np.zeros(n)
         o = orthogonal_matrix(n, orthogonal, seed + 2) if orthogonal == "random" else orthogonal
-        return cls.from_matrices(w, w_in, bias, o=o, alpha=alpha, beta=beta, stability=stability, dtype=dtype)
+        return cls.from_matrices(w, w_in, bias, o=o, alpha=alpha, beta=beta, stability=stability,
+                                 activation=activation, dtype=dtype)
 
     def init(self, key: jax.Array) -> ResidualState:
         """Zero initial state."""
@@ -159,9 +167,9 @@ class ResESN(Model):
         return self.o @ x
 
     def step(self, state: ResidualState, drive=None, t=None) -> ResidualState:
-        """``x <- alpha O x + beta tanh(W x + W_in u + b + I)``."""
+        """``x <- alpha O x + beta phi(W x + W_in u + b + I)``, ``phi`` tanh or the identity."""
         pre = add_input(self.w @ state.x + self.bias + drive_term(drive, "x", "u"), self.w_in, drive)
-        return ResidualState(self.alpha * self.residual(state.x) + self.beta * jnp.tanh(pre))
+        return ResidualState(self.alpha * self.residual(state.x) + self.beta * activate(pre, self.activation))
 
     def observe(self, state: ResidualState) -> dict:
         """The reservoir state ``x``."""
@@ -230,9 +238,11 @@ MODELS.register("res_esn", _res_esn_from_spec, (
           doc="fraction of non-zero entries of W (the authors' experiments use dense W)"),
     Field("stability", "choice", default="warn", choices=STABILITY,
           doc="rho(alpha O + beta W) >= 1: warn, refuse (strict) or say nothing"),
+    ACTIVATION_FIELD,
     Field("seed", "integer", default=None, minimum=0, doc="seed of W, W_in, the bias and O",
           default_text="the spec's seed"),
-), summary="Residual echo state network x(n) = alpha O x(n-1) + beta tanh(W x(n-1) + W_in u(n) + b).",
+), summary="Residual echo state network x(n) = alpha O x(n-1) + beta phi(W x(n-1) + W_in u(n) + b), phi = tanh "
+           "or the identity (a linear memory module, as in a ResRMN).",
     citation="A. Ceni, C. Gallicchio, Residual Echo State Networks: Residual recurrent neural networks with stable "
              "dynamics and fast learning, Neurocomputing (2024)",
     example={"n": 12, "alpha": 0.5, "beta": 0.5, "spectral_radius": 0.8, "bias_scaling": 0.2, "seed": 2},

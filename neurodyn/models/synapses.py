@@ -135,14 +135,15 @@ def _merge_rows(conns, offsets, weights, weight, dtype) -> SynapseCSR:
             [np.asarray(x).reshape(n_pre, c.fanout) for c, x in zip(conns, weights)], axis=1).reshape(-1)
         total = np.full(n_pre, sum(c.fanout for c in conns), np.int64)
         return _assemble(n_pre, int(offsets[-1]), total, post, weight if w is None else w, (), None, dtype)
-    counts = [np.diff(np.asarray(c.indptr)).astype(np.int64) for c in conns]
+    pointers = [c.row_pointers() for c in conns]  # fixed fan-out stores none: built here, on the host
+    counts = [np.diff(p) for p in pointers]
     total = np.sum(counts, axis=0)
     nnz = int(total.sum())
     post = np.empty(nnz, np.int32)
     w = None if weights is None else np.empty(nnz, np.result_type(*weights))
     start = np.concatenate([[0], np.cumsum(total)[:-1]]).astype(np.int64)
-    for i, (c, count) in enumerate(zip(conns, counts)):
-        dest = np.repeat(start - np.asarray(c.indptr)[:-1], count) + np.arange(c.nnz, dtype=np.int64)
+    for i, (c, count, ptr) in enumerate(zip(conns, counts, pointers)):
+        dest = np.repeat(start - ptr[:-1], count) + np.arange(c.nnz, dtype=np.int64)
         post[dest] = np.asarray(c.indices) + int(offsets[i])
         if w is not None:
             w[dest] = weights[i]

@@ -33,11 +33,13 @@ default on CPU) and ``"brainevent"``. The numba kernel is a C function compiled 
 (``numba.cfunc``) that XLA calls directly through its typed FFI (``jax.ffi.ffi_call``): the
 handler reads XLA's call frame itself, so no Python runs inside a compiled loop. It scans the
 spike vector and adds the rows of the spiking neurons (the ``(pre, delay)`` groups with delays)
-in presynaptic order, so its float sums are reproducible and independent of how the targets are
-split (``neurodyn.core.sharding``). Under ``jax.vmap`` over spikes and/or weights it is still one
-call (the kernel loops over the batch); batched connectivity goes to the JAX kernel. brainevent's
-numba kernel is also an XLA FFI call, but its handler enters Python through ctypes on every
-call (about 16 us). Both carry the synapse-parallel JVP above.
+in presynaptic order (a fixed fan-out row ``i`` from ``i * fanout``: such synapses store no row
+pointers, the fan-out travels as metadata), so its float sums are reproducible and independent
+of how the targets are split (``neurodyn.core.sharding``). Under ``jax.vmap`` over spikes and/or
+weights it is still one call (the kernel loops over the batch); batched connectivity goes to the
+JAX kernel. brainevent's numba kernel is also an XLA FFI call, but its handler enters Python
+through ctypes on every call (about 16 us), and it needs row pointers, built inside the call for
+fixed fan-out. Both carry the synapse-parallel JVP above.
 
 The default per platform, :data:`DEFAULT_BACKEND`, comes from ``python -m benchmarks event``
 (``benchmarks/bench_event_ops.py``) on the 2-core CPU machine (shared with other jobs, so
@@ -64,6 +66,7 @@ import numpy as np
 from jax import lax
 
 from ..errors import SpecError
+from . import ffi
 from .synapses import SynapseCSR
 
 #: default backend per JAX platform, from ``python -m benchmarks event`` on the 2-core CPU
@@ -296,8 +299,9 @@ def _all_synapses(x, weights, indptr, indices, n_post, width, layout, fixed, dty
     """``y[post] = sum over all synapses of x[pre] * w`` (``w = 1`` when ``weights`` is None; a
     boolean ``x`` selects rows, so other rows' weights never enter): rows as ELL rows (a reshape
     when fixed, masked windows of the CSR arrays otherwise), or, for ragged rows, each synapse's
-    row found by a prefix sum over ``indptr``."""
-    n = indptr.shape[0] - 1
+    row found by a prefix sum over ``indptr`` (``None`` for fixed rows: row ``i`` starts at
+    ``i * width``)."""
+    n = x.shape[0]
     mask = None
     if layout == "ell" and fixed:
         targets = indices.reshape(n, width, 1)
@@ -404,8 +408,8 @@ def _windows(a, starts, width):
 def _ell_chunk(y, rows, valid, weights, indptr, indices, plan):
     """Scatter-add the rows ``rows`` (masked by ``valid``) of the (padded) ELL view."""
     width = plan.width
-    if plan.fixed:
-        n = indptr.shape[0] - 1
+    if plan.fixed:  # row i is indices[i * width:(i + 1) * width]: no row pointers
+        n = indices.shape[0] // width
         targets = _take_rows(indices.reshape(n, width, 1), rows)
         mask = jnp.broadcast_to(valid[:, None], (rows.shape[0], width))
         w = None if weights is None else _take_rows(weights.reshape(n, width), rows)
@@ -478,6 +482,8 @@ def _compiled_or_jax(spikes, indptr, indices, data, plan):
         import brainevent
 
         spikes = _storage_order(spikes, plan)  # its rows must follow indptr
+        if indptr is None:  # fixed fan-out stores no row pointers; brainevent needs them
+            indptr = jnp.arange(spikes.shape[0] + 1, dtype=jnp.int32) * plan.width
         return brainevent.binary_csrmv(data, indices, indptr, spikes, shape=(indptr.shape[0] - 1, plan.n_post),
                                        transpose=True, workspace=_TaskWorkspace.empty(indptr.dtype),
                                        backend="numba")
@@ -499,42 +505,9 @@ def _compiled_or_jax(spikes, indptr, indices, data, plan):
     return run(spikes, indptr, indices, data)
 
 
-# ---- numba backend: a compiled XLA FFI handler ------------------------------------------------
-# Field offsets (8-byte words) of XLA's FFI C structs (jaxlib include/xla/ffi/api/c_api.h, API
-# 0.x): XLA_FFI_CallFrame {struct_size, extension_start, api, ctx, stage, args {struct_size,
-# extension_start, size, types, args}, rets {..., rets}, ...}; XLA_FFI_Buffer {struct_size,
-# extension_start, dtype, data, rank, dims}; XLA_FFI_Extension_Base {struct_size, type, next};
-# XLA_FFI_Metadata_Extension {base, metadata}; XLA_FFI_Metadata {struct_size, api_version
-# {struct_size, extension_start, major, minor}, traits, ...} (int32 words 6, 7, 8).
-_FRAME_EXTENSION, _FRAME_ARGS, _FRAME_RETS = 1, 9, 14
-_BUFFER_DTYPE, _BUFFER_DATA, _BUFFER_RANK, _BUFFER_DIMS = 2, 3, 4, 5
-_XLA_F32, _XLA_F64 = 11, 12  # XLA_FFI_DataType
+# ---- numba backend: a compiled XLA FFI handler (neurodyn.ops.ffi) ---------------------------
 _NATIVE_TARGET = "neurodyn_event_csr"
-
-
-def _ffi_api_version() -> tuple:
-    """``(major, minor)`` of the XLA FFI API of the installed jaxlib (its ``c_api.h``), which
-    the handler reports in XLA's metadata handshake; ``(0, 1)`` if the header is absent."""
-    import os
-    import re
-
-    import jaxlib
-
-    header = os.path.join(os.path.dirname(jaxlib.__file__), "include", "xla", "ffi", "api", "c_api.h")
-    try:
-        with open(header) as fh:
-            text = fh.read()
-        return (int(re.search(r"#define\s+XLA_FFI_API_MAJOR\s+(\d+)", text).group(1)),
-                int(re.search(r"#define\s+XLA_FFI_API_MINOR\s+(\d+)", text).group(1)))
-    except (OSError, AttributeError):
-        return 0, 1
-
-
-@functools.cache
-def _numba_installed() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("numba") is not None
+_numba_installed = ffi.numba_installed
 
 
 @functools.cache
@@ -544,42 +517,38 @@ def _native_target() -> str:
     numba compilation, not cached: the kernel is built from closures); returns the target name."""
     import numba
     from numba import carray, types
-    from numba.core.extending import intrinsic
 
-    major, minor = _ffi_api_version()
-
-    @intrinsic
-    def address(typingctx, value):
-        def codegen(context, builder, signature, args):
-            return builder.inttoptr(args[0], context.get_value_type(types.voidptr))
-
-        return types.voidptr(types.int64), codegen
+    address, frame_buffer, metadata_query = ffi.frame_tools()
 
     @numba.njit(inline="always")
     def buffer(frame, which, i):
         """``(data address, element count, dtype code)`` of argument/result ``i``."""
-        b = carray(address(carray(address(frame[which]), (i + 1,), np.int64)[i]), (6,), np.int64)
-        rank = b[_BUFFER_RANK]
-        dims = carray(address(b[_BUFFER_DIMS]), (max(rank, 1),), np.int64)
+        data, dims, code = frame_buffer(frame, which, i)
         size = 1
-        for d in range(rank):
-            size *= dims[d]
-        return b[_BUFFER_DATA], size, b[_BUFFER_DTYPE] & 0xFFFFFFFF
+        for d in dims:
+            size *= d
+        return data, size, code
 
     @numba.njit(inline="always")
-    def add_row(e, out, indptr, indices, w, w0, m, groups, n_pre):
+    def add_row(e, out, indptr, indices, w, w0, m, groups, n_pre, fixed_width):
         row = (e % n_pre) * groups + e // n_pre  # event (delay g, pre i) is stored as row i * groups + g
+        if fixed_width > 0:  # fixed fan-out: no row pointers, row i starts at i * width
+            lo = row * fixed_width
+            hi = lo + fixed_width
+        else:
+            lo, hi = indptr[row], indptr[row + 1]
         if m == 1:
             c = w[w0]
-            for k in range(indptr[row], indptr[row + 1]):
+            for k in range(lo, hi):
                 out[indices[k]] += c
         else:
-            for k in range(indptr[row], indptr[row + 1]):
+            for k in range(lo, hi):
                 out[indices[k]] += w[w0 + k]
 
     @numba.njit(inline="always")
     def accumulate(spikes, words, indptr, indices, w, y, meta):
         groups, n_pre, batch, spikes_batched, weights_batched = meta[0], meta[1], meta[2], meta[3], meta[4]
+        fixed_width = np.int64(meta[5])
         n_post = y.shape[0] // batch
         m = w.shape[0] // (batch if weights_batched else 1)
         n_events = groups * n_pre
@@ -595,34 +564,28 @@ def _native_target() -> str:
                     if words[word] != 0:
                         for e in range(word * 8 - s0, word * 8 - s0 + 8):
                             if spikes[s0 + e]:
-                                add_row(e, out, indptr, indices, w, w0, m, groups, n_pre)
+                                add_row(e, out, indptr, indices, w, w0, m, groups, n_pre, fixed_width)
             for e in range(first, n_events):
                 if spikes[s0 + e]:
-                    add_row(e, out, indptr, indices, w, w0, m, groups, n_pre)
+                    add_row(e, out, indptr, indices, w, w0, m, groups, n_pre, fixed_width)
 
     @numba.cfunc(types.int64(types.voidptr))
     def handler(frame_address):
         frame = carray(frame_address, (16,), np.int64)
-        extension = frame[_FRAME_EXTENSION]
-        while extension != 0:  # XLA's metadata query at registration: report the API version
-            node = carray(address(extension), (4,), np.int64)
-            if node[1] & 0xFFFFFFFF == 1:
-                metadata = carray(address(node[3]), (10,), np.int32)
-                metadata[6], metadata[7], metadata[8] = major, minor, 0
-                return 0
-            extension = node[2]
-        sp, n_s, _ = buffer(frame, _FRAME_ARGS, 0)
-        ip, n_ip, _ = buffer(frame, _FRAME_ARGS, 1)
-        xp, nnz, _ = buffer(frame, _FRAME_ARGS, 2)
-        wp, n_w, code = buffer(frame, _FRAME_ARGS, 3)
-        mp, n_m, _ = buffer(frame, _FRAME_ARGS, 4)
-        yp, n_y, _ = buffer(frame, _FRAME_RETS, 0)
+        if metadata_query(frame):  # XLA's query at registration: the API version
+            return 0
+        sp, n_s, _ = buffer(frame, ffi.FRAME_ARGS, 0)
+        ip, n_ip, _ = buffer(frame, ffi.FRAME_ARGS, 1)
+        xp, nnz, _ = buffer(frame, ffi.FRAME_ARGS, 2)
+        wp, n_w, code = buffer(frame, ffi.FRAME_ARGS, 3)
+        mp, n_m, _ = buffer(frame, ffi.FRAME_ARGS, 4)
+        yp, n_y, _ = buffer(frame, ffi.FRAME_RETS, 0)
         spikes = carray(address(sp), (n_s,), np.uint8)
         words = carray(address(sp), (n_s // 8 if sp % 8 == 0 else 0,), np.uint64)  # XLA aligns its buffers
         indptr = carray(address(ip), (n_ip,), np.int32)
         indices = carray(address(xp), (nnz,), np.int32)
         meta = carray(address(mp), (n_m,), np.int32)
-        if code == _XLA_F64:
+        if code == ffi.XLA_F64:
             accumulate(spikes, words, indptr, indices, carray(address(wp), (n_w,), np.float64),
                        carray(address(yp), (n_y,), np.float64), meta)
         else:
@@ -630,18 +593,15 @@ def _native_target() -> str:
                        carray(address(yp), (n_y,), np.float32), meta)
         return 0  # a null XLA_FFI_Error*: success
 
-    jax.ffi.register_ffi_target(_NATIVE_TARGET, jax.ffi.pycapsule(handler.address), platform="cpu")
-    _NATIVE_HANDLERS.append(handler)  # XLA holds its address for the life of the process
-    return _NATIVE_TARGET
-
-
-_NATIVE_HANDLERS: list = []
+    return ffi.register_handler(_NATIVE_TARGET, handler)
 
 
 def _native_supported(spikes, indptr, indices, data) -> bool:
-    """Whether the numba kernel takes these operands (CPU, boolean spikes, int32 indices,
-    float32/float64 weights, a kernel that passed its self-check); others go to the JAX kernel."""
-    return (jax.default_backend() == "cpu" and spikes.dtype == jnp.bool_ and indptr.dtype == jnp.int32
+    """Whether the numba kernel takes these operands (CPU, boolean spikes, int32 indices and row
+    pointers (or none: fixed fan-out), float32/float64 weights, a kernel that passed its
+    self-check); others go to the JAX kernel."""
+    return (jax.default_backend() == "cpu" and spikes.dtype == jnp.bool_
+            and (indptr is None or indptr.dtype == jnp.int32)
             and indices.dtype == jnp.int32 and data.dtype in (jnp.float32, jnp.float64) and _native_ok())
 
 
@@ -654,8 +614,8 @@ def _native_ok() -> bool:
 
     if not _numba_installed():
         return False
-    if _ffi_api_version()[0] != 0:
-        warnings.warn(f"neurodyn: XLA FFI API {_ffi_api_version()} is not the 0.x layout the numba event kernel "
+    if ffi.api_version()[0] != 0:
+        warnings.warn(f"neurodyn: XLA FFI API {ffi.api_version()} is not the 0.x layout the numba event kernel "
                       f"reads; using the JAX kernel", RuntimeWarning, stacklevel=3)
         return False
     rng = np.random.default_rng(0)
@@ -686,9 +646,13 @@ def _native_ok() -> bool:
 def _native_call(spikes, indptr, indices, data, plan, batch=1, spikes_batched=False, weights_batched=False):
     """One FFI call: ``batch`` products (spikes ``(batch, rows)`` or ``(rows,)``, weights
     ``(batch, m)`` or ``(m,)``, ``m`` = 1 or nnz) into ``(batch, n_post)`` (``(n_post,)`` when
-    ``batch`` is 1 and nothing is batched)."""
-    meta = jnp.asarray([plan.groups, spikes.shape[-1] // plan.groups, batch, spikes_batched, weights_batched],
-                       jnp.int32)
+    ``batch`` is 1 and nothing is batched). ``indptr`` None (fixed fan-out): the kernel gets the
+    row width as metadata and an empty pointer array."""
+    fixed_width = 0
+    if indptr is None:
+        indptr, fixed_width = jnp.zeros((0,), jnp.int32), plan.width
+    meta = jnp.asarray([plan.groups, spikes.shape[-1] // plan.groups, batch, spikes_batched, weights_batched,
+                        fixed_width], jnp.int32)
     shape = (batch, plan.n_post) if spikes_batched or weights_batched else (plan.n_post,)
     call = jax.ffi.ffi_call(_native_target(), jax.ShapeDtypeStruct(shape, data.dtype), vmap_method="sequential")
     return call(spikes, indptr, indices, data, meta)

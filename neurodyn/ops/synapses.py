@@ -1,17 +1,20 @@
 """The synapses of one projection as a presynaptic-major CSR pytree.
 
 Row ``i`` holds the synapses of presynaptic neuron ``i``: synapse ``k`` in
-``indptr[i]:indptr[i+1]`` connects ``i`` to postsynaptic neuron ``indices[k]`` with weight
+``indptr[i]:indptr[i+1]`` (the row pointers) connects ``i`` to postsynaptic neuron ``indices[k]`` with weight
 ``weights[k]`` (per-synapse weights) or ``weights`` (one homogeneous scalar), so the weight
 matrix is ``W[pre, post]`` and a projection delivers ``y_post = sum_pre W[pre, post] x_pre``.
 Rows are what a spike touches: an event-driven product reads only the rows of the neurons that
 spiked (``neurodyn.ops.event``). Repeated ``(pre, post)`` pairs are separate synapses (their
 weights add).
 
-Fixed fan-out (every row holds exactly ``fanout`` synapses, ``fixed=True``) needs no padding:
-the ELL view of the synapses is ``indices.reshape(n_pre, fanout)``, a free reshape, so such a
-projection stores 4 bytes per synapse for its targets and 4 more for float32 per-synapse
-weights. Otherwise ``fanout`` is the longest row, the width of the padded ELL view.
+Fixed fan-out (every row holds exactly ``fanout`` synapses, ``fixed=True``) needs neither
+padding nor row pointers: row ``i`` is ``indices[i * fanout:(i + 1) * fanout]``, the ELL view of
+the synapses is ``indices.reshape(n_pre, fanout)`` (a free reshape), and ``indptr`` is ``None``.
+Such a projection stores exactly 4 bytes per synapse for its int32 targets and 4 more for
+float32 per-synapse weights (8 in all; :meth:`SynapseCSR.bytes_per_synapse`). Otherwise
+``indptr`` (int32, ``n_pre + 1``) is stored and ``fanout`` is the longest row, the width of the
+padded ELL view.
 
 Delays: a synapse may carry a delay in steps. The distinct delays are the static tuple
 ``delay_steps``; within each row the synapses are grouped by delay (ascending), and
@@ -36,12 +39,13 @@ class SynapseCSR:
     """Synapses ``W[pre, post]`` in presynaptic-major CSR (see the module docstring).
 
     Build it with :meth:`from_coo`, :meth:`from_scipy` or :meth:`fixed_fanout`; those check
-    the indices, so the kernels can trust them.
+    the indices, so the kernels can trust them. ``indptr`` is ``None`` exactly when ``fixed``
+    (row ``i`` starts at ``i * fanout``); :meth:`row_pointers` gives it in either case.
     """
 
     n_pre: int
     n_post: int
-    indptr: jax.Array  # (n_pre + 1,) int32
+    indptr: jax.Array | None  # (n_pre + 1,) int32 row pointers; None for fixed fan-out
     indices: jax.Array  # (nnz,) int32 postsynaptic targets, row by row
     weights: jax.Array  # () homogeneous or (nnz,) per synapse
     fanout: int  # longest row: the width of the ELL view
@@ -75,16 +79,34 @@ class SynapseCSR:
     def delay_rows(self) -> tuple:
         """``(indptr, width)`` of the ``(pre, delay)`` groups: ``n_pre * D`` groups for ``D``
         distinct delays, stored pre by pre (group ``(i, g)`` starts at ``indptr[i * D + g]``),
-        ``width`` the largest group; the plain rows when there is one delay or none."""
+        ``width`` the largest group; the plain rows when there is one delay or none (``indptr``
+        then ``None`` for fixed fan-out: row ``i`` starts at ``i * width``)."""
         if self.delay_ptr is None:
             return self.indptr, self.fanout
         return self.delay_ptr, self.delay_fanout
 
     def bytes_per_synapse(self) -> float:
-        """Bytes of device memory per synapse (targets, weights and row pointers)."""
-        total = sum(int(np.prod(a.shape)) * a.dtype.itemsize
-                    for a in (self.indptr, self.indices, self.weights, self.delay_ptr) if a is not None)
+        """Bytes of device memory per synapse: the arrays that grow with the network (targets,
+        per-synapse weights, row and delay-group pointers) over the number of synapses. A
+        homogeneous weight is one scalar per projection, not per synapse, and is not counted
+        (:attr:`nbytes` counts it). Fixed fan-out without several delays: exactly 4.0 with a
+        homogeneous weight, 8.0 with float32 per-synapse weights."""
+        arrays = (self.indptr, self.indices, self.weights, self.delay_ptr)
+        total = sum(int(np.prod(a.shape)) * a.dtype.itemsize for a in arrays if a is not None and a.ndim)
         return total / max(self.nnz, 1)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of device memory of all the arrays (the homogeneous weight included)."""
+        arrays = (self.indptr, self.indices, self.weights, self.delay_ptr)
+        return sum(int(np.prod(jnp.shape(a))) * jnp.result_type(a).itemsize for a in arrays if a is not None)
+
+    def row_pointers(self) -> np.ndarray:
+        """The row pointers ``indptr`` (int64, ``n_pre + 1``) on the host: the stored ones, or
+        ``i * fanout`` for fixed fan-out, which stores none."""
+        if self.indptr is None:
+            return np.arange(self.n_pre + 1, dtype=np.int64) * self.fanout
+        return np.asarray(self.indptr).astype(np.int64)
 
     # ---- conversions ------------------------------------------------------------------------
     def with_weights(self, weights) -> "SynapseCSR":
@@ -108,6 +130,8 @@ class SynapseCSR:
 
     def presynaptic(self) -> np.ndarray:
         """The presynaptic neuron of every synapse, in storage order."""
+        if self.indptr is None:
+            return np.repeat(np.arange(self.n_pre, dtype=np.int32), self.fanout)
         return np.repeat(np.arange(self.n_pre, dtype=np.int32), np.diff(np.asarray(self.indptr)))
 
     def to_scipy(self, delay: int | None = None):
@@ -348,7 +372,7 @@ def _sample_rows(rng, n_rows: int, available: int, k: int) -> np.ndarray:
 
 def _assemble(n_pre, n_post, counts, post, w, steps, key, dtype) -> SynapseCSR:
     """Build the pytree from row-sorted synapses (``key = pre * D + delay group``, sorted; used
-    with several delays only)."""
+    with several delays only). Rows of equal length store no row pointers."""
     dt = dtype or jnp.result_type(float)
     nnz = post.size
     indptr = np.zeros(n_pre + 1, np.int64)
@@ -364,5 +388,6 @@ def _assemble(n_pre, n_post, counts, post, w, steps, key, dtype) -> SynapseCSR:
         np.cumsum(group_counts, out=ptr[1:])
         delay_ptr, delay_fanout = jnp.asarray(ptr.astype(np.int32)), int(group_counts.max())
     indices = jnp.asarray(post.astype(np.int32, copy=False))
-    return SynapseCSR(n_pre, n_post, jnp.asarray(indptr.astype(np.int32)), indices, jnp.asarray(w, dtype=dt),
-                      fanout, fixed, delay_ptr, tuple(steps), delay_fanout)
+    row_ptr = None if fixed else jnp.asarray(indptr.astype(np.int32))
+    return SynapseCSR(n_pre, n_post, row_ptr, indices, jnp.asarray(w, dtype=dt), fanout, fixed, delay_ptr,
+                      tuple(steps), delay_fanout)

@@ -13,7 +13,8 @@ Two NRMSE conventions are offered and always named: ``nrmse`` divides the RMS er
 target's standard deviation, ``nrmse_rms`` by its RMS (the ResESN authors' code).
 ``memory_capacity`` is ``sum_k r^2(y_k, u(t - k))`` over the delays of the memory task (H.
 Jaeger, GMD Report 152, 2002). Everything runs from :func:`run_task` (``neurodyn run`` on a spec
-with a ``[task]`` table) and, as sweep measures, from :mod:`neurodyn.sweep.task`.
+with a ``[task]`` table) and, as sweep measures, from :mod:`neurodyn.sweep.task`, where the ridge,
+the folds and the split (washout, train, test) can be grid axes (``neurodyn.sweep.task.SWEEPABLE``).
 """
 
 from __future__ import annotations
@@ -187,8 +188,10 @@ READOUT_FIELDS = (
     Field("kind", "choice", default="ridge", choices=("ridge", "classifier"),
           doc="ridge regression on the states, or a ridge classifier on one pooled state per sequence"),
     Field("ridge", "custom", default=1e-8, validator=_ridges, type_text="number or list of numbers",
-          doc="the regularisation beta (>= 0); several values: chosen by time-blocked cross-validation"),
-    Field("folds", "integer", default=5, minimum=2, doc="cross-validation folds (contiguous blocks)"),
+          doc="the regularisation beta (>= 0); several values: chosen by time-blocked cross-validation; "
+              "a sweep axis of task scores"),
+    Field("folds", "integer", default=5, minimum=2,
+          doc="cross-validation folds (contiguous blocks); a sweep axis of task scores"),
     Field("standardize", "bool", default=False, doc="regularise features divided by their standard deviation"),
     Field("use_inputs", "bool", default=False, doc="the readout also sees the input u(t)"),
     Field("bias", "bool", default=True, doc="a constant feature (intercept), not regularised"),
@@ -239,11 +242,14 @@ TASK_FIELDS = (
     Field("features", "custom", default=None, validator=_names, type_text="list of strings",
           doc="observables the readout reads, named population.observable, concatenated",
           default_text="every floating observable"),
-    Field("washout", "integer", default=0, minimum=0, unit="steps", doc="leading steps left out of training"),
+    Field("washout", "integer", default=0, minimum=0, unit="steps",
+          doc="leading steps left out of training; a sweep axis of task scores (series)"),
     Field("train", "custom", default=0.5, validator=_split_value, type_text="integer or number",
-          doc="training steps after the washout: a count, or a fraction of steps"),
+          doc="training steps after the washout: a count, or a fraction of steps; a sweep axis of task scores "
+              "(series)"),
     Field("test", "custom", default=None, validator=_split_value, type_text="integer or number",
-          doc="test steps after training: a count, or a fraction of steps", default_text="the rest"),
+          doc="test steps after training: a count, or a fraction of steps; a sweep axis of task scores (series)",
+          default_text="the rest"),
     Field("readout", "custom", default=None, validator=_table, type_text="table", fields=READOUT_FIELDS,
           doc="the readout", default_text="ridge 1e-8"),
     Field("metrics", "custom", default=None, validator=_metrics, type_text="list of strings",

@@ -4,6 +4,12 @@ the measures, the chunking; :func:`prepare` builds it from a spec or a model (no
 Spec fields that change structure (a seed, a density, a graph size) are applied by rebuilding
 the model per point on the host; those points carry their own matrices. Chunks always have B
 points (the last is padded), so the chunk function compiles once per sweep.
+
+With a spec's ``[task]``, task scores (``nrmse``, ``accuracy``, ...) and ordinary measures may be
+asked for together: both are computed in the same compiled chunk
+(:func:`neurodyn.sweep.task.task_chunk`). Of the ``[task]`` table, the fields of
+:data:`neurodyn.sweep.task.SWEEPABLE` can be grid axes (the ridge, and the split as 0/1 row
+masks); any other is refused with the list.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from ..precision import set_precision, x64_enabled
 from ..pytree import is_inexact
 from .grid import Grid
 from .measures import Measure, parse_measure
-from .point import BLOCK, chunk, point
+from .point import block_size, chunk, point
 
 MEMORY_BUDGET = 1 * 2**30
 # state values x steps x points of one chunk: about a second or two on one CPU core (ring-star
@@ -53,7 +59,7 @@ class SweepJob:
     chunk_size: int
     x64: bool
     drive: Any = None
-    task: Any = None  # task measures: (TaskConfig, arrays, ridge column or None) of neurodyn.sweep.task
+    task: Any = None  # task scores: (TaskConfig, arrays, columns) of neurodyn.sweep.task; measures: the others
 
     def drive_parts(self):
         """``(drive_fn, drive_arrays)``: a function of t is a compile-time constant, arrays are traced."""
@@ -83,15 +89,15 @@ class SweepJob:
             model = jax.tree_util.tree_map(stack, *models)
             state = jax.tree_util.tree_map(stack, *states)
             batched = True
+        drive_fn, drive_arrays = self.drive_parts()
         if self.task is not None:
             from .task import task_chunk
 
-            cfg, arrays, ridge_column = self.task
-            out = task_chunk(model, state, values, jax.tree_util.tree_map(jnp.asarray, arrays),
-                             paths=self.traced_paths, cfg=cfg, dt=self.dt, batched_model=batched,
-                             ridge_column=ridge_column)
+            cfg, arrays, columns = self.task
+            out = task_chunk(model, state, values, jax.tree_util.tree_map(jnp.asarray, arrays), drive_arrays,
+                             paths=self.traced_paths, cfg=cfg, dt=self.dt, batched_model=batched, columns=columns,
+                             measures=self.measures, steps=self.steps, transient=self.transient, drive_fn=drive_fn)
             return {k: np.asarray(v) for k, v in out.items()}
-        drive_fn, drive_arrays = self.drive_parts()
         out = chunk(model, state, values, drive_arrays, paths=self.traced_paths, steps=self.steps, transient=self.transient,
                      measures=self.measures, dt=self.dt, batched_model=batched, drive_fn=drive_fn)
         return {k: np.asarray(v) for k, v in out.items()}
@@ -130,6 +136,8 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
         dt = model_dt(model) if dt is None else dt
     if not 0 <= transient < steps:
         raise SpecError(f"sweep: transient ({transient}) must be in [0, steps = {steps})")
+    if isinstance(drive, str):
+        drive = _task_drive(drive, spec)
     observables = model.observe(state0)
     parsed = tuple(m if isinstance(m, Measure) else parse_measure(m, observables) for m in measures)
     if not parsed:
@@ -140,18 +148,15 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
     from .task import TASK_MEASURES
 
     tasked = [m for m in parsed if m.kind in TASK_MEASURES]
+    others = tuple(m for m in parsed if m.kind not in TASK_MEASURES)
     if tasked and (spec is None or spec.task is None):
         raise SpecError(f"--measure {tasked[0].kind}: task scores need a spec with a [task] table")
-    if tasked and len(tasked) != len(parsed):
-        raise SpecError(f"--measure: task scores ({', '.join(TASK_MEASURES)}) cannot be mixed with other measures "
-                        f"in one sweep")
-    traced, structural_cols, scales, ridge_column = [], [], [], None
+    traced, structural_cols, scales, task_cols = [], [], [], {}
     for j, path in enumerate(grid.paths):
-        if tasked and path == "task.readout.ridge":
-            ridge_column = j
-            continue
         if spec is not None and path.split(".")[0] == "task":
-            raise SpecError(f"--grid {path}: of the [task] table only task.readout.ridge can be swept")
+            _check_task_axis(path, spec, tasked)
+            task_cols[path] = j
+            continue
         mpath = model_path(path) if spec is not None else path
         gain = _gain_path(spec, path) if spec is not None else None
         if _is_traced_leaf(model, mpath):
@@ -188,13 +193,13 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
             structural.append((_numpy_tree(point.model), _numpy_tree(point.state)))
     values = grid.values[:, [j for j, _ in traced]] * np.asarray(scales) if traced else np.zeros((grid.n_points, 0))
     task = None
+    per_point = _bytes_per_point(model, state0, others, structural is not None, steps - transient) if others else 0
     if tasked:
-        task, per_point = _task_job(spec, tasked, ridge_column is not None, state0)
-        if ridge_column is not None:
-            values = np.concatenate([values, grid.values[:, [ridge_column]]], axis=1)
-            task = (task[0], task[1], values.shape[1] - 1)
-    else:
-        per_point = _bytes_per_point(model, state0, parsed, structural is not None, steps - transient)
+        task, task_values, task_bytes = _task_job(spec, tasked, grid, task_cols, state0)
+        columns = tuple((name, values.shape[1] + i) for i, name in enumerate(task_values))
+        values = np.concatenate([values, *(c[:, None] for c in task_values.values())], axis=1)
+        task = (task[0], task[1], columns)
+        per_point += task_bytes
     if chunk is None and tasked:
         largest = int(max(1, min(4096, MEMORY_BUDGET // max(per_point, 1))))
         chunk_size = -(-grid.n_points // -(-grid.n_points // largest))
@@ -211,7 +216,7 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
     if drive is not None and not callable(drive):
         drive = _numpy_tree(drive)
     job = SweepJob(_numpy_tree(model), _numpy_tree(state0), tuple(p for _, p in traced), structural, values, steps,
-                   transient, parsed, float(dt), chunk_size, x64, drive, task)
+                   transient, others if tasked else parsed, float(dt), chunk_size, x64, drive, task)
     what = spec.text if spec is not None else f"model {type(model).__name__} {_digest((model, state0))}"
     identity = {"spec": what, "grid": grid.definition,
                 "measures": json.dumps([m.label for m in parsed]), "steps": steps, "transient": transient,
@@ -238,9 +243,95 @@ def _gain_path(spec, path: str):
     return (f"populations.{parts[1]}.{gains[parts[2]]}", base) if base != 0 else None
 
 
-def _task_job(spec, measures, ridge_swept: bool, state):
-    """``((TaskConfig, arrays, None), bytes per point)`` of a sweep of task scores."""
-    from .task import bytes_per_point, config, task_arrays
+def _task_drive(name: str, spec) -> dict:
+    """``drive="task"``: the input series of the spec's ``[task]`` into every population it drives
+    (``{population: (steps, d) inputs}``), so ordinary measures (``max_lyapunov``, ``mean``) see
+    the reservoir under the task's input."""
+    if name != "task":
+        raise SpecError(f"sweep: drive {name!r}: give arrays, a function of t, or \"task\" (the [task]'s input)")
+    if spec is None or spec.task is None:
+        raise SpecError("sweep: drive \"task\" needs a spec with a [task] table")
+    if spec.task.kind != "series":
+        raise SpecError(f"sweep: drive \"task\": the {spec.task.dataset} task is a set of sequences, not one input "
+                        f"series; give the drive as arrays")
+    inputs = spec.task.data().inputs
+    return {p: inputs for p in spec.task.inputs}
+
+
+_TASK_AXIS_WHY = {
+    "task.dataset": "it changes the task's data (sweep the model's fields, or run one sweep per dataset)",
+    "task.inputs": "it changes which populations the input drives",
+    "task.features": "it changes the readout's features (their number is a shape)",
+    "task.metrics": "the scores are the --measure options",
+    "task.generate": "closed-loop generation is not part of a sweep's scores",
+    "task.valid_threshold": "closed-loop generation is not part of a sweep's scores",
+    "task.readout": "it changes the readout's form, not a number of it; run one sweep per value",
+}
+
+
+def _check_task_axis(path: str, spec, tasked) -> None:
+    """Refuse a grid axis in the ``[task]`` table that a task sweep cannot vary (or one swept
+    without a task score), naming the field, why, and the sweepable ones."""
+    from .task import SPLIT_FIELDS, SWEEPABLE, TASK_MEASURES
+
+    if spec.task is None:
+        raise SpecError(f"--grid {path}: the spec has no [task] table")
+    if not tasked:
+        raise SpecError(f"--grid {path}: a [task] field changes only task scores; add a task score "
+                        f"(--measure {' / '.join(TASK_MEASURES)})")
+    if path not in SWEEPABLE:
+        parts = path.split(".")
+        why = _TASK_AXIS_WHY.get(".".join(parts[:2]), "not a field a sweep can vary")
+        raise SpecError(f"--grid {path}: not sweepable: {why}. The [task] fields a sweep varies without "
+                        f"recompiling: {', '.join(SWEEPABLE)}")
+    if spec.task.kind != "series" and path in SPLIT_FIELDS and path != "task.readout.folds":
+        raise SpecError(f"--grid {path}: not sweepable for the classification set {spec.task.dataset!r}: its "
+                        f"train and test sequences are fixed by task.dataset.test_fraction (a change of the data). "
+                        f"Sweepable here: task.readout.ridge, task.readout.folds")
+
+
+def _axis_value(path: str, value: float):
+    """A grid value as the ``[task]`` field takes it: the ridge a number, folds and washout whole
+    numbers, train and test a whole number of steps (>= 1) or a fraction of steps in (0, 1)."""
+    value = float(value)
+    if path == "task.readout.ridge":
+        return value
+    if path in ("task.washout", "task.readout.folds") or value >= 1:
+        if not value.is_integer():
+            raise SpecError(f"--grid {path}: expected whole numbers{' of steps' if path != 'task.readout.folds' else ''}"
+                            f"{' (or fractions in (0, 1))' if path in ('task.train', 'task.test') else ''}, "
+                            f"got {value:g}")
+        return int(value)
+    return value
+
+
+def _point_tasks(spec, grid, task_cols: dict, state):
+    """The validated :class:`~neurodyn.spec.task.Task` of every grid point (its swept [task]
+    fields set, checked as ``neurodyn run`` checks them)."""
+    from ..spec import set_path
+    from ..spec.task import read_task
+
+    populations = getattr(spec.model, "populations", {})
+    observables = jax.eval_shape(spec.model.observe, state)
+    tasks = []
+    for i in range(grid.n_points):
+        data = {"task": copy.deepcopy(spec.data["task"])}
+        where = ", ".join(f"{p}={grid.values[i, j]:g}" for p, j in task_cols.items())
+        try:
+            for path, j in task_cols.items():
+                set_path(data, path, _axis_value(path, grid.values[i, j]))
+            tasks.append(read_task(data["task"], steps=spec.steps, spec_seed=spec.seed, populations=populations,
+                                   observables=observables))
+        except SpecError as e:
+            raise SpecError(f"sweep point {i} ({where}): {e}") from None
+    return tasks
+
+
+def _task_job(spec, measures, grid, task_cols: dict, state):
+    """``((TaskConfig, arrays, None), {column name: per-point values}, bytes per point)`` of the
+    task scores of a sweep; the columns are ``"ridge"`` when swept, and the four numbers of the
+    split (washout, train, test, folds) when one of them is."""
+    from .task import SPLIT_FIELDS, bytes_per_point, config, split_values, task_arrays
 
     task = spec.task
     metrics = tuple(m.kind for m in measures)
@@ -249,14 +340,25 @@ def _task_job(spec, measures, ridge_swept: bool, state):
         if m not in valid or (m == "memory_capacity" and task.dataset != "memory_task"):
             raise SpecError(f"--measure {m}: not a score of the task's {task.dataset} data "
                             f"({'accuracy' if task.kind == 'sequences' else 'nrmse, nrmse_rms, mse, r2' + (', memory_capacity' if task.dataset == 'memory_task' else '')})")
-    ridges = (1.0,) if ridge_swept else task.ridges
+    ridge_swept = "task.readout.ridge" in task_cols
+    columns = {}
+    if ridge_swept:
+        columns["ridge"] = grid.values[:, task_cols["task.readout.ridge"]]
     data = task.data()
-    cfg = config(task, metrics, len(ridges), data)
+    splits = None
+    if any(p in SPLIT_FIELDS for p in task_cols):
+        splits = [split_values(t, data) for t in _point_tasks(spec, grid, task_cols, state)]
+        table = np.array(splits, float)
+        columns.update({name: table[:, i] for i, name in enumerate(("washout", "train", "test", "folds"))})
+    elif ridge_swept:
+        _point_tasks(spec, grid, task_cols, state)  # the ridge values checked as a spec's
+    ridges = (1.0,) if ridge_swept else task.ridges
+    cfg = config(task, metrics, len(ridges), data, splits)
     arrays = {**task_arrays(task, data), "ridges": np.asarray(ridges, float)}
     obs = jax.eval_shape(spec.model.observe, state)
     n_features = sum(int(np.prod(obs[n].shape)) for n in task.features)
     size = flatten_state(state)[0].size
-    return (cfg, arrays, None), bytes_per_point(cfg, arrays, n_features, size)
+    return (cfg, arrays, None), columns, bytes_per_point(cfg, arrays, n_features, size)
 
 
 def _digest(tree) -> str:
@@ -278,11 +380,11 @@ def _bytes_per_point(model, state, measures, structural, measured_steps) -> int:
     total = size * (3 if any(m.kind == "max_lyapunov" for m in measures) else 2)
     obs = model.observe(state)
     needed = {m.observable for m in measures if m.observable}
-    total += BLOCK * sum(np.size(obs[o]) for o in needed) * 8
+    total += block_size(measures) * sum(np.size(obs[o]) for o in needed) * 8
     for m in measures:
         if m.kind == "function":
             total += sum(np.size(obs[o]) for o in m.observables) * 8 * measured_steps
-        if m.kind == "cross_correlation":
+        if m.kind in ("cross_correlation", "ridge"):  # their F x F sums
             total += np.size(obs[m.observable]) ** 2 * 8
         if m.kind == "orbit":
             total += m.length * np.size(obs[m.observable]) * 8
@@ -301,10 +403,12 @@ def result_specs(job: "SweepJob") -> dict:
 
         model = job.model if job.structural is None else job.structural[0][0]
         state = job.state if job.structural is None else job.structural[0][1]
-        cfg, arrays, ridge_column = job.task
+        cfg, arrays, columns = job.task
         tree = jax.tree_util.tree_map(jnp.asarray, (model, state, arrays))
-        out = task_chunk(*tree[:2], jnp.asarray(job.values[:1]), tree[2], paths=job.traced_paths, cfg=cfg,
-                         dt=job.dt, batched_model=False, ridge_column=ridge_column)
+        drive_fn, drive_arrays = job.drive_parts()
+        out = task_chunk(*tree[:2], jnp.asarray(job.values[:1]), tree[2], drive_arrays, paths=job.traced_paths,
+                         cfg=cfg, dt=job.dt, batched_model=False, columns=columns, measures=job.measures,
+                         steps=job.steps, transient=job.transient, drive_fn=drive_fn)
         return {k: v[0] for k, v in out.items()}
 
     def one():

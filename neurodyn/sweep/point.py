@@ -19,7 +19,13 @@ from ..core.loop import iterate, transition
 from ..core.parameters import with_parameter
 from ..core.tangent import flatten_state, tangent_step
 
-BLOCK = 64  # measured steps per accumulator update
+BLOCK = 64  # measured steps per accumulator update, unless a measure prefers longer blocks
+
+
+def block_size(measures) -> int:
+    """Measured steps per accumulator update: the longest block any measure prefers, at least
+    :data:`BLOCK` (a run shorter than a block is one shorter block)."""
+    return max([BLOCK] + [m.block for m in measures])
 
 
 def point(model, state, values, drive, *, paths, steps, transient, measures, dt):
@@ -56,13 +62,16 @@ def point(model, state, values, drive, *, paths, steps, transient, measures, dt)
                                if functions else None)
 
     n = steps - transient
-    n_blocks, tail = divmod(n, BLOCK)
+    for m in others:
+        m.check(n)
+    size = block_size(others)
+    n_blocks, tail = divmod(n, size)
     carry = ((state, v0, jnp.zeros((), vec.dtype)), accs)
-    idx = transient + jnp.arange(n_blocks * BLOCK, dtype=jnp.int32).reshape(n_blocks, BLOCK)
+    idx = transient + jnp.arange(n_blocks * size, dtype=jnp.int32).reshape(n_blocks, size)
     carry, records = lax.scan(block, carry, idx)
     parts = [jax.tree_util.tree_map(lambda a: a.reshape((-1,) + a.shape[2:]), records)] if functions else []
     if tail:
-        carry, rest = block(carry, transient + n_blocks * BLOCK + jnp.arange(tail, dtype=jnp.int32))
+        carry, rest = block(carry, transient + n_blocks * size + jnp.arange(tail, dtype=jnp.int32))
         parts.append(rest)
     (_, _, logsum), accs = carry
     out = {}

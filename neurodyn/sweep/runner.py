@@ -45,7 +45,9 @@ def sweep(target, grid: Grid, measures: Sequence[str | Measure], *, out=None, st
     (a :class:`Grid`, a list of ``"path=start:stop:count"`` axes or a dict ``{path: values}``).
 
     Args:
-        measures: measure names (see :func:`neurodyn.sweep.measures.parse_measure`) or Measures.
+        measures: measure names (see :func:`neurodyn.sweep.measures.parse_measure`) or Measures;
+            with a spec's ``[task]``, task scores (``nrmse``, ``accuracy``, ...) and ordinary
+            measures may be mixed: both are computed in the same compiled chunk.
         out: HDF5 sweep file (default ``hdf5_outputs/<spec name>.sweep.h5`` for specs; no file for a
             bare model unless given). An existing file of the same sweep is resumed.
         steps, transient: run length and unmeasured steps (default from the spec).
@@ -55,7 +57,9 @@ def sweep(target, grid: Grid, measures: Sequence[str | Measure], *, out=None, st
         executor: None (this process) or a ``dask.distributed.Client``.
         progress: progress bar with points/s and ETA (default: when stderr is a terminal).
         drive: external input shared by every point (pytree of arrays, leading axis >= steps),
-            e.g. the input signal of a reservoir.
+            e.g. the input signal of a reservoir, or ``"task"``: the input series of the spec's
+            ``[task]``, into the populations it drives (ordinary measures then see the reservoir
+            under the task's input; task scores always do).
         should_stop: called after every chunk is stored; when it returns True the sweep stops
             there (e.g. :class:`neurodyn.signals.StopFlag`, set by Ctrl-C).
 

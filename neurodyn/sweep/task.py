@@ -9,6 +9,19 @@ standard deviations with ``standardize``, else ones), which equals the centred s
 ``folds``-fold cross-validation (mean held-out MSE) and the smallest error wins, per point. A
 swept ``task.readout.ridge`` gives every point its own single value instead.
 
+Swept split (:data:`SWEEPABLE`): ``task.washout``, ``task.train``, ``task.test`` (series) and
+``task.readout.folds`` change which rows train, test and form each fold, not any array's
+shape: every point harvests all ``steps`` rows and weights them with 0/1 masks built inside the
+compiled call from its own split, so one compilation serves the grid. Each fold is read as a
+fixed-length window (the grid's longest fold) starting at its first row and masked to the
+fold, so the fold Gram matrices, summed to the total, cost about one pass over the training
+rows, as with a fixed split.
+
+Ordinary measures (``mean``, ``max_lyapunov``, ...) asked for beside task scores run in the same
+compiled chunk, on the same run a measure-only sweep makes (:func:`neurodyn.sweep.point.point`:
+the spec's steps and transient, the sweep's ``drive``), so a mixed sweep's numbers equal the two
+separate sweeps'.
+
 Memory: a point holds its harvested features (``T x F`` values for a series, one pooled vector
 per sequence for a classification set); the sweep's chunk size is chosen so a chunk stays in
 the memory budget, so the number of points never changes the memory used.
@@ -26,8 +39,13 @@ from jax import lax
 
 from ..core.parameters import with_parameter
 from ..readout.harvest import feature_trajectory
+from .point import point
 
 TASK_MEASURES = ("nrmse", "nrmse_rms", "mse", "r2", "memory_capacity", "accuracy")
+SPLIT_FIELDS = {"task.washout": "washout", "task.train": "train", "task.test": "test",
+                "task.readout.folds": "folds"}
+SWEEPABLE = ("task.readout.ridge", *SPLIT_FIELDS)
+"""The ``[task]`` fields a task sweep can take as grid axes (no recompilation per point)."""
 
 
 @dataclass(frozen=True)
@@ -47,15 +65,33 @@ class TaskConfig:
     pool: str
     n_ridges: int
     metrics: tuple
+    split_traced: bool = False  # the split (washout, train, test, folds) is per point: masked rows
+    max_folds: int = 0  # with split_traced: the largest fold count of the grid
+    fold_rows: int = 0  # with split_traced: the longest cross-validation block of the grid
 
 
-def config(task, metrics, n_ridges: int, data) -> TaskConfig:
+def config(task, metrics, n_ridges: int, data, splits=None) -> TaskConfig:
     """The :class:`TaskConfig` of a :class:`neurodyn.spec.task.Task` for the given metrics (a
-    classification set trains on its first ``data.n_train`` sequences)."""
+    classification set trains on its first ``data.n_train`` sequences); ``splits`` (the
+    ``(washout, train, test, folds)`` of every grid point, :func:`split_values`) makes the split
+    per point, sized by its largest fold count and its longest fold."""
     r = task.readout
     train = task.train if task.kind == "series" else data.n_train
+    max_folds = fold_rows = 0
+    if splits is not None:
+        max_folds = max(int(f) for *_, f in splits)
+        fold_rows = max(int(np.max(np.diff(np.linspace(0, tr, int(f) + 1).astype(int)))) for _, tr, _, f in splits)
     return TaskConfig(task.kind, task.inputs, task.features, task.washout, train, task.test, r["folds"],
-                      r["bias"], r["standardize"], r["use_inputs"], r["pool"], n_ridges, tuple(metrics))
+                      r["bias"], r["standardize"], r["use_inputs"], r["pool"], n_ridges, tuple(metrics),
+                      splits is not None, max_folds, fold_rows)
+
+
+def split_values(task, data) -> tuple:
+    """``(washout, train, test, folds)`` of a validated task, as the masked split uses them (a
+    classification set: no washout, its first ``data.n_train`` sequences train, the rest test)."""
+    if task.kind == "series":
+        return (task.washout, task.train, task.test, task.readout["folds"])
+    return (0, data.n_train, data.inputs.shape[0] - data.n_train, task.readout["folds"])
 
 
 def task_arrays(task, data) -> dict:
@@ -166,29 +202,134 @@ def fit_and_score(x_train, y_train, x_test, y_test, ridges, cfg: TaskConfig) -> 
     return out
 
 
-def task_point(model, state, arrays, ridges, cfg: TaskConfig, dt):
-    """The scores of one sweep point (pure; vmapped over points)."""
+def _masked_moments(x, y, m) -> tuple:
+    """:func:`_moments` of the rows where the 0/1 weights ``m`` are 1."""
+    return (jnp.sum(m), m @ x, m @ y, x.T @ (m[:, None] * x), x.T @ (m[:, None] * y))
+
+
+def _masked_scores(pred, y, m, metrics) -> dict:
+    """The test ``metrics`` of ``pred`` against ``y`` over the rows where ``m`` is 1 (the same
+    definitions as :func:`fit_and_score`, written as weighted sums)."""
+    n, k = jnp.sum(m), y.shape[1]
+    w = m[:, None]
+    err2 = (pred - y) ** 2
+    mean_col = lambda a: jnp.sum(w * a, axis=0) / n
+    out = {}
+    for name in metrics:
+        if name == "mse":
+            out[name] = jnp.sum(w * err2) / (n * k)
+        elif name == "nrmse":
+            mu = jnp.sum(w * y) / (n * k)
+            out[name] = jnp.sqrt((jnp.sum(w * err2) / (n * k)) / (jnp.sum(w * (y - mu) ** 2) / (n * k)))
+        elif name == "nrmse_rms":
+            out[name] = jnp.sqrt(jnp.sum(w * err2) / jnp.sum(w * y ** 2))
+        elif name == "r2":
+            ss_tot = jnp.sum(w * (y - mean_col(y)) ** 2, axis=0)
+            out[name] = jnp.mean(1 - jnp.sum(w * err2, axis=0) / ss_tot)
+        elif name == "memory_capacity":
+            pc, yc = pred - mean_col(pred), y - mean_col(y)
+            out[name] = jnp.sum(jnp.sum(w * pc * yc, axis=0) ** 2
+                                / (jnp.sum(w * pc * pc, axis=0) * jnp.sum(w * yc * yc, axis=0)))
+        elif name == "accuracy":
+            hit = (jnp.argmax(pred, axis=1) == jnp.argmax(y, axis=1)).astype(pred.dtype)
+            out[name] = jnp.sum(m * hit) / n
+    return out
+
+
+def fit_and_score_masked(x, y, split, ridges, cfg: TaskConfig) -> dict:
+    """:func:`fit_and_score` with the split given per point: ``split = (washout, train, test,
+    folds)`` (traced numbers). Rows ``washout <= r < washout + train`` train, the next ``test``
+    rows test; the training rows form ``folds`` contiguous blocks with the edges of
+    :func:`neurodyn.readout.ridge.blocked_cv_errors` (``floor(i * (train / folds))``, the last
+    ``train``), the blocks past ``folds`` (up to ``cfg.max_folds``) empty and left out of the mean.
+    A block is read as a window of ``cfg.fold_rows`` rows (the grid's longest block) from its
+    first row, masked to the block, so the Gram matrices cost about one pass over the training
+    rows, as with a fixed split."""
+    w0, n_tr, n_te, folds = (jnp.asarray(v, x.dtype) for v in split)
+    r = jnp.arange(x.shape[0], dtype=x.dtype)
+    pos = r - w0  # position among the training rows
+    train = ((pos >= 0) & (pos < n_tr)).astype(x.dtype)
+    test = ((pos >= n_tr) & (pos < n_tr + n_te)).astype(x.dtype)
+    n = jnp.sum(train)
+    mean = (train @ x) / n
+    scale = jnp.sqrt((train @ (x - mean) ** 2) / n) if cfg.standardize else jnp.ones(x.shape[1], x.dtype)
+    penalty = jnp.where(scale > 0, scale, 1.0) ** 2
+    if cfg.n_ridges > 1:
+        i = jnp.arange(cfg.max_folds + 1, dtype=x.dtype)
+        edges = w0 + jnp.where(i >= folds, n_tr, jnp.floor(i * (n_tr / folds)))  # np.linspace(0, n, folds + 1)
+        rows = min(cfg.fold_rows, x.shape[0])
+
+        def block(f):
+            """Rows, targets and 0/1 weights of fold ``f`` (a window of ``rows`` rows)."""
+            start = jnp.clip(edges[f], 0, x.shape[0] - rows).astype(jnp.int32)
+            idx = (start + jnp.arange(rows)).astype(x.dtype)
+            held = ((idx >= edges[f]) & (idx < edges[f + 1])).astype(x.dtype)
+            return lax.dynamic_slice_in_dim(x, start, rows), lax.dynamic_slice_in_dim(y, start, rows), held
+
+        per_fold = lax.map(lambda f: _masked_moments(*block(f)), jnp.arange(cfg.max_folds))
+        total = jax.tree_util.tree_map(lambda a: jnp.sum(a, axis=0), per_fold)
+
+        def fold_error(args):
+            f, fold = args
+            xs, ys, held = block(f)
+            rest = jax.tree_util.tree_map(lambda t, h: t - h, total, fold)
+            b, w = _fit(rest, ridges, penalty, cfg.bias)
+            pred = b[:, None, :] + jnp.einsum("tf,rfo->rto", xs, w)
+            sq = jnp.sum(held[None, :, None] * (pred - ys[None]) ** 2, axis=(1, 2))
+            count = jnp.sum(held)
+            return jnp.where(count > 0, sq / (jnp.maximum(count, 1) * y.shape[1]), 0.0)
+
+        errors = jnp.sum(lax.map(fold_error, (jnp.arange(cfg.max_folds), per_fold)), axis=0) / folds
+        beta = ridges[jnp.argmin(errors)]
+    else:
+        total = _masked_moments(x, y, train)
+        beta = ridges[0]
+    b, w = _fit(total, beta[None], penalty, cfg.bias)
+    return {"ridge": beta, **_masked_scores(b[0] + x @ w[0], y, test, cfg.metrics)}
+
+
+def task_point(model, state, arrays, ridges, cfg: TaskConfig, dt, split=None):
+    """The scores of one sweep point (pure; vmapped over points); ``split`` (with
+    ``cfg.split_traced``): this point's ``(washout, train, test, folds)``."""
     u, y = arrays["u"], arrays["y"]
     if cfg.kind == "series":
         x = _features(model, state, u, dt, cfg)
         if cfg.use_inputs:
             x = jnp.concatenate([u.astype(x.dtype), x], axis=1)
+        if cfg.split_traced:
+            return fit_and_score_masked(x, y, split, ridges, cfg)
         w, tr, te = cfg.washout, cfg.train, cfg.test
         return fit_and_score(x[w:w + tr], y[w:w + tr], x[w + tr:w + tr + te], y[w + tr:w + tr + te], ridges, cfg)
     n = cfg.train
     x = _pooled(model, state, u, dt, cfg)
+    if cfg.split_traced:
+        return fit_and_score_masked(x, y, split, ridges, cfg)
     return fit_and_score(x[:n], y[:n], x[n:], y[n:], ridges, cfg)
 
 
-@partial(jax.jit, static_argnames=("paths", "cfg", "dt", "batched_model", "ridge_column"))
-def task_chunk(model, state, values, arrays, *, paths, cfg: TaskConfig, dt, batched_model: bool, ridge_column):
-    """Every point of a chunk in one vmapped call (``values``: ``(B, n_columns)``)."""
+@partial(jax.jit, static_argnames=("paths", "cfg", "dt", "batched_model", "columns", "measures", "steps",
+                                   "transient", "drive_fn"))
+def task_chunk(model, state, values, arrays, drive_arrays=None, *, paths, cfg: TaskConfig, dt, batched_model: bool,
+               columns=(), measures=(), steps=0, transient=0, drive_fn=None):
+    """Every point of a chunk in one vmapped call (``values``: ``(B, n_columns)``): the task
+    scores and, when ``measures`` (ordinary sweep measures) are given, those of the run
+    :func:`neurodyn.sweep.point.point` makes (``steps``, ``transient``, the drive), on the
+    same parameters. ``columns``: ``(name, column)`` pairs of the values that are task fields
+    (``"ridge"``, and with ``cfg.split_traced`` ``"washout"``, ``"train"``, ``"test"``,
+    ``"folds"``: every one of the four, a per-point copy of the split)."""
+    col = dict(columns)
 
     def one(m, s, v):
         for j, p in enumerate(paths):
             m = with_parameter(m, p, v[j])
-        ridges = v[ridge_column][None] if ridge_column is not None else arrays["ridges"]
-        return task_point(m, s, arrays, ridges, cfg, dt)
+        ridges = v[col["ridge"]][None] if "ridge" in col else arrays["ridges"]
+        split = tuple(v[col[k]] for k in ("washout", "train", "test", "folds")) if cfg.split_traced else None
+        out = task_point(m, s, arrays, ridges, cfg, dt, split)
+        if measures:
+            drive = drive_fn if drive_fn is not None else drive_arrays
+            out.update(point(m, s, v[:0], drive, paths=(), steps=steps, transient=transient, measures=measures,
+                             dt=dt))
+        return out
 
     axes = (0, 0, 0) if batched_model else (None, None, 0)
     return jax.vmap(one, in_axes=axes)(model, state, values)

@@ -114,3 +114,79 @@ def test_res_rmn_memory_recalls_every_past_input_exactly():
     # and the non-linear reservoir reads m of the same step
     traj = nd.simulate(net, 3, drive={"memory": u[0, :3], "reservoir": u[0, :3]})
     assert np.abs(traj["reservoir.x"][1]).max() > 0
+
+
+# ---------------------------------------------------------------- ResRMN from a spec (linear memory)
+
+SPECS = __import__("pathlib").Path(__file__).resolve().parents[2] / "models"
+
+
+def _resrmn_spec(*overrides):
+    from neurodyn.spec import load_spec
+
+    return load_spec(SPECS / "resrmn_digits.toml", overrides=["populations.reservoir.n=12", *overrides])
+
+
+def test_res_esn_identity_activation_is_the_linear_residual_map():
+    # activation = "identity": x(n) = alpha O x(n-1) + beta (W x(n-1) + W_in u(n) + b), checked by a NumPy loop
+    res = ResESN.create(20, 2, alpha=0.4, beta=0.5, spectral_radius=0.7, bias_scaling=0.3, orthogonal="random",
+                        activation="identity", seed=6)
+    u = np.asarray(_input(80, seed=4, n_inputs=2))
+    o, w, w_in, b = (np.asarray(a) for a in (res.o, res.w, res.w_in, res.bias))
+    x, ref = np.zeros(20), []
+    for n in range(80):  # simulate records the state before each step
+        ref.append(x)
+        x = 0.4 * o @ x + 0.5 * (w @ x + w_in @ u[n] + b)
+    np.testing.assert_allclose(nd.simulate(res, 80, drive=jnp.asarray(u))["x"], np.array(ref), rtol=0, atol=1e-12)
+    with pytest.raises(SpecError, match="res_esn: activation: must be one of 'tanh', 'identity', got 'relu'"):
+        ResESN.create(5, activation="relu")
+
+
+def test_spec_built_resrmn_memory_is_linear_and_recalls_its_last_inputs_exactly():
+    # docs/models/reservoirs.md (ResRMN); Pinna, Ceni & Gallicchio (arXiv:2508.09925): m(t) = O m(t-1) + V_x u(t),
+    # O the cyclic permutation of N_m units (alpha = beta = 1, no recurrent matrix); after T = N_m steps from m = 0,
+    # m(T) = sum_k O^k V_x u(T - k) = C [u(T), ..., u(1)] with C circulant: the last N_m inputs exactly
+    spec = _resrmn_spec()
+    memory = spec.model.populations["memory"]
+    n = memory.n
+    assert memory.activation == "identity" and n == 64 == spec.steps
+    v = np.asarray(memory.w_in)[:, 0]
+    u = np.random.default_rng(5).uniform(0, 1, (n, 1))  # digits pixels lie in [0, 1]
+    drive = {"memory": jnp.asarray(u), "reservoir": jnp.asarray(u)}
+    final, traj = nd.run(spec.model, spec.state, n, drive=drive, record=("memory.x",))
+    m, ref = np.zeros(n), []
+    for t in range(n):  # the NumPy loop of the linear memory (rows: the state before each step)
+        ref.append(m)
+        m = np.roll(m, 1) + v * u[t, 0]
+    np.testing.assert_allclose(traj["memory.x"], np.array(ref), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(final["memory"].x, m, rtol=0, atol=1e-12)
+    circulant = np.stack([np.roll(v, k) for k in range(n)], axis=1)  # column k: O^k V_x
+    assert np.linalg.cond(circulant) < 1e3
+    recalled = np.linalg.solve(circulant, np.asarray(final["memory"].x))
+    np.testing.assert_allclose(recalled, u[::-1, 0], rtol=0, atol=1e-10)  # u(T), u(T-1), ..., u(1)
+    # the former tanh memory (m = O m + tanh(V_x u)) is not that delay line: the test above would fail on it
+    tanh = _resrmn_spec("populations.memory.activation=\"tanh\"")
+    assert np.abs(nd.run(tanh.model, tanh.state, n, drive=drive, record=())[0]["memory"].x - m).max() > 1e-5
+
+
+def test_spec_built_resrmn_equals_python_res_rmn_with_the_same_matrices():
+    import dataclasses
+
+    from neurodyn.core.network import stack
+
+    spec = _resrmn_spec()
+    mem, res = spec.model.populations["memory"], spec.model.populations["reservoir"]
+    proj = spec.model.projections["memory_to_reservoir"]
+    py = res_rmn(64, 12, 1, alpha=0.99, beta=0.01, spectral_radius=1.0, memory_input_scaling=0.1,
+                 bias_scaling=0.1, memory_scaling=0.1, orthogonal="identity", stability="off", seed=0)
+    same = stack({"memory": dataclasses.replace(py.populations["memory"], w_in=mem.w_in),
+                  "reservoir": dataclasses.replace(py.populations["reservoir"], w=res.w, w_in=res.w_in,
+                                                   bias=res.bias)},
+                 {"memory_to_reservoir": dataclasses.replace(py.projections["memory_to_reservoir"],
+                                                             weights=proj.weights)})
+    u = jnp.asarray(np.random.default_rng(8).uniform(0, 1, (150, 1)))
+    drive = {"memory": u, "reservoir": u}
+    a, b = nd.simulate(spec.model, 150, drive=drive), nd.simulate(same, 150, drive=drive)
+    assert np.abs(b["reservoir.x"]).max() > 0.1
+    np.testing.assert_allclose(a["memory.x"], b["memory.x"], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(a["reservoir.x"], b["reservoir.x"], rtol=0, atol=1e-10)

@@ -88,10 +88,22 @@ def test_classification_sweep_accuracy_equals_single_runs(tmp_path):
 @pytest.mark.parametrize("spec,args,message", [
     ("chialvo_single", ["--grid", "populations.neuron.b=0.5,0.6", "--measure", "nrmse"],
      "--measure nrmse: task scores need a spec with a [task] table"),
-    ("esn_narma10", ["--grid", "populations.reservoir.leak=0.5,1", "--measure", "nrmse", "--measure",
-                     "mean:reservoir.x"], "--measure: task scores"),
-    ("esn_narma10", ["--grid", "task.washout=10,20", "--measure", "nrmse"],
-     "--grid task.washout: of the [task] table only task.readout.ridge can be swept"),
+    ("esn_narma10", ["--grid", "task.readout.standardize=0,1", "--measure", "nrmse", "--measure",
+                     "mean:reservoir.x"],
+     "--grid task.readout.standardize: not sweepable: it changes the readout's form, not a number of it; run one "
+     "sweep per value. The [task] fields a sweep varies without recompiling: task.readout.ridge, task.washout, "
+     "task.train, task.test, task.readout.folds"),
+    ("esn_narma10", ["--grid", "task.dataset.order=10,20", "--measure", "nrmse"],
+     "--grid task.dataset.order: not sweepable: it changes the task's data"),
+    ("esn_narma10", ["--grid", "task.washout=10,20", "--measure", "mean:reservoir.x"],
+     "--grid task.washout: a [task] field changes only task scores"),
+    ("esn_narma10", ["--grid", "task.washout=10,2000", "--measure", "nrmse"],
+     "sweep point 1 (task.washout=2000): task: washout (2000) + train"),
+    ("resrmn_digits", ["--grid", "task.readout.folds=2,3", "--measure", "accuracy", "--measure", "max_lyapunov",
+                       "--drive", "task"],
+     "sweep: drive \"task\": the digits_sequences task is a set of sequences, not one input series"),
+    ("resrmn_digits", ["--grid", "task.train=10,20", "--measure", "accuracy"],
+     "--grid task.train: not sweepable for the classification set 'digits_sequences'"),
     ("esn_narma10", ["--grid", "populations.reservoir.leak=0.5,1", "--measure", "accuracy"],
      "--measure accuracy: not a score of the task's narma data"),
 ])

@@ -1,0 +1,108 @@
+"""Compiled CPU kernels that XLA calls directly: numba C functions behind XLA's typed FFI.
+
+A kernel is a ``numba.cfunc`` taking XLA's ``XLA_FFI_CallFrame*``; it reads its operands from the
+call frame itself (:func:`frame_buffer`), so no Python runs when a compiled loop calls it (the
+cost of a call is that of a C function call). :func:`register_handler` answers XLA's metadata
+handshake (the FFI API version) and registers the handler under a target name for
+``jax.ffi.ffi_call``. Used by the event kernel (``neurodyn.ops.event``) and the BLAS products
+(``neurodyn.ops.dense``).
+
+Field offsets (8-byte words) of XLA's FFI C structs (jaxlib include/xla/ffi/api/c_api.h, API
+0.x): XLA_FFI_CallFrame {struct_size, extension_start, api, ctx, stage, args {struct_size,
+extension_start, size, types, args}, rets {..., rets}, ...}; XLA_FFI_Buffer {struct_size,
+extension_start, dtype, data, rank, dims}; XLA_FFI_Extension_Base {struct_size, type, next};
+XLA_FFI_Metadata_Extension {base, metadata}; XLA_FFI_Metadata {struct_size, api_version
+{struct_size, extension_start, major, minor}, traits, ...} (int32 words 6, 7, 8).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+FRAME_EXTENSION, FRAME_ARGS, FRAME_RETS = 1, 9, 14
+BUFFER_DTYPE, BUFFER_DATA, BUFFER_RANK, BUFFER_DIMS = 2, 3, 4, 5
+XLA_F32, XLA_F64 = 11, 12  # XLA_FFI_DataType
+
+
+def api_version() -> tuple:
+    """``(major, minor)`` of the XLA FFI API of the installed jaxlib (its ``c_api.h``), which a
+    handler reports in XLA's metadata handshake; ``(0, 1)`` if the header is absent."""
+    import os
+    import re
+
+    import jaxlib
+
+    header = os.path.join(os.path.dirname(jaxlib.__file__), "include", "xla", "ffi", "api", "c_api.h")
+    try:
+        with open(header) as fh:
+            text = fh.read()
+        return (int(re.search(r"#define\s+XLA_FFI_API_MAJOR\s+(\d+)", text).group(1)),
+                int(re.search(r"#define\s+XLA_FFI_API_MINOR\s+(\d+)", text).group(1)))
+    except (OSError, AttributeError):
+        return 0, 1
+
+
+@functools.cache
+def numba_installed() -> bool:
+    """Whether numba can be imported (the compiled kernels need it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("numba") is not None
+
+
+@functools.cache
+def frame_tools():
+    """``(address, frame_buffer, metadata_query)``: numba functions (inlined into a handler).
+
+    ``address(int64) -> void*``; ``frame_buffer(frame, which, i) -> (data address, dims array,
+    dtype code)`` of argument (``which = FRAME_ARGS``) or result (``FRAME_RETS``) ``i``;
+    ``metadata_query(frame) -> bool`` answers XLA's registration-time query for the API version
+    (the handler must then return 0 at once)."""
+    import numba
+    from numba import carray, types
+    from numba.core.extending import intrinsic
+
+    major, minor = api_version()
+
+    @intrinsic
+    def address(typingctx, value):
+        def codegen(context, builder, signature, args):
+            return builder.inttoptr(args[0], context.get_value_type(types.voidptr))
+
+        return types.voidptr(types.int64), codegen
+
+    @numba.njit(inline="always")
+    def frame_buffer(frame, which, i):
+        b = carray(address(carray(address(frame[which]), (i + 1,), np.int64)[i]), (6,), np.int64)
+        rank = b[BUFFER_RANK]
+        dims = carray(address(b[BUFFER_DIMS]), (max(rank, 1),), np.int64)[:rank]
+        return b[BUFFER_DATA], dims, b[BUFFER_DTYPE] & 0xFFFFFFFF
+
+    @numba.njit(inline="always")
+    def metadata_query(frame):
+        extension = frame[FRAME_EXTENSION]
+        while extension != 0:
+            node = carray(address(extension), (4,), np.int64)
+            if node[1] & 0xFFFFFFFF == 1:
+                metadata = carray(address(node[3]), (10,), np.int32)
+                metadata[6], metadata[7], metadata[8] = major, minor, 0
+                return True
+            extension = node[2]
+        return False
+
+    return address, frame_buffer, metadata_query
+
+
+_HANDLERS: list = []  # XLA holds the handlers' addresses for the life of the process
+
+
+def register_handler(name: str, handler) -> str:
+    """Register the ``numba.cfunc`` ``handler`` as the CPU FFI target ``name``; returns ``name``."""
+    import jax
+
+    jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(handler.address), platform="cpu")
+    _HANDLERS.append(handler)
+    return name
+
