@@ -9,7 +9,10 @@ benchmark and 8 with per-synapse float32 weights attached to the same synapses),
 time per simulated second after compilation (a short run: 200 ms of biological time, 100 ms
 from 256k neurons on; best of two below 256k, one run above) with the mean excitatory rate.
 The exponent of wall time against N is a least-squares fit of log(time) on log(N) over the
-sizes run. ``--quick`` stops at 64k. The 2-core machine is shared: timings vary by tens of
+sizes run. Where the machine sets it: beside each network, the same neurons without any
+projection (the elementwise state update alone: no event, no random access) are timed, in ns
+per neuron and step; their cost per neuron grows with N by as much as the network's when the
+state leaves the caches, which is the memory hierarchy of the machine, not the event kernel. ``--quick`` stops at 64k. The 2-core machine is shared: timings vary by tens of
 percent, and the 1M point runs once.
 
 Last, the 64k network (16k with ``--quick``) on two CPU devices (``neurodyn.core.sharding``, a
@@ -30,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from neurodyn.core.loop import initial_state, iterate
+from neurodyn.core.network import Network
 from neurodyn.models import coba_ei, coba_initial_state
 
 SIZES = (4_000, 16_000, 64_000, 256_000, 1_000_000)
@@ -73,18 +77,22 @@ def main(quick: bool = False):
     sizes = SIZES[:3] if quick else SIZES
     yield (f"COBA E/I at fixed fan-out 80, dt 0.1 ms, float32, {jax.default_backend()} "
            f"({jax.device_count()} device(s)); time per simulated second after compilation")
-    ns, walls = [], []
+    ns, walls, alone = [], [], []
     for n in sizes:
         net, build = _network(n)
         stored, per_synapse = _bytes(net)
         seconds = 0.2 if n < 256_000 else 0.1
         steps = int(round(seconds / 1e-4))
-        compile_s, wall, rate = _wall(net, steps, rounds=2 if n < 256_000 else 1)
+        rounds = 2 if n < 256_000 else 1
+        compile_s, wall, rate = _wall(net, steps, rounds=rounds)
+        neurons = _wall(Network(net.populations, {}), steps, rounds=rounds)[1]
         ns.append(n)
         walls.append(wall / seconds)
+        alone.append(neurons / seconds)
         yield (f"  N = {n:>9,}: {80 * n:>11,} synapses built in {build:5.2f} s; {stored:.2f} B/synapse "
                f"(homogeneous weight, no row pointers), {per_synapse:.2f} with per-synapse float32 weights; "
-               f"{wall / seconds:8.3f} s per simulated second ({wall / steps * 1e6:8.1f} us/step, "
+               f"{wall / seconds:8.3f} s per simulated second ({wall / steps * 1e6:8.1f} us/step = "
+               f"{wall / steps / n * 1e9:.2f} ns per neuron-step; the neurons alone {neurons / steps / n * 1e9:.2f}; "
                f"{seconds * 1e3:.0f} ms run, compile {compile_s:.1f} s), exc rate {rate:.1f} Hz")
         del net
     slope, _ = np.polyfit(np.log(ns), np.log(walls), 1)
@@ -92,6 +100,10 @@ def main(quick: bool = False):
     tail = (f"; from 64k on: {np.polyfit(np.log(np.take(ns, big)), np.log(np.take(walls, big)), 1)[0]:.2f}"
             if len(big) >= 2 else "")
     yield f"  fitted exponent of wall time vs N (time ~ N^a): a = {slope:.2f} over {ns[0]:,}-{ns[-1]:,}{tail}"
+    yield (f"  the neurons alone (no projections, elementwise state update only): a = "
+           f"{np.polyfit(np.log(ns), np.log(alone), 1)[0]:.2f} over the same sizes; ns per neuron-step "
+           f"{alone[0] / ns[0] * 1e5:.2f} at {ns[0]:,} and {alone[-1] / ns[-1] * 1e5:.2f} at {ns[-1]:,} (network: "
+           f"{walls[0] / ns[0] * 1e5:.2f} and {walls[-1] / ns[-1] * 1e5:.2f})")
     yield from sharded(quick)
 
 
