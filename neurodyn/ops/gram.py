@@ -11,6 +11,12 @@ for NumPy's), so on CPU :func:`accumulate_gram` is BLAS's symmetric rank-k updat
 (:mod:`neurodyn.ops.ffi`), updating ``G`` in place. Elsewhere (other platforms, numba missing, a
 failed self-check) it is XLA's product.
 
+Threads: the kernel asks OpenBLAS for one thread on the XLA worker thread that calls it
+(``openblas_set_num_threads_local``, set once per thread and never restored: those threads are
+XLA's, not the user's). OpenBLAS's own threads, waking beside XLA's, stalled each other on the
+2-core machine whenever anything else ran: the same sweep took 3x to 10x longer, and restoring
+the thread count after every call (which rebuilds OpenBLAS's pool) was as slow.
+
 Only the lower triangle of ``G`` is maintained (row-major; the upper triangle is left as it
 was): :func:`symmetric` completes it. Under ``jax.vmap`` (over sweep points) it is one call
 that loops over the batch. Not differentiable (a measure's accumulator).
@@ -83,6 +89,26 @@ def _blas_routine(name: str):
     return ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * 10))(address)
 
 
+def _thread_setter():
+    """A ctypes function ``f(n) -> previous`` setting the number of threads OpenBLAS uses for calls
+    from the calling thread (``openblas_set_num_threads_local``, OpenBLAS >= 0.3.27), from the
+    OpenBLAS that SciPy's BLAS is; a function that does nothing when it is not found."""
+    import ctypes
+    import glob
+    import os
+
+    import scipy
+
+    here = os.path.dirname(scipy.__file__)
+    for path in sorted(glob.glob(os.path.join(here, "..", "scipy.libs", "libscipy_openblas*.so*"))
+                       + glob.glob(os.path.join(here, "..", "scipy_openblas*", "lib", "libscipy_openblas*.so*"))):
+        try:
+            return ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(("openblas_set_num_threads_local", ctypes.CDLL(path)))
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
 @functools.cache
 def _target() -> str:
     """Compile the kernel with numba as a C function XLA calls (typed FFI) and register it; once
@@ -92,6 +118,24 @@ def _target() -> str:
 
     address, frame_buffer, metadata_query = ffi.frame_tools()
     dsyrk, ssyrk = _blas_routine("dsyrk"), _blas_routine("ssyrk")
+    threads = _thread_setter()
+
+    if threads is not None:
+        @numba.njit(inline="always")
+        def one_thread():
+            return threads(1)
+
+        @numba.njit(inline="always")
+        def restore(previous):
+            pass
+    else:
+        @numba.njit(inline="always")
+        def one_thread():
+            return 0
+
+        @numba.njit(inline="always")
+        def restore(previous):
+            pass
 
     @numba.njit(inline="always")
     def update(gp, xp, outp, b, k, f, dtype, syrk, scalars):
@@ -102,10 +146,12 @@ def _target() -> str:
         ints = np.array([f, k, f, f], np.int32)
         one = np.ones(2, dtype)
         flags = np.array([ord("U"), ord("N")], np.uint8)  # column-major upper = row-major lower
+        previous = one_thread()
         for i in range(b):
             syrk(flags[0:].ctypes.data, flags[1:].ctypes.data, ints[0:].ctypes.data, ints[1:].ctypes.data,
                  one[0:].ctypes.data, xp + i * k * f * scalars, ints[2:].ctypes.data, one[1:].ctypes.data,
                  outp + i * f * f * scalars, ints[3:].ctypes.data)
+        restore(previous)
 
     @numba.cfunc(types.int64(types.voidptr))
     def handler(frame_address):

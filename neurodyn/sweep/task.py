@@ -38,7 +38,6 @@ import numpy as np
 from jax import lax
 
 from ..core.parameters import with_parameter
-from ..ops.gram import accumulate_gram, symmetric
 from ..readout.harvest import feature_trajectory
 from .point import point
 
@@ -132,15 +131,9 @@ def _pooled(model, state, u, dt, cfg: TaskConfig):
     return jax.vmap(one)(u)
 
 
-def _gram(x):
-    """``X^T X`` by BLAS's symmetric rank-k update (:func:`neurodyn.ops.gram.accumulate_gram`; XLA's
-    own float64 product is several times slower for a vmapped chunk's batch of them)."""
-    return symmetric(accumulate_gram(jnp.zeros((x.shape[1], x.shape[1]), x.dtype), x))
-
-
 def _moments(x, y) -> tuple:
     """``(n, sum x, sum y, X^T X, X^T Y)`` of a block of rows."""
-    return (jnp.asarray(x.shape[0], x.dtype), jnp.sum(x, axis=0), jnp.sum(y, axis=0), _gram(x), x.T @ y)
+    return (jnp.asarray(x.shape[0], x.dtype), jnp.sum(x, axis=0), jnp.sum(y, axis=0), x.T @ x, x.T @ y)
 
 
 def _fit(moments, betas, penalty, bias: bool):
@@ -211,7 +204,7 @@ def fit_and_score(x_train, y_train, x_test, y_test, ridges, cfg: TaskConfig) -> 
 
 def _masked_moments(x, y, m) -> tuple:
     """:func:`_moments` of the rows where the 0/1 weights ``m`` are 1 (``sum m x x^T = (mX)^T (mX)``)."""
-    return (jnp.sum(m), m @ x, m @ y, _gram(m[:, None] * x), x.T @ (m[:, None] * y))
+    return (jnp.sum(m), m @ x, m @ y, x.T @ (m[:, None] * x), x.T @ (m[:, None] * y))
 
 
 def _masked_scores(pred, y, m, metrics) -> dict:
