@@ -1,5 +1,24 @@
-"""Tests run in float64: reference comparisons need it. Float32 paths are exercised explicitly."""
+"""Tests run in float64: reference comparisons need it. Float32 paths are exercised explicitly.
+
+BLAS runs on one thread in the tests (``OPENBLAS_NUM_THREADS=1`` for the subprocesses the tests
+start, threadpoolctl for this process, whose NumPy is already loaded when this file is read).
+The suite shares its cores with XLA and, on a developer machine, with other processes; OpenBLAS's
+threads then wait on each other: ``np.linalg.eigvals`` of the 500 x 500 reservoir matrix that
+every 500-unit ESN spec builds took 4-6 s with two threads on a busy 2-core machine and 0.2 s
+with one. The matrices in the tests are small, so one thread loses nothing. Set the variable
+yourself to override it.
+"""
+
+import os
 
 import jax
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+try:  # a dependency of scikit-learn, which neurodyn requires
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover
+    threadpool_limits = None
+if threadpool_limits is not None:
+    _BLAS_THREADS = threadpool_limits(limits=int(os.environ["OPENBLAS_NUM_THREADS"]), user_api="blas")
 
 jax.config.update("jax_enable_x64", True)

@@ -178,6 +178,10 @@ BAD = [
 @pytest.mark.parametrize("args,message", BAD, ids=[m for _, m in BAD])
 def test_bad_sweep_input_exit_2_nothing_written(tmp_path, monkeypatch, capsys, args, message):
     monkeypatch.chdir(tmp_path)
+    if "--scheduler" in args:  # the real connect, with 0.5 s instead of its default 5 s to give up
+        import neurodyn.sweep
+        from neurodyn.sweep.execute import connect
+        monkeypatch.setattr(neurodyn.sweep, "connect", lambda address: connect(address, timeout=0.5))
     assert main(["sweep", str(SPEC), "--steps", "500", "--set", "record.transient=100", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("neurodyn: error:") and "\n" not in err and message in err, err

@@ -220,20 +220,24 @@ def test_gradients_equal_those_of_the_dense_product(name):
     def graded_loss(wt, v):
         return jnp.tanh(csr_matvec(conn.with_weights(wt), v)) @ ct
 
+    # each transform is jitted: one compilation per program instead of one per primitive
+    # (op-by-op dispatch of the event kernel's many small operations dominated this test)
     sf = jnp.asarray(s, jnp.float64)
-    np.testing.assert_allclose(jax.grad(event_loss)(w0), jax.grad(dense_loss)(w0, sf), rtol=1e-12, atol=1e-14)
-    gw, gx = jax.grad(graded_loss, argnums=(0, 1))(w0, x)
-    dw, dx = jax.grad(dense_loss, argnums=(0, 1))(w0, x)
+    dense_grads = jax.jit(jax.grad(dense_loss, argnums=(0, 1)))
+    np.testing.assert_allclose(jax.jit(jax.grad(event_loss))(w0), dense_grads(w0, sf)[0], rtol=1e-12, atol=1e-14)
+    gw, gx = jax.jit(jax.grad(graded_loss, argnums=(0, 1)))(w0, x)
+    dw, dx = dense_grads(w0, x)
     np.testing.assert_allclose(gw, dw, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(gx, dx, rtol=1e-12, atol=1e-14)
     # forward mode too, and gradients batched over spike patterns
     t = jnp.asarray(rng.normal(size=np.shape(w0)))
-    jv = jax.jvp(lambda wt: event_csr_matvec(conn.with_weights(wt), s), (w0,), (t,))[1]
+    jv = jax.jit(lambda wt, tt: jax.jvp(lambda v: event_csr_matvec(conn.with_weights(v), s), (wt,), (tt,))[1])(w0, t)
     np.testing.assert_allclose(jv, sf @ _dense_from(conn, t), rtol=1e-12, atol=1e-12)
     spikes = rng.random((3, conn.n_pre)) < 0.3
     event_grad = jax.grad(lambda wt, sp_: event_csr_matvec(conn.with_weights(wt), sp_) @ ct)
-    batched = jax.vmap(event_grad, (None, 0))(w0, spikes)
-    expected = jax.vmap(jax.grad(lambda wt, v: (v @ _dense_from(conn, wt)) @ ct), (None, 0))(w0, spikes.astype(float))
+    batched = jax.jit(jax.vmap(event_grad, (None, 0)))(w0, spikes)
+    expected = jax.jit(jax.vmap(jax.grad(lambda wt, v: (v @ _dense_from(conn, wt)) @ ct), (None, 0)))(
+        w0, spikes.astype(float))
     np.testing.assert_allclose(batched, expected, rtol=1e-12, atol=1e-14)
 
 
@@ -305,12 +309,13 @@ def test_brainevent_backend_equals_dense_and_batches_through_jax(name):
     f = jax.jit(lambda c, s: event_csr_matvec(c, s, backend="brainevent"))
     np.testing.assert_array_equal(np.asarray(f(conn, spikes[0])), spikes[0].astype(float) @ w)
     scales = jnp.asarray([1.0, 2.0, -1.0])
-    y = jax.vmap(lambda k, s: event_csr_matvec(conn.with_weights(conn.weights * k), s, backend="brainevent"))(
-        scales, spikes)
+    y = jax.jit(jax.vmap(lambda k, s: event_csr_matvec(conn.with_weights(conn.weights * k), s,
+                                                       backend="brainevent")))(scales, spikes)
     np.testing.assert_array_equal(np.asarray(y), np.asarray(scales)[:, None] * (spikes.astype(float) @ w))
     ct = jnp.asarray(rng.normal(size=conn.n_post))
-    g = jax.grad(lambda wt: event_csr_matvec(conn.with_weights(wt), spikes[0], backend="brainevent") @ ct)(conn.weights)
-    dense = jax.grad(lambda wt: (spikes[0].astype(float) @ _dense_from(conn, wt)) @ ct)(conn.weights)
+    g = jax.jit(jax.grad(lambda wt: event_csr_matvec(conn.with_weights(wt), spikes[0], backend="brainevent") @ ct))(
+        conn.weights)
+    dense = jax.jit(jax.grad(lambda wt: (spikes[0].astype(float) @ _dense_from(conn, wt)) @ ct))(conn.weights)
     np.testing.assert_allclose(g, dense, rtol=1e-12)
 
 

@@ -67,32 +67,38 @@ def test_fixed_fanout_event_product_equals_dense_exactly_batched_and_differentia
     spikes = rng.random((4, N_PRE)) < 0.1
     weights = np.stack([_int_weights(rng) for _ in range(3)])
     expected = spikes.astype(float) @ dense
+    # every product is jitted (one compilation per program; op-by-op dispatch of the JAX
+    # backend's many small operations dominated this test), the same program for every spike vector
+    product = jax.jit(lambda c, s: event_csr_matvec(c, s, backend=backend))
     for s, e in zip(spikes, expected):
-        np.testing.assert_array_equal(np.asarray(event_csr_matvec(conn, s, backend=backend)), e)
-    np.testing.assert_array_equal(np.asarray(csr_matvec(conn, spikes[0].astype(np.float32))), expected[0])
+        np.testing.assert_array_equal(np.asarray(product(conn, s)), e)
+    np.testing.assert_array_equal(np.asarray(jax.jit(csr_matvec)(conn, spikes[0].astype(np.float32))), expected[0])
     # vmap over spikes, over weights, over both (the weight sweep of a parameter study)
-    over_spikes = jax.vmap(lambda s: event_csr_matvec(conn, s, backend=backend))(spikes)
+    over_spikes = jax.jit(jax.vmap(lambda s: event_csr_matvec(conn, s, backend=backend)))(spikes)
     np.testing.assert_array_equal(np.asarray(over_spikes), expected)
-    over_weights = jax.vmap(lambda w: event_csr_matvec(conn.with_weights(w), spikes[0], backend=backend))(weights)
+    over_weights = jax.jit(jax.vmap(lambda w: event_csr_matvec(conn.with_weights(w), spikes[0], backend=backend)))(
+        weights)
     for w, y in zip(weights, np.asarray(over_weights)):
         np.testing.assert_array_equal(y, spikes[0].astype(float) @ conn.with_weights(w).todense())
-    both = jax.vmap(lambda w, s: event_csr_matvec(conn.with_weights(w), s, backend=backend))(weights, spikes[:3])
+    both = jax.jit(jax.vmap(lambda w, s: event_csr_matvec(conn.with_weights(w), s, backend=backend)))(weights,
+                                                                                                       spikes[:3])
     for w, s, y in zip(weights, spikes, np.asarray(both)):
         np.testing.assert_array_equal(y, s.astype(float) @ conn.with_weights(w).todense())
     # homogeneous weight: w * (number of spiking synapses onto each target)
     homogeneous = _fixed(2.0, seed=4)
-    np.testing.assert_array_equal(np.asarray(event_csr_matvec(homogeneous, spikes[1], backend=backend)),
+    np.testing.assert_array_equal(np.asarray(product(homogeneous, spikes[1])),
                                   spikes[1].astype(float) @ homogeneous.todense())
     # gradient in the weights: d/dw_k sum(c * y) = c[post_k] * s[pre_k], that of the dense product
     c = rng.normal(size=N_POST).astype(np.float32)
     pre, post = conn.presynaptic(), np.asarray(conn.indices)
-    grad = jax.grad(lambda w: jnp.sum(c * event_csr_matvec(conn.with_weights(w), spikes[2], backend=backend)))(
-        jnp.asarray(conn.weights))
+    grad = jax.jit(jax.grad(lambda w: jnp.sum(c * event_csr_matvec(conn.with_weights(w), spikes[2],
+                                                                   backend=backend))))(jnp.asarray(conn.weights))
 
     def dense_loss(w):
         return jnp.sum(c * (spikes[2].astype(np.float32) @ jnp.zeros((N_PRE, N_POST)).at[pre, post].add(w)))
 
-    np.testing.assert_array_equal(np.asarray(grad), np.asarray(jax.grad(dense_loss)(jnp.asarray(conn.weights))))
+    np.testing.assert_array_equal(np.asarray(grad),
+                                  np.asarray(jax.jit(jax.grad(dense_loss))(jnp.asarray(conn.weights))))
     assert np.count_nonzero(np.asarray(grad)) > 0
 
 
@@ -106,5 +112,5 @@ def test_fixed_fanout_delayed_products_equal_dense_per_delay(backend):
         assert conn.indptr is None
         step = 7
         expected = sum(buffer[(step - d) % 5].astype(float) @ conn.todense(delay=d) for d in conn.delay_steps)
-        y = delayed_event_csr_matvec(conn, buffer, step, backend=backend)
+        y = jax.jit(lambda c, b: delayed_event_csr_matvec(c, b, step, backend=backend))(conn, buffer)
         np.testing.assert_array_equal(np.asarray(y), expected)
