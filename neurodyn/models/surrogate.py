@@ -244,6 +244,14 @@ _SURROGATE_FIELDS = (
     Field("scale_by_slope", "bool", default=True, doc="keep the chain-rule factor k in the surrogate derivative"),
 )
 
+_LEAK = Field("tau", "per_node", default=0.9, minimum=0.0, maximum=1.0, exclusive_minimum=True,
+              exclusive_maximum=True, doc="leak factor: v <- tau v + I")
+
+
+def _threshold(doc: str) -> Field:
+    return Field("theta", "per_node", default=0.5, doc=doc)
+
+
 MODELS.register("plif", _cell_from_spec(PLIF), (
     Field("tau", "per_node", default=0.9, minimum=0.0, maximum=1.0, exclusive_minimum=True, exclusive_maximum=True,
           doc="initial leak factor, learned as sigmoid(tau_param)"),
@@ -253,9 +261,7 @@ MODELS.register("plif", _cell_from_spec(PLIF), (
     example={"n": 3, "tau": 0.8}, context=("dtype",), cls=PLIF)
 
 MODELS.register("adalif", _cell_from_spec(AdaLIF), (
-    Field("tau", "per_node", default=0.9, minimum=0.0, maximum=1.0, exclusive_minimum=True, exclusive_maximum=True,
-          doc="leak factor: v <- tau v + I"),
-    Field("theta", "per_node", default=0.5, doc="base threshold theta_0"),
+    _LEAK, _threshold("base threshold theta_0"),
     Field("beta_adapt", "per_node", default=0.1, doc="threshold increment per unit of adaptation trace"),
     Field("tau_adapt", "per_node", default=0.9, minimum=0.0, maximum=1.0, exclusive_maximum=True,
           doc="decay of the adaptation trace b"),
@@ -264,9 +270,7 @@ MODELS.register("adalif", _cell_from_spec(AdaLIF), (
     example={"n": 3, "beta_adapt": 0.2}, context=("dtype",), cls=AdaLIF)
 
 MODELS.register("dspike_lif", _cell_from_spec(DSpikeLIF), (
-    Field("tau", "per_node", default=0.9, minimum=0.0, maximum=1.0, exclusive_minimum=True, exclusive_maximum=True,
-          doc="leak factor: v <- tau v + I"),
-    Field("theta", "per_node", default=0.5, doc="threshold"),
+    _LEAK, _threshold("threshold"),
     Field("sharpness", default=4.0, minimum=0.0, exclusive_minimum=True, doc="DSpike sharpness b"),
 ), summary="LIF whose hard spike has the DSpike derivative (a tanh-shaped smooth step) in the backward pass.",
     citation="Y. Li et al., NeurIPS 2021",
