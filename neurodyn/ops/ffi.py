@@ -5,7 +5,7 @@ call frame itself (:func:`frame_buffer`), so no Python runs when a compiled loop
 cost of a call is that of a C function call). :func:`register_handler` answers XLA's metadata
 handshake (the FFI API version) and registers the handler under a target name for
 ``jax.ffi.ffi_call``. Used by the event kernel (``neurodyn.ops.event``) and the BLAS products
-(``neurodyn.ops.dense``).
+(``neurodyn.ops.gram``).
 
 Field offsets (8-byte words) of XLA's FFI C structs (jaxlib include/xla/ffi/api/c_api.h, API
 0.x): XLA_FFI_CallFrame {struct_size, extension_start, api, ctx, stage, args {struct_size,

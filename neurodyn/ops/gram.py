@@ -123,18 +123,10 @@ def _target() -> str:
     if threads is not None:
         @numba.njit(inline="always")
         def one_thread():
-            return threads(1)
-
-        @numba.njit(inline="always")
-        def restore(previous):
-            pass
+            threads(1)
     else:
         @numba.njit(inline="always")
         def one_thread():
-            return 0
-
-        @numba.njit(inline="always")
-        def restore(previous):
             pass
 
     @numba.njit(inline="always")
@@ -146,12 +138,11 @@ def _target() -> str:
         ints = np.array([f, k, f, f], np.int32)
         one = np.ones(2, dtype)
         flags = np.array([ord("U"), ord("N")], np.uint8)  # column-major upper = row-major lower
-        previous = one_thread()
+        one_thread()
         for i in range(b):
             syrk(flags[0:].ctypes.data, flags[1:].ctypes.data, ints[0:].ctypes.data, ints[1:].ctypes.data,
                  one[0:].ctypes.data, xp + i * k * f * scalars, ints[2:].ctypes.data, one[1:].ctypes.data,
                  outp + i * f * f * scalars, ints[3:].ctypes.data)
-        restore(previous)
 
     @numba.cfunc(types.int64(types.voidptr))
     def handler(frame_address):

@@ -1,6 +1,7 @@
 """Task scores as sweep measures: every point's readout is fitted and scored inside the vmapped,
 compiled chunk, and its scores equal the same configuration run one by one (the `neurodyn run`
-path: harvest, NumPy ridge with blocked cross-validation, score) to 1e-8 in float64."""
+path: harvest, NumPy ridge with blocked cross-validation, score) to 1e-7 in float64 (the
+solves' rounding on ill-conditioned Gram matrices; see the first test)."""
 
 from pathlib import Path
 
@@ -45,7 +46,9 @@ def test_esn_sweep_scores_equal_single_runs_and_compile_once(tmp_path):
         one = _one_by_one("esn_narma10", NARMA, grid, i)
         assert res.results["ridge"][i] == one.attrs["ridge"]  # the same value won the cross-validation
         for m in ("nrmse", "nrmse_rms", "mse"):
-            np.testing.assert_allclose(res.results[m][i], one.scores[m], rtol=1e-8, err_msg=f"{m} at point {i}")
+            # two linear-algebra paths (XLA's solve in the vmapped chunk, LAPACK's in the single run) on
+            # Gram matrices of condition ~1e8 at ridge 1e-6: they agree to cond x eps (measured 1.1e-8)
+            np.testing.assert_allclose(res.results[m][i], one.scores[m], rtol=1e-7, err_msg=f"{m} at point {i}")
     # the scores move with the parameters (a sweep that ignored them would fail here)
     assert np.ptp(res.results["nrmse"]) > 0.05
 
