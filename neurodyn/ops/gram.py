@@ -11,15 +11,15 @@ for NumPy's), so on CPU :func:`accumulate_gram` is BLAS's symmetric rank-k updat
 (:mod:`neurodyn.ops.ffi`), updating ``G`` in place. Elsewhere (other platforms, numba missing, a
 failed self-check) it is XLA's product.
 
-Threads: the kernel asks OpenBLAS for one thread on the XLA worker thread that calls it
-(``openblas_set_num_threads_local``, set once per thread and never restored: those threads are
-XLA's, not the user's). OpenBLAS's own threads, waking beside XLA's, stalled each other on the
+Threads: on every call the kernel asks OpenBLAS for one thread on the XLA worker thread that
+calls it (``openblas_set_num_threads_local``, a thread-local setting, never restored: those
+threads are XLA's, not the user's). OpenBLAS's own threads, waking beside XLA's, stalled each other on the
 2-core machine whenever anything else ran: the same sweep took 3x to 10x longer, and restoring
 the thread count after every call (which rebuilds OpenBLAS's pool) was as slow.
 
 Only the lower triangle of ``G`` is maintained (row-major; the upper triangle is left as it
-was): :func:`symmetric` completes it. Under ``jax.vmap`` (over sweep points) it is one call
-that loops over the batch. Not differentiable (a measure's accumulator).
+was): :func:`symmetric` completes it. Under ``jax.vmap`` (over sweep points, nested or not) it is
+one call that loops over the batch. Not differentiable (a measure's accumulator).
 """
 
 from __future__ import annotations
@@ -52,26 +52,27 @@ def symmetric(g: jax.Array) -> jax.Array:
     return low + jnp.tril(g, -1).T
 
 
-@custom_vmap
 def _update(g, x):
     return _batched(g[None], x[None])[0]
 
 
-@_update.def_vmap
-def _update_batched(axis_size, in_batched, g, x):
-    g = g if in_batched[0] else jnp.broadcast_to(g, (axis_size,) + g.shape)
-    x = x if in_batched[1] else jnp.broadcast_to(x, (axis_size,) + x.shape)
-    lead = g.shape[:-2]
-    f, k = g.shape[-1], x.shape[-2]
-    out = _batched(g.reshape(-1, f, f), x.reshape(-1, k, f))
-    return out.reshape(lead + (f, f)), True
-
-
+@custom_vmap
 def _batched(g, x):
+    """``G_b + X_b^T X_b`` for a batch: ``g`` ``(B, F, F)``, ``x`` ``(B, K, F)``. Under ``jax.vmap``
+    (any depth) the new axis is folded into ``B``, so the kernel always sees one flat batch."""
     if jax.default_backend() == "cpu" and x.dtype in (jnp.float32, jnp.float64) and _kernel_ok():
         call = jax.ffi.ffi_call(_target(), jax.ShapeDtypeStruct(g.shape, g.dtype), input_output_aliases={0: 0})
         return call(g, x)
     return g + jnp.einsum("bki,bkj->bij", x, x)
+
+
+@_batched.def_vmap
+def _batched_vmap(axis_size, in_batched, g, x):
+    g = g if in_batched[0] else jnp.broadcast_to(g, (axis_size,) + g.shape)
+    x = x if in_batched[1] else jnp.broadcast_to(x, (axis_size,) + x.shape)
+    f, k = g.shape[-1], x.shape[-2]
+    out = _batched(g.reshape(-1, f, f), x.reshape(-1, k, f))
+    return out.reshape(g.shape), True
 
 
 def _blas_routine(name: str):

@@ -144,6 +144,9 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
         raise SpecError("a sweep needs at least one --measure")
     if len({m.label for m in parsed}) != len(parsed):
         raise SpecError("a measure is given twice")
+    for m in parsed:
+        _check_observables(m, observables)
+        m.check(steps - transient)
 
     from .task import TASK_MEASURES
 
@@ -219,7 +222,7 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
                    transient, others if tasked else parsed, float(dt), chunk_size, x64, drive, task)
     what = spec.text if spec is not None else f"model {type(model).__name__} {_digest((model, state0))}"
     identity = {"spec": what, "grid": grid.definition,
-                "measures": json.dumps([m.label for m in parsed]), "steps": steps, "transient": transient,
+                "measures": json.dumps([m.identity for m in parsed]), "steps": steps, "transient": transient,
                 "chunk_size": chunk_size, "drive": _digest(drive)}
     return job, identity, spec
 
@@ -359,6 +362,18 @@ def _task_job(spec, measures, grid, task_cols: dict, state):
     n_features = sum(int(np.prod(obs[n].shape)) for n in task.features)
     size = flatten_state(state)[0].size
     return (cfg, arrays, None), columns, bytes_per_point(cfg, arrays, n_features, size)
+
+
+def _check_observables(m: Measure, observables: dict) -> None:
+    """SpecError unless every observable ``m`` reads is one of the model's (a streamed ridge
+    readout: a floating one)."""
+    names = m.observables if m.kind == "function" else (m.observable,) if m.observable else ()
+    for name in names:
+        if name not in observables:
+            raise SpecError(f"measure {m.label}: unknown observable {name!r} (available: {', '.join(observables)})")
+        if m.kind == "ridge" and not jnp.issubdtype(jnp.result_type(observables[name]), jnp.floating):
+            raise SpecError(f"measure {m.label}: the ridge readout needs a floating observable, {name!r} is "
+                            f"{jnp.result_type(observables[name])}")
 
 
 def _digest(tree) -> str:

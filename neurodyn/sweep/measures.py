@@ -142,15 +142,14 @@ RIDGE_BLOCK = 256
 
 def _ridge_init(m, obs):
     f, k = jnp.size(obs), m.target.value.shape[1]
-    wide = jax.dtypes.canonicalize_dtype(jnp.float64)  # float64 where JAX's precision allows it
-    z = lambda *shape: jnp.zeros(shape, wide)  # noqa: E731
+    z = lambda *shape: jnp.zeros(shape, jnp.float64)  # noqa: E731 - _ridge_check has made sure float64 exists
     return (z(), z(f), z(k), z(f, f), z(f, k), z(k), jnp.zeros((), jnp.int32), jnp.zeros(f, jnp.result_type(obs)))
 
 
 def _ridge_update(m, acc, block):
-    """Fold a block in: the moments of ``x - c`` (``c`` the first measured sample, so a state
-    with a large mean loses no digits to the centring), in the accumulator's precision (float64
-    unless JAX runs in float32): the Gram matrix by BLAS's rank-k update
+    """Fold a block in: the float64 moments of ``x - c`` (``c`` the first measured sample, so a
+    state with a large mean loses no digits to the centring) and of the centred target (centred
+    on the host, :meth:`Measure.ridge`): the Gram matrix by BLAS's rank-k update
     (:func:`neurodyn.ops.gram.accumulate_gram`, lower triangle)."""
     n, sx, sy, g, c, syy, pos, shift = acc
     x = block.reshape(block.shape[0], -1)
@@ -168,18 +167,23 @@ def _ridge_finalize(m, acc, n_steps):
 
     n, sx, sy, g, c, syy = acc[:6]
     g = symmetric(g)
-    b, w = _fit((n, sx, sy, g, c), jnp.asarray([m.ridge], g.dtype), jnp.ones(g.shape[0], g.dtype), True)
+    b, w = _fit((n, sx, sy, g, c), jnp.asarray([m.penalty], g.dtype), jnp.ones(g.shape[0], g.dtype), True)
     b, w = b[0], w[0]
-    # sum over the rows of (b + x w - y)^2, per output
+    # sum over the rows of (b + x w - y)^2, per output (y centred, so no term carries its mean)
     sq = (n * b ** 2 + 2 * b * (sx @ w - sy) + jnp.einsum("fo,fg,go->o", w, g, w) - 2 * jnp.sum(w * c, axis=0)
           + syy)
     mse = jnp.maximum(sq, 0.0) / n
+    mean = jnp.asarray(m.target_mean.value, g.dtype)
     var = syy / n - (sy / n) ** 2
+    square = var + (sy / n + mean) ** 2  # mean(y^2) of the uncentred target
     return {f"{m.label}.mse": jnp.mean(mse), f"{m.label}.nrmse": jnp.mean(jnp.sqrt(mse / var)),
-            f"{m.label}.nrmse_rms": jnp.mean(jnp.sqrt(mse / (syy / n)))}
+            f"{m.label}.nrmse_rms": jnp.mean(jnp.sqrt(mse / square))}
 
 
 def _ridge_check(m, n_measured):
+    if not jax.config.jax_enable_x64:
+        raise SpecError("Measure.ridge sums its normal equations in float64, which JAX has switched off: call "
+                        "neurodyn.set_precision('float64') first (the model may still run in float32)")
     rows = m.target.value.shape[0]
     if rows != n_measured:
         raise SpecError(f"Measure.ridge: the target has {rows} rows but the sweep measures {n_measured} steps "
@@ -199,8 +203,9 @@ class Measure:
     length: int = 0
     fn: Callable | None = None
     observables: tuple = ()
-    target: Constant | None = None
-    ridge: float = 0.0
+    target: Constant | None = None  # Measure.ridge: the centred target, and its column means
+    target_mean: Constant | None = None
+    penalty: float = 0.0  # Measure.ridge: the ridge value
 
     @classmethod
     def function(cls, fn: Callable, observables: tuple[str, ...]) -> "Measure":
@@ -222,20 +227,38 @@ class Measure:
         transient`` rows, row ``j`` the target of the state after step ``transient + j``; a 1-D
         array is one output). Results, on the training rows, averaged over outputs:
         ``ridge(<observable>).nrmse`` (``sqrt(MSE / var(y))``), ``.nrmse_rms``
-        (``sqrt(MSE / mean(y^2))``) and ``.mse``. Block products are formed in the run's
-        precision and summed in float64 (float32 runs: products rounded to float32 within a
-        block of :data:`RIDGE_BLOCK` steps). Reference: M. Lukoševičius, "A Practical Guide to
-        Applying Echo State Networks" (2012).
+        (``sqrt(MSE / mean(y^2))``) and ``.mse``. Every sum and product of the normal equations
+        is float64 (a float32 run's states are widened after subtracting the first measured
+        state), so JAX's float64 mode must be on (``neurodyn.set_precision("float64")``; the
+        model may still run in float32); the target is centred on the host, so a target with a
+        large mean loses no digits. Reference: M. Lukoševičius, "A Practical Guide to Applying
+        Echo State Networks" (2012).
         """
-        y = np.asarray(target, float)
+        try:
+            y = np.asarray(target, float)
+        except (TypeError, ValueError):
+            raise SpecError(f"Measure.ridge: the target must be a numeric array, got {type(target).__name__}") from None
         if y.ndim == 1:
             y = y[:, None]
-        if y.ndim != 2 or not np.all(np.isfinite(y)):
+        if y.ndim != 2 or y.shape[0] == 0 or not np.all(np.isfinite(y)):
             raise SpecError(f"Measure.ridge: the target must be a finite (steps,) or (steps, outputs) array, "
                             f"got shape {np.shape(target)}")
-        if not (np.isfinite(ridge) and ridge >= 0):
+        if isinstance(ridge, bool) or not isinstance(ridge, (int, float, np.number)) or not (
+                np.isfinite(ridge) and ridge >= 0):
             raise SpecError(f"Measure.ridge: the ridge must be a number >= 0, got {ridge!r}")
-        return cls("ridge", observable, target=Constant(y), ridge=float(ridge))
+        mean = y.mean(axis=0)
+        return cls("ridge", observable, target=Constant(y - mean), target_mean=Constant(mean), penalty=float(ridge))
+
+    @property
+    def identity(self) -> str:
+        """What a resumed sweep file must agree on: the label, and for :meth:`ridge` also its
+        ridge value and a fingerprint of its target (the label names neither)."""
+        if self.kind != "ridge":
+            return self.label
+        import hashlib
+
+        digest = hashlib.sha256(np.ascontiguousarray(self.target.value + self.target_mean.value).tobytes())
+        return f"{self.label}[ridge={self.penalty!r}, target sha256:{digest.hexdigest()[:16]}]"
 
     @property
     def label(self) -> str:

@@ -64,7 +64,7 @@ def point(model, state, values, drive, *, paths, steps, transient, measures, dt)
     n = steps - transient
     for m in others:
         m.check(n)
-    size = block_size(others)
+    size = min(block_size(others), n)  # a run shorter than a block: one block of all its steps
     n_blocks, tail = divmod(n, size)
     carry = ((state, v0, jnp.zeros((), vec.dtype)), accs)
     idx = transient + jnp.arange(n_blocks * size, dtype=jnp.int32).reshape(n_blocks, size)

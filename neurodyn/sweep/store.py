@@ -65,8 +65,9 @@ class SweepStore:
                 stored = stored.decode() if isinstance(stored, bytes) else stored
                 if str(stored) != str(identity[key]):
                     f.close()
+                    verb = "differ" if key.endswith("s") else "differs"
                     raise SweepMismatchError(
-                        f"{path} holds a different sweep (its {key} differs from this one); "
+                        f"{path} holds a different sweep (its {key} {verb} from this one); "
                         f"give another --out, or delete the file to start over")
             return cls(path, f)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

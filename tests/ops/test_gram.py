@@ -35,3 +35,15 @@ def test_the_blas_kernel_serves_on_cpu_and_is_in_the_compiled_program():
 def test_shape_mismatch_is_refused():
     with pytest.raises(ValueError, match="expected G of shape"):
         accumulate_gram(jnp.zeros((3, 3)), jnp.ones((5, 4)))
+
+
+def test_nested_vmap_folds_into_one_batch():
+    """vmap of vmap (a sweep of sweeps): the kernel sees one flat batch and every sum is right."""
+    rng = np.random.default_rng(1)
+    g, x = rng.standard_normal((3, 2, 6, 6)), rng.standard_normal((3, 2, 9, 6))
+    got = jax.jit(jax.vmap(jax.vmap(accumulate_gram)))(jnp.asarray(g), jnp.asarray(x))
+    np.testing.assert_allclose(np.tril(np.asarray(got)), np.tril(g + np.einsum("abki,abkj->abij", x, x)), rtol=1e-12)
+    shared = jax.vmap(jax.vmap(accumulate_gram, in_axes=(None, 0)), in_axes=(None, 0))(jnp.asarray(g[0, 0]),
+                                                                                       jnp.asarray(x))
+    np.testing.assert_allclose(np.tril(np.asarray(shared)), np.tril(g[0, 0] + np.einsum("abki,abkj->abij", x, x)),
+                               rtol=1e-12)

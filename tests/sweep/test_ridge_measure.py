@@ -10,6 +10,7 @@ import scipy.linalg
 from neurodyn.errors import SpecError
 from neurodyn.models import ESN
 from neurodyn.sweep import Measure, cartesian, parse_axis, sweep
+from neurodyn.sweep.store import SweepMismatchError
 
 STEPS, TRANSIENT, DELAY, RIDGE = 700, 100, 3, 1e-4
 GAINS, SCALES = (0.5, 0.95), (0.3, 1.0)
@@ -90,3 +91,52 @@ def test_a_target_of_the_wrong_length_is_refused():
         _run(esn, lambda u: u[:50])
     with pytest.raises(SpecError, match="finite"):
         Measure.ridge(np.full(10, np.nan), "x")
+
+
+def test_a_run_shorter_than_a_block_and_a_target_with_a_large_mean_equal_least_squares():
+    """130 measured steps (a block is 256) and a target offset by 1e4: the moments of the centred
+    target lose no digits (before centring, the error came out of a 1e8 cancellation)."""
+    esn = ESN.create(20, seed=3, spectral_radius=0.9, dtype=np.float64)
+    u = np.random.default_rng(4).uniform(-1, 1, (150, 1))
+    target = 1e4 + np.roll(u, 2, axis=0)[20:]
+    grid = cartesian([parse_axis("recurrent_gain=0.8,1.0")])
+    res = sweep(esn, grid, [Measure.ridge(target, "x", ridge=RIDGE)], steps=150, transient=20, drive=jnp.asarray(u),
+                progress=False, state=esn.init(jax.random.PRNGKey(0)))
+    for i, (gain,) in enumerate(np.asarray(grid.values)):
+        states = _numpy_states(esn, gain, 1.0, u)[20:]
+        nrmse, nrmse_rms, mse = _reference(states, target)
+        assert res.results["ridge(x).nrmse"][i] == pytest.approx(nrmse, rel=1e-7)
+        assert res.results["ridge(x).nrmse_rms"][i] == pytest.approx(nrmse_rms, rel=1e-7)
+        assert res.results["ridge(x).mse"][i] == pytest.approx(mse, rel=1e-7)
+    assert res.results["ridge(x).nrmse"].max() < 0.2  # learnt: the values compared are not noise
+
+
+def test_bad_observables_ridges_and_float32_mode_are_refused_before_any_run():
+    esn = ESN.create(10, seed=0, dtype=np.float64)
+    grid = cartesian([parse_axis("recurrent_gain=0.5,1.0")])
+    kw = dict(steps=60, transient=10, progress=False)
+    with pytest.raises(SpecError, match="unknown observable 'nope'"):
+        sweep(esn, grid, [Measure.ridge(np.zeros(50), "nope")], **kw)
+    for bad in ("a", float("inf"), -1.0, True):
+        with pytest.raises(SpecError, match="the ridge must be a number >= 0"):
+            Measure.ridge(np.zeros(50), "x", ridge=bad)
+    assert Measure("mean", "x").penalty == 0.0  # the field keeps its default (the constructor is not it)
+    jax.config.update("jax_enable_x64", False)
+    try:
+        with pytest.raises(SpecError, match="set_precision"):
+            sweep(ESN.create(10, seed=0), grid, [Measure.ridge(np.zeros(50), "x")], **kw)
+    finally:
+        jax.config.update("jax_enable_x64", True)
+
+
+def test_resuming_a_file_with_another_target_or_ridge_is_refused(tmp_path):
+    esn = ESN.create(10, seed=0, dtype=np.float64)
+    grid = cartesian([parse_axis("recurrent_gain=0.5,1.0")])
+    u = np.random.default_rng(0).uniform(-1, 1, (60, 1))
+    kw = dict(steps=60, transient=10, progress=False, drive=jnp.asarray(u), out=tmp_path / "s.h5")
+    first = sweep(esn, grid, [Measure.ridge(u[10:, 0], "x")], **kw)
+    again = sweep(esn, grid, [Measure.ridge(u[10:, 0], "x")], **kw)  # the same sweep: resumed, nothing to do
+    np.testing.assert_array_equal(first.results["ridge(x).nrmse"], again.results["ridge(x).nrmse"])
+    for measure in (Measure.ridge(u[9:-1, 0], "x"), Measure.ridge(u[10:, 0], "x", ridge=1.0)):
+        with pytest.raises(SweepMismatchError, match="its measures differ"):
+            sweep(esn, grid, [measure], **kw)
