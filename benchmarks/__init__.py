@@ -3,7 +3,7 @@
 import time
 
 # the pip extra that installs each peer library a benchmark compares with
-PEERS = {"reservoirpy": "bench", "nolds": "test"}
+PEERS = {"reservoirpy": "test", "nolds": "test"}
 
 
 def skip_missing_peer(lines):

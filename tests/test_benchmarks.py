@@ -24,7 +24,7 @@ def test_a_peer_that_is_not_installed_is_skipped_with_a_message(monkeypatch):
     for name in [m for m in sys.modules if m.split(".")[0] in ("reservoirpy", "nolds")] + ["reservoirpy", "nolds"]:
         monkeypatch.setitem(sys.modules, name, None)  # import fails as if it were not installed (submodules too)
     assert list(skip_missing_peer(esn_sweep(quick=True))) == [
-        "  skipped: the peer library 'reservoirpy' is not installed (pip install -e '.[bench]')"]
+        "  skipped: the peer library 'reservoirpy' is not installed (pip install -e '.[test]')"]
     assert list(skip_missing_peer(sample_entropy_against_nolds(quick=True))) == [
         "  skipped: the peer library 'nolds' is not installed (pip install -e '.[test]')"]
 
