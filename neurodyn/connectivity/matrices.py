@@ -10,18 +10,74 @@ from ..errors import SpecError
 from ..resources import check_memory
 
 
-def spectral_radius(w) -> float:
-    """``rho(W) = max |lambda_i(W)|`` (dense eigenvalues; fine up to N ~ 5000)."""
-    return float(np.max(np.abs(np.linalg.eigvals(np.asarray(w, float)))))
+#: above this size the spectral radius and the largest singular value come from ARPACK on the
+#: sparse matrix, never from a dense decomposition (O(N^3): minutes at N = 10,000)
+DENSE_SPECTRUM_MAX = 2000
 
 
-def largest_singular_value(w) -> float:
-    """``sigma_max(W) = ||W||_2``."""
-    return float(np.linalg.norm(np.asarray(w, float), 2))
+def _method(w, method: str) -> str:
+    if method not in ("auto", "dense", "arnoldi"):
+        raise SpecError(f"method must be 'auto', 'dense' or 'arnoldi', got {method!r}")
+    if method == "auto":
+        return "dense" if w.shape[0] <= DENSE_SPECTRUM_MAX else "arnoldi"
+    return method
+
+
+def _host_matrix(w, sparse: bool):
+    """``w`` (NumPy, JAX, nested lists or scipy.sparse) as a float64 scipy CSR matrix (``sparse``:
+    non-zeros only, a dense input is never decomposed densely) or a dense NumPy array."""
+    import scipy.sparse as sp
+
+    if sp.issparse(w):
+        return sp.csr_matrix(w, dtype=float) if sparse else w.toarray().astype(float)
+    w = np.asarray(w, float)
+    return sp.csr_matrix(w) if sparse else w
+
+
+def spectral_radius(w, *, method: str = "auto") -> float:
+    """``rho(W) = max_i |lambda_i(W)|`` of a square matrix (NumPy, JAX or scipy.sparse).
+
+    ``method``: ``"dense"`` (all eigenvalues, LAPACK), ``"arnoldi"`` (the eigenvalue of largest
+    magnitude alone: ARPACK's implicitly restarted Arnoldi on the sparse matrix,
+    ``scipy.sparse.linalg.eigs(k=1, which="LM")`` with 32 Lanczos vectors, a fixed start vector
+    and full precision, as ReservoirPy scales its reservoirs) or ``"auto"`` (dense up to
+    :data:`DENSE_SPECTRUM_MAX` units, Arnoldi above)."""
+    w = w if hasattr(w, "shape") else np.asarray(w, float)
+    if len(w.shape) != 2 or w.shape[0] != w.shape[1]:
+        raise SpecError(f"the spectral radius needs a square matrix, got shape {tuple(w.shape)}")
+    if _method(w, method) == "dense":
+        return float(np.max(np.abs(np.linalg.eigvals(_host_matrix(w, False)))))
+    from scipy.sparse.linalg import ArpackNoConvergence, eigs
+
+    m = _host_matrix(w, True)
+    n = m.shape[0]
+    try:
+        value = eigs(m, k=1, which="LM", ncv=min(n - 1, 32), maxiter=20 * n, tol=0.0,
+                     v0=np.ones(n) / np.sqrt(n), return_eigenvectors=False)
+    except ArpackNoConvergence as e:
+        raise SpecError(f"the spectral radius of the {n:,} x {n:,} matrix did not converge in ARPACK ({e}); "
+                        f"pass method='dense'") from None
+    return float(np.max(np.abs(value)))
+
+
+def largest_singular_value(w, *, method: str = "auto") -> float:
+    """``sigma_max(W) = ||W||_2``: ``"dense"`` (LAPACK's SVD), ``"arnoldi"`` (the largest
+    singular value alone, ``scipy.sparse.linalg.svds(k=1)`` by ARPACK on the sparse matrix) or
+    ``"auto"`` (dense up to :data:`DENSE_SPECTRUM_MAX`, Arnoldi above)."""
+    w = w if hasattr(w, "shape") else np.asarray(w, float)
+    if _method(w, method) == "dense":
+        return float(np.linalg.norm(_host_matrix(w, False), 2))
+    from scipy.sparse.linalg import svds
+
+    m = _host_matrix(w, True)
+    n = min(m.shape)
+    return float(svds(m, k=1, which="LM", ncv=min(n - 1, 32), tol=0.0, v0=np.ones(m.shape[0]) / np.sqrt(m.shape[0]),
+                      return_singular_vectors=False)[0])
 
 
 def scale_to_spectral_radius(w, rho: float) -> np.ndarray:
-    """``W * rho / rho(W)``."""
+    """``W * rho / rho(W)`` (``rho(W)`` by :func:`spectral_radius`: dense eigenvalues up to
+    :data:`DENSE_SPECTRUM_MAX` units, Arnoldi above)."""
     current = spectral_radius(w)
     if current == 0:
         raise SpecError("cannot scale a nilpotent matrix (spectral radius 0) to a spectral radius")
