@@ -221,6 +221,9 @@ def _event_product(conn, spikes, indptr, width, fixed, capacity, backend, groups
     backend = backend or default_backend(delayed=groups > 1)
     if backend not in BACKENDS:
         raise SpecError(f"event_csr_matvec: unknown backend {backend!r} (allowed: {', '.join(BACKENDS)})")
+    if backend == "brainevent" and not _brainevent_installed():
+        raise SpecError("event_csr_matvec: backend 'brainevent' needs the brainevent package, which comes with "
+                        "BrainPy: pip install 'neurodyn[brainevent]'")
     n_rows = spikes.shape[0]
     dtype = jnp.result_type(conn.weights)
     if conn.nnz == 0:

@@ -298,6 +298,14 @@ def test_delay_and_shape_errors_are_clear():
         event_csr_matvec(conn.without_delays(), np.zeros(10, bool), backend="cuda")
 
 
+def test_the_brainevent_backend_without_brainevent_names_the_extra(monkeypatch):
+    import neurodyn.ops.event as event
+
+    monkeypatch.setattr(event, "_brainevent_installed", lambda: False)  # brainpy is an extra, not a dependency
+    with pytest.raises(SpecError, match=r"pip install 'neurodyn\[brainevent\]'"):
+        event_csr_matvec(CONNS["fixed"], np.zeros(CONNS["fixed"].n_pre, bool), backend="brainevent")
+
+
 # ---- brainevent backend -----------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["fixed", "homogeneous", "ragged"])
 def test_brainevent_backend_equals_dense_and_batches_through_jax(name):
