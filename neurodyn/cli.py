@@ -14,6 +14,7 @@ interrupted sweep is resumed by running the same command again.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -275,8 +276,16 @@ def cmd_plot(args) -> int:
 def console() -> None:
     """The ``neurodyn`` console script: :func:`main`, then exit with its status. The signal
     handlers of run and sweep stay in place until the process ends, so a Ctrl-C that lands after
-    the work is complete (while the interpreter shuts down) is ignored instead of killing it."""
-    sys.exit(main(restore_signals=False))
+    the work is complete (while the interpreter shuts down) is ignored instead of killing it.
+    Output piped into a reader that closes early (``neurodyn info f.h5 | head``) ends quietly
+    with status 0: every file was written before its summary was printed."""
+    try:
+        status = main(restore_signals=False)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more reaches the pipe
+        status = 0
+    sys.exit(status)
 
 
 def main(argv=None, *, restore_signals: bool = True) -> int:

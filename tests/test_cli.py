@@ -181,3 +181,16 @@ def test_version_prints_the_package_version(capsys):
         main(["--version"])
     assert stop.value.code == 0
     assert capsys.readouterr().out.strip() == f"neurodyn {neurodyn.__version__}"
+
+
+def test_output_into_a_pipe_closed_early_ends_quietly_with_status_0(tmp_path):
+    """`neurodyn info f.h5 | head -1`: the reader is gone before the summary is printed; the
+    console script says nothing on stderr (no traceback) and exits 0."""
+    out = tmp_path / "l.h5"
+    assert main(["run", str(SPECS / "lif_rate.toml"), "--steps", "200", "--out", str(out), "--quiet"]) == 0
+    exe = shutil.which("neurodyn") or str(Path(sys.executable).parent / "neurodyn")
+    proc = subprocess.Popen([exe, "info", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # every write of the child now fails with EPIPE
+    err = proc.stderr.read()
+    proc.wait(timeout=120)
+    assert proc.returncode == 0 and err == b"", err.decode()
