@@ -153,7 +153,7 @@ def _target() -> str:
         def one_thread():
             pass
 
-    @numba.njit(inline="always")
+    @numba.njit
     def span(xp, outp, lo, hi, k, f, dtype, syrk, scalars):
         """``syrk`` on points ``lo <= i < hi`` of the batch, in place on ``out``."""
         ints = np.array([f, k, f, f], np.int32)
@@ -165,7 +165,7 @@ def _target() -> str:
                  one[0:].ctypes.data, xp + i * k * f * scalars, ints[2:].ctypes.data, one[1:].ctypes.data,
                  outp + i * f * f * scalars, ints[3:].ctypes.data)
 
-    @numba.njit(inline="always")
+    @numba.njit
     def run_span(task):
         xp, outp, lo, hi, k, f, code = task[0], task[1], task[2], task[3], task[4], task[5], task[6]
         if code == ffi.XLA_F64:
