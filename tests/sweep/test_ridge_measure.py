@@ -1,6 +1,11 @@
 """The streamed ridge readout measure (``Measure.ridge``) against a NumPy ESN loop and a
 Tikhonov least-squares solve (scipy), and its checks."""
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -121,12 +126,28 @@ def test_bad_observables_ridges_and_float32_mode_are_refused_before_any_run():
         with pytest.raises(SpecError, match="the ridge must be a number >= 0"):
             Measure.ridge(np.zeros(50), "x", ridge=bad)
     assert Measure("mean", "x").penalty == 0.0  # the field keeps its default (the constructor is not it)
-    jax.config.update("jax_enable_x64", False)
-    try:
-        with pytest.raises(SpecError, match="set_precision"):
-            sweep(ESN.create(10, seed=0), grid, [Measure.ridge(np.zeros(50), "x")], **kw)
-    finally:
-        jax.config.update("jax_enable_x64", True)
+
+
+def test_without_float64_mode_the_streamed_ridge_is_refused_with_one_line():
+    # JAX's default precision, in a process of its own (this one runs with float64 on, and
+    # switching it off and on again here would leave caches of the other precision behind)
+    script = textwrap.dedent("""
+        import numpy as np
+        from neurodyn.errors import SpecError
+        from neurodyn.models import ESN
+        from neurodyn.sweep import Measure, cartesian, parse_axis, sweep
+        grid = cartesian([parse_axis("recurrent_gain=0.5,1.0")])
+        try:
+            sweep(ESN.create(10, seed=0), grid, [Measure.ridge(np.zeros(50), "x")], steps=60, transient=10,
+                  progress=False)
+        except SpecError as e:
+            print("REFUSED", e)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                         env={k: v for k, v in os.environ.items() if k != "JAX_ENABLE_X64"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith("REFUSED Measure.ridge sums its normal equations in float64") and \
+        "set_precision('float64')" in out.stdout, out.stdout
 
 
 def test_resuming_a_file_with_another_target_or_ridge_is_refused(tmp_path):
