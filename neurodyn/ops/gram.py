@@ -193,8 +193,8 @@ def _target() -> str:
         b, k, f = xd[0], xd[1], xd[2]
         if outp != gp:
             scalars = 8 if code == ffi.XLA_F64 else 4
-            src, dst = carray(address(gp), (b * f * f * scalars,), np.uint8), carray(address(outp), (b * f * f * scalars,), np.uint8)
-            dst[:] = src
+            size = b * f * f * scalars
+            carray(address(outp), (size,), np.uint8)[:] = carray(address(gp), (size,), np.uint8)
         half = b // 2 if split and b >= 2 else 0
         # points [half, b) on a second thread, [0, half) here; one array holds both tasks and is
         # read after the join, so it outlives the helper (numba frees an array after its last use)
