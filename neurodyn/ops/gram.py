@@ -201,13 +201,11 @@ def _target() -> str:
         tasks = np.array([[xp, outp, 0, half, k, f, code], [xp, outp, half, b, k, f, code]], np.int64)
         thread = np.zeros(1, np.uint64)
         started = half > 0 and spawn(thread.ctypes.data, 0, helper_address, tasks[1:].ctypes.data) == 0
+        run_span(tasks[0])  # empty when half is 0
         if started:
-            run_span(tasks[0])
             join(thread[0], 0)
         else:
-            run_span(tasks[1] if half == 0 else tasks[0])
-            if half > 0:
-                run_span(tasks[1])
+            run_span(tasks[1])
         return 0 if tasks[1, 3] == b else 1
 
     return ffi.register_handler(_TARGET, handler)

@@ -222,7 +222,7 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
                    transient, others if tasked else parsed, float(dt), chunk_size, x64, drive, task)
     what = spec.text if spec is not None else f"model {type(model).__name__} {_digest((model, state0))}"
     identity = {"spec": what, "grid": grid.definition,
-                "measures": json.dumps([m.identity for m in parsed]), "steps": steps, "transient": transient,
+                "measures": json.dumps([_identity(m) for m in parsed]), "steps": steps, "transient": transient,
                 "chunk_size": chunk_size, "drive": _digest(drive)}
     return job, identity, spec
 
@@ -374,6 +374,14 @@ def _check_observables(m: Measure, observables: dict) -> None:
         if m.kind == "ridge" and not jnp.issubdtype(jnp.result_type(observables[name]), jnp.floating):
             raise SpecError(f"measure {m.label}: the ridge readout needs a floating observable, {name!r} is "
                             f"{jnp.result_type(observables[name])}")
+
+
+def _identity(m: Measure) -> str:
+    """What a resumed sweep file must agree on for measure ``m``: its label, and for a streamed
+    ridge readout also its ridge value and a fingerprint of its target (the label names neither)."""
+    if m.kind != "ridge":
+        return m.label
+    return f"{m.label}[ridge={m.penalty!r}, target {_digest((m.target.value, m.target_mean.value))}]"
 
 
 def _digest(tree) -> str:

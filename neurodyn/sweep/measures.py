@@ -250,17 +250,6 @@ class Measure:
         return cls("ridge", observable, target=Constant(y - mean), target_mean=Constant(mean), penalty=float(ridge))
 
     @property
-    def identity(self) -> str:
-        """What a resumed sweep file must agree on: the label, and for :meth:`ridge` also its
-        ridge value and a fingerprint of its target (the label names neither)."""
-        if self.kind != "ridge":
-            return self.label
-        import hashlib
-
-        digest = hashlib.sha256(np.ascontiguousarray(self.target.value + self.target_mean.value).tobytes())
-        return f"{self.label}[ridge={self.penalty!r}, target sha256:{digest.hexdigest()[:16]}]"
-
-    @property
     def label(self) -> str:
         """Name of the result dataset(s) of this measure."""
         if self.kind == "function":
