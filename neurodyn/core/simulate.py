@@ -20,6 +20,7 @@ import numpy as np
 from jax import lax
 
 from ..errors import DivergenceError, Interrupted, SpecError, check_int
+from ..ops.bits import pack_bits, unpack_events
 from ..pytree import is_inexact
 from .loop import initial_state, iterate, prepare_drive, transition
 from .model import model_dt, surface
@@ -29,35 +30,6 @@ tmap = jax.tree_util.tree_map
 CHUNK_BYTES = 32 * 2**20  # host memory for one chunk of records
 NO_RECORD_CHUNK = 100_000  # steps per chunk when nothing is recorded
 MAX_STEPS = 2**31 - 1  # the step counter is a 32-bit integer
-
-
-def _pack_bits(flags: jax.Array) -> jax.Array:
-    """Boolean array -> uint32 words, bit ``k`` of word ``w`` = flag ``32 w + k`` (flattened).
-
-    Spike flags leave the scan packed: writing one bit instead of one byte per neuron and step is
-    most of the cost of recording a large network's spikes. The flags are read as bytes four at
-    a time (one uint32 ``b0 + b1 2^8 + b2 2^16 + b3 2^24``, each ``b`` 0 or 1, little-endian as on
-    every JAX platform); multiplying by ``2^24 + 2^17 + 2^10 + 2^3`` moves ``b_i`` to bit
-    ``24 + i`` with no carries (every other product lands on a distinct bit below 24 or beyond
-    31), so ``>> 24`` leaves the four flags as a nibble, and eight nibbles make a word: elementwise
-    work, about as cheap as storing the bytes (COBA-4000: 1.2 us less per step than shifting
-    every flag into place and summing)."""
-    flat = flags.reshape(-1)
-    flat = jnp.pad(flat, (0, -flat.size % 32)).astype(jnp.uint8).reshape(-1, 8, 4)
-    nibbles = (lax.bitcast_convert_type(flat, jnp.uint32) * jnp.uint32(0x01020408)) >> 24
-    return jnp.sum(nibbles << (4 * jnp.arange(8, dtype=jnp.uint32)), axis=1, dtype=jnp.uint32)
-
-
-def _spike_indices(words: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Host side of :func:`_pack_bits`: ``(steps, n_words)`` uint32 -> ``(step, node)`` index pairs of
-    the set flags, sorted by step then node. Only words holding a spike are unpacked, so host memory
-    stays at the packed size."""
-    rows, cols = np.nonzero(words)
-    hit = np.ascontiguousarray(words[rows, cols], dtype="<u4").view(np.uint8).reshape(-1, 4)
-    pair, bit = np.nonzero(np.unpackbits(hit, axis=1, bitorder="little"))
-    node = cols[pair].astype(np.int64) * 32 + bit
-    keep = node < size
-    return rows[pair][keep], node[keep]
 
 
 def _scan_records(model, state, step0, dt, thresholds, prev, drive, n_records, every, names, spike_names,
@@ -75,7 +47,7 @@ def _scan_records(model, state, step0, dt, thresholds, prev, drive, n_records, e
             cur = tuple(obs[n] for n in spike_names)
             spk = tuple((p < th) & (c >= th) for p, c, th in zip(prv, cur, thresholds))
             spk = spk + tuple(obs[n].astype(bool) for n in event_names)
-            spk = tuple(_pack_bits(x) for x in spk)
+            spk = tuple(pack_bits(x) for x in spk)
         else:
             cur, spk = prv, ()
         return (new, step + 1, cur), spk
@@ -258,7 +230,7 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
         chunk_spikes = {}
         for n, s in zip((*spk_names, *evt_names), spks):
             words = np.asarray(s).reshape(n_rec * ev, -1)[:keep_steps]
-            step_idx, node = _spike_indices(words, int(np.prod(np.shape(available[n]))))
+            step_idx, node = unpack_events(words, int(np.prod(np.shape(available[n]))))
             chunk_spikes[n] = ((done + step_idx + 1) * dt, node.astype(np.uint64))
         written += len(chunk_times) if chunk_times is not None else 0
         if rec_names or spk_names or evt_names:

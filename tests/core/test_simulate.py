@@ -160,19 +160,28 @@ def test_spike_flags_packed_in_the_scan_unpack_to_the_same_events():
     import jax.numpy as jnp
     import numpy as np
 
-    from neurodyn.core.simulate import _pack_bits, _spike_indices
+    from neurodyn.ops.bits import pack_bits, unpack_events
 
     rng = np.random.default_rng(0)
     for n in (1, 31, 32, 33, 100, 3200):
         flags = rng.random((7, n)) < 0.1
         flags[1], flags[2], flags[3, ::2] = True, False, True  # every bit set, none, alternating
-        words = np.stack([np.asarray(_pack_bits(jnp.asarray(row))) for row in flags])
+        words = np.stack([np.asarray(pack_bits(jnp.asarray(row))) for row in flags])
         assert words.dtype == np.uint32 and words.shape == (7, -(-n // 32))
         # the same bits as NumPy's packbits (little bit order) read as little-endian uint32 words
         padded = np.pad(flags, ((0, 0), (0, -n % 32)))
         expected = np.packbits(padded, axis=1, bitorder="little").view("<u4")
         np.testing.assert_array_equal(words, expected)
-        steps, nodes = _spike_indices(words, n)
+        steps, nodes = unpack_events(words, n)
         expected_steps, expected_nodes = np.nonzero(flags)
+        np.testing.assert_array_equal(steps, expected_steps)
+        np.testing.assert_array_equal(nodes, expected_nodes)
+        # bits past the last node (padding) are not events; a strided view unpacks the same
+        words[:, -1] |= np.uint32(0xFFFFFFFF) << np.uint32(n % 32) if n % 32 else np.uint32(0)
+        steps, nodes = unpack_events(words, n)
+        np.testing.assert_array_equal(nodes, expected_nodes)
+        wide = np.zeros((7, 2 * words.shape[1]), np.uint32)
+        wide[:, ::2] = words
+        steps, nodes = unpack_events(wide[:, ::2], n)
         np.testing.assert_array_equal(steps, expected_steps)
         np.testing.assert_array_equal(nodes, expected_nodes)

@@ -1,0 +1,52 @@
+"""The numba loop behind :func:`neurodyn.ops.bits.unpack_events` (imported on first use)."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import types
+from numba.core.extending import intrinsic
+
+
+@intrinsic
+def _trailing_zeros(typingctx, x):
+    """LLVM's ``cttz``: the index of the lowest set bit of a nonzero uint32."""
+
+    def codegen(context, builder, signature, args):
+        return builder.cttz(args[0], context.get_constant(types.boolean, True))
+
+    return types.uint32(types.uint32), codegen
+
+
+@numba.njit(cache=True, nogil=True)
+def _count(words, size):
+    total = 0
+    for s in range(words.shape[0]):
+        for w in range(words.shape[1]):
+            x = words[s, w]
+            while x != 0:
+                if w * 32 + np.int64(_trailing_zeros(x)) < size:
+                    total += 1
+                x &= x - np.uint32(1)
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def unpack(words, size):
+    """``(steps, nodes)`` of the set bits of ``words`` (bit ``k`` of word ``w`` is node
+    ``32 w + k``), nodes below ``size``, in step then node order."""
+    total = _count(words, size)
+    steps = np.empty(total, np.int64)
+    nodes = np.empty(total, np.int64)
+    k = 0
+    for s in range(words.shape[0]):
+        for w in range(words.shape[1]):
+            x = words[s, w]
+            while x != 0:
+                node = w * 32 + np.int64(_trailing_zeros(x))
+                if node < size:
+                    steps[k] = s
+                    nodes[k] = node
+                    k += 1
+                x &= x - np.uint32(1)
+    return steps, nodes
