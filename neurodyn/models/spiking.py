@@ -24,6 +24,8 @@ from ..core.continuous import ContinuousModel
 from ..core.integrators import ExponentialEuler
 from ..core.model import convert_parameters, drive_term, float_dtype, is_plain, per_node
 from ..errors import SpecError, check_int
+from ..ops.lif import BACKENDS as STEP_BACKENDS
+from ..ops.lif import kernel_parameters, synaptic_lif_step
 from ..pytree import pytree_dataclass
 from ..schema import MODELS, Field
 
@@ -182,7 +184,7 @@ class SynapticLIFState(NamedTuple):
     g_i: jax.Array
 
 
-@pytree_dataclass(static=("n", "integrator", "synapse"))
+@pytree_dataclass(static=("n", "integrator", "synapse", "backend"))
 class SynapticLIF(ContinuousModel):
     """LIF neurons with exponentially decaying excitatory and inhibitory synapses (Brette et al.,
     *J. Comput. Neurosci.* 23:349, 2007, benchmarks 1 and 2; Vogels & Abbott, *J. Neurosci.*
@@ -221,6 +223,7 @@ class SynapticLIF(ContinuousModel):
     e_e: jax.Array = 0.0
     e_i: jax.Array = -80.0
     dt: jax.Array = 0.1
+    backend: str | None = None
 
     VARIABLES: ClassVar[tuple] = ("v", "refractory", "spike", "g_e", "g_i")
     PORTS: ClassVar[tuple] = ("I", "v", "g_e", "g_i")
@@ -233,6 +236,8 @@ class SynapticLIF(ContinuousModel):
     def __post_init__(self):
         if self.synapse not in SYNAPSES:
             raise SpecError(f"synaptic lif: synapse must be one of {SYNAPSES}, got {self.synapse!r}")
+        if self.backend is not None and self.backend not in STEP_BACKENDS:
+            raise SpecError(f"synaptic lif: backend must be one of {STEP_BACKENDS} or None, got {self.backend!r}")
         plain = {k for k in _SYN_PARAMETERS + ("dt",) if is_plain(getattr(self, k))}
         convert_parameters(self, _SYN_PARAMETERS, ("dt",))
         _check(self, plain)
@@ -241,9 +246,11 @@ class SynapticLIF(ContinuousModel):
     @classmethod
     def create(cls, n: int = 1, *, synapse: str = "conductance", tau_m=20.0, v_rest=-60.0, v_reset=-60.0,
                v_th=-50.0, t_ref=5.0, i_ext=0.0, tau_e=5.0, tau_i=10.0, e_e=0.0, e_i=-80.0, dt: float = 0.1,
-               dtype=None) -> "SynapticLIF":
+               dtype=None, backend: str | None = None) -> "SynapticLIF":
         """``n`` neurons (defaults: the COBA benchmark cell); each parameter a number (kept a scalar,
-        shared by all neurons) or one value per neuron."""
+        shared by all neurons) or one value per neuron; ``backend`` of the exponential-Euler step
+        (:func:`neurodyn.ops.lif.synaptic_lif_step`: ``"numba"``, ``"jax"``, None for the platform's
+        default)."""
         n = check_int("synaptic lif: n", n)
         if not float(dt) > 0:
             raise SpecError(f"synaptic lif: dt must be > 0 ms, got {dt!r}")
@@ -253,7 +260,7 @@ class SynapticLIF(ContinuousModel):
         # state only, not ten per-neuron parameter arrays (25-48 % faster at 64k-256k neurons)
         p = {k: (jnp.asarray(v, float_dtype(dtype)) if np.ndim(v) == 0 else per_node(v, n, f"lif_{synapse}.{k}", dtype))
              for k, v in values.items()}
-        return cls(n, ExponentialEuler(), synapse, **p, dt=jnp.asarray(dt, float_dtype(dtype)))
+        return cls(n, ExponentialEuler(), synapse, **p, dt=jnp.asarray(dt, float_dtype(dtype)), backend=backend)
 
     def init(self, key: jax.Array) -> SynapticLIFState:
         """``V`` uniform between reset and threshold, synapses closed, not refractory."""
@@ -287,23 +294,18 @@ class SynapticLIF(ContinuousModel):
         update with one exponential per neuron: ``V_inf + (V - V_inf) e^{-L dt / tau_m}`` with
         leak ``L = 1 + g_e + g_i`` (current synapses: ``L = 1``) and
         ``V_inf = (V_rest + g_e E_e + g_i E_i + i_ext + I) / L``
-        (``V_rest + g_e + g_i + i_ext + I``), and ``g e^{-dt / tau}`` for the synapses. Other
+        (``V_rest + g_e + g_i + i_ext + I``), and ``g e^{-dt / tau}`` for the synapses, as one
+        fused kernel on the CPU (:func:`neurodyn.ops.lif.synaptic_lif_step`; ``backend``). Other
         integrators go through :meth:`vector_field`.
         """
         if type(self.integrator) is ExponentialEuler:
-            inp = self.i_ext + drive_term(drive, "I", "I")
-            if self.synapse == "conductance":
-                leak = 1.0 + state.g_e + state.g_i
-                v_inf = (self.v_rest + state.g_e * self.e_e + state.g_i * self.e_i + inp) / leak
-                decay = jnp.exp(-leak * (self.dt / self.tau_m))
-            else:
-                v_inf = self.v_rest + state.g_e + state.g_i + inp
-                decay = jnp.exp(-self.dt / self.tau_m)
-            integrated = state._replace(v=v_inf + (state.v - v_inf) * decay,
-                                        g_e=state.g_e * jnp.exp(-self.dt / self.tau_e),
-                                        g_i=state.g_i * jnp.exp(-self.dt / self.tau_i))
-        else:
-            integrated = self.integrator(self, state, drive, t, self.dt)
+            params = kernel_parameters({k: getattr(self, k) for k in _SYN_PARAMETERS + ("dt",)},
+                                       self.synapse == "conductance")
+            inputs = tuple(drive_term(drive, port, "I") for port in ("I", "v", "g_e", "g_i"))
+            out = synaptic_lif_step((state.v, state.refractory, state.g_e, state.g_i), inputs, params,
+                                    conductance=self.synapse == "conductance", backend=self.backend)
+            return SynapticLIFState(out.v, out.refractory, out.spike, out.g_e, out.g_i)
+        integrated = self.integrator(self, state, drive, t, self.dt)
         v, refractory, spike = _fire_and_reset(self, state, integrated.v, drive)
         return SynapticLIFState(v, refractory, spike, integrated.g_e + drive_term(drive, "g_e", "I"),
                                 integrated.g_i + drive_term(drive, "g_i", "I"))
