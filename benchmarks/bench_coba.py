@@ -30,6 +30,7 @@ is emitted, neurodyn one step (0.1 ms) later.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -104,7 +105,8 @@ def kernels_per_step(fn, *args) -> dict:
     counts = {}
     for body in bodies:
         block = re.search(r"^%" + re.escape(body) + r" .*?^}", text, re.S | re.M)
-        ops = re.findall(r"^\s+(?:ROOT )?%[\w.\-]+ = [^ ]+ ([\w\-]+)\(", block.group(0), re.M) if block else []
+        # an operation's shape is one word, or a tuple "(f32[3200]{0}, pred[3200]{0}, ...)" for several results
+        ops = re.findall(r"^\s+(?:ROOT )?%[\w.\-]+ = (?:\([^)]*\)|[^ ]+) ([\w\-]+)\(", block.group(0), re.M) if block else []
         kinds = {}
         for op in ops:
             if op in ("parameter", "get-tuple-element", "tuple", "constant", "bitcast"):
@@ -127,6 +129,9 @@ def _floor(steps: int):
     overhead = _best(run, tiny, coba_initial_state(tiny, jax.random.PRNGKey(0)))[1]
     alone = Network(net.populations, {})
     neurons = _best(run, alone, coba_initial_state(alone, jax.random.PRNGKey(0)))[1]
+    # the same neurons stepped by the jax.numpy formula instead of the fused kernel (neurodyn.ops.lif)
+    formula = Network({k: dataclasses.replace(p, backend="jax") for k, p in net.populations.items()}, {})
+    neurons_jax = _best(run, formula, coba_initial_state(formula, jax.random.PRNGKey(0)))[1]
     # the two event products over a raster with the network's spike counts (~ 15 Hz)
     rng = np.random.default_rng(0)
     rasters = [jnp.asarray(rng.random((steps, p.synapses.n_pre)) < 0.0015) for p in net.projections.values()]
@@ -139,7 +144,7 @@ def _floor(steps: int):
 
     events = _best(jax.jit(products), conns, rasters)[1]
     us = lambda t: t / steps * 1e6  # noqa: E731
-    return kernels, us(full), us(overhead), us(neurons), us(events)
+    return kernels, us(full), us(overhead), us(neurons), us(neurons_jax), us(events)
 
 
 def _brainpy(steps: int):
@@ -312,11 +317,12 @@ def main(quick: bool = False):
                f"(as `neurodyn run`), {secs:g} s: {run_nd / secs:.3f} s per simulated second, "
                f"{run_nd / secs * 1e2:.1f} us/step (compile {compile_nd:.2f} s), exc rate "
                f"{count_nd / 3200 / secs:.1f} Hz")
-    kernels, full, overhead, neurons, events = _floor(steps)
+    kernels, full, overhead, neurons, neurons_jax, events = _floor(steps)
     yield (f"  floor of the fused step (no recording): {full:.1f} us/step with {sum(kernels.values())} operations "
            f"per step ({', '.join(f'{v} {k}' for k, v in sorted(kernels.items()))}); the same program on 10 "
-           f"neurons {overhead:.2f} us (per-step overhead); neurons alone {neurons:.1f} us; the 2 event products "
-           f"alone {events:.1f} us")
+           f"neurons {overhead:.2f} us (per-step overhead); neurons alone {neurons:.1f} us with the fused LIF "
+           f"kernel ({neurons / 4000 * 1e3:.2f} ns per neuron; {neurons_jax:.1f} us with the jax.numpy formula); "
+           f"the 2 event products alone {events:.1f} us")
     compile_bp, run_bp, count_bp = _brainpy(steps)
     yield (f"  brainpy   COBA-4000, {seconds:g} s: {run_bp / seconds:.3f} s per simulated second, "
            f"{run_bp / steps * 1e6:.0f} us/step (compile {compile_bp:.2f} s), exc rate "

@@ -252,9 +252,6 @@ def _exponentials():
     return exp32, exp64, select
 
 
-_UPDATES: dict = {}
-
-
 @functools.cache
 def _native_target(conductance: bool, dtype: str, per_neuron: tuple) -> str:
     """Compile and register the kernel for one configuration (dtype, synapse kind, which of the
@@ -353,7 +350,6 @@ def _native_target(conductance: bool, dtype: str, per_neuron: tuple) -> str:
                ret(frame, 2, np.uint8))
         return 0
 
-    _UPDATES[(conductance, dtype, per_neuron)] = update  # for inspection
     name = f"neurodyn_lif_{'cond' if conductance else 'curr'}_{dtype}_" + "".join("1" if p else "0" for p in per_neuron)
     return ffi.register_handler(name, handler)
 
