@@ -16,13 +16,16 @@ Units: mV and ms.
 
 Why a kernel: XLA compiles this update into about seven elementwise passes per population
 (its CPU fusions do not merge the several outputs), each reading the state again, plus copies
-of the loop-carried arrays. The numba kernel here reads every state variable once and writes it
-once, in one vectorised loop (AVX2 on the benchmark machine) with its own exponential (a
-degree-6 polynomial after reduction by ``ln 2``, within 1.3 ulp in float32; degree 13 in
-float64, within 1.2 ulp), and no branch (selects), so a neuron costs the same whether it spikes or not.
-It is a C function compiled by numba that XLA calls through its typed FFI (like the event
-kernel, :mod:`neurodyn.ops.event`), specialised at trace time to the dtype, the synapse kind and
-which operands are per neuron (a parameter shared by all neurons stays a scalar, read once).
+of the loop-carried arrays: 5.7 us per step for the 4,000 neurons of the COBA benchmark on the
+2-core machine. The numba kernel here reads every state variable once and writes it once, in
+place, in one vectorised loop (AVX2 on that machine) with its own exponential (a degree-6
+polynomial after reduction by ``ln 2``, within 1.3 ulp in float32; degree 13 in float64, within
+1.2 ulp) and no branch (selects), so a neuron costs the same whether it spikes or not: 3.6 us
+(``python -m benchmarks coba``). It is a C function compiled by numba that XLA calls through its
+typed FFI (like the event kernel, :mod:`neurodyn.ops.event`), specialised to the dtype, the
+synapse kind and which operands are per neuron (a parameter shared by all neurons stays one
+number). The update loops live in :mod:`neurodyn.ops._lif_kernel`, cached on disk by numba; a
+process compiles only the small handler around them, 1-3 s for its first configuration.
 
 ``jax.vmap`` folds the batch into the neuron axis (one kernel call over ``B x n`` neurons);
 ``jax.jvp`` / ``jax.grad`` differentiate the JAX reference formula (:func:`reference_step`), the
@@ -34,7 +37,6 @@ with ``backend="jax"``, the reference formula is the step.
 from __future__ import annotations
 
 import functools
-import math
 from typing import NamedTuple
 
 import jax
@@ -162,10 +164,18 @@ def _batched(conductance, *operands):
 
 
 def _native_call(conductance: bool, ops: tuple) -> LIFStepOutput:
-    n = ops[0].shape[0]
     dtype = ops[0].dtype
-    per_neuron = tuple(x.ndim == 1 for x in ops[4:])
-    target = _native_target(bool(conductance), np.dtype(dtype).name, per_neuron)
+    target = _native_target(bool(conductance), np.dtype(dtype).name, tuple(x.ndim == 1 for x in ops[4:]))
+    if target is None:  # the kernel failed its self-check (warned once)
+        return reference_step(ops[:4], ops[4:8], ops[8:], conductance)
+    return _ffi_call(target, ops)
+
+
+def _ffi_call(target: str, ops: tuple) -> LIFStepOutput:
+    """The FFI call: the state (updated in place: results 0, 1, 3, 4 alias arguments 0-3), the
+    operands shared by all neurons stacked into one array (XLA builds a call's frame buffer by
+    buffer, about 25 ns each), then the per-neuron operands."""
+    n, dtype = ops[0].shape[0], ops[0].dtype
     shapes = [jax.ShapeDtypeStruct((n,), dtype), jax.ShapeDtypeStruct((n,), dtype),
               jax.ShapeDtypeStruct((n,), jnp.bool_), jax.ShapeDtypeStruct((n,), dtype),
               jax.ShapeDtypeStruct((n,), dtype)]
@@ -176,219 +186,57 @@ def _native_call(conductance: bool, ops: tuple) -> LIFStepOutput:
 
 
 @functools.cache
-def _exponentials():
-    """``(exp32, exp64)``: numba functions (inlined) computing ``e^x`` as ``2^k p(r)``,
-    ``k = round(x / ln 2)``, ``r = x - k ln 2`` (two-part ``ln 2``), ``p`` a degree-6 near-minimax
-    polynomial (float32; relative error 4e-9 before rounding) or the degree-13 Taylor polynomial
-    (float64; 4e-18), ``2^k`` built in the exponent bits. Arguments are clamped to the finite
-    normal range (``[-87, 88]``, ``[-708, 709]``): below it the result is ``e^-87`` (``e^-708``)
-    instead of a subnormal or 0, which as a decay factor is 0 to working precision; NaN stays NaN.
-    Measured: at most 1.31 ulp in float32 over [-87, 88] (NumPy's float32 ``exp``: 2.4), 1.19 ulp in
-    float64."""
-    import numba
-    from numba import types
-    from numba.core.extending import intrinsic
+def _native_target(conductance: bool, dtype: str, per_neuron: tuple) -> str | None:
+    """Register the kernel for one configuration (dtype, synapse kind, which of the 15 inputs and
+    parameters are per neuron) and check it once on a small random case against
+    :func:`reference_step`; returns its FFI target name, or None (with a warning) if the check
+    fails. Its update loop is compiled once per operand pattern and cached on disk by numba
+    (seconds, the first time on a machine); the handler around it, once per process."""
+    import warnings
 
-    def bitcast(to):
-        @intrinsic
-        def cast(typingctx, x):
-            def codegen(context, builder, signature, args):
-                return builder.bitcast(args[0], context.get_value_type(to))
-
-            source = {types.float32: types.int32, types.int32: types.float32,
-                      types.float64: types.int64, types.int64: types.float64}[to]
-            return to(source), codegen
-
-        return cast
-
-    @intrinsic
-    def select(typingctx, c, a, b):
-        def codegen(context, builder, signature, args):
-            return builder.select(args[0], args[1], args[2])
-
-        return a(types.boolean, a, a), codegen
-
-    as_f32, as_i32, as_f64, as_i64 = (bitcast(t) for t in (types.float32, types.int32, types.float64, types.int64))
-    f4, i4, f8, i8 = np.float32, np.int32, np.float64, np.int64
-    a2, a3, a4, a5, a6 = (f4(c) for c in (0.49999998254985173, 0.16666520862593837, 0.041667226583714814,
-                                          0.008368694320449316, 0.001387968598573111))
-    b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13 = (f8(1.0 / math.factorial(k)) for k in range(2, 14))
-    options = dict(inline="always", error_model="numpy", fastmath={"contract"})
-
-    @numba.njit(**options)
-    def exp32(x):
-        x = select(x > f4(88.0), f4(88.0), x)  # NaN fails both tests and stays NaN
-        x = select(x < f4(-87.0), f4(-87.0), x)
-        t = x * f4(1.4426950408889634) + f4(12582912.0)  # + 1.5 * 2^23: rounds x / ln 2 to an integer
-        k = t - f4(12582912.0)
-        r = x - k * f4(0.693145751953125) - k * f4(1.428606765330187e-06)
-        r2 = r * r
-        p = (a2 + a3 * r) + r2 * ((a4 + a5 * r) + r2 * a6)
-        p = (f4(1.0) + r) + r2 * p
-        return p * as_f32(((as_i32(t) - i4(0x4B400000)) + i4(127)) << i4(23))
-
-    @numba.njit(**options)
-    def exp64(x):
-        x = select(x > f8(709.0), f8(709.0), x)
-        x = select(x < f8(-708.0), f8(-708.0), x)
-        t = x * f8(1.4426950408889634) + f8(6755399441055744.0)  # + 1.5 * 2^52
-        k = t - f8(6755399441055744.0)
-        r = x - k * f8(0.6931471803691238) - k * f8(1.9082149292705877e-10)
-        p = b13
-        p = p * r + b12
-        p = p * r + b11
-        p = p * r + b10
-        p = p * r + b9
-        p = p * r + b8
-        p = p * r + b7
-        p = p * r + b6
-        p = p * r + b5
-        p = p * r + b4
-        p = p * r + b3
-        p = p * r + b2
-        p = (f8(1.0) + r) + r * r * p
-        return p * as_f64(((as_i64(t) - i8(0x4338000000000000)) + i8(1023)) << i8(52))
-
-    return exp32, exp64, select
-
-
-@functools.cache
-def _native_target(conductance: bool, dtype: str, per_neuron: tuple) -> str:
-    """Compile and register the kernel for one configuration (dtype, synapse kind, which of the
-    15 inputs and parameters are per neuron); returns the FFI target name. About a second of numba
-    compilation per configuration, once per process."""
-    import numba
-    from numba import carray, types
-
-    address, frame_buffer, _metadata_query = ffi.frame_tools()
-    exp32, exp64, select = _exponentials()
-    real = np.float32 if dtype == "float32" else np.float64
-    expf = exp32 if dtype == "float32" else exp64
-    (p_cur, p_jump, p_inc_e, p_inc_i, p_cm, p_rest, p_reset, p_th, p_tref, p_iext, p_de, p_di, p_ee, p_ei,
-     p_dt) = per_neuron
-    one, zero = real(1.0), real(0.0)
-
-    @numba.njit(inline="always")
-    def at(a, i, per, scalar):
-        return a[i] if per else scalar
-
-    @numba.njit(error_model="numpy", fastmath={"contract"})
-    def update(v, ref, g_e, g_i, cur, jump, inc_e, inc_i, c_m, v_rest, v_reset, v_th, t_ref, i_ext, d_e, d_i, e_e,
-               e_i, dt, spike_out):  # v, ref, g_e, g_i updated in place
-        s_cur, s_jump, s_inc_e, s_inc_i = cur[0], jump[0], inc_e[0], inc_i[0]
-        s_cm, s_rest, s_reset, s_th, s_tref, s_iext = c_m[0], v_rest[0], v_reset[0], v_th[0], t_ref[0], i_ext[0]
-        s_de, s_di, s_ee, s_ei, s_dt = d_e[0], d_i[0], e_e[0], e_i[0], dt[0]
-        for i in range(v.shape[0]):
-            ge, gi, vi, r = g_e[i], g_i[i], v[i], ref[i]
-            inp = at(i_ext, i, p_iext, s_iext) + at(cur, i, p_cur, s_cur)
-            if conductance:
-                leak = one + ge + gi
-                v_inf = (at(v_rest, i, p_rest, s_rest) + ge * at(e_e, i, p_ee, s_ee) + gi * at(e_i, i, p_ei, s_ei)
-                         + inp) / leak
-                decay = expf(-leak * at(c_m, i, p_cm, s_cm))
-            else:
-                v_inf = at(v_rest, i, p_rest, s_rest) + ge + gi + inp
-                decay = at(c_m, i, p_cm, s_cm)
-            reset = at(v_reset, i, p_reset, s_reset)
-            free = r <= zero
-            vn = select(free, v_inf + (vi - v_inf) * decay + at(jump, i, p_jump, s_jump), reset)
-            spike = free & (vn >= at(v_th, i, p_th, s_th))
-            v[i] = select(spike, reset, vn)
-            rn = r - at(dt, i, p_dt, s_dt)
-            ref[i] = select(spike, at(t_ref, i, p_tref, s_tref), select(rn > zero, rn, zero))
-            spike_out[i] = np.uint8(spike)
-            g_e[i] = ge * at(d_e, i, p_de, s_de) + at(inc_e, i, p_inc_e, s_inc_e)
-            g_i[i] = gi * at(d_i, i, p_di, s_di) + at(inc_i, i, p_inc_i, s_inc_i)
-
-    # arguments: the state (0-3), one array of the operands shared by all neurons (4), then the
-    # per-neuron operands in order (fewer buffers: XLA builds every call's frame buffer by buffer)
-    place = []
-    n_shared = n_per = 0
-    for per in per_neuron:
-        place.append((True, 5 + n_per) if per else (False, n_shared))
-        n_per, n_shared = n_per + per, n_shared + (not per)
-    (q0, q1, q2, q3, q4, q5, q6, q7, q8, q9, q10, q11, q12, q13, q14) = place
-    itemsize = np.dtype(real).itemsize
-
-    @numba.njit(inline="always")
-    def arg(frame, i):
-        data, dims, _ = frame_buffer(frame, ffi.FRAME_ARGS, i)
-        size = 1
-        for d in dims:
-            size *= d
-        return carray(address(data), (size,), real)
-
-    @numba.njit(inline="always")
-    def operand(frame, shared, q):
-        if q[0]:
-            return arg(frame, q[1])
-        return carray(address(shared + q[1] * itemsize), (1,), real)
-
-    @numba.njit(inline="always")
-    def ret(frame, i, kind):
-        data, dims, _ = frame_buffer(frame, ffi.FRAME_RETS, i)
-        return carray(address(data), (dims[0],), kind)
-
-    @numba.cfunc(types.int64(types.voidptr))
-    def handler(frame_address):
-        frame = carray(frame_address, (16,), np.int64)
-        if _metadata_query(frame):
-            return 0
-        # results 0, 1, 3, 4 alias arguments 0-3 (the state is updated in place); should XLA hand
-        # over distinct buffers, the state is copied into the results first
-        v, ref, g_e, g_i = ret(frame, 0, real), ret(frame, 1, real), ret(frame, 3, real), ret(frame, 4, real)
-        for k, out in ((0, v), (1, ref), (2, g_e), (3, g_i)):
-            source = arg(frame, k)
-            if source.ctypes.data != out.ctypes.data:
-                out[:] = source
-        shared, _, _ = frame_buffer(frame, ffi.FRAME_ARGS, 4)
-        update(v, ref, g_e, g_i, operand(frame, shared, q0), operand(frame, shared, q1), operand(frame, shared, q2),
-               operand(frame, shared, q3), operand(frame, shared, q4), operand(frame, shared, q5),
-               operand(frame, shared, q6), operand(frame, shared, q7), operand(frame, shared, q8),
-               operand(frame, shared, q9), operand(frame, shared, q10), operand(frame, shared, q11),
-               operand(frame, shared, q12), operand(frame, shared, q13), operand(frame, shared, q14),
-               ret(frame, 2, np.uint8))
-        return 0
+    from . import _lif_kernel
 
     name = f"neurodyn_lif_{'cond' if conductance else 'curr'}_{dtype}_" + "".join("1" if p else "0" for p in per_neuron)
-    return ffi.register_handler(name, handler)
+    try:
+        ffi.register_handler(name, _lif_kernel.handler(conductance, dtype, per_neuron))
+        with jax.ensure_compile_time_eval():  # eager, even when first used inside a trace
+            problem = _self_check(name, conductance, np.dtype(dtype), per_neuron)
+    except Exception as e:  # noqa: BLE001 - any failure means: do not use this kernel
+        problem = f"{type(e).__name__}: {e}"
+    if problem:
+        warnings.warn(f"neurodyn: the numba LIF kernel failed its self-check ({problem}); using the jax.numpy "
+                      f"formula", RuntimeWarning, stacklevel=4)
+        return None
+    return name
+
+
+#: operand values of the self-check (inputs, then kernel parameters, conductance synapses)
+_CHECK = (2.0, 1.0, 1.0, 1.0, 0.005, -60.0, -60.0, -50.0, 5.0, 20.0, 0.98, 0.99, 0.0, -80.0, 0.1)
+
+
+def _self_check(name: str, conductance: bool, dtype, per_neuron: tuple) -> str:
+    """'' if the kernel ``name`` equals :func:`reference_step` to float rounding on 37 neurons
+    (some refractory, some spiking, every operand of the configuration varied), else what differs."""
+    rng = np.random.default_rng(0)
+    n = 37
+    state = tuple(jnp.asarray(x, dtype) for x in (rng.uniform(-75, -40, n), rng.choice([0.0, 0.0, 1.3], n),
+                                                 rng.uniform(0, 10, n), rng.uniform(0, 30, n)))
+    values = list(_CHECK)
+    if not conductance:
+        values[4] = 0.995  # the membrane decay factor
+    ops = tuple(jnp.asarray(v * rng.uniform(0.5, 1.5, n) if per else v, dtype) for v, per in zip(values, per_neuron))
+    got = _ffi_call(name, state + ops)
+    want = reference_step(state, ops[:4], ops[4:], conductance)
+    tol = dict(rtol=1e-5, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-10)
+    for field, a, b in zip(got._fields, got, want):
+        a, b = np.asarray(a), np.asarray(b)
+        if not (np.array_equal(a, b) if field == "spike" else np.allclose(a, b, **tol)):
+            return f"{field} differs from the formula"
+    return ""
 
 
 @functools.cache
 def _native_ok() -> bool:
-    """Whether the kernel serves here: numba installed, the 0.x FFI layout, and a first small
-    step (run eagerly) equal to the reference formula to float rounding, spikes identical;
-    otherwise a warning and the reference formula."""
-    import warnings
-
-    if not ffi.numba_installed() or ffi.api_version()[0] != 0:
-        return False
-    with jax.ensure_compile_time_eval():  # eager, even when first used inside a trace
-        return _self_check()
-
-
-def _self_check() -> bool:
-    import warnings
-
-    rng = np.random.default_rng(0)
-    n = 37
-    state = (jnp.asarray(rng.uniform(-75, -45, n), jnp.float32), jnp.asarray(rng.choice([0.0, 0.0, 1.3], n), jnp.float32),
-             jnp.asarray(rng.uniform(0, 10, n), jnp.float32), jnp.asarray(rng.uniform(0, 30, n), jnp.float32))
-    params = kernel_parameters(dict(tau_m=20.0, v_rest=-60.0, v_reset=-60.0, v_th=-50.0, t_ref=5.0, i_ext=20.0,
-                                    tau_e=5.0, tau_i=10.0, e_e=0.0, e_i=-80.0, dt=0.1), True)
-    params = tuple(jnp.asarray(p, jnp.float32) for p in params)
-    inputs = (jnp.float32(0), jnp.float32(0), jnp.asarray(rng.uniform(0, 5, n), jnp.float32),
-              jnp.asarray(rng.uniform(0, 5, n), jnp.float32))  # the COBA network's configuration
-    try:
-        got = _fused(True, *state, *inputs, *params)
-    except Exception as e:  # noqa: BLE001 - any failure means: do not use this kernel
-        warnings.warn(f"neurodyn: the numba LIF kernel failed its self-check ({e}); using the JAX formula",
-                      RuntimeWarning, stacklevel=3)
-        return False
-    want = reference_step(state, inputs, params, True)
-    same = all(np.allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-5) for a, b in zip(got, want))
-    if not same or not np.array_equal(np.asarray(got.spike), np.asarray(want.spike)):
-        warnings.warn("neurodyn: the numba LIF kernel failed its self-check (wrong values); using the JAX formula",
-                      RuntimeWarning, stacklevel=3)
-        return False
-    return True
+    """Whether the kernel can serve here: numba installed and an XLA FFI API of the 0.x layout
+    its handler reads (each configuration is then checked on first use: :func:`_native_target`)."""
+    return ffi.numba_installed() and ffi.api_version()[0] == 0
