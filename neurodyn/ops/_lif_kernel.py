@@ -8,15 +8,14 @@ FFI handler that unpacks XLA's call frame is compiled per process and configurat
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numba
 import numpy as np
-from numba import carray, types
+from numba import types
 from numba.core.extending import intrinsic, overload
 
-from . import ffi
+from . import _frame, ffi
 
 _FAST = dict(error_model="numpy", fastmath={"contract"})
 
@@ -172,31 +171,6 @@ def update_current(v, ref, g_e, g_i, cur, jump, inc_e, inc_i, c_m, v_rest, v_res
           e_i, dt, spike)
 
 
-@functools.cache
-def _frame_readers(dtype: str):
-    """``(arg, ret, metadata_query)``: numba functions reading XLA's call frame, compiled once per
-    process and dtype (shared by the handlers of every configuration). ``arg(frame, i)`` is
-    argument ``i`` as a flat ``dtype`` array, ``ret(frame, i, kind)`` result ``i`` as a ``kind``
-    array."""
-    address, frame_buffer, metadata_query = ffi.frame_tools()
-    real = np.float32 if dtype == "float32" else np.float64
-
-    @numba.njit
-    def arg(frame, i):
-        data, dims, _ = frame_buffer(frame, ffi.FRAME_ARGS, i)
-        size = 1
-        for d in dims:
-            size *= d
-        return carray(address(data), (size,), real)
-
-    @numba.njit
-    def ret(frame, i, kind):
-        data, dims, _ = frame_buffer(frame, ffi.FRAME_RETS, i)
-        return carray(address(data), (dims[0],), kind)
-
-    return arg, ret, metadata_query
-
-
 def handler(conductance: bool, dtype: str, per_neuron: tuple):
     """The FFI handler (a ``numba.cfunc``) for one configuration: arguments ``v, ref, g_e, g_i``
     (results 0, 1, 3, 4 alias them: updated in place), one array of the operands shared by all
@@ -204,29 +178,29 @@ def handler(conductance: bool, dtype: str, per_neuron: tuple):
     out for the configuration (each operand read as an array or as one number of the shared
     array; no user text enters it), so numba compiles one straight-line function that calls the
     cached update loop."""
-    real = np.float32 if dtype == "float32" else np.float64
-    arg, ret, metadata_query = _frame_readers(dtype)
+    bits = "32" if dtype == "float32" else "64"
     operands, n_shared, n_per = [], 0, 0
     for per in per_neuron:
-        operands.append(f"arg(frame, {5 + n_per})" if per else f"shared[{n_shared}]")
+        operands.append(f"arg_f{bits}(frame, {5 + n_per})" if per else f"shared[{n_shared}]")
         n_per, n_shared = n_per + per, n_shared + (not per)
+    major, minor = ffi.api_version()
     source = f"""
 def run(frame_address):
-    frame = carray(frame_address, (16,), np.int64)
-    if metadata_query(frame):
+    frame = frame_of(frame_address)
+    if metadata_query(frame, {major}, {minor}):
         return 0
-    v, ref, g_e, g_i = ret(frame, 0, real), ret(frame, 1, real), ret(frame, 3, real), ret(frame, 4, real)
+    v, ref, g_e, g_i = ret_f{bits}(frame, 0), ret_f{bits}(frame, 1), ret_f{bits}(frame, 3), ret_f{bits}(frame, 4)
     for k, out in ((0, v), (1, ref), (2, g_e), (3, g_i)):  # should XLA not alias them: copy first
-        source = arg(frame, k)
+        source = arg_f{bits}(frame, k)
         if source.ctypes.data != out.ctypes.data:
             for j in range(out.shape[0]):
                 out[j] = source[j]
-    shared = arg(frame, 4)
-    update(v, ref, g_e, g_i, {", ".join(operands)}, ret(frame, 2, np.uint8))
+    shared = arg_f{bits}(frame, 4)
+    update(v, ref, g_e, g_i, {", ".join(operands)}, ret_u8(frame, 2))
     return 0
 """
-
-    namespace = dict(np=np, carray=carray, metadata_query=metadata_query, arg=arg, ret=ret, real=real,
-                     update=update_conductance if conductance else update_current)
+    namespace = {name: getattr(_frame, name) for name in ("frame_of", "metadata_query", f"arg_f{bits}",
+                                                           f"ret_f{bits}", "ret_u8")}
+    namespace["update"] = update_conductance if conductance else update_current
     exec(compile(source, f"<neurodyn LIF handler {dtype} {per_neuron}>", "exec"), namespace)  # noqa: S102 - our own text
     return numba.cfunc(types.int64(types.voidptr))(namespace["run"])

@@ -515,85 +515,24 @@ _numba_installed = ffi.numba_installed
 
 @functools.cache
 def _native_target() -> str:
-    """Compile the event kernel with numba as a C function that XLA calls directly (typed FFI,
-    no Python on the call path) and register it; once per process, on first use (about 2 s of
-    numba compilation, not cached: the kernel is built from closures); returns the target name."""
+    """Register the event kernel, a C function compiled by numba that XLA calls directly (typed
+    FFI, no Python on the call path); returns the target name. Its loops
+    (:mod:`neurodyn.ops._event_kernel`) are cached on disk by numba; only the thin handler around
+    them, which answers XLA's version query with the installed jaxlib's FFI version, is compiled
+    in each process."""
     import numba
-    from numba import carray, types
+    from numba import types
 
-    address, frame_buffer, metadata_query = ffi.frame_tools()
+    from . import _event_kernel, _frame
 
-    @numba.njit(inline="always")
-    def buffer(frame, which, i):
-        """``(data address, element count, dtype code)`` of argument/result ``i``."""
-        data, dims, code = frame_buffer(frame, which, i)
-        size = 1
-        for d in dims:
-            size *= d
-        return data, size, code
-
-    @numba.njit(inline="always")
-    def add_row(e, out, indptr, indices, w, w0, m, groups, n_pre, fixed_width):
-        row = (e % n_pre) * groups + e // n_pre  # event (delay g, pre i) is stored as row i * groups + g
-        if fixed_width > 0:  # fixed fan-out: no row pointers, row i starts at i * width
-            lo = row * fixed_width
-            hi = lo + fixed_width
-        else:
-            lo, hi = indptr[row], indptr[row + 1]
-        if m == 1:
-            c = w[w0]
-            for k in range(lo, hi):
-                out[indices[k]] += c
-        else:
-            for k in range(lo, hi):
-                out[indices[k]] += w[w0 + k]
-
-    @numba.njit(inline="always")
-    def accumulate(spikes, words, indptr, indices, w, y, meta):
-        groups, n_pre, batch, spikes_batched, weights_batched = meta[0], meta[1], meta[2], meta[3], meta[4]
-        fixed_width = np.int64(meta[5])
-        n_post = y.shape[0] // batch
-        m = w.shape[0] // (batch if weights_batched else 1)
-        n_events = groups * n_pre
-        for b in range(batch):
-            out = y[b * n_post:(b + 1) * n_post]
-            out[:] = 0
-            s0 = b * n_events if spikes_batched else 0
-            w0 = b * m if weights_batched else 0
-            first = 0
-            if s0 % 8 == 0 and words.shape[0] > 0:  # skip silent stretches eight bytes at a time
-                first = n_events - n_events % 8
-                for word in range(s0 // 8, (s0 + first) // 8):
-                    if words[word] != 0:
-                        for e in range(word * 8 - s0, word * 8 - s0 + 8):
-                            if spikes[s0 + e]:
-                                add_row(e, out, indptr, indices, w, w0, m, groups, n_pre, fixed_width)
-            for e in range(first, n_events):
-                if spikes[s0 + e]:
-                    add_row(e, out, indptr, indices, w, w0, m, groups, n_pre, fixed_width)
+    major, minor = ffi.api_version()
 
     @numba.cfunc(types.int64(types.voidptr))
     def handler(frame_address):
-        frame = carray(frame_address, (16,), np.int64)
-        if metadata_query(frame):  # XLA's query at registration: the API version
+        frame = _frame.frame_of(frame_address)
+        if _frame.metadata_query(frame, major, minor):  # XLA's query at registration: the API version
             return 0
-        sp, n_s, _ = buffer(frame, ffi.FRAME_ARGS, 0)
-        ip, n_ip, _ = buffer(frame, ffi.FRAME_ARGS, 1)
-        xp, nnz, _ = buffer(frame, ffi.FRAME_ARGS, 2)
-        wp, n_w, code = buffer(frame, ffi.FRAME_ARGS, 3)
-        mp, n_m, _ = buffer(frame, ffi.FRAME_ARGS, 4)
-        yp, n_y, _ = buffer(frame, ffi.FRAME_RETS, 0)
-        spikes = carray(address(sp), (n_s,), np.uint8)
-        words = carray(address(sp), (n_s // 8 if sp % 8 == 0 else 0,), np.uint64)  # XLA aligns its buffers
-        indptr = carray(address(ip), (n_ip,), np.int32)
-        indices = carray(address(xp), (nnz,), np.int32)
-        meta = carray(address(mp), (n_m,), np.int32)
-        if code == ffi.XLA_F64:
-            accumulate(spikes, words, indptr, indices, carray(address(wp), (n_w,), np.float64),
-                       carray(address(yp), (n_y,), np.float64), meta)
-        else:
-            accumulate(spikes, words, indptr, indices, carray(address(wp), (n_w,), np.float32),
-                       carray(address(yp), (n_y,), np.float32), meta)
+        _event_kernel.run(frame)
         return 0  # a null XLA_FFI_Error*: success
 
     return ffi.register_handler(_NATIVE_TARGET, handler)

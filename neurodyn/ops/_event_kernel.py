@@ -1,0 +1,80 @@
+"""The numba code behind the event kernel of :mod:`neurodyn.ops.event` (imported on first use):
+module-level functions cached on disk by numba, so a process compiles only the thin FFI handler
+that :func:`neurodyn.ops.event._native_target` builds around :func:`run`."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import carray
+
+from ._frame import address, buffer
+from .ffi import FRAME_ARGS, FRAME_RETS, XLA_F64
+
+
+@numba.njit(inline="always")
+def add_row(e, out, indptr, indices, w, w0, m, groups, n_pre, fixed_width):
+    """Add the synapses of event ``e`` (delay group ``e // n_pre``, neuron ``e % n_pre``) to ``out``."""
+    row = (e % n_pre) * groups + e // n_pre  # event (delay g, pre i) is stored as row i * groups + g
+    if fixed_width > 0:  # fixed fan-out: no row pointers, row i starts at i * width
+        lo = row * fixed_width
+        hi = lo + fixed_width
+    else:
+        lo, hi = indptr[row], indptr[row + 1]
+    if m == 1:
+        c = w[w0]
+        for k in range(lo, hi):
+            out[indices[k]] += c
+    else:
+        for k in range(lo, hi):
+            out[indices[k]] += w[w0 + k]
+
+
+@numba.njit(cache=True)
+def accumulate(spikes, words, indptr, indices, w, y, meta):
+    """``y`` (``batch`` products side by side) from the spiking rows, in presynaptic order;
+    ``meta = (groups, n_pre, batch, spikes batched, weights batched, fixed width)``."""
+    groups, n_pre, batch, spikes_batched, weights_batched = meta[0], meta[1], meta[2], meta[3], meta[4]
+    fixed_width = np.int64(meta[5])
+    n_post = y.shape[0] // batch
+    m = w.shape[0] // (batch if weights_batched else 1)
+    n_events = groups * n_pre
+    for b in range(batch):
+        out = y[b * n_post:(b + 1) * n_post]
+        out[:] = 0
+        s0 = b * n_events if spikes_batched else 0
+        w0 = b * m if weights_batched else 0
+        first = 0
+        if s0 % 8 == 0 and words.shape[0] > 0:  # skip silent stretches eight bytes at a time
+            first = n_events - n_events % 8
+            for word in range(s0 // 8, (s0 + first) // 8):
+                if words[word] != 0:
+                    for e in range(word * 8 - s0, word * 8 - s0 + 8):
+                        if spikes[s0 + e]:
+                            add_row(e, out, indptr, indices, w, w0, m, groups, n_pre, fixed_width)
+        for e in range(first, n_events):
+            if spikes[s0 + e]:
+                add_row(e, out, indptr, indices, w, w0, m, groups, n_pre, fixed_width)
+
+
+@numba.njit(cache=True)
+def run(frame):
+    """The kernel's work for one call frame (arguments: spikes, row pointers, targets, weights,
+    metadata; result: the products)."""
+    sp, n_s, _ = buffer(frame, FRAME_ARGS, 0)
+    ip, n_ip, _ = buffer(frame, FRAME_ARGS, 1)
+    xp, nnz, _ = buffer(frame, FRAME_ARGS, 2)
+    wp, n_w, code = buffer(frame, FRAME_ARGS, 3)
+    mp, n_m, _ = buffer(frame, FRAME_ARGS, 4)
+    yp, n_y, _ = buffer(frame, FRAME_RETS, 0)
+    spikes = carray(address(sp), (n_s,), np.uint8)
+    words = carray(address(sp), (n_s // 8 if sp % 8 == 0 else 0,), np.uint64)  # XLA aligns its buffers
+    indptr = carray(address(ip), (n_ip,), np.int32)
+    indices = carray(address(xp), (nnz,), np.int32)
+    meta = carray(address(mp), (n_m,), np.int32)
+    if code == XLA_F64:
+        accumulate(spikes, words, indptr, indices, carray(address(wp), (n_w,), np.float64),
+                   carray(address(yp), (n_y,), np.float64), meta)
+    else:
+        accumulate(spikes, words, indptr, indices, carray(address(wp), (n_w,), np.float32),
+                   carray(address(yp), (n_y,), np.float32), meta)

@@ -1,0 +1,97 @@
+"""Reading XLA's FFI call frame from numba, as module-level functions cached on disk.
+
+The FFI handlers of the compiled kernels (:mod:`neurodyn.ops.event`, :mod:`neurodyn.ops.lif`)
+call these instead of inlining their own copies: numba then compiles a handler in a fraction of
+a second once these are in its cache, where inlined frame readers cost seconds of type inference
+in every process. The struct offsets are those of :mod:`neurodyn.ops.ffi`. The FFI API version a
+handler reports is passed in by the handler (compiled in the process, from the installed jaxlib's
+header), so nothing here depends on the jaxlib version.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import carray, types
+from numba.core.extending import intrinsic
+
+from .ffi import BUFFER_DATA, BUFFER_DIMS, BUFFER_DTYPE, BUFFER_RANK, FRAME_ARGS, FRAME_EXTENSION, FRAME_RETS
+
+
+@intrinsic
+def address(typingctx, value):
+    """``int64 -> void*``."""
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(types.voidptr))
+
+    return types.voidptr(types.int64), codegen
+
+
+@numba.njit(cache=True)
+def frame_of(frame_address):
+    """The call frame as 16 int64 words."""
+    return carray(frame_address, (16,), np.int64)
+
+
+@numba.njit(cache=True)
+def buffer(frame, which, i):
+    """``(data address, element count, dtype code)`` of argument (``which = FRAME_ARGS``) or
+    result (``FRAME_RETS``) ``i``."""
+    b = carray(address(carray(address(frame[which]), (i + 1,), np.int64)[i]), (6,), np.int64)
+    rank = b[BUFFER_RANK]
+    dims = carray(address(b[BUFFER_DIMS]), (max(rank, 1),), np.int64)
+    size = 1
+    for k in range(rank):
+        size *= dims[k]
+    return b[BUFFER_DATA], size, b[BUFFER_DTYPE] & 0xFFFFFFFF
+
+
+@numba.njit(cache=True)
+def metadata_query(frame, major, minor):
+    """Whether this call is XLA's registration-time query for the API version; answers it
+    (``major.minor``) if so: the handler must then return 0 at once."""
+    extension = frame[FRAME_EXTENSION]
+    while extension != 0:
+        node = carray(address(extension), (4,), np.int64)
+        if node[1] & 0xFFFFFFFF == 1:
+            metadata = carray(address(node[3]), (10,), np.int32)
+            metadata[6], metadata[7], metadata[8] = major, minor, 0
+            return True
+        extension = node[2]
+    return False
+
+
+@numba.njit(cache=True)
+def arg_f32(frame, i):
+    """Argument ``i`` as a flat float32 array."""
+    data, size, _ = buffer(frame, FRAME_ARGS, i)
+    return carray(address(data), (size,), np.float32)
+
+
+@numba.njit(cache=True)
+def arg_f64(frame, i):
+    """Argument ``i`` as a flat float64 array."""
+    data, size, _ = buffer(frame, FRAME_ARGS, i)
+    return carray(address(data), (size,), np.float64)
+
+
+@numba.njit(cache=True)
+def ret_f32(frame, i):
+    """Result ``i`` as a flat float32 array."""
+    data, size, _ = buffer(frame, FRAME_RETS, i)
+    return carray(address(data), (size,), np.float32)
+
+
+@numba.njit(cache=True)
+def ret_f64(frame, i):
+    """Result ``i`` as a flat float64 array."""
+    data, size, _ = buffer(frame, FRAME_RETS, i)
+    return carray(address(data), (size,), np.float64)
+
+
+@numba.njit(cache=True)
+def ret_u8(frame, i):
+    """Result ``i`` as a flat uint8 array (XLA's booleans)."""
+    data, size, _ = buffer(frame, FRAME_RETS, i)
+    return carray(address(data), (size,), np.uint8)
