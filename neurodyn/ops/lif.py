@@ -25,7 +25,8 @@ polynomial after reduction by ``ln 2``, within 1.3 ulp in float32; degree 13 in 
 typed FFI (like the event kernel, :mod:`neurodyn.ops.event`), specialised to the dtype, the
 synapse kind and which operands are per neuron (a parameter shared by all neurons stays one
 number). The update loops live in :mod:`neurodyn.ops._lif_kernel`, cached on disk by numba; a
-process compiles only the small handler around them, 1-3 s for its first configuration.
+process compiles only the thin handler around them (0.3-1 s per configuration, the call-frame
+readers of :mod:`neurodyn.ops._frame` being cached as well).
 
 ``jax.vmap`` folds the batch into the neuron axis (one kernel call over ``B x n`` neurons);
 ``jax.jvp`` / ``jax.grad`` differentiate the JAX reference formula (:func:`reference_step`), the
