@@ -42,6 +42,18 @@ def unpack_events(words: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]
     words = np.ascontiguousarray(words, dtype=np.uint32)
     if words.ndim != 2:
         raise ValueError(f"unpack_events: words must be 2-D (steps, words), got shape {words.shape}")
-    from ._unpack import unpack  # numba, imported (and compiled or loaded from its cache) on first use
-
+    try:
+        from ._unpack import unpack  # numba, imported (and compiled or loaded from its cache) on first use
+    except RuntimeError:  # numba's disk cache has no writable place here: NumPy (about 10x slower)
+        return _unpack_numpy(words, int(size))
     return unpack(words, int(size))
+
+
+def _unpack_numpy(words: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`unpack_events` in NumPy: ``nonzero`` over the words, ``unpackbits`` of the words hit."""
+    rows, cols = np.nonzero(words)
+    hit = np.ascontiguousarray(words[rows, cols], dtype="<u4").view(np.uint8).reshape(-1, 4)
+    pair, bit = np.nonzero(np.unpackbits(hit, axis=1, bitorder="little"))
+    node = cols[pair].astype(np.int64) * 32 + bit
+    keep = node < size
+    return rows[pair][keep].astype(np.int64), node[keep]

@@ -195,10 +195,10 @@ def _native_target(conductance: bool, dtype: str, per_neuron: tuple) -> str | No
     (seconds, the first time on a machine); the handler around it, once per process."""
     import warnings
 
-    from . import _lif_kernel
-
     name = f"neurodyn_lif_{'cond' if conductance else 'curr'}_{dtype}_" + "".join("1" if p else "0" for p in per_neuron)
     try:
+        from . import _lif_kernel  # numba refuses to import it where its disk cache has no writable place
+
         ffi.register_handler(name, _lif_kernel.handler(conductance, dtype, per_neuron))
         with jax.ensure_compile_time_eval():  # eager, even when first used inside a trace
             problem = _self_check(name, conductance, np.dtype(dtype), per_neuron)
