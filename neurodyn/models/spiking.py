@@ -25,7 +25,7 @@ from ..core.integrators import ExponentialEuler
 from ..core.model import convert_parameters, drive_term, float_dtype, is_plain, per_node
 from ..errors import SpecError, check_int
 from ..ops.lif import BACKENDS as STEP_BACKENDS
-from ..ops.lif import kernel_parameters, synaptic_lif_step
+from ..ops.lif import fire_and_reset, kernel_parameters, synaptic_lif_step
 from ..pytree import pytree_dataclass
 from ..schema import MODELS, Field
 
@@ -41,12 +41,8 @@ class LIFState(NamedTuple):
 def _fire_and_reset(model, state, integrated_v, drive):
     """``(v, refractory, spike)`` after a step: a refractory neuron is held at reset; a free one
     adds its voltage jumps (port ``"v"``), spikes at ``v >= v_th`` and is reset."""
-    free = state.refractory <= 0
-    v = jnp.where(free, integrated_v + drive_term(drive, "v", "I"), model.v_reset)
-    spike = free & (v >= model.v_th)
-    v = jnp.where(spike, model.v_reset, v)
-    refractory = jnp.where(spike, model.t_ref, jnp.maximum(state.refractory - model.dt, 0.0))
-    return v, refractory, spike
+    return fire_and_reset(integrated_v, state.refractory, drive_term(drive, "v", "I"), model.v_reset, model.v_th,
+                          model.t_ref, model.dt)
 
 
 @pytree_dataclass(static=("n", "integrator"))

@@ -35,15 +35,26 @@ def frame_of(frame_address):
 
 
 @numba.njit(cache=True)
+def header(frame, which, i):
+    """XLA_FFI_Buffer of argument (``which = FRAME_ARGS``) or result (``FRAME_RETS``) ``i``, as
+    6 int64 words."""
+    return carray(address(carray(address(frame[which]), (i + 1,), np.int64)[i]), (6,), np.int64)
+
+
+@numba.njit(cache=True)
+def dims(frame, which, i):
+    """The dimensions of argument / result ``i``."""
+    b = header(frame, which, i)
+    return carray(address(b[BUFFER_DIMS]), (max(b[BUFFER_RANK], 1),), np.int64)[:b[BUFFER_RANK]]
+
+
+@numba.njit(cache=True)
 def buffer(frame, which, i):
-    """``(data address, element count, dtype code)`` of argument (``which = FRAME_ARGS``) or
-    result (``FRAME_RETS``) ``i``."""
-    b = carray(address(carray(address(frame[which]), (i + 1,), np.int64)[i]), (6,), np.int64)
-    rank = b[BUFFER_RANK]
-    dims = carray(address(b[BUFFER_DIMS]), (max(rank, 1),), np.int64)
+    """``(data address, element count, dtype code)`` of argument / result ``i``."""
     size = 1
-    for k in range(rank):
-        size *= dims[k]
+    for d in dims(frame, which, i):
+        size *= d
+    b = header(frame, which, i)
     return b[BUFFER_DATA], size, b[BUFFER_DTYPE] & 0xFFFFFFFF
 
 
@@ -63,35 +74,7 @@ def metadata_query(frame, major, minor):
 
 
 @numba.njit(cache=True)
-def arg_f32(frame, i):
-    """Argument ``i`` as a flat float32 array."""
-    data, size, _ = buffer(frame, FRAME_ARGS, i)
-    return carray(address(data), (size,), np.float32)
-
-
-@numba.njit(cache=True)
-def arg_f64(frame, i):
-    """Argument ``i`` as a flat float64 array."""
-    data, size, _ = buffer(frame, FRAME_ARGS, i)
-    return carray(address(data), (size,), np.float64)
-
-
-@numba.njit(cache=True)
-def ret_f32(frame, i):
-    """Result ``i`` as a flat float32 array."""
-    data, size, _ = buffer(frame, FRAME_RETS, i)
-    return carray(address(data), (size,), np.float32)
-
-
-@numba.njit(cache=True)
-def ret_f64(frame, i):
-    """Result ``i`` as a flat float64 array."""
-    data, size, _ = buffer(frame, FRAME_RETS, i)
-    return carray(address(data), (size,), np.float64)
-
-
-@numba.njit(cache=True)
-def ret_u8(frame, i):
-    """Result ``i`` as a flat uint8 array (XLA's booleans)."""
-    data, size, _ = buffer(frame, FRAME_RETS, i)
-    return carray(address(data), (size,), np.uint8)
+def array(frame, which, i, dtype):
+    """Argument / result ``i`` as a flat array of ``dtype`` (a NumPy scalar type)."""
+    data, size, _ = buffer(frame, which, i)
+    return carray(address(data), (size,), dtype)

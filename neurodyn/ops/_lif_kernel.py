@@ -178,10 +178,9 @@ def handler(conductance: bool, dtype: str, per_neuron: tuple):
     out for the configuration (each operand read as an array or as one number of the shared
     array; no user text enters it), so numba compiles one straight-line function that calls the
     cached update loop."""
-    bits = "32" if dtype == "float32" else "64"
     operands, n_shared, n_per = [], 0, 0
     for per in per_neuron:
-        operands.append(f"arg_f{bits}(frame, {5 + n_per})" if per else f"shared[{n_shared}]")
+        operands.append(f"array(frame, ARGS, {5 + n_per}, real)" if per else f"shared[{n_shared}]")
         n_per, n_shared = n_per + per, n_shared + (not per)
     major, minor = ffi.api_version()
     source = f"""
@@ -189,18 +188,19 @@ def run(frame_address):
     frame = frame_of(frame_address)
     if metadata_query(frame, {major}, {minor}):
         return 0
-    v, ref, g_e, g_i = ret_f{bits}(frame, 0), ret_f{bits}(frame, 1), ret_f{bits}(frame, 3), ret_f{bits}(frame, 4)
+    v, ref, g_e, g_i = (array(frame, RETS, 0, real), array(frame, RETS, 1, real), array(frame, RETS, 3, real),
+                        array(frame, RETS, 4, real))
     for k, out in ((0, v), (1, ref), (2, g_e), (3, g_i)):  # should XLA not alias them: copy first
-        source = arg_f{bits}(frame, k)
+        source = array(frame, ARGS, k, real)
         if source.ctypes.data != out.ctypes.data:
             for j in range(out.shape[0]):
                 out[j] = source[j]
-    shared = arg_f{bits}(frame, 4)
-    update(v, ref, g_e, g_i, {", ".join(operands)}, ret_u8(frame, 2))
+    shared = array(frame, ARGS, 4, real)
+    update(v, ref, g_e, g_i, {", ".join(operands)}, array(frame, RETS, 2, np.uint8))
     return 0
 """
-    namespace = {name: getattr(_frame, name) for name in ("frame_of", "metadata_query", f"arg_f{bits}",
-                                                           f"ret_f{bits}", "ret_u8")}
+    namespace = dict(np=np, frame_of=_frame.frame_of, metadata_query=_frame.metadata_query, array=_frame.array,
+                     ARGS=ffi.FRAME_ARGS, RETS=ffi.FRAME_RETS, real=np.dtype(dtype).type)
     namespace["update"] = update_conductance if conductance else update_current
     exec(compile(source, f"<neurodyn LIF handler {dtype} {per_neuron}>", "exec"), namespace)  # noqa: S102 - our own text
     return numba.cfunc(types.int64(types.voidptr))(namespace["run"])

@@ -19,25 +19,12 @@ def _trailing_zeros(typingctx, x):
 
 
 @numba.njit(cache=True, nogil=True)
-def _count(words, size):
-    total = 0
-    for s in range(words.shape[0]):
-        for w in range(words.shape[1]):
-            x = words[s, w]
-            while x != 0:
-                if w * 32 + np.int64(_trailing_zeros(x)) < size:
-                    total += 1
-                x &= x - np.uint32(1)
-    return total
-
-
-@numba.njit(cache=True, nogil=True)
-def unpack(words, size):
+def unpack(words, size, bound):
     """``(steps, nodes)`` of the set bits of ``words`` (bit ``k`` of word ``w`` is node
-    ``32 w + k``), nodes below ``size``, in step then node order."""
-    total = _count(words, size)
-    steps = np.empty(total, np.int64)
-    nodes = np.empty(total, np.int64)
+    ``32 w + k``), nodes below ``size``, in step then node order; ``bound`` at least the number
+    of set bits."""
+    steps = np.empty(bound, np.int64)
+    nodes = np.empty(bound, np.int64)
     k = 0
     for s in range(words.shape[0]):
         for w in range(words.shape[1]):
@@ -49,4 +36,4 @@ def unpack(words, size):
                     nodes[k] = node
                     k += 1
                 x &= x - np.uint32(1)
-    return steps, nodes
+    return steps[:k], nodes[:k]

@@ -46,7 +46,7 @@ def unpack_events(words: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]
         from ._unpack import unpack  # numba, imported (and compiled or loaded from its cache) on first use
     except RuntimeError:  # numba's disk cache has no writable place here: NumPy (about 10x slower)
         return _unpack_numpy(words, int(size))
-    return unpack(words, int(size))
+    return unpack(words, int(size), int(np.bitwise_count(words).sum(dtype=np.int64)))
 
 
 def _unpack_numpy(words: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,7 @@
 """Compiled CPU kernels that XLA calls directly: numba C functions behind XLA's typed FFI.
 
 A kernel is a ``numba.cfunc`` taking XLA's ``XLA_FFI_CallFrame*``; it reads its operands from the
-call frame itself (:func:`frame_buffer`), so no Python runs when a compiled loop calls it (the
+call frame itself (the numba readers of :mod:`neurodyn.ops._frame`), so no Python runs when a compiled loop calls it (the
 cost of a call is that of a C function call). :func:`register_handler` answers XLA's metadata
 handshake (the FFI API version) and registers the handler under a target name for
 ``jax.ffi.ffi_call``. Used by the event kernel (``neurodyn.ops.event``) and the BLAS products
@@ -50,49 +50,6 @@ def numba_installed() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("numba") is not None
-
-
-@functools.cache
-def frame_tools():
-    """``(address, frame_buffer, metadata_query)``: numba functions (inlined into a handler).
-
-    ``address(int64) -> void*``; ``frame_buffer(frame, which, i) -> (data address, dims array,
-    dtype code)`` of argument (``which = FRAME_ARGS``) or result (``FRAME_RETS``) ``i``;
-    ``metadata_query(frame) -> bool`` answers XLA's registration-time query for the API version
-    (the handler must then return 0 at once)."""
-    import numba
-    from numba import carray, types
-    from numba.core.extending import intrinsic
-
-    major, minor = api_version()
-
-    @intrinsic
-    def address(typingctx, value):
-        def codegen(context, builder, signature, args):
-            return builder.inttoptr(args[0], context.get_value_type(types.voidptr))
-
-        return types.voidptr(types.int64), codegen
-
-    @numba.njit(inline="always")
-    def frame_buffer(frame, which, i):
-        b = carray(address(carray(address(frame[which]), (i + 1,), np.int64)[i]), (6,), np.int64)
-        rank = b[BUFFER_RANK]
-        dims = carray(address(b[BUFFER_DIMS]), (max(rank, 1),), np.int64)[:rank]
-        return b[BUFFER_DATA], dims, b[BUFFER_DTYPE] & 0xFFFFFFFF
-
-    @numba.njit(inline="always")
-    def metadata_query(frame):
-        extension = frame[FRAME_EXTENSION]
-        while extension != 0:
-            node = carray(address(extension), (4,), np.int64)
-            if node[1] & 0xFFFFFFFF == 1:
-                metadata = carray(address(node[3]), (10,), np.int32)
-                metadata[6], metadata[7], metadata[8] = major, minor, 0
-                return True
-            extension = node[2]
-        return False
-
-    return address, frame_buffer, metadata_query
 
 
 _HANDLERS: list = []  # XLA holds the handlers' addresses for the life of the process

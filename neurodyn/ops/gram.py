@@ -140,7 +140,9 @@ def _target() -> str:
     import numba
     from numba import carray, types
 
-    address, frame_buffer, metadata_query = ffi.frame_tools()
+    from ._frame import address, buffer, dims, frame_of, metadata_query
+
+    major, minor = ffi.api_version()
     dsyrk, ssyrk = _blas_routine("dsyrk"), _blas_routine("ssyrk")
     threads = _thread_setter()
 
@@ -184,17 +186,20 @@ def _target() -> str:
 
     @numba.cfunc(types.int64(types.voidptr))
     def handler(frame_address):
-        frame = carray(frame_address, (16,), np.int64)
-        if metadata_query(frame):
+        frame = frame_of(frame_address)
+        if metadata_query(frame, major, minor):
             return 0
-        gp, gd, code = frame_buffer(frame, ffi.FRAME_ARGS, 0)
-        xp, xd, _ = frame_buffer(frame, ffi.FRAME_ARGS, 1)
-        outp, _, _ = frame_buffer(frame, ffi.FRAME_RETS, 0)
+        gp, _, code = buffer(frame, ffi.FRAME_ARGS, 0)
+        xp, _, _ = buffer(frame, ffi.FRAME_ARGS, 1)
+        xd = dims(frame, ffi.FRAME_ARGS, 1)
+        outp, _, _ = buffer(frame, ffi.FRAME_RETS, 0)
         b, k, f = xd[0], xd[1], xd[2]
         if outp != gp:
             scalars = 8 if code == ffi.XLA_F64 else 4
             size = b * f * f * scalars
-            carray(address(outp), (size,), np.uint8)[:] = carray(address(gp), (size,), np.uint8)
+            out, source = carray(address(outp), (size,), np.uint8), carray(address(gp), (size,), np.uint8)
+            for j in range(size):  # a loop: a slice copy's shape-check path costs seconds of compilation
+                out[j] = source[j]
         half = b // 2 if split and b >= 2 else 0
         # points [half, b) on a second thread, [0, half) here; one array holds both tasks and is
         # read after the join, so it outlives the helper (numba frees an array after its last use)

@@ -90,13 +90,19 @@ def reference_step(state: tuple, inputs: tuple, params: tuple, conductance: bool
     else:
         v_inf = v_rest + g_e + g_i + inp
         decay = c_m
-    integrated = v_inf + (v - v_inf) * decay
-    free = ref <= 0
-    v_new = jnp.where(free, integrated + jump, v_reset)
-    spike = free & (v_new >= v_th)
-    v_new = jnp.where(spike, v_reset, v_new)
-    ref_new = jnp.where(spike, t_ref, jnp.maximum(ref - dt, 0.0))
+    v_new, ref_new, spike = fire_and_reset(v_inf + (v - v_inf) * decay, ref, jump, v_reset, v_th, t_ref, dt)
     return LIFStepOutput(v_new, ref_new, spike, g_e * d_e + inc_e, g_i * d_i + inc_i)
+
+
+def fire_and_reset(integrated, refractory, jump, v_reset, v_th, t_ref, dt) -> tuple:
+    """``(v, refractory, spike)`` after a step of any LIF neuron: a refractory neuron (clock > 0)
+    is held at ``v_reset`` while its clock runs down by ``dt`` (to 0); a free one takes its
+    integrated potential plus the voltage jump ``jump``, spikes at ``v >= v_th``, is reset to
+    ``v_reset`` and its clock set to ``t_ref``."""
+    free = refractory <= 0
+    v = jnp.where(free, integrated + jump, v_reset)
+    spike = free & (v >= v_th)
+    return jnp.where(spike, v_reset, v), jnp.where(spike, t_ref, jnp.maximum(refractory - dt, 0.0)), spike
 
 
 def synaptic_lif_step(state: tuple, inputs: tuple, params: tuple, *, conductance: bool,
