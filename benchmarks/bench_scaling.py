@@ -15,7 +15,7 @@ per neuron and step; their cost per neuron grows with N by as much as the networ
 state leaves the caches, which is the memory hierarchy of the machine, not the event kernel. ``--quick`` stops at 64k. The 2-core machine is shared: timings vary by tens of
 percent, and the 1M point runs once.
 
-Last, the 64k network (16k with ``--quick``) on two CPU devices (``neurodyn.core.sharding``, a
+Last, the 64k network (16k with ``--quick``) on two CPU devices (``neurodyn.models.sharding``, a
 subprocess with ``XLA_FLAGS=--xla_force_host_platform_device_count=2``: one device per core)
 against one, with the check that both give the same final state bit for bit.
 """
@@ -111,7 +111,7 @@ _SHARDED = textwrap.dedent("""
     import sys, time
     import jax, jax.numpy as jnp, numpy as np
     import neurodyn as nd
-    from neurodyn.core.sharding import sharded_runner
+    from neurodyn.models.sharding import sharded_runner
     from neurodyn.models import coba_ei, coba_initial_state
 
     n, steps = int(sys.argv[1]), 500

@@ -1,6 +1,6 @@
 """neurodyn: simulation and analysis of neural dynamics on a JIT-compiled, differentiable JAX core."""
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
 from .core import Network, Trajectory, grad, run, simulate, stack, value_and_grad  # noqa: E402
 from .precision import set_precision  # noqa: E402

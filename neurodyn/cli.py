@@ -26,7 +26,7 @@ from .signals import stop_requested
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from ._version import __version__
 
     p = argparse.ArgumentParser(prog="neurodyn", description="Simulate and analyse neural dynamics.")
     p.add_argument("--version", action="version", version=f"neurodyn {__version__}")

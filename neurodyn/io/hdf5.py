@@ -20,16 +20,14 @@ SONATA report file per variable.
 The report time axis is the one of the samples handed to :meth:`RunWriter.append`: the first
 sample's time and the spacing of the samples (``time=`` declares it beforehand, and samples
 that disagree with it are an error). A run file is written under a temporary name in the same
-folder and renamed to its final name only by :meth:`RunWriter.close`, so a crash never leaves
-a half-written file under the final name.
+folder and renamed to its final name only by :meth:`RunWriter.close` (:mod:`neurodyn.files`,
+the one atomic-write helper), so a crash never leaves a half-written file under the final name.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +35,7 @@ import h5py
 import numpy as np
 
 from ..errors import OutputError
+from ..files import discard, publish, remove_stale_temporaries, temporary_path
 
 COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
 # SONATA's spike sorting attribute: an HDF5 enum with libsonata's base type (a C char)
@@ -68,7 +67,7 @@ class RunWriter:
                  spikes: tuple[str, ...] = (), time: tuple[float, float] | None = None,
                  time_unit: str = "ms", default_population: str = "population", dtype="float32"):
         self.path = Path(path)
-        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.tmp = temporary_path(self.path)
         if self.path.is_dir():
             raise OutputError(f"cannot write output file {self.path}: it is a directory")
         self.removed = remove_stale_temporaries(self.path)
@@ -199,15 +198,18 @@ class RunWriter:
             root.attrs[k] = v
         self.file.close()
         path = final_path(self.path, status)
-        os.replace(self.tmp, path)
-        return path
+        try:
+            return publish(self.tmp, path)
+        except OSError as e:
+            discard(self.tmp)
+            raise OutputError(f"cannot write output file {path}: {e.strerror or e}") from None
 
     def abort(self) -> None:
         """Close and delete the temporary file (nothing was worth keeping)."""
         try:
             self.file.close()
         finally:
-            self.tmp.unlink(missing_ok=True)
+            discard(self.tmp)
 
 
 INCOMPLETE_SUFFIX = {"interrupted": "partial", "diverged": "diverged"}
@@ -221,40 +223,6 @@ def final_path(path, status: str) -> Path:
     if status == "complete":
         return path
     return path.with_name(f"{path.stem}.{INCOMPLETE_SUFFIX.get(status, status)}{path.suffix}")
-
-
-def remove_stale_temporaries(path) -> list[tuple[Path, int]]:
-    """Delete the temporary files ``.<name>.<pid>.tmp`` beside ``path`` whose process is no
-    longer running (left by a killed run); returns ``[(file, pid)]`` of those removed."""
-    path = Path(path)
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.tmp")
-    removed = []
-    try:
-        candidates = list(path.parent.iterdir())
-    except OSError:
-        return removed
-    for tmp in candidates:
-        m = pattern.fullmatch(tmp.name)
-        if m is None or _process_alive(int(m.group(1))):
-            continue
-        try:
-            tmp.unlink()
-        except OSError:
-            continue
-        removed.append((tmp, int(m.group(1))))
-    return removed
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True  # another user's process (or a pid we cannot test): leave its file alone
-    return True
 
 
 def _attr(v):

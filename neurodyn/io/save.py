@@ -22,7 +22,7 @@ def spec_writer(spec, path=None, meta: dict | None = None) -> RunWriter:
     :class:`neurodyn.spec.RunSpec`): its metadata and stored spec, the shapes and units of its
     records, its spikes, the time axis ``(transient * dt, every * dt)`` and its precision.
     ``path`` defaults to the spec's output; ``meta`` adds ``/neurodyn`` attributes."""
-    from .. import __version__
+    from .._version import __version__
 
     obs = spec.model.observe(spec.state)
     return RunWriter(
@@ -79,7 +79,7 @@ def save(trajectory, path, *, spec=None, meta: dict | None = None) -> Path:
             the stored spec and the ``[diagnostics]`` are those ``neurodyn run`` writes.
         meta: more ``/neurodyn`` attributes (JSON for dicts and lists).
     """
-    from .. import __version__
+    from .._version import __version__
 
     traj = trajectory
     if spec is not None:

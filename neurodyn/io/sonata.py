@@ -19,13 +19,13 @@ wheels) open them.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from ..errors import OutputError
+from ..files import atomic_write
 from .hdf5 import SORTING, open_for_reading, sorting
 
 ROWS = 1 << 16  # rows converted at once, so a long report is never read whole
@@ -53,14 +53,8 @@ def export_sonata(path, directory) -> list[Path]:
 
 
 def _write(path: Path, fill) -> Path:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with h5py.File(tmp, "w") as f:
-            fill(f)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "SONATA file") as tmp, h5py.File(tmp, "w") as f:
+        fill(f)
     return path
 
 

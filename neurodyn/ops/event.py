@@ -35,7 +35,7 @@ handler reads XLA's call frame itself, so no Python runs inside a compiled loop.
 spike vector and adds the rows of the spiking neurons (the ``(pre, delay)`` groups with delays)
 in presynaptic order (a fixed fan-out row ``i`` from ``i * fanout``: such synapses store no row
 pointers, the fan-out travels as metadata), so its float sums are reproducible and independent
-of how the targets are split (``neurodyn.core.sharding``). Under ``jax.vmap`` over spikes and/or
+of how the targets are split (``neurodyn.models.sharding``). Under ``jax.vmap`` over spikes and/or
 weights it is still one call (the kernel loops over the batch); batched connectivity goes to the
 JAX kernel. brainevent's numba kernel is also an XLA FFI call, but its handler enters Python
 through ctypes on every call (about 16 us), and it needs row pointers, built inside the call for

@@ -67,7 +67,7 @@ def sweep(target, grid: Grid, measures: Sequence[str | Measure], *, out=None, st
         Interrupted: ``should_stop()`` returned True; every chunk computed so far is in the
             file, and calling ``sweep`` again with the same arguments resumes.
     """
-    from .. import __version__
+    from .._version import __version__
 
     grid = as_grid(grid)
     job, identity, spec = prepare(target, grid, measures, steps=steps, transient=transient, chunk=chunk,

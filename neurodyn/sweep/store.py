@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from ..errors import NeurodynError, OutputError
+from ..files import atomic_write
 
 IDENTITY = ("spec", "grid", "measures", "steps", "transient", "chunk_size", "drive")
 
@@ -70,13 +70,7 @@ class SweepStore:
                         f"{path} holds a different sweep (its {key} {verb} from this one); "
                         f"give another --out, or delete the file to start over")
             return cls(path, f)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            f = h5py.File(tmp, "w")
-        except OSError as e:
-            raise OutputError(f"cannot write sweep file {path}: {e.strerror or e}") from None
-        with f:
+        with atomic_write(path, "sweep file") as tmp, h5py.File(tmp, "w") as f:
             root = f.create_group("neurodyn")
             for k, v in meta.items():
                 root.attrs[k] = v
@@ -96,7 +90,6 @@ class SweepStore:
             g.create_dataset("done", data=np.zeros(grid.n_points, bool))
             n_chunks = -(-grid.n_points // int(identity["chunk_size"]))
             g.create_dataset("chunk_writes", data=np.zeros(n_chunks, np.int32))
-        os.replace(tmp, path)
         return cls(path, h5py.File(path, "r+"))
 
     def pending_chunks(self) -> list[int]:

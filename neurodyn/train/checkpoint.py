@@ -14,15 +14,14 @@ Layout of a checkpoint file::
 
 Pytrees are stored as their leaves only; reading them back needs the structure of a freshly
 built tree (``jax.tree_util.tree_structure(optimizer.init(params))``), so nothing but numbers and
-strings is ever deserialised. The file is first written to ``<path>.tmp`` and then moved over
-``path`` with :func:`os.replace` (atomic on POSIX): a ``kill -9`` during the write leaves the
+strings is ever deserialised. The file is written through :func:`neurodyn.files.atomic_write`
+(a temporary name beside it, flushed, then renamed over ``path``): a ``kill -9`` during the write leaves the
 previous checkpoint intact.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ import jax
 import numpy as np
 
 from ..errors import OutputError
+from ..files import atomic_write
 
 FORMAT = "neurodyn-checkpoint-1"
 
@@ -53,7 +53,7 @@ def key_data(key) -> tuple[np.ndarray, bool]:
 def write_checkpoint(path, *, params, opt_state, history: dict, epoch: int, key, best=None,
                      best_epoch: int = -1, best_value: float = float("nan"), wait: int = 0,
                      stopped: bool = False) -> Path:
-    """Write a training checkpoint atomically (``<path>.tmp`` then :func:`os.replace`).
+    """Write a training checkpoint atomically (:func:`neurodyn.files.atomic_write`).
 
     ``params``: the trainable partition (a pytree, ``None`` where a leaf is static);
     ``opt_state``: the optimizer state; ``history``: ``{name: sequence of per-epoch values}``;
@@ -61,28 +61,20 @@ def write_checkpoint(path, *, params, opt_state, history: dict, epoch: int, key,
     ``best_epoch``, ``best_value``, ``wait``, ``stopped``: the early-stopping state.
     """
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
     raw, typed = key_data(key)
-    try:
-        with h5py.File(tmp, "w") as f:
-            g = f.create_group("training")
-            g.attrs.update(format=FORMAT, epoch=int(epoch), stopped=bool(stopped), best_epoch=int(best_epoch),
-                           best_value=float(best_value), wait=int(wait), key_typed=typed,
-                           params_paths=json.dumps(_leaf_paths(params)), opt_paths=json.dumps(_leaf_paths(opt_state)))
-            g.create_dataset("key", data=raw)
-            _write_leaves(g.create_group("params"), params)
-            _write_leaves(g.create_group("opt_state"), opt_state)
-            if best is not None:
-                _write_leaves(g.create_group("best"), best)
-            h = g.create_group("history")
-            for name, values in history.items():
-                h.create_dataset(name, data=np.asarray(values, np.float64))
-            f.flush()
-        with open(tmp, "rb+") as fd:
-            os.fsync(fd.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        raise OutputError(f"cannot write checkpoint {path} ({e})") from None
+    with atomic_write(path, "checkpoint") as tmp, h5py.File(tmp, "w") as f:
+        g = f.create_group("training")
+        g.attrs.update(format=FORMAT, epoch=int(epoch), stopped=bool(stopped), best_epoch=int(best_epoch),
+                       best_value=float(best_value), wait=int(wait), key_typed=typed,
+                       params_paths=json.dumps(_leaf_paths(params)), opt_paths=json.dumps(_leaf_paths(opt_state)))
+        g.create_dataset("key", data=raw)
+        _write_leaves(g.create_group("params"), params)
+        _write_leaves(g.create_group("opt_state"), opt_state)
+        if best is not None:
+            _write_leaves(g.create_group("best"), best)
+        h = g.create_group("history")
+        for name, values in history.items():
+            h.create_dataset(name, data=np.asarray(values, np.float64))
     return path
 
 

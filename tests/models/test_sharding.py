@@ -1,4 +1,4 @@
-"""A spiking network split over devices (neurodyn.core.sharding) equals the one-device run bit for
+"""A spiking network split over devices (neurodyn.models.sharding) equals the one-device run bit for
 bit. Two CPU devices exist only when XLA is told so before JAX starts, so the two-device run is a
 subprocess with ``XLA_FLAGS=--xla_force_host_platform_device_count=2``."""
 
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import neurodyn as nd
-from neurodyn.core.sharding import run_sharded, shard_network
+from neurodyn.models.sharding import run_sharded, shard_network
 from neurodyn.errors import SpecError
 from neurodyn.models import coba_ei, coba_initial_state
 
@@ -25,7 +25,7 @@ SCRIPT = textwrap.dedent("""
     import dataclasses, json
     import jax, jax.numpy as jnp, numpy as np
     import neurodyn as nd
-    from neurodyn.core.sharding import run_sharded
+    from neurodyn.models.sharding import run_sharded
     from neurodyn.models import coba_ei, coba_initial_state
 
     assert jax.device_count() == 2, jax.devices()

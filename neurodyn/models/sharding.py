@@ -41,8 +41,8 @@ from jax.sharding import PartitionSpec as P
 
 from ..errors import SpecError, check_int
 from ..pytree import pytree_dataclass
-from .network import Network, NetworkState
-from .projection import Projection
+from ..core.network import Network, NetworkState
+from ..core.projection import Projection
 
 AXIS = "neurons"
 
@@ -83,7 +83,7 @@ def shard_network(network: Network, n_devices: int) -> Network:
     over the synapses onto one device's neurons) and leaves holding all devices' blocks
     concatenated along their first axis, so that splitting every array leaf along its first
     axis over the mesh (:func:`partition_spec`) hands device ``d`` its own block."""
-    from ..models.synapses import SpikingProjection
+    from .synapses import SpikingProjection
 
     n_devices = check_int("n_devices", n_devices, 1)
     if not isinstance(network, Network):
@@ -141,9 +141,9 @@ def sharded_runner(network: Network, steps: int, *, devices=None, record=None, d
     """The compiled sharded run of :func:`run_sharded` as a function ``state -> (final_state,
     records)``: the per-device synapses and the drive arrays are split and placed on the
     devices once, and the program compiles on the first call."""
-    from .loop import prepare_drive
-    from .model import surface
-    from .simulate import run
+    from ..core.loop import prepare_drive
+    from ..core.model import surface
+    from ..core.simulate import run
 
     devices = list(jax.devices() if devices is None else devices)
     n_dev = len(devices)
@@ -228,7 +228,7 @@ def _split_drive(network: Network, drive, n_devices: int):
         return found
 
     if callable(drive):
-        from .model import surface
+        from ..core.model import surface
 
         t = jnp.zeros((), jnp.int32) * surface(network).dt  # the type of t in neurodyn.core.loop.drive_at
         axes = neuron_axes(network._per_population(jax.eval_shape(drive, t)), 0)
