@@ -27,6 +27,7 @@ from ..io import open_for_reading
 from ..sweep.runner import point_reasons
 
 MAX_PANELS = 48
+CATEGORICAL = 8  # an axis with at most this many values gets one tick per value, labelled with it
 
 REASONS = {"not computed yet": "#d9d9d9", "run diverged": "#000000", "undefined": "#8c8c8c",
            "diverged or undefined": "#8c8c8c"}  # the colour of points without a value, by reason
@@ -66,6 +67,15 @@ def _kind(name: str) -> str:
     return name.partition("(")[0]
 
 
+def zero_tolerance(values: np.ndarray) -> float:
+    """The exponent below which a maximal Lyapunov exponent is drawn as not chaotic: 2 % of the
+    largest |value| (at least 1e-3). Quasi-periodic and marginal regions have exponents that
+    scatter around zero by the estimate's finite-time error; a contour at exactly zero would
+    trace that noise as spurious closed curves on the plateau."""
+    finite = np.abs(values[np.isfinite(values)])
+    return max(1e-3, 0.02 * float(finite.max())) if finite.size else 1e-3
+
+
 def colour_convention(name: str, values: np.ndarray, time_unit: str = "time unit") -> dict:
     """The colour map, normalisation, contour level and label of measure ``name``: the same for
     every grid kind, so two figures of one measure read alike."""
@@ -75,8 +85,10 @@ def colour_convention(name: str, values: np.ndarray, time_unit: str = "time unit
     finite = values[np.isfinite(values)]
     if kind == "max_lyapunov":
         half = float(np.max(np.abs(finite))) if finite.size and np.max(np.abs(finite)) > 0 else 1.0
-        return {"cmap": "RdBu_r", "norm": CenteredNorm(0.0, half), "contour": 0.0,
-                "label": f"max Lyapunov exponent (1 / {time_unit})"}
+        tol = zero_tolerance(values)
+        return {"cmap": "RdBu_r", "norm": CenteredNorm(0.0, half), "contour": tol,
+                "contour_label": f"boundary of the points with λ_max > {tol:.2g}",
+                "label": f"max Lyapunov exponent λ_max (1 / {time_unit})"}
     if kind == "cross_correlation":
         return {"cmap": "RdBu_r", "norm": Normalize(-1.0, 1.0), "contour": None,
                 "label": f"cross-correlation Γ, {'hub' if hub else 'all'} pairs (dimensionless)"}
@@ -130,6 +142,30 @@ def plot_sweep_file(path: Path) -> list[Path]:
     return written
 
 
+def cell_edges(centres: np.ndarray) -> np.ndarray:
+    """The edges of the cells around sorted ``centres``: midpoints, and half a spacing beyond the ends
+    (as ``pcolormesh(shading="auto")`` draws them)."""
+    c = np.asarray(centres, float)
+    if len(c) == 1:
+        return np.array([c[0] - 0.5, c[0] + 0.5])
+    mid = (c[1:] + c[:-1]) / 2
+    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+
+
+def boundary_segments(x: np.ndarray, y: np.ndarray, inside: np.ndarray) -> list:
+    """Line segments along the cell edges that separate ``inside[i, j]`` from its neighbours: the
+    boundary of a region of a grid drawn as cells, exact where an interpolated contour would cut
+    through cells whose values are only known at their centres."""
+    xe, ye = cell_edges(x), cell_edges(y)
+    inside = np.asarray(inside, bool)
+    segments = []
+    for i, j in zip(*np.nonzero(inside[1:, :] != inside[:-1, :])):
+        segments.append([(xe[i + 1], ye[j]), (xe[i + 1], ye[j + 1])])
+    for i, j in zip(*np.nonzero(inside[:, 1:] != inside[:, :-1])):
+        segments.append([(xe[i], ye[j + 1]), (xe[i + 1], ye[j + 1])])
+    return segments
+
+
 def _legend(fig, why: np.ndarray, marker: bool = False) -> None:
     """One legend entry per reason for missing values, with its count."""
     from matplotlib.lines import Line2D
@@ -157,7 +193,8 @@ def _curve_figure(sweep, name, values, why, title):
     fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
     ax.plot(x[order], values[order], "o-", ms=3, color="C0")
     if conv["contour"] is not None:
-        ax.axhline(conv["contour"], color="k", lw=0.8, ls="--")
+        ax.axhline(0.0, color="k", lw=0.8, ls="--", label="λ_max = 0")
+        ax.legend(frameon=False, fontsize=8, loc="best")
     if _kind(name) == "cross_correlation":
         ax.set_ylim(-1.05, 1.05)
     elif _kind(name) == "order_parameter":
@@ -218,7 +255,7 @@ def _grid_figure(sweep, name, values, why, title):
     extra = list(itertools.product(*[range(s) for s in shape[2:]]))
     shown = extra[:MAX_PANELS]
     fig, panels = _panels(len(shown))
-    mesh = None
+    mesh, contoured = None, False
     for ax, idx in zip(panels, shown):
         zz, ww = z[(slice(None), slice(None)) + idx], w[(slice(None), slice(None)) + idx]
         mesh = ax.pcolormesh(coords[0], coords[1], zz.T, shading="auto", cmap=conv["cmap"], norm=conv["norm"])
@@ -228,11 +265,21 @@ def _grid_figure(sweep, name, values, why, title):
         level = conv["contour"]
         if level is not None and len(coords[0]) > 1 and len(coords[1]) > 1 and \
                 np.nanmin(zz) < level < np.nanmax(zz):
-            ax.contour(coords[0], coords[1], zz.T, levels=[level], colors="k", linewidths=1)
+            from matplotlib.collections import LineCollection
+
+            segments = boundary_segments(coords[0], coords[1], zz > level)
+            ax.add_collection(LineCollection(segments, colors="k", linewidths=1.4))
+            contoured = True
+        for axis, values_ in (("x", coords[0]), ("y", coords[1])):
+            if len(values_) <= CATEGORICAL:
+                getattr(ax, f"set_{axis}ticks")(values_, [f"{v:.4g}" for v in values_])
         if idx:
             ax.set_title(", ".join(f"{paths[2 + k]} = {coords[2 + k][i]:.4g}" for k, i in enumerate(idx)), fontsize=9)
     _label_panels(panels, paths[0], paths[1])
-    fig.colorbar(mesh, ax=list(panels), label=conv["label"], shrink=0.9)
+    bar = fig.colorbar(mesh, ax=list(panels), label=conv["label"], shrink=0.9)
+    if contoured:  # the boundary's level, marked on the colour scale and named in its label
+        bar.ax.axhline(conv["contour"], color="k", lw=1.4)
+        bar.set_label(f"{conv['label']}\nblack line: {conv['contour_label']}")
     more = f" (first {MAX_PANELS} of {len(extra)} panels)" if len(extra) > MAX_PANELS else ""
     fig.suptitle(title + more, fontsize=10)
     _legend(fig, why)

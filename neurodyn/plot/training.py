@@ -57,7 +57,9 @@ def learning_curves(histories: dict[str, dict[str, np.ndarray]], title: str = "l
     plt = pyplot()
     cols = min(len(quantities), 3)
     rows = -(-len(quantities) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols + 2.2, 3.6 * rows), squeeze=False, layout="constrained")
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     if len(groups) > len(colours):
         colours = [plt.get_cmap("tab20")(i % 20) for i in range(len(groups))]
@@ -80,16 +82,17 @@ def learning_curves(histories: dict[str, dict[str, np.ndarray]], title: str = "l
                     sd = values.std(0)
                     ax.fill_between(epochs, mean - sd, mean + sd, color=colour, alpha=0.15, linewidth=0)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(quantity)
         ax.grid(alpha=0.3)
-        if k == 0 and len(groups) <= MAX_LEGEND:
-            ax.legend(fontsize=7)
+    if len(groups) <= MAX_LEGEND:  # right of the last panel, never on a curve
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside right upper", fontsize=7, frameon=False)
     for ax in list(axes.flat)[len(quantities):]:
         ax.set_visible(False)
     seeds = max(len(r) for r in groups.values())
     extra = f" (mean +- sd over {seeds} seeds)" if seeds > 1 else ""
     fig.suptitle(f"{title}: {len(groups)} curve set(s){extra}; solid training, dashed validation")
-    fig.tight_layout()
     return fig
 
 

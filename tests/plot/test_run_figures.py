@@ -38,18 +38,24 @@ def test_plot_draws_a_run_file_chosen_from_its_content(workdir, capsys):
         assert "neurons = chialvo (n = 4); couplings star, ring, triadic; --set couplings.star.strength=0.02" in heading
     series = figs["timeseries"].axes
     assert [ax.get_ylabel() for ax in series] == ["neurons.x (dimensionless)", "neurons.y (dimensionless)"]
-    assert series[-1].get_xlabel() == "time (iteration)"
-    assert [len(ax.get_lines()) for ax in series] == [4, 4]  # one line per neuron
-    # the samples drawn are the file's: steps 1000..1499 (transient 1000)
-    np.testing.assert_array_equal(series[0].get_lines()[2].get_ydata(), data["report"]["neurons"]["x"]["data"][:, 2])
+    # a map run of 500 recorded iterations: by default its last MAP_WINDOW (200) iterations, as dots
+    assert series[-1].get_xlabel() == "time (iteration); last 200 of 500 iterations (--window START:STOP for others)"
+    assert [len(ax.get_lines()) for ax in series] == [4, 4]  # one series per neuron
+    assert all(line.get_linestyle() == "None" and line.get_marker() == "." for line in series[0].get_lines())
+    # the samples drawn are the file's: steps 1300..1499 (transient 1000, 500 recorded)
+    np.testing.assert_array_equal(series[0].get_lines()[2].get_ydata(),
+                                  data["report"]["neurons"]["x"]["data"][-200:, 2])
+    np.testing.assert_array_equal(series[0].get_lines()[2].get_xdata(), np.arange(1300, 1500))
+    assert all(ax.get_legend()._bbox_to_anchor is not None for ax in series)  # legends right of the axes
     phase = figs["phase"].axes[0]
     assert (phase.get_xlabel(), phase.get_ylabel()) == ("neurons.x (dimensionless)", "neurons.y (dimensionless)")
     assert len(phase.get_lines()) == 4
+    assert all(line.get_linestyle() == "None" for line in phase.get_lines())  # iterates, not a flow
     raster, rate = figs["raster"].axes
-    assert raster.get_ylabel() == "neurons: neuron" and rate.get_ylabel() == "pop. rate (1 / iteration)"
+    assert raster.get_ylabel() == "neurons neuron index" and rate.get_ylabel() == "pop. rate (1 / iteration)"
     n_spikes = len(data["spikes"]["neurons"]["timestamps"])
     assert len(raster.get_lines()[0].get_xdata()) == n_spikes
-    assert f"{n_spikes:,} spikes of 4 neurons" in raster.get_title()
+    assert f"{n_spikes:,} spikes; 4 neurons" in raster.get_title()
 
 
 def test_window_and_variable_options(workdir, capsys):
@@ -58,6 +64,7 @@ def test_window_and_variable_options(workdir, capsys):
     (ax,) = figs["timeseries"].axes
     t = ax.get_lines()[0].get_xdata()
     assert t[0] == 1200 and t[-1] == 1300 and len(t) == 101
+    assert ax.get_xlabel() == "time (iteration)"  # a window asked for replaces the default one
     phase = figs["phase"].axes[0]
     assert phase.get_xlabel().startswith("neurons.y") and len(phase.get_lines()[0].get_xdata()) == 101
     spikes = figs["raster"].axes[0].get_lines()[0].get_xdata()
@@ -95,9 +102,34 @@ def test_kuramoto_run_shows_its_order_parameter(workdir):
                 "--set", "record.transient=0")
     figs = run_figures(data)
     assert set(figs) == {"timeseries", "order_parameter"}  # theta and r differ in nodes: no phase portrait
+    # theta is drawn as a phase raster: theta_i - psi wrapped to [-pi, pi), rows sorted by mean frequency
+    image = figs["timeseries"].axes[1].get_images()[0]
+    theta = data["report"]["oscillators"]["theta"]["data"]
+    t = data["report"]["oscillators"]["theta"]["times"]
+    psi = np.arctan2(np.sin(theta).mean(1), np.cos(theta).mean(1))
+    order = np.argsort((theta[-1] - theta[0]) / (t[-1] - t[0]), kind="stable")
+    expected = np.mod(theta[:, order] - psi[:, None] + np.pi, 2 * np.pi) - np.pi
+    np.testing.assert_allclose(np.asarray(image.get_array()).T, expected, atol=1e-9)
+    assert image.get_clim() == (-np.pi, np.pi)
     ax = figs["order_parameter"].axes[0]
     assert ax.get_ylabel() == "order parameter r (dimensionless)" and ax.get_xlabel() == "time (dimensionless)"
     r = data["report"]["oscillators"]["r"]["data"][:, 0]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["oscillators.r (recorded)", f"time average <r>_t = {r.mean():.4g}"]
     assert "kuramoto_all_to_all, seed 1" in figs["order_parameter"]._suptitle.get_text()
+
+
+def test_large_population_raster_draws_a_stated_subset_and_the_rate_of_all(workdir):
+    from neurodyn.plot.run import MAX_RASTER_NEURONS
+
+    data = _run("coba_ei", "--steps", "300", "--set", "record.variables=[]")
+    figs = run_figures(data)
+    exc_raster, exc_rate = figs["raster"].axes[:2]
+    ids = exc_raster.get_lines()[0].get_ydata()
+    assert ids.max() < MAX_RASTER_NEURONS
+    assert f"neurons 0-{MAX_RASTER_NEURONS - 1} of 3200 drawn; population rate of all 3200" in exc_raster.get_title()
+    # the rate panel counts every spike of the population, not only the drawn neurons
+    drawn = exc_rate.patches[0].get_data()
+    total = len(data["spikes"]["exc"]["timestamps"])
+    assert total > len(ids)
+    assert abs(drawn.values @ np.diff(drawn.edges) * 3200 / 1000.0 - total) < 1e-6 * total

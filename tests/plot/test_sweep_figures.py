@@ -50,7 +50,7 @@ def test_third_grid_axis_is_faceted_with_one_shared_colour_scale(tmp_path, monke
     assert panels[0].get_ylabel() == "populations.neurons.k"
     assert all(ax.get_xlabel() == "couplings.star.strength" for ax in panels)
     (bar,) = _colour_axes(fig)
-    assert bar.get_ylabel() == "max Lyapunov exponent (1 / iteration)"
+    assert bar.get_ylabel().startswith("max Lyapunov exponent λ_max (1 / iteration)")
     meshes = [ax.collections[0] for ax in panels]
     assert len({id(m.norm) for m in meshes}) == 1  # one scale for every panel
     assert "chialvo_ring_star, 12 points, 400 steps" in fig._suptitle.get_text()
@@ -93,4 +93,26 @@ def test_missing_values_are_named_in_the_legend_with_their_reason():
     one_axis["results"]["mean(neurons.x)"][2] = np.nan
     fig = sweep_figures(one_axis)["max_lyapunov"]
     assert [t.get_text() for t in fig.legends[0].texts] == ["run diverged (1 point)"]
-    assert fig.axes[0].get_ylabel() == "max Lyapunov exponent (1 / iteration)" and fig.axes[0].get_xlabel() == "a"
+    assert fig.axes[0].get_ylabel() == "max Lyapunov exponent λ_max (1 / iteration)" and fig.axes[0].get_xlabel() == "a"
+
+
+def test_chaotic_region_is_outlined_along_cell_edges_and_short_axes_are_categorical():
+    from neurodyn.plot.sweep import boundary_segments, zero_tolerance
+
+    inside = np.array([[False, True], [True, True]])
+    segments = boundary_segments(np.array([0.0, 1.0]), np.array([0.0, 2.0]), inside)
+    # cell edges at -0.5, 0.5, 1.5 in x and -1, 1, 3 in y: the cell (0, 0) is cut off by two edges
+    assert sorted(map(tuple, map(tuple, segments))) == [((-0.5, 1.0), (0.5, 1.0)), ((0.5, -1.0), (0.5, 1.0))]
+    sweep = _fake("cartesian")
+    lam = sweep["results"]["max_lyapunov"]
+    lam[np.abs(lam) < 0.05] = 1e-4  # a plateau of noise around zero: no boundary may run through it
+    fig = sweep_figures(sweep)["max_lyapunov"]
+    ax = [a for a in fig.axes if a not in _colour_axes(fig)][0]
+    tol = zero_tolerance(lam)
+    assert tol > 1e-4
+    drawn = ax.collections[-1].get_segments()
+    expected = boundary_segments(np.linspace(0, 1, 5), np.linspace(0, 2, 4), lam.reshape(5, 4) > tol)
+    assert len(drawn) == len(expected) > 0
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "0.6667", "1.333", "2"]  # 4 values: one tick each
+    (bar,) = _colour_axes(fig)
+    assert f"black line: boundary of the points with λ_max > {tol:.2g}" in bar.get_ylabel()

@@ -42,3 +42,14 @@ def test_histories_of_several_seeds_are_drawn_as_their_mean(tmp_path):
     h5py.File(empty, "w").close()
     with pytest.raises(OutputError, match="no training history"):
         read_histories(empty)
+
+
+def test_learning_curves_have_integer_epochs_and_the_legend_off_the_data():
+    rng = np.random.default_rng(0)
+    histories = {name: {"train_loss": rng.random(7), "val_loss": rng.random(7)} for name in ("a", "b")}
+    fig = learning_curves(histories)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    assert ax.get_legend() is None and [t.get_text() for t in fig.legends[0].texts] == ["a", "b"]
