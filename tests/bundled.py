@@ -29,12 +29,14 @@ SMALL_RUNS = {
                           "--set", "task.dataset.max_delay=40", "--set", "task.washout=100",
                           "--set", "task.train=600", "--set", "task.test=300"],
     "resrmn_digits": ["--set", "populations.reservoir.n=30", "--set", "task.readout.ridge=0.01"],
+    "nvar_lorenz": ["--steps", "800", "--set", "task.test=200", "--set", "task.generate=100"],
     "ei_reservoir_adaptive": ["--steps", "1000", "--set", "populations.reservoir.n=50",
                               "--set", "populations.reservoir.in_degree=8", "--set", "task.dataset.max_delay=20",
                               "--set", "task.washout=200", "--set", "task.train=500", "--set", "task.test=300"],
 }
 # specs with a [task]: reservoirs of rate units, which record no spikes
-TASKS = {"esn_mackey_glass", "esn_narma10", "deepresesn_memory", "resrmn_digits", "ei_reservoir_adaptive"}
+TASKS = {"esn_mackey_glass", "esn_narma10", "deepresesn_memory", "resrmn_digits", "ei_reservoir_adaptive",
+         "nvar_lorenz"}
 
 
 def bundled_names() -> list[str]:

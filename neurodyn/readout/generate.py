@@ -17,8 +17,9 @@ from ..errors import SpecError
 from .harvest import _drive
 
 
-@partial(jax.jit, static_argnames=("steps", "into", "names", "use_inputs", "feedback"))
-def _closed_loop(model, state, warmup, weights, steps: int, into, names, use_inputs: bool, feedback):
+@partial(jax.jit, static_argnames=("steps", "into", "names", "use_inputs", "feedback", "increment"))
+def _closed_loop(model, state, warmup, weights, steps: int, into, names, use_inputs: bool, feedback,
+                 increment: bool = False):
     def features(st, u):
         obs = model.observe(st)
         x = jnp.concatenate([jnp.ravel(obs[n]) for n in names])
@@ -37,6 +38,8 @@ def _closed_loop(model, state, warmup, weights, steps: int, into, names, use_inp
         st, u = carry
         st = advance(st, u)
         y = weights[0] + features(st, u) @ weights[1:]
+        if increment:
+            y = u + jnp.reshape(y, u.shape)
         return (st, jnp.reshape(feedback(y), u.shape)), y
 
     return lax.scan(free, (state, u), None, length=steps)[1]
@@ -70,14 +73,17 @@ def _closed_loop_output(model, state, inputs, warmup, weights, port, feedback_po
 
 def generate(reservoir, readout, warmup, steps: int, *, feedback: Callable | None = None, state=None, key=None,
              into: str | None = None, record: tuple[str, ...] | None = None, feedback_port: str | None = None,
-             inputs=None) -> np.ndarray:
+             inputs=None, increment: bool = False) -> np.ndarray:
     """Free-running output of ``reservoir`` + a fitted one-step-ahead ``readout`` (a
-    :class:`neurodyn.readout.Ridge` with a bias trained on ``harvest`` states to predict the
+    :class:`neurodyn.readout.Ridge`, with or without a bias, trained on ``harvest`` states to predict the
     next value of the input series): teacher-forced on ``warmup`` ``(T_w, n_inputs)`` (true data),
     then ``steps`` outputs, each fed back through ``feedback`` (a JAX function of the output
     returning the next input, default the identity; e.g. ``lambda y: jnp.tanh(y - 1)`` when the
     inputs were transformed so) as the next input. Row 0 predicts the sample after
     ``warmup[-1]``. ``into`` and ``record`` as in :func:`neurodyn.readout.harvest`.
+    ``increment=True``: the readout was trained on the change of the series, ``u(n+1) - u(n)``
+    (as NVAR forecasts are, Gauthier et al. 2021), so each output is ``u(n) + y`` (then fed
+    back through ``feedback``).
 
     With ``feedback_port`` (a reservoir with output feedback, readout trained on
     ``harvest(..., teacher=...)`` states): ``warmup`` holds the teacher's OUTPUTS
@@ -85,22 +91,31 @@ def generate(reservoir, readout, warmup, steps: int, *, feedback: Callable | Non
     outputs are; the reservoir's input is ``inputs`` ``(T_w + steps, n_inputs)`` (default zero,
     a pure pattern generator). Row 0 is the output after the warm-up.
     """
-    if readout.weights is None or not readout.bias:
-        raise SpecError("generate: needs a fitted readout with a bias (Ridge(bias=True).fit(...))")
+    if readout.weights is None:
+        raise SpecError("generate: needs a fitted readout (Ridge(...).fit(...))")
     init = state if state is not None else reservoir.init(key if key is not None else jax.random.PRNGKey(0))
     init = initial_state(reservoir, init)
     available = reservoir.observe(init)
     names = tuple(record) if record is not None else tuple(available)
     dtype = jnp.result_type(float)
     if feedback_port is not None:
+        if increment:
+            raise SpecError("generate: increment=True predicts the next input, not a fed-back output; "
+                            "drop feedback_port or increment")
         return _generate_with_output_feedback(reservoir, readout, init, warmup, int(steps), feedback_port, inputs,
                                               into, names, dtype)
     u = np.asarray(warmup, float)
     u = u.reshape(len(u), -1)
     _drive(reservoir, u, model_dt(reservoir), into)
-    out = _closed_loop(reservoir, init, jnp.asarray(u, dtype), jnp.asarray(readout.weights, dtype), int(steps), into,
-                       names, readout.use_inputs, feedback if feedback is not None else _identity)
+    out = _closed_loop(reservoir, init, jnp.asarray(u, dtype), jnp.asarray(_with_intercept(readout), dtype), int(steps), into,
+                       names, readout.use_inputs, feedback if feedback is not None else _identity, bool(increment))
     return np.asarray(out, float)
+
+
+def _with_intercept(readout) -> np.ndarray:
+    """The readout's weights with the intercept as row 0 (a zero row for a readout without bias)."""
+    w = np.asarray(readout.weights, float)
+    return w if readout.bias else np.concatenate([np.zeros((1, w.shape[1])), w])
 
 
 def _identity(y):
@@ -121,5 +136,5 @@ def _generate_with_output_feedback(reservoir, readout, init, warmup, steps, feed
     drive = {port: jnp.asarray(u, dtype), feedback_port: jnp.asarray(np.vstack([y, np.zeros((steps, y.shape[1]))]), dtype)}
     prepare_drive(reservoir, drive, len(u), model_dt(reservoir), "generate inputs and warm-up outputs")
     out = _closed_loop_output(reservoir, init, jnp.asarray(u, dtype), jnp.asarray(y, dtype),
-                              jnp.asarray(readout.weights, dtype), port, feedback_port, names, readout.use_inputs)
+                              jnp.asarray(_with_intercept(readout), dtype), port, feedback_port, names, readout.use_inputs)
     return np.asarray(out, float)
