@@ -29,6 +29,8 @@ SMALL_RUNS = {
                           "--set", "task.dataset.max_delay=40", "--set", "task.washout=100",
                           "--set", "task.train=600", "--set", "task.test=300"],
     "resrmn_digits": ["--set", "populations.reservoir.n=30", "--set", "task.readout.ridge=0.01"],
+    "deepesn_mackey_glass": ["--steps", "1200", "--set", "populations.reservoir.n=60", "--set", "task.washout=200",
+                             "--set", "task.train=600", "--set", "task.test=400", "--set", "task.generate=100"],
     "nvar_lorenz": ["--steps", "800", "--set", "task.test=200", "--set", "task.generate=100"],
     "ei_reservoir_adaptive": ["--steps", "1000", "--set", "populations.reservoir.n=50",
                               "--set", "populations.reservoir.in_degree=8", "--set", "task.dataset.max_delay=20",
@@ -36,7 +38,7 @@ SMALL_RUNS = {
 }
 # specs with a [task]: reservoirs of rate units, which record no spikes
 TASKS = {"esn_mackey_glass", "esn_narma10", "deepresesn_memory", "resrmn_digits", "ei_reservoir_adaptive",
-         "nvar_lorenz"}
+         "nvar_lorenz", "deepesn_mackey_glass"}
 
 
 def bundled_names() -> list[str]:

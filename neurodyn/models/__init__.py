@@ -9,6 +9,7 @@ from .kuramoto import KuramotoGraph, KuramotoMeanField, PhaseLattice1D, natural_
 from .reservoir import ESN
 from .residual import ResESN, deep_res_esn, res_rmn
 from .nvar import NVAR
+from .deep_esn import DeepESN
 from .ei_reservoir import AdaptiveEIReservoir, EIReservoir
 from .plasticity import IPReservoir
 from .spiking import LIF, SynapticLIF
@@ -22,5 +23,5 @@ from .ei import coba_ei, coba_initial_state, cuba_ei, ei_network
 
 __all__ = ["Chialvo", "Rulkov", "RulkovPiecewise", "DiffusiveCoupling", "SimplicialCoupling", "LinearProjection",
            "chialvo_ring_star", "chialvo_rulkov_chain", "KuramotoMeanField", "KuramotoGraph", "PhaseLattice1D",
-           "natural_frequencies", "ESN", "NVAR", "ResESN", "EIReservoir", "AdaptiveEIReservoir", "IPReservoir", "deep_res_esn", "res_rmn", "LIF", "SynapticLIF", "UltraLIF", "UltraPLIF", "UltraDLIF", "UltraDPLIF", "MaxPlusLIF", "SurrogateLIF", "PLIF", "AdaLIF", "DSpikeLIF", "SpikingProjection", "fuse", "PoissonInput", "PoissonSource", "SpikeSource", "Modulator", "PlasticProjection", "PairSTDP", "TripletSTDP", "InhibitorySTDP", "RewardSTDP", "TsodyksMarkram", "ei_network", "coba_ei", "cuba_ei",
+           "natural_frequencies", "ESN", "NVAR", "DeepESN", "ResESN", "EIReservoir", "AdaptiveEIReservoir", "IPReservoir", "deep_res_esn", "res_rmn", "LIF", "SynapticLIF", "UltraLIF", "UltraPLIF", "UltraDLIF", "UltraDPLIF", "MaxPlusLIF", "SurrogateLIF", "PLIF", "AdaLIF", "DSpikeLIF", "SpikingProjection", "fuse", "PoissonInput", "PoissonSource", "SpikeSource", "Modulator", "PlasticProjection", "PairSTDP", "TripletSTDP", "InhibitorySTDP", "RewardSTDP", "TsodyksMarkram", "ei_network", "coba_ei", "cuba_ei",
            "coba_initial_state", "MODELS", "PROJECTIONS"]
