@@ -10,6 +10,7 @@ hdf5_outputs/kuramoto_lattice_growth.h5 and .png.
 Run: python examples/kuramoto_lattice_growth.py
 """
 
+import argparse
 import time
 from pathlib import Path
 
@@ -70,4 +71,6 @@ def main(out_dir: Path = Path("hdf5_outputs")) -> None:
 
 
 if __name__ == "__main__":
+    # no options: an unknown one (--quick included) is an error, never silently ignored
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     main()

@@ -8,6 +8,7 @@ RK4 dt = 0.05, r averaged over t in [150, 300]. The sweep over K is ONE compiled
 Run: python examples/kuramoto_sweep_K.py
 """
 
+import argparse
 import dataclasses
 import time
 from pathlib import Path
@@ -73,4 +74,6 @@ def main(out_dir: Path = Path("hdf5_outputs")) -> Path:
 
 
 if __name__ == "__main__":
+    # no options: an unknown one (--quick included) is an error, never silently ignored
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     main()

@@ -5,6 +5,7 @@ roughness exponents of the 1-D lattice (docs/models/kuramoto.md: V4, V5, V14).
 Run: python examples/kuramoto_validation.py   (about one minute on 2 cores)
 """
 
+import argparse
 import dataclasses
 
 import jax
@@ -60,4 +61,6 @@ def main():
 
 
 if __name__ == "__main__":
+    # no options: an unknown one (--quick included) is an error, never silently ignored
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     main()

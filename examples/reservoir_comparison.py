@@ -12,6 +12,7 @@ state. Every number depends on the seed; means and standard deviations over seed
 Run: python examples/reservoir_comparison.py   (a few minutes on two CPU cores)
 """
 
+import argparse
 import time
 import warnings
 
@@ -124,6 +125,8 @@ def digits_table():
 
 
 if __name__ == "__main__":
+    # no options: an unknown one (--quick included) is an error, never silently ignored
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     start = time.perf_counter()
     memory_table()
     ei_table()

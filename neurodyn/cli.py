@@ -19,9 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-from .errors import DivergenceError, Interrupted, NeurodynError
+from .errors import DivergenceError, Interrupted, NeurodynError, SpecError
 from .signals import stop_requested
 
 
@@ -43,8 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="print nothing on success")
     r.add_argument("--force", action="store_true",
                    help="run even if the estimated memory or output size exceeds what is available")
-    i = sub.add_parser("info", help="describe an HDF5 file written by neurodyn")
+    i = sub.add_parser("info", help="list everything in an HDF5 file written by neurodyn (run, sweep, trained "
+                                    "readout, checkpoint, SONATA export): groups, values, array statistics, "
+                                    "attributes and the stored spec")
     i.add_argument("file")
+    i.add_argument("--json", action="store_true", help="print the listing as JSON (for scripts)")
     e = sub.add_parser("export", help="write a run file's reports and spikes as SONATA files "
                                       "(one float32 report file per variable, and spikes.h5)")
     e.add_argument("file", help="run file (HDF5) of neurodyn run")
@@ -98,15 +99,58 @@ def _load_spec(path, *, force: bool = False, output_file: bool = False, **change
     from .spec import build_spec, read_spec, requested_precision
     from .spec.estimate import check_run
 
-    data, text = read_spec(path, **changes)
-    if requested_precision(data) == "float64":
-        set_precision("float64")
-    memory = None if force else available_memory()
-    with limits(memory, disk=output_file and not force):
-        spec = build_spec(data, text, overrides=changes.get("overrides", ()))
-        if output_file and not force:
-            check_run(spec)
+    _check_options(changes)
+    try:
+        data, text = read_spec(path, **changes)
+        if requested_precision(data) == "float64":
+            set_precision("float64")
+        memory = None if force else available_memory()
+        with limits(memory, disk=output_file and not force):
+            spec = build_spec(data, text, overrides=changes.get("overrides", ()))
+            if output_file and not force:
+                check_run(spec)
+    except SpecError as e:
+        raise SpecError(_blame(str(e), changes)) from None
     return spec
+
+
+_OPTION_FIELDS = {"steps": "--steps", "seed": "--seed", "output": "--out"}
+
+
+def _set_key(assignment: str) -> str:
+    return assignment.partition("=")[0].strip()
+
+
+def _check_options(changes: dict) -> None:
+    """``--steps``, ``--seed`` or ``--out`` together with a ``--set`` of the same field is an error
+    (the option would silently win)."""
+    for assignment in changes.get("overrides", ()):
+        option = _OPTION_FIELDS.get(_set_key(assignment))
+        if option and changes.get(_set_key(assignment)) is not None:
+            raise SpecError(f"{option} {changes[_set_key(assignment)]} and --set {assignment} both set "
+                            f"{_set_key(assignment)}: give only one")
+
+
+def _blame(message: str, changes: dict) -> str:
+    """A spec error, with the command-line option that caused it: the ``--set`` whose path the
+    error names (or lies under it, or names the field the error quotes), and for ``--steps`` the
+    ``--set`` that fixes the spec's fields that must fit in the new step count."""
+    if message.startswith("--set "):
+        return message
+    where, sep, rest = message.partition(": ")
+    where = "" if where == "spec" or not sep or " " in where else where
+    for assignment in changes.get("overrides", ()):
+        key = _set_key(assignment)
+        child = key[len(where) + 1:] if where and key.startswith(where + ".") else key if not where else ""
+        if key == where or where.startswith(key + ".") or (child and f"{child.split('.')[0]!r}" in rest):
+            return f"{message} (from --set {assignment})"
+    steps = changes.get("steps")
+    if steps is not None and where == "record.transient":
+        return (f"{message}: --steps {steps} ends before the spec's record.transient; add "
+                f"--set record.transient={steps // 2} (any value below {steps})")
+    if steps is not None and f"steps ({steps})" in message:
+        return f"{message} (steps from --steps {steps})"
+    return message
 
 
 def cmd_run(args) -> int:
@@ -130,8 +174,10 @@ def cmd_run(args) -> int:
                   file=sys.stderr)
         tee = StreamingDiagnostics(writer, spec.diagnostics)
         t0 = time.perf_counter()
+        clock = CompileClock()
         try:
-            traj = tee.simulate(spec, keep=False, should_stop=stop)  # spiking statistics in the loop
+            with clock:
+                traj = tee.simulate(spec, keep=False, should_stop=stop)  # spiking statistics in the loop
         except DivergenceError as e:
             tee.store()
             path = writer.close("diverged", diverged_step=e.step, diverged_variable=e.variable, message=str(e))
@@ -150,21 +196,88 @@ def cmd_run(args) -> int:
     n_spikes = {name: int(ts.shape[0]) for name, (ts, _) in writer.spikes.items()}
     path = writer.close("complete", wall_time_s=wall)
     if not args.quiet:
-        print(f"{spec.name}: {traj.steps:,} steps in {wall:.2f} s ({traj.steps / wall:,.0f} steps/s), "
-              f"{spec.precision}, seed {spec.seed}")
-        print(f"wrote {path}")
-        for name, shape in shapes.items():
-            pop, _, var = name.rpartition(".")
-            print(f"  /report/{pop}/{var}/data  ({n_times}, {shape[0] if shape else 1})  "
-                  f"every {spec.every} step(s) from step {spec.transient}")
-        for name, count in n_spikes.items():
-            pop, _, var = name.rpartition(".")
-            how = "events" if spec.spikes[name] is None else f"{var} crossing {spec.spikes[name]} upward"
-            print(f"  /spikes/{pop}  {count:,} spikes ({how})")
-        for name, (value, attrs) in results.items():
-            extra = ", ".join(f"{k} = {v:.4g}" for k, v in attrs.items() if isinstance(v, float))
-            print(f"  /diagnostics/{name}  {value.shape}  {extra}")
+        print_run_summary(spec, traj.steps, wall, clock.seconds, path, shapes, n_times, n_spikes, results)
     return 0
+
+
+class CompileClock:
+    """Seconds JAX spent compiling while the ``with`` block ran: tracing to a jaxpr, lowering to
+    MLIR and the backend's compilation, as JAX's own monitoring events report them
+    (``jax.monitoring``), overlapping events (a nested ``jit`` traced inside another) counted once."""
+
+    EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
+              "/jax/core/compile/backend_compile_duration")
+
+    def __init__(self):
+        self.intervals: list[tuple[float, float]] = []
+        self.active = False
+
+    def _listen(self, event: str, duration: float, **kwargs) -> None:
+        if self.active and event in self.EVENTS:
+            end = time.perf_counter()
+            self.intervals.append((end - duration, end))
+
+    def __enter__(self):
+        import jax.monitoring
+
+        if not getattr(CompileClock, "_registered", False):  # JAX keeps listeners for the process
+            jax.monitoring.register_event_duration_secs_listener(CompileClock._dispatch)
+            CompileClock._registered = True
+        CompileClock._current = self
+        self.active = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.active = False
+        CompileClock._current = None
+
+    @staticmethod
+    def _dispatch(event: str, duration: float, **kwargs) -> None:
+        clock = getattr(CompileClock, "_current", None)
+        if clock is not None:
+            clock._listen(event, duration)
+
+    @property
+    def seconds(self) -> float:
+        total, end = 0.0, -float("inf")
+        for a, b in sorted(self.intervals):
+            if b > end:
+                total += b - max(a, end)
+                end = b
+        return total
+
+
+def print_run_summary(spec, steps: int, wall: float, compile_s: float, path, shapes: dict, n_times: int,
+                      n_spikes: dict, results: dict) -> None:
+    """The lines ``neurodyn run`` prints: the wall time split into compilation and the run itself
+    (steps per second of the run; for models in ms, the wall seconds per simulated second), then
+    what the file holds; a scalar diagnostic with its value, a rate with its unit (Hz)."""
+    run_s = max(wall - compile_s, 1e-9)
+    speed = f"{steps / run_s:,.0f} steps/s"
+    if spec.time_unit == "ms":
+        simulated = steps * spec.dt / 1000.0
+        speed += f", {run_s / simulated:.3g} s per simulated second"
+    print(f"{spec.name}: {steps:,} steps in {wall:.2f} s (compile {compile_s:.2f} s, run {run_s:.2f} s: {speed}), "
+          f"{spec.precision}, seed {spec.seed}")
+    print(f"wrote {path}")
+    for name, shape in shapes.items():
+        pop, _, var = name.rpartition(".")
+        print(f"  /report/{pop}/{var}/data  ({n_times}, {shape[0] if shape else 1})  "
+              f"every {spec.every} step(s) from step {spec.transient}")
+    for name, count in n_spikes.items():
+        pop, _, var = name.rpartition(".")
+        how = "events" if spec.spikes[name] is None else f"{var} crossing {spec.spikes[name]} upward"
+        print(f"  /spikes/{pop}  {count:,} spikes ({how})")
+    for name, (value, attrs) in results.items():
+        unit = f" {attrs['units']}" if isinstance(attrs.get("units"), str) else ""
+        extra = ", ".join(f"{k} = {v:.4g}{unit if k.endswith('rate') else ''}" for k, v in attrs.items()
+                          if isinstance(v, float))
+        if name.endswith(".synchrony"):  # the dataset holds Golomb's chi, as the raster plot shows it
+            print(f"  /diagnostics/{name} = {float(value):.4g} (chi), {extra}")
+        elif getattr(value, "shape", None) == ():
+            print(f"  /diagnostics/{name} = {float(value):.4g}{unit}{', ' + extra if extra else ''}")
+        else:
+            print(f"  /diagnostics/{name}  {value.shape}{unit and ' [' + unit.strip() + ']'}  {extra}")
 
 
 def _run_task(spec, quiet: bool) -> int:
@@ -184,10 +297,16 @@ def _run_task(spec, quiet: bool) -> int:
 
 
 def cmd_info(args) -> int:
-    """``neurodyn info``: print the layout, units and stored spec of an HDF5 file."""
-    from .io import describe
+    """``neurodyn info``: list every group and dataset of an HDF5 file (:mod:`neurodyn.io.inspect`,
+    h5py and NumPy only: no JAX is imported), as text or ``--json``."""
+    import json
 
-    print(describe(Path(args.file)))
+    from .io.inspect import describe, inspect_file
+
+    if args.json:
+        print(json.dumps(inspect_file(Path(args.file)), indent=1))
+    else:
+        print(describe(Path(args.file)))
     return 0
 
 

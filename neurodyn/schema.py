@@ -25,6 +25,7 @@ registry's build context that the entry asks for (``context=("dtype",)``).
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from collections.abc import Mapping
@@ -53,6 +54,35 @@ def _fmt(x) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
 
 
+def did_you_mean(name, allowed) -> str:
+    """``"; did you mean 'x'?"``, naming the allowed name closest to ``name``, or ``""`` if none is close.
+
+    Closeness is :func:`difflib.get_close_matches` (Ratcliff/Obershelp similarity >= 0.6), tried on
+    the names as given, then ignoring case, then on the last dotted part (``pop.var``). Every
+    "unknown name" error of a spec (fields, models, projections, measures, metrics, ports, values)
+    ends with it."""
+    if not isinstance(name, str) or not name:
+        return ""
+    allowed = [str(a) for a in allowed]
+    close = difflib.get_close_matches(name, allowed, n=1)
+    if not close:
+        lower = {a.lower(): a for a in allowed}
+        close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=1)]
+    if not close and "." in name:
+        tails = {a.rpartition(".")[2]: a for a in allowed if a.rpartition(".")[0] == name.rpartition(".")[0]}
+        close = [tails[c] for c in difflib.get_close_matches(name.rpartition(".")[2], list(tails), n=1)]
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def unknown_name(where: str, noun: str, name, allowed, *, label: str = "allowed") -> SpecError:
+    """The error for a name that is not one of ``allowed``:
+    ``"<where>: unknown <noun> 'x' (<label>: a, b, c); did you mean 'a'?"``."""
+    allowed = list(allowed)
+    prefix = f"{where}: " if where else ""
+    return SpecError(f"{prefix}unknown {noun} {name!r} ({label}: {', '.join(map(str, allowed)) or 'none'})"
+                     f"{did_you_mean(name, allowed)}")
+
+
 def check_table(path: str, value) -> dict:
     """``value`` if it is a table (dict), else a SpecError."""
     if not isinstance(value, dict):
@@ -64,7 +94,7 @@ def check_known(path: str, table: Mapping, allowed) -> None:
     """A SpecError naming the first key of ``table`` that is not in ``allowed`` (and listing them)."""
     for key in table:
         if key not in allowed:
-            raise SpecError(f"{path}: unknown field {key!r} (allowed: {', '.join(allowed)})")
+            raise unknown_name(path, "field", key, allowed)
 
 
 def check_choice(path: str, value, allowed) -> str:
@@ -72,7 +102,7 @@ def check_choice(path: str, value, allowed) -> str:
     if not isinstance(value, str):
         raise SpecError(f"{path}: expected a string, got {_describe(value)}")
     if value not in allowed:
-        raise SpecError(f"{path}: unknown value {value!r} (allowed: {', '.join(allowed)})")
+        raise unknown_name(path, "value", value, allowed)
     return value
 
 
@@ -301,8 +331,7 @@ class Registry(Mapping):
     def get(self, name, path: str = "") -> Entry:
         """The entry called ``name``; an unknown name is a SpecError at ``path`` listing the known ones."""
         if not isinstance(name, str) or name not in self._entries:
-            where = f"{path}: " if path else ""
-            raise SpecError(f"{where}unknown {self.noun} {name!r} (allowed: {', '.join(self._entries)})")
+            raise unknown_name(path, self.noun, name, self._entries)
         return self._entries[name]
 
     def read(self, path: str, table, *, before=(), context: Mapping | None = None) -> tuple[Entry, dict]:

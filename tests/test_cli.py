@@ -87,7 +87,18 @@ BAD = [
     (["--set", "populations.neurons.init.x={ dist = \"cauchy\" }"], "unknown value 'cauchy'"),
     (["--set", "populations.neuron.b=0.6"], "populations.neuron: the spec has no population 'neuron' (populations: neurons)"),
     (["--set", "couplings.str.strength=0.02"],
-     "couplings.str: the spec has no coupling 'str' (couplings: star, ring, triadic)"),
+     "couplings.str: the spec has no coupling 'str' (couplings: star, ring, triadic); did you mean 'star'?"),
+    # the closest allowed name is suggested, and an error a --set value caused names that --set
+    (["--set", "couplings.star.strenght=0.02"], "couplings.star: unknown field 'strenght' (allowed: kind, population, "
+     "populations, variable, graph, strength, normalize); did you mean 'strength'? "
+     "(from --set couplings.star.strenght=0.02)"),
+    (["--set", "populations.neurons.model=\"chialvoo\""], "did you mean 'chialvo'? (from --set populations.neurons."),
+    (["--set", "dt=-1"], "dt: must be > 0, got -1 (from --set dt=-1)"),
+    # --steps shorter than the spec's transient: the --set that fixes it
+    (["--steps", "600"], "record.transient: must be smaller than steps (600), got 1000: --steps 600 ends before the "
+     "spec's record.transient; add --set record.transient=300 (any value below 600)"),
+    (["--steps", "2000", "--set", "steps=100"], "--steps 2000 and --set steps=100 both set steps: give only one"),
+    (["--seed", "2", "--set", "seed=3"], "--seed 2 and --set seed=3 both set seed: give only one"),
 ]
 
 
@@ -141,7 +152,7 @@ def test_console_script_runs_readme_command(workdir):
     bad = subprocess.run([exe, "run", str(SPECS / "chialvo_ring_star.toml"), "--set", "dt=-1"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
-    assert bad.stderr.strip() == "neurodyn: error: dt: must be > 0, got -1"
+    assert bad.stderr.strip() == "neurodyn: error: dt: must be > 0, got -1 (from --set dt=-1)"
 
 
 def test_kuramoto_specs_write_phases_and_order_parameter(workdir, capsys):
@@ -194,3 +205,193 @@ def test_output_into_a_pipe_closed_early_ends_quietly_with_status_0(tmp_path):
     err = proc.stderr.read()
     proc.wait(timeout=120)
     assert proc.returncode == 0 and err == b"", err.decode()
+
+
+HEAVY = ("jax", "numba", "dask", "matplotlib", "sklearn")
+
+
+def test_help_info_and_argument_errors_import_no_heavy_library(tmp_path):
+    """`neurodyn --help`, `neurodyn info` and a command line that argparse refuses start in a
+    fraction of a second: neither JAX, numba, Dask, matplotlib nor scikit-learn is imported (in a
+    fresh process), and `import neurodyn` alone imports none of them either."""
+    import h5py
+
+    path = tmp_path / "tiny.h5"
+    with h5py.File(path, "w") as f:
+        f.create_group("neurodyn").attrs.update(status="complete", spec="name = 'tiny'\nsteps = 3")
+        f["diagnostics/nrmse"] = 0.25
+        f["report/p/x/data"] = np.arange(40.0).reshape(20, 2)
+    code = ("import sys\nfrom neurodyn.cli import main\n"
+            "for argv in (['--help'], ['info', sys.argv[1]], ['info', '--json', sys.argv[1]], ['run'], ['frobnicate']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "import neurodyn\n"
+            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))\n")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
+    assert "nrmse: float64 () = 0.25" in done.stdout and '"kind": "run (complete)"' in done.stdout
+
+
+def test_package_names_load_at_first_use():
+    import neurodyn
+
+    assert callable(neurodyn.simulate) and callable(neurodyn.sweep) and neurodyn.io.load is not None
+    from neurodyn import Network, load_spec, set_precision  # noqa: F401
+    assert {"simulate", "sweep", "io", "models"} <= set(dir(neurodyn))
+    with pytest.raises(AttributeError, match="no attribute 'simulat'"):
+        neurodyn.simulat  # noqa: B018
+
+
+def test_unknown_names_suggest_the_closest_allowed_one(workdir, capsys):
+    from neurodyn.schema import did_you_mean
+
+    assert did_you_mean("strenght", ["kind", "strength", "graph"]) == "; did you mean 'strength'?"
+    assert did_you_mean("EXC.V", ["exc.v", "inh.v"]) == "; did you mean 'exc.v'?"  # case aside
+    assert did_you_mean("zzz", ["kind", "strength"]) == ""  # nothing close: no guess
+    spec = str(SPECS / "chialvo_single.toml")
+    assert main(["sweep", spec, "--grid", "populations.neuron.k=0.02,0.03", "--measure", "meann", "--quiet"]) == 2
+    assert "unknown measure 'meann'" in (err := capsys.readouterr().err) and "did you mean 'mean'?" in err
+    assert main(["run", str(SPECS / "esn_narma10.toml"), "--set", "task.metrics=[\"nrmsee\"]"]) == 2
+    assert "did you mean 'nrmse'?" in capsys.readouterr().err
+    assert main(["run", str(SPECS / "cuba_ei.toml"), "--set", "couplings.ee.port=\"g_exx\""]) == 2
+    err = capsys.readouterr().err
+    assert "has no input port 'g_exx'" in err and "did you mean" in err, err
+
+
+def test_run_summary_splits_compile_and_run_time_and_gives_rates_in_hz(workdir, capsys):
+    assert main(["run", str(SPECS / "lif_rate.toml"), "--steps", "10000"]) == 0  # 100 ms
+    out = capsys.readouterr().out
+    import re
+
+    head = re.match(r"lif_rate: 10,000 steps in ([\d.]+) s \(compile ([\d.]+) s, run ([\d.]+) s: [\d,]+ steps/s, "
+                    r"([\d.e+-]+) s per simulated second\)", out)
+    assert head, out
+    wall, compile_s, run_s, per_second = map(float, head.groups())
+    # the times are printed to 0.01 s; 10,000 steps of 0.01 ms are 0.1 simulated seconds
+    assert compile_s > 0 and abs(compile_s + run_s - wall) < 0.02 and abs(per_second * 0.1 - run_s) < 0.006
+    # the rate of the file, in Hz, as the summary says it (neurons at 45.5 and 98.6 Hz and a silent one:
+    # docs/models/spiking.md; over 100 ms: 4 + 9 spikes -> (40 + 90 + 0) / 3 Hz)
+    rate = load("hdf5_outputs/lif_rate.h5")["diagnostics"]["neurons.rate"]
+    assert f"population_rate = {rate.mean():.4g} Hz" in out and abs(rate.mean() - 130 / 3) < 5
+    chi = float(load("hdf5_outputs/lif_rate.h5")["diagnostics"]["neurons.synchrony"])
+    assert f"/diagnostics/neurons.synchrony = {chi:.4g} (chi)" in out
+
+
+@pytest.fixture(scope="module")
+def every_file_kind(tmp_path_factory):
+    """One file of every kind neurodyn writes: a run with spikes and diagnostics (lif_rate), its
+    partial and diverged siblings, its SONATA export, a sweep, a task run and its trained
+    reservoir + readout, a training checkpoint."""
+    import os
+
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from neurodyn.io.hdf5 import RunWriter
+    from neurodyn.train import write_checkpoint
+
+    d = tmp_path_factory.mktemp("kinds")
+    old = os.getcwd()
+    os.chdir(d)
+    try:
+        assert main(["run", str(SPECS / "lif_rate.toml"), "--steps", "3000", "--out", "run.h5", "--quiet"]) == 0
+        for status, extra in (("interrupted", {"stopped_step": 7}), ("diverged", {"diverged_step": 9,
+                                                                                  "diverged_variable": "p.x"})):
+            w = RunWriter(d / "cut.h5", meta={"spec": "name = 'cut'\nsteps = 20"}, shapes={"p.x": (2,)},
+                          units={"p.x": "mV"}, time=(0.0, 0.5), dtype="float64")
+            w.append(None, {"p.x": np.array([[1.0, np.nan], [3.0, 4.0]])}, {})
+            w.close(status, **extra)
+        assert main(["export", "run.h5", "sonata"]) == 0
+        assert main(["sweep", str(SPECS / "chialvo_single.toml"), "--grid", "populations.neuron.k=0.02,0.03",
+                     "--measure", "mean", "--steps", "1200", "--out", "sweep.h5", "--quiet"]) == 0
+        assert main(["run", str(SPECS / "esn_narma10.toml"), "--set", "populations.reservoir.n=20", "--set",
+                     "task.readout.ridge=[1e-6]", "--steps", "600", "--set", "task.washout=100", "--set", "task.train=300",
+                     "--set", "task.test=200", "--out", "task.h5", "--quiet"]) == 0
+        params = {"w": jnp.ones((3, 2)), "b": jnp.arange(2.0)}
+        write_checkpoint(d / "checkpoint.h5", params=params, opt_state=optax.adam(1e-3).init(params),
+                         history={"loss": [1.0, 0.5]}, epoch=2, key=jax.random.key(0))
+    finally:
+        os.chdir(old)
+    return d
+
+
+KINDS = {"run.h5": "run (complete)", "cut.partial.h5": "partial run (interrupted at step 7)",
+         "cut.diverged.h5": "diverged run (step 9, p.x)", "sonata/report_v.h5": "SONATA report",
+         "sonata/spikes.h5": "SONATA spikes", "sweep.h5": "sweep (2 of 2 points done)",
+         "task.h5": "run of a spec with a [task] (complete)", "task.trained.h5": "trained reservoir and readout",
+         "checkpoint.h5": "training checkpoint"}
+
+
+@pytest.mark.parametrize("name", list(KINDS))
+def test_info_lists_every_group_and_dataset_of_every_file_kind(every_file_kind, capsys, name):
+    import json
+
+    import h5py
+
+    path = every_file_kind / name
+    assert main(["info", "--json", str(path)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["kind"].startswith(KINDS[name])
+    listed = {}
+
+    def walk(node, where):
+        for child, sub in node.get("members", {}).items():
+            listed[f"{where}{child}"] = sub
+            walk(sub, f"{where}{child}/")
+
+    walk(info["root"], "")
+    with h5py.File(path) as f:
+        stored = {}
+        f.visititems(lambda n, o: stored.__setitem__(n, o[()] if isinstance(o, h5py.Dataset) else None))
+        assert set(listed) == set(stored)  # every group and dataset, nothing invented
+        for n, value in stored.items():
+            if value is None:
+                continue
+            node = listed[n]
+            assert node["shape"] == list(value.shape) and node["dtype"] == str(value.dtype)
+            if value.size <= 10:  # small values in full (a scalar diagnostic shows its number)
+                expected = value.tolist()
+                got = node["value"]
+                if value.dtype.kind == "f":
+                    # (JSON has no NaN: a non-finite value is the string "nan", "inf" or "-inf")
+                    floats = np.vectorize(float, otypes=[float])(np.asarray(got, dtype=object))
+                    np.testing.assert_allclose(floats, np.asarray(expected, float))
+                else:
+                    assert got == expected
+            elif value.dtype.kind in "fiu":  # large arrays: min / mean / max of the finite values
+                finite = value[np.isfinite(value)]
+                s = node["summary"]
+                np.testing.assert_allclose([s["min"], s["mean"], s["max"]],
+                                           [finite.min(), finite.mean(), finite.max()], rtol=1e-6)
+                assert s.get("non_finite", 0) == value.size - finite.size
+    assert main(["info", str(path)]) == 0  # the text listing names every group and dataset too
+    text = capsys.readouterr().out
+    assert text.startswith(f"{path}: {KINDS[name]}")
+    assert all(n.rsplit("/", 1)[-1] in text for n in stored)
+
+
+def test_info_text_shows_values_methods_and_the_reservoir(every_file_kind, capsys):
+    main(["info", str(every_file_kind / "task.trained.h5")])
+    text = capsys.readouterr().out
+    assert "reservoir/" in text and "class = neurodyn.models.reservoir:ESN" in text and "w: float64 (20, 20)" in text
+    main(["info", str(every_file_kind / "task.h5")])
+    text = capsys.readouterr().out
+    nrmse = float(load(every_file_kind / "task.h5")["diagnostics"]["nrmse"])
+    assert f"nrmse: float64 () = {nrmse:.6g}" in text and "definition = sqrt(mean((y_hat - y)^2) / var(y))" in text
+    main(["info", str(every_file_kind / "run.h5")])
+    text = capsys.readouterr().out
+    assert "rate: float64 (3,) [Hz] = [" in text and "method = spikes per neuron per second" in text
+    assert "spec (/neurodyn attribute):" in text and "| name = \"lif_rate\"" in text
+
+
+def test_examples_refuse_unknown_options():
+    """Every example parses its options with argparse's parse_args (an unknown flag such as a
+    --quick the example lacks is an error, exit 2), never parse_known_args or sys.argv by hand."""
+    import ast
+
+    for path in sorted((ROOT / "examples").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        calls = {n.func.attr for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
+        assert "parse_args" in calls and "parse_known_args" not in calls, path.name
+        assert "sys.argv" not in path.read_text(), path.name

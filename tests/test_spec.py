@@ -157,7 +157,8 @@ def test_unknown_field_in_a_model_table_lists_the_allowed_ones():
     with pytest.raises(SpecError) as e:
         build_spec(data)
     assert str(e.value) == ("populations.r: unknown field 'spectral_radus' (allowed: model, n, init, n_inputs, "
-                            "spectral_radius, input_scaling, bias_scaling, leak, density, activation, seed)")
+                            "spectral_radius, input_scaling, bias_scaling, leak, density, activation, seed); "
+                            "did you mean 'spectral_radius'?")
 
 
 @pytest.mark.parametrize("table,message", [

@@ -135,8 +135,10 @@ def check_ports(model, ports, where: str = "drive") -> None:
         return
     for port in ports:
         if port not in declared:
+            from ..schema import did_you_mean
+
             raise SpecError(f"{where}: {type(model).__name__} has no input port {port!r} "
-                            f"(ports: {', '.join(declared) or 'none'})")
+                            f"(ports: {', '.join(declared) or 'none'}){did_you_mean(port, declared)}")
 
 
 def check_drive(model, drive, where: str = "drive") -> None:

@@ -1,5 +1,6 @@
 """Spike-train and E/I-balance statistics (docs/models/spiking.md). Spikes are given SONATA-style as
-``(times, node_ids)``; times in any unit (rates come out per that unit)."""
+``(times, node_ids)``, times in ms unless a function says otherwise; rates are in Hz everywhere
+(as ``/diagnostics/<pop>.rate`` in a run file)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,19 @@ from ..pytree import pytree_dataclass
 from . import accumulators as acc_
 
 
-def firing_rates(times, node_ids, n: int, duration: float) -> np.ndarray:
-    """Spikes per unit time of each of ``n`` neurons over ``duration``."""
-    return np.bincount(np.asarray(node_ids, int), minlength=n)[:n] / duration
+TIME_UNITS_PER_SECOND = {"ms": 1000.0, "s": 1.0}
+
+
+def firing_rates(times, node_ids, n: int, duration: float, *, time_unit: str = "ms") -> np.ndarray:
+    """Firing rate in Hz of each of ``n`` neurons: its spike count over ``duration``, which is in
+    ``time_unit`` (``"ms"``, SONATA's unit and neurodyn's, or ``"s"``)::
+
+        rate_i = N_i / (duration / 1 s)   [Hz]
+    """
+    if time_unit not in TIME_UNITS_PER_SECOND:
+        raise SpecError(f"firing_rates: time_unit must be 'ms' or 's' (rates are in Hz), got {time_unit!r}")
+    seconds = duration / TIME_UNITS_PER_SECOND[time_unit]
+    return np.bincount(np.asarray(node_ids, int), minlength=n)[:n] / seconds
 
 
 def isi_cv(times, node_ids, n: int) -> np.ndarray:

@@ -1,10 +1,55 @@
 """HDF5 input/output (SONATA reports and spikes, /neurodyn metadata), saving runs from Python,
-the export to standard SONATA report files, and trained reservoirs + readouts."""
+the export to standard SONATA report files, trained reservoirs + readouts, and the listing of
+any file neurodyn writes (:mod:`neurodyn.io.inspect`).
 
-from .hdf5 import RunWriter, describe, load, open_for_reading
-from .save import save, spec_writer, write_run
-from .sonata import export_sonata
-from .trained import load_trained, save_trained
+The names are imported at first use (PEP 562), so reading or describing a file
+(``neurodyn info``) needs only h5py and NumPy; saving a run or a trained readout imports JAX.
+"""
 
-__all__ = ["RunWriter", "load", "describe", "open_for_reading", "save", "spec_writer", "write_run", "export_sonata",
-           "save_trained", "load_trained"]
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+_LAZY = {"RunWriter": "hdf5", "load": "hdf5", "open_for_reading": "hdf5", "describe": "inspect",
+         "inspect_file": "inspect", "save": "save", "spec_writer": "save", "write_run": "save",
+         "export_sonata": "sonata", "save_trained": "trained", "load_trained": "trained"}
+
+__all__ = ["RunWriter", "load", "describe", "inspect_file", "open_for_reading", "save", "spec_writer", "write_run",
+           "export_sonata", "save_trained", "load_trained"]
+
+if TYPE_CHECKING:
+    from .hdf5 import RunWriter, load, open_for_reading
+    from .inspect import describe, inspect_file
+    from .save import save, spec_writer, write_run
+    from .sonata import export_sonata
+    from .trained import load_trained, save_trained
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'neurodyn.io' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """Importing a submodule binds it as an attribute of its package; where a public name is also
+    the name of a submodule (``save``), the public name keeps its object."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) not in (None, name):
+            value = __getattr__(name)
+        elif isinstance(value, types.ModuleType) and _LAZY.get(name) == name:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -297,39 +297,3 @@ def _read_group(g) -> dict:
         res[k] = _read_group(v) if isinstance(v, h5py.Group) else v[()]
     return res
 
-
-def describe(path) -> str:
-    """A human-readable listing of a neurodyn HDF5 file: groups, shapes, units and the spec."""
-    lines = [f"{path}"]
-    spec = None
-    with open_for_reading(path) as f:
-        def visit(name, obj):
-            depth = name.count("/")
-            label = name.rsplit("/", 1)[-1]
-            if isinstance(obj, h5py.Dataset):
-                unit = obj.attrs.get("units")
-                unit = f" [{_attr(unit)}]" if unit is not None else ""
-                lines.append(f"{'  ' * (depth + 1)}{label}: {obj.dtype} {obj.shape}{unit}")
-            else:
-                lines.append(f"{'  ' * (depth + 1)}{label}/")
-
-        if "neurodyn" in f:
-            lines.append("  neurodyn/ (metadata)")
-            for k, v in f["neurodyn"].attrs.items():
-                if k == "spec":
-                    spec = _attr(v)
-                    continue
-                lines.append(f"    {k} = {_attr(v)}")
-        for top in ("report", "spikes", "diagnostics", "sweep", "readout"):
-            if top in f:
-                lines.append(f"  {top}/")
-                for k, v in f[top].attrs.items():
-                    if k == "spec":
-                        spec = spec or _attr(v)
-                    else:
-                        lines.append(f"    {k} = {_attr(v)}")
-                f[top].visititems(lambda n, o: visit(f"{top}/{n}", o))
-    if spec:
-        lines.append("  spec:")
-        lines.extend(f"    | {line}" for line in str(spec).splitlines())
-    return "\n".join(lines)

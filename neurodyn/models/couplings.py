@@ -24,7 +24,7 @@ from ..errors import SpecError
 from ..resources import check_memory
 from ..ops import CompositeDiffusion, CSRMatrix, Diffusion, SimplicialDiffusion, triadic_diffusion
 from ..pytree import pytree_dataclass
-from ..schema import PROJECTIONS, Field, check_choice
+from ..schema import PROJECTIONS, Field, check_choice, did_you_mean
 
 SIMPLICIAL_NORMALIZATIONS = ("none", "triangles")
 SIMPLICIAL_FORMS = ("linear", "quadratic")
@@ -292,7 +292,7 @@ def _coupled_sizes(pops, variable, models) -> list:
     for p in pops:
         if variable not in models[p].VARIABLES:
             raise SpecError(f"population {p!r} has no variable {variable!r} "
-                            f"(allowed: {', '.join(models[p].VARIABLES)})")
+                            f"(allowed: {', '.join(models[p].VARIABLES)}){did_you_mean(variable, models[p].VARIABLES)}")
     return [models[p].n for p in pops]
 
 
@@ -348,10 +348,11 @@ def _linear_from_spec(*, source, observable, target, port, weights, delay, gain,
     names = jax.eval_shape(lambda: src.observe(src.init(jax.random.PRNGKey(0))))
     if observable not in names:
         raise SpecError(f"observable: population {source!r} has no observable {observable!r} "
-                        f"(allowed: {', '.join(names)})")
+                        f"(allowed: {', '.join(names)}){did_you_mean(observable, names)}")
     port = tgt.INPUT_PORT if port is None else port
     if port not in tgt.PORTS:
-        raise SpecError(f"port: population {target!r} has no input port {port!r} (ports: {', '.join(tgt.PORTS)})")
+        raise SpecError(f"port: population {target!r} has no input port {port!r} (ports: {', '.join(tgt.PORTS)})"
+                        f"{did_you_mean(port, tgt.PORTS)}")
     size = int(np.prod(names[observable].shape))
     check_memory(f"the delay buffer ({delay + 1:,} steps of {size:,} values)",
                  (delay + 1) * size * np.dtype(float_dtype(dtype)).itemsize)

@@ -26,7 +26,7 @@ from ..core.model import float_dtype, surface
 from ..core.projection import Projection
 from ..errors import SpecError, check_int
 from ..pytree import pytree_dataclass
-from ..schema import PROJECTIONS, Field, check_choice
+from ..schema import PROJECTIONS, Field, check_choice, did_you_mean
 
 
 @pytree_dataclass(static=("target", "port", "n", "n_inputs"), frozen=("dt",))
@@ -53,7 +53,7 @@ class PoissonInput(Projection):
         port = desc.input_port if port is None else port
         if desc.ports is not None and port not in desc.ports:
             raise SpecError(f"port: population {target!r} has no input port {port!r} "
-                            f"(ports: {', '.join(desc.ports)})")
+                            f"(ports: {', '.join(desc.ports)}){did_you_mean(port, desc.ports)}")
         if desc.time_unit != "ms":
             raise SpecError(f"target: a Poisson drive needs a model in ms (rate in Hz); {target!r} "
                             f"counts time in {desc.time_unit!r}")

@@ -23,7 +23,7 @@ from ..errors import SpecError
 from ..ops.event import BACKENDS, delayed_event_csr_matvec, event_csr_matvec
 from ..ops.synapses import SynapseCSR
 from ..pytree import pytree_dataclass
-from ..schema import PROJECTIONS, Field, check_choice
+from ..schema import PROJECTIONS, Field, check_choice, did_you_mean
 
 
 @pytree_dataclass(static=("source", "outputs", "backend"))
@@ -163,7 +163,8 @@ def _spiking_from_spec(*, source, target, port, p, fanout, weight, delay, seed, 
     if "spike" not in getattr(src, "EVENTS", ()):
         raise SpecError(f"source: population {source!r} emits no spike events")
     if port not in tgt.PORTS:
-        raise SpecError(f"port: population {target!r} has no input port {port!r} (ports: {', '.join(tgt.PORTS)})")
+        raise SpecError(f"port: population {target!r} has no input port {port!r} (ports: {', '.join(tgt.PORTS)})"
+                        f"{did_you_mean(port, tgt.PORTS)}")
     if (p is None) == (fanout is None):
         raise SpecError("give exactly one of p (connection probability) and fanout (targets per neuron)")
     if not self_connections and source != target:

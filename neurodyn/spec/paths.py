@@ -83,8 +83,10 @@ def _check_named_entry(data: dict, parts: list[str]) -> None:
     existing = data.get(parts[0], {})
     if parts[1] not in existing:
         names = ", ".join(existing) or "none"
+        from ..schema import did_you_mean
+
         raise SpecError(f"{parts[0]}.{parts[1]}: the spec has no {_NAMED[parts[0]]} {parts[1]!r} "
-                        f"({parts[0]}: {names})")
+                        f"({parts[0]}: {names}){did_you_mean(parts[1], existing)}")
 
 
 def model_path(spec_path: str) -> str:

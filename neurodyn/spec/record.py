@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ..errors import SpecError
-from ..schema import Field, check_choice, check_table, read_fields
+from ..schema import Field, check_choice, check_table, read_fields, unknown_name
 
 
 def _variables(path, value, *, observables=(), **context) -> list:
@@ -15,7 +15,7 @@ def _variables(path, value, *, observables=(), **context) -> list:
         if not isinstance(v, str):
             raise SpecError(f"{path}: expected names (strings), got {type(v).__name__} {v!r}")
         if v not in observables:
-            raise SpecError(f"{path}: unknown variable {v!r} (allowed: {', '.join(observables)})")
+            raise unknown_name(path, "variable", v, observables)
     return value
 
 
@@ -113,7 +113,7 @@ def read_diagnostics(table, *, models, variables, shapes=None) -> dict:
     for name, d in check_table("diagnostics", table).items():
         path = f"diagnostics.{name}"
         if name not in STREAMS:
-            raise SpecError(f"diagnostics: unknown diagnostic {name!r} (allowed: {', '.join(STREAMS)})")
+            raise unknown_name("diagnostics", "diagnostic", name, STREAMS)
         f = read_fields(path, d, DIAGNOSTIC_FIELDS, context={"models": models})
         observable = f"{f['population']}.{f['variable'] or STREAMS[name][1]}"
         if observable not in variables:

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import SpecError
-from ..schema import Field, Registry, check_table, read_fields
+from ..schema import Field, Registry, check_table, read_fields, unknown_name
 
 SERIES, SEQUENCES = "series", "sequences"
 METRICS = ("nrmse", "nrmse_rms", "mse", "r2", "memory_capacity", "accuracy")
@@ -225,7 +225,7 @@ def _metrics(path, value, **context):
         raise SpecError(f"{path}: expected a non-empty list of metric names ({', '.join(METRICS)})")
     for v in value:
         if not isinstance(v, str) or v not in METRICS:
-            raise SpecError(f"{path}: unknown metric {v!r} (allowed: {', '.join(METRICS)})")
+            raise unknown_name(path, "metric", v, METRICS)
     return value
 
 
@@ -332,7 +332,7 @@ def read_task(table, *, steps: int, spec_seed: int, populations: dict, observabl
     features = tuple(f["features"] or floating)
     for n in features:
         if n not in floating:
-            raise SpecError(f"task.features: unknown observable {n!r} (allowed: {', '.join(floating)})")
+            raise unknown_name("task.features", "observable", n, floating)
     washout, train, test = f["washout"], f["train"], f["test"]
     if kind == SERIES:
         train = train if isinstance(train, int) else int(train * steps)

@@ -22,7 +22,7 @@ from jax import lax
 from ..diagnostics import accumulators as acc_
 from ..errors import SpecError
 from ..ops.gram import accumulate_gram, symmetric
-from ..schema import REQUIRED, Field, Registry
+from ..schema import REQUIRED, Field, Registry, unknown_name
 
 
 @dataclass(frozen=True)
@@ -307,7 +307,7 @@ def parse_measure(text: str, observables: dict) -> Measure:
     name, _, rest = text.partition(":")
     where = f"--measure {text!r}"
     if name not in MEASURES:
-        raise SpecError(f"{where}: unknown measure {name!r} (allowed: {', '.join(MEASURE_NAMES)})")
+        raise unknown_name(where, "measure", name, MEASURE_NAMES)
     kind = MEASURES[name].builder
     if not kind.observable:
         if rest:

@@ -46,7 +46,7 @@ def test_streamed_statistics_equal_the_offline_functions_on_full_records(kind):
         t, i = times[keep], ids[keep]
         assert res["steps"] == steps - start and res["windows"] == 5 and len(t) > 2 * n[pop]
         duration = (steps - start) * DT
-        np.testing.assert_allclose(res["rate"], firing_rates(t, i, n[pop], duration) * 1000.0, rtol=1e-12)
+        np.testing.assert_allclose(res["rate"], firing_rates(t, i, n[pop], duration), rtol=1e-12)  # Hz
         cv = isi_cv(t, i, n[pop])
         np.testing.assert_array_equal(np.isnan(res["cv_isi"]), np.isnan(cv))
         np.testing.assert_allclose(res["cv_isi"], cv, rtol=1e-9, atol=1e-12)

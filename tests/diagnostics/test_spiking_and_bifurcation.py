@@ -26,7 +26,8 @@ def test_poisson_and_regular_spike_statistics():
     t, ids = _poisson(0.02, 50, 200_000.0)  # 20 Hz for 200 s in ms
     assert np.all(np.abs(isi_cv(t, ids, 50) - 1) < 0.1)
     assert abs(np.nanmean(fano_factor(t, ids, 50, 100.0, 0.0, 200_000.0)) - 1) < 0.05
-    np.testing.assert_allclose(firing_rates(t, ids, 50, 200_000.0), 0.02, rtol=0.1)
+    np.testing.assert_allclose(firing_rates(t, ids, 50, 200_000.0), 20.0, rtol=0.1)  # Hz
+    np.testing.assert_allclose(firing_rates(t / 1000.0, ids, 50, 200.0, time_unit="s"), 20.0, rtol=0.1)
     reg_t = np.tile(np.arange(0, 1000.0, 10.0), 3)
     reg_i = np.repeat(np.arange(3), 100)
     np.testing.assert_allclose(isi_cv(reg_t, reg_i, 3), 0, atol=1e-12)
