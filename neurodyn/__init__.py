@@ -25,7 +25,7 @@ _LAZY: dict[str, str | None] = {
     "io": None,
 }
 # every subpackage answers ``neurodyn.<name>`` too, imported on first access
-_SUBMODULES = {"connectivity", "core", "datasets", "diagnostics", "errors", "io", "models", "ops", "plot",
+_SUBMODULES = {"connectivity", "core", "datasets", "diagnostics", "errors", "files", "io", "models", "ops", "plot",
                "precision", "pytree", "readout", "resources", "schema", "signals", "spec", "sweep", "train"}
 
 __all__ = ["__version__", "simulate", "run", "Network", "stack", "Trajectory", "sweep", "grad", "value_and_grad",

@@ -222,7 +222,8 @@ def test_help_info_and_argument_errors_import_no_heavy_library(tmp_path):
         f["diagnostics/nrmse"] = 0.25
         f["report/p/x/data"] = np.arange(40.0).reshape(20, 2)
     code = ("import sys\nfrom neurodyn.cli import main\n"
-            "for argv in (['--help'], ['info', sys.argv[1]], ['info', '--json', sys.argv[1]], ['run'], ['frobnicate']):\n"
+            "for argv in (['--help'], ['info', sys.argv[1]], ['info', '--json', sys.argv[1]], ['run'],\n"
+            "             ['frobnicate']):\n"
             "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
             "import neurodyn\n"
             f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))\n")
@@ -305,9 +306,9 @@ def every_file_kind(tmp_path_factory):
         assert main(["export", "run.h5", "sonata"]) == 0
         assert main(["sweep", str(SPECS / "chialvo_single.toml"), "--grid", "populations.neuron.k=0.02,0.03",
                      "--measure", "mean", "--steps", "1200", "--out", "sweep.h5", "--quiet"]) == 0
-        assert main(["run", str(SPECS / "esn_narma10.toml"), "--set", "populations.reservoir.n=20", "--set",
-                     "task.readout.ridge=[1e-6]", "--steps", "600", "--set", "task.washout=100", "--set", "task.train=300",
-                     "--set", "task.test=200", "--out", "task.h5", "--quiet"]) == 0
+        assert main(["run", str(SPECS / "esn_narma10.toml"), "--set", "populations.reservoir.n=20",
+                     "--set", "task.readout.ridge=[1e-6]", "--steps", "600", "--set", "task.washout=100",
+                     "--set", "task.train=300", "--set", "task.test=200", "--out", "task.h5", "--quiet"]) == 0
         params = {"w": jnp.ones((3, 2)), "b": jnp.arange(2.0)}
         write_checkpoint(d / "checkpoint.h5", params=params, opt_state=optax.adam(1e-3).init(params),
                          history={"loss": [1.0, 0.5]}, epoch=2, key=jax.random.key(0))
