@@ -15,7 +15,7 @@ import pytest
 import neurodyn as nd
 import neurodyn.models  # noqa: F401  (registers the models)
 from neurodyn.core import Network, surface
-from neurodyn.core.parameters import with_parameter
+from neurodyn.core.parameters import get_parameter, with_parameter
 from neurodyn.diagnostics import lyapunov_spectrum
 from neurodyn.models import LinearProjection
 from neurodyn.pytree import is_inexact, partition, trainable_mask
@@ -56,8 +56,16 @@ def _parameter_paths(model):
     """Dotted paths of the trainable leaves that are direct fields of the model."""
     mask = trainable_mask(model)
     static = getattr(type(model), "__static_fields__", frozenset())
-    return [f.name for f in dataclasses.fields(model)
-            if f.name not in static and getattr(mask, f.name) is True]
+    paths = []
+    for f in dataclasses.fields(model):
+        if f.name in static:
+            continue
+        m = getattr(mask, f.name)
+        if m is True:
+            paths.append(f.name)
+        elif isinstance(m, dict):  # parameters held in a dict (equation models: params.<name>)
+            paths += [f"{f.name}.{k}" for k, v in m.items() if v is True]
+    return paths
 
 
 def test_every_model_family_is_registered_with_an_example():
@@ -75,7 +83,7 @@ def test_model_jits_and_vmaps_over_a_parameter(name):
     for k in eager:
         np.testing.assert_allclose(np.asarray(jitted[k]), np.asarray(eager[k]), rtol=1e-12, atol=1e-12)
     path = _parameter_paths(model)[0]
-    base = jnp.asarray(getattr(model, path))
+    base = jnp.asarray(get_parameter(model, path))
     scales = jnp.array([0.99, 1.0, 1.01])
 
     def final_obs(scale):
@@ -101,13 +109,13 @@ def test_gradient_is_finite_and_equals_central_finite_differences(name):
     paths = _parameter_paths(model)
     assert paths
     for path in paths:
-        leaf = np.asarray(getattr(model, path))
+        leaf = np.asarray(get_parameter(model, path))
         v = rng.normal(size=leaf.shape)
         h = 1e-6 * max(1.0, float(np.abs(leaf).max()))
         plus = float(_loss(with_parameter(model, path, leaf + h * v), state))
         minus = float(_loss(with_parameter(model, path, leaf - h * v), state))
         fd = (plus - minus) / (2 * h)
-        analytic = float(np.sum(np.asarray(getattr(g, path)) * v))
+        analytic = float(np.sum(np.asarray(get_parameter(g, path)) * v))
         assert abs(analytic - fd) <= 1e-4 * max(abs(fd), abs(analytic)) + 1e-7, (path, analytic, fd)
 
 
