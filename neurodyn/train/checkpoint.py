@@ -12,11 +12,22 @@ Layout of a checkpoint file::
     /training/best/<i>        trainable leaf i at the best epoch (when early stopping monitors one)
     /training/history/<name>  one float64 value per completed epoch
 
+Integrity, in two steps. The file's first 512 bytes (an HDF5 user block, which HDF5 ignores)
+hold ``neurodyn-checkpoint-2`` and the BLAKE2b-128 digest of every byte after them: it is
+checked with plain file reads before HDF5 parses anything, so a damaged structure is refused
+with one line instead of an h5py error or a crash of the HDF5 library. Then the ``/training``
+attribute ``checksums`` (JSON) holds the digest (:func:`neurodyn.checksum.hexdigest`) of every
+dataset above, by its path, and of the attributes that say where training stands (``"attrs"``);
+:func:`read_checkpoint` recomputes them all. A checkpoint that does not match is refused with one
+line (:class:`~neurodyn.errors.OutputError`), so damaged parameters, optimizer state or history
+are never resumed and never copied into the next checkpoint. Checkpoints of the first format (no
+checksums) cannot be verified and are refused too.
+
 Pytrees are stored as their leaves only; reading them back needs the structure of a freshly
 built tree (``jax.tree_util.tree_structure(optimizer.init(params))``), so nothing but numbers and
 strings is ever deserialised. The file is written through :func:`neurodyn.files.atomic_write`
-(a temporary name beside it, flushed, then renamed over ``path``): a ``kill -9`` during the write leaves the
-previous checkpoint intact.
+(a temporary name beside it, flushed, then renamed over ``path``): a ``kill -9`` during the write
+leaves the previous checkpoint intact.
 """
 
 from __future__ import annotations
@@ -29,10 +40,88 @@ import h5py
 import jax
 import numpy as np
 
+from ..checksum import hexdigest
 from ..errors import OutputError
 from ..files import atomic_write
 
-FORMAT = "neurodyn-checkpoint-1"
+FORMAT = "neurodyn-checkpoint-2"
+MAGIC = FORMAT.encode() + b"\n"
+USERBLOCK = 512
+STATE_ATTRS = ("format", "epoch", "stopped", "best_epoch", "best_value", "wait", "key_typed", "params_paths",
+               "opt_paths")
+# what h5py and HDF5 raise on a damaged file (structure, types, addresses)
+DAMAGE = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError, UnicodeDecodeError)
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def _attrs_digest(attrs) -> str:
+    """The digest of the attributes that say where training stands (JSON of their values)."""
+    values = []
+    for name in STATE_ATTRS:
+        v = attrs[name]
+        v = v.decode() if isinstance(v, bytes) else v.item() if isinstance(v, np.generic) else v
+        values.append([name, repr(v)])
+    return hexdigest(np.frombuffer(json.dumps(values).encode(), np.uint8), label="attrs")
+
+
+def _datasets(group: h5py.Group) -> dict[str, h5py.Dataset]:
+    found = {}
+    group.visititems(lambda name, node: found.__setitem__(name, node) if isinstance(node, h5py.Dataset) else None)
+    return found
+
+
+def _checksums(group: h5py.Group) -> dict[str, str]:
+    sums = {name: hexdigest(ds[()], label=name) for name, ds in sorted(_datasets(group).items())}
+    sums["attrs"] = _attrs_digest(group.attrs)
+    return sums
+
+
+def _file_digest(raw: bytes) -> str:
+    return hexdigest(np.frombuffer(raw[USERBLOCK:], np.uint8), label=FORMAT)
+
+
+def _check_bytes(path: Path) -> None:
+    """Refuse (one line) a checkpoint whose bytes differ from those written, before HDF5 reads
+    it. Files without the user block (the first format, or not checkpoints) pass, to get a
+    precise message from their content."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise OutputError(f"cannot read checkpoint {path} ({_one_line(e)})") from None
+    if raw.startswith(b"\x89HDF\r\n\x1a\n"):
+        return
+    head = raw[:USERBLOCK].rstrip(b"\0")
+    if not head.startswith(MAGIC):
+        if head.startswith(b"neurodyn-checkpoint") or raw[USERBLOCK:USERBLOCK + 8] == b"\x89HDF\r\n\x1a\n":
+            raise OutputError(f"checkpoint {path} is damaged (its header is not one neurodyn writes); it is not "
+                              f"resumed (delete it to start over, or restore a good copy)")
+        raise OutputError(f"{path} is not a readable HDF5 file (it starts with neither an HDF5 signature nor a "
+                          f"neurodyn checkpoint header)")
+    if head[len(MAGIC):].decode("ascii", "replace") != _file_digest(raw):
+        raise OutputError(f"checkpoint {path} is damaged: its bytes do not match the checksum written with it; it "
+                          f"is not resumed (delete it to start over, or restore a good copy)")
+
+
+def _verify(group: h5py.Group, path: Path) -> None:
+    """Raise :class:`OutputError` unless every dataset and the state attributes of ``group``
+    match the checksums stored with them."""
+    fmt = group.attrs.get("format")
+    fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
+    if fmt == "neurodyn-checkpoint-1":
+        raise OutputError(f"checkpoint {path} was written by an earlier neurodyn without checksums and cannot be "
+                          f"verified; delete it to start training over")
+    stored = json.loads(group.attrs["checksums"])
+    actual = _checksums(group)
+    for name in sorted(set(stored) | set(actual)):
+        if stored.get(name) != actual.get(name):
+            what = ("its epoch, key and early-stopping attributes" if name == "attrs" else
+                    f"/training/{name} is missing" if name not in actual else
+                    f"/training/{name} is not one it wrote" if name not in stored else f"/training/{name}")
+            raise OutputError(f"checkpoint {path} is damaged: {what} does not match the checksum written with it; "
+                              f"it is not resumed (delete it to start over, or restore a good copy)")
 
 
 def _leaf_paths(tree) -> list[str]:
@@ -62,19 +151,25 @@ def write_checkpoint(path, *, params, opt_state, history: dict, epoch: int, key,
     """
     path = Path(path)
     raw, typed = key_data(key)
-    with atomic_write(path, "checkpoint") as tmp, h5py.File(tmp, "w") as f:
-        g = f.create_group("training")
-        g.attrs.update(format=FORMAT, epoch=int(epoch), stopped=bool(stopped), best_epoch=int(best_epoch),
-                       best_value=float(best_value), wait=int(wait), key_typed=typed,
-                       params_paths=json.dumps(_leaf_paths(params)), opt_paths=json.dumps(_leaf_paths(opt_state)))
-        g.create_dataset("key", data=raw)
-        _write_leaves(g.create_group("params"), params)
-        _write_leaves(g.create_group("opt_state"), opt_state)
-        if best is not None:
-            _write_leaves(g.create_group("best"), best)
-        h = g.create_group("history")
-        for name, values in history.items():
-            h.create_dataset(name, data=np.asarray(values, np.float64))
+    with atomic_write(path, "checkpoint") as tmp:
+        with h5py.File(tmp, "w", userblock_size=USERBLOCK) as f:
+            g = f.create_group("training")
+            g.attrs.update(format=FORMAT, epoch=int(epoch), stopped=bool(stopped), best_epoch=int(best_epoch),
+                           best_value=float(best_value), wait=int(wait), key_typed=typed,
+                           params_paths=json.dumps(_leaf_paths(params)), opt_paths=json.dumps(_leaf_paths(opt_state)))
+            g.create_dataset("key", data=raw)
+            _write_leaves(g.create_group("params"), params)
+            _write_leaves(g.create_group("opt_state"), opt_state)
+            if best is not None:
+                _write_leaves(g.create_group("best"), best)
+            h = g.create_group("history")
+            for name, values in history.items():
+                h.create_dataset(name, data=np.asarray(values, np.float64))
+            g.attrs["checksums"] = json.dumps(_checksums(g))
+        with open(tmp, "rb+") as fd:
+            header = (MAGIC + _file_digest(fd.read()).encode()).ljust(USERBLOCK, b"\0")
+            fd.seek(0)
+            fd.write(header)
     return path
 
 
@@ -108,28 +203,41 @@ def read_checkpoint(path, *, params_like=None, opt_state_like=None) -> dict[str,
     path = Path(path)
     if not path.is_file():
         raise OutputError(f"no such checkpoint: {path}")
+    _check_bytes(path)
     try:
         f = h5py.File(path, "r")
     except OSError as e:
-        raise OutputError(f"{path} is not a readable HDF5 file ({e})") from None
-    with f:
-        if "training" not in f or f["training"].attrs.get("format") != FORMAT:
-            raise OutputError(f"{path} is not a neurodyn training checkpoint (no /training group of format {FORMAT})")
-        g = f["training"]
-        raw = g["key"][()]
-        key = jax.random.wrap_key_data(raw) if g.attrs["key_typed"] else jax.numpy.asarray(raw)
-        out = {"epoch": int(g.attrs["epoch"]), "stopped": bool(g.attrs["stopped"]),
-               "best_epoch": int(g.attrs["best_epoch"]), "best_value": float(g.attrs["best_value"]),
-               "wait": int(g.attrs["wait"]), "key": key,
-               "history": {name: g["history"][name][()] for name in g["history"]},
-               "params": None, "opt_state": None, "best": None}
-        if params_like is not None:
-            out["params"] = _read_leaves(g["params"], params_like, "trainable partition", path)
-            if "best" in g:
-                out["best"] = _read_leaves(g["best"], params_like, "trainable partition", path)
-        if opt_state_like is not None:
-            out["opt_state"] = _read_leaves(g["opt_state"], opt_state_like, "optimizer state", path)
-        return out
+        raise OutputError(f"{path} is not a readable HDF5 file ({_one_line(e)})") from None
+    try:
+        with f:
+            return _read(f, path, params_like, opt_state_like)
+    except OutputError:
+        raise
+    except DAMAGE as e:
+        raise OutputError(f"checkpoint {path} is damaged ({_one_line(e)}); it is not resumed (delete it to start "
+                          f"over, or restore a good copy)") from None
+
+
+def _read(f: h5py.File, path: Path, params_like, opt_state_like) -> dict[str, Any]:
+    """The checkpoint in the open file ``f``, verified against its checksums (see :func:`read_checkpoint`)."""
+    if "training" not in f or f["training"].attrs.get("format") not in (FORMAT, "neurodyn-checkpoint-1"):
+        raise OutputError(f"{path} is not a neurodyn training checkpoint (no /training group of format {FORMAT})")
+    g = f["training"]
+    _verify(g, path)
+    raw = g["key"][()]
+    key = jax.random.wrap_key_data(raw) if g.attrs["key_typed"] else jax.numpy.asarray(raw)
+    out = {"epoch": int(g.attrs["epoch"]), "stopped": bool(g.attrs["stopped"]),
+           "best_epoch": int(g.attrs["best_epoch"]), "best_value": float(g.attrs["best_value"]),
+           "wait": int(g.attrs["wait"]), "key": key,
+           "history": {name: g["history"][name][()] for name in g["history"]},
+           "params": None, "opt_state": None, "best": None}
+    if params_like is not None:
+        out["params"] = _read_leaves(g["params"], params_like, "trainable partition", path)
+        if "best" in g:
+            out["best"] = _read_leaves(g["best"], params_like, "trainable partition", path)
+    if opt_state_like is not None:
+        out["opt_state"] = _read_leaves(g["opt_state"], opt_state_like, "optimizer state", path)
+    return out
 
 
 def read_histories(path) -> dict[str, dict[str, np.ndarray]]:
@@ -140,6 +248,7 @@ def read_histories(path) -> dict[str, dict[str, np.ndarray]]:
     path = Path(path)
     if not path.is_file():
         raise OutputError(f"no such file: {path}")
+    _check_bytes(path)
     found: dict[str, dict[str, np.ndarray]] = {}
 
     def visit(name, node):
@@ -150,9 +259,13 @@ def read_histories(path) -> dict[str, dict[str, np.ndarray]]:
 
     try:
         with h5py.File(path, "r") as f:
+            if "training" in f and "checksums" in f["training"].attrs:
+                _verify(f["training"], path)  # a checkpoint: its curves must be the ones it wrote
             f.visititems(visit)
-    except OSError as e:
-        raise OutputError(f"{path} is not a readable HDF5 file ({e})") from None
+    except OutputError:
+        raise
+    except DAMAGE as e:
+        raise OutputError(f"{path} is not a readable HDF5 file ({_one_line(e)})") from None
     if not found:
         raise OutputError(f"{path} holds no training history (no group named 'history' with per-epoch values)")
     return found
