@@ -19,6 +19,8 @@ SMALL_RUNS = {
     "coba_ei": ["--steps", "600", "--seed", "2", *(f"--set=couplings.{c}.weight={w}" for c, w in
                                                   (("ee", 0.5), ("ei", 0.5), ("ie", 6.0), ("ii", 6.0)))],
     "cuba_ei": ["--steps", "600", "--set", "populations.exc.i_ext=1.0"],
+    "coba_ei_stdp": ["--steps", "600", "--set", "populations.exc.n=800", "--set", "populations.inh.n=200",
+                     "--set", "couplings.ee.plasticity.a_plus=0.02"],
     "coba_ei_fixed_fanout": ["--steps", "600", "--set", "populations.exc.n=1600", "--set", "populations.inh.n=400"],
     # reservoir tasks: harvest, train and score a readout (smaller reservoirs and splits)
     "esn_mackey_glass": ["--steps", "1500", "--set", "populations.reservoir.n=100", "--set", "task.washout=200",

@@ -221,11 +221,16 @@ class Network:
         return NetworkState(current, proj_states, state.step + 1)
 
     def observe(self, state: NetworkState) -> dict:
-        """Every population's observables, named ``population.name``."""
+        """Every population's observables, named ``population.name``, and those of the
+        projections that define ``observe(state)`` (plastic weights), named ``projection.name``."""
         state = self.as_state(state)
-        return {f"{name}.{var}": value
-                for name, model in self.populations.items()
-                for var, value in model.observe(state.populations[name]).items()}
+        out = {f"{name}.{var}": value
+               for name, model in self.populations.items()
+               for var, value in model.observe(state.populations[name]).items()}
+        for name, proj in self.projections.items():
+            if callable(getattr(proj, "observe", None)) and name not in self.populations:
+                out.update({f"{name}.{var}": value for var, value in proj.observe(state.projections[name]).items()})
+        return out
 
 
 def stack(layers: Mapping[str, Any], projections: Mapping[str, Any] | None = None) -> Network:

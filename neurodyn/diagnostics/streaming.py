@@ -94,6 +94,9 @@ class StreamingDiagnostics:
                 self.take(e.trajectory)
             raise
         self.take(traj)
+        from ..models.plastic import final_weights
+
+        self.spiking.update(final_weights(spec.model, traj.final_state))  # a plastic network's learned weights
         return traj
 
     def take(self, trajectory) -> None:

@@ -46,9 +46,11 @@ from ..core.model import float_dtype
 from ..core.projection import Projection
 from ..errors import SpecError
 from ..ops.event import ring_read
-from ..ops.plasticity import PlasticIndex, column_pass, gather, row_pass, scatter
+from ..ops.plasticity import (BACKENDS, PlasticIndex, column_pass, default_backend, gather, native_step,
+                              row_pass, scatter)
 from ..ops.synapses import SynapseCSR
 from ..pytree import pytree_dataclass
+from ..schema import Field, check_choice, check_table, read_fields
 
 
 # ---------------------------------------------------------------------------- learning rules
@@ -104,6 +106,10 @@ class PairSTDP:
         """Potentiation by the presynaptic trace at the synapse."""
         return jnp.clip(w + _weight_step(w, self.w_max, self.a_plus, self.mu_plus, True) * pre[0], 0.0, self.w_max)
 
+    def kernel_rule(self) -> tuple:
+        """``(name, parameters)`` of this rule in the compiled kernel (:data:`neurodyn.ops.plasticity.RULE_CODES`)."""
+        return "pair", (self.w_max, self.a_plus, self.a_minus, self.mu_plus, self.mu_minus)
+
     @classmethod
     def song2000(cls, w_max: float = 1.0) -> "PairSTDP":
         """Song, Miller & Abbott (2000): additive, ``tau_+ = tau_- = 20`` ms, ``A_+ = 0.005``,
@@ -148,6 +154,9 @@ class TripletSTDP:
 
     def on_post(self, w, pre, post):
         return jnp.clip(w + pre[0] * (self.a2_plus + self.a3_plus * post[1]), 0.0, self.w_max)
+
+    def kernel_rule(self) -> tuple:
+        return "triplet", (self.w_max, self.a2_plus, self.a3_plus, self.a2_minus, self.a3_minus)
 
     @classmethod
     def visual_cortex(cls, nearest: bool = False, w_max: float = 1.0) -> "TripletSTDP":
@@ -194,6 +203,9 @@ class InhibitorySTDP:
 
     def on_post(self, w, pre, post):
         return jnp.clip(w + self.eta * pre[0], 0.0, self.w_max)
+
+    def kernel_rule(self) -> tuple:
+        return "vogels", (self.w_max, self.eta, 2.0 * self.target_rate * self.tau * 1e-3)
 
 
 @pytree_dataclass(static=("nearest", "period"))
@@ -281,6 +293,10 @@ class TsodyksMarkram:
 
 
 # ---------------------------------------------------------------------------- the projection
+#: synapses whose weights ``w_sample`` records, and bins of ``w_hist``
+SAMPLE = 100
+HIST_BINS = 20
+
 class PlasticState(NamedTuple):
     """State of a :class:`PlasticProjection`: ``weights`` (one per synapse, storage order),
     presynaptic traces ``pre`` (traces x event rows), postsynaptic traces ``post`` (traces x
@@ -298,7 +314,7 @@ class PlasticState(NamedTuple):
     modulation: Any
 
 
-@pytree_dataclass(static=("source", "target", "port", "modulator", "capacity"), frozen=("dt",))
+@pytree_dataclass(static=("source", "target", "port", "modulator", "capacity", "backend"), frozen=("dt",))
 class PlasticProjection(Projection):
     """Spikes of ``source`` through ``synapses`` into ``port`` of ``target``, with plastic
     weights (``rule``: :class:`PairSTDP`, :class:`TripletSTDP`, :class:`InhibitorySTDP`,
@@ -306,6 +322,9 @@ class PlasticProjection(Projection):
     :class:`TsodyksMarkram`, or None). The weights start at ``synapses.weights`` and live in the
     state (``state.weights``, storage order of ``synapses``; :meth:`weight_matrix`).
     ``modulator``: ``(population, observable)`` of the neuromodulator (:class:`RewardSTDP`).
+    ``backend``: ``"numba"`` (the compiled kernel, the CPU default for pair, triplet and
+    inhibitory STDP), ``"jax"`` (the pure-JAX passes: every platform, differentiable, used for
+    reward-modulated STDP and short-term plasticity alone) or None (the platform default).
     Build it with :meth:`create` (module docstring for the order of updates)."""
 
     source: str
@@ -318,15 +337,21 @@ class PlasticProjection(Projection):
     dt: jax.Array
     modulator: tuple | None = None
     capacity: int | None = None
+    backend: str | None = None
+    # the spec's names: couplings.<name>.weight (initial weights), .plasticity.<field>, .stp.<field>
+    PARAMETER_ALIASES = {"weight": "synapses.weights", "plasticity": "rule"}
 
     @classmethod
     def create(cls, source: str, target: str, synapses: SynapseCSR, *, rule=None, stp=None, port: str = "g_e",
-               dt: float = 0.1, modulator: tuple | None = None, capacity: int | None = None) -> "PlasticProjection":
+               dt: float = 0.1, modulator: tuple | None = None, capacity: int | None = None,
+               backend: str | None = None) -> "PlasticProjection":
         """A plastic projection over ``synapses`` (``dt``: the network's step in ms). Checks
         the rule's parameters (time constants > 0, ``w_max > 0``, amplitudes >= 0) and that a
         reward-modulated rule names its modulator."""
         if not isinstance(synapses, SynapseCSR):
             raise SpecError(f"plastic projection: synapses must be a SynapseCSR, got {type(synapses).__name__}")
+        if backend is not None and backend not in BACKENDS:
+            raise SpecError(f"plastic projection: backend must be one of {BACKENDS} or None, got {backend!r}")
         if rule is None and stp is None:
             raise SpecError("plastic projection: give a learning rule (rule=), short-term plasticity (stp=) or both")
         if rule is not None and not isinstance(rule, tuple(RULES.values())):
@@ -358,7 +383,8 @@ class PlasticProjection(Projection):
             if float(np.min(stp.tau_facil)) < 0:
                 raise SpecError(f"stp.tau_facil: must be >= 0 ms, got {stp.tau_facil!r}")
         return cls(source, target, port, synapses, PlasticIndex.build(synapses), rule, stp,
-                   jnp.asarray(dt, float_dtype(dtype)), None if modulator is None else tuple(modulator), capacity)
+                   jnp.asarray(dt, float_dtype(dtype)), None if modulator is None else tuple(modulator), capacity,
+                   backend)
 
     # ---- surface
     def sources(self) -> tuple:
@@ -422,6 +448,13 @@ class PlasticProjection(Projection):
             pre = pre * _decays(rule.pre_taus(), dt, dtype)[:, None]
             post = post * _decays(rule.post_taus(), dt, dtype)[:, None]
         eligible = getattr(rule, "eligibility", False)
+        if self._native(dtype):
+            post_spikes = jnp.asarray(observables[self.target]["spike"]) != 0
+            name, params = rule.kernel_rule()
+            w, y = native_step(state.weights, events, scale, pre, post, post_spikes, index, name, params, rule.nearest)
+            pre = jnp.where(events[None, :], 1.0 if rule.nearest else pre + 1.0, pre)
+            post = jnp.where(post_spikes[None, :], 1.0 if rule.nearest else post + 1.0, post)
+            return PlasticState(w, pre, post, buffer, u, x, (), ()), {(self.target, self.port): y}
         learned = state.eligibility if eligible else state.weights
 
         def on_rows(carry, rows, slots, mask):
@@ -466,7 +499,33 @@ class PlasticProjection(Projection):
         new = PlasticState(w, pre, post, buffer, u, x, learned if eligible else (), modulation)
         return new, {(self.target, self.port): y}
 
+    def _native(self, dtype) -> bool:
+        """Whether this step runs in the compiled kernel (see ``backend``)."""
+        if self.rule is None or not hasattr(self.rule, "kernel_rule") or dtype not in (jnp.float32, jnp.float64):
+            return False
+        backend = self.backend or default_backend()
+        return backend == "numba" and default_backend() == "numba"
+
     # ---- reading the weights
+    def observe(self, state: PlasticState) -> dict:
+        """What a run can record of the weights (a Network names them ``<projection>.<name>``):
+        ``w_mean`` (the mean weight), ``w_sample`` (the weights of up to ``SAMPLE`` synapses
+        evenly spaced in storage order, :meth:`sample_synapses`) and, with a learning rule,
+        ``w_hist`` (counts in ``HIST_BINS`` equal bins over ``[0, w_max]``). Each is a pass over
+        the synapses, computed only at the steps that record it."""
+        w = state.weights
+        out = {"w_mean": jnp.mean(w), "w_sample": w[self.sample_synapses()]}
+        if self.rule is not None:
+            high = jnp.max(jnp.asarray(self.rule.bounds()[1], w.dtype))
+            bins = jnp.clip(jnp.floor(w / high * HIST_BINS).astype(jnp.int32), 0, HIST_BINS - 1)
+            out["w_hist"] = jnp.zeros(HIST_BINS, jnp.int32).at[bins].add(1)
+        return out
+
+    def sample_synapses(self) -> np.ndarray:
+        """Storage positions of the synapses ``w_sample`` records (evenly spaced, at most
+        ``SAMPLE``)."""
+        return np.unique(np.linspace(0, max(self.synapses.nnz - 1, 0), min(SAMPLE, self.synapses.nnz)).astype(np.int64))
+
     def weight_matrix(self, state: PlasticState) -> np.ndarray:
         """The dense ``W[pre, post]`` of ``state`` (duplicate synapses summed; host NumPy)."""
         return self.synapses.with_weights(state.weights).todense()
@@ -501,3 +560,115 @@ def _check_rule(rule) -> None:
         _check_positive(where, {"tau_c": rule.tau_c})
         if not isinstance(rule.period, int) or rule.period < 1:
             raise SpecError(f"{where}.period: must be an integer >= 1 step, got {rule.period!r}")
+
+
+# ---------------------------------------------------------------------------- spec tables
+_TAU = dict(minimum=0.0, exclusive_minimum=True, unit="ms")
+_AMP = dict(minimum=0.0)
+_NEAREST = Field("nearest", "bool", default=False, doc="nearest-spike interactions (traces set to 1, not +1)")
+_W_MAX = Field("w_max", default=1.0, minimum=0.0, exclusive_minimum=True,
+               doc="upper bound of the weights (the lower bound is 0)")
+
+#: the fields of each rule's table (``plasticity = { rule = "...", ... }`` in a spiking coupling)
+RULE_FIELDS = {
+    "stdp": (Field("tau_plus", default=16.8, doc="presynaptic trace time constant", **_TAU),
+             Field("tau_minus", default=33.7, doc="postsynaptic trace time constant", **_TAU),
+             Field("a_plus", default=0.005, doc="potentiation per pair, relative to w_max", **_AMP),
+             Field("a_minus", default=0.005, doc="depression per pair, relative to w_max", **_AMP),
+             _W_MAX,
+             Field("mu_plus", default=0.0, doc="weight dependence of potentiation (0 additive, 1 soft bound)", **_AMP),
+             Field("mu_minus", default=0.0, doc="weight dependence of depression (0 additive, 1 multiplicative)",
+                   **_AMP),
+             _NEAREST),
+    "triplet": (Field("tau_plus", default=16.8, doc="fast presynaptic trace r1", **_TAU),
+                Field("tau_minus", default=33.7, doc="fast postsynaptic trace o1", **_TAU),
+                Field("tau_x", default=101.0, doc="slow presynaptic trace r2", **_TAU),
+                Field("tau_y", default=125.0, doc="slow postsynaptic trace o2", **_TAU),
+                Field("a2_plus", default=5e-10, doc="pair potentiation", **_AMP),
+                Field("a3_plus", default=6.2e-3, doc="triplet potentiation", **_AMP),
+                Field("a2_minus", default=7e-3, doc="pair depression", **_AMP),
+                Field("a3_minus", default=0.0, doc="triplet depression", **_AMP),
+                _W_MAX, _NEAREST),
+    "vogels": (Field("tau", default=20.0, doc="trace time constant", **_TAU),
+               Field("eta", default=1e-3, doc="learning rate", **_AMP),
+               Field("target_rate", default=5.0, minimum=0.0, unit="Hz", doc="postsynaptic target rate"),
+               _W_MAX, _NEAREST),
+    "reward_stdp": (Field("tau_plus", default=20.0, doc="presynaptic trace time constant", **_TAU),
+                    Field("tau_minus", default=20.0, doc="postsynaptic trace time constant", **_TAU),
+                    Field("a_plus", default=1.0, doc="eligibility increment per pre-post pair", **_AMP),
+                    Field("a_minus", default=1.5, doc="eligibility decrement per post-pre pair", **_AMP),
+                    Field("tau_c", default=1000.0, doc="eligibility time constant", **_TAU),
+                    Field("w_max", default=4.0, minimum=0.0, exclusive_minimum=True, doc="upper weight bound"),
+                    Field("period", "integer", default=10, minimum=1, unit="steps",
+                          doc="steps between weight updates"),
+                    Field("modulator", "string", doc="the modulator observable, population.name (e.g. dopamine.m)"),
+                    _NEAREST),
+}
+
+STP_FIELDS = (Field("U", default=0.5, minimum=0.0, maximum=1.0, exclusive_minimum=True,
+                    doc="utilisation increment per spike"),
+              Field("tau_rec", default=800.0, doc="recovery time constant of the resources", **_TAU),
+              Field("tau_facil", default=0.0, minimum=0.0, unit="ms", doc="facilitation time constant (0: none)"))
+
+
+def read_plasticity(path: str, value, **context) -> dict:
+    """Validate a ``plasticity`` table: ``rule`` (one of :data:`RULE_FIELDS`) and that rule's fields."""
+    table = check_table(path, value)
+    rule = check_choice(f"{path}.rule", table.get("rule"), tuple(RULE_FIELDS))
+    fields = read_fields(path, {k: v for k, v in table.items() if k != "rule"}, RULE_FIELDS[rule],
+                         allowed=("rule",))
+    return {"rule": rule, **fields}
+
+
+def read_stp(path: str, value, **context) -> dict:
+    """Validate an ``stp`` table (Tsodyks-Markram: ``U``, ``tau_rec``, ``tau_facil``)."""
+    return read_fields(path, check_table(path, value), STP_FIELDS)
+
+
+def plastic_from_spec(source: str, target: str, port: str, synapses: SynapseCSR, plasticity: dict | None,
+                      stp: dict | None, models: dict, dtype) -> PlasticProjection:
+    """The :class:`PlasticProjection` of a spiking coupling with a ``plasticity`` and/or ``stp``
+    table (validated by :func:`read_plasticity` / :func:`read_stp`); parameters become arrays
+    of ``dtype`` (sweepable leaves: ``couplings.<name>.plasticity.a_plus``)."""
+    d = float_dtype(dtype)
+    leaf = lambda v: jnp.asarray(v, d)  # noqa: E731
+    rule = modulator = None
+    if plasticity is not None:
+        values = dict(plasticity)
+        kind = values.pop("rule")
+        nearest = values.pop("nearest")
+        if kind == "reward_stdp":
+            population, _, name = values.pop("modulator").partition(".")
+            if population not in models or not name:
+                raise SpecError(f"plasticity.modulator: expected population.observable with one of "
+                                f"{', '.join(models)}, got {plasticity['modulator']!r}")
+            modulator = (population, name)
+            period = values.pop("period")
+            rule = RewardSTDP(**{k: leaf(v) for k, v in values.items()}, period=period, nearest=nearest)
+        else:
+            rule = RULES[kind](**{k: leaf(v) for k, v in values.items()}, nearest=nearest)
+    tm = None if stp is None else TsodyksMarkram(**{k: leaf(v) for k, v in stp.items()})
+    dt = float(np.asarray(getattr(models[target], "dt", 1.0)))
+    if plasticity is not None and "spike" not in getattr(models[target], "EVENTS", ()):
+        raise SpecError(f"plasticity: the target population {target!r} emits no spike events (a rule needs them)")
+    return PlasticProjection.create(source, target, synapses, rule=rule, stp=tm, port=port, dt=dt,
+                                    modulator=modulator)
+
+
+def final_weights(network, state) -> dict:
+    """``/diagnostics`` datasets of a run's plastic projections, ``{name: (values, attrs)}``:
+    ``<projection>.weights`` (final weight of every synapse, storage order) with
+    ``<projection>.pre`` / ``.post`` (its neurons) and ``.delay`` (steps)."""
+    out = {}
+    for name, proj in getattr(network, "projections", {}).items():
+        if not isinstance(proj, PlasticProjection):
+            continue
+        w = np.asarray(state.projections[name].weights)
+        rule = type(proj.rule).__name__ if proj.rule is not None else "none"
+        attrs = {"method": f"final weights of a plastic projection ({rule}, {proj.source} -> {proj.target})",
+                 "mean": float(w.mean()) if w.size else float("nan")}
+        out[f"{name}.weights"] = (w, attrs)
+        out[f"{name}.pre"] = (proj.synapses.presynaptic(), {"method": "presynaptic neuron of each synapse"})
+        out[f"{name}.post"] = (np.asarray(proj.synapses.indices), {"method": "postsynaptic neuron of each synapse"})
+        out[f"{name}.delay"] = (proj.synapses.synapse_delays(), {"method": "delay of each synapse", "units": "steps"})
+    return out

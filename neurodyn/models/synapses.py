@@ -24,6 +24,7 @@ from ..ops.event import BACKENDS, delayed_event_csr_matvec, event_csr_matvec
 from ..ops.synapses import SynapseCSR
 from ..pytree import pytree_dataclass
 from ..schema import PROJECTIONS, Field, check_choice, did_you_mean
+from .plastic import STP_FIELDS, RULE_FIELDS, plastic_from_spec, read_plasticity, read_stp
 
 
 @pytree_dataclass(static=("source", "outputs", "backend"))
@@ -158,7 +159,7 @@ def _population(path, value, *, models=None, **context) -> str:
 
 
 def _spiking_from_spec(*, source, target, port, p, fanout, weight, delay, seed, self_connections, backend,
-                       models, dtype):
+                       plasticity, stp, models, dtype):
     src, tgt = models[source], models[target]
     if "spike" not in getattr(src, "EVENTS", ()):
         raise SpecError(f"source: population {source!r} emits no spike events")
@@ -176,6 +177,8 @@ def _spiking_from_spec(*, source, target, port, p, fanout, weight, delay, seed, 
     else:
         conn = SynapseCSR.fixed_fanout(src.n, tgt.n, fanout, weight=weight, seed=seed,
                                        self_connections=self_connections, delays=delays, dtype=dtype)
+    if plasticity is not None or stp is not None:  # weights and resources in the projection's state
+        return plastic_from_spec(source, target, port, conn, plasticity, stp, models, dtype)
     return SpikingProjection.create(source, target, conn, port=port, backend=None if backend == "auto" else backend)
 
 
@@ -193,6 +196,13 @@ PROJECTIONS.register("spiking", _spiking_from_spec, (
     Field("self_connections", "bool", default=True, doc="allow i -> i (source == target)"),
     Field("backend", "choice", default="auto", choices=("auto",) + BACKENDS,
           doc="event kernel (auto: the platform default)"),
+    Field("plasticity", "custom", default=None, validator=read_plasticity, type_text="table",
+          doc="a learning rule and its parameters; the fields of rule = stdp are listed below, those of triplet, "
+              "vogels and reward_stdp in docs/models/plasticity.md",
+          fields=(Field("rule", "choice", choices=tuple(RULE_FIELDS), doc="the learning rule"), *RULE_FIELDS["stdp"])),
+    Field("stp", "custom", default=None, validator=read_stp, type_text="table",
+          doc="Tsodyks-Markram short-term plasticity {U, tau_rec, tau_facil} (docs/models/plasticity.md)",
+          fields=STP_FIELDS),
 ), summary="Event-driven spiking projection: spikes of the source through random sparse synapses "
            "(probability p or fixed fan-out) into a port of the target.",
     citation="R. Brette et al., J. Comput. Neurosci. 23:349 (2007)",

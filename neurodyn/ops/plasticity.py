@@ -23,6 +23,7 @@ formula of the compiled kernel.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import jax
@@ -31,11 +32,13 @@ import numpy as np
 from jax import lax
 
 from ..pytree import pytree_dataclass
+from . import ffi
 from .event import _rank, _select
 from .synapses import SynapseCSR
 
-#: synapses per chunk the default capacity aims at (as the event kernel's _CHUNK_SYNAPSES)
-_CHUNK_SYNAPSES = 4096
+#: synapses per chunk the default capacity aims at, and the most events per chunk
+_CHUNK_SYNAPSES = 1024
+_MAX_CAPACITY = 64
 
 
 @pytree_dataclass(static=("n_pre", "n_post", "n_rows", "nnz", "row_width", "col_width"))
@@ -87,10 +90,11 @@ class PlasticIndex:
 
 
 def default_capacity(width: int, n: int) -> int:
-    """Events per chunk: about ``_CHUNK_SYNAPSES`` synapses (a power of two, at least 8), never
-    more than ``n``."""
-    per_chunk = max(8, 1 << max(0, (_CHUNK_SYNAPSES // max(width, 1) - 1).bit_length()))
-    return int(max(1, min(per_chunk, n)))
+    """Events per chunk: about ``_CHUNK_SYNAPSES`` synapses, between 8 and ``_MAX_CAPACITY``
+    events (a power of two), never more than ``n``. Ranking a chunk costs about 32 operations
+    per slot, so a large capacity costs every step even when only a spike or two arrive."""
+    per_chunk = 1 << max(0, (_CHUNK_SYNAPSES // max(width, 1)).bit_length() - 1)
+    return int(max(1, min(max(8, min(per_chunk, _MAX_CAPACITY)), n)))
 
 
 def _chunks(events: jax.Array, capacity: int, body: Callable, carry):
@@ -153,3 +157,143 @@ def gather(values: jax.Array, slots: jax.Array, fill=0):
 def scatter(values: jax.Array, slots: jax.Array, new: jax.Array) -> jax.Array:
     """``values`` with ``values[slots] = new``; masked slots are dropped."""
     return values.at[slots].set(new, mode="drop")
+
+
+# ---- the compiled CPU kernel (numba behind XLA's FFI, as neurodyn.ops.event) -------------------
+#: rule name -> code of the compiled kernel (parameters: pair (w_max, a_plus, a_minus, mu_plus,
+#: mu_minus), triplet (w_max, a2_plus, a3_plus, a2_minus, a3_minus), vogels (w_max, eta, alpha))
+RULE_CODES = {"pair": 0, "triplet": 1, "vogels": 2}
+#: default backend of plastic projections per platform (measured: benchmarks/bench_plasticity.py)
+DEFAULT_BACKEND = {"cpu": "numba"}
+BACKENDS = ("jax", "numba")
+_NATIVE_TARGET = "neurodyn_plastic_step"
+
+
+def native_step(weights, events, scale, pre, post, post_spikes, index: PlasticIndex, rule: str, params, nearest: bool):
+    """One step of a plastic projection's synapse work in the compiled kernel: returns the new
+    weights and the transmitted input ``y`` (``n_post``). ``events`` (bool, event rows), ``scale``
+    (their Tsodyks-Markram factors, or None), ``pre`` (traces x rows) and ``post`` (traces x
+    n_post) before this step's jumps, ``post_spikes`` (bool); ``rule`` a key of
+    :data:`RULE_CODES` with its ``params``. Same order of updates as the pure-JAX passes."""
+    dtype = weights.dtype
+    meta = jnp.asarray([RULE_CODES[rule], pre.shape[0], int(nearest), scale is not None], jnp.int32)
+    scale = jnp.zeros((0,), dtype) if scale is None else scale.astype(dtype)
+    out = (jax.ShapeDtypeStruct(weights.shape, dtype), jax.ShapeDtypeStruct((index.n_post,), dtype))
+    call = jax.ffi.ffi_call(_native_target(), out, vmap_method="sequential")
+    return call(weights, events, scale, pre.reshape(-1), post.reshape(-1), post_spikes, index.row_start,
+                index.row_length, index.targets, index.col_ptr, index.col_slots, index.slot_row,
+                jnp.stack([jnp.asarray(p, dtype) for p in params]), meta)
+
+
+def default_backend(platform: str | None = None) -> str:
+    """``"numba"`` on the CPU when numba is installed and the kernel passed its self-check,
+    ``"jax"`` elsewhere."""
+    backend = DEFAULT_BACKEND.get(platform or jax.default_backend(), "jax")
+    return backend if backend == "jax" or native_ok() else "jax"
+
+
+@functools.cache
+def _native_target() -> str:
+    """Register the compiled kernel (:mod:`neurodyn.ops._plasticity_kernel`) as an XLA FFI
+    target; its loops are cached on disk by numba, the thin handler compiles per process."""
+    import numba
+    from numba import types
+
+    from . import _frame, _plasticity_kernel
+
+    major, minor = ffi.api_version()
+
+    @numba.cfunc(types.int64(types.voidptr))
+    def handler(frame_address):
+        frame = _frame.frame_of(frame_address)
+        if _frame.metadata_query(frame, major, minor):
+            return 0
+        _plasticity_kernel.run(frame)
+        return 0
+
+    return ffi.register_handler(_NATIVE_TARGET, handler)
+
+
+@functools.cache
+def native_ok() -> bool:
+    """Whether the compiled kernel serves here: numba installed, an FFI API of the 0.x layout,
+    and, at first use, one step of each rule on a small random projection with delays equal to
+    the pure-JAX passes (run eagerly); otherwise a warning and the JAX passes."""
+    import warnings
+
+    if jax.default_backend() != "cpu" or not ffi.numba_installed():
+        return False
+    if ffi.api_version()[0] != 0:
+        warnings.warn(f"neurodyn: XLA FFI API {ffi.api_version()} is not the 0.x layout the plasticity kernel "
+                      f"reads; using the JAX passes", RuntimeWarning, stacklevel=3)
+        return False
+    try:
+        with jax.ensure_compile_time_eval():
+            ok = all(_self_check(rule, nearest) for rule, nearest in (("pair", False), ("triplet", True), ("vogels", False)))
+    except Exception as e:  # noqa: BLE001 - any failure means: do not use this kernel
+        warnings.warn(f"neurodyn: the plasticity kernel failed its self-check ({e}); using the JAX passes",
+                      RuntimeWarning, stacklevel=3)
+        return False
+    if not ok:
+        warnings.warn("neurodyn: the plasticity kernel failed its self-check (wrong weights); using the JAX passes",
+                      RuntimeWarning, stacklevel=3)
+    return ok
+
+
+def _self_check(rule: str, nearest: bool) -> bool:
+    rng = np.random.default_rng(RULE_CODES[rule])
+    n_pre, n_post, nnz = 13, 7, 40
+    conn = SynapseCSR.from_coo(rng.integers(0, n_pre, nnz), rng.integers(0, n_post, nnz),
+                               rng.uniform(0.2, 0.8, nnz).astype(np.float32), n_pre=n_pre, n_post=n_post,
+                               delays=rng.integers(0, 3, nnz), dtype=jnp.float32)
+    index = PlasticIndex.build(conn)
+    events = jnp.asarray(rng.random(index.n_rows) < 0.4)
+    post_spikes = jnp.asarray(rng.random(n_post) < 0.5)
+    pre = jnp.asarray(rng.uniform(0, 2, (2, index.n_rows)).astype(np.float32))
+    post = jnp.asarray(rng.uniform(0, 2, (2, n_post)).astype(np.float32))
+    scale = jnp.asarray(rng.uniform(0.1, 1, index.n_rows).astype(np.float32))
+    params = {"pair": (1.0, 0.01, 0.012, 0.5, 1.0), "triplet": (1.0, 1e-3, 5e-3, 7e-3, 2e-3),
+              "vogels": (1.0, 0.01, 0.2)}[rule]
+    w, y = native_step(conn.weights, events, scale, pre, post, post_spikes, index, rule, params, nearest)
+    w_ref, y_ref = reference_step(conn.weights, events, scale, pre, post, post_spikes, index, rule, params, nearest)
+    return bool(np.allclose(w, w_ref, rtol=1e-5, atol=1e-6) and np.allclose(y, y_ref, rtol=1e-5, atol=1e-6))
+
+
+def rule_update(rule: str, params, nearest: bool):
+    """``(on_pre, on_post)`` of a compiled rule as JAX functions of ``(w, pre traces, post
+    traces)`` -- the formulas of the kernel, for the self-check."""
+    p = [jnp.asarray(v) for v in params]
+
+    def clip(w):
+        return jnp.clip(w, 0.0, p[0])
+
+    if rule == "pair":
+        return (lambda w, x, y: clip(w - p[0] * p[2] * jnp.clip(w / p[0], 0, 1) ** p[4] * y[0]),
+                lambda w, x, y: clip(w + p[0] * p[1] * (1 - jnp.clip(w / p[0], 0, 1)) ** p[3] * x[0]))
+    if rule == "triplet":
+        return (lambda w, x, y: clip(w - y[0] * (p[3] + p[4] * x[1])),
+                lambda w, x, y: clip(w + x[0] * (p[1] + p[2] * y[1])))
+    return (lambda w, x, y: clip(w + p[1] * (y[0] - p[2])), lambda w, x, y: clip(w + p[1] * x[0]))
+
+
+def reference_step(weights, events, scale, pre, post, post_spikes, index, rule, params, nearest):
+    """The pure-JAX passes doing what :func:`native_step` does (the kernel's reference formula)."""
+    on_pre, on_post = rule_update(rule, params, nearest)
+
+    def rows(carry, r, slots, mask):
+        w, y = carry
+        old = gather(w, slots)
+        t = gather(index.targets, slots, index.n_post)
+        y = y.at[t].add(jnp.where(mask, old * (1 if scale is None else scale[r][:, None]), 0), mode="drop")
+        new = on_pre(old, tuple(tr[r][:, None] for tr in pre), tuple(gather(tr, t) for tr in post))
+        return scatter(w, slots, new), y
+
+    w, y = row_pass(index, events, rows, (weights, jnp.zeros(index.n_post, weights.dtype)))
+    jumped = jnp.where(events[None, :], 1.0 if nearest else pre + 1.0, pre)
+
+    def cols(w, c, slots, mask):
+        r = gather(index.slot_row, slots, 0)
+        new = on_post(gather(w, slots), tuple(tr[r] for tr in jumped), tuple(tr[c][:, None] for tr in post))
+        return scatter(w, slots, new)
+
+    return column_pass(index, post_spikes, cols, w), y

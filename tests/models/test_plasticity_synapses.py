@@ -140,15 +140,19 @@ def reference(conn, pre_raster, post_raster, kind, p, *, nearest=False, stp=None
 PAIR = dict(tau_plus=16.8, tau_minus=33.7, a_plus=0.02, a_minus=0.0105, w_max=1.0)  # drift near 0: weights wander
 
 
-@pytest.mark.parametrize("nearest, exponents", [(False, [(0.0, 0.0), (1.0, 1.0)]), (True, [(0.0, 0.0), (0.0, 1.0)])],
-                         ids=["all_to_all", "nearest"])
-def test_pair_stdp_matches_numpy_loop(nearest, exponents):
+@pytest.mark.parametrize("nearest, exponents, backend", [(False, [(0.0, 0.0), (1.0, 1.0)], None),
+                                                         (True, [(0.0, 0.0), (0.0, 1.0)], None),
+                                                         (True, [(0.0, 0.0), (0.0, 1.0)], "jax")],
+                         ids=["all_to_all", "nearest", "nearest-jax"])
+def test_pair_stdp_matches_numpy_loop(nearest, exponents, backend):
     """Additive with hard bounds (Song et al. 2000) and multiplicative with soft bounds
     (all-to-all), additive and van Rossum et al. (2000) (nearest-spike): the weight-dependence
-    exponents are array leaves, so one compiled run serves both sets under ``jax.vmap``."""
+    exponents are array leaves, so one compiled run serves both sets under ``jax.vmap``. The
+    default backend on the CPU is the compiled kernel; "jax" runs the pure-JAX passes."""
     conn = _network()
     pre, post = _rasters()
-    proj = PlasticProjection.create("pre", "post", conn, rule=PairSTDP(**PAIR, nearest=nearest), dt=DT)
+    proj = PlasticProjection.create("pre", "post", conn, rule=PairSTDP(**PAIR, nearest=nearest), dt=DT,
+                                    backend=backend)
     build = lambda p, mu: dataclasses.replace(p, rule=dataclasses.replace(p.rule, mu_plus=mu[0], mu_minus=mu[1]))  # noqa: E731
     w, ys = _run(proj, pre, post, batch=(build, exponents))
     for b, mu in enumerate(exponents):
@@ -160,8 +164,9 @@ def test_pair_stdp_matches_numpy_loop(nearest, exponents):
         np.testing.assert_allclose(ys[b], y_ref, atol=1e-6)
 
 
-@pytest.mark.parametrize("nearest", [False, True], ids=["all_to_all", "nearest"])
-def test_triplet_stdp_matches_numpy_loop(nearest):
+@pytest.mark.parametrize("nearest, backend", [(False, None), (True, None), (True, "jax")],
+                         ids=["all_to_all", "nearest", "nearest-jax"])
+def test_triplet_stdp_matches_numpy_loop(nearest, backend):
     conn = _network(2)
     pre, post = _rasters(3, 0.04, 0.04)
     # the minimal visual-cortex sets of Pfister & Gerstner (2006) with A3- switched on, so that
@@ -169,7 +174,8 @@ def test_triplet_stdp_matches_numpy_loop(nearest):
     base = TripletSTDP.visual_cortex(nearest)
     p = dict(tau_plus=16.8, tau_minus=33.7, tau_x=101.0, tau_y=float(base.tau_y), a2_plus=1e-3,
              a3_plus=20 * float(base.a3_plus), a2_minus=2 * float(base.a2_minus), a3_minus=2e-3, w_max=1.0)
-    proj = PlasticProjection.create("pre", "post", conn, rule=TripletSTDP(**p, nearest=nearest), dt=DT)
+    proj = PlasticProjection.create("pre", "post", conn, rule=TripletSTDP(**p, nearest=nearest), dt=DT,
+                                    backend=backend)
     w, ys = _run(proj, pre, post)
     w_ref, y_ref = reference(conn, pre, post, "triplet", p, nearest=nearest)
     assert np.abs(w_ref - np.asarray(conn.weights)).max() > 0.05
@@ -177,11 +183,12 @@ def test_triplet_stdp_matches_numpy_loop(nearest):
     np.testing.assert_allclose(ys, y_ref, atol=1e-6)
 
 
-def test_inhibitory_stdp_matches_numpy_loop():
+@pytest.mark.parametrize("backend", [None, "jax"])
+def test_inhibitory_stdp_matches_numpy_loop(backend):
     conn = _network(4)
     pre, post = _rasters(5, 0.03, 0.01)
     p = dict(tau=20.0, eta=0.01, target_rate=5.0, w_max=1.0)
-    proj = PlasticProjection.create("pre", "post", conn, rule=InhibitorySTDP(**p), dt=DT)
+    proj = PlasticProjection.create("pre", "post", conn, rule=InhibitorySTDP(**p), dt=DT, backend=backend)
     w, ys = _run(proj, pre, post)
     w_ref, y_ref = reference(conn, pre, post, "vogels", p)
     assert np.abs(w_ref - np.asarray(conn.weights)).max() > 0.05
