@@ -396,3 +396,33 @@ def test_examples_refuse_unknown_options():
         calls = {n.func.attr for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
         assert "parse_args" in calls and "parse_known_args" not in calls, path.name
         assert "sys.argv" not in path.read_text(), path.name
+
+
+def test_one_convention_per_quantity_time_units_and_float32_steps(workdir):
+    """A sweep of a model built in Python labels its figures with the time unit its spec would
+    (the unit is stored with the sweep), and a float32 model's dt and spike times are written as
+    the decimals they stand for (0.1 ms, not 0.10000000149011612)."""
+    import h5py
+
+    import neurodyn as nd
+    from neurodyn.models import chialvo_ring_star
+    from neurodyn.models.spiking import LIF
+    from neurodyn.plot.sweep import colour_convention, read_sweep
+    from neurodyn.sweep import cartesian, parse_axis
+
+    assert main(["sweep", str(SPECS / "chialvo_single.toml"), "--grid", "populations.neuron.k=0.02,0.03",
+                 "--measure", "mean", "--steps", "1200", "--out", "spec.sweep.h5", "--quiet"]) == 0
+    net = chialvo_ring_star(3, b=0.18)
+    grid = cartesian([parse_axis("populations.neurons.k=0.02,0.03")])
+    nd.sweep(net, grid, ["max_lyapunov"], steps=300, out="python.sweep.h5", progress=False)
+    units = {read_sweep(p)["time_unit"] for p in ("spec.sweep.h5", "python.sweep.h5")}
+    assert units == {"iteration"}
+    assert colour_convention("max_lyapunov", np.array([0.1, -0.1]), "iteration")["label"].endswith("(1 / iteration)")
+
+    lif = LIF.create(3, i_ext=[25.0, 30.0, 35.0], dtype=np.float32)  # dt = float32(0.1)
+    traj = nd.simulate(lif, 2000, every=10)
+    with h5py.File(nd.io.save(traj, "lif32.h5")) as f:
+        assert f["neurodyn"].attrs["dt"] == 0.1
+        t = f["spikes/population/timestamps"][()] if "population" in f["spikes"] else \
+            next(iter(f["spikes"].values()))["timestamps"][()]
+    assert len(t) > 10 and np.all(np.abs(t * 10 - np.round(t * 10)) < 1e-9)  # whole steps of 0.1 ms

@@ -122,10 +122,16 @@ def surface(model) -> Surface:
 
 
 def model_dt(model) -> float:
-    """The time per step of ``model`` as a Python float (1 for maps)."""
+    """The time per step of ``model`` as a Python float (1 for maps). A step stored in float32
+    (a model built in float32) is read as the shortest decimal that float32 value stands for
+    (0.1, not 0.10000000149011612), so time axes and spike times written in float64 carry no
+    float32 rounding."""
     import numpy as np
 
-    return float(np.asarray(surface(model).dt))
+    dt = np.asarray(surface(model).dt)
+    if dt.dtype.kind == "f" and dt.dtype.itemsize < 8:
+        return float(np.format_float_positional(dt[()], unique=True))
+    return float(dt)
 
 
 def check_ports(model, ports, where: str = "drive") -> None:

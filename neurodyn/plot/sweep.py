@@ -44,10 +44,14 @@ def read_sweep(path) -> dict:
         paths = json.loads(g.attrs["paths"])
         spec = g.attrs.get("spec", "")
         spec = spec.decode() if isinstance(spec, bytes) else str(spec)
+        facts = _spec_facts(spec, path)
+        unit = f["neurodyn"].attrs.get("time_unit") if "neurodyn" in f else None
+        if unit is not None:  # stored by the sweep from its model: the same for a spec or a Python model
+            facts["time_unit"] = unit.decode() if isinstance(unit, bytes) else str(unit)
         return {"paths": paths, "grid": json.loads(g.attrs["grid"]),
                 "params": {p: g["params"][p][()] for p in paths}, "done": g["done"][()],
                 "results": {k: v[()] for k, v in g["results"].items()}, "steps": int(g.attrs.get("steps", 0)),
-                **_spec_facts(spec, path)}
+                **facts}
 
 
 def _spec_facts(spec: str, path: Path) -> dict:

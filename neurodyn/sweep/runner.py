@@ -77,8 +77,11 @@ def sweep(target, grid: Grid, measures: Sequence[str | Measure], *, out=None, st
     specs = result_specs(job)
     store = None
     if out is not None:
-        store = SweepStore.open(out, identity=identity, grid=grid, result_specs=specs,
-                                meta={"version": __version__, "kind": "sweep"})
+        from ..core.model import surface
+
+        # the models' time unit, for the labels of the figures (a Python model's as its spec's)
+        meta = {"version": __version__, "kind": "sweep", "time_unit": surface(job.model).time_unit}
+        store = SweepStore.open(out, identity=identity, grid=grid, result_specs=specs, meta=meta)
         pending = store.pending_chunks()
     else:
         pending = list(range(-(-grid.n_points // job.chunk_size)))
