@@ -53,12 +53,15 @@ def available_memory() -> int | None:
         return None
 
 
-def free_disk(path) -> int:
-    """Free bytes on the file system that will hold ``path`` (its nearest existing folder)."""
+def free_disk(path) -> float:
+    """Free bytes on the file system that will hold ``path`` (its nearest existing folder); infinite
+    where the file system has no size (``/proc``, ``/sys``: writing there fails with its own error,
+    which says more than "0 B free")."""
     folder = Path(path).absolute().parent
     while not folder.exists():
         folder = folder.parent
-    return shutil.disk_usage(folder).free
+    usage = shutil.disk_usage(folder)
+    return float("inf") if usage.total == 0 else usage.free
 
 
 def size_text(n: float) -> str:

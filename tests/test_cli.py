@@ -426,3 +426,10 @@ def test_one_convention_per_quantity_time_units_and_float32_steps(workdir):
         t = f["spikes/population/timestamps"][()] if "population" in f["spikes"] else \
             next(iter(f["spikes"].values()))["timestamps"][()]
     assert len(t) > 10 and np.all(np.abs(t * 10 - np.round(t * 10)) < 1e-9)  # whole steps of 0.1 ms
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_output_on_a_file_system_without_size_says_it_cannot_write(workdir, capsys):
+    assert main(["run", str(SPECS / "chialvo_single.toml"), "--steps", "1200", "--out", "/proc/x.h5"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write output file /proc/x.h5" in err and "free there" not in err, err
