@@ -1,6 +1,6 @@
 """The numba code behind the event kernel of :mod:`neurodyn.ops.event` (imported on first use):
 module-level functions cached on disk by numba, so a process compiles only the thin FFI handler
-that :func:`neurodyn.ops.event._native_target` builds around :func:`run`."""
+that :func:`handler` builds around :func:`run`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numba
 import numpy as np
 from numba import carray
 
+from . import _frame, ffi
 from ._frame import address, buffer
 from .ffi import FRAME_ARGS, FRAME_RETS, XLA_F64
 
@@ -78,3 +79,21 @@ def run(frame):
     else:
         accumulate(spikes, words, indptr, indices, carray(address(wp), (n_w,), np.float32),
                    carray(address(yp), (n_y,), np.float32), meta)
+
+
+def handler():
+    """The FFI handler (a ``numba.cfunc``): answers XLA's version query with the installed
+    jaxlib's FFI version, else runs :func:`run` on the call frame; compiled once per process."""
+    from numba import types
+
+    major, minor = ffi.api_version()
+
+    @numba.cfunc(types.int64(types.voidptr))
+    def run_frame(frame_address):
+        frame = _frame.frame_of(frame_address)
+        if _frame.metadata_query(frame, major, minor):  # XLA's query at registration: the API version
+            return 0
+        run(frame)
+        return 0  # a null XLA_FFI_Error*: success
+
+    return run_frame

@@ -20,6 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .backends import numba_problem
+
 
 def pack_bits(flags: jax.Array) -> jax.Array:
     """Boolean array -> uint32 words, bit ``k`` of word ``w`` = flag ``32 w + k`` (flattened).
@@ -42,10 +44,10 @@ def unpack_events(words: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]
     words = np.ascontiguousarray(words, dtype=np.uint32)
     if words.ndim != 2:
         raise ValueError(f"unpack_events: words must be 2-D (steps, words), got shape {words.shape}")
-    try:
-        from ._unpack import unpack  # numba, imported (and compiled or loaded from its cache) on first use
-    except RuntimeError:  # numba's disk cache has no writable place here: NumPy (about 10x slower)
+    if numba_problem():  # no numba, or no writable place for its disk cache: NumPy (about 10x slower)
         return _unpack_numpy(words, int(size))
+    from ._unpack import unpack  # numba, imported (and compiled or loaded from its cache) on first use
+
     return unpack(words, int(size), int(np.bitwise_count(words).sum(dtype=np.int64)))
 
 

@@ -29,9 +29,10 @@ transposes for ``jax.grad`` (the loop of the forward pass is never differentiate
 Homogeneous weights need no rule: the result is ``w * counts``.
 
 Backends (``backend=``): ``"jax"`` (the kernels above, every platform), ``"numba"`` (the
-default on CPU) and ``"brainevent"``. The numba kernel is a C function compiled by numba
-(``numba.cfunc``) that XLA calls directly through its typed FFI (``jax.ffi.ffi_call``): the
-handler reads XLA's call frame itself, so no Python runs inside a compiled loop. It scans the
+default on CPU) and ``"brainevent"``, all behind one :class:`~neurodyn.ops.kernel.NativeKernel`,
+:data:`KERNEL` (its reference formula, the JVP above; its self-check; its vmap rule). The numba
+kernel is a C function compiled by numba (``numba.cfunc``) that XLA calls directly through its
+typed FFI (``jax.ffi.ffi_call``): the handler reads XLA's call frame itself, so no Python runs inside a compiled loop. It scans the
 spike vector and adds the rows of the spiking neurons (the ``(pre, delay)`` groups with delays)
 in presynaptic order (a fixed fan-out row ``i`` from ``i * fanout``: such synapses store no row
 pointers, the fan-out travels as metadata), so its float sums are reproducible and independent
@@ -66,17 +67,18 @@ import numpy as np
 from jax import lax
 
 from ..errors import SpecError
-from . import ffi
+from . import backends
+from .kernel import NativeKernel
 from .synapses import SynapseCSR
 
 #: default backend per JAX platform, from ``python -m benchmarks event`` on the 2-core CPU
 #: machine (see the module docstring); platforms not measured (GPU, TPU) use "jax"; "numba"
-#: falls back to "jax" when numba is not installed or the operands are not float32/float64
+#: falls back to "jax" where the native kernels cannot serve (:mod:`neurodyn.ops.backends`) or
+#: the operands are not float32/float64
 DEFAULT_BACKEND = {"cpu": "numba"}
 #: the same for products with several delays (measured, D = 10, N = 4,000: numba 61 us per step,
 #: JAX 100-120, brainevent 117-255)
 DEFAULT_DELAYED_BACKEND = {"cpu": "numba"}
-BACKENDS = ("jax", "numba", "brainevent")
 
 #: synapses per chunk the default capacity aims at (measured at N = 4,000, fan-out 80: with 80
 #: spikes per step capacities 32-128 cost the same, with 20 spikes 32 costs 2.5x less than 128;
@@ -96,7 +98,6 @@ class _Plan(NamedTuple):
     fixed: bool  # every row has exactly ``width`` synapses
     capacity: int  # spiking rows per chunk
     budget: int  # synapses per chunk (ragged layout)
-    backend: str
     groups: int = 1  # delay groups: row g * n_pre + i is group (i, g), stored at indptr[i * groups + g]
     n_pre: int = 0
 
@@ -194,12 +195,15 @@ def default_capacity(width: int, n_rows: int) -> int:
 def default_backend(platform: str | None = None, delayed: bool = False) -> str:
     """The backend used when none is given, for ``platform`` (default: JAX's default platform):
     :data:`DEFAULT_BACKEND` (:data:`DEFAULT_DELAYED_BACKEND` for a product with several delays),
-    or ``"jax"`` where that names brainevent and it is not installed."""
-    table = DEFAULT_DELAYED_BACKEND if delayed else DEFAULT_BACKEND
-    backend = table.get(platform or jax.default_backend(), "jax")
-    if (backend == "brainevent" and not _brainevent_installed()) or (backend == "numba" and not _numba_installed()):
-        return "jax"
-    return backend
+    or ``"jax"`` where that names brainevent and it is not installed, or names numba where the
+    native kernels cannot serve."""
+    backend = _backend(None, delayed, platform)
+    return "jax" if backend == "brainevent" and not _brainevent_installed() else backend
+
+
+def _backend(requested: str | None, delayed: bool, platform: str | None = None) -> str:
+    return backends.resolve("event_csr_matvec", requested, KERNEL.backends,
+                            DEFAULT_DELAYED_BACKEND if delayed else DEFAULT_BACKEND, platform)
 
 
 @functools.cache
@@ -218,9 +222,7 @@ def _as_events(spikes, size: int, where: str, name: str) -> jax.Array:
 
 
 def _event_product(conn, spikes, indptr, width, fixed, capacity, backend, groups=1):
-    backend = backend or default_backend(delayed=groups > 1)
-    if backend not in BACKENDS:
-        raise SpecError(f"event_csr_matvec: unknown backend {backend!r} (allowed: {', '.join(BACKENDS)})")
+    backend = default_backend(delayed=groups > 1) if backend is None else _backend(backend, groups > 1)
     if backend == "brainevent" and not _brainevent_installed():
         raise SpecError("event_csr_matvec: backend 'brainevent' needs the brainevent package, which comes with "
                         "BrainPy: pip install 'neurodyn[brainevent]'")
@@ -238,32 +240,13 @@ def _event_product(conn, spikes, indptr, width, fixed, capacity, backend, groups
     budget = max(width, -(-capacity * conn.nnz // n_rows))
     if backend == "numba" and not _native_supported(spikes, indptr, conn.indices, jnp.asarray(conn.weights)):
         backend = "jax"
-    plan = _Plan(conn.n_post, width, layout, fixed, capacity, budget, backend, groups, conn.n_pre)
-    if conn.homogeneous:
-        return conn.weights * _event_counts(spikes, indptr, conn.indices, plan, dtype)
-    return _event_weighted(conn.weights, spikes, indptr, conn.indices, plan)
-
-
-def _event_counts(spikes, indptr, indices, plan, dtype):
-    """Number of spiking synapses onto each postsynaptic neuron (no weights: nothing here is
-    differentiable)."""
-    if plan.backend != "jax":
-        return _compiled_or_jax(spikes, indptr, indices, jnp.ones((1,), dtype), plan)
-    return _event_sum(None, spikes, indptr, indices, plan, dtype)
-
-
-@partial(jax.custom_jvp, nondiff_argnums=(4,))
-def _event_weighted(weights, spikes, indptr, indices, plan):
-    if plan.backend != "jax":
-        return _compiled_or_jax(spikes, indptr, indices, weights, plan)
-    return _event_sum(weights, spikes, indptr, indices, plan, weights.dtype)
-
-
-@_event_weighted.defjvp
-def _event_weighted_jvp(plan, primals, tangents):
-    weights, spikes, indptr, indices = primals
-    out = _event_weighted(weights, spikes, indptr, indices, plan)
-    return out, _synapse_parallel(tangents[0], spikes, indptr, indices, plan)
+    plan = _Plan(conn.n_post, width, layout, fixed, capacity, budget, groups, conn.n_pre)
+    if conn.homogeneous:  # the number of spiking synapses onto each target, times the weight
+        if backend == "jax":
+            return conn.weights * _event_sum(None, spikes, indptr, conn.indices, plan, dtype)
+        return conn.weights * KERNEL.batched(plan, spikes, indptr, conn.indices, jnp.ones((1,), dtype),
+                                             backend=backend)
+    return KERNEL(plan, spikes, indptr, conn.indices, conn.weights, backend=backend)
 
 
 def _synapse_parallel(weights, spikes, indptr, indices, plan):
@@ -468,124 +451,55 @@ def _event_sum(weights, spikes, indptr, indices, plan, dtype):
     return lax.while_loop(lambda c: c[1] < total, lambda c: chunk(*c), (y, done))[0]
 
 
-# ---- compiled backends (numba, brainevent) ----------------------------------------------------
-def _compiled_or_jax(spikes, indptr, indices, data, plan):
-    """The compiled event kernel of ``plan.backend`` (``data``: one weight or one per synapse).
-    Under ``jax.vmap``: the numba kernel takes batched spikes and/or weights in one call (a
-    loop over the batch inside the kernel); batched connectivity, and brainevent, go to the
-    pure-JAX kernel, batched."""
-    from jax.custom_batching import custom_vmap
-
-    dtype = data.dtype
-
-    @custom_vmap
-    def run(spikes, indptr, indices, data):
-        if plan.backend == "numba":
-            return _native_call(spikes, indptr, indices, data, plan)
-        import brainevent
-
-        spikes = _storage_order(spikes, plan)  # its rows must follow indptr
-        if indptr is None:  # fixed fan-out stores no row pointers; brainevent needs them
-            indptr = jnp.arange(spikes.shape[0] + 1, dtype=jnp.int32) * plan.width
-        return brainevent.binary_csrmv(data, indices, indptr, spikes, shape=(indptr.shape[0] - 1, plan.n_post),
-                                       transpose=True, workspace=_TaskWorkspace.empty(indptr.dtype),
-                                       backend="numba")
-
-    @run.def_vmap
-    def run_batched(axis_size, in_batched, spikes, indptr, indices, data):
-        if plan.backend == "numba" and not in_batched[1] and not in_batched[2]:
-            return _native_call(spikes, indptr, indices, data, plan, axis_size, in_batched[0], in_batched[3]), True
-        jax_plan = plan._replace(backend="jax")
-
-        def one(s, p, i, d):
-            if d.shape == (1,):  # one weight for all synapses
-                return _event_sum(None, s, p, i, jax_plan, dtype) * d[0]
-            return _event_sum(d, s, p, i, jax_plan, dtype)
-
-        axes = [0 if b else None for b in in_batched]
-        return jax.vmap(one, in_axes=axes, axis_size=axis_size)(spikes, indptr, indices, data), True
-
-    return run(spikes, indptr, indices, data)
+# ---- the kernel object: numba (XLA FFI), brainevent and the JAX kernel --------------------------
+def _jax_kernel(plan, spikes, indptr, indices, data):
+    """The pure-JAX event kernel (``data``: one weight or one per synapse)."""
+    if data.shape == (1,) and indices.shape[0] != 1:  # one weight for all synapses
+        return _event_sum(None, spikes, indptr, indices, plan, data.dtype) * data[0]
+    return _event_sum(data, spikes, indptr, indices, plan, data.dtype)
 
 
-# ---- numba backend: a compiled XLA FFI handler (neurodyn.ops.ffi) ---------------------------
-_NATIVE_TARGET = "neurodyn_event_csr"
-_numba_installed = ffi.numba_installed
+def _reference(plan, spikes, indptr, indices, data):
+    """The event product summed over all synapses (:func:`_synapse_parallel`): the formula the
+    kernels are checked against and whose JVP is theirs."""
+    if data.shape == (1,) and indices.shape[0] != 1:
+        return _all_synapses(_storage_order(spikes, plan), None, indptr, indices, plan.n_post, plan.width,
+                             plan.layout, plan.fixed, data.dtype) * data[0]
+    return _synapse_parallel(data, spikes, indptr, indices, plan)
 
 
-@functools.cache
-def _native_target() -> str:
-    """Register the event kernel, a C function compiled by numba that XLA calls directly (typed
-    FFI, no Python on the call path); returns the target name. Its loops
-    (:mod:`neurodyn.ops._event_kernel`) are cached on disk by numba; only the thin handler around
-    them, which answers XLA's version query with the installed jaxlib's FFI version, is compiled
-    in each process."""
-    import numba
-    from numba import types
+def _brainevent(plan, spikes, indptr, indices, data):
+    """brainevent's numba CSR kernel (an XLA FFI call that enters Python through ctypes)."""
+    import brainevent
 
-    from . import _event_kernel, _frame
+    spikes = _storage_order(spikes, plan)  # its rows must follow indptr
+    if indptr is None:  # fixed fan-out stores no row pointers; brainevent needs them
+        indptr = jnp.arange(spikes.shape[0] + 1, dtype=jnp.int32) * plan.width
+    return brainevent.binary_csrmv(data, indices, indptr, spikes, shape=(indptr.shape[0] - 1, plan.n_post),
+                                   transpose=True, workspace=_TaskWorkspace.empty(indptr.dtype), backend="numba")
 
-    major, minor = ffi.api_version()
 
-    @numba.cfunc(types.int64(types.voidptr))
-    def handler(frame_address):
-        frame = _frame.frame_of(frame_address)
-        if _frame.metadata_query(frame, major, minor):  # XLA's query at registration: the API version
-            return 0
-        _event_kernel.run(frame)
-        return 0  # a null XLA_FFI_Error*: success
-
-    return ffi.register_handler(_NATIVE_TARGET, handler)
+def _vmap(plan, backend, axis_size, in_batched, spikes, indptr, indices, data):
+    """Under ``jax.vmap``: the numba kernel takes batched spikes and/or weights in one call (a
+    loop over the batch inside the kernel); batched connectivity, brainevent and the JAX backend
+    go to the pure-JAX kernel, batched."""
+    if backend == "numba" and not in_batched[1] and not in_batched[2]:
+        return _native_call(KERNEL.target(), plan, spikes, indptr, indices, data, axis_size, in_batched[0],
+                            in_batched[3]), True
+    axes = [0 if b else None for b in in_batched]
+    return jax.vmap(partial(_jax_kernel, plan), in_axes=axes, axis_size=axis_size)(spikes, indptr, indices,
+                                                                                   data), True
 
 
 def _native_supported(spikes, indptr, indices, data) -> bool:
-    """Whether the numba kernel takes these operands (CPU, boolean spikes, int32 indices and row
-    pointers (or none: fixed fan-out), float32/float64 weights, a kernel that passed its
-    self-check); others go to the JAX kernel."""
-    return (jax.default_backend() == "cpu" and spikes.dtype == jnp.bool_
-            and (indptr is None or indptr.dtype == jnp.int32)
-            and indices.dtype == jnp.int32 and data.dtype in (jnp.float32, jnp.float64) and _native_ok())
+    """Whether the numba kernel takes these operands (boolean spikes, int32 indices and row
+    pointers (or none: fixed fan-out), float32/float64 weights) and serves here (native kernels
+    available, its self-check passed); others go to the JAX kernel."""
+    return (spikes.dtype == jnp.bool_ and (indptr is None or indptr.dtype == jnp.int32)
+            and indices.dtype == jnp.int32 and data.dtype in (jnp.float32, jnp.float64) and KERNEL.serves())
 
 
-@functools.cache
-def _native_ok() -> bool:
-    """Whether the numba kernel can serve here: numba installed, an XLA FFI API of the layout
-    the handler reads (major version 0), and, at first use, a small product equal to the dense
-    one (run eagerly); otherwise a warning and the JAX kernel."""
-    import warnings
-
-    if not _numba_installed():
-        return False
-    if ffi.api_version()[0] != 0:
-        warnings.warn(f"neurodyn: XLA FFI API {ffi.api_version()} is not the 0.x layout the numba event kernel "
-                      f"reads; using the JAX kernel", RuntimeWarning, stacklevel=3)
-        return False
-    rng = np.random.default_rng(0)
-    n_pre, n_post, nnz = 37, 11, 120
-    pre = np.sort(rng.integers(0, n_pre, nnz))
-    post = rng.integers(0, n_post, nnz).astype(np.int32)
-    w = rng.integers(-3, 4, nnz).astype(np.float32)
-    spikes = rng.random(n_pre) < 0.4
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(pre, minlength=n_pre))]).astype(np.int32)
-    expected = np.zeros(n_post, np.float32)
-    np.add.at(expected, post[spikes[pre]], w[spikes[pre]])
-    plan = _Plan(n_post, 1, "ragged", False, 1, 1, "numba", 1, n_pre)
-    try:
-        with jax.ensure_compile_time_eval():
-            y = np.asarray(_native_call(jnp.asarray(spikes), jnp.asarray(indptr), jnp.asarray(post),
-                                        jnp.asarray(w), plan))
-    except Exception as e:  # noqa: BLE001 - any failure means: do not use this kernel
-        warnings.warn(f"neurodyn: the numba event kernel failed its self-check ({e}); using the JAX kernel",
-                      RuntimeWarning, stacklevel=3)
-        return False
-    if not np.array_equal(y, expected):
-        warnings.warn("neurodyn: the numba event kernel failed its self-check (wrong sums); using the JAX kernel",
-                      RuntimeWarning, stacklevel=3)
-        return False
-    return True
-
-
-def _native_call(spikes, indptr, indices, data, plan, batch=1, spikes_batched=False, weights_batched=False):
+def _native_call(target, plan, spikes, indptr, indices, data, batch=1, spikes_batched=False, weights_batched=False):
     """One FFI call: ``batch`` products (spikes ``(batch, rows)`` or ``(rows,)``, weights
     ``(batch, m)`` or ``(m,)``, ``m`` = 1 or nnz) into ``(batch, n_post)`` (``(n_post,)`` when
     ``batch`` is 1 and nothing is batched). ``indptr`` None (fixed fan-out): the kernel gets the
@@ -596,8 +510,35 @@ def _native_call(spikes, indptr, indices, data, plan, batch=1, spikes_batched=Fa
     meta = jnp.asarray([plan.groups, spikes.shape[-1] // plan.groups, batch, spikes_batched, weights_batched,
                         fixed_width], jnp.int32)
     shape = (batch, plan.n_post) if spikes_batched or weights_batched else (plan.n_post,)
-    call = jax.ffi.ffi_call(_native_target(), jax.ShapeDtypeStruct(shape, data.dtype), vmap_method="sequential")
+    call = jax.ffi.ffi_call(target, jax.ShapeDtypeStruct(shape, data.dtype), vmap_method="sequential")
     return call(spikes, indptr, indices, data, meta)
+
+
+def _handler(variant):
+    from . import _event_kernel
+
+    return _event_kernel.handler()
+
+
+def _check_case(variant):
+    """37 neurons onto 11 by 120 synapses of small integer weights (sums exact in any order)."""
+    rng = np.random.default_rng(0)
+    n_pre, n_post, nnz = 37, 11, 120
+    pre = np.sort(rng.integers(0, n_pre, nnz))
+    post = rng.integers(0, n_post, nnz).astype(np.int32)
+    w = rng.integers(-3, 4, nnz).astype(np.float32)
+    spikes = rng.random(n_pre) < 0.4
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(pre, minlength=n_pre))]).astype(np.int32)
+    return _Plan(n_post, 1, "ragged", False, 1, 1, 1, n_pre), (spikes, indptr, post, w)
+
+
+#: the event product (module docstring): the numba kernel behind XLA's FFI (one target), the
+#: JAX kernel where it cannot serve, brainevent's on request; JVP of the synapse-parallel form
+KERNEL = NativeKernel(
+    "neurodyn_event_csr", title="the numba event kernel", handler=_handler, ffi=_native_call,
+    reference=_reference, fallback=_jax_kernel, fallback_title="the JAX kernel", vmap=_vmap, check=_check_case,
+    backends=("jax", "numba", "brainevent"), defaults=DEFAULT_BACKEND, others={"brainevent": _brainevent})
+BACKENDS = KERNEL.backends
 
 
 @jax.tree_util.register_pytree_node_class

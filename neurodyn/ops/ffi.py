@@ -4,7 +4,8 @@ A kernel is a ``numba.cfunc`` taking XLA's ``XLA_FFI_CallFrame*``; it reads its 
 call frame itself (the numba readers of :mod:`neurodyn.ops._frame`), so no Python runs when a compiled loop calls it (the
 cost of a call is that of a C function call). :func:`register_handler` answers XLA's metadata
 handshake (the FFI API version) and registers the handler under a target name for
-``jax.ffi.ffi_call``. Used by the event kernel (``neurodyn.ops.event``) and the BLAS products
+``jax.ffi.ffi_call``. Used through :class:`neurodyn.ops.kernel.NativeKernel` by the event
+kernel (``neurodyn.ops.event``), the fused LIF step (``neurodyn.ops.lif``) and the BLAS products
 (``neurodyn.ops.gram``).
 
 Field offsets (8-byte words) of XLA's FFI C structs (jaxlib include/xla/ffi/api/c_api.h, API
@@ -19,13 +20,12 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
-
 FRAME_EXTENSION, FRAME_ARGS, FRAME_RETS = 1, 9, 14
 BUFFER_DTYPE, BUFFER_DATA, BUFFER_RANK, BUFFER_DIMS = 2, 3, 4, 5
 XLA_F32, XLA_F64 = 11, 12  # XLA_FFI_DataType
 
 
+@functools.cache
 def api_version() -> tuple:
     """``(major, minor)`` of the XLA FFI API of the installed jaxlib (its ``c_api.h``), which a
     handler reports in XLA's metadata handshake; ``(0, 1)`` if the header is absent."""
@@ -42,14 +42,6 @@ def api_version() -> tuple:
                 int(re.search(r"#define\s+XLA_FFI_API_MINOR\s+(\d+)", text).group(1)))
     except (OSError, AttributeError):
         return 0, 1
-
-
-@functools.cache
-def numba_installed() -> bool:
-    """Whether numba can be imported (the compiled kernels need it)."""
-    import importlib.util
-
-    return importlib.util.find_spec("numba") is not None
 
 
 _HANDLERS: list = []  # XLA holds the handlers' addresses for the life of the process

@@ -22,7 +22,8 @@ place, in one vectorised loop (AVX2 on that machine) with its own exponential (a
 polynomial after reduction by ``ln 2``, within 1.3 ulp in float32; degree 13 in float64, within
 1.2 ulp) and no branch (selects), so a neuron costs the same whether it spikes or not: 3.6 us
 (``python -m benchmarks coba``). It is a C function compiled by numba that XLA calls through its
-typed FFI (like the event kernel, :mod:`neurodyn.ops.event`), specialised to the dtype, the
+typed FFI (:data:`KERNEL`, a :class:`~neurodyn.ops.kernel.NativeKernel`, like the event kernel of
+:mod:`neurodyn.ops.event`), specialised to the dtype, the
 synapse kind and which operands are per neuron (a parameter shared by all neurons stays one
 number). The update loops live in :mod:`neurodyn.ops._lif_kernel`, cached on disk by numba; a
 process compiles only the thin handler around them (0.3-1 s per configuration, the call-frame
@@ -37,19 +38,13 @@ with ``backend="jax"``, the reference formula is the step.
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import SpecError
-from . import ffi
-
-#: default backend per JAX platform; others (GPU, TPU) use "jax"
-DEFAULT_BACKEND = {"cpu": "numba"}
-BACKENDS = ("jax", "numba")
+from .kernel import NativeKernel
 
 #: operand order of the kernel after the state (v, refractory, g_e, g_i): the inputs, then the
 #: parameters as the kernel uses them (``c_m`` is dt / tau_m for conductance synapses and
@@ -116,69 +111,50 @@ def synaptic_lif_step(state: tuple, inputs: tuple, params: tuple, *, conductance
     (:func:`reference_step`) or None (:data:`DEFAULT_BACKEND` of the platform). Differentiable
     (through the reference formula) and vmappable.
     """
-    if backend is not None and backend not in BACKENDS:
-        raise SpecError(f"synaptic LIF step: backend must be one of {BACKENDS} or None, got {backend!r}")
-    backend = backend or DEFAULT_BACKEND.get(jax.default_backend(), "jax")
+    backend = KERNEL.backend(backend, what="synaptic LIF step")
     state = tuple(jnp.asarray(x) for x in state)
     dtype = state[0].dtype
     operands = tuple(jnp.asarray(x, dtype) if isinstance(x, (int, float)) else jnp.asarray(x) for x in (*inputs, *params))
     if (backend != "numba" or dtype not in (jnp.float32, jnp.float64) or state[0].ndim != 1
             or any(x.dtype != dtype or x.shape != state[0].shape for x in state)
-            or any(x.dtype != dtype or x.shape not in ((), state[0].shape) for x in operands)
-            or not _native_ok()):
+            or any(x.dtype != dtype or x.shape not in ((), state[0].shape) for x in operands)):
         return reference_step(state, inputs, params, conductance)
-    return _fused(conductance, *state, *operands)
+    return KERNEL(bool(conductance), *state, *operands, backend=backend)
 
 
-# ---- the kernel: custom JVP (through the reference) over a custom vmap (batch folded into neurons)
-@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
-def _fused(conductance, *operands):
-    return _batched(conductance, *operands)
+# ---- the kernel: JVP through the reference, vmap folding the batch into the neurons ------------
+def _reference(conductance: bool, *ops) -> LIFStepOutput:
+    return reference_step(ops[:4], ops[4:8], ops[8:], conductance)
 
 
-@_fused.defjvp
-def _fused_jvp(conductance, primals, tangents):
-    out = _fused(conductance, *primals)
-
-    def ref(*ops):
-        return reference_step(ops[:4], ops[4:8], ops[8:], conductance)
-
-    _, tangent = jax.jvp(ref, primals, tangents)
-    return out, tangent
+def _variant(conductance: bool, *ops) -> tuple:
+    """What is compiled: synapse kind, dtype, which of the 15 inputs and parameters are per neuron."""
+    return ("cond" if conductance else "curr", np.dtype(ops[0].dtype).name, tuple(x.ndim == 1 for x in ops[4:]))
 
 
-def _batched(conductance, *operands):
-    from jax.custom_batching import custom_vmap
+def _handler(variant: tuple):
+    from . import _lif_kernel
 
-    @custom_vmap
-    def run(*ops):
-        return _native_call(conductance, ops)
-
-    @run.def_vmap
-    def run_batched(axis_size, in_batched, *ops):
-        n = ops[0].shape[-1]
-        flat = []
-        for k, (x, batched) in enumerate(zip(ops, in_batched)):
-            if k < 4 or batched or x.ndim == 1:  # state, and anything batched or per neuron: (B * n,)
-                x = x if batched else jnp.broadcast_to(x, (axis_size,) + x.shape)
-                flat.append(jnp.broadcast_to(x.reshape(axis_size, -1), (axis_size, n)).reshape(-1))
-            else:  # a scalar shared by the whole batch stays a scalar
-                flat.append(x)
-        out = _batched(conductance, *flat)
-        return LIFStepOutput(*(y.reshape(axis_size, n) for y in out)), LIFStepOutput(*(True,) * 5)
-
-    return run(*operands)
+    kind, dtype, per_neuron = variant
+    return _lif_kernel.handler(kind == "cond", dtype, per_neuron)
 
 
-def _native_call(conductance: bool, ops: tuple) -> LIFStepOutput:
-    dtype = ops[0].dtype
-    target = _native_target(bool(conductance), np.dtype(dtype).name, tuple(x.ndim == 1 for x in ops[4:]))
-    if target is None:  # the kernel failed its self-check (warned once)
-        return reference_step(ops[:4], ops[4:8], ops[8:], conductance)
-    return _ffi_call(target, ops)
+def _vmap(conductance, backend, axis_size, in_batched, *ops):
+    """Fold the batch into the neuron axis: one kernel call over ``B x n`` neurons (a scalar
+    shared by the whole batch stays a scalar)."""
+    n = ops[0].shape[-1]
+    flat = []
+    for k, (x, batched) in enumerate(zip(ops, in_batched)):
+        if k < 4 or batched or x.ndim == 1:  # state, and anything batched or per neuron: (B * n,)
+            x = x if batched else jnp.broadcast_to(x, (axis_size,) + x.shape)
+            flat.append(jnp.broadcast_to(x.reshape(axis_size, -1), (axis_size, n)).reshape(-1))
+        else:  # a scalar shared by the whole batch stays a scalar
+            flat.append(x)
+    out = KERNEL.batched(conductance, *flat, backend=backend)
+    return LIFStepOutput(*(y.reshape(axis_size, n) for y in out)), LIFStepOutput(*(True,) * 5)
 
 
-def _ffi_call(target: str, ops: tuple) -> LIFStepOutput:
+def _ffi_call(target: str, conductance: bool, *ops) -> LIFStepOutput:
     """The FFI call: the state (updated in place: results 0, 1, 3, 4 alias arguments 0-3), the
     operands shared by all neurons stacked into one array (XLA builds a call's frame buffer by
     buffer, about 25 ns each), then the per-neuron operands."""
@@ -192,58 +168,30 @@ def _ffi_call(target: str, ops: tuple) -> LIFStepOutput:
     return LIFStepOutput(*call(*ops[:4], shared, *(x for x in ops[4:] if x.ndim == 1)))
 
 
-@functools.cache
-def _native_target(conductance: bool, dtype: str, per_neuron: tuple) -> str | None:
-    """Register the kernel for one configuration (dtype, synapse kind, which of the 15 inputs and
-    parameters are per neuron) and check it once on a small random case against
-    :func:`reference_step`; returns its FFI target name, or None (with a warning) if the check
-    fails. Its update loop is compiled once per operand pattern and cached on disk by numba
-    (seconds, the first time on a machine); the handler around it, once per process."""
-    import warnings
-
-    name = f"neurodyn_lif_{'cond' if conductance else 'curr'}_{dtype}_" + "".join("1" if p else "0" for p in per_neuron)
-    try:
-        from . import _lif_kernel  # numba refuses to import it where its disk cache has no writable place
-
-        ffi.register_handler(name, _lif_kernel.handler(conductance, dtype, per_neuron))
-        with jax.ensure_compile_time_eval():  # eager, even when first used inside a trace
-            problem = _self_check(name, conductance, np.dtype(dtype), per_neuron)
-    except Exception as e:  # noqa: BLE001 - any failure means: do not use this kernel
-        problem = f"{type(e).__name__}: {e}"
-    if problem:
-        warnings.warn(f"neurodyn: the numba LIF kernel failed its self-check ({problem}); using the jax.numpy "
-                      f"formula", RuntimeWarning, stacklevel=4)
-        return None
-    return name
-
-
 #: operand values of the self-check (inputs, then kernel parameters, conductance synapses)
 _CHECK = (2.0, 1.0, 1.0, 1.0, 0.005, -60.0, -60.0, -50.0, 5.0, 20.0, 0.98, 0.99, 0.0, -80.0, 0.1)
 
 
-def _self_check(name: str, conductance: bool, dtype, per_neuron: tuple) -> str:
-    """'' if the kernel ``name`` equals :func:`reference_step` to float rounding on 37 neurons
-    (some refractory, some spiking, every operand of the configuration varied), else what differs."""
+def _check_case(variant: tuple) -> tuple:
+    """37 neurons, some refractory, some spiking, every operand of the configuration varied."""
+    kind, dtype, per_neuron = variant
     rng = np.random.default_rng(0)
     n = 37
-    state = tuple(jnp.asarray(x, dtype) for x in (rng.uniform(-75, -40, n), rng.choice([0.0, 0.0, 1.3], n),
+    state = tuple(np.asarray(x, dtype) for x in (rng.uniform(-75, -40, n), rng.choice([0.0, 0.0, 1.3], n),
                                                  rng.uniform(0, 10, n), rng.uniform(0, 30, n)))
     values = list(_CHECK)
-    if not conductance:
+    if kind == "curr":
         values[4] = 0.995  # the membrane decay factor
-    ops = tuple(jnp.asarray(v * rng.uniform(0.5, 1.5, n) if per else v, dtype) for v, per in zip(values, per_neuron))
-    got = _ffi_call(name, state + ops)
-    want = reference_step(state, ops[:4], ops[4:], conductance)
-    tol = dict(rtol=1e-5, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-10)
-    for field, a, b in zip(got._fields, got, want):
-        a, b = np.asarray(a), np.asarray(b)
-        if not (np.array_equal(a, b) if field == "spike" else np.allclose(a, b, **tol)):
-            return f"{field} differs from the formula"
-    return ""
+    ops = tuple(np.asarray(v * rng.uniform(0.5, 1.5, n) if per else v, dtype) for v, per in zip(values, per_neuron))
+    return kind == "cond", state + ops
 
 
-@functools.cache
-def _native_ok() -> bool:
-    """Whether the kernel can serve here: numba installed and an XLA FFI API of the 0.x layout
-    its handler reads (each configuration is then checked on first use: :func:`_native_target`)."""
-    return ffi.numba_installed() and ffi.api_version()[0] == 0
+#: the fused LIF step (the module docstring): one FFI target per synapse kind, dtype and pattern
+#: of per-neuron operands, compiled on first use (its update loop cached on disk by numba)
+KERNEL = NativeKernel(
+    "neurodyn_lif", title="the numba LIF kernel", handler=_handler, ffi=_ffi_call, reference=_reference,
+    variant=_variant, vmap=_vmap, check=_check_case,
+    tolerance={"float32": (1e-5, 1e-4), "float64": (1e-12, 1e-10)})
+#: default backend per JAX platform; others (GPU, TPU) use "jax"
+DEFAULT_BACKEND = KERNEL.defaults
+BACKENDS = KERNEL.backends
