@@ -133,17 +133,23 @@ def _check_options(changes: dict) -> None:
 
 def _blame(message: str, changes: dict) -> str:
     """A spec error, with the command-line option that caused it: the ``--set`` whose path the
-    error names (or lies under it, or names the field the error quotes), and for ``--steps`` the
-    ``--set`` that fixes the spec's fields that must fit in the new step count."""
+    error names (or lies above it), or the one ``--set`` inside the table the error names (or the
+    one of them whose field the error quotes); and for ``--steps`` the ``--set`` that fixes the
+    spec's fields that must fit in the new step count."""
     if message.startswith("--set "):
         return message
     where, sep, rest = message.partition(": ")
     where = "" if where == "spec" or not sep or " " in where else where
+    inside = []
     for assignment in changes.get("overrides", ()):
         key = _set_key(assignment)
         child = key[len(where) + 1:] if where and key.startswith(where + ".") else key if not where else ""
         if key == where or where.startswith(key + ".") or (child and f"{child.split('.')[0]!r}" in rest):
             return f"{message} (from --set {assignment})"
+        if where and child:
+            inside.append(assignment)
+    if len(inside) == 1:
+        return f"{message} (from --set {inside[0]})"
     steps = changes.get("steps")
     if steps is not None and where == "record.transient":
         return (f"{message}: --steps {steps} ends before the spec's record.transient; add "

@@ -94,6 +94,8 @@ BAD = [
      "(from --set couplings.star.strenght=0.02)"),
     (["--set", "populations.neurons.model=\"chialvoo\""], "did you mean 'chialvo'? (from --set populations.neurons."),
     (["--set", "dt=-1"], "dt: must be > 0, got -1 (from --set dt=-1)"),
+    (["--set", "couplings.star.graph.ring=5", "--set", "populations.neurons.k=0.03"],
+     "the coupled populations have 4 neurons (from --set couplings.star.graph.ring=5)"),
     # --steps shorter than the spec's transient: the --set that fixes it
     (["--steps", "600"], "record.transient: must be smaller than steps (600), got 1000: --steps 600 ends before the "
      "spec's record.transient; add --set record.transient=300 (any value below 600)"),
