@@ -42,7 +42,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = {
-    "full": dict(n=100, radii=15, seeds=3, train=3000, test=2000, edge=13, mg_units=None),
+    "full": dict(n=100, radii=15, seeds=3, train=3000, test=2000, edge=9, mg_units=None),
     "quick": dict(n=30, radii=4, seeds=1, train=800, test=400, edge=4, mg_units=60),
 }
 MODELS = ("ESN", "ResESN, random O", "ResESN, cycle O", "ResESN, identity O", "DeepResESN 2 x N/2",
