@@ -479,8 +479,7 @@ class PlasticProjection(Projection):
             pre = jnp.where(events[None, :], 1.0 if rule.nearest else pre + 1.0, pre)
             post_spikes = jnp.asarray(observables[self.target]["spike"]) != 0
 
-            def on_columns(learned, cols, slots, mask):
-                rows = gather(index.slot_row, slots, 0)
+            def on_columns(learned, cols, slots, rows, mask):
                 pre_at = tuple(trace[rows] for trace in pre)
                 post_col = tuple(trace[cols][:, None] for trace in post)
                 return scatter(learned, slots, rule.on_post(gather(learned, slots), pre_at, post_col))

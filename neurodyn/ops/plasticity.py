@@ -9,7 +9,7 @@ storage order of its :class:`~neurodyn.ops.synapses.SynapseCSR`. Two kinds of ev
   ``g``-th delay (the plain row ``i`` without delays) -- contiguous in storage;
 * a postsynaptic spike touches the synapses of one **column**, found through a transposed index
   built once on the host (:class:`PlasticIndex`: the storage positions of every column's
-  synapses, ``col_ptr`` / ``col_slots``, and the event row of every synapse, ``slot_row``).
+  synapses, ``col_ptr`` / ``col_slots``, and their event rows, ``col_rows``).
 
 :func:`row_pass` and :func:`column_pass` visit only the rows / columns that have an event, in
 chunks of ``capacity`` (a static size; a ``while_loop`` runs further chunks only while events
@@ -48,7 +48,8 @@ class PlasticIndex:
     ``row_start[r]``, ``row_length[r]``: the synapses of event row ``r`` (``r = g * n_pre + i``:
     presynaptic neuron ``i``, ``g``-th distinct delay); ``targets[k]``: postsynaptic neuron of
     synapse ``k``; ``col_ptr`` / ``col_slots``: the storage positions of the synapses onto each
-    postsynaptic neuron (CSC order); ``slot_row[k]``: the event row of synapse ``k``.
+    postsynaptic neuron (CSC order); ``col_rows[p]``: the event row of synapse ``col_slots[p]``
+    (stored in column order, so a column reads it contiguously).
     ``row_width`` / ``col_width``: the longest row / column. Build it with :meth:`build`.
     """
 
@@ -63,7 +64,7 @@ class PlasticIndex:
     targets: jax.Array
     col_ptr: jax.Array
     col_slots: jax.Array
-    slot_row: jax.Array
+    col_rows: jax.Array
 
     @classmethod
     def build(cls, conn: SynapseCSR) -> "PlasticIndex":
@@ -86,7 +87,7 @@ class PlasticIndex:
         i32 = lambda a: jnp.asarray(np.asarray(a, np.int32))  # noqa: E731
         return cls(n_pre, n_post, n_pre * groups, nnz, int(lengths.max(initial=0)),
                    int(col_count.max(initial=0)), i32(starts), i32(lengths), i32(post), i32(col_ptr),
-                   i32(col_slots), i32(slot_row))
+                   i32(col_slots), i32(slot_row[col_slots]))
 
 
 def default_capacity(width: int, n: int) -> int:
@@ -133,8 +134,8 @@ def row_pass(index: PlasticIndex, events: jax.Array, body: Callable, carry, capa
 
 def column_pass(index: PlasticIndex, spikes: jax.Array, body: Callable, carry, capacity: int | None = None):
     """Visit the columns (postsynaptic neurons) set in ``spikes`` (bool, ``n_post``):
-    ``carry = body(carry, cols, slots, mask)`` with ``slots`` (C, col_width) the storage
-    positions of their synapses (masked ones hold ``nnz``)."""
+    ``carry = body(carry, cols, slots, rows, mask)`` with ``slots`` (C, col_width) the storage
+    positions of their synapses (masked ones hold ``nnz``) and ``rows`` their event rows."""
     width = max(index.col_width, 1)
     capacity = capacity or default_capacity(width, index.n_post)
     k = jnp.arange(width, dtype=jnp.int32)
@@ -144,7 +145,7 @@ def column_pass(index: PlasticIndex, spikes: jax.Array, body: Callable, carry, c
         mask = valid[:, None] & (k < (index.col_ptr[cols + 1] - start)[:, None])
         pos = jnp.where(mask, start[:, None] + k, 0)
         slots = jnp.where(mask, index.col_slots[pos], index.nnz)
-        return body(c, cols, slots, mask)
+        return body(c, cols, slots, index.col_rows[pos], mask)
 
     return _chunks(spikes, capacity, visit, carry)
 
@@ -179,9 +180,10 @@ def native_step(weights, events, scale, pre, post, post_spikes, index: PlasticIn
     meta = jnp.asarray([RULE_CODES[rule], pre.shape[0], int(nearest), scale is not None], jnp.int32)
     scale = jnp.zeros((0,), dtype) if scale is None else scale.astype(dtype)
     out = (jax.ShapeDtypeStruct(weights.shape, dtype), jax.ShapeDtypeStruct((index.n_post,), dtype))
-    call = jax.ffi.ffi_call(_native_target(), out, vmap_method="sequential")
+    # the weights are updated in place (output 0 aliases input 0): a step touches only its events' synapses
+    call = jax.ffi.ffi_call(_native_target(), out, vmap_method="sequential", input_output_aliases={0: 0})
     return call(weights, events, scale, pre.reshape(-1), post.reshape(-1), post_spikes, index.row_start,
-                index.row_length, index.targets, index.col_ptr, index.col_slots, index.slot_row,
+                index.row_length, index.targets, index.col_ptr, index.col_slots, index.col_rows,
                 jnp.stack([jnp.asarray(p, dtype) for p in params]), meta)
 
 
@@ -291,8 +293,7 @@ def reference_step(weights, events, scale, pre, post, post_spikes, index, rule, 
     w, y = row_pass(index, events, rows, (weights, jnp.zeros(index.n_post, weights.dtype)))
     jumped = jnp.where(events[None, :], 1.0 if nearest else pre + 1.0, pre)
 
-    def cols(w, c, slots, mask):
-        r = gather(index.slot_row, slots, 0)
+    def cols(w, c, slots, r, mask):
         new = on_post(gather(w, slots), tuple(tr[r] for tr in jumped), tuple(tr[c][:, None] for tr in post))
         return scatter(w, slots, new)
 

@@ -1,0 +1,102 @@
+"""Plasticity on the event-driven path: the COBA network (Brette et al. 2007, 4,000 neurons, 2 %
+connectivity, i_ext = 20 mV, dt = 0.1 ms, float32) with pair STDP on its E->E synapses
+(``PlasticProjection``, the spec's ``plasticity = {rule = "stdp", ...}``: traces 16.8 / 33.7 ms,
+additive, w_max = 1) against the same network with static synapses, both run by
+``neurodyn.simulate`` recording every spike of both populations as events, side by side in this
+process. Times are wall seconds per simulated second after compilation, best of two runs. The
+static network runs as four projections (the plastic one replaces ``ee`` of the same four) and
+fused (its fastest form); the plastic projection with its compiled kernel (numba, the CPU
+default) and with the pure-JAX passes.
+
+Cost against activity: the same networks at three drives (i_ext 16, 20, 30 mV: different rates
+at fixed N), and the fixed fan-out variant (80 synapses per neuron) at 4,000, 16,000 and 64,000
+neurons (the same rate at growing N): the extra time per step of the plastic network over the
+static one, divided by the synaptic events it handles per step (arriving E->E spikes x fan-out
+plus E spikes x fan-in), stays flat if the cost grows with spikes x fan-out and not with the
+number of synapses. The machine is shared: single timings vary by tens of percent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import jax
+import numpy as np
+
+import neurodyn as nd
+from neurodyn.models import PairSTDP, PlasticProjection, coba_ei, coba_initial_state
+
+RULE = dict(tau_plus=16.8, tau_minus=33.7, a_plus=0.005, a_minus=0.005, w_max=1.0)
+
+
+def plastic(net, backend=None):
+    """``net`` with its ``ee`` projection made plastic (same synapses, initial weights 0.6)."""
+    ee = net.projections["ee"]
+    dt = float(net.populations["exc"].dt)
+    proj = PlasticProjection.create("exc", "exc", ee.synapses, rule=PairSTDP(**RULE), port="g_e", dt=dt,
+                                    backend=backend)
+    return dataclasses.replace(net, projections={**net.projections, "ee": proj})
+
+
+def timed(net, steps: int, rounds: int = 2):
+    """(compile s, best run s, E spikes, I spikes) of ``simulate`` recording every spike."""
+    state = coba_initial_state(net, jax.random.PRNGKey(0))
+
+    def once():
+        return nd.simulate(net, steps, state=state, record=(), progress=False)
+
+    t0 = time.perf_counter()
+    once()
+    first = time.perf_counter() - t0
+    best, traj = np.inf, None
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        traj = once()
+        best = min(best, time.perf_counter() - t0)
+    return first - best, best, len(traj.spikes["exc.spike"][0]), len(traj.spikes["inh.spike"][0])
+
+
+def main(quick: bool = False):
+    seconds = 0.2 if quick else 1.0
+    steps = int(round(seconds / 1e-4))
+    yield f"COBA-4000, {seconds:g} s simulated, every spike recorded (s per simulated second, best of 2)"
+    base = coba_ei(4000, i_ext=20.0, seed=1)
+    rows = {"static, four projections": base, "static, fused": coba_ei(4000, i_ext=20.0, seed=1, fused=True),
+            "plastic E->E (numba kernel)": plastic(base), "plastic E->E (pure JAX)": plastic(base, "jax")}
+    times = {}
+    for label, net in rows.items():
+        compile_s, run_s, n_e, n_i = timed(net, steps)
+        times[label] = run_s / seconds
+        yield (f"  {label:30s} {run_s / seconds:7.3f} s/s  (compile {compile_s:5.1f} s; rates E {n_e / 3200 / seconds:.1f} "
+               f"Hz, I {n_i / 800 / seconds:.1f} Hz)")
+    static = times["static, four projections"]
+    yield (f"  ratio plastic / static: numba {times['plastic E->E (numba kernel)'] / static:.2f}x, pure JAX "
+           f"{times['plastic E->E (pure JAX)'] / static:.2f}x (target <= 2x); over the fused static network "
+           f"{times['plastic E->E (numba kernel)'] / times['static, fused']:.2f}x")
+
+    yield "cost per step against the rate (N = 4,000, 2 % connectivity; extra = plastic - static)"
+    for i_ext in ((20.0,) if quick else (16.0, 20.0, 30.0)):
+        net = coba_ei(4000, i_ext=i_ext, seed=1)
+        _, t_static, n_e, _ = timed(net, steps)
+        _, t_plastic, _, _ = timed(plastic(net), steps)
+        fan = net.projections["ee"].synapses.nnz / 3200  # mean fan-out = mean fan-in of E->E
+        events = 2 * n_e * fan / steps  # arriving rows x fan-out + postsynaptic columns x fan-in, per step
+        extra = (t_plastic - t_static) / steps * 1e6
+        yield (f"  i_ext {i_ext:4.0f} mV: E rate {n_e / 3200 / seconds:5.1f} Hz, {events:7.0f} synaptic events per "
+               f"step; static {t_static / steps * 1e6:6.1f} us/step, plastic {t_plastic / steps * 1e6:6.1f} us/step, "
+               f"extra {extra:5.1f} us = {extra * 1e3 / max(events, 1):5.2f} ns per event")
+
+    yield "cost per step against N (fixed fan-out 80, i_ext 20 mV: the same rate at every size)"
+    for n in ((4000,) if quick else (4000, 16000, 64000)):
+        net = coba_ei(n, fanout=80, i_ext=20.0, seed=1)
+        n_steps = steps if n <= 16000 else steps // 4
+        _, t_static, n_e, _ = timed(net, n_steps, rounds=1)
+        _, t_plastic, _, _ = timed(plastic(net), n_steps, rounds=1)
+        fan = net.projections["ee"].synapses.nnz / (0.8 * n)
+        events = 2 * n_e * fan / n_steps
+        extra = (t_plastic - t_static) / n_steps * 1e6
+        yield (f"  N {n:6d}: {net.projections['ee'].synapses.nnz:9d} E->E synapses, E rate "
+               f"{n_e / (0.8 * n) / (n_steps * 1e-4):5.1f} Hz, {events:8.0f} events per step; static "
+               f"{t_static / n_steps * 1e6:7.1f} us/step, plastic {t_plastic / n_steps * 1e6:7.1f}, extra "
+               f"{extra * 1e3 / max(events, 1):5.2f} ns per event")
