@@ -22,6 +22,12 @@ SMALL_RUNS = {
     "coba_ei_stdp": ["--steps", "600", "--set", "populations.exc.n=800", "--set", "populations.inh.n=200",
                      "--set", "couplings.ee.plasticity.a_plus=0.02"],
     "coba_ei_fixed_fanout": ["--steps", "600", "--set", "populations.exc.n=1600", "--set", "populations.inh.n=400"],
+    # the model zoo and equation-defined models
+    "adex_patterns": ["--steps", "2000"],
+    "zoo_cells": ["--steps", "1000"],
+    "cobahh": ["--steps", "300", "--set", "populations.exc.n=400", "--set", "populations.inh.n=100"],
+    "coba_ei_equations": ["--steps", "600", "--set", "populations.exc.n=800", "--set", "populations.inh.n=200"],
+    "izhikevich_network": ["--steps", "400", "--set", "populations.exc.n=200", "--set", "populations.inh.n=50"],
     # reservoir tasks: harvest, train and score a readout (smaller reservoirs and splits)
     "esn_mackey_glass": ["--steps", "1500", "--set", "populations.reservoir.n=100", "--set", "task.washout=200",
                          "--set", "task.train=800", "--set", "task.test=400", "--set", "task.generate=100"],

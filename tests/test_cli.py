@@ -64,7 +64,7 @@ def test_same_spec_and_seed_reproduce_bitwise_and_stored_spec_reproduces_itself(
 
 
 BAD = [
-    (["--set", "populations.neurons.model=\"izhikevich\""], "unknown model 'izhikevich' (allowed: chialvo, rulkov"),
+    (["--set", "populations.neurons.model=\"izhikevic\""], "unknown model 'izhikevic' (allowed: chialvo, rulkov"),
     (["--set", "populations.neurons.bb=0.1"], "unknown field 'bb' (allowed: model, n, init, a, b, c, k)"),
     (["--set", "populations.neurons.a=\"abc\""], "populations.neurons.a: expected a number"),
     (["--set", "populations.neurons.n=0"], "populations.neurons.n: must be an integer in [1, 2147483647]"),

@@ -121,7 +121,7 @@ def test_gradient_is_finite_and_equals_central_finite_differences(name):
 
 def _self_projection(model, state, gain):
     s = surface(model)
-    port = next(p for p in s.ports if p in s.variables)
+    port = next((p for p in s.ports if p in s.variables), s.input_port)  # a state port, else the input port
     obs = next(k for k, v in _float_observables(model, state).items() if k in s.variables)
     size_in = int(np.size(model.observe(state)[obs]))
     size_out = int(np.size(model.observe(state)[port])) if port in model.observe(state) else size_in

@@ -21,8 +21,10 @@ from .sources import Modulator, PoissonSource, SpikeSource
 from .plastic import InhibitorySTDP, PairSTDP, PlasticProjection, RewardSTDP, TripletSTDP, TsodyksMarkram
 from .ei import coba_ei, coba_initial_state, cuba_ei, ei_network
 from .equations import EquationModel, Equations
+from . import zoo
+from .zoo import preset
 
 __all__ = ["Chialvo", "Rulkov", "RulkovPiecewise", "DiffusiveCoupling", "SimplicialCoupling", "LinearProjection",
            "chialvo_ring_star", "chialvo_rulkov_chain", "KuramotoMeanField", "KuramotoGraph", "PhaseLattice1D",
            "natural_frequencies", "ESN", "NVAR", "DeepESN", "ResESN", "EIReservoir", "AdaptiveEIReservoir", "IPReservoir", "deep_res_esn", "res_rmn", "LIF", "SynapticLIF", "UltraLIF", "UltraPLIF", "UltraDLIF", "UltraDPLIF", "MaxPlusLIF", "SurrogateLIF", "PLIF", "AdaLIF", "DSpikeLIF", "SpikingProjection", "fuse", "PoissonInput", "PoissonSource", "SpikeSource", "Modulator", "PlasticProjection", "PairSTDP", "TripletSTDP", "InhibitorySTDP", "RewardSTDP", "TsodyksMarkram", "ei_network", "coba_ei", "cuba_ei",
-           "coba_initial_state", "Equations", "EquationModel", "MODELS", "PROJECTIONS"]
+           "coba_initial_state", "Equations", "EquationModel", "preset", "zoo", "MODELS", "PROJECTIONS"]

@@ -41,11 +41,15 @@ from .units import DIMENSIONLESS, format_dim, parse_quantity
 class _FromSystem:
     """A class attribute read from the instance's :class:`System` (a fixed default on the class)."""
 
+    sealed = False  # once the classes are defined, the generic class has no surface of its own
+
     def __init__(self, read, default):
         self.read, self.default = read, default
 
     def __get__(self, obj, owner=None):
         if obj is None:
+            if _FromSystem.sealed:  # the surface of a model built from text is the instance's
+                raise AttributeError("the surface of an equation model is read from an instance")
             return self.default
         return self.read(obj.system)
 
@@ -269,7 +273,7 @@ def _number(x, where):
 def Equations(equations: str, *, threshold: str | None = None, reset: str | None = None,
               refractory: str | float | None = None, parameters: dict | None = None, ports=(),
               method: str | None = None, initial: dict | None = None, n: int = 1, dt: float = 0.1,
-              dtype=None) -> EquationModel:
+              dtype=None, cls: type | None = None) -> EquationModel:
     """A model defined by equations (docs/spec/equations.md)::
 
         nd.models.Equations('''
@@ -287,7 +291,8 @@ def Equations(equations: str, *, threshold: str | None = None, reset: str | None
     names a drive or a projection adds to (an input of the equations, or a state variable that
     receives increments); ``method``: one of ``auto`` (the default rule), ``exponential_euler``,
     ``euler``, ``rk4``, ``euler_maruyama``; ``initial``: initial values (quantities, or
-    expressions of the parameters); ``dt`` in ms. Units: the model computes in ms, mV, pA, nS, pF.
+    expressions of the parameters); ``dt`` in ms; ``cls``: the class to build (a
+    :func:`model_class`). Units: the model computes in ms, mV, pA, nS, pF.
     """
     n = check_int("equations: n", n)
     values, dims = read_parameters(parameters or {}, n)
@@ -297,7 +302,8 @@ def Equations(equations: str, *, threshold: str | None = None, reset: str | None
         raise SpecError(f"equations: dt must be > 0 ms, got {dt!r}")
     dtype = float_dtype(dtype)
     params = {k: jnp.asarray(v, dtype) for k, v in values.items()}
-    cls = SpikingEquationModel if system.threshold is not None else EquationModel
+    if cls is None:
+        cls = SpikingEquationModel if system.threshold is not None else EquationModel
     return cls(system, n, params, jnp.asarray(dt, dtype))
 
 
@@ -360,6 +366,18 @@ MODELS.register("equations", _from_spec, EQUATION_FIELDS,
                 summary="A model defined by equations with units: 'dv/dt = ... : mV', threshold, reset, refractory "
                         "period; parsed and checked, never evaluated (docs/spec/equations.md).",
                 citation="equation syntax after Brian 2: M. Stimberg, R. Brette, D. F. M. Goodman, eLife 8:e47314 (2019)",
-                example=EXAMPLE, context=("dt", "dtype"))
+                example=EXAMPLE, context=("dt", "dtype"), cls=EquationModel)
 
 SpikingEquationModel.__repr__ = EquationModel.__repr__
+_FromSystem.sealed = True
+
+
+def model_class(name: str, system: System, doc: str = "") -> type:
+    """A subclass of :class:`EquationModel` (or :class:`SpikingEquationModel`) whose class-level
+    surface (variables, ports, units, events) is that of ``system``: the class of a zoo model, so
+    its reference page and ``isinstance`` checks know it."""
+    base = SpikingEquationModel if system.threshold is not None else EquationModel
+    attrs = {"VARIABLES": system.state_fields, "PORTS": system.ports, "INPUT_PORT": system.input_port,
+             "EVENTS": ("spike",) if system.threshold is not None else (), "units": _units(system),
+             "__module__": __name__, "__doc__": doc or base.__doc__, "__repr__": EquationModel.__repr__}
+    return pytree_dataclass(static=("system", "n"))(type(name, (base,), attrs))
