@@ -451,7 +451,8 @@ class PlasticProjection(Projection):
         if self._native(dtype):
             post_spikes = jnp.asarray(observables[self.target]["spike"]) != 0
             name, params = rule.kernel_rule()
-            w, y = native_step(state.weights, events, scale, pre, post, post_spikes, index, name, params, rule.nearest)
+            w, y = native_step(state.weights, events, scale, pre, post, post_spikes, index, name, params, rule.nearest,
+                               self.backend)
             pre = jnp.where(events[None, :], 1.0 if rule.nearest else pre + 1.0, pre)
             post = jnp.where(post_spikes[None, :], 1.0 if rule.nearest else post + 1.0, post)
             return PlasticState(w, pre, post, buffer, u, x, (), ()), {(self.target, self.port): y}
@@ -499,11 +500,12 @@ class PlasticProjection(Projection):
         return new, {(self.target, self.port): y}
 
     def _native(self, dtype) -> bool:
-        """Whether this step runs in the compiled kernel (see ``backend``)."""
-        if self.rule is None or not hasattr(self.rule, "kernel_rule") or dtype not in (jnp.float32, jnp.float64):
-            return False
-        backend = self.backend or default_backend()
-        return backend == "numba" and default_backend() == "numba"
+        """Whether this step goes through the plasticity kernel (:data:`neurodyn.ops.plasticity.KERNEL`:
+        compiled on the CPU, its JAX passes elsewhere): rules it knows (pair, triplet,
+        inhibitory), float weights. Reward-modulated STDP and short-term plasticity alone run
+        the passes here."""
+        return (self.rule is not None and hasattr(self.rule, "kernel_rule") and dtype in (jnp.float32, jnp.float64)
+                and (self.backend or default_backend()) != "jax")
 
     # ---- reading the weights
     def observe(self, state: PlasticState) -> dict:

@@ -15,6 +15,7 @@ import numba
 import numpy as np
 from numba import carray
 
+from . import _frame, ffi
 from ._frame import address, buffer
 from .ffi import FRAME_ARGS, FRAME_RETS, XLA_F64
 
@@ -130,3 +131,21 @@ def run(frame):
              carray(address(xp), (n_x,), np.float32), carray(address(op), (n_o,), np.float32), post_spikes,
              row_start, row_length, targets, col_ptr, col_slots, col_rows, carray(address(pp), (n_p,), np.float32),
              meta, carray(address(ow), (nnz,), np.float32), carray(address(oy), (n_post,), np.float32))
+
+
+def handler():
+    """The FFI handler (a ``numba.cfunc``): answers XLA's version query, else runs :func:`run` on
+    the call frame; compiled once per process."""
+    from numba import types
+
+    major, minor = ffi.api_version()
+
+    @numba.cfunc(types.int64(types.voidptr))
+    def run_frame(frame_address):
+        frame = _frame.frame_of(frame_address)
+        if _frame.metadata_query(frame, major, minor):
+            return 0
+        run(frame)
+        return 0
+
+    return run_frame

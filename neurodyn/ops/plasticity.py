@@ -23,7 +23,6 @@ formula of the compiled kernel.
 
 from __future__ import annotations
 
-import functools
 from typing import Callable
 
 import jax
@@ -32,8 +31,8 @@ import numpy as np
 from jax import lax
 
 from ..pytree import pytree_dataclass
-from . import ffi
 from .event import _rank, _select
+from .kernel import NativeKernel
 from .synapses import SynapseCSR
 
 #: synapses per chunk the default capacity aims at, and the most events per chunk
@@ -160,110 +159,108 @@ def scatter(values: jax.Array, slots: jax.Array, new: jax.Array) -> jax.Array:
     return values.at[slots].set(new, mode="drop")
 
 
-# ---- the compiled CPU kernel (numba behind XLA's FFI, as neurodyn.ops.event) -------------------
+# ---- the compiled CPU kernel (a NativeKernel: numba behind XLA's FFI) ---------------------------
 #: rule name -> code of the compiled kernel (parameters: pair (w_max, a_plus, a_minus, mu_plus,
 #: mu_minus), triplet (w_max, a2_plus, a3_plus, a2_minus, a3_minus), vogels (w_max, eta, alpha))
 RULE_CODES = {"pair": 0, "triplet": 1, "vogels": 2}
-#: default backend of plastic projections per platform (measured: benchmarks/bench_plasticity.py)
+#: default backend of plastic projections per platform (benchmarks/bench_plasticity.py)
 DEFAULT_BACKEND = {"cpu": "numba"}
-BACKENDS = ("jax", "numba")
-_NATIVE_TARGET = "neurodyn_plastic_step"
 
 
-def native_step(weights, events, scale, pre, post, post_spikes, index: PlasticIndex, rule: str, params, nearest: bool):
-    """One step of a plastic projection's synapse work in the compiled kernel: returns the new
-    weights and the transmitted input ``y`` (``n_post``). ``events`` (bool, event rows), ``scale``
+def native_step(weights, events, scale, pre, post, post_spikes, index: PlasticIndex, rule: str, params, nearest: bool,
+                backend: str | None = None):
+    """One step of a plastic projection's synapse work (:data:`KERNEL`): returns the new weights
+    and the transmitted input ``y`` (``n_post``). ``events`` (bool, event rows), ``scale``
     (their Tsodyks-Markram factors, or None), ``pre`` (traces x rows) and ``post`` (traces x
     n_post) before this step's jumps, ``post_spikes`` (bool); ``rule`` a key of
-    :data:`RULE_CODES` with its ``params``. Same order of updates as the pure-JAX passes."""
+    :data:`RULE_CODES` with its ``params``. The same order of updates as the pure-JAX passes
+    (:func:`reference_step`), which run where the compiled kernel cannot and for
+    ``backend="jax"``."""
     dtype = weights.dtype
-    meta = jnp.asarray([RULE_CODES[rule], pre.shape[0], int(nearest), scale is not None], jnp.int32)
     scale = jnp.zeros((0,), dtype) if scale is None else scale.astype(dtype)
-    out = (jax.ShapeDtypeStruct(weights.shape, dtype), jax.ShapeDtypeStruct((index.n_post,), dtype))
-    # the weights are updated in place (output 0 aliases input 0): a step touches only its events' synapses
-    call = jax.ffi.ffi_call(_native_target(), out, vmap_method="sequential", input_output_aliases={0: 0})
-    return call(weights, events, scale, pre.reshape(-1), post.reshape(-1), post_spikes, index.row_start,
+    static = (rule, bool(nearest), index.n_post, index.row_width, index.col_width)
+    operands = (weights, events, scale, pre.astype(dtype), post.astype(dtype), post_spikes, index.row_start,
                 index.row_length, index.targets, index.col_ptr, index.col_slots, index.col_rows,
-                jnp.stack([jnp.asarray(p, dtype) for p in params]), meta)
+                jnp.stack([jnp.asarray(p, dtype) for p in params]))
+    return KERNEL(static, *operands, backend=KERNEL.backend(backend, what="plastic projection"))
+
+
+def _native_call(target, static, weights, events, scale, pre, post, post_spikes, *index_and_params):
+    rule, nearest, n_post = static[:3]
+    dtype = weights.dtype
+    meta = jnp.asarray([RULE_CODES[rule], pre.shape[0], int(nearest), scale.shape[0] > 0], jnp.int32)
+    out = (jax.ShapeDtypeStruct(weights.shape, dtype), jax.ShapeDtypeStruct((n_post,), dtype))
+    # the weights are updated in place (output 0 aliases input 0): a step touches only its events' synapses
+    call = jax.ffi.ffi_call(target, out, vmap_method="sequential", input_output_aliases={0: 0})
+    return call(weights, events, scale, pre.reshape(-1), post.reshape(-1), post_spikes, *index_and_params, meta)
+
+
+def _index_of(static, weights, events, col_ptr, row_start, row_length, targets, col_slots, col_rows) -> PlasticIndex:
+    _, _, n_post, row_width, col_width = static
+    return PlasticIndex(0, n_post, events.shape[0], weights.shape[0], row_width, col_width, row_start, row_length,
+                        targets, col_ptr, col_slots, col_rows)
+
+
+def _reference(static, weights, events, scale, pre, post, post_spikes, row_start, row_length, targets, col_ptr,
+               col_slots, col_rows, params):
+    index = _index_of(static, weights, events, col_ptr, row_start, row_length, targets, col_slots, col_rows)
+    return reference_step(weights, events, scale if scale.shape[0] else None, pre, post, post_spikes, index,
+                          static[0], tuple(params), static[1])
+
+
+def _vmap(static, backend, axis_size, in_batched, *operands):
+    """Under ``jax.vmap`` the compiled kernel runs once per batch member (XLA's sequential
+    rule); the JAX passes batch themselves."""
+    axes = [0 if b else None for b in in_batched]
+    run = KERNEL.native if backend == "numba" else KERNEL.fallback
+    out = jax.vmap(lambda *ops: run(static, *ops), in_axes=axes, axis_size=axis_size)(*operands)
+    return out, (True, True)
+
+
+def _check_case(variant):
+    """One step of pair STDP (weight dependence on) on 13 -> 7 neurons by 40 synapses with
+    three delays, some rows and columns spiking (the triplet and inhibitory formulas share the
+    loops and are checked against NumPy in the tests)."""
+    dtype = np.dtype(variant[0])
+    rng = np.random.default_rng(0)
+    n_pre, n_post, nnz = 13, 7, 40
+    conn = SynapseCSR.from_coo(rng.integers(0, n_pre, nnz), rng.integers(0, n_post, nnz),
+                               rng.uniform(0.2, 0.8, nnz), n_pre=n_pre, n_post=n_post,
+                               delays=rng.integers(0, 3, nnz), dtype=dtype)
+    index = PlasticIndex.build(conn)
+    operands = (np.asarray(conn.weights), rng.random(index.n_rows) < 0.4,
+                rng.uniform(0.1, 1, index.n_rows).astype(dtype), rng.uniform(0, 2, (1, index.n_rows)).astype(dtype),
+                rng.uniform(0, 2, (1, n_post)).astype(dtype), rng.random(n_post) < 0.5, index.row_start,
+                index.row_length, index.targets, index.col_ptr, index.col_slots, index.col_rows,
+                np.asarray([1.0, 0.01, 0.012, 0.5, 1.0], dtype))
+    return ("pair", False, n_post, index.row_width, index.col_width), operands
+
+
+def _handler(variant):
+    from . import _plasticity_kernel
+
+    return _plasticity_kernel.handler()
+
+
+#: the compiled plasticity kernel (:mod:`neurodyn.ops.kernel`): target, handler, the JAX passes as
+#: reference and fallback, self-check, sequential vmap, numba by default on the CPU
+KERNEL = NativeKernel(
+    "neurodyn_plastic_step", title="the numba plasticity kernel", handler=_handler, ffi=_native_call,
+    reference=_reference, fallback_title="the JAX passes", vmap=_vmap, check=_check_case,
+    variant=lambda static, weights, *rest: (np.dtype(weights.dtype).name,), differentiable=False,
+    tolerance={"float32": (1e-5, 1e-6), "float64": (1e-12, 1e-12)}, defaults=DEFAULT_BACKEND)
+BACKENDS = KERNEL.backends
 
 
 def default_backend(platform: str | None = None) -> str:
-    """``"numba"`` on the CPU when numba is installed and the kernel passed its self-check,
-    ``"jax"`` elsewhere."""
-    backend = DEFAULT_BACKEND.get(platform or jax.default_backend(), "jax")
-    return backend if backend == "jax" or native_ok() else "jax"
-
-
-@functools.cache
-def _native_target() -> str:
-    """Register the compiled kernel (:mod:`neurodyn.ops._plasticity_kernel`) as an XLA FFI
-    target; its loops are cached on disk by numba, the thin handler compiles per process."""
-    import numba
-    from numba import types
-
-    from . import _frame, _plasticity_kernel
-
-    major, minor = ffi.api_version()
-
-    @numba.cfunc(types.int64(types.voidptr))
-    def handler(frame_address):
-        frame = _frame.frame_of(frame_address)
-        if _frame.metadata_query(frame, major, minor):
-            return 0
-        _plasticity_kernel.run(frame)
-        return 0
-
-    return ffi.register_handler(_NATIVE_TARGET, handler)
-
-
-@functools.cache
-def native_ok() -> bool:
-    """Whether the compiled kernel serves here: numba installed, an FFI API of the 0.x layout,
-    and, at first use, one step of each rule on a small random projection with delays equal to
-    the pure-JAX passes (run eagerly); otherwise a warning and the JAX passes."""
-    import warnings
-
-    if jax.default_backend() != "cpu" or not ffi.numba_installed():
-        return False
-    if ffi.api_version()[0] != 0:
-        warnings.warn(f"neurodyn: XLA FFI API {ffi.api_version()} is not the 0.x layout the plasticity kernel "
-                      f"reads; using the JAX passes", RuntimeWarning, stacklevel=3)
-        return False
-    try:
-        with jax.ensure_compile_time_eval():
-            ok = all(_self_check(rule, nearest) for rule, nearest in (("pair", False), ("triplet", True), ("vogels", False)))
-    except Exception as e:  # noqa: BLE001 - any failure means: do not use this kernel
-        warnings.warn(f"neurodyn: the plasticity kernel failed its self-check ({e}); using the JAX passes",
-                      RuntimeWarning, stacklevel=3)
-        return False
-    if not ok:
-        warnings.warn("neurodyn: the plasticity kernel failed its self-check (wrong weights); using the JAX passes",
-                      RuntimeWarning, stacklevel=3)
-    return ok
-
-
-def _self_check(rule: str, nearest: bool) -> bool:
-    rng = np.random.default_rng(RULE_CODES[rule])
-    n_pre, n_post, nnz = 13, 7, 40
-    conn = SynapseCSR.from_coo(rng.integers(0, n_pre, nnz), rng.integers(0, n_post, nnz),
-                               rng.uniform(0.2, 0.8, nnz).astype(np.float32), n_pre=n_pre, n_post=n_post,
-                               delays=rng.integers(0, 3, nnz), dtype=jnp.float32)
-    index = PlasticIndex.build(conn)
-    events = jnp.asarray(rng.random(index.n_rows) < 0.4)
-    post_spikes = jnp.asarray(rng.random(n_post) < 0.5)
-    pre = jnp.asarray(rng.uniform(0, 2, (2, index.n_rows)).astype(np.float32))
-    post = jnp.asarray(rng.uniform(0, 2, (2, n_post)).astype(np.float32))
-    scale = jnp.asarray(rng.uniform(0.1, 1, index.n_rows).astype(np.float32))
-    params = {"pair": (1.0, 0.01, 0.012, 0.5, 1.0), "triplet": (1.0, 1e-3, 5e-3, 7e-3, 2e-3),
-              "vogels": (1.0, 0.01, 0.2)}[rule]
-    w, y = native_step(conn.weights, events, scale, pre, post, post_spikes, index, rule, params, nearest)
-    w_ref, y_ref = reference_step(conn.weights, events, scale, pre, post, post_spikes, index, rule, params, nearest)
-    return bool(np.allclose(w, w_ref, rtol=1e-5, atol=1e-6) and np.allclose(y, y_ref, rtol=1e-5, atol=1e-6))
+    """The backend of plastic projections when none is named (:data:`DEFAULT_BACKEND`, "jax"
+    where the native kernels cannot serve)."""
+    return KERNEL.backend(None, platform)
 
 
 def rule_update(rule: str, params, nearest: bool):
     """``(on_pre, on_post)`` of a compiled rule as JAX functions of ``(w, pre traces, post
-    traces)`` -- the formulas of the kernel, for the self-check."""
+    traces)`` -- the formulas of the kernel, for its reference."""
     p = [jnp.asarray(v) for v in params]
 
     def clip(w):
