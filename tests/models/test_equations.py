@@ -177,3 +177,20 @@ def test_cli_refuses_a_malformed_equation_spec_with_exit_2(tmp_path, monkeypatch
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "__import__" in err and "populations.p" in err, err
     assert not (tmp_path / "hdf5_outputs").exists()
+
+
+def test_equation_lif_equals_the_hand_written_lif():
+    # the plain LIF (lif): the same exponential-Euler step, hold at reset, refractory clock
+    i_ext = np.array([15.0, 20.5, 25.0, 40.0])
+    ref = nd.models.LIF.create(4, tau_m=20.0, v_rest=-70.0, v_reset=-70.0, v_th=-50.0, t_ref=2.0, i_ext=i_ext,
+                               dt=0.1, dtype=jnp.float64)
+    eq = Equations("dv/dt = (-(v - v_rest) + i_ext + I)/tau_m : mV (unless refractory)", threshold="v >= v_th",
+                   reset="v = v_reset", refractory="t_ref", ports=["I", "v"], n=4, dt=0.1, dtype=jnp.float64,
+                   parameters=dict(tau_m="20 ms", v_rest="-70 mV", v_reset="-70 mV", v_th="-50 mV", t_ref="2 ms",
+                                   i_ext=[f"{x} mV" for x in i_ext]))
+    start = ref.init(jax.random.PRNGKey(3))
+    a = nd.simulate(ref, 3000, state=start)
+    b = nd.simulate(eq, 3000, state=eq.init(jax.random.PRNGKey(0))._replace(v=start.v))
+    np.testing.assert_array_equal(np.asarray(b["spike"]), np.asarray(a["spike"]))
+    np.testing.assert_allclose(np.asarray(b["v"]), np.asarray(a["v"]), rtol=0, atol=1e-10)
+    assert np.asarray(a["spike"]).sum() > 20
