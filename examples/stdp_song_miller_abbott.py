@@ -11,7 +11,11 @@ the time course (docs/models/plasticity.md).
 
 Run: python examples/stdp_song_miller_abbott.py           (1,000 s simulated at dt = 0.1 ms)
      python examples/stdp_song_miller_abbott.py --quick   (A_+ = 0.01, 300 s at dt = 0.25 ms)
-Writes hdf5_outputs/stdp_song_miller_abbott.h5 and .png.
+Writes hdf5_outputs/stdp_song_miller_abbott.h5 and .png (docs/figures/stdp_song_miller_abbott.png).
+
+Measured (shared 2-core machine): the full run, 13 min, ends with 27.8 % of the weights below
+0.1 g_max, 38.7 % above 0.9 g_max and 12.0 % in 0.3-0.7 g_max (uniform start: 10 %, 10 %, 40 %),
+output rate about 14 Hz; --quick, 4 min: 16.4 %, 25.9 %, 20.2 %.
 """
 
 from __future__ import annotations

@@ -164,8 +164,7 @@ def test_pair_stdp_matches_numpy_loop(nearest, exponents, backend):
         np.testing.assert_allclose(ys[b], y_ref, atol=1e-6)
 
 
-@pytest.mark.parametrize("nearest, backend", [(False, None), (True, None), (True, "jax")],
-                         ids=["all_to_all", "nearest", "nearest-jax"])
+@pytest.mark.parametrize("nearest, backend", [(False, None), (True, None)], ids=["all_to_all", "nearest"])
 def test_triplet_stdp_matches_numpy_loop(nearest, backend):
     conn = _network(2)
     pre, post = _rasters(3, 0.04, 0.04)
