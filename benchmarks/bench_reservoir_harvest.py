@@ -1,32 +1,72 @@
-"""Reservoir state harvest: neurodyn against ReservoirPy 0.4.2 (NumPy backend and its JAX
-backend, ``reservoirpy.jax``), side by side in this process, with this machine's matrix-vector
-rates measured in the same run.
+"""Reservoir state harvest against the machine's floor: neurodyn (float32 and float64; W dense or
+sparse as ``ESN`` chooses, and both forms forced) beside ReservoirPy 0.4.2's NumPy backend and
+its JAX backend (``reservoirpy.jax``), in this process, with the machine's rates measured in the
+same run.
 
 Task: an ESN of N units with 10 % recurrent density (ReservoirPy's seed-1 matrices, used by
-both), driven by T = 10,000 steps of U(-1, 1) input (N = 10,000: 500 steps, ReservoirPy's
-NumPy backend needs ~20 ms a step there; per-step times are printed so sizes compare). Times
-are the best of a few calls after compilation; compilation is reported apart.
+all), driven by T steps of U(-1, 1) input; N in {500, 1,000, 2,000, 5,000, 10,000}; T = 2,000
+up to N = 2,000 and 300 above (per-step times are printed, so sizes compare). Times are the
+best of a few calls after compilation (compilation apart).
 
-Machine rates (the floor): a NumPy loop of dense ``W @ x`` (float32/64), a loop of scipy.sparse
-CSR ``W @ x`` (float64, 10 % density), and one jitted XLA ``lax.scan`` of ``tanh(W x)`` dense
-(float32) and with a ``jax.experimental.sparse`` BCOO matrix. neurodyn's ESN steps a dense W; the
-line "dense vs sparse" says which form is faster here at each N (the measurement behind that
-choice). The machine has 2 cores shared with other jobs: timings are noisy (a few 10 %).
+The floor of a step is the recurrent product's, computed from the work and this machine's best
+rates measured here: (a) the bytes a sparse product must move, ``nnz (s + 4) + (N + 1) 4 + 2 N s``
+for values of s bytes, at the bandwidth of a NumPy triad ``a = b + 2 c`` on 160 MB arrays
+(counting 3 arrays, as STREAM does); (b) the dense product's ``2 N^2`` flops at the best rate
+of NumPy's (OpenBLAS) matrix-vector product at this N and dtype, or its ``s N^2`` bytes at the
+triad bandwidth, whichever is slower. Floor = min(a, b); "fraction" = floor / measured. The
+elementwise work (tanh, leak, input) is not in the floor, so fractions are conservative.
+
+The machine has 2 cores shared with other agents: the load average and the triad bandwidth are
+printed (a quiet machine gives about 35 GB/s); only ratios within one run mean anything.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 import neurodyn
 from benchmarks import best_time, skip_missing_peer
 
-SIZES = (500, 1000, 2000, 10_000)
+SIZES = (500, 1000, 2000, 5000, 10_000)
 DENSITY = 0.1
+
+
+def triad_bandwidth(n: int = 20_000_000) -> float:
+    """Bytes per second of ``a = b + 2 c`` (float64, 3 arrays counted), best of 5."""
+    b, c, a = np.ones(n), np.ones(n), np.empty(n)
+    tmp = np.empty(n)
+
+    def triad():
+        np.multiply(c, 2.0, out=tmp)
+        np.add(b, tmp, out=a)
+
+    best = best_time(triad, 5)
+    # the temporary costs a write and a read more: count the traffic of the fused triad (3 arrays),
+    # so the bandwidth is a lower bound on the machine's
+    return 3 * 8 * n / best
+
+
+def gemv_seconds(w_dense: np.ndarray, dtype) -> float:
+    """Seconds per product of NumPy's (OpenBLAS) dense ``W @ x`` at this N and dtype: the best of
+    3 with OpenBLAS on one thread and on all (its threads stall each other when the cores are
+    busy, so the best of the two is the machine's rate)."""
+    from threadpoolctl import threadpool_limits
+
+    w = w_dense.astype(dtype)
+    x = np.ones(len(w), dtype)
+    loops = max(3, min(200, int(4e8 // w.nbytes)))
+
+    def loop():
+        for _ in range(loops):
+            w @ x
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        one = best_time(loop, 3)
+    return min(one, best_time(loop, 3)) / loops
 
 
 def _first_and_best(fn, repeat: int) -> tuple[float, float]:
@@ -34,46 +74,7 @@ def _first_and_best(fn, repeat: int) -> tuple[float, float]:
     jax.block_until_ready(fn())
     first = time.perf_counter() - t0
     best = best_time(fn, repeat)
-    return first - best, best  # compilation, run
-
-
-def machine_rates(w_dense: np.ndarray, steps: int) -> dict:
-    """Seconds per step of the matrix-vector forms this machine offers (see the module docstring)."""
-    import scipy.sparse as sp
-    from jax.experimental import sparse as jsparse
-
-    n = w_dense.shape[0]
-    loops = max(20, min(steps, int(2e9 // (2 * n * n))))  # each form a fraction of a second
-    out = {}
-    for dtype in (np.float32, np.float64):
-        w = w_dense.astype(dtype)
-        x = np.ones(n, dtype)
-
-        def numpy_loop(w=w, x=x):
-            for _ in range(loops):
-                x = np.tanh(w @ x)
-            return x
-
-        out[f"numpy dense {np.dtype(dtype).name}"] = best_time(numpy_loop, 3) / loops
-    csr = sp.csr_matrix(w_dense)
-
-    def scipy_loop():
-        x = np.ones(n)
-        for _ in range(loops):
-            x = np.tanh(csr @ x)
-        return x
-
-    out["scipy CSR float64"] = best_time(scipy_loop, 3) / loops
-    w32 = jnp.asarray(w_dense, jnp.float32)
-    dense_scan = jax.jit(lambda w, x: jax.lax.scan(lambda x, _: (jnp.tanh(w @ x), None), x, None, length=loops)[0])
-    x0 = jnp.ones(n, jnp.float32)
-    _, t = _first_and_best(lambda: dense_scan(w32, x0), 3)
-    out["XLA scan dense float32"] = t / loops
-    bcoo = jsparse.BCOO.fromdense(w32)
-    sparse_scan = jax.jit(lambda w, x: jax.lax.scan(lambda x, _: (jnp.tanh(w @ x), None), x, None, length=loops)[0])
-    _, t = _first_and_best(lambda: sparse_scan(bcoo, x0), 3)
-    out["XLA scan BCOO float32"] = t / loops
-    return out
+    return first - best, best
 
 
 def harvest(quick: bool):
@@ -83,49 +84,48 @@ def harvest(quick: bool):
     from neurodyn.models import ESN
     from neurodyn.readout import harvest as nd_harvest
 
-    sizes = (300, 600) if quick else SIZES
-    yield ("ESN harvest, 10 % density; times after compilation (compile apart); ratio = ReservoirPy / neurodyn; "
-           "rates in GFLOP/s counting 2 N^2 (dense) or 2 nnz (sparse) per step")
+    bandwidth = triad_bandwidth(2_000_000 if quick else 20_000_000)
+    yield (f"machine: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared with other agents); "
+           f"NumPy triad {bandwidth / 1e9:.1f} GB/s")
+    yield ("per N: times after compilation; ratio = ReservoirPy NumPy / neurodyn; floor and fraction as in the "
+           "module docstring; 'auto' is the form ESN chooses (use_sparse)")
+    sizes = (300, 1200) if quick else SIZES
     for n in sizes:
-        steps = 1000 if quick else (500 if n >= 10_000 else 10_000)
-        repeat = 1 if n >= 2000 else 3
+        steps = 200 if quick else (2000 if n <= 2000 else 300)
+        repeat = 3 if n <= 1000 else 1
         u = np.random.default_rng(0).uniform(-1, 1, (steps, 1))
         res = Reservoir(n, sr=0.9, rc_connectivity=DENSITY, seed=1)
         res.run(u[:5])
-        w = res.W.toarray() if hasattr(res.W, "toarray") else np.asarray(res.W)
+        w = res.W.tocsr() if hasattr(res.W, "tocsr") else np.asarray(res.W)
         w_in = res.Win.toarray() if hasattr(res.Win, "toarray") else np.asarray(res.Win)
         bias = np.asarray(res.bias.toarray() if hasattr(res.bias, "toarray") else res.bias).reshape(-1)
+        nnz = w.nnz if hasattr(w, "nnz") else np.count_nonzero(w)
         t_rpy = best_time(lambda: res.run(u), repeat)
-
         jres = JaxReservoir(n, sr=0.9, rc_connectivity=DENSITY, seed=1)
         c_jax, t_jax = _first_and_best(lambda: jres.run(u), repeat)
-
-        times = {}
+        w_dense = w.toarray() if hasattr(w, "toarray") else w
+        yield (f"  N={n:>6} T={steps} nnz={nnz:,}: ReservoirPy NumPy {t_rpy / steps * 1e6:8.1f} us/step, "
+               f"JAX {t_jax / steps * 1e6:8.1f} us/step (+{c_jax:.1f} s compile)")
         for dtype in (np.float32, np.float64):
-            esn = ESN.from_matrices(w, w_in, bias, dtype=dtype)
-            c, t = _first_and_best(lambda: nd_harvest(esn, u), repeat)
-            times[np.dtype(dtype).name] = (c, t)
-        rates = machine_rates(w, steps)
-        nnz = np.count_nonzero(w)
-        c32, t32 = times["float32"]
-        c64, t64 = times["float64"]
-        yield (f"  N={n:>6} T={steps}: ReservoirPy NumPy {t_rpy:.3f} s ({t_rpy / steps * 1e6:.0f} us/step) | "
-               f"ReservoirPy JAX {t_jax:.3f} s (+{c_jax:.2f} s compile) | neurodyn float32 {t32:.3f} s "
-               f"(+{c32:.2f} s compile), float64 {t64:.3f} s (+{c64:.2f} s)")
-        yield (f"    ratios vs neurodyn float32: ReservoirPy NumPy {t_rpy / t32:.1f}x, JAX {t_jax / t32:.1f}x; "
-               f"vs float64: NumPy {t_rpy / t64:.1f}x, JAX {t_jax / t64:.1f}x")
-        dense_flop, sparse_flop = 2 * n * n, 2 * nnz
-        rate_text = ", ".join(f"{k} {(sparse_flop if ('CSR' in k or 'BCOO' in k) else dense_flop) / s / 1e9:.1f}"
-                              for k, s in rates.items())
-        yield f"    machine (GFLOP/s): {rate_text}"
-        best_dense = min(s for k, s in rates.items() if "dense" in k)
-        best_sparse = min(s for k, s in rates.items() if "CSR" in k or "BCOO" in k)
-        floor = min(best_dense, best_sparse) * steps
-        yield (f"    floor {floor:.3f} s (best form: {'dense' if best_dense <= best_sparse else 'sparse'}, "
-               f"{min(best_dense, best_sparse) * 1e6:.1f} us/step); neurodyn float32 reaches "
-               f"{floor / t32 * 100:.0f}% of it; dense vs sparse in XLA: "
-               f"{rates['XLA scan dense float32'] * 1e6:.1f} vs {rates['XLA scan BCOO float32'] * 1e6:.1f} us/step "
-               f"-> {'dense' if rates['XLA scan dense float32'] <= rates['XLA scan BCOO float32'] else 'sparse'}")
+            s = np.dtype(dtype).itemsize
+            times = {}
+            for form, sparse in (("auto", None), ("dense", False), ("sparse", True)):
+                esn = ESN.from_matrices(w, w_in, bias, dtype=dtype, sparse=sparse)
+                if form == "auto":
+                    chosen = "sparse" if not hasattr(esn.w, "ndim") else "dense"
+                _, times[form] = _first_and_best(lambda: nd_harvest(esn, u), repeat)
+                del esn
+            sparse_floor = (nnz * (s + 4) + (n + 1) * 4 + 2 * n * s) / bandwidth
+            gemv = gemv_seconds(w_dense, dtype)
+            dense_floor = max(gemv, s * n * n / bandwidth)
+            floor = min(sparse_floor, dense_floor)
+            auto = times["auto"] / steps
+            yield (f"    {np.dtype(dtype).name}: neurodyn auto ({chosen}) {auto * 1e6:8.1f} us/step "
+                   f"[dense {times['dense'] / steps * 1e6:.1f}, sparse {times['sparse'] / steps * 1e6:.1f}] | "
+                   f"x ReservoirPy NumPy {t_rpy / times['auto']:.1f}, JAX {t_jax / times['auto']:.1f} | floor "
+                   f"{floor * 1e6:.1f} us/step (sparse bytes {sparse_floor * 1e6:.1f}, dense GEMV "
+                   f"{gemv * 1e6:.1f} = {2 * n * n / gemv / 1e9:.1f} GFLOP/s) -> fraction {floor / auto:.0%}")
+    yield f"machine at the end: load average {os.getloadavg()[0]:.1f}"
 
 
 def main(quick: bool = False):

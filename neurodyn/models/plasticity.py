@@ -102,7 +102,7 @@ class IPReservoir(Model):
             raise SpecError(f"IPReservoir.learning_rate: must be >= 0, got {learning_rate!r}")
         d = esn.w.dtype
         n = esn.n
-        return cls(n, esn.n_inputs, activation, esn.recurrent_gain * esn.w, esn.input_gain * esn.w_in, esn.bias,
+        return cls(n, esn.n_inputs, activation, esn.effective_w, esn.input_gain * esn.w_in, esn.bias,
                    esn.leak, jnp.asarray(learning_rate, d), jnp.asarray(mean, d), jnp.asarray(target_std, d),
                    jnp.ones(n, d), jnp.zeros(n, d))
 

@@ -3,7 +3,10 @@
 ``x(n) = (1 - a) x(n-1) + a phi(W_in [1; u(n)] + W x(n-1))`` with ``phi = tanh`` (or the
 identity for the linear reservoir), leak rate ``a`` in (0, 1], input u(n) given as the drive
 (shape ``(n_inputs,)`` per step). W is dense: at the sizes reservoirs use (N <= a few thousand)
-a dense matvec (and, batched over a sweep, a matmul) beats a sparse gather on CPU.
+a dense matvec (and, batched over a sweep, a matmul) beats a sparse gather on CPU in float32; for
+large sparse reservoirs, and in float64 (whose dense product XLA runs far below bandwidth), W is
+held in CSR form and multiplied by the bandwidth-bound kernel of :mod:`neurodyn.ops.sparse_matvec`
+(:func:`use_sparse` decides; ``sparse=`` overrides).
 References: H. Jaeger, GMD Report 148 (2001); M. Lukoševičius, "A Practical Guide to Applying
 Echo State Networks" (2012).
 """
@@ -20,6 +23,7 @@ import numpy as np
 from ..connectivity.matrices import random_sparse, scale_to_spectral_radius
 from ..core.model import Model, drive_term, float_dtype
 from ..errors import SpecError, check_int
+from ..ops.sparse_matvec import SparseMatrix
 from ..pytree import pytree_dataclass
 from ..schema import MODELS, Field
 
@@ -113,24 +117,26 @@ class ESN(Model):
 
     @classmethod
     def from_matrices(cls, w, w_in, bias=None, *, leak: float = 1.0, activation: str = "tanh",
-                      dtype=None) -> "ESN":
+                      dtype=None, sparse: bool | None = None) -> "ESN":
         """A reservoir with a given recurrent matrix (e.g. orthogonal or cyclic) and inputs:
-        NumPy or JAX arrays, nested lists or scipy.sparse matrices."""
-        w, w_in, bias, leak = _matrices(w, w_in, bias, leak, activation, dtype)
+        NumPy or JAX arrays, nested lists or scipy.sparse matrices. ``sparse``: hold W in CSR form
+        (True), dense (False) or as :func:`use_sparse` decides (None)."""
+        w, w_in, bias, leak = _matrices(w, w_in, bias, leak, activation, dtype, sparse)
         one = jnp.asarray(1.0, w.dtype)
         return cls(w.shape[0], w_in.shape[1], activation, w, w_in, bias, leak, one, one)
 
     @classmethod
     def create(cls, n: int, n_inputs: int = 1, *, spectral_radius: float = 0.9, input_scaling: float = 1.0,
                bias_scaling: float = 0.0, leak: float = 1.0, density: float = 0.1, activation: str = "tanh",
-               seed: int = 0, dtype=None) -> "ESN":
+               seed: int = 0, dtype=None, sparse: bool | None = None) -> "ESN":
         """Random reservoir: sparse W (``density``, U(-0.5, 0.5)) scaled to ``spectral_radius``,
-        dense ``W_in`` U(-input_scaling, input_scaling), bias U(-bias_scaling, bias_scaling)."""
+        dense ``W_in`` U(-input_scaling, input_scaling), bias U(-bias_scaling, bias_scaling);
+        ``sparse`` as in :meth:`from_matrices`."""
         rng = np.random.default_rng(seed + 1)
         w = scale_to_spectral_radius(random_sparse(n, density=density, seed=seed), spectral_radius)
         w_in = rng.uniform(-input_scaling, input_scaling, (n, n_inputs))
         bias = rng.uniform(-bias_scaling, bias_scaling, n) if bias_scaling > 0 else np.zeros(n)
-        return cls.from_matrices(w, w_in, bias, leak=leak, activation=activation, dtype=dtype)
+        return cls.from_matrices(w, w_in, bias, leak=leak, activation=activation, dtype=dtype, sparse=sparse)
 
     def with_feedback(self, n_outputs: int = 1, *, scaling: float = 1.0, seed: int = 0, matrix=None) -> "ESN":
         """The same reservoir with output feedback: ``W_fb`` given as ``matrix`` (N x n_outputs) or
@@ -170,8 +176,8 @@ class ESN(Model):
 
     @property
     def effective_w(self) -> jax.Array:
-        """The recurrent matrix the step uses, ``recurrent_gain * W``."""
-        return self.recurrent_gain * self.w
+        """The recurrent matrix the step uses, ``recurrent_gain * W`` (dense)."""
+        return self.recurrent_gain * (self.w.todense() if isinstance(self.w, SparseMatrix) else self.w)
 
     def jacobian_at_origin(self) -> jax.Array:
         """``J0 = (1 - a) I + a g W`` (the linearisation at x = 0 with zero input and bias)."""
@@ -200,12 +206,49 @@ def _scalar(value, name: str) -> float:
     return float(arr)
 
 
-def _matrices(w, w_in, bias, leak, activation: str, dtype):
+SPARSE_MIN_UNITS = {np.dtype(np.float32): 1000, np.dtype(np.float64): 256}
+SPARSE_MAX_DENSITY = 0.25
+
+
+def use_sparse(n: int, nnz: int, dtype) -> bool:
+    """Whether an N-unit recurrent matrix with ``nnz`` non-zeros is held sparse: a density of at
+    most :data:`SPARSE_MAX_DENSITY` (so the values and indices are at most half the dense bytes in
+    float32) and at least :data:`SPARSE_MIN_UNITS` units, 1,000 in float32 (below it XLA's dense
+    product, in cache, is as fast or faster) and 256 in float64 (XLA's float64 matvec runs at a
+    fraction of the bandwidth: 4-10x slower than the kernel at N = 300-500). Measured with
+    ``python -m benchmarks reservoir_harvest``; docs/models/reservoirs.md, "Large sparse reservoirs"."""
+    return n >= SPARSE_MIN_UNITS.get(np.dtype(dtype), 1000) and nnz <= SPARSE_MAX_DENSITY * n * n
+
+
+def _recurrent(w, d, sparse):
+    """``W`` checked square, as a dense JAX array or a :class:`SparseMatrix` (``sparse``: True,
+    False or None for :func:`use_sparse`)."""
+    if isinstance(w, SparseMatrix):
+        shape, nnz = w.shape, w.nnz
+    elif hasattr(w, "tocsr"):  # scipy.sparse: never densified when held sparse
+        w = w.tocsr()
+        shape, nnz = w.shape, w.count_nonzero()
+    else:
+        w = _dense(w, "w")
+        shape, nnz = w.shape, None
+    if len(shape) != 2 or shape[0] != shape[1]:
+        raise SpecError(f"ESN.w: the recurrent matrix must be square, got shape {tuple(shape)}")
+    if sparse is None:
+        nnz = nnz if nnz is not None else int(np.count_nonzero(w))
+        sparse = use_sparse(shape[0], nnz, d)
+    if sparse:
+        if isinstance(w, SparseMatrix):
+            return SparseMatrix(w.shape, w.indptr, w.indices, w.rows, w.data.astype(d))
+        return SparseMatrix.from_scipy(w, d) if hasattr(w, "tocsr") else SparseMatrix.from_dense(w, d)
+    if isinstance(w, SparseMatrix):
+        return w.todense().astype(d)
+    return jnp.asarray(w.toarray() if hasattr(w, "toarray") else w, d)
+
+
+def _matrices(w, w_in, bias, leak, activation: str, dtype, sparse=None):
     """Checked ``(w, w_in, bias, leak)`` arrays of an ESN (see :meth:`ESN.from_matrices`)."""
     d = float_dtype(dtype)
-    w = _dense(w, "w")
-    if w.ndim != 2 or w.shape[0] != w.shape[1]:
-        raise SpecError(f"ESN.w: the recurrent matrix must be square, got shape {w.shape}")
+    w = _recurrent(w, d, sparse)
     w_in = _dense(w_in, "w_in")
     if w_in.ndim > 2 or w_in.size % w.shape[0] or (w_in.ndim == 2 and w_in.shape[0] != w.shape[0]):
         raise SpecError(f"ESN.w_in: expected {w.shape[0]} rows (one per unit, like w), got shape {w_in.shape}")
@@ -222,7 +265,7 @@ def _matrices(w, w_in, bias, leak, activation: str, dtype):
             raise SpecError(f"ESN.bias: expected a number or {w.shape[0]} values (one per unit), "
                             f"got shape {bias.shape}")
         bias = np.broadcast_to(bias.reshape(-1), (w.shape[0],))
-    return jnp.asarray(w, d), jnp.asarray(w_in, d), jnp.asarray(bias, d), jnp.asarray(leak_value, d)
+    return w, jnp.asarray(w_in, d), jnp.asarray(bias, d), jnp.asarray(leak_value, d)
 
 
 def _esn_from_spec(*, n, n_inputs, spectral_radius, input_scaling, bias_scaling, leak, density, activation, seed,
