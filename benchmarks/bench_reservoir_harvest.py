@@ -12,9 +12,11 @@ The floor of a step is the recurrent product's, computed from the work and this 
 rates measured here: (a) the bytes a sparse product must move, ``nnz (s + 4) + (N + 1) 4 + 2 N s``
 for values of s bytes, at the bandwidth of a NumPy triad ``a = b + 2 c`` on 160 MB arrays
 (counting 3 arrays, as STREAM does); (b) the dense product's ``2 N^2`` flops at the best rate
-of NumPy's (OpenBLAS) matrix-vector product at this N and dtype, or its ``s N^2`` bytes at the
-triad bandwidth, whichever is slower. Floor = min(a, b); "fraction" = floor / measured. The
-elementwise work (tanh, leak, input) is not in the floor, so fractions are conservative.
+of NumPy's (OpenBLAS) matrix-vector product measured at this N and dtype (which includes what
+the caches give a matrix that fits in them). Floor = min(a, b); "fraction" = floor / measured.
+The triad streams from memory, so (a) overstates the time of a sparse matrix that fits in cache
+(N <= 1,000 here): a fraction above 100 % there means the cache beat the memory floor. The
+elementwise work (tanh, leak, input) is not in the floor.
 
 The machine has 2 cores shared with other agents: the load average and the triad bandwidth are
 printed (a quiet machine gives about 35 GB/s); only ratios within one run mean anything.
@@ -117,8 +119,7 @@ def harvest(quick: bool):
                 del esn
             sparse_floor = (nnz * (s + 4) + (n + 1) * 4 + 2 * n * s) / bandwidth
             gemv = gemv_seconds(w_dense, dtype)
-            dense_floor = max(gemv, s * n * n / bandwidth)
-            floor = min(sparse_floor, dense_floor)
+            floor = min(sparse_floor, gemv)
             auto = times["auto"] / steps
             yield (f"    {np.dtype(dtype).name}: neurodyn auto ({chosen}) {auto * 1e6:8.1f} us/step "
                    f"[dense {times['dense'] / steps * 1e6:.1f}, sparse {times['sparse'] / steps * 1e6:.1f}] | "

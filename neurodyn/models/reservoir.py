@@ -206,16 +206,17 @@ def _scalar(value, name: str) -> float:
     return float(arr)
 
 
-SPARSE_MIN_UNITS = {np.dtype(np.float32): 1000, np.dtype(np.float64): 256}
+SPARSE_MIN_UNITS = {np.dtype(np.float32): 2000, np.dtype(np.float64): 256}
 SPARSE_MAX_DENSITY = 0.25
 
 
 def use_sparse(n: int, nnz: int, dtype) -> bool:
     """Whether an N-unit recurrent matrix with ``nnz`` non-zeros is held sparse: a density of at
     most :data:`SPARSE_MAX_DENSITY` (so the values and indices are at most half the dense bytes in
-    float32) and at least :data:`SPARSE_MIN_UNITS` units, 1,000 in float32 (below it XLA's dense
-    product, in cache, is as fast or faster) and 256 in float64 (XLA's float64 matvec runs at a
-    fraction of the bandwidth: 4-10x slower than the kernel at N = 300-500). Measured with
+    float32) and at least :data:`SPARSE_MIN_UNITS` units, 2,000 in float32 (below it XLA's dense
+    product, in cache, was as fast or up to 5x faster at N = 1,000) and 256 in float64 (XLA's
+    float64 matvec runs at a fraction of the bandwidth: 2.5-10x slower than the kernel at N =
+    300-500, 3.5-10x at 2,000; at 1,000 the runs disagreed). Measured with
     ``python -m benchmarks reservoir_harvest``; docs/models/reservoirs.md, "Large sparse reservoirs"."""
     return n >= SPARSE_MIN_UNITS.get(np.dtype(dtype), 1000) and nnz <= SPARSE_MAX_DENSITY * n * n
 

@@ -34,8 +34,8 @@ from ..pytree import pytree_dataclass
 from . import ffi
 
 _TARGET = "neurodyn_sparse_matvec"
-THREAD_MIN_NNZ = 200_000
-"""Below this many non-zeros (about 0.1-0.2 ms of work) the kernel stays on the calling thread:
+THREAD_MIN_NNZ = 64_000
+"""Below this many non-zeros (about 30-60 us of work) the kernel stays on the calling thread:
 starting and joining a second one costs tens of microseconds on an idle machine and far more
 when the cores are busy (measured on the shared 2-core machine: a 25,000-non-zero product took
 60 us split against 11 us for 9,000 unsplit)."""

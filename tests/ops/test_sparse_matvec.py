@@ -16,7 +16,7 @@ def _matrix(m, n, density, seed):
 
 
 @pytest.mark.parametrize("dtype,tol", [(np.float32, 2e-5), (np.float64, 1e-13)])
-@pytest.mark.parametrize("shape,density", [((23, 31), 0.3), ((300, 300), 0.25)])  # the second: two threads
+@pytest.mark.parametrize("shape,density", [((23, 31), 0.3), ((500, 500), 0.3)])  # the second: two threads
 def test_product_equals_the_dense_product(dtype, tol, shape, density):
     assert _kernel_ok()  # the FFI kernel serves here (else this would test the reference formula only)
     a = _matrix(*shape, density, 1)
