@@ -1,6 +1,6 @@
-"""The numba loops behind :mod:`neurodyn.ops.sparse_matvec` (imported on first use): module-level
-functions cached on disk by numba, so a process compiles only the thin FFI handler around
-:func:`run`.
+"""The numba side of :mod:`neurodyn.ops.sparse_matvec` (imported on first use, by its
+``NativeKernel``): module-level loops cached on disk by numba, so a process compiles only the
+thin FFI handler that :func:`handler` builds around :func:`run`.
 
 Row ``i`` of ``y = W x`` is ``sum_k data[k] x[indices[k]]`` over ``indptr[i] <= k < indptr[i+1]``,
 summed in storage order with four partial sums (k mod 4) added at the end: the same rounding
@@ -16,8 +16,15 @@ import numpy as np
 from numba import carray, types
 from numba.core.extending import intrinsic
 
+from . import _frame, ffi
 from ._frame import address, buffer
 from .ffi import FRAME_ARGS, FRAME_RETS, XLA_F64
+
+THREAD_MIN_NNZ = 64_000
+"""Below this many non-zeros (about 30-60 us of work) the kernel stays on the calling thread:
+starting and joining a second one costs tens of microseconds on an idle machine and far more
+when the cores are busy (measured on the shared 2-core machine: a 25,000-non-zero product took
+60 us split against 11 us for 9,000 unsplit)."""
 
 @intrinsic
 def pointer_value(typingctx, pointer):
@@ -106,3 +113,48 @@ def run(frame, lo_fraction, hi_fraction):
     else:
         rows(indptr, indices, carray(address(dp), (n_d,), np.float32), carray(address(xp), (n_x,), np.float32),
              carray(address(yp), (n_y,), np.float32), meta, lo, hi)
+
+
+def handler(variant=()):
+    """The FFI handler (a ``numba.cfunc``): arguments row pointers, column indices, values, x,
+    metadata; result y. Above :data:`THREAD_MIN_NNZ` non-zeros, where the machine has two cores,
+    the second half of the non-zeros goes to a thread the handler starts and joins."""
+    import os
+
+    from numba import types
+
+    from ._gram_kernel import _pthread
+
+    major, minor = ffi.api_version()
+    whole = 1 << 20
+
+    @numba.cfunc(types.voidptr(types.voidptr))
+    def helper(task_address):
+        task = carray(task_address, (3,), np.int64)
+        run(_frame.frame_of(address(task[0])), task[1], task[2])
+        return task_address
+
+    helper_address = helper.address
+    spawn, join = _pthread()
+    split = spawn is not None and (os.cpu_count() or 1) >= 2
+
+    @numba.cfunc(types.int64(types.voidptr))
+    def run_frame(frame_address):
+        frame = _frame.frame_of(frame_address)
+        if _frame.metadata_query(frame, major, minor):
+            return 0
+        _, nnz, _ = buffer(frame, FRAME_ARGS, 1)
+        if not split or nnz < THREAD_MIN_NNZ:
+            run(frame, 0, whole)
+            return 0
+        task = np.array([pointer_value(frame_address), whole // 2, whole], np.int64)
+        thread = np.zeros(1, np.uint64)
+        started = spawn(thread.ctypes.data, 0, helper_address, task.ctypes.data) == 0
+        run(frame, 0, whole // 2)
+        if started:
+            join(thread[0], 0)
+        else:
+            run(frame, whole // 2, whole)
+        return 0 if task[2] == whole else 1
+
+    return run_frame

@@ -107,7 +107,8 @@ def generate(reservoir, readout, warmup, steps: int, *, feedback: Callable | Non
     u = np.asarray(warmup, float)
     u = u.reshape(len(u), -1)
     _drive(reservoir, u, model_dt(reservoir), into)
-    out = _closed_loop(reservoir, init, jnp.asarray(u, dtype), jnp.asarray(_with_intercept(readout), dtype), int(steps), into,
+    weights = jnp.asarray(_with_intercept(readout), dtype)
+    out = _closed_loop(reservoir, init, jnp.asarray(u, dtype), weights, int(steps), into,
                        names, readout.use_inputs, feedback if feedback is not None else _identity, bool(increment))
     return np.asarray(out, float)
 
@@ -136,5 +137,6 @@ def _generate_with_output_feedback(reservoir, readout, init, warmup, steps, feed
     drive = {port: jnp.asarray(u, dtype), feedback_port: jnp.asarray(np.vstack([y, np.zeros((steps, y.shape[1]))]), dtype)}
     prepare_drive(reservoir, drive, len(u), model_dt(reservoir), "generate inputs and warm-up outputs")
     out = _closed_loop_output(reservoir, init, jnp.asarray(u, dtype), jnp.asarray(y, dtype),
-                              jnp.asarray(_with_intercept(readout), dtype), port, feedback_port, names, readout.use_inputs)
+                              jnp.asarray(_with_intercept(readout), dtype), port, feedback_port, names,
+                              readout.use_inputs)
     return np.asarray(out, float)

@@ -60,7 +60,8 @@ def test_lms_converges_to_the_least_squares_weights(setup):
     phi = np.c_[np.ones(len(u)), harvest(esn, u)]
     d = phi @ np.random.default_rng(2).normal(size=(31, 1))
     model = LMS.create(esn, 1, learning_rate=0.2)
-    final, rec = run(model, model.init(jax.random.PRNGKey(0)), 6000, drive={"u": jnp.asarray(u), "target": jnp.asarray(d)})
+    drive = {"u": jnp.asarray(u), "target": jnp.asarray(d)}
+    final, _ = run(model, model.init(jax.random.PRNGKey(0)), 6000, drive=drive)
     errors = [np.sqrt(np.mean((phi[-1500:] @ w - d[-1500:]) ** 2)) / d.std()
               for w in (np.zeros((31, 1)), np.asarray(final.weights))]
     assert errors[1] < 0.1 * errors[0]
