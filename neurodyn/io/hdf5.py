@@ -262,8 +262,13 @@ def load(path) -> dict[str, Any]:
         out: dict[str, Any] = {"meta": {k: _attr(v) for k, v in f["neurodyn"].attrs.items()} if "neurodyn" in f else {},
                                "report": {}, "spikes": {}, "diagnostics": {}}
         for pop, g in f.get("report", {}).items():
-            for var, r in g.items():
+            # a SONATA report file (neurodyn export, or another tool) holds one variable per file at
+            # /report/<pop>/data; neurodyn's run files hold /report/<pop>/<var>/data
+            variables = {_sonata_variable(path): g} if isinstance(g.get("data"), h5py.Dataset) else dict(g.items())
+            for var, r in variables.items():
                 t = r["mapping/time"][()]
+                if "time_unit" not in out["meta"] and "units" in r["mapping/time"].attrs:
+                    out["meta"]["time_unit"] = _attr(r["mapping/time"].attrs["units"])
                 n = r["data"].shape[0]
                 out["report"].setdefault(pop, {})[var] = {
                     "data": r["data"][()], "node_ids": r["mapping/node_ids"][()], "time": t,
@@ -272,6 +277,7 @@ def load(path) -> dict[str, Any]:
         for pop, g in f.get("spikes", {}).items():
             out["spikes"][pop] = {"timestamps": g["timestamps"][()], "node_ids": g["node_ids"][()],
                                   "units": _attr(g["timestamps"].attrs.get("units", "ms")), "sorting": sorting(g)}
+            out["meta"].setdefault("time_unit", out["spikes"][pop]["units"])  # a SONATA spike file has no /neurodyn
         for name, d in f.get("diagnostics", {}).items():
             out["diagnostics"][name] = d[()]
         if "sweep" in f:
@@ -279,6 +285,13 @@ def load(path) -> dict[str, Any]:
         if "readout" in f:  # a run of a spec with a [task] (neurodyn.spec.task)
             out["readout"] = _read_group(f["readout"])
     return out
+
+
+def _sonata_variable(path) -> str:
+    """The variable of a SONATA report file: ``x`` for ``report_x.h5`` (neurodyn export's names),
+    else ``data``."""
+    stem = Path(path).name.removesuffix(".h5")
+    return stem.removeprefix("report_") if stem.startswith("report_") and len(stem) > 7 else "data"
 
 
 def sorting(group) -> str:
