@@ -435,3 +435,20 @@ def test_output_on_a_file_system_without_size_says_it_cannot_write(workdir, caps
     assert main(["run", str(SPECS / "chialvo_single.toml"), "--steps", "1200", "--out", "/proc/x.h5"]) == 2
     err = capsys.readouterr().err
     assert "cannot write output file /proc/x.h5" in err and "free there" not in err, err
+
+
+def test_info_lists_any_hdf5_file_even_with_missing_links(workdir, capsys):
+    import h5py
+
+    with h5py.File("odd.h5", "w") as f:
+        f["a"] = np.array([1.0, np.nan, 3.0, np.inf] + [2.0] * 20)
+        f["soft"] = h5py.SoftLink("/nowhere")
+        f["ext"] = h5py.ExternalLink("missing.h5", "/x")
+        f["t"] = np.dtype("f4")
+        f.attrs["big"] = np.arange(100)
+    assert main(["info", "odd.h5"]) == 0
+    out = capsys.readouterr().out
+    for line in ("odd.h5: HDF5 file (not written by neurodyn)", 'big = {"min": 0, "mean": 49.5, "max": 99}',
+                 "a: float64 (24,)  min 1, mean 2, max 3, 2 non-finite", "ext: link to missing.h5:/x (missing)",
+                 "soft: link to /nowhere (missing)", "t: datatype float32"):
+        assert line in out, (line, out)

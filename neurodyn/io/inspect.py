@@ -124,7 +124,20 @@ def _attrs(obj) -> dict:
     return out
 
 
+def _member(group, name: str) -> dict:
+    """A group member; a link whose target is missing is listed as such instead of failing."""
+    link = group.get(name, getlink=True)
+    try:
+        return _node(group[name])
+    except (KeyError, OSError):
+        target = getattr(link, "path", "?")
+        where = f"{link.filename}:" if isinstance(link, h5py.ExternalLink) else ""
+        return {"type": "link", "target": f"{where}{target}", "resolved": False}
+
+
 def _node(obj) -> dict:
+    if isinstance(obj, h5py.Datatype):
+        return {"type": "datatype", "dtype": str(obj.dtype), "attrs": _attrs(obj)}
     if isinstance(obj, h5py.Dataset):
         node: dict[str, Any] = {"type": "dataset", "dtype": str(obj.dtype), "shape": list(obj.shape)}
         attrs = _attrs(obj)
@@ -140,7 +153,7 @@ def _node(obj) -> dict:
                 node["summary"] = _dataset_stats(obj)
         return node
     names = sorted(obj, key=lambda n: (n != "neurodyn", ""))  # the metadata first, then the file's order
-    return {"type": "group", "attrs": _attrs(obj), "members": {name: _node(obj[name]) for name in names}}
+    return {"type": "group", "attrs": _attrs(obj), "members": {name: _member(obj, name) for name in names}}
 
 
 def file_kind(f: h5py.File) -> str:
@@ -226,6 +239,10 @@ def describe(path) -> str:
             attributes(node["attrs"], where or "/", indent + "  ")
             for child, sub in node["members"].items():
                 walk(sub, child, f"{where}/{child}", depth + 1)
+            return
+        if node["type"] in ("link", "datatype"):
+            what = f"link to {node['target']} (missing)" if node["type"] == "link" else f"datatype {node['dtype']}"
+            lines.append(f"{indent}{name}: {what}")
             return
         unit = f" [{node['units']}]" if "units" in node else ""
         shape = "(" + ", ".join(str(n) for n in node["shape"]) + ("," if len(node["shape"]) == 1 else "") + ")"
