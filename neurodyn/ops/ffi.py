@@ -44,16 +44,6 @@ def api_version() -> tuple:
         return 0, 1
 
 
-@functools.cache
-def numba_installed() -> bool:
-    """Whether numba can be found (without importing it). The kernels of
-    :class:`neurodyn.ops.kernel.NativeKernel` use :func:`neurodyn.ops.backends.native_problem`
-    instead, which also checks numba's cache and the FFI layout."""
-    import importlib.util
-
-    return importlib.util.find_spec("numba") is not None
-
-
 _HANDLERS: list = []  # XLA holds the handlers' addresses for the life of the process
 
 
