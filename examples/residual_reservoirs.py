@@ -28,6 +28,14 @@ its states are not stationary and the capacity on held-out data is 1.3 +- 0.1: t
 not suit it (the ResRMN papers evaluate it on finite sequences). The papers report memory
 capacity at their own sizes, scalings and ridge values, so the values are ours, not theirs.
 
+The NARMA-10 map (9 x 9 points, the bundled 400-unit ESN) finds no chaos under the task's input
+(lambda_max <= -0.026 everywhere): the lowest test NRMSE, 0.094, lies at spectral radius 1.43 and
+input scaling 0.079, where lambda_max = -0.11, close to the edge, as the edge-of-chaos picture
+says. The Mackey-Glass ESN (500 units) stays within 0.4 standard deviations of the truth over the
+whole 500-step closed loop (NRMSE 0.104). The full run took 1,508 s on the 2-core machine while it
+ran eight other jobs (load average above 30); most of it is the 81-point NARMA sweep with the
+tangent dynamics of a 400-unit reservoir.
+
 Run: ``python examples/residual_reservoirs.py [--quick]``. Writes the three PNGs and
 ``hdf5_outputs/residual_reservoirs.h5`` (every capacity) beside them.
 """
