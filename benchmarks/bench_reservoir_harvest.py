@@ -35,6 +35,10 @@ from benchmarks import best_time, skip_missing_peer
 
 SIZES = (500, 1000, 2000, 5000, 10_000)
 DENSITY = 0.1
+STEPS = 2000
+"""Steps harvested up to N = 2,000."""
+LARGE_STEPS = 300
+"""Steps harvested above N = 2,000."""
 
 
 def triad_bandwidth(n: int = 20_000_000) -> float:
@@ -93,7 +97,7 @@ def harvest(quick: bool):
            "module docstring; 'auto' is the form ESN chooses (use_sparse)")
     sizes = (300, 1200) if quick else SIZES
     for n in sizes:
-        steps = 200 if quick else (2000 if n <= 2000 else 300)
+        steps = 200 if quick else (STEPS if n <= 2000 else LARGE_STEPS)
         repeat = 3 if n <= 1000 else 1
         u = np.random.default_rng(0).uniform(-1, 1, (steps, 1))
         res = Reservoir(n, sr=0.9, rc_connectivity=DENSITY, seed=1)
