@@ -13,7 +13,7 @@ a driven run, the Lyapunov spectrum). The digest holds, for every HDF5 file writ
 trained readouts, sweep files): every dataset's dtype, shape and SHA-256 of its bytes, a few
 float64 summary numbers (sum, sum of squares, min, max: how large a difference is), and every
 attribute except the ones that change between identical runs (creation time, wall time,
-version). Sweep results and task scores (``/diagnostics`` of task runs, the sweeps' result
+version; the temporary folder in stored paths reads ``<tmp>``). Sweep results and task scores (``/diagnostics`` of task runs, the sweeps' result
 datasets) are also kept as values.
 
 ``compare`` says, for every file, whether every dataset and attribute is identical (exact
@@ -28,6 +28,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -77,9 +78,14 @@ def _cli(args: list[str], log) -> None:
         raise RuntimeError(f"neurodyn {' '.join(args)} failed (exit {p.returncode}):\n{p.stderr[-2000:]}")
 
 
+TMP = re.compile(r"[^\s\"']*check_identical_[A-Za-z0-9_]+/")  # this run's temporary folder, in stored paths
+
+
 def _attr(v):
     if isinstance(v, bytes):
-        return v.decode()
+        v = v.decode()
+    if isinstance(v, str):
+        return TMP.sub("<tmp>/", v)
     if isinstance(v, np.ndarray):
         return v.tolist() if v.dtype.kind != "O" else [str(x) for x in v]
     if isinstance(v, np.generic):
@@ -232,7 +238,8 @@ def compare(before: dict, after: dict, out=sys.stdout) -> int:
                 diffs.append(f"{name} differs ({da['dtype']}{da['shape']} -> {db['dtype']}{db['shape']}, "
                              f"summary rel. diff {_rel(da['summary'], db['summary']):.2g})")
         for name in sorted(set(a["attrs"]) | set(b["attrs"])):
-            aa, ab = a["attrs"].get(name, {}), b["attrs"].get(name, {})
+            aa, ab = ({k: TMP.sub("<tmp>/", v) if isinstance(v, str) else v for k, v in x["attrs"].get(name, {}).items()}
+                      for x in (a, b))
             for k in sorted(set(aa) | set(ab)):
                 if aa.get(k) != ab.get(k):
                     diffs.append(f"attr {name or '/'}@{k}: {str(aa.get(k))[:60]!r} -> {str(ab.get(k))[:60]!r}")

@@ -6,12 +6,13 @@ from .model import Model, ModelProtocol, Surface, check_drive, drive_term, float
 from .continuous import ContinuousModel
 from .network import Network, NetworkState, stack
 from .projection import Projection
+from .loop import Observer, scan_blocks
 from .simulate import run, simulate
 from .trajectory import Trajectory
 from .gradients import grad, value_and_grad
 
 __all__ = ["Model", "ModelProtocol", "ContinuousModel", "Surface", "surface", "model_dt", "check_drive",
-           "Network", "NetworkState", "stack", "Projection", "Trajectory", "simulate", "run",
+           "Network", "NetworkState", "stack", "Projection", "Observer", "scan_blocks", "Trajectory", "simulate", "run",
            "Integrator", "Euler", "RK4", "ExponentialEuler", "EulerMaruyama", "INTEGRATORS",
            "euler", "rk4", "exponential_euler", "euler_maruyama", "drive_term", "float_dtype", "per_node",
            "grad", "value_and_grad"]

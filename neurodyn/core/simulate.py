@@ -1,28 +1,32 @@
 """``simulate``: run any model of the protocol as one compiled ``lax.scan`` per chunk.
 
-A run is split into chunks of whole recording intervals; each chunk is a single compiled call
-(the model is a traced argument, so new parameter values never recompile), after which its
-records are copied to the host, handed to an optional writer and checked for NaN/Inf. The
-compiled body is the same for every chunk length, so a chunked run equals an unchunked one bit
-for bit. ``run`` is the pure, differentiable, vmappable counterpart without host work.
+A run is split into chunks of whole recording intervals; each chunk is a single compiled call of
+the block-scan driver (:func:`neurodyn.core.loop.scan_blocks`, one block per recording interval;
+the model is a traced argument, so new parameter values never recompile), after which its
+records are copied to the host, handed to an optional writer and checked for NaN/Inf. Recorded
+samples (:class:`Record`) and spikes (:class:`Spikes`) are observers of the driver, beside any
+the caller gives (``observers=``). The compiled body is the same for every chunk length, so a
+chunked run equals an unchunked one bit for bit. ``run`` is the pure, differentiable, vmappable
+counterpart without host work.
 """
 
 from __future__ import annotations
 
 import math
 import sys
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
 from ..errors import DivergenceError, Interrupted, SpecError, check_int
 from ..ops.bits import pack_bits, unpack_events
 from ..pytree import is_inexact
-from .loop import initial_state, iterate, prepare_drive, transition
+from .loop import (Observer, init_observers, init_state, initial_state, iterate, join_drive, prepare_drive,
+                   scan_blocks, split_drive)
 from .model import model_dt, surface
 from .trajectory import Trajectory
 
@@ -32,48 +36,60 @@ NO_RECORD_CHUNK = 100_000  # steps per chunk when nothing is recorded
 MAX_STEPS = 2**31 - 1  # the step counter is a 32-bit integer
 
 
-def _scan_records(model, state, step0, dt, thresholds, prev, drive, n_records, every, names, spike_names,
-                  event_names):
-    """``n_records`` times: record ``names``, then take ``every`` steps (spikes every step).
+@dataclass(frozen=True)
+class Record(Observer):
+    """The recorded samples of ``simulate``: ``names`` observed once per block (the block's
+    recording interval), on the state before its first step."""
 
-    ``spike_names`` are observables whose upward crossing of ``thresholds`` is a spike;
-    ``event_names`` are boolean observables recorded as they are (spikes of spiking models)."""
+    names: tuple = ()
 
-    def one_step(carry, _):
-        st, step, prv = carry
-        new = transition(model, st, drive, step, dt)
-        if spike_names or event_names:
-            obs = model.observe(new)
-            cur = tuple(obs[n] for n in spike_names)
-            spk = tuple((p < th) & (c >= th) for p, c, th in zip(prv, cur, thresholds))
-            spk = spk + tuple(obs[n].astype(bool) for n in event_names)
-            spk = tuple(pack_bits(x) for x in spk)
-        else:
-            cur, spk = prv, ()
-        return (new, step + 1, cur), spk
-
-    def one_record(carry, _):
-        obs = model.observe(carry[0]) if names else {}
-        rec = {n: obs[n] for n in names}
-        carry, spk = lax.scan(one_step, carry, None, length=every)
-        return carry, (rec, spk)
-
-    carry, (recs, spks) = lax.scan(one_record, (state, step0, prev), None, length=n_records)
-    return carry, recs, spks
+    def block(self, carry, model, state, i, outputs):
+        obs = model.observe(state) if self.names else {}
+        return carry, {n: obs[n] for n in self.names}
 
 
-@partial(jax.jit, static_argnames=("n_records", "every", "names", "spike_names", "event_names", "drive_fn"))
-def _chunk(model, state, step0, dt, thresholds, prev, drive_arrays, n_records, every, names, spike_names,
-           event_names, drive_fn):
-    drive = drive_fn if drive_fn is not None else drive_arrays
-    return _scan_records(model, state, step0, dt, thresholds, prev, drive, n_records, every, names, spike_names,
-                         event_names)
+@dataclass(frozen=True)
+class Spikes(Observer):
+    """Spikes of ``simulate`` at every step, packed 32 per word: upward crossings
+    ``v_{n-1} < threshold <= v_n`` of ``crossing`` (thresholds and the previous values in the
+    carry) and the boolean ``events`` as they are. Block output: the block's words ``(block,
+    ...)`` per observable."""
+
+    crossing: tuple = ()
+    events: tuple = ()
+    thresholds: tuple = field(default=(), compare=False)  # read by init only (carried, not compiled in)
+
+    def init(self, model, state):
+        """The carry: the thresholds (in each observable's dtype) and the values of ``state``."""
+        obs = model.observe(state)
+        return (tuple(jnp.asarray(th, jnp.result_type(obs[n])) for n, th in zip(self.crossing, self.thresholds)),
+                tuple(obs[n] for n in self.crossing))
+
+    def step(self, carry, model, state, i):
+        thresholds, prev = carry
+        if not (self.crossing or self.events):
+            return carry, ()
+        obs = model.observe(state)
+        cur = tuple(obs[n] for n in self.crossing)
+        spk = tuple((p < th) & (c >= th) for p, c, th in zip(prev, cur, thresholds))
+        spk = spk + tuple(obs[n].astype(bool) for n in self.events)
+        return (thresholds, cur), tuple(pack_bits(x) for x in spk)
+
+    def block(self, carry, model, state, i, outputs):
+        return carry, outputs
+
+
+@partial(jax.jit, static_argnames=("blocks", "block", "observers", "drive_fn"))
+def _chunk(model, state, step0, dt, carries, drive_arrays, *, blocks, block, observers, drive_fn):
+    """One compiled call of the driver: ``blocks`` blocks of ``block`` steps from ``step0``."""
+    return scan_blocks(model, state, join_drive(drive_fn, drive_arrays), dt, step0, blocks, block, observers,
+                       carries)
 
 
 @partial(jax.jit, static_argnames=("n_steps", "names", "drive_fn"))
 def _finite_per_step(model, state, step0, dt, drive_arrays, n_steps, names, drive_fn):
     """For each of ``n_steps`` steps: whether each observable of the new state is finite."""
-    drive = drive_fn if drive_fn is not None else drive_arrays
+    drive = join_drive(drive_fn, drive_arrays)
 
     def finite(new, i):
         obs = model.observe(new)
@@ -102,17 +118,15 @@ def run(model, state, steps: int, *, every: int = 1, drive=None, record=None, dt
     state = initial_state(model, state)
     names = tuple(record) if record is not None else tuple(model.observe(state))
     n_records = steps // every
-    drive = prepare_drive(model, drive, t0 + steps, dt)
+    drive_fn, drive_arrays = split_drive(prepare_drive(model, drive, t0 + steps, dt))
     step0 = jnp.asarray(t0, jnp.int32)
-    drive_fn, drive_arrays = (drive, None) if callable(drive) else (None, drive)
     # the same compiled function as simulate (model as an argument), so both agree bit for bit
-    (final, _, _), recs, _ = _chunk(model, state, step0, dt, (), (), drive_arrays, n_records=n_records, every=every,
-                                    names=names, spike_names=(), event_names=(), drive_fn=drive_fn)
+    final, _, (recs, _) = _chunk(model, state, step0, dt, ((), ((), ())), drive_arrays, blocks=n_records, block=every,
+                                 observers=(Record(names), Spikes()), drive_fn=drive_fn)
     tail = steps - n_records * every
     if tail:
-        (final, _, _), _, _ = _chunk(model, final, step0 + n_records * every, dt, (), (), drive_arrays,
-                                     n_records=tail, every=1, names=(), spike_names=(), event_names=(),
-                                     drive_fn=drive_fn)
+        final, _, _ = _chunk(model, final, step0 + n_records * every, dt, ((), ((), ())), drive_arrays, blocks=tail,
+                             block=1, observers=(Record(), Spikes()), drive_fn=drive_fn)
     return final, recs
 
 
@@ -120,7 +134,8 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
              record: tuple[str, ...] | None = None, every: int = 1, transient: int = 0,
              spikes: Mapping[str, float | None] | None = None, events: tuple[str, ...] | None = None,
              chunk: int | None = None, writer=None, progress: bool | None = None, dt: float | None = None,
-             keep: bool = True, should_stop: Callable[[], bool] | None = None) -> Trajectory:
+             keep: bool = True, should_stop: Callable[[], bool] | None = None,
+             observers: Sequence[Observer] = ()) -> Trajectory:
     """Simulate ``model`` for ``steps`` steps and return the recorded :class:`Trajectory`.
 
     Args:
@@ -147,6 +162,9 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
         keep: keep the records in memory (set False when streaming to a writer).
         should_stop: called before every chunk; when it returns True the run stops there
             (e.g. :class:`neurodyn.signals.StopFlag`, set by Ctrl-C).
+        observers: :class:`neurodyn.core.Observer` objects run inside the compiled loop on
+            every step after the transient (e.g. :class:`neurodyn.diagnostics.SpikingMonitor`);
+            their ``finalize`` results are the trajectory's ``diagnostics``.
 
     Raises:
         DivergenceError: a state became NaN/Inf; names the step and the observable and carries
@@ -166,9 +184,7 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
         raise SpecError(f"dt must be a positive finite number, got {dt!r}")
     if not math.isfinite(steps * dt):
         raise SpecError(f"steps * dt must be a finite time, got {steps:,} steps of dt = {dt:g}")
-    if state is None:
-        state = model.init(key if key is not None else jax.random.PRNGKey(0))
-    state = initial_state(model, state)
+    state = init_state(model, state, key)
     available = model.observe(state)
     names = tuple(record) if record is not None else tuple(available)
     spike_map = {n: th for n, th in dict(spikes or {}).items() if th is not None}
@@ -180,103 +196,149 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
     for n in event_names:
         if jnp.result_type(available[n]) != jnp.bool_:
             raise SpecError(f"events: observable {n!r} is not boolean; give a threshold in spikes= instead")
-    drive = prepare_drive(model, drive, steps, dt)
-    drive_fn, drive_arrays = (drive, None) if callable(drive) else (None, drive)
-    spike_names = tuple(spike_map)
-    thresholds = tuple(jnp.asarray(spike_map[n], jnp.result_type(available[n])) for n in spike_names)
+    observers = tuple(observers)
+    for o in observers:
+        if not isinstance(o, Observer):
+            raise SpecError(f"observers: expected neurodyn.core.Observer objects, got {type(o).__name__}")
+    drive_fn, drive_arrays = split_drive(prepare_drive(model, drive, steps, dt))
     if not bool(_all_finite(state)):
         raise DivergenceError("the initial state contains NaN or Inf", step=0, variable="initial state",
                               trajectory=Trajectory(np.zeros(0), {}, {}, state, 0, dt, every, transient))
 
     n_records, tail = divmod(steps - transient, every)
-    per_record = record_bytes(available, names, (*spike_names, *event_names), every)
+    spiking = Spikes(tuple(spike_map), event_names, tuple(spike_map.values()))
+    per_record = record_bytes(available, names, (*spiking.crossing, *event_names), every)
     chunk_records = records_per_chunk(per_record, n_records, every, chunk)
     no_record_chunk = NO_RECORD_CHUNK if chunk is None else chunk
-
     show = progress if progress is not None else (sys.stderr.isatty() and steps >= 100_000)
-    bar = _progress_bar(steps) if show else None
-    spiking = (*spike_names, *event_names)
-    times, data = [], {n: [] for n in names}
-    spk_t, spk_i = {n: [] for n in spiking}, {n: [] for n in spiking}
-    done = written = 0
-    all_names = tuple(available)
-
-    def advance(state, prev, n_rec, ev, rec_names, spk_names, evt_names):
-        nonlocal done, written
-        if should_stop is not None and should_stop():
-            traj = _assemble(model, times, data, spk_t, spk_i, state, done, dt, every, transient)
-            raise Interrupted(f"stopped at step {done:,} of {steps:,} ({written:,} samples recorded)",
-                              steps=done, trajectory=traj)
-        step0 = jnp.asarray(done, jnp.int32)
-        (new, _, new_prev), recs, spks = _chunk(model, state, step0, dt, thresholds if spk_names else (), prev,
-                                                drive_arrays, n_records=n_rec, every=ev, names=rec_names,
-                                                spike_names=spk_names, event_names=evt_names, drive_fn=drive_fn)
-        rec_times = (done + ev * np.arange(n_rec)) * dt if rec_names else None
-        bad_step = None
-        if not bool(_all_finite(new)):
-            flags = np.asarray(_finite_per_step(model, state, step0, dt, drive_arrays, n_steps=n_rec * ev,
-                                                names=all_names, drive_fn=drive_fn))
-            bad_rows = np.nonzero(~flags.all(axis=1))[0]
-            i = int(bad_rows[0]) if len(bad_rows) else n_rec * ev - 1
-            bad_step = done + i + 1
-            bad_var = all_names[int(np.nonzero(~flags[i])[0][0])] if len(bad_rows) else all_names[0]
-        keep_steps = n_rec * ev if bad_step is None else bad_step - 1 - done
-        if rec_names:
-            n_keep = n_rec if bad_step is None else min(n_rec, keep_steps // ev + 1)
-            host = {n: np.asarray(recs[n][:n_keep]) for n in rec_names}
-            chunk_times = rec_times[:n_keep]
-        else:
-            host, chunk_times = {}, None
-        chunk_spikes = {}
-        for n, s in zip((*spk_names, *evt_names), spks):
-            words = np.asarray(s).reshape(n_rec * ev, -1)[:keep_steps]
-            step_idx, node = unpack_events(words, int(np.prod(np.shape(available[n]))))
-            chunk_spikes[n] = ((done + step_idx + 1) * dt, node.astype(np.uint64))
-        written += len(chunk_times) if chunk_times is not None else 0
-        if rec_names or spk_names or evt_names:
-            if writer is not None:
-                writer.append(chunk_times, host, chunk_spikes)
-            if keep:
-                times.append(chunk_times if chunk_times is not None else np.zeros(0))
-                for n in rec_names:
-                    data[n].append(host[n])
-                for n, (t, i) in chunk_spikes.items():
-                    spk_t[n].append(t)
-                    spk_i[n].append(i)
-        if bad_step is not None:
-            done = bad_step - 1
-            traj = _assemble(model, times, data, spk_t, spk_i, state, done, dt, every, transient)
-            pop, _, var = bad_var.rpartition(".")
-            where = f"variable {var!r} of population {pop!r}" if pop else f"variable {var!r} of {type(model).__name__}"
-            raise DivergenceError(
-                f"simulation diverged at step {bad_step}: {where} became NaN or Inf "
-                f"(kept {written} samples recorded before it)",
-                step=bad_step, variable=bad_var, trajectory=traj)
-        done += n_rec * ev
-        if bar is not None:
-            bar.update(n_rec * ev)
-        return new, new_prev
-
+    host = _Host(model, steps, dt, every, transient, (drive_fn, drive_arrays), available, writer, keep, should_stop,
+                 _progress_bar(steps) if show else None, names, (*spiking.crossing, *event_names), observers)
     try:
-        prev = ()
-        remaining = transient
+        remaining = transient  # the transient: no observer
         while remaining:
             n = min(remaining, no_record_chunk)
-            state, prev = advance(state, prev, n, 1, (), (), ())
+            state, _ = host.advance(state, (), (), n, 1)
             remaining -= n
-        obs = model.observe(state)
-        prev = tuple(obs[n] for n in spike_names)
+        watched = (Record(names), spiking, *observers)
+        carries = init_observers(watched, model, state)
         remaining = n_records
         while remaining:
             n = min(remaining, chunk_records)
-            state, prev = advance(state, prev, n, every, names, spike_names, event_names)
+            state, carries = host.advance(state, carries, watched, n, every)
             remaining -= n
         if tail:
-            state, prev = advance(state, prev, tail, 1, (), spike_names, event_names)
+            state, carries = host.advance(state, carries, (Record(), *watched[1:]), tail, 1)
     finally:
-        if bar is not None:
-            bar.close()
-    return _assemble(model, times, data, spk_t, spk_i, state, done, dt, every, transient)
+        host.close()
+    return host.trajectory(state, watched[2:], carries[2:])
+
+
+class _Host:
+    """The host side of a ``simulate`` run: one compiled call per chunk, the NaN/Inf check, the
+    chunk's records and spikes to the writer and (``keep``) to memory, the stop flag, the
+    progress bar; ``done`` steps and ``written`` samples so far."""
+
+    def __init__(self, model, steps, dt, every, transient, drive, available, writer, keep, should_stop, bar, names,
+                 spiking, observers):
+        self.model, self.steps, self.dt, self.every, self.transient = model, steps, dt, every, transient
+        self.drive_fn, self.drive_arrays = drive
+        self.available, self.writer, self.keep, self.should_stop, self.bar = available, writer, keep, should_stop, bar
+        self.times: list = []
+        self.data: dict = {n: [] for n in names}
+        self.spikes: dict = {n: ([], []) for n in spiking}
+        self.observers = observers  # the caller's observers (their carries follow Record's and Spikes')
+        self.done = self.written = 0
+        self.state, self.carries = None, ()  # the state and carries before the current chunk
+
+    def advance(self, state, carries, observers, blocks: int, block: int):
+        """``blocks`` blocks of ``block`` steps from step ``done``; returns the new state and
+        carries. Raises Interrupted before the chunk if asked to stop, DivergenceError (with the
+        samples before the bad step) if a state became NaN/Inf."""
+        self.state, self.carries = state, carries
+        if self.should_stop is not None and self.should_stop():
+            raise Interrupted(f"stopped at step {self.done:,} of {self.steps:,} ({self.written:,} samples recorded)",
+                              steps=self.done, trajectory=self._early())
+        step0 = jnp.asarray(self.done, jnp.int32)
+        new, new_carries, outputs = _chunk(self.model, state, step0, self.dt, carries, self.drive_arrays, blocks=blocks,
+                                           block=block, observers=observers, drive_fn=self.drive_fn)
+        bad = None if bool(_all_finite(new)) else self._first_bad_step(state, step0, blocks * block)
+        keep_steps = blocks * block if bad is None else bad[0] - 1 - self.done
+        record_names = observers[0].names if observers else ()
+        recs, chunk_times = {}, None
+        if record_names:
+            n_keep = blocks if bad is None else min(blocks, keep_steps // block + 1)
+            recs = {n: np.asarray(outputs[0][n][:n_keep]) for n in record_names}
+            chunk_times = ((self.done + block * np.arange(blocks)) * self.dt)[:n_keep]
+        chunk_spikes = {}
+        if observers:
+            spiking = observers[1]
+            for n, words in zip((*spiking.crossing, *spiking.events), outputs[1]):
+                words = np.asarray(words).reshape(blocks * block, -1)[:keep_steps]
+                step_idx, node = unpack_events(words, int(np.prod(np.shape(self.available[n]))))
+                chunk_spikes[n] = ((self.done + step_idx + 1) * self.dt, node.astype(np.uint64))
+        self._take(chunk_times, recs, chunk_spikes)
+        if bad is not None:
+            self.done = bad[0] - 1
+            pop, _, var = bad[1].rpartition(".")
+            where = f"variable {var!r} of population {pop!r}" if pop else \
+                f"variable {var!r} of {type(self.model).__name__}"
+            raise DivergenceError(f"simulation diverged at step {bad[0]}: {where} became NaN or Inf "
+                                  f"(kept {self.written} samples recorded before it)",
+                                  step=bad[0], variable=bad[1], trajectory=self._early())
+        self.done += blocks * block
+        if self.bar is not None:
+            self.bar.update(blocks * block)
+        return new, new_carries
+
+    def _first_bad_step(self, state, step0, n_steps) -> tuple[int, str]:
+        """``(step, observable)``: the first step of the chunk whose state is not finite."""
+        names = tuple(self.available)
+        flags = np.asarray(_finite_per_step(self.model, state, step0, self.dt, self.drive_arrays, n_steps=n_steps,
+                                            names=names, drive_fn=self.drive_fn))
+        bad_rows = np.nonzero(~flags.all(axis=1))[0]
+        i = int(bad_rows[0]) if len(bad_rows) else n_steps - 1
+        return self.done + i + 1, names[int(np.nonzero(~flags[i])[0][0])] if len(bad_rows) else names[0]
+
+    def _take(self, chunk_times, recs: dict, chunk_spikes: dict) -> None:
+        """Hand a chunk's samples and spikes to the writer and keep them (``keep``)."""
+        self.written += len(chunk_times) if chunk_times is not None else 0
+        if not (recs or chunk_spikes or chunk_times is not None):
+            return
+        if self.writer is not None:
+            self.writer.append(chunk_times, recs, chunk_spikes)
+        if self.keep:
+            self.times.append(chunk_times if chunk_times is not None else np.zeros(0))
+            for n, v in recs.items():
+                self.data[n].append(v)
+            for n, (t, i) in chunk_spikes.items():
+                self.spikes[n][0].append(t)
+                self.spikes[n][1].append(i)
+
+    def _early(self) -> Trajectory:
+        """The trajectory until the last completed chunk (an interrupted or diverged run)."""
+        carries = self.carries[2:]  # none before observation starts (in the transient)
+        return self.trajectory(self.state, self.observers[:len(carries)], carries)
+
+    def trajectory(self, state, observers, carries) -> Trajectory:
+        cat = lambda parts, dtype=float: np.concatenate(parts) if parts else np.zeros(0, dtype)
+        described = surface(self.model)
+        observed = max(self.done - self.transient, 0)
+        diagnostics = {}
+        for o, c in zip(observers, carries):
+            for name, value in o.finalize(c, observed).items():
+                value, attrs = value if isinstance(value, tuple) else (value, {})
+                diagnostics[name] = (np.asarray(value), dict(attrs))
+        return Trajectory(
+            times=cat([t for t in self.times if t is not None]),
+            data={n: (np.concatenate(v) if v else np.zeros((0,))) for n, v in self.data.items()},
+            spikes={n: (cat(t), cat(i, np.uint64)) for n, (t, i) in self.spikes.items()},
+            final_state=state, steps=self.done, dt=self.dt, every=self.every, transient=self.transient,
+            time_unit=described.time_unit, units=dict(described.units), diagnostics=diagnostics,
+        )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def record_bytes(observables: Mapping, names, spiking, every: int) -> int:
@@ -293,18 +355,6 @@ def records_per_chunk(per_record: int, n_records: int, every: int, chunk: int | 
     else:
         per_chunk = max(1, check_int("chunk", chunk, 1) // every)
     return min(per_chunk, max(n_records, 1))
-
-
-def _assemble(model, times, data, spk_t, spk_i, state, done, dt, every, transient) -> Trajectory:
-    cat = lambda parts, dtype=float: np.concatenate(parts) if parts else np.zeros(0, dtype)
-    described = surface(model)
-    return Trajectory(
-        times=cat([t for t in times if t is not None]),
-        data={n: (np.concatenate(v) if v else np.zeros((0,))) for n, v in data.items()},
-        spikes={n: (cat(spk_t[n]), cat(spk_i[n], np.uint64)) for n in spk_t},
-        final_state=state, steps=done, dt=dt, every=every, transient=transient,
-        time_unit=described.time_unit, units=dict(described.units),
-    )
 
 
 def _progress_bar(total: int):

@@ -24,7 +24,8 @@ class Trajectory:
         time_unit: unit of ``times``, spike times and ``dt`` (the model's; ``"iteration"`` for maps).
         units: observable name -> unit.
         diagnostics: ``/diagnostics`` datasets computed inside the loop, ``name -> (values,
-            attrs)`` (the spiking statistics of a spec's run, see
+            attrs)``: the results (``finalize``) of the run's observers (``simulate(...,
+            observers=...)``, e.g. the spiking statistics of a spec's run,
             :class:`neurodyn.diagnostics.SpikingMonitor`); empty otherwise.
 
     :func:`neurodyn.io.save` writes it in the layout of ``neurodyn run``.

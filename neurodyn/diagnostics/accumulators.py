@@ -146,7 +146,7 @@ def crossings_update(acc, block, threshold):
     count, prev = acc
     series = xp.concatenate([prev[None], block])
     ups = (series[:-1] < threshold) & (series[1:] >= threshold)
-    return (count + ups.sum(axis=0), block[-1])
+    return (count + ups.sum(axis=0, dtype=count.dtype), block[-1])  # int32 also with float64 on
 
 
 # ------------------------------------------------------------------ last values (orbits)

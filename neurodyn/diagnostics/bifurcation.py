@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..core.loop import init_state
 from ..core.parameters import with_parameter
 from ..core.simulate import run
 
@@ -45,8 +46,7 @@ def bifurcation_diagram(model, param: str, values, *, variable: str, transient: 
     takes each of ``values``: every value runs ``transient`` steps then records ``keep`` steps,
     all values of a chunk in one vmapped compiled call from the same initial state."""
     values = np.asarray(values, float)
-    if state is None:
-        state = model.init(key if key is not None else jax.random.PRNGKey(0))
+    state = init_state(model, state, key)
 
     @jax.jit
     @jax.vmap

@@ -19,18 +19,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 
-from ..core.loop import initial_state, iterate, prepare_drive
+from ..core.loop import init_state, join_drive, prepare_drive, scan_blocks, split_drive
 from ..core.model import surface
-from ..core.tangent import flatten_state, tangent_step
-
-
-def _advance(model, state, steps, drive, dt):
-    """The state after ``steps`` plain steps from step 0 (the transient)."""
-    if steps == 0:
-        return state
-    return iterate(model, state, drive, dt, 0, steps)[0]
+from ..core.tangent import LyapunovSpectrum, MaxLyapunov, flatten_state
 
 
 def lyapunov_spectrum(model, steps: int, k: int | None = None, *, transient: int = 0, drive: Any = None,
@@ -53,46 +45,28 @@ def lyapunov_spectrum(model, steps: int, k: int | None = None, *, transient: int
     Returns:
         array ``(k,)``: exponents per time unit (per step for maps).
     """
-    if state is None:
-        state = model.init(key if key is not None else jax.random.PRNGKey(0))
-    state = initial_state(model, state)
+    state = init_state(model, state, key)
     dt = surface(model).dt if dt is None else dt
-    drive_fn, drive_arrays = _split(prepare_drive(model, drive, transient + steps, dt))
+    drive_fn, drive_arrays = split_drive(prepare_drive(model, drive, transient + steps, dt))
     return _spectrum(model, state, drive_arrays, dt, steps=steps, k=k, transient=transient,
                      renorm_every=renorm_every, drive_fn=drive_fn)
 
 
-def _split(drive):
-    """A function drive is a compile-time constant, arrays are traced arguments."""
-    return (drive, None) if callable(drive) else (None, drive)
+def _transient(model, state, drive, dt, transient):
+    """The state after ``transient`` plain steps from step 0."""
+    return scan_blocks(model, state, drive, dt, 0, None, transient)[0] if transient else state
 
 
 @partial(jax.jit, static_argnames=("steps", "k", "transient", "renorm_every", "drive_fn"))
 def _spectrum(model, state, drive_arrays, dt, *, steps, k, transient, renorm_every, drive_fn):
     # compiled with the model as an argument: one compilation for every parameter value, and
-    # the same program as a sweep's, so both give the same numbers bit for bit
-    drive = drive_fn if drive_fn is not None else drive_arrays
-    state = _advance(model, state, transient, drive, dt)
-    dim = flatten_state(state)[0].shape[0]
-    k = dim if k is None else k
+    # the same driver and tangent observer as a sweep's
+    drive = join_drive(drive_fn, drive_arrays)
+    state = _transient(model, state, drive, dt, transient)
+    k = flatten_state(state)[0].shape[0] if k is None else k
     blocks = steps // renorm_every
-    dtype = flatten_state(state)[0].dtype
-    q0 = jnp.eye(dim, k, dtype=dtype)
-
-    def inner(carry, i):
-        st, q = carry
-        st, q = tangent_step(model, st, q, drive, i, dt)
-        return (st, q), None
-
-    def block(carry, b):
-        st, q, s = carry
-        idx = transient + b * renorm_every + jnp.arange(renorm_every, dtype=jnp.int32)
-        (st, z), _ = lax.scan(inner, (st, q), idx)
-        q, r = jnp.linalg.qr(z)
-        return (st, q, s + jnp.log(jnp.abs(jnp.diagonal(r)))), None
-
-    (_, _, total), _ = lax.scan(block, (state, q0, jnp.zeros(k, dtype)), jnp.arange(blocks, dtype=jnp.int32))
-    return -jnp.sort(-total / (blocks * renorm_every * dt))
+    _, (carry,), _ = scan_blocks(model, state, drive, dt, transient, blocks, renorm_every, (LyapunovSpectrum(k),))
+    return -jnp.sort(-carry[1] / (blocks * renorm_every * dt))
 
 
 def max_lyapunov(model, steps: int, *, transient: int = 0, drive: Any = None, key: jax.Array | None = None,
@@ -100,29 +74,20 @@ def max_lyapunov(model, steps: int, *, transient: int = 0, drive: Any = None, ke
     """Largest Lyapunov exponent with one tangent vector renormalised every step:
     ``lambda_1 = (1 / (steps dt)) sum_n log ||J_n v_n||``, ``v_{n+1} = J_n v_n / ||J_n v_n||``.
     Cheaper than :func:`lyapunov_spectrum` (one tangent product per step). Same arguments."""
-    if state is None:
-        state = model.init(key if key is not None else jax.random.PRNGKey(0))
-    state = initial_state(model, state)
+    state = init_state(model, state, key)
     dt = surface(model).dt if dt is None else dt
-    drive_fn, drive_arrays = _split(prepare_drive(model, drive, transient + steps, dt))
+    drive_fn, drive_arrays = split_drive(prepare_drive(model, drive, transient + steps, dt))
     return _max_exponent(model, state, drive_arrays, dt, seed_vector, steps=steps, transient=transient,
                          drive_fn=drive_fn)
 
 
 @partial(jax.jit, static_argnames=("steps", "transient", "drive_fn"))
 def _max_exponent(model, state, drive_arrays, dt, seed_vector, *, steps, transient, drive_fn):
-    drive = drive_fn if drive_fn is not None else drive_arrays
-    state = _advance(model, state, transient, drive, dt)
+    drive = join_drive(drive_fn, drive_arrays)
+    state = _transient(model, state, drive, dt, transient)
     vec = flatten_state(state)[0]
     v0 = jnp.ones_like(vec) if seed_vector is None else seed_vector
     v0 = v0 / jnp.linalg.norm(v0)
-
-    def body(carry, i):
-        st, v, s = carry
-        st, z = tangent_step(model, st, v[:, None], drive, i, dt)
-        norm = jnp.linalg.norm(z[:, 0])
-        return (st, z[:, 0] / norm, s + jnp.log(norm)), None
-
-    (_, _, total), _ = lax.scan(body, (state, v0, jnp.zeros((), vec.dtype)),
-                                transient + jnp.arange(steps, dtype=jnp.int32))
-    return total / (steps * dt)
+    _, (carry,), _ = scan_blocks(model, state, drive, dt, transient, None, steps, (MaxLyapunov(),),
+                                 ((v0, jnp.zeros((), vec.dtype)),))
+    return carry[1] / (steps * dt)

@@ -4,15 +4,16 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..core.loop import Observer
 from ..core.model import surface
 from ..errors import SpecError, check_int
-from ..pytree import pytree_dataclass
 from . import accumulators as acc_
 
 
@@ -99,43 +100,44 @@ def synchrony_chi(v) -> dict:
 # ---------------------------------------------------------------- streamed on a running network
 
 class MonitorState(NamedTuple):
-    """The wrapped network's state, the steps taken and each monitored population's accumulators."""
+    """The carry of a :class:`SpikingMonitor`: the steps taken (the absolute step after the
+    last observed one) and each monitored population's accumulators."""
 
-    model: Any
     step: jax.Array
     stats: dict
 
 
-@pytree_dataclass(static=("populations", "bin_steps", "window_steps", "start"))
-class SpikingMonitor:
-    """A network that also accumulates spike-train and E/I-balance statistics of its spiking
-    populations at every step, inside the compiled loop: no per-step record is kept, so a long
-    run needs memory for the statistics alone. It is a model of the protocol (``init``, ``step``,
-    ``observe``, ``surface``: those of the network), so ``simulate`` runs it as it runs the
-    network, with the same observables, records and spikes, bit for bit.
+@dataclass(frozen=True)
+class SpikingMonitor(Observer):
+    """An observer (:class:`neurodyn.core.Observer`) that accumulates spike-train and E/I-balance
+    statistics of a network's spiking populations at every step, inside the compiled loop: no
+    per-step record is kept, so a long run needs memory for the statistics alone. Give it to
+    ``simulate(network, ..., observers=[monitor])``; the results are the trajectory's
+    ``diagnostics`` (:meth:`finalize`), the raw values :meth:`results` of its carry.
 
-    Every step after ``start`` steps, for each population in ``populations`` (state after the
-    step; spike times in steps, as in the run file):
+    Every observed step from absolute step ``start`` on, for each population in ``populations``
+    (state after the step; spike times in steps, as in the run file):
 
     * spike counts per neuron (rates), intervals between spikes (CV of the ISIs, as
       :func:`isi_cv`), spike counts in consecutive windows of ``window_steps`` (Fano factor, as
       :func:`fano_factor`);
-    * ``V`` (sums of V_i, V_i^2 and of the population mean and its square): Golomb's
-      ``chi^2`` (:func:`synchrony_chi`);
+    * ``V`` (sums of V_i - V_i(0), their squares, and of the population mean and its square,
+      ``V(0)`` the state where observation starts): Golomb's ``chi^2`` (:func:`synchrony_chi`);
     * for models with synaptic currents (``currents(state) -> (I_E, I_I)``, e.g.
       :class:`~neurodyn.models.SynapticLIF`): sums of I_E and I_I (the ratio
       ``<I_E> / |<I_I>|``) and the Pearson correlation of I_E and -I_I averaged in bins of
       ``bin_steps`` (as :func:`ei_balance` with ``bins=bin_steps``).
 
-    Build it with :meth:`create`; read the results with :meth:`results`. See
-    docs/models/spiking.md (E/I diagnostics).
+    Build it with :meth:`create`. See docs/models/spiking.md (E/I diagnostics).
     """
 
-    model: Any
     populations: tuple
     bin_steps: int = 20
     window_steps: int = 1000
     start: int = 0
+    dt: float = 0.1  # ms, the network's step
+
+    kind = "spiking_statistics"
 
     @classmethod
     def create(cls, network, *, populations=None, bin_ms: float = 2.0, window_ms: float = 100.0,
@@ -157,34 +159,12 @@ class SpikingMonitor:
             if not float(ms) >= dt:
                 raise SpecError(f"SpikingMonitor: {name} must be at least one step ({dt:g} ms), got {ms!r}")
             steps[name] = int(round(float(ms) / dt))
-        return cls(network, tuple(populations), steps["bin_ms"], steps["window_ms"], check_int("start", start, 0))
+        return cls(tuple(populations), steps["bin_ms"], steps["window_ms"], check_int("start", start, 0), dt)
 
-    # ------------------------------------------------------------ protocol (the network's)
+    # ------------------------------------------------------------ the observer protocol
 
-    def surface(self):
-        """The network's declared surface."""
-        return surface(self.model)
-
-    @property
-    def dt(self):
-        """The network's time step."""
-        return surface(self.model).dt
-
-    def check_drive(self, drive, where: str = "drive") -> None:
-        """The network's drive check."""
-        if hasattr(self.model, "check_drive"):
-            self.model.check_drive(drive, where)
-
-    def init(self, key: jax.Array) -> MonitorState:
-        """The network's initial state with empty statistics."""
-        return self.as_state(self.model.init(key))
-
-    def as_state(self, state) -> MonitorState:
-        """``state`` (a network state, or a monitor state kept as it is) with empty statistics."""
-        if isinstance(state, MonitorState):
-            return state
-        if hasattr(self.model, "as_state"):
-            state = self.model.as_state(state)
+    def init(self, model, state) -> MonitorState:
+        """Empty statistics for a run observed from ``state`` (a network state)."""
         stats = {}
         for name in self.populations:
             pop = state[name]
@@ -194,24 +174,21 @@ class SpikingMonitor:
                    "windows": acc_.window_counts_init(n, dtype),
                    # V - V at the start: sums of deviations, free of the cancellation of <V^2> - <V>^2
                    "v_shift": pop.v, "v": (zero, zero), "v_pop": (jnp.zeros((), dtype), jnp.zeros((), dtype))}
-            if hasattr(self.model.populations[name], "currents"):
+            if hasattr(model.populations[name], "currents"):
                 acc["currents"] = (zero, zero)
                 acc["pair"] = acc_.binned_pair_init(n, dtype)
             stats[name] = acc
-        return MonitorState(state, jnp.zeros((), jnp.int32), stats)
+        return MonitorState(jnp.zeros((), jnp.int32), stats)
 
-    def step(self, state: MonitorState, drive=None, t=0.0) -> MonitorState:
-        """One network step, then fold the new state into the statistics (after ``start``)."""
-        state = self.as_state(state)
-        new = self.model.step(state.model, drive, t)
-        i = state.step
+    def step(self, carry: MonitorState, model, new, i):
+        """Fold the state after absolute step ``i`` into the statistics (from ``start`` on)."""
         k = i - self.start  # monitored steps before this one
         active = k >= 0
         close_bin = active & ((k + 1) % self.bin_steps == 0)
         close_window = active & ((k + 1) % self.window_steps == 0)
         stats = {}
         for name in self.populations:
-            model, pop, acc = self.model.populations[name], new[name], state.stats[name]
+            pop_model, pop, acc = model.populations[name], new[name], carry.stats[name]
             spike = pop.spike.astype(bool)
             dv = pop.v - acc["v_shift"]
             upd = {"spikes": acc["spikes"] + spike, "isi": acc_.isi_update(acc["isi"], spike, i + 1),
@@ -219,21 +196,51 @@ class SpikingMonitor:
                    "v_shift": acc["v_shift"], "v": (acc["v"][0] + dv, acc["v"][1] + dv * dv),
                    "v_pop": (acc["v_pop"][0] + dv.mean(), acc["v_pop"][1] + dv.mean() ** 2)}
             if "currents" in acc:
-                i_e, i_i = model.currents(pop)
+                i_e, i_i = pop_model.currents(pop)
                 upd["currents"] = (acc["currents"][0] + i_e, acc["currents"][1] + i_i)
                 upd["pair"] = acc_.binned_pair_update(acc["pair"], i_e, -i_i, close_bin, self.bin_steps)
             # (a select per accumulator and step, only when there is a start to wait for)
             stats[name] = jax.tree_util.tree_map(lambda a, b: jnp.where(active, a, b), upd, acc) if self.start else upd
-        return MonitorState(new, i + 1, stats)
+        return MonitorState(jnp.asarray(i + 1, jnp.int32), stats), None
 
-    def observe(self, state: MonitorState) -> dict:
-        """The network's observables."""
-        return self.model.observe(state.model if isinstance(state, MonitorState) else state)
+    def finalize(self, carry: MonitorState, steps=None) -> dict[str, tuple[np.ndarray, dict]]:
+        """``{"<population>.<statistic>": (values, attrs)}`` for ``/diagnostics`` (host side):
+        per-neuron ``rate`` (Hz), ``cv_isi``, ``fano``, and with synaptic currents ``ei_ratio``,
+        ``ei_net``, ``ei_correlation``; the scalar ``synchrony`` (chi). Attrs hold the method,
+        its parameters and the mean over neurons with a finite value (left out when none is)."""
+        out = {}
+        for pop, res in self.results(carry).items():
+            common = {"start_step": self.start, "steps": res["steps"]}
+            out[f"{pop}.rate"] = (res["rate"], {
+                "method": "spikes per neuron per second of the monitored steps", "units": "Hz",
+                "population_rate": res["population_rate"], **common})
+            out[f"{pop}.cv_isi"] = (res["cv_isi"], {
+                "method": "CV = std(ISI) / mean(ISI) per neuron (NaN below 3 spikes)",
+                "mean": _finite_mean(res["cv_isi"]), **common})
+            out[f"{pop}.fano"] = (res["fano"], {
+                "method": "Fano factor Var[N_w] / E[N_w] of spike counts in consecutive windows per neuron",
+                "window_ms": self.window_steps * self.dt, "windows": res["windows"],
+                "mean": _finite_mean(res["fano"]), **common})
+            out[f"{pop}.synchrony"] = (np.asarray(res["chi"]), {
+                "method": "Golomb chi, chi^2 = Var_t(<V>_pop) / <Var_t(V_i)>_i", "chi_squared": res["chi_squared"],
+                **common})
+            if "ei_ratio" in res:
+                out[f"{pop}.ei_ratio"] = (res["ei_ratio"], {
+                    "method": "<I_E> / |<I_I>| per neuron (COBA: I = g (E_rev - V); CUBA: the synaptic variables)",
+                    "mean": _finite_mean(res["ei_ratio"]), **common})
+                out[f"{pop}.ei_net"] = (res["ei_net"], {
+                    "method": "<I_E + I_I> / <I_E> per neuron", "mean": _finite_mean(res["ei_net"]), **common})
+                out[f"{pop}.ei_correlation"] = (res["ei_correlation"], {
+                    "method": "Pearson correlation of I_E and -I_I per neuron, averaged in bins",
+                    "bin_ms": self.bin_steps * self.dt, "bins": res["bins"],
+                    "mean": _finite_mean(res["ei_correlation"]), **common})
+        return {name: (value, {k: v for k, v in attrs.items() if not (isinstance(v, float) and np.isnan(v))})
+                for name, (value, attrs) in out.items()}
 
     # ------------------------------------------------------------ results
 
-    def results(self, state: MonitorState) -> dict:
-        """``{population: {name: value}}`` (NumPy) from the statistics in ``state``:
+    def results(self, carry: MonitorState) -> dict:
+        """``{population: {name: value}}`` (NumPy) from the statistics in ``carry``:
 
         * ``rate`` (per neuron, Hz: spikes per second of the monitored time) and
           ``population_rate`` (their mean, Hz);
@@ -244,11 +251,11 @@ class SpikingMonitor:
           <I_E> per neuron, ``ei_correlation`` (Pearson of I_E and -I_I in bins) per neuron;
         * ``steps`` monitored, ``bins`` and ``windows`` closed.
         """
-        steps = int(state.step) - self.start
-        duration_s = max(steps, 0) * float(np.asarray(self.dt)) * 1e-3
+        steps = int(carry.step) - self.start
+        duration_s = max(steps, 0) * self.dt * 1e-3
         out = {}
         for name in self.populations:
-            acc = jax.tree_util.tree_map(np.asarray, state.stats[name])
+            acc = jax.tree_util.tree_map(np.asarray, carry.stats[name])
             n_steps = max(steps, 1)
             res = {"steps": max(steps, 0), "windows": int(acc["windows"][1])}
             rate = acc["spikes"] / duration_s if duration_s > 0 else np.full(acc["spikes"].shape, np.nan)
@@ -270,6 +277,11 @@ class SpikingMonitor:
                 res["bins"] = int(acc["pair"][2])
             out[name] = res
         return out
+
+
+def _finite_mean(values) -> float:
+    finite = np.asarray(values, float)[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float("nan")
 
 
 def _monitorable(model) -> bool:

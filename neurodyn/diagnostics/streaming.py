@@ -2,10 +2,11 @@
 
 Each class takes the recorded samples of one observable, chunk after chunk (``update``), and
 returns ``(values, attrs)`` at the end (``result``), so nothing needs the whole run in memory.
-The spiking populations of a run are monitored inside the compiled loop instead
-(:class:`~neurodyn.diagnostics.spiking.SpikingMonitor`, by :func:`simulate_spec`, which
-``RunSpec.simulate`` and so ``neurodyn run`` use): their E/I balance, ISI and count statistics
-need every step of variables that are not recorded.
+The spiking populations of a run are observed inside the compiled loop instead
+(:class:`~neurodyn.diagnostics.spiking.SpikingMonitor`, an observer of the block-scan driver, by
+:func:`simulate_spec`, which ``RunSpec.simulate`` and so ``neurodyn run`` use): their E/I
+balance, ISI and count statistics need every step of variables that are not recorded. Any other
+observer given to :meth:`StreamingDiagnostics.simulate` (``observers=``) is stored beside them.
 """
 
 from __future__ import annotations
@@ -85,8 +86,9 @@ class StreamingDiagnostics:
 
     def simulate(self, spec, **options):
         """Simulate a :class:`~neurodyn.spec.RunSpec` into this writer (``spec.simulate(writer=self,
-        **options)``) and keep the statistics its spiking populations accumulated in the loop
-        (also those of the steps before a divergence or an interruption)."""
+        **options)``; ``observers=`` adds :class:`neurodyn.core.Observer` objects) and keep the
+        results of its observers -- the spiking statistics and those given -- (also those of the
+        steps before a divergence or an interruption)."""
         try:
             traj = spec.simulate(writer=self, **options)
         except (DivergenceError, Interrupted) as e:
@@ -100,7 +102,8 @@ class StreamingDiagnostics:
         return traj
 
     def take(self, trajectory) -> None:
-        """Store, with the streamed results, the diagnostics a trajectory computed in its loop."""
+        """Store, with the streamed results, the diagnostics a trajectory's observers computed in
+        its loop (the spiking statistics, and any observer given to :meth:`simulate`)."""
         self.spiking = dict(getattr(trajectory, "diagnostics", {}) or {})
 
     def append(self, times, data, spikes) -> None:
@@ -124,35 +127,19 @@ class StreamingDiagnostics:
         return results
 
 
-def simulate_spec(spec, **options):
+def simulate_spec(spec, *, observers=(), **options):
     """Simulate a :class:`~neurodyn.spec.RunSpec` as ``neurodyn run`` does (``RunSpec.simulate``):
-    :func:`neurodyn.simulate` of its model with its records, spikes and chunking. A spec with
-    spiking populations runs through their :func:`spiking_monitor` (the same network, bit for
-    bit) and the trajectory carries the statistics as ``diagnostics``
-    (:func:`spiking_datasets`), also on the trajectory of a DivergenceError or Interrupted."""
+    :func:`neurodyn.simulate` of its model with its records, spikes and chunking. Its spiking
+    populations are observed by their :func:`spiking_monitor` (an observer: the network runs
+    as it is, bit for bit) and ``observers`` (more :class:`neurodyn.core.Observer` objects)
+    beside it; their results are the trajectory's ``diagnostics``, also on the trajectory of a
+    DivergenceError or Interrupted."""
     from ..core.simulate import simulate
 
     monitor = spiking_monitor(spec)
-    model, state = (spec.model, spec.state) if monitor is None else (monitor, monitor.as_state(spec.state))
-    run = lambda: simulate(model, spec.steps, state=state, record=spec.record, every=spec.every,
-                           transient=spec.transient, spikes=spec.spikes, events=(), chunk=spec.chunk, dt=spec.dt,
-                           **options)
-    if monitor is None:
-        return run()
-    try:
-        traj = run()
-    except (DivergenceError, Interrupted) as e:
-        if e.trajectory is not None:
-            _unwrap(monitor, e.trajectory)
-        raise
-    return _unwrap(monitor, traj)
-
-
-def _unwrap(monitor: SpikingMonitor, traj):
-    """The trajectory of the network, its monitor's statistics as ``diagnostics``."""
-    traj.diagnostics = spiking_datasets(monitor, traj.final_state)
-    traj.final_state = traj.final_state.model
-    return traj
+    return simulate(spec.model, spec.steps, state=spec.state, record=spec.record, every=spec.every,
+                    transient=spec.transient, spikes=spec.spikes, events=(), chunk=spec.chunk, dt=spec.dt,
+                    observers=(() if monitor is None else (monitor,)) + tuple(observers), **options)
 
 
 def spiking_monitor(spec) -> SpikingMonitor | None:
@@ -164,45 +151,3 @@ def spiking_monitor(spec) -> SpikingMonitor | None:
         return None
     return SpikingMonitor.create(model, bin_ms=max(SPIKING_BIN_MS, spec.dt), window_ms=max(SPIKING_WINDOW_MS, spec.dt),
                                  start=spec.transient)
-
-
-def _summary(values) -> float:
-    finite = np.asarray(values, float)[np.isfinite(values)]
-    return float(finite.mean()) if finite.size else float("nan")
-
-
-def spiking_datasets(monitor: SpikingMonitor, state) -> dict[str, tuple[np.ndarray, dict]]:
-    """``{"<population>.<statistic>": (values, attrs)}`` for ``/diagnostics`` from a monitor's
-    final state: per-neuron ``rate`` (Hz), ``cv_isi``, ``fano``, and with synaptic currents
-    ``ei_ratio``, ``ei_net``, ``ei_correlation``; the scalar ``synchrony`` (chi). Attrs hold the
-    method, its parameters and the mean over neurons with a finite value."""
-    dt = float(np.asarray(monitor.dt))
-    out = {}
-    for pop, res in monitor.results(state).items():
-        common = {"start_step": monitor.start, "steps": res["steps"]}
-        out[f"{pop}.rate"] = (res["rate"], {
-            "method": "spikes per neuron per second of the monitored steps", "units": "Hz",
-            "population_rate": res["population_rate"], **common})
-        out[f"{pop}.cv_isi"] = (res["cv_isi"], {
-            "method": "CV = std(ISI) / mean(ISI) per neuron (NaN below 3 spikes)", "mean": _summary(res["cv_isi"]),
-            **common})
-        out[f"{pop}.fano"] = (res["fano"], {
-            "method": "Fano factor Var[N_w] / E[N_w] of spike counts in consecutive windows per neuron",
-            "window_ms": monitor.window_steps * dt, "windows": res["windows"], "mean": _summary(res["fano"]),
-            **common})
-        out[f"{pop}.synchrony"] = (np.asarray(res["chi"]), {
-            "method": "Golomb chi, chi^2 = Var_t(<V>_pop) / <Var_t(V_i)>_i", "chi_squared": res["chi_squared"],
-            **common})
-        if "ei_ratio" in res:
-            out[f"{pop}.ei_ratio"] = (res["ei_ratio"], {
-                "method": "<I_E> / |<I_I>| per neuron (COBA: I = g (E_rev - V); CUBA: the synaptic variables)",
-                "mean": _summary(res["ei_ratio"]), **common})
-            out[f"{pop}.ei_net"] = (res["ei_net"], {
-                "method": "<I_E + I_I> / <I_E> per neuron", "mean": _summary(res["ei_net"]), **common})
-            out[f"{pop}.ei_correlation"] = (res["ei_correlation"], {
-                "method": "Pearson correlation of I_E and -I_I per neuron, averaged in bins",
-                "bin_ms": monitor.bin_steps * dt, "bins": res["bins"], "mean": _summary(res["ei_correlation"]),
-                **common})
-    # an undefined summary (no neuron with a finite value) is left out rather than stored as NaN
-    return {name: (value, {k: v for k, v in attrs.items() if not (isinstance(v, float) and np.isnan(v))})
-            for name, (value, attrs) in out.items()}

@@ -41,6 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from ..core.loop import init_state
 from ..core.model import Model, drive_term, float_dtype
 from ..errors import SpecError, check_int
 from ..pytree import pytree_dataclass
@@ -290,7 +291,7 @@ def adapt(model: AdaptiveEIReservoir, inputs, *, epochs: int = 10, state=None, k
     u = jnp.asarray(np.asarray(inputs, float).reshape(len(inputs), -1), model.reservoir.w_exc.dtype)
     if u.shape[1] != model.reservoir.n_inputs:
         raise SpecError(f"adapt: inputs have {u.shape[1]} columns, the reservoir takes {model.reservoir.n_inputs}")
-    state = state if state is not None else model.init(key if key is not None else jax.random.PRNGKey(0))
+    state = init_state(model, state, key)
     final, mismatch = _adapt(model, state, u, epochs)
     return model.freeze(final), final, np.asarray(mismatch, float)
 

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ..core.loop import initial_state, prepare_drive
+from ..core.loop import init_state, prepare_drive
 from ..core.model import model_dt, surface
 from ..errors import SpecError
 from .harvest import _drive
@@ -93,8 +93,7 @@ def generate(reservoir, readout, warmup, steps: int, *, feedback: Callable | Non
     """
     if readout.weights is None:
         raise SpecError("generate: needs a fitted readout (Ridge(...).fit(...))")
-    init = state if state is not None else reservoir.init(key if key is not None else jax.random.PRNGKey(0))
-    init = initial_state(reservoir, init)
+    init = init_state(reservoir, state, key)
     available = reservoir.observe(init)
     names = tuple(record) if record is not None else tuple(available)
     dtype = jnp.result_type(float)

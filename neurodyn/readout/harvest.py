@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..core.loop import initial_state, iterate, prepare_drive
+from ..core.loop import init_state, iterate, prepare_drive
 from ..core.model import model_dt, surface
 from ..errors import SpecError
 from ..pytree import is_inexact
@@ -55,8 +55,7 @@ def harvest(reservoir, inputs, *, state=None, key=None, into: str | None = None,
     ``t`` receives ``teacher[t - 1]`` (zero at ``t = 0``) on ``feedback_port``, so row ``t`` is
     the state a readout maps to ``teacher[t]`` (one array of inputs only).
     """
-    init = state if state is not None else reservoir.init(key if key is not None else jax.random.PRNGKey(0))
-    init = initial_state(reservoir, init)
+    init = init_state(reservoir, state, key)
     available = reservoir.observe(init)
     names = tuple(record) if record is not None else tuple(n for n, v in available.items() if is_inexact(v))
     unknown = [n for n in names if n not in available]

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..core.loop import initial_state, prepare_drive
+from ..core.loop import Observer, as_device_drive, init_state, join_drive, prepare_drive, split_drive
 from ..core.model import model_dt
 from ..core.parameters import get_parameter
 from ..core.tangent import flatten_state
@@ -63,9 +63,7 @@ class SweepJob:
 
     def drive_parts(self):
         """``(drive_fn, drive_arrays)``: a function of t is a compile-time constant, arrays are traced."""
-        if callable(self.drive):
-            return self.drive, None
-        return None, None if self.drive is None else jax.tree_util.tree_map(jnp.asarray, self.drive)
+        return split_drive(as_device_drive(self.drive))
 
     def chunk_values(self, index: int):
         """Point indices of chunk ``index`` (the last chunk padded with its last point)."""
@@ -129,8 +127,7 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
         dt = spec.dt if dt is None else dt
     else:
         model = target
-        state0 = state if state is not None else model.init(key if key is not None else jax.random.PRNGKey(0))
-        state0 = initial_state(model, state0)
+        state0 = init_state(model, state, key)
         steps = 1000 if steps is None else steps
         transient = 0 if transient is None else transient
         dt = model_dt(model) if dt is None else dt
@@ -139,7 +136,7 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
     if isinstance(drive, str):
         drive = _task_drive(drive, spec)
     observables = model.observe(state0)
-    parsed = tuple(m if isinstance(m, Measure) else parse_measure(m, observables) for m in measures)
+    parsed = tuple(m if isinstance(m, (Measure, Observer)) else parse_measure(m, observables) for m in measures)
     if not parsed:
         raise SpecError("a sweep needs at least one --measure")
     if len({m.label for m in parsed}) != len(parsed):
@@ -438,8 +435,7 @@ def result_specs(job: "SweepJob") -> dict:
         model = job.model if job.structural is None else job.structural[0][0]
         state = job.state if job.structural is None else job.structural[0][1]
         values = jnp.asarray(job.values[0])
-        drive_fn, drive_arrays = job.drive_parts()
-        drive = drive_fn if drive_fn is not None else drive_arrays
+        drive = join_drive(*job.drive_parts())
         return point(jax.tree_util.tree_map(jnp.asarray, model), jax.tree_util.tree_map(jnp.asarray, state), values,
                       drive, paths=job.traced_paths, steps=job.steps, transient=job.transient, measures=job.measures, dt=job.dt)
 

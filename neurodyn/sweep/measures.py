@@ -5,8 +5,11 @@ Measure kinds register by name in :data:`MEASURES` (:func:`register_measure`). E
 ``init``, ``update`` (once per block of K consecutive measured observations, so that e.g. the
 covariance of the cross-correlation is one matrix product per block rather than an outer product
 per step) and ``finalize``, built on the accumulators of :mod:`neurodyn.diagnostics.accumulators`
-that the streamed run diagnostics use too. ``max_lyapunov`` is special: it propagates a tangent
-vector alongside the run (Benettin, one vector, renormalised every step).
+that the streamed run diagnostics use too: the shape of the observer protocol
+(:class:`neurodyn.core.Observer`), and the sweep runs them all as one observer of the block-scan
+driver (:class:`neurodyn.sweep.point.Measures`). ``max_lyapunov`` is the tangent observer
+:class:`neurodyn.core.tangent.MaxLyapunov` (one vector, renormalised every step). Any
+:class:`~neurodyn.core.Observer` may also be given to a sweep as a measure, unregistered.
 """
 
 from __future__ import annotations
@@ -88,7 +91,7 @@ register_measure("var", MeasureKind(
     summary="variance over time, averaged over the components", example={"observable": "neurons.x"})
 register_measure("firing_rate", MeasureKind(
     lambda m, obs: acc_.crossings_init(obs), lambda m, a, b: acc_.crossings_update(a, b, m.threshold),
-    lambda m, a, n: {m.label: jnp.mean(a[0]) / n},
+    lambda m, a, n: {m.label: jnp.mean(a[0], dtype=jnp.result_type(float)) / n},
     option=Field("threshold", default=0.0, unit="observable's unit", doc="a spike is an upward crossing of it")),
     summary="upward threshold crossings per step, averaged over the components",
     example={"observable": "neurons.x", "threshold": 1.0})

@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from ..core.loop import join_drive
 from ..core.parameters import with_parameter
 from ..readout.harvest import feature_trajectory
 from .point import point
@@ -326,9 +327,8 @@ def task_chunk(model, state, values, arrays, drive_arrays=None, *, paths, cfg: T
         split = tuple(v[col[k]] for k in ("washout", "train", "test", "folds")) if cfg.split_traced else None
         out = task_point(m, s, arrays, ridges, cfg, dt, split)
         if measures:
-            drive = drive_fn if drive_fn is not None else drive_arrays
-            out.update(point(m, s, v[:0], drive, paths=(), steps=steps, transient=transient, measures=measures,
-                             dt=dt))
+            out.update(point(m, s, v[:0], join_drive(drive_fn, drive_arrays), paths=(), steps=steps,
+                             transient=transient, measures=measures, dt=dt))
         return out
 
     axes = (0, 0, 0) if batched_model else (None, None, 0)

@@ -1,6 +1,7 @@
-"""E/I-balance and spike-train statistics streamed on a running network (SpikingMonitor): each
-streamed value equals the offline function on full records of the same run, and the reduced
-COBA network sits in the balanced asynchronous-irregular state (docs/models/spiking.md)."""
+"""E/I-balance and spike-train statistics streamed on a running network (SpikingMonitor, an
+observer of simulate's loop): each streamed value equals the offline function on full records of
+the same run, and the reduced COBA network sits in the balanced asynchronous-irregular state
+(docs/models/spiking.md)."""
 
 import jax
 import numpy as np
@@ -13,6 +14,18 @@ from neurodyn.errors import SpecError
 from neurodyn.models import coba_ei, coba_initial_state, cuba_ei
 
 DT = 0.1
+
+
+def _results(traj) -> dict:
+    """``{population: {statistic: value}}`` from a trajectory's diagnostics (SpikingMonitor.finalize)."""
+    out = {}
+    for name, (value, attrs) in traj.diagnostics.items():
+        pop, _, stat = name.partition(".")
+        res = out.setdefault(pop, {})
+        res[stat] = value
+        res["steps"] = attrs["steps"]
+        res.update({k: attrs[k] for k in ("windows", "bins", "chi_squared") if k in attrs})
+    return out
 
 
 def _network(kind):
@@ -29,7 +42,7 @@ def test_streamed_statistics_equal_the_offline_functions_on_full_records(kind):
     steps, start, bins, window = 3000, 500, 20, 500  # 300 ms, from 50 ms; 2 ms bins, 50 ms windows
     monitor = SpikingMonitor.create(net, bin_ms=2.0, window_ms=50.0, start=start)
     assert (monitor.bin_steps, monitor.window_steps) == (bins, window)
-    streamed = nd.simulate(monitor, steps, state=state, record=("exc.v",))
+    streamed = nd.simulate(net, steps, state=state, record=("exc.v",), observers=[monitor])
     # the reference: every state of the plain network (records are the states before each step,
     # so steps + 1 of them; the monitor folds in the states after steps start .. steps - 1)
     full = nd.simulate(net, steps + 1, state=state, record=("exc.v", "exc.g_e", "exc.g_i", "inh.v"))
@@ -37,7 +50,7 @@ def test_streamed_statistics_equal_the_offline_functions_on_full_records(kind):
     for pop in ("exc", "inh"):
         np.testing.assert_array_equal(streamed.spikes[f"{pop}.spike"][1], full.spikes[f"{pop}.spike"][1][
             full.spikes[f"{pop}.spike"][0] <= steps * DT + 1e-9])
-    results = monitor.results(streamed.final_state)
+    results = _results(streamed)
     n = {"exc": 160, "inh": 40}
     for pop in ("exc", "inh"):
         res = results[pop]
@@ -84,14 +97,14 @@ def test_reduced_coba_network_is_balanced_asynchronous_and_irregular():
     # excitatory ratio 1.01, net -0.03, correlation 0.73, Fano 1.7, chi 0.20 (inhibitory alike).
     net = coba_ei(1000, fanout=80, i_ext=20.0, seed=1)
     monitor = SpikingMonitor.create(net, bin_ms=2.0, window_ms=100.0, start=1000)
-    traj = nd.simulate(monitor, 5000, state=coba_initial_state(net, jax.random.PRNGKey(0)), record=())
-    for pop, res in monitor.results(traj.final_state).items():
+    traj = nd.simulate(net, 5000, state=coba_initial_state(net, jax.random.PRNGKey(0)), record=(), observers=[monitor])
+    for pop, res in _results(traj).items():
         ratio, corr = np.nanmean(res["ei_ratio"]), np.nanmean(res["ei_correlation"])
         assert 0.8 < ratio < 1.3, (pop, ratio)
         assert abs(np.nanmean(res["ei_net"])) < 0.2, (pop, res["ei_net"])
         assert 0.5 < corr < 1.0, (pop, corr)
         assert 0.5 < np.nanmean(res["fano"]) < 3.0, (pop, np.nanmean(res["fano"]))
-        assert res["chi"] < 0.4, (pop, res["chi"])
+        assert res["synchrony"] < 0.4, (pop, res["synchrony"])
 
 
 def test_monitor_errors_name_the_population_and_the_bin():
