@@ -97,7 +97,7 @@ def _load_spec(path, *, force: bool = False, output_file: bool = False, **change
     from .precision import set_precision
     from .resources import available_memory, limits
     from .spec import build_spec, read_spec, requested_precision
-    from .spec.estimate import check_run
+    from .spec.estimate import check_outputs, check_run
 
     _check_options(changes)
     try:
@@ -107,6 +107,8 @@ def _load_spec(path, *, force: bool = False, output_file: bool = False, **change
         memory = None if force else available_memory()
         with limits(memory, disk=output_file and not force):
             spec = build_spec(data, text, overrides=changes.get("overrides", ()))
+            if output_file:
+                check_outputs(spec)  # before anything is computed, even with --force
             if output_file and not force:
                 check_run(spec)
     except SpecError as e:
@@ -407,9 +409,17 @@ def console() -> None:
     try:
         status = main(restore_signals=False)
         sys.stdout.flush()
+    except KeyboardInterrupt:  # Ctrl-C while the arguments were read, before main's handlers were in place
+        print("neurodyn: interrupted before it started; nothing was written", file=sys.stderr)
+        status = 130
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more reaches the pipe
         status = 0
+    from .files import DISK_FULL
+
+    if DISK_FULL:  # HDF5's exit handler can crash on a file whose write failed: every file is closed, skip it
+        sys.stderr.flush()
+        os._exit(status)
     sys.exit(status)
 
 

@@ -14,8 +14,10 @@ process that no longer runs. Two ways to use it:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Iterator
 
@@ -88,7 +90,12 @@ def atomic_write(path, what: str = "file") -> Iterator[Path]:
         publish(tmp, path)
     except OSError as e:
         discard(tmp)
-        raise OutputError(f"cannot write {what} {path}: {_reason(e)}") from None
+        raise write_error(what, path, e) from None
+    except RuntimeError as e:  # h5py raises some failed writes (a full disk) as RuntimeError
+        discard(tmp)
+        if not disk_full(e):
+            raise
+        raise write_error(what, path, e) from None
     except BaseException:
         discard(tmp)
         raise
@@ -96,6 +103,59 @@ def atomic_write(path, what: str = "file") -> Iterator[Path]:
 
 def _reason(e: OSError) -> str:
     return " ".join(str(e.strerror or e).split())  # one line (HDF5's messages hold newlines)
+
+
+DISK_FULL = []  # the paths whose writes failed on a full disk in this process (see neurodyn.cli.console)
+
+
+def disk_full(e: BaseException) -> bool:
+    """Whether ``e`` (an ``OSError``, or the ``RuntimeError`` h5py raises for a failed write)
+    says the disk is full (``ENOSPC``, or a disk quota exceeded)."""
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(e)
+    return "errno = 28" in text or "No space left on device" in text or "Disk quota exceeded" in text
+
+
+def free_space(path) -> int | None:
+    """Free bytes on the file system holding ``path`` (its nearest existing folder), if known."""
+    folder = Path(path).absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "an unknown amount"
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
+        n /= 1000
+
+
+def write_error(what: str, path, e: BaseException) -> OutputError:
+    """One :class:`~neurodyn.errors.OutputError` line for a failed write of ``what`` at ``path``:
+    on a full disk, the free space there (and ``path`` is remembered in :data:`DISK_FULL`);
+    otherwise the system's reason."""
+    if disk_full(e):
+        DISK_FULL.append(Path(path))
+        return OutputError(f"cannot write {what} {path}: the disk is full ({_size(free_space(path))} free "
+                           f"there); nothing was written under that name and any earlier file of that name is "
+                           f"unchanged")
+    return OutputError(f"cannot write {what} {path}: {_reason(e)}")
+
+
+def ensure_space(path, nbytes: float, what: str = "output file", margin: int = 1 << 16) -> None:
+    """Raise the full-disk :func:`write_error` for ``path`` if fewer than ``nbytes`` plus
+    ``margin`` bytes are free there: a write that would fill the disk is refused before it
+    starts (HDF5 cannot recover a file after a failed write)."""
+    free = free_space(path)
+    if free is not None and nbytes + margin > free:
+        raise write_error(what, path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
 
 
 def remove_stale_temporaries(path) -> list[tuple[Path, int]]:

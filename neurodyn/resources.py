@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from .errors import ResourceError
+from .errors import OutputError, ResourceError
 
 FORCE_HINT = "neurodyn run --force skips this check"
 
@@ -102,3 +102,26 @@ def check_disk(path, nbytes: float, detail: str = "") -> None:
         raise ResourceError(f"the output {path} would take about {size_text(nbytes)}{f' ({detail})' if detail else ''}, "
                             f"more than the {size_text(free)} free there; record fewer steps (record.every, "
                             f"record.transient) or variables ({FORCE_HINT})")
+
+
+def check_writable(path, what: str = "output file", hint: str = "give another output path") -> None:
+    """Raise :class:`~neurodyn.errors.OutputError` (one line) unless a file can be created where
+    ``path`` will be written: its folder, or the nearest existing folder above it (created
+    later), accepts a new file. Checked by creating and deleting a probe file, which also
+    catches read-only file systems (where permission bits say nothing, e.g. for root)."""
+    import tempfile
+
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"cannot write {what} {path}: it is a directory")
+    folder = path.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {what} {path}: {folder} is not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".neurodyn-probe-"):
+            pass
+    except OSError as e:
+        reason = " ".join(str(e.strerror or e).split())
+        raise OutputError(f"cannot write {what} {path}: {reason} ({folder} does not accept new files); {hint}") from None

@@ -2,6 +2,7 @@
 not at all, the earlier file survives a failed write, and an OSError is one line."""
 
 import errno
+import re
 import os
 
 import h5py
@@ -41,7 +42,13 @@ def test_an_os_error_is_one_line_naming_the_file(tmp_path):
         with atomic_write(path, "checkpoint") as tmp:
             tmp.write_text("half")
             raise OSError(errno.ENOSPC, "No space\nleft on device")
-    assert str(e.value) == f"cannot write checkpoint {path}: No space left on device"
+    assert re.fullmatch(rf"cannot write checkpoint {re.escape(str(path))}: the disk is full \(\S+ [kMGT]?B free "
+                        rf"there\); nothing was written under that name and any earlier file of that name is "
+                        rf"unchanged", str(e.value)), str(e.value)
+    with pytest.raises(OutputError) as e:
+        with atomic_write(path, "checkpoint") as tmp:
+            raise OSError(errno.EACCES, "Permission\ndenied")
+    assert str(e.value) == f"cannot write checkpoint {path}: Permission denied"
     assert path.read_text() == "complete" and sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
     (tmp_path / "d").mkdir()
     with pytest.raises(OutputError, match="it is a directory"):

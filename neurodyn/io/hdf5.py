@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ import h5py
 import numpy as np
 
 from ..errors import OutputError
-from ..files import discard, publish, remove_stale_temporaries, temporary_path
+from ..files import disk_full, discard, ensure_space, publish, remove_stale_temporaries, temporary_path, write_error
 
 COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
 # SONATA's spike sorting attribute: an HDF5 enum with libsonata's base type (a C char)
@@ -61,11 +62,14 @@ class RunWriter:
             :meth:`append`. Sample times that disagree with it raise :class:`OutputError`.
         default_population: population name for observables without a ``pop.`` prefix.
         dtype: floating type of the report datasets.
+        expected_spikes: observable name -> a rough count of its spikes, which sets the chunk
+            size of its spike datasets (:func:`spike_chunk`); by default the largest chunk.
     """
 
     def __init__(self, path, *, meta: dict, shapes: dict[str, tuple], units: dict[str, str],
                  spikes: tuple[str, ...] = (), time: tuple[float, float] | None = None,
-                 time_unit: str = "ms", default_population: str = "population", dtype="float32"):
+                 time_unit: str = "ms", default_population: str = "population", dtype="float32",
+                 expected_spikes: dict[str, int] | None = None):
         self.path = Path(path)
         self.tmp = temporary_path(self.path)
         if self.path.is_dir():
@@ -80,6 +84,7 @@ class RunWriter:
         if self.time_step is not None and not self.time_step > 0:
             raise OutputError(f"time: the step between samples must be > 0, got {self.time_step!r}")
         self.n_times = 0
+        self._itemsize = np.dtype(dtype).itemsize
         self.default_population = default_population
         f = self.file
         root = f.create_group("neurodyn")
@@ -110,9 +115,10 @@ class RunWriter:
             g = f.require_group(f"spikes/{pop}")
             g.attrs.create("sorting", SORTING.type(2), dtype=SORTING)
             g.attrs["variable"] = name
-            ts = g.create_dataset("timestamps", shape=(0,), maxshape=(None,), dtype="f8", chunks=(65536,))
+            chunk = spike_chunk((expected_spikes or {}).get(name))
+            ts = g.create_dataset("timestamps", shape=(0,), maxshape=(None,), dtype="f8", chunks=(chunk,))
             ts.attrs["units"] = time_unit
-            ids = g.create_dataset("node_ids", shape=(0,), maxshape=(None,), dtype="u8", chunks=(65536,))
+            ids = g.create_dataset("node_ids", shape=(0,), maxshape=(None,), dtype="u8", chunks=(chunk,))
             self.spikes[name] = (ts, ids)
 
     def append(self, times, data: dict[str, np.ndarray], spikes: dict[str, tuple]) -> None:
@@ -121,6 +127,15 @@ class RunWriter:
         ``times`` may be ``None`` only when the writer was given ``time=``."""
         if data:
             self._check_times(times, len(next(iter(data.values()))))
+        # refuse a write that would fill the disk: HDF5 cannot recover a file after a failed write
+        nbytes = sum(np.asarray(a).size * self._itemsize for a in data.values())
+        for name, (t, _) in spikes.items():  # spike datasets grow by whole chunks (8-byte times and ids)
+            n0, chunk = self.spikes[name][0].shape[0], self.spikes[name][0].chunks[0]
+            nbytes += 16 * chunk * (-(-(n0 + len(t)) // chunk) - (-(-n0 // chunk)))
+        self._guard(ensure_space, self.path, nbytes)
+        self._guard(self._append, data, spikes)
+
+    def _append(self, data, spikes) -> None:
         for name, arr in data.items():
             ds = self.datasets[name]
             arr = np.asarray(arr).reshape(len(arr), -1)
@@ -138,6 +153,34 @@ class RunWriter:
             ts[n0:] = t
             nid[n0:] = ids
         self.file.flush()
+
+    def _guard(self, fn, *args):
+        """Call ``fn``; if a write fails (a full disk), free the temporary file's space, close it
+        (HDF5 then closes cleanly) and delete it, and raise one line naming the output and the free
+        space. An earlier file of the output's name is untouched."""
+        try:
+            return fn(*args)
+        except (OSError, RuntimeError) as e:
+            if isinstance(e, OutputError) and not disk_full(e):
+                raise
+            self._drop()
+            raise write_error("output file", self.path, e) from None
+
+    def _drop(self) -> None:
+        """Empty, close and delete the temporary file (emptied first, so that HDF5's final writes
+        find room on a full disk)."""
+        if self.file is None:
+            return
+        try:
+            os.truncate(self.tmp, 0)
+        except OSError:
+            pass
+        try:
+            self.file.close()
+        except (OSError, RuntimeError):
+            pass
+        self.file = None
+        discard(self.tmp)
 
     def _check_times(self, times, n: int) -> None:
         """Take the time axis from the first samples, or check the samples against it."""
@@ -192,11 +235,15 @@ class RunWriter:
     def close(self, status: str = "complete", **attrs) -> Path:
         """Record the final status, close and move the file to its final name, which is
         :func:`final_path` (``path`` itself only for a complete run); returns that name."""
-        root = self.file["neurodyn"]
-        root.attrs["status"] = status
-        for k, v in attrs.items():
-            root.attrs[k] = v
-        self.file.close()
+        def finish():
+            ensure_space(self.path, 0)  # room for the last metadata
+            root = self.file["neurodyn"]
+            root.attrs["status"] = status
+            for k, v in attrs.items():
+                root.attrs[k] = v
+            self.file.close()
+
+        self._guard(finish)
         path = final_path(self.path, status)
         try:
             return publish(self.tmp, path)
@@ -206,10 +253,16 @@ class RunWriter:
 
     def abort(self) -> None:
         """Close and delete the temporary file (nothing was worth keeping)."""
-        try:
-            self.file.close()
-        finally:
-            discard(self.tmp)
+        self._drop()
+
+
+def spike_chunk(expected: int | None) -> int:
+    """Elements per chunk of a spike dataset expected to hold about ``expected`` spikes: the
+    next power of two, between 1,024 (8 kB) and 65,536 (512 kB), so a file with few spikes stays
+    small and one with many is not split into tiny chunks."""
+    if expected is None:
+        return 65536
+    return int(min(65536, max(1024, 1 << max(0, int(expected) - 1).bit_length())))
 
 
 INCOMPLETE_SUFFIX = {"interrupted": "partial", "diverged": "diverged"}

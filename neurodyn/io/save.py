@@ -33,6 +33,8 @@ def spec_writer(spec, path=None, meta: dict | None = None) -> RunWriter:
         shapes={n: tuple(obs[n].shape) for n in spec.record}, units={n: spec.units.get(n, "1") for n in spec.record},
         spikes=tuple(spec.spikes), time=(spec.transient * spec.dt, spec.every * spec.dt), time_unit=spec.time_unit,
         dtype=spec.precision,
+        # chunks sized for at most 1 % of the (node, step) pairs spiking (100 Hz at dt = 0.1 ms)
+        expected_spikes={n: int(np.prod(obs[n].shape)) * spec.steps // 100 for n in spec.spikes},
     )
 
 

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import OutputError, SpecError
+from ..files import atomic_write, ensure_space
 
 FORMAT = "neurodyn-trained-1"
 
@@ -83,21 +84,29 @@ def _read(node):
 
 
 def save_trained(path, **objects) -> Path:
-    """Write named objects (e.g. ``reservoir=esn, readout=fit``) to the HDF5 file ``path``."""
+    """Write named objects (e.g. ``reservoir=esn, readout=fit``) to the HDF5 file ``path``,
+    atomically (:func:`neurodyn.files.atomic_write`): a full disk or a kill while writing leaves
+    an earlier file of that name as it was."""
     path = Path(path)
-    try:
-        with h5py.File(path, "w") as f:
-            f.attrs["format"] = FORMAT
-            for name, value in objects.items():
-                _write(f, name, value)
-    except OSError as err:
-        raise OutputError(f"cannot write output file {path}: {err}") from None
+    import jax
+
+    size = sum(np.asarray(leaf).nbytes for leaf in jax.tree_util.tree_leaves(objects) if hasattr(leaf, "shape"))
+    ensure_space(path, size, "trained file")
+    with atomic_write(path, "trained file") as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["format"] = FORMAT
+        for name, value in objects.items():
+            _write(f, name, value)
     return path
 
 
 def load_trained(path) -> dict:
     """The objects written by :func:`save_trained`, by name."""
-    with h5py.File(path, "r") as f:
+    from .hdf5 import open_for_reading
+
+    with open_for_reading(path) as f:
         if f.attrs.get("format") != FORMAT:
             raise SpecError(f"load_trained: {path} is not a file written by save_trained")
-        return {name: _read(f[name]) for name in f}
+        try:
+            return {name: _read(f[name]) for name in f}
+        except (KeyError, ValueError, TypeError, RuntimeError, OSError) as e:
+            raise OutputError(f"{path} is a damaged trained file ({' '.join(str(e).split())})") from None

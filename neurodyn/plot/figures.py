@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 
@@ -10,6 +12,30 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(fig, out) -> Path:
+    """Write ``fig`` to the PNG file ``out`` atomically (:func:`neurodyn.files.atomic_write`) and
+    close it; an unwritable folder or a full disk is one :class:`~neurodyn.errors.OutputError` line."""
+    from ..files import atomic_write
+
+    out = Path(out)
+    try:
+        with atomic_write(out, "figure") as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+    finally:
+        pyplot().close(fig)
+    return out
+
+
+def check_folder(path) -> None:
+    """Refuse (one line) before drawing if no figure can be written beside ``path``."""
+    from ..resources import check_writable
+
+    path = Path(path)
+    stem = path.name[:-3] if path.name.endswith(".h5") else path.name
+    check_writable(path.with_name(f"{stem}.png"), "figures such as",
+                   "the figures are written beside the file: copy it to a writable folder and plot it there")
 
 
 def axis_label(name: str, unit: str) -> str:

@@ -544,9 +544,11 @@ def plot_run_file(path, *, variables: list[str] | None = None, phase: tuple[str,
 
     matplotlib.use("Agg")
     from ..io import load, open_for_reading
+    from .figures import check_folder, save_figure
 
     path = Path(path)
     stem = path.name[:-3] if path.name.endswith(".h5") else path.name
+    check_folder(path)
     with open_for_reading(path) as f:
         trained = "readout" in f and "class" in f["readout"].attrs and "neurodyn" not in f
     figures = {"": trained_figure(path)} if trained else run_figures(load(path), variables=variables,
@@ -554,9 +556,7 @@ def plot_run_file(path, *, variables: list[str] | None = None, phase: tuple[str,
     written = []
     for kind, fig in figures.items():
         out = path.with_name(f"{stem}.{kind}.png" if kind else f"{stem}.png")
-        fig.savefig(out, dpi=110)
-        pyplot().close(fig)
-        written.append(out)
+        written.append(save_figure(fig, out))
     return written
 
 

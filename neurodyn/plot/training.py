@@ -102,11 +102,10 @@ def plot_training_file(path) -> list[Path]:
 
     matplotlib.use("Agg")
     from ..train.checkpoint import read_histories
+    from .figures import check_folder, save_figure
 
     path = Path(path)
     stem = path.name[:-3] if path.name.endswith(".h5") else path.name
+    check_folder(path)
     fig = learning_curves(read_histories(path), title=path.name)
-    out = path.with_name(f"{stem}.curves.png")
-    fig.savefig(out, dpi=110)
-    pyplot().close(fig)
-    return [out]
+    return [save_figure(fig, path.with_name(f"{stem}.curves.png"))]

@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 from ..core.simulate import record_bytes, records_per_chunk
-from ..resources import check_disk, check_memory
+from ..resources import check_disk, check_memory, check_writable
 from .build import RunSpec
 
 STATE_COPIES = 6  # the state, four RK4 stages and the step's output
@@ -60,3 +60,14 @@ def check_run(spec: RunSpec) -> RunEstimate:
                                         f"values, before compression; spikes come on top and cannot be known "
                                         f"in advance")
     return est
+
+
+def check_outputs(spec: RunSpec) -> None:
+    """Raise :class:`~neurodyn.errors.OutputError` (one line) before anything is computed if a
+    file the run of ``spec`` writes cannot be created: its run file and, for a spec with a
+    ``[task]``, the trained readout beside it (``<stem>.trained.h5``)."""
+    check_writable(spec.output, "output file")
+    if spec.task is not None:
+        from .task import trained_path
+
+        check_writable(trained_path(spec.output), "trained file")

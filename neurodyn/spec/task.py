@@ -513,9 +513,10 @@ def run_task(spec, out=None) -> tuple[Path, TaskResult, float]:
             group.attrs[key] = json.dumps(value) if isinstance(value, list) else value
         for name, value in result.scores.items():
             writer.add_diagnostic(name, value, definition=METRIC_DOCS[name], dataset=task.dataset)
+        # the trained file first: if it cannot be written, the earlier run file and its trained file stay a pair
+        save_trained(trained_path(writer.path), reservoir=spec.model, readout=result.readout)
     except BaseException:
         writer.abort()
         raise
     path = writer.close("complete", wall_time_s=wall)
-    save_trained(trained_path(path), reservoir=spec.model, readout=result.readout)
     return path, result, wall

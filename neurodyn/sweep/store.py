@@ -51,7 +51,7 @@ import numpy as np
 
 from ..checksum import SIZE, digest, hexdigest
 from ..errors import NeurodynError, OutputError
-from ..files import atomic_write
+from ..files import atomic_write, ensure_space
 
 MAGIC = b"neurodyn-sweep-store-1\n"
 USERBLOCK = 4096
@@ -309,6 +309,8 @@ def _create(path: Path, identity: dict, grid, result_specs: dict, meta: dict, ke
     chunk_size = int(identity["chunk_size"])
     n = grid.n_points
     n_chunks = -(-n // chunk_size)
+    ensure_space(path, n * (sum(int(np.prod(shape)) * np.dtype(dtype).itemsize for shape, dtype in result_specs.values())
+                            + 2 + 2 * SIZE // max(chunk_size, 1)), "sweep file")
     with atomic_write(path, "sweep file") as tmp:
         # a user block for the structure's checksum; superblock version 0 (see _check_structure)
         with h5py.File(tmp, "w", userblock_size=USERBLOCK, libver="earliest") as f:

@@ -42,7 +42,7 @@ import numpy as np
 
 from ..checksum import hexdigest
 from ..errors import OutputError
-from ..files import atomic_write
+from ..files import atomic_write, ensure_space
 
 FORMAT = "neurodyn-checkpoint-2"
 MAGIC = FORMAT.encode() + b"\n"
@@ -151,6 +151,8 @@ def write_checkpoint(path, *, params, opt_state, history: dict, epoch: int, key,
     """
     path = Path(path)
     raw, typed = key_data(key)
+    ensure_space(path, sum(np.asarray(leaf).nbytes for leaf in jax.tree_util.tree_leaves((params, opt_state, best)))
+                 + 8 * sum(len(v) for v in history.values()), "checkpoint")
     with atomic_write(path, "checkpoint") as tmp:
         with h5py.File(tmp, "w", userblock_size=USERBLOCK) as f:
             g = f.create_group("training")

@@ -30,6 +30,7 @@ from jax import lax
 
 from ..errors import SpecError, check_int
 from ..pytree import combine, partition
+from ..resources import check_writable
 from .checkpoint import read_checkpoint, write_checkpoint
 
 LossFn = Callable[[Any, Any, jax.Array], tuple[jax.Array, Any]]
@@ -240,6 +241,7 @@ def fit(model, loss_fn: LossFn, data, *, optimizer, epochs: int, batch_size: int
     start, best, best_epoch, best_value, wait, stopped = 0, None, -1, float("nan"), 0, False
     if checkpoint is not None:
         checkpoint = Path(checkpoint)
+        check_writable(checkpoint, "checkpoint", "give another checkpoint path")  # before any epoch is computed
         if resume and checkpoint.is_file():
             saved = read_checkpoint(checkpoint, params_like=params, opt_state_like=opt_state)
             params, opt_state, key = saved["params"], saved["opt_state"], saved["key"]
