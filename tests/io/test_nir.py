@@ -1,0 +1,193 @@
+"""NIR export and import (neurodyn.io.nir): round trips, an independent NumPy run of the NIR
+graph's discretised equations, the file round trip and the refusals."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+nir = pytest.importorskip("nir", reason="the 'nir' package is not installed (pip install 'neurodyn[nir]')")
+
+from neurodyn.errors import SpecError  # noqa: E402
+from neurodyn.io.nir import from_nir, read_nir, to_nir, write_nir  # noqa: E402
+from neurodyn.models.snn import CELLS, SpikingMLP, _split_cell  # noqa: E402
+
+SIZES = (6, 9, 7, 4)
+T, B = 40, 3
+
+
+def _spikes(seed: int, n_in: int = SIZES[0], p: float = 0.35) -> jnp.ndarray:
+    return (jax.random.uniform(jax.random.PRNGKey(seed), (T, B, n_in)) < p).astype(jnp.float64)
+
+
+def _net(cell: str, readout: str, seed: int = 1) -> SpikingMLP:
+    # per-neuron leaks and thresholds, so a transposed or mis-ordered parameter shows
+    key = jax.random.PRNGKey(100 + seed)
+    taus = [np.asarray(jax.random.uniform(k, (h,), minval=0.6, maxval=0.95)) for k, h in
+            zip(jax.random.split(key, 3), SIZES[1:])]
+    m = SpikingMLP.create(jax.random.PRNGKey(seed), SIZES, cell=cell, readout=readout,
+                          cell_options={"theta": 0.25}, dtype=jnp.float64)
+    cells = []
+    for c, tau in zip(m.cells(), taus):
+        cells.append(CELLS[cell].create(c.n, tau=tau.tolist(), theta=0.25, dtype=jnp.float64))
+    parts = [_split_cell(c) for c in cells]
+    return dataclasses.replace(m, learned=tuple(p[0] for p in parts), fixed=tuple(p[1] for p in parts))
+
+
+def _numpy_run(graph, x: np.ndarray, dt: float, method: str) -> tuple[np.ndarray, list]:
+    """The NIR graph's chain run step by step in NumPy: Affine/Linear ``y = W x + b``; LIF over one
+    step ``v = beta v + (1 - beta)(v_leak + r I)``, ``z = [v >= v_threshold]``, ``v = v_reset`` where
+    ``z``; ``beta = exp(-dt/tau)`` (exact) or ``1 - dt/tau`` (euler). Returns the output sequence and
+    the spikes of every LIF node."""
+    succ = dict(graph.edges)
+    name = next(k for k, v in graph.nodes.items() if isinstance(v, nir.Input))
+    chain = []
+    while not isinstance(graph.nodes[name], nir.Output):
+        name = succ[name]
+        chain.append(graph.nodes[name])
+    chain = chain[:-1]
+    state = [np.zeros((x.shape[1], len(n.tau))) if isinstance(n, nir.LIF) else None for n in chain]
+    outs, spikes = [], [[] for _ in chain]
+    for t in range(x.shape[0]):
+        h = x[t]
+        for i, n in enumerate(chain):
+            if isinstance(n, (nir.Affine, nir.Linear)):
+                h = h @ np.asarray(n.weight).T + (np.asarray(n.bias) if isinstance(n, nir.Affine) else 0.0)
+            else:
+                beta = np.exp(-dt / n.tau) if method == "exact" else 1.0 - dt / n.tau
+                v = beta * state[i] + (1.0 - beta) * (n.v_leak + n.r * h)
+                z = (v >= n.v_threshold).astype(float)
+                state[i] = np.where(z > 0, n.v_reset, v)
+                spikes[i].append(z)
+                h = z
+        outs.append(h)
+    return np.asarray(outs), [np.asarray(s) for s in spikes if s]
+
+
+@pytest.mark.parametrize("cell", ["surrogate_lif", "plif", "dspike"])
+@pytest.mark.parametrize("readout", ["rate", "spike"])
+def test_round_trip_is_spike_for_spike(cell, readout):
+    m = _net(cell, readout)
+    x = _spikes(7)
+    g = to_nir(m, dt=1e-3)
+    back = from_nir(g, cell=cell)
+    assert back.sizes == m.sizes and back.readout == readout and back.cell == cell
+    a, aux_a = m.apply(x)
+    b, aux_b = back.apply(x)
+    # the rates are spike counts / (T B n): identical spikes give identical numbers
+    np.testing.assert_array_equal(np.asarray(aux_a["layer_rates"]), np.asarray(aux_b["layer_rates"]))
+    if readout == "spike":
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    else:  # (1 - beta) * r with r = 1/(1 - beta) is 1 to within an ulp
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-13, atol=1e-13)
+    assert float(aux_a["rate"]) > 0.02  # the test sees spikes
+
+
+@pytest.mark.parametrize("method", ["exact", "euler"])
+def test_export_matches_an_independent_run_of_the_nir_equations(method):
+    m = _net("surrogate_lif", "spike", seed=3)
+    x = _spikes(11)
+    dt = 0.5
+    g = to_nir(m, dt=dt, method=method)
+    beta = np.asarray(m.cells()[0].tau)
+    tau = np.asarray(g.nodes["lif1"].tau)
+    expected = -dt / np.log(beta) if method == "exact" else dt / (1.0 - beta)
+    np.testing.assert_allclose(tau, expected, rtol=1e-14)
+    assert g.nodes["fc1"].weight.shape == (SIZES[1], SIZES[0])  # NIR's (out, in)
+    out, spikes = _numpy_run(g, np.asarray(x), dt, method)
+    logits, aux = m.apply(x)
+    np.testing.assert_array_equal(np.asarray(logits), out.mean(axis=0))
+    np.testing.assert_array_equal(np.asarray(aux["layer_rates"]), [s.mean() for s in spikes[:-1]])
+
+
+def test_import_of_a_foreign_graph_folds_r_and_v_leak():
+    """A hand-built graph (Linear without bias, r != 1/(1-beta), v_leak != 0, euler) against NumPy."""
+    rng = np.random.default_rng(5)
+    n_in, h, n_out, dt = 5, 8, 3, 1e-3
+    nodes = {
+        "input": nir.Input(input_type=np.array([n_in])),
+        "l1": nir.Linear(weight=rng.normal(0.6, 1.0, (h, n_in))),
+        "n1": nir.LIF(tau=rng.uniform(2e-3, 6e-3, h), r=rng.uniform(0.5, 3.0, h), v_leak=rng.uniform(-0.2, 0.3, h),
+                      v_threshold=rng.uniform(0.3, 1.0, h)),
+        "a2": nir.Affine(weight=rng.normal(0, 1.0, (n_out, h)), bias=rng.normal(0, 0.1, n_out)),
+        "output": nir.Output(output_type=np.array([n_out])),
+    }
+    g = nir.NIRGraph(nodes=nodes, edges=[("input", "l1"), ("l1", "n1"), ("n1", "a2"), ("a2", "output")])
+    with pytest.raises(SpecError, match="dt"):
+        from_nir(g)
+    m = from_nir(g, dt=dt, method="euler")
+    x = _spikes(3, n_in, 0.5)
+    out, spikes = _numpy_run(g, np.asarray(x), dt, "euler")
+    logits, aux = m.apply(x)
+    np.testing.assert_array_equal(np.asarray(aux["layer_rates"]), [spikes[0].mean()])
+    np.testing.assert_allclose(np.asarray(logits), out.mean(axis=0), rtol=1e-12, atol=1e-12)
+    assert 0.05 < spikes[0].mean() < 0.95
+
+    # differentiable: the loss has a finite, non-zero gradient in every imported weight
+    def loss(model):
+        return jnp.sum(model.apply(x)[0] ** 2)
+    grads = jax.grad(loss)(m)
+    for gw, gb in grads.weights:
+        assert np.all(np.isfinite(gw)) and np.any(gw != 0) and np.any(gb != 0)
+
+
+def test_nir_file_round_trip(tmp_path):
+    m = _net("plif", "rate", seed=4)
+    path = tmp_path / "net.nir"
+    write_nir(m, path, dt=2e-3, method="euler")
+    g = nir.read(str(path))
+    assert set(g.nodes) == {"input", "fc1", "lif1", "fc2", "lif2", "fc3", "output"}
+    np.testing.assert_array_equal(g.nodes["fc2"].weight, np.asarray(m.weights[1][0]).T)
+    back = read_nir(path, cell="plif")  # dt and method from the file's metadata
+    x = _spikes(9)
+    a, aux_a = m.apply(x)
+    b, aux_b = back.apply(x)
+    np.testing.assert_array_equal(np.asarray(aux_a["layer_rates"]), np.asarray(aux_b["layer_rates"]))
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("cell", ["ultralif", "ultradlif", "adalif"])
+def test_cells_without_a_nir_primitive_are_refused(cell):
+    m = SpikingMLP.create(jax.random.PRNGKey(0), (3, 4, 2), cell=cell)
+    with pytest.raises(SpecError, match=f"cell '{cell}' is not exported: .*(log-sum-exp|adaptive threshold)") as err:
+        to_nir(m)
+    assert "\n" not in str(err.value)
+
+
+def test_recurrent_and_bad_arguments_are_refused():
+    m = SpikingMLP.create(jax.random.PRNGKey(0), (3, 4, 2), cell="surrogate_lif", recurrent=True)
+    with pytest.raises(SpecError, match="recurrent"):
+        to_nir(m)
+    m = SpikingMLP.create(jax.random.PRNGKey(0), (3, 4, 2), cell="surrogate_lif")
+    with pytest.raises(SpecError, match="method: unknown value 'zoh'"):
+        to_nir(m, method="zoh")
+    with pytest.raises(SpecError, match="dt"):
+        to_nir(m, dt=0.0)
+    with pytest.raises(SpecError, match="cell 'ultralif' cannot hold"):
+        from_nir(to_nir(m), cell="ultralif")
+    g = to_nir(m, dt=1.0)
+    g.nodes["lif1"].tau = np.full(4, 0.5)  # beta = 1 - 2 < 0 under euler
+    with pytest.raises(SpecError, match="outside \\(0, 1\\)"):
+        from_nir(g, method="euler")
+
+
+def test_unsupported_primitives_are_refused_in_one_line():
+    conv = nir.Conv2d(input_shape=(8, 8), weight=np.ones((2, 1, 3, 3)), stride=1, padding=0, dilation=1,
+                      groups=1, bias=np.zeros(2))
+    nodes = {"input": nir.Input(input_type=np.array([1, 8, 8])), "conv": conv,
+             "output": nir.Output(output_type=np.array([2, 6, 6]))}
+    g = nir.NIRGraph(nodes=nodes, edges=[("input", "conv"), ("conv", "output")], type_check=False)
+    with pytest.raises(SpecError, match="unsupported NIR primitive Conv2d \\(node 'conv'\\)") as err:
+        from_nir(g, dt=1.0)
+    assert "\n" not in str(err.value)
+    n = 4
+    cuba = nir.CubaLIF(tau_syn=np.ones(n), tau_mem=np.full(n, 2.0), r=np.ones(n), v_leak=np.zeros(n),
+                       v_threshold=np.ones(n))
+    nodes = {"input": nir.Input(input_type=np.array([3])), "fc": nir.Linear(weight=np.ones((n, 3))), "cuba": cuba,
+             "fc2": nir.Linear(weight=np.ones((2, n))), "output": nir.Output(output_type=np.array([2]))}
+    g = nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "cuba"), ("cuba", "fc2"), ("fc2", "output")])
+    with pytest.raises(SpecError, match="unsupported NIR primitive CubaLIF"):
+        from_nir(g, dt=0.1)
+
