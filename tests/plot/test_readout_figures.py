@@ -1,33 +1,16 @@
 """``neurodyn plot`` on task runs and trained readout files: the closed-loop forecast, the forgetting
 curve of a memory task, every class of a confusion matrix, and the trained file's own figure."""
 
-from pathlib import Path
-
 import h5py
 import numpy as np
-import pytest
 
 from neurodyn.cli import main
-from neurodyn.io import load
 from neurodyn.plot import run_figures
 from neurodyn.plot.run import forgetting_curve
 
-SPECS = Path(__file__).resolve().parents[2] / "models"
 
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def _run(spec, *args):
-    assert main(["run", str(SPECS / f"{spec}.toml"), "--quiet", "--out", f"{spec}.h5", *args]) == 0
-    return load(f"{spec}.h5")
-
-
-def test_forecast_panel_draws_the_closed_loop_output_and_marks_the_valid_time(workdir, capsys):
-    data = _run("esn_mackey_glass", "--set", "populations.reservoir.n=60")
+def test_forecast_panel_draws_the_closed_loop_output_and_marks_the_valid_time(run_spec, workdir, capsys):
+    data = run_spec("esn_mackey_glass", "--set", "populations.reservoir.n=60")
     figs = run_figures(data)
     axes = figs["readout"].axes
     forecast = axes[-1]
@@ -47,8 +30,8 @@ def test_forecast_panel_draws_the_closed_loop_output_and_marks_the_valid_time(wo
     assert capsys.readouterr().out.split()[-1].endswith("esn_mackey_glass.trained.png")
 
 
-def test_memory_task_draws_the_forgetting_curve_whose_sum_is_the_stored_capacity(workdir):
-    data = _run("deepresesn_memory", "--set", "populations.layer1.n=20", "--set", "populations.layer2.n=20",
+def test_memory_task_draws_the_forgetting_curve_whose_sum_is_the_stored_capacity(run_spec, workdir):
+    data = run_spec("deepresesn_memory", "--set", "populations.layer1.n=20", "--set", "populations.layer2.n=20",
                 "--set", "populations.layer3.n=20", "--set", "task.dataset.max_delay=40")
     ax = run_figures(data)["readout"].axes[0]
     curve = ax.get_lines()[0].get_ydata()

@@ -3,28 +3,14 @@
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from neurodyn.cli import main
 from neurodyn.io import load
 from neurodyn.plot import run_figures
 
-SPECS = Path(__file__).resolve().parents[2] / "models"
 
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def _run(spec, *args):
-    assert main(["run", str(SPECS / f"{spec}.toml"), "--quiet", "--out", f"{spec}.h5", *args]) == 0
-    return load(f"{spec}.h5")
-
-
-def test_plot_draws_a_run_file_chosen_from_its_content(workdir, capsys):
-    _run("chialvo_ring_star", "--steps", "1500", "--set", "couplings.star.strength=0.02")
+def test_plot_draws_a_run_file_chosen_from_its_content(run_spec, workdir, capsys):
+    run_spec("chialvo_ring_star", "--steps", "1500", "--set", "couplings.star.strength=0.02")
     assert main(["plot", "chialvo_ring_star.h5"]) == 0
     written = capsys.readouterr().out.split()
     assert sorted(Path(p).name for p in written if p.endswith(".png")) == [
@@ -58,8 +44,8 @@ def test_plot_draws_a_run_file_chosen_from_its_content(workdir, capsys):
     assert f"{n_spikes:,} spikes; 4 neurons" in raster.get_title()
 
 
-def test_window_and_variable_options(workdir, capsys):
-    data = _run("chialvo_ring_star", "--steps", "1500")
+def test_window_and_variable_options(run_spec, workdir, capsys):
+    data = run_spec("chialvo_ring_star", "--steps", "1500")
     figs = run_figures(data, variables=["neurons.x"], phase=("neurons.y", "neurons.x"), window=(1200, 1300))
     (ax,) = figs["timeseries"].axes
     t = ax.get_lines()[0].get_xdata()
@@ -81,8 +67,8 @@ def test_window_and_variable_options(workdir, capsys):
         assert err.startswith("neurodyn: error:") and "\n" not in err and message in err, err
 
 
-def test_spiking_run_has_ms_mv_and_a_rate_in_hz(workdir):
-    data = _run("lif_rate", "--steps", "20000")  # 200 ms; rates 45.5 Hz, 98.6 Hz, 0 (see the spec)
+def test_spiking_run_has_ms_mv_and_a_rate_in_hz(run_spec, workdir):
+    data = run_spec("lif_rate", "--steps", "20000")  # 200 ms; rates 45.5 Hz, 98.6 Hz, 0 (see the spec)
     figs = run_figures(data)
     assert set(figs) == {"timeseries", "raster"}  # one variable: no phase portrait
     (v,) = figs["timeseries"].axes
@@ -97,8 +83,8 @@ def test_spiking_run_has_ms_mv_and_a_rate_in_hz(workdir):
     assert abs(drawn.values @ np.diff(drawn.edges) / 200.0 - total / 3 / 0.2) < 1e-9
 
 
-def test_kuramoto_run_shows_its_order_parameter(workdir):
-    data = _run("kuramoto_all_to_all", "--steps", "600", "--set", "populations.oscillators.n=64",
+def test_kuramoto_run_shows_its_order_parameter(run_spec, workdir):
+    data = run_spec("kuramoto_all_to_all", "--steps", "600", "--set", "populations.oscillators.n=64",
                 "--set", "record.transient=0")
     figs = run_figures(data)
     assert set(figs) == {"timeseries", "order_parameter"}  # theta and r differ in nodes: no phase portrait
@@ -119,10 +105,10 @@ def test_kuramoto_run_shows_its_order_parameter(workdir):
     assert "kuramoto_all_to_all, seed 1" in figs["order_parameter"]._suptitle.get_text()
 
 
-def test_large_population_raster_draws_a_stated_subset_and_the_rate_of_all(workdir):
+def test_large_population_raster_draws_a_stated_subset_and_the_rate_of_all(run_spec, workdir):
     from neurodyn.plot.run import MAX_RASTER_NEURONS
 
-    data = _run("coba_ei", "--steps", "300", "--set", "record.variables=[]")
+    data = run_spec("coba_ei", "--steps", "300", "--set", "record.variables=[]")
     figs = run_figures(data)
     exc_raster, exc_rate = figs["raster"].axes[:2]
     ids = exc_raster.get_lines()[0].get_ydata()
