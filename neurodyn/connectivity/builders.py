@@ -258,6 +258,45 @@ GRAPHS.register("watts_strogatz", watts_strogatz, (
     _probability_field("p", "rewiring probability of every edge"), _seed(),
 ), summary="Watts–Strogatz small world: a ring whose edges are rewired with probability p.",
     citation="D. J. Watts, S. H. Strogatz, Nature 393:440 (1998)", example={"n": 10, "k": 2, "p": 0.2, "seed": 1})
+def _rule_graph(n, pre, post) -> CSRGraph:
+    return from_edges(n, np.c_[post, pre].astype(np.int64))
+
+
+def fixed_total(n: int, total: int, seed: int = 0, autapses: bool = False, multapses: bool = False) -> CSRGraph:
+    """Directed random graph with exactly ``total`` edges on uniformly drawn ordered pairs
+    (:func:`connect_fixed_total`)."""
+    return _rule_graph(n, *connect_fixed_total(n, n, total, seed=seed, autapses=autapses, multapses=multapses))
+
+
+def distance_graph(n: int, profile: str = "gaussian", p0: float = 1.0, scale: float = 0.1, space: str = "sheet",
+                   periodic: bool = True, extent: float = 1.0, seed: int = 0, autapses: bool = False) -> CSRGraph:
+    """Directed random graph whose ordered pairs are linked with a probability falling with the
+    distance of the nodes on a sheet or ring (:func:`connect_distance`)."""
+    return _rule_graph(n, *connect_distance(n, n, profile=profile, p0=p0, scale=scale, space=space,
+                                            periodic=periodic, extent=extent, seed=seed, autapses=autapses))
+
+
+DISTANCE_FIELDS = (
+    Field("profile", "choice", default="gaussian", choices=("gaussian", "exponential"),
+          doc="p(d) = p0 exp(-d^2 / (2 scale^2)) (gaussian) or p0 exp(-d / scale) (exponential)"),
+    Field("p0", default=1.0, minimum=0.0, maximum=1.0, doc="probability at distance 0"),
+    Field("scale", default=0.1, minimum=0.0, exclusive_minimum=True, doc="width of the profile (units of extent)"),
+    Field("space", "choice", default="sheet", choices=("sheet", "ring"),
+          doc="ring: neuron i at (i + 1/2) L / n; sheet: a square grid of side s = sqrt(n), neuron i at "
+              "((i mod s) + 1/2, (i div s) + 1/2) L / s"),
+    Field("periodic", "bool", default=True, doc="distances the shorter way round (a torus or a circle)"),
+    Field("extent", default=1.0, minimum=0.0, exclusive_minimum=True, doc="side L of the sheet, length of the ring"),
+)
+_MULTAPSES = Field("multapses", "bool", default=False, doc="allow several edges on one ordered pair")
+_AUTAPSES = Field("autapses", "bool", default=False, doc="allow self-loops i -> i")
+GRAPHS.register("fixed_total", fixed_total, (
+    _nodes(), Field("total", "integer", minimum=0, doc="number of edges"), _seed(), _AUTAPSES, _MULTAPSES,
+), summary="Directed random graph with exactly `total` edges on uniformly drawn ordered pairs.",
+    example={"n": 10, "total": 20, "seed": 1})
+GRAPHS.register("distance", distance_graph, (_nodes(), *DISTANCE_FIELDS, _seed(), _AUTAPSES),
+                summary="Directed random graph: each ordered pair linked with a probability that falls with the "
+                        "distance of the nodes on a 2-D sheet or a ring.",
+                example={"n": 16, "profile": "gaussian", "p0": 0.8, "scale": 0.3, "space": "sheet", "seed": 1})
 GRAPHS.register("edges", _edges_from_spec, (
     Field("n", "integer", default=None, minimum=1, doc="number of nodes",
           default_text="the number of nodes connected"),
@@ -307,7 +346,192 @@ def _build_bytes(kind: str, values: dict, n: int) -> float:
     per_node = {"ring": 2 * values.get("k", 1), "ring_star": 2 * values.get("k", 1) + 2, "lattice_1d":
                 2 * values.get("k", 1), "watts_strogatz": 2 * values.get("k", 1), "lattice_2d": 4,
                 "fixed_indegree": values.get("k", 1) + 1, "complete": n, "erdos_renyi": n}
+    if kind == "fixed_total":
+        return EDGE_BYTES * (values["total"] + n)
+    if kind == "distance":
+        return EDGE_BYTES * (expected_synapses("distance", n, n, {"distance": values}) + n) + 8.0 * 2**22
     if kind == "edges":
         return EDGE_BYTES * (len(values["edges"]) + n)
     dense = 9.0 * n * n if kind == "erdos_renyi" else 0.0  # its random draw and mask are n x n
     return dense + EDGE_BYTES * n * per_node.get(kind, 2)
+
+
+# ---------------------------------------------------------------- connection rules between populations
+# Each rule returns the synapses as two int32 arrays ``(pre, post)``; ``autapses`` allows ``i -> i``
+# (one population: n_pre == n_post), ``multapses`` allows several synapses on one pair.
+
+def _distinct_rows(rng, rows: int, available: int, k: int) -> np.ndarray:
+    """``rows`` independent uniform draws of ``k`` distinct integers in ``[0, available)``.
+
+    Sparse rows (k well below ``available``) draw ``k`` integers and redraw the rows holding a
+    repeat (exactly uniform over the k-subsets); dense rows take the ``k`` smallest of one
+    uniform key per candidate."""
+    if k == 0 or rows == 0:
+        return np.zeros((rows, k), np.int64)
+    if 4 * k > available:
+        keys = rng.random((rows, available))
+        return np.argpartition(keys, k - 1, axis=1)[:, :k].astype(np.int64)
+    out = rng.integers(0, available, (rows, k))
+    while True:
+        s = np.sort(out, axis=1)
+        bad = np.nonzero(np.any(s[:, 1:] == s[:, :-1], axis=1))[0]
+        if bad.size == 0:
+            return out
+        out[bad] = rng.integers(0, available, (bad.size, k))
+
+
+def _self_check(rule: str, n_pre: int, n_post: int, autapses: bool) -> int:
+    if not autapses and n_pre != n_post:
+        raise SpecError(f"{rule}: autapses = false needs one population (n_pre == n_post), got {n_pre} and {n_post}")
+    return 0 if autapses else 1
+
+
+def connect_fixed_indegree(n_pre: int, n_post: int, k: int, *, seed: int = 0, autapses: bool = True,
+                           multapses: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Every postsynaptic neuron receives exactly ``k`` synapses from presynaptic neurons drawn
+    uniformly (NEST's ``fixed_indegree``): without ``multapses`` the ``k`` sources are distinct
+    (uniform over the k-subsets), with it they are ``k`` independent uniform draws."""
+    n_pre, n_post, k = (check_int("fixed_indegree: n_pre", n_pre), check_int("fixed_indegree: n_post", n_post),
+                        check_int("fixed_indegree: indegree", k, minimum=0))
+    available = n_pre - _self_check("fixed_indegree", n_pre, n_post, autapses)
+    rng = np.random.default_rng(seed)
+    if multapses:
+        src = rng.integers(0, available, (n_post, k)) if available > 0 or k == 0 else None
+        if src is None:
+            raise SpecError(f"fixed_indegree: no source is available for indegree {k}")
+    else:
+        if k > available:
+            raise SpecError(f"fixed_indegree: indegree {k} exceeds the {available} available sources "
+                            f"(set multapses = true to allow repeats)")
+        src = _distinct_rows(rng, n_post, available, k)
+    post = np.repeat(np.arange(n_post, dtype=np.int64), k)
+    pre = src.reshape(-1)
+    if not autapses:
+        pre = pre + (pre >= post)
+    return pre.astype(np.int32), post.astype(np.int32)
+
+
+def connect_fixed_total(n_pre: int, n_post: int, total: int, *, seed: int = 0, autapses: bool = True,
+                        multapses: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Exactly ``total`` synapses on pairs drawn uniformly among the allowed ones (NEST's
+    ``fixed_total_number``): distinct pairs without ``multapses``, independent draws with it."""
+    n_pre, n_post, total = (check_int("fixed_total: n_pre", n_pre), check_int("fixed_total: n_post", n_post),
+                            check_int("fixed_total: total", total, minimum=0))
+    skip = _self_check("fixed_total", n_pre, n_post, autapses)
+    width = n_post - skip
+    pairs = n_pre * width
+    rng = np.random.default_rng(seed)
+    if multapses:
+        if pairs == 0 and total:
+            raise SpecError("fixed_total: no pair is available")
+        idx = rng.integers(0, max(pairs, 1), total)
+    else:
+        if total > pairs:
+            raise SpecError(f"fixed_total: total {total} exceeds the {pairs} available pairs "
+                            f"(set multapses = true to allow repeats)")
+        idx = rng.choice(pairs, size=total, replace=False)
+    pre, post = idx // max(width, 1), idx % max(width, 1)
+    if skip:
+        post = post + (post >= pre)
+    return pre.astype(np.int32), post.astype(np.int32)
+
+
+def connect_one_to_one(n_pre: int, n_post: int, *, autapses: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Neuron ``i`` of the source to neuron ``i`` of the target (equal sizes)."""
+    if n_pre != n_post:
+        raise SpecError(f"one_to_one: the populations must have equal sizes, got {n_pre} and {n_post}")
+    if not autapses:
+        raise SpecError("one_to_one within one population connects i -> i: it needs autapses = true")
+    i = np.arange(n_pre, dtype=np.int32)
+    return i, i.copy()
+
+
+def positions(n: int, space: str = "sheet", extent: float = 1.0) -> np.ndarray:
+    """Positions of ``n`` neurons, shape ``(n, dim)``: on a ``"ring"`` (``dim`` 1) neuron ``i`` at
+    ``(i + 1/2) L / n``; on a ``"sheet"`` (``dim`` 2; ``n`` a perfect square ``s^2``) neuron ``i``
+    at ``((i mod s) + 1/2, (i div s) + 1/2) L / s`` -- a square grid of side ``L = extent``."""
+    if space == "ring":
+        return ((np.arange(n) + 0.5) * extent / n)[:, None]
+    if space == "sheet":
+        s = int(round(np.sqrt(n)))
+        if s * s != n:
+            raise SpecError(f"distance: a sheet places neurons on a square grid, but n = {n} is not a perfect "
+                            f"square (nearest: {s * s if s * s else 1} or {(s + 1) ** 2})")
+        i = np.arange(n)
+        return np.c_[(i % s) + 0.5, (i // s) + 0.5] * extent / s
+    raise SpecError(f"distance: space must be 'sheet' or 'ring', got {space!r}")
+
+
+def distance_probability(d, profile: str, p0: float, scale: float):
+    """Connection probability at distance ``d``: ``p0 exp(-d^2 / (2 scale^2))`` (gaussian) or
+    ``p0 exp(-d / scale)`` (exponential)."""
+    d = np.asarray(d, float)
+    if profile == "gaussian":
+        return p0 * np.exp(-d * d / (2.0 * scale * scale))
+    if profile == "exponential":
+        return p0 * np.exp(-d / scale)
+    raise SpecError(f"distance: profile must be 'gaussian' or 'exponential', got {profile!r}")
+
+
+def pair_distances(a: np.ndarray, b: np.ndarray, extent: float, periodic: bool) -> np.ndarray:
+    """Euclidean distances between rows of ``a`` and ``b`` (shape ``(len(a), len(b))``); with
+    ``periodic`` each coordinate difference is the shorter way round a period ``extent``."""
+    diff = np.abs(a[:, None, :] - b[None, :, :])
+    if periodic:
+        diff = np.minimum(diff, extent - diff)
+    return np.sqrt(np.sum(diff * diff, axis=-1))
+
+
+def connect_distance(n_pre: int, n_post: int, *, profile: str = "gaussian", p0: float = 1.0, scale: float = 0.1,
+                     space: str = "sheet", periodic: bool = True, extent: float = 1.0, seed: int = 0,
+                     autapses: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Distance-dependent probability: source and target each lie on the same ``space`` of side
+    ``extent`` (:func:`positions`), and every pair is connected independently with probability
+    :func:`distance_probability` of their distance (:func:`pair_distances`). At most one
+    synapse per pair. Drawn in blocks of rows, so memory grows with the synapses, not n^2."""
+    n_pre, n_post = check_int("distance: n_pre", n_pre), check_int("distance: n_post", n_post)
+    p0 = _probability("distance: p0", p0)
+    if not float(scale) > 0 or not float(extent) > 0:
+        raise SpecError(f"distance: scale and extent must be > 0, got scale={scale!r}, extent={extent!r}")
+    _self_check("distance", n_pre, n_post, autapses)
+    xa, xb = positions(n_pre, space, extent), positions(n_post, space, extent)
+    rng = np.random.default_rng(seed)
+    block = max(1, int(2**22 // max(n_post, 1)))
+    pres, posts = [], []
+    for start in range(0, n_pre, block):
+        rows = np.arange(start, min(start + block, n_pre))
+        p = distance_probability(pair_distances(xa[rows], xb, extent, periodic), profile, p0, scale)
+        hit = rng.random(p.shape) < p
+        if not autapses:
+            hit[np.arange(rows.size), rows] = False
+        i, j = np.nonzero(hit)
+        pres.append(rows[i])
+        posts.append(j)
+    return np.concatenate(pres).astype(np.int32), np.concatenate(posts).astype(np.int32)
+
+
+def expected_synapses(rule: str, n_pre: int, n_post: int, values: dict) -> float:
+    """An upper estimate of the synapses a rule makes, known before drawing them (for the
+    memory check): exact for fixed rules; for ``distance`` the integral of the profile over the
+    space (``p0 2 pi scale^2`` per unit area on a sheet for the Gaussian, ``p0 2 pi scale^2`` for
+    the exponential, ``p0 sqrt(2 pi) scale`` / ``p0 2 scale`` per unit length on a ring) times the
+    target density, capped at ``p0 n_post`` per source."""
+    if rule == "indegree":
+        return float(values["indegree"]) * n_post
+    if rule == "total":
+        return float(values["total"])
+    if rule == "one_to_one":
+        return float(n_pre)
+    if rule == "fanout":
+        return float(values["fanout"]) * n_pre
+    if rule == "p":
+        return float(values["p"]) * n_pre * n_post
+    d = values["distance"]
+    p0, s, L = d["p0"], d["scale"], d["extent"]
+    if d["space"] == "sheet":
+        mass = 2 * np.pi * s * s
+        density = n_post / (L * L)
+    else:
+        mass = np.sqrt(2 * np.pi) * s if d["profile"] == "gaussian" else 2 * s
+        density = n_post / L
+    return float(n_pre * min(p0 * n_post, p0 * mass * density))

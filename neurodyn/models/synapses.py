@@ -24,6 +24,7 @@ from ..ops.event import BACKENDS, delayed_event_csr_matvec, event_csr_matvec
 from ..ops.synapses import SynapseCSR
 from ..pytree import pytree_dataclass
 from ..schema import PROJECTIONS, Field, check_choice, did_you_mean
+from ..connectivity.builders import DISTANCE_FIELDS
 from .plastic import STP_FIELDS, RULE_FIELDS, plastic_from_spec, read_plasticity, read_stp
 
 
@@ -158,28 +159,128 @@ def _population(path, value, *, models=None, **context) -> str:
     return check_choice(path, value, tuple(models or ()))
 
 
-def _spiking_from_spec(*, source, target, port, p, fanout, weight, delay, seed, self_connections, backend,
-                       plasticity, stp, models, dtype):
+RULES = ("p", "fanout", "indegree", "total", "one_to_one", "distance")
+
+
+def _synapse_values(path, value, **context):
+    """A number, or ``{ dist = ..., seed = 0, clip = [low, high] }``: one independent draw per
+    synapse from :data:`neurodyn.schema.DISTRIBUTIONS` (key ``PRNGKey(seed)``), then clipped
+    (values outside ``[low, high]`` set to the bound) when ``clip`` is given."""
+    from ..schema import DISTRIBUTIONS
+
+    if not isinstance(value, dict):
+        return Field(path.rpartition(".")[2] or "value").validate(path, value)
+    rest = dict(value)
+    seed, clip = rest.pop("seed", 0), rest.pop("clip", None)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise SpecError(f"{path}.seed: expected an integer in [0, 2^32), got {seed!r}")
+    if clip is not None and not (isinstance(clip, list) and len(clip) == 2 and all(
+            isinstance(c, (int, float)) and not isinstance(c, bool) for c in clip) and clip[0] <= clip[1]):
+        raise SpecError(f"{path}.clip: expected [low, high] with low <= high, got {clip!r}")
+    DISTRIBUTIONS.read(path, rest)  # the distribution and its fields, checked before anything is built
+    return {**rest, "seed": seed, "clip": clip}
+
+
+def _draw(path, value, nnz: int, dtype) -> np.ndarray | float:
+    """The per-synapse values of a table of :func:`_synapse_values` (float64 on the host)."""
+    import jax
+
+    from ..schema import DISTRIBUTIONS
+
+    if not isinstance(value, dict):
+        return value
+    rest = {k: v for k, v in value.items() if k not in ("seed", "clip")}
+    x = np.asarray(DISTRIBUTIONS.build(path, rest, context={"key": jax.random.PRNGKey(value["seed"]), "n": nnz,
+                                                              "dtype": jnp.result_type(float)}), np.float64)
+    if value["clip"] is not None:
+        x = np.clip(x, *value["clip"])
+    return x
+
+
+def delay_steps(delay_ms, dt: float) -> np.ndarray:
+    """Delays in ms as whole steps of ``dt`` ms: ``rint(delay_ms / dt)`` (to the nearest step,
+    halves to the even step, NumPy's ``rint``), negative values raised to 0."""
+    return np.maximum(np.rint(np.asarray(delay_ms, np.float64) / float(dt)), 0).astype(np.int64)
+
+
+def _spiking_from_spec(*, source, target, port, p, fanout, indegree, total, one_to_one, distance, weight, delay,
+                       delay_ms, seed, self_connections, autapses, multapses, backend, plasticity, stp, models, dtype):
+    from ..connectivity.builders import (connect_distance, connect_fixed_indegree, connect_fixed_total,
+                                         connect_one_to_one, expected_synapses)
+    from ..resources import check_memory
+
     src, tgt = models[source], models[target]
     if "spike" not in getattr(src, "EVENTS", ()):
         raise SpecError(f"source: population {source!r} emits no spike events")
     if port not in tgt.PORTS:
         raise SpecError(f"port: population {target!r} has no input port {port!r} (ports: {', '.join(tgt.PORTS)})"
                         f"{did_you_mean(port, tgt.PORTS)}")
-    if (p is None) == (fanout is None):
-        raise SpecError("give exactly one of p (connection probability) and fanout (targets per neuron)")
-    if not self_connections and source != target:
-        raise SpecError("self_connections: false needs source == target")
-    delays = delay if delay else None
-    if p is not None:
-        conn = SynapseCSR.fixed_probability(src.n, tgt.n, p, weight=weight, seed=seed,
-                                            self_connections=self_connections, delays=delays, dtype=dtype)
-    else:
+    given = {"p": p, "fanout": fanout, "indegree": indegree, "total": total,
+             "one_to_one": one_to_one or None, "distance": distance}
+    rules = [r for r in RULES if given[r] is not None]
+    if len(rules) != 1:
+        raise SpecError(f"give exactly one of p, fanout, indegree, total, one_to_one or distance (the connection rule), got "
+                        f"{', '.join(rules) if rules else 'none'}")
+    rule = rules[0]
+    autapses = self_connections if autapses is None else autapses
+    if not autapses and source != target:
+        raise SpecError("autapses (self_connections) = false needs source == target")
+    if multapses and rule not in ("indegree", "total"):
+        raise SpecError(f"multapses: only the indegree and total rules can repeat a pair, not {rule}")
+    if weight is None:
+        raise SpecError("weight: give the increment per spike (a number or a { dist = ... } table)")
+    if delay and delay_ms is not None:
+        raise SpecError("give one of delay (steps) and delay_ms")
+    nnz = expected_synapses(rule, src.n, tgt.n, given)
+    check_memory(f"the spiking projection {source} -> {target} (about {nnz:,.0f} synapses)", 48.0 * nnz)
+    drawn = isinstance(weight, dict) or delay_ms is not None
+    dt = float(getattr(src, "dt", getattr(tgt, "dt", 0.1)))
+    if rule == "fanout" and drawn:  # fixed fan-out keeps its layout: draws per row
+        n = src.n * fanout
+        d = delay if delay else None if delay_ms is None else delay_steps(_draw("delay_ms", delay_ms, n, dtype), dt)
+        conn = SynapseCSR.fixed_fanout(src.n, tgt.n, fanout, weight=_draw("weight", weight, n, dtype), seed=seed,
+                                       self_connections=autapses, delays=d, dtype=dtype)
+    elif rule == "fanout":
         conn = SynapseCSR.fixed_fanout(src.n, tgt.n, fanout, weight=weight, seed=seed,
-                                       self_connections=self_connections, delays=delays, dtype=dtype)
+                                       self_connections=autapses, delays=delay if delay else None, dtype=dtype)
+    elif rule == "p" and not drawn:
+        conn = SynapseCSR.fixed_probability(src.n, tgt.n, p, weight=weight, seed=seed,
+                                            self_connections=autapses, delays=delay if delay else None, dtype=dtype)
+    else:
+        if rule == "p":
+            base = SynapseCSR.fixed_probability(src.n, tgt.n, p, seed=seed, self_connections=autapses)
+            pre, post = base.presynaptic(), np.asarray(base.indices)
+        elif rule == "indegree":
+            pre, post = connect_fixed_indegree(src.n, tgt.n, indegree, seed=seed, autapses=autapses,
+                                               multapses=multapses)
+        elif rule == "total":
+            pre, post = connect_fixed_total(src.n, tgt.n, total, seed=seed, autapses=autapses, multapses=multapses)
+        elif rule == "one_to_one":
+            pre, post = connect_one_to_one(src.n, tgt.n, autapses=autapses)
+        else:
+            pre, post = connect_distance(src.n, tgt.n, **distance, seed=seed, autapses=autapses)
+        n = pre.size
+        if delay_ms is not None:
+            d = delay_steps(_draw("delay_ms", delay_ms, n, dtype), dt)
+            d = d if d.max(initial=0) > 0 else None
+        else:
+            d = delay if delay else None
+        conn = SynapseCSR.from_coo(pre, post, _draw("weight", weight, n, dtype), n_pre=src.n, n_post=tgt.n,
+                                   delays=d, dtype=dtype)
     if plasticity is not None or stp is not None:  # weights and resources in the projection's state
         return plastic_from_spec(source, target, port, conn, plasticity, stp, models, dtype)
     return SpikingProjection.create(source, target, conn, port=port, backend=None if backend == "auto" else backend)
+
+
+def _distance_table(path, value, **context) -> dict:
+    from ..connectivity.builders import DISTANCE_FIELDS
+    from ..schema import check_table, read_fields
+
+    return read_fields(path, check_table(path, value), DISTANCE_FIELDS)
+
+
+_RULE_TEXT = "none (give one rule: p, fanout, indegree, total, one_to_one or distance)"
+_SYNAPSE_DIST = "a number or { dist = normal | lognormal | uniform | constant, ..., seed = 0, clip = [low, high] }"
 
 
 PROJECTIONS.register("spiking", _spiking_from_spec, (
@@ -189,11 +290,27 @@ PROJECTIONS.register("spiking", _spiking_from_spec, (
     Field("p", default=None, minimum=0.0, maximum=1.0, doc="connection probability of every pair",
           default_text="none (give p or fanout)"),
     Field("fanout", "integer", default=None, minimum=0, doc="targets per presynaptic neuron (fixed fan-out)",
-          default_text="none (give p or fanout)"),
-    Field("weight", doc="increment per spike (g_L units for conductances, mV for currents and jumps)"),
+          default_text=_RULE_TEXT),
+    Field("indegree", "integer", default=None, minimum=0, doc="sources per postsynaptic neuron (fixed in-degree)",
+          default_text=_RULE_TEXT),
+    Field("total", "integer", default=None, minimum=0, doc="exact number of synapses on uniformly drawn pairs",
+          default_text=_RULE_TEXT),
+    Field("one_to_one", "bool", default=False, doc="neuron i to neuron i (equal sizes)"),
+    Field("distance", "custom", default=None, validator=_distance_table, type_text="table",
+          doc="distance-dependent probability on a sheet or ring (docs/spec/graphs.md#distance)",
+          default_text=_RULE_TEXT, fields=DISTANCE_FIELDS),
+    Field("weight", "custom", default=None, validator=_synapse_values, type_text="number or table",
+          doc="increment per spike (g_L units for conductances, mV for currents and jumps), or drawn per synapse: "
+              + _SYNAPSE_DIST, default_text="required"),
     Field("delay", "integer", default=0, minimum=0, unit="steps", doc="transmission delay"),
+    Field("delay_ms", "custom", default=None, validator=_synapse_values, type_text="number or table", unit="ms",
+          doc="transmission delay in ms, or drawn per synapse (same tables as weight); rounded to the nearest step "
+              "(halves to even, NumPy rint), negative draws to 0", default_text="none (delay in steps)"),
     Field("seed", "integer", default=0, minimum=0, doc="seed of the random connectivity"),
-    Field("self_connections", "bool", default=True, doc="allow i -> i (source == target)"),
+    Field("self_connections", "bool", default=True, doc="allow i -> i (source == target); autapses is its new name"),
+    Field("autapses", "bool", default=None, doc="allow i -> i (source == target)",
+          default_text="self_connections"),
+    Field("multapses", "bool", default=False, doc="allow several synapses on one pair (indegree and total rules)"),
     Field("backend", "choice", default="auto", choices=("auto",) + BACKENDS,
           doc="event kernel (auto: the platform default)"),
     Field("plasticity", "custom", default=None, validator=read_plasticity, type_text="table",

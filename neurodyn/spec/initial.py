@@ -24,6 +24,10 @@ def _normal(*, mean, std, key, n, dtype):
     return mean + std * jax.random.normal(key, (n,), dtype)
 
 
+def _lognormal(*, mu, sigma, key, n, dtype):
+    return jnp.exp(mu + sigma * jax.random.normal(key, (n,), dtype))
+
+
 def _constant(*, value, key, n, dtype):
     return jnp.full((n,), value, dtype)
 
@@ -38,6 +42,11 @@ DISTRIBUTIONS.register("normal", _normal, (
     Field("mean", default=0.0, doc="mean"),
     Field("std", default=1.0, minimum=0.0, doc="standard deviation"),
 ), summary="Normal (Gaussian), independently per node.", example={"mean": 0.0, "std": 0.1}, context=_DIST_CONTEXT)
+DISTRIBUTIONS.register("lognormal", _lognormal, (
+    Field("mu", default=0.0, doc="mean of the underlying normal (log of the median)"),
+    Field("sigma", default=1.0, minimum=0.0, doc="standard deviation of the underlying normal"),
+), summary="Log-normal: exp(mu + sigma Z), Z standard normal, independently per node.",
+    example={"mu": -1.0, "sigma": 0.5}, context=_DIST_CONTEXT)
 DISTRIBUTIONS.register("constant", _constant, (Field("value", doc="the value of every node"),),
                        summary="The same value at every node.", example={"value": 0.5}, context=_DIST_CONTEXT)
 
