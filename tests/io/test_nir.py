@@ -98,8 +98,9 @@ def test_export_matches_an_independent_run_of_the_nir_equations(method):
     assert g.nodes["fc1"].weight.shape == (SIZES[1], SIZES[0])  # NIR's (out, in)
     out, spikes = _numpy_run(g, np.asarray(x), dt, method)
     logits, aux = m.apply(x)
-    np.testing.assert_array_equal(np.asarray(logits), out.mean(axis=0))
-    np.testing.assert_array_equal(np.asarray(aux["layer_rates"]), [s.mean() for s in spikes[:-1]])
+    # spike counts / T (1/T = 0.025 apart): equal up to the summation order's rounding
+    np.testing.assert_allclose(np.asarray(logits), out.mean(axis=0), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(aux["layer_rates"]), [s.mean() for s in spikes[:-1]], rtol=0, atol=1e-12)
 
 
 def test_import_of_a_foreign_graph_folds_r_and_v_leak():
@@ -191,3 +192,96 @@ def test_unsupported_primitives_are_refused_in_one_line():
     with pytest.raises(SpecError, match="unsupported NIR primitive CubaLIF"):
         from_nir(g, dt=0.1)
 
+
+
+def _snntorch_run(net, x: np.ndarray) -> np.ndarray:
+    """The output spikes of an snnTorch network over ``x`` ``(T, B, n_in)``, one call per step."""
+    import snntorch.utils
+    import torch
+
+    snntorch.utils.reset(net)
+    outs = []
+    with torch.no_grad():
+        for t in range(x.shape[0]):
+            out = net(torch.tensor(x[t], dtype=torch.float32))
+            out = out[0] if isinstance(out, tuple) else out
+            outs.append(out.numpy().astype(np.float64))
+    return np.asarray(outs)
+
+
+def _margin(graph, x: np.ndarray, dt: float) -> float:
+    """Smallest ``|v - v_threshold|`` over every LIF update of the float64 NumPy run: a float32
+    run can only spike differently where this is below its rounding error (about 1e-6 here)."""
+    gap = [np.inf]
+    succ = dict(graph.edges)
+    name = next(k for k, v in graph.nodes.items() if isinstance(v, nir.Input))
+    nodes = []
+    while not isinstance(graph.nodes[name], nir.Output):
+        name = succ[name]
+        nodes.append(graph.nodes[name])
+    state = [np.zeros((x.shape[1], len(n.tau))) if isinstance(n, nir.LIF) else None for n in nodes[:-1]]
+    for t in range(x.shape[0]):
+        h = x[t]
+        for i, n in enumerate(nodes[:-1]):
+            if isinstance(n, nir.Affine):
+                h = h @ n.weight.T + n.bias
+            else:
+                beta = 1.0 - dt / n.tau
+                v = beta * state[i] + (1.0 - beta) * n.r * h
+                gap.append(float(np.min(np.abs(v - n.v_threshold))))
+                h = (v >= n.v_threshold).astype(float)
+                state[i] = np.where(h > 0, 0.0, v)
+    return min(gap)
+
+
+def test_snntorch_runs_the_exported_network_spike_for_spike():
+    """neurodyn -> NIR -> snnTorch (import_from_nir; forward Euler at dt = 1e-4 s, its fixed step):
+    the same output spikes as neurodyn's float64 run, on random input spike trains. snnTorch runs
+    in float32; the float64 run's potentials stay > 1e-4 away from the threshold, far beyond
+    float32 rounding, so equality is required, not a tolerance."""
+    pytest.importorskip("torch", reason="torch is not installed: the snnTorch cross-run is skipped")
+    pytest.importorskip("snntorch", reason="snntorch is not installed: the snnTorch cross-run is skipped")
+    pytest.importorskip("nirtorch", reason="nirtorch is not installed: the snnTorch cross-run is skipped")
+    from snntorch.import_nir import import_from_nir
+
+    m = SpikingMLP.create(jax.random.PRNGKey(1), SIZES, cell="surrogate_lif", readout="spike",
+                          cell_options={"theta": 0.25, "tau": 0.85}, dtype=jnp.float64)
+    dt = 1e-4  # snnTorch's import assumes this step
+    g = to_nir(m, dt=dt, method="euler")
+    x = np.asarray(_spikes(13))
+    ref, _ = _numpy_run(g, x, dt, "euler")
+    assert _margin(g, x, dt) > 1e-4
+    torch_out = _snntorch_run(import_from_nir(g), x)
+    np.testing.assert_array_equal(torch_out, ref)
+    # the logits are spike counts / T: 1e-12 separates every count (summation order differs by ulps)
+    np.testing.assert_allclose(torch_out.mean(axis=0), np.asarray(m.apply(jnp.asarray(x))[0]), rtol=0, atol=1e-12)
+    assert 0.02 < ref.mean() < 0.98
+
+
+@pytest.mark.filterwarnings("ignore:nirtorch.extract_nir_graph:DeprecationWarning")
+def test_an_snntorch_network_runs_in_neurodyn_spike_for_spike():
+    """snnTorch (export_to_nir) -> NIR -> neurodyn (from_nir, euler, dt = 1e-4 s): the same spikes."""
+    torch = pytest.importorskip("torch", reason="torch is not installed: the snnTorch cross-run is skipped")
+    snn = pytest.importorskip("snntorch", reason="snntorch is not installed: the snnTorch cross-run is skipped")
+    pytest.importorskip("nirtorch", reason="nirtorch is not installed: the snnTorch cross-run is skipped")
+    from snntorch.export_nir import export_to_nir
+
+    torch.manual_seed(0)
+    def leaky(n, beta, thr, **kw):  # per-neuron parameters: snnTorch exports scalar ones with an empty shape
+        return snn.Leaky(beta=torch.full((n,), beta), threshold=torch.full((n,), thr), init_hidden=True,
+                         reset_mechanism="zero", reset_delay=False, **kw)
+
+    net = torch.nn.Sequential(torch.nn.Linear(SIZES[0], 9), leaky(9, 0.8, 0.3), torch.nn.Linear(9, 4),
+                              leaky(4, 0.9, 0.2, output=True))
+    with torch.no_grad():
+        for layer in (net[0], net[2]):
+            layer.weight.mul_(2.0)
+    g = export_to_nir(net, torch.zeros(SIZES[0]))
+    m = from_nir(g, dt=1e-4, method="euler")
+    x = np.asarray(_spikes(17))
+    assert _margin(g, x, 1e-4) > 1e-4
+    torch_out = _snntorch_run(net, x)
+    ref, _ = _numpy_run(g, x, 1e-4, "euler")  # the graph's equations in float64, step by step
+    np.testing.assert_array_equal(torch_out, ref)
+    np.testing.assert_allclose(np.asarray(m.apply(jnp.asarray(x))[0]), torch_out.mean(axis=0), rtol=0, atol=1e-12)
+    assert 0.02 < torch_out.mean() < 0.98
