@@ -26,8 +26,9 @@ SpikingMLP's logits are its mean over the steps. The graph's metadata keeps ``dt
 so :func:`from_nir` of an exported graph needs neither.
 
 Cells with no exact NIR primitive are refused, never approximated: the Ultra cells (soft
-sigmoid spikes and soft reset, log-sum-exp membrane), AdaLIF (adaptive threshold), recurrent
-networks (not yet exported). ``nir`` is imported inside the functions only.
+sigmoid spikes and soft reset, log-sum-exp membrane), AdaLIF (adaptive threshold). A recurrent
+network's ``s_l(t-1) R_l`` is a ``Linear`` loop ``lifl -> recl -> lifl`` (weight ``R_l.T``),
+which NIR tools run with a one-step delay on the loop (snnTorch's ``RLeaky``). ``nir`` is imported inside the functions only.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def to_nir(model, dt: float = 1.0, method: str = "exact"):
     ``method``: ``"exact"`` (``tau = -dt / ln(beta)``) or ``"euler"`` (``tau = dt / (1 - beta)``,
     the rule snnTorch and Norse discretise with). Nodes ``input``, ``fc1``, ``lif1``, ...,
     ``output``; equations and conventions in the module docstring. Cells without an exact NIR
-    primitive and recurrent networks raise :class:`~neurodyn.errors.SpecError` naming why.
+    primitive raise :class:`~neurodyn.errors.SpecError` naming why. A recurrent network's
+    hidden layers get a ``Linear`` loop ``lifl -> recl -> lifl`` (one-step delay, as snnTorch).
     """
     from ..models.snn import SpikingMLP
 
@@ -109,8 +111,6 @@ def to_nir(model, dt: float = 1.0, method: str = "exact"):
         raise SpecError(f"to_nir: cell {model.cell!r} is not exported: {_REFUSED[model.cell]}")
     if model.cell not in EXPORTABLE:
         raise SpecError(f"to_nir: cell {model.cell!r} has no NIR mapping (exported: {', '.join(EXPORTABLE)})")
-    if model.recurrent:
-        raise SpecError("to_nir: recurrent SpikingMLP is not exported yet (feed-forward networks only)")
     cells = model.cells()
     nodes: dict[str, Any] = {"input": nir.Input(input_type=np.array([model.sizes[0]]))}
     edges, last = [], "input"
@@ -129,6 +129,11 @@ def to_nir(model, dt: float = 1.0, method: str = "exact"):
                                   v_threshold=theta, v_reset=np.zeros(n))
             edges.append((last, name))
             last = name
+            if model.recurrent and i - 1 < len(model.recurrent_weights):
+                # s_l(t-1) R_l: a Linear loop on the LIF, read as a one-step delay (snnTorch's RLeaky)
+                rec = f"rec{i}"
+                nodes[rec] = nir.Linear(weight=np.asarray(model.recurrent_weights[i - 1], np.float64).T.copy())
+                edges += [(name, rec), (rec, name)]
     nodes["output"] = nir.Output(output_type=np.array([model.sizes[-1]]))
     edges.append((last, "output"))
     metadata = {"neurodyn_dt": dt, "neurodyn_method": method, "neurodyn_cell": model.cell}
@@ -140,12 +145,25 @@ def write_nir(model, path: str | os.PathLike, dt: float = 1.0, method: str = "ex
     _nir().write(os.fspath(path), to_nir(model, dt=dt, method=method))
 
 
-def _chain(graph) -> list[str]:
-    """The node names from the Input to the Output, for a graph that is one path (else one line)."""
+def _chain(graph) -> tuple[list[str], dict[str, str]]:
+    """The node names from the Input to the Output, for a graph that is one path apart from
+    ``LIF -> Linear -> same LIF`` loops (else one line), and those loops ``{lif: linear}``."""
     nir = _nir()
     succ: dict[str, list[str]] = {}
+    pred: dict[str, list[str]] = {}
     for a, b in graph.edges:
         succ.setdefault(a, []).append(b)
+        pred.setdefault(b, []).append(a)
+    loops = {}
+    for name, node in graph.nodes.items():
+        for x in succ.get(name, []):
+            if isinstance(node, nir.LIF) and succ.get(x) == [name] and pred.get(x) == [name]:
+                if not isinstance(graph.nodes[x], nir.Linear):
+                    raise SpecError(f"from_nir: recurrent loop through {type(graph.nodes[x]).__name__} node {x!r}: "
+                                    "only Linear loops on a LIF are imported")
+                loops[name] = x
+    for lif, x in loops.items():
+        succ[lif] = [y for y in succ[lif] if y != x]
     inputs = [k for k, v in graph.nodes.items() if isinstance(v, nir.Input)]
     if len(inputs) != 1:
         raise SpecError(f"from_nir: expected one Input node, found {len(inputs)}")
@@ -156,12 +174,13 @@ def _chain(graph) -> list[str]:
             raise SpecError(f"from_nir: node {order[-1]!r} has {len(nxt)} successors; only a chain "
                             "Input -> (Affine/Linear -> LIF)... -> Output is imported")
         if nxt[0] in seen:
-            raise SpecError(f"from_nir: cycle through node {nxt[0]!r}; recurrent graphs are not imported yet")
+            raise SpecError(f"from_nir: cycle through node {nxt[0]!r}; only LIF -> Linear -> LIF loops are imported")
         seen.add(nxt[0])
         order.append(nxt[0])
+    seen |= set(loops.values())
     if len(seen) != len(graph.nodes):
         raise SpecError(f"from_nir: nodes off the Input -> Output path: {', '.join(sorted(set(graph.nodes) - seen))}")
-    return order
+    return order, loops
 
 
 def _meta(graph, key: str):
@@ -177,7 +196,8 @@ def from_nir(graph, dt: float | None = None, method: str | None = None, cell: st
              cell_options: dict | None = None, dtype=None):
     """A :class:`~neurodyn.models.snn.SpikingMLP` from a NIR graph (a ``nir.NIRGraph`` or a file path).
 
-    The graph must be a chain ``Input -> (Affine|Linear -> LIF)+ -> [Affine|Linear] -> Output``:
+    The graph must be a chain ``Input -> (Affine|Linear -> LIF)+ -> [Affine|Linear] -> Output``
+    (hidden LIFs may carry a ``LIF -> Linear -> LIF`` loop: recurrence with a one-step delay):
     a trailing Affine/Linear gives a rate read-out, a trailing LIF a spike read-out. Each LIF
     becomes a layer of ``cell`` (``surrogate_lif``, ``plif`` or ``dspike``; ``cell_options`` such
     as ``{"kind": "arctan", "slope": 5}``, which NIR does not carry) with ``beta`` from ``tau`` by
@@ -208,7 +228,7 @@ def from_nir(graph, dt: float | None = None, method: str | None = None, cell: st
     if cell not in EXPORTABLE:
         raise SpecError(f"from_nir: cell {cell!r} cannot hold a NIR LIF (allowed: {', '.join(EXPORTABLE)})")
     d = float_dtype(dtype)
-    order = _chain(graph)
+    order, loops = _chain(graph)
     body = [graph.nodes[k] for k in order[1:-1]]
     for name in order[1:-1]:
         node = graph.nodes[name]
@@ -221,7 +241,7 @@ def from_nir(graph, dt: float | None = None, method: str | None = None, cell: st
     if kinds != expected or kinds.count("lif") < (2 if readout == "spike" else 1):
         raise SpecError("from_nir: expected Input -> (Affine|Linear -> LIF)+ -> [Affine|Linear] -> Output "
                         "with at least one hidden LIF layer, got " + " -> ".join(type(n).__name__ for n in body))
-    weights, cells, sizes = [], [], []
+    weights, cells, sizes, recurrent = [], [], [], []
     for k in range(0, len(body), 2):
         lin = body[k]
         w = np.asarray(lin.weight, np.float64)
@@ -248,6 +268,17 @@ def from_nir(graph, dt: float | None = None, method: str | None = None, cell: st
                                 f"dt = {dt} ({method}); use a smaller dt")
             gain = (1.0 - beta) * par["r"]
             w = w * gain[:, None]
+            if name in loops:
+                if readout == "spike" and k + 2 == len(body):
+                    raise SpecError(f"from_nir: node {name!r}: a recurrent output layer is not imported "
+                                    "(neurodyn's recurrence is on the hidden layers)")
+                r_w = np.asarray(graph.nodes[loops[name]].weight, np.float64)
+                if r_w.shape != (n, n):
+                    raise SpecError(f"from_nir: node {loops[name]!r}: recurrent weight of shape {r_w.shape}, "
+                                    f"expected {(n, n)}")
+                recurrent.append((r_w * gain[:, None]).T)
+            else:
+                recurrent.append(np.zeros((n, n)))
             b = (1.0 - beta) * (par["v_leak"] + par["r"] * b)
             options = dict(cell_options or {})
             try:
@@ -256,11 +287,14 @@ def from_nir(graph, dt: float | None = None, method: str | None = None, cell: st
             except TypeError as err:
                 raise SpecError(f"from_nir: cell_options: {err}") from None
         weights.append((jnp.asarray(w.T, d), jnp.asarray(b, d)))
+    is_recurrent = bool(loops)
     template = SpikingMLP.create(jax.random.PRNGKey(0), sizes, cell=cell, cell_options=cell_options,
-                                 readout=readout, dtype=d)
+                                 readout=readout, recurrent=is_recurrent, dtype=d)
     parts = [_split_cell(c) for c in cells]
-    return dataclasses.replace(template, weights=tuple(weights), learned=tuple(p[0] for p in parts),
-                               fixed=tuple(p[1] for p in parts))
+    hidden = len(sizes) - 2
+    rec = tuple(jnp.asarray(r, d) for r in recurrent[:hidden]) if is_recurrent else ()
+    return dataclasses.replace(template, weights=tuple(weights), recurrent_weights=rec,
+                               learned=tuple(p[0] for p in parts), fixed=tuple(p[1] for p in parts))
 
 
 def read_nir(path: str | os.PathLike, dt: float | None = None, method: str | None = None, **options):

@@ -39,27 +39,36 @@ def _net(cell: str, readout: str, seed: int = 1) -> SpikingMLP:
 def _numpy_run(graph, x: np.ndarray, dt: float, method: str) -> tuple[np.ndarray, list]:
     """The NIR graph's chain run step by step in NumPy: Affine/Linear ``y = W x + b``; LIF over one
     step ``v = beta v + (1 - beta)(v_leak + r I)``, ``z = [v >= v_threshold]``, ``v = v_reset`` where
-    ``z``; ``beta = exp(-dt/tau)`` (exact) or ``1 - dt/tau`` (euler). Returns the output sequence and
-    the spikes of every LIF node."""
-    succ = dict(graph.edges)
+    ``z``; ``beta = exp(-dt/tau)`` (exact) or ``1 - dt/tau`` (euler); a ``LIF -> Linear -> LIF``
+    loop adds ``W_rec z(t-1)`` to that LIF's input. Returns the output sequence and the spikes of
+    every LIF node."""
+    succ: dict = {}
+    for a, b in graph.edges:
+        succ.setdefault(a, []).append(b)
+    loops = {a: x for a in succ for x in succ[a] if succ.get(x) == [a]}
     name = next(k for k, v in graph.nodes.items() if isinstance(v, nir.Input))
     chain = []
     while not isinstance(graph.nodes[name], nir.Output):
-        name = succ[name]
-        chain.append(graph.nodes[name])
+        name = next(y for y in succ[name] if loops.get(name) != y)
+        chain.append(name)
     chain = chain[:-1]
-    state = [np.zeros((x.shape[1], len(n.tau))) if isinstance(n, nir.LIF) else None for n in chain]
-    outs, spikes = [], [[] for _ in chain]
+    nodes = [graph.nodes[k] for k in chain]
+    state = [np.zeros((x.shape[1], len(n.tau))) if isinstance(n, nir.LIF) else None for n in nodes]
+    last = [np.zeros_like(v) if v is not None else None for v in state]
+    outs, spikes = [], [[] for _ in nodes]
     for t in range(x.shape[0]):
         h = x[t]
-        for i, n in enumerate(chain):
+        for i, (key, n) in enumerate(zip(chain, nodes)):
             if isinstance(n, (nir.Affine, nir.Linear)):
                 h = h @ np.asarray(n.weight).T + (np.asarray(n.bias) if isinstance(n, nir.Affine) else 0.0)
             else:
+                if key in loops:
+                    h = h + last[i] @ np.asarray(graph.nodes[loops[key]].weight).T
                 beta = np.exp(-dt / n.tau) if method == "exact" else 1.0 - dt / n.tau
                 v = beta * state[i] + (1.0 - beta) * (n.v_leak + n.r * h)
                 z = (v >= n.v_threshold).astype(float)
                 state[i] = np.where(z > 0, n.v_reset, v)
+                last[i] = z
                 spikes[i].append(z)
                 h = z
         outs.append(h)
@@ -157,10 +166,30 @@ def test_cells_without_a_nir_primitive_are_refused(cell):
     assert "\n" not in str(err.value)
 
 
-def test_recurrent_and_bad_arguments_are_refused():
-    m = SpikingMLP.create(jax.random.PRNGKey(0), (3, 4, 2), cell="surrogate_lif", recurrent=True)
-    with pytest.raises(SpecError, match="recurrent"):
-        to_nir(m)
+@pytest.mark.parametrize("readout", ["rate", "spike"])
+def test_recurrent_network_round_trip_and_nir_equations(readout):
+    """Recurrent hidden layers as LIF -> Linear -> LIF loops (one-step delay): the round trip and
+    the NumPy run of the graph give neurodyn's spikes."""
+    m = SpikingMLP.create(jax.random.PRNGKey(8), SIZES, cell="surrogate_lif", readout=readout, recurrent=True,
+                          cell_options={"theta": 0.25, "tau": 0.8}, dtype=jnp.float64)
+    g = to_nir(m, dt=1.0)
+    assert ("lif1", "rec1") in g.edges and ("rec1", "lif1") in g.edges and "rec3" not in g.nodes
+    np.testing.assert_array_equal(g.nodes["rec2"].weight, np.asarray(m.recurrent_weights[1]).T)
+    back = from_nir(g)
+    assert back.recurrent
+    x = _spikes(21)
+    a, aux_a = m.apply(x)
+    b, aux_b = back.apply(x)
+    np.testing.assert_array_equal(np.asarray(aux_a["layer_rates"]), np.asarray(aux_b["layer_rates"]))
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-13, atol=1e-13)
+    out, spikes = _numpy_run(g, np.asarray(x), 1.0, "exact")
+    np.testing.assert_allclose(np.asarray(a), out.mean(axis=0), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(aux_a["layer_rates"]), [z.mean() for z in spikes[:2]], rtol=0, atol=1e-12)
+    ff = dataclasses.replace(m, recurrent=False, recurrent_weights=())
+    assert not np.array_equal(np.asarray(ff.apply(x)[1]["layer_rates"]), np.asarray(aux_a["layer_rates"]))
+
+
+def test_bad_arguments_are_refused():
     m = SpikingMLP.create(jax.random.PRNGKey(0), (3, 4, 2), cell="surrogate_lif")
     with pytest.raises(SpecError, match="method: unknown value 'zoh'"):
         to_nir(m, method="zoh")
