@@ -27,7 +27,7 @@ so :func:`from_nir` of an exported graph needs neither.
 
 Cells with no exact NIR primitive are refused, never approximated: the Ultra cells (soft
 sigmoid spikes and soft reset, log-sum-exp membrane), AdaLIF (adaptive threshold). A recurrent
-network's ``s_l(t-1) R_l`` is a ``Linear`` loop ``lifl -> recl -> lifl`` (weight ``R_l.T``),
+network's ``s_l(t-1) R_l`` is a ``Linear`` loop ``rlifl.lif -> rlifl.w_rec -> rlifl.lif`` (weight ``R_l.T``),
 which NIR tools run with a one-step delay on the loop (snnTorch's ``RLeaky``). ``nir`` is imported inside the functions only.
 """
 
@@ -98,7 +98,8 @@ def to_nir(model, dt: float = 1.0, method: str = "exact"):
     the rule snnTorch and Norse discretise with). Nodes ``input``, ``fc1``, ``lif1``, ...,
     ``output``; equations and conventions in the module docstring. Cells without an exact NIR
     primitive raise :class:`~neurodyn.errors.SpecError` naming why. A recurrent network's
-    hidden layers get a ``Linear`` loop ``lifl -> recl -> lifl`` (one-step delay, as snnTorch).
+    hidden layers are nodes ``rlifl.lif`` with a ``Linear`` loop ``rlifl.w_rec`` (one-step delay;
+    snnTorch's ``RLeaky`` names and semantics).
     """
     from ..models.snn import SpikingMLP
 
@@ -124,14 +125,16 @@ def to_nir(model, dt: float = 1.0, method: str = "exact"):
             n = cell.n
             beta = np.broadcast_to(np.asarray(cell.tau, np.float64), (n,)).copy()
             theta = np.broadcast_to(np.asarray(cell.theta, np.float64), (n,)).copy()
-            name = f"lif{i}"
+            looped = model.recurrent and i - 1 < len(model.recurrent_weights)
+            # a recurrent layer's nodes are named as snnTorch's RLeaky export names them
+            name = f"rlif{i}.lif" if looped else f"lif{i}"
             nodes[name] = nir.LIF(tau=_tau_of(beta, dt, method), r=1.0 / (1.0 - beta), v_leak=np.zeros(n),
                                   v_threshold=theta, v_reset=np.zeros(n))
             edges.append((last, name))
             last = name
-            if model.recurrent and i - 1 < len(model.recurrent_weights):
+            if looped:
                 # s_l(t-1) R_l: a Linear loop on the LIF, read as a one-step delay (snnTorch's RLeaky)
-                rec = f"rec{i}"
+                rec = f"rlif{i}.w_rec"
                 nodes[rec] = nir.Linear(weight=np.asarray(model.recurrent_weights[i - 1], np.float64).T.copy())
                 edges += [(name, rec), (rec, name)]
     nodes["output"] = nir.Output(output_type=np.array([model.sizes[-1]]))

@@ -173,8 +173,9 @@ def test_recurrent_network_round_trip_and_nir_equations(readout):
     m = SpikingMLP.create(jax.random.PRNGKey(8), SIZES, cell="surrogate_lif", readout=readout, recurrent=True,
                           cell_options={"theta": 0.25, "tau": 0.8}, dtype=jnp.float64)
     g = to_nir(m, dt=1.0)
-    assert ("lif1", "rec1") in g.edges and ("rec1", "lif1") in g.edges and "rec3" not in g.nodes
-    np.testing.assert_array_equal(g.nodes["rec2"].weight, np.asarray(m.recurrent_weights[1]).T)
+    assert ("rlif1.lif", "rlif1.w_rec") in g.edges and ("rlif1.w_rec", "rlif1.lif") in g.edges
+    assert "rlif3.w_rec" not in g.nodes
+    np.testing.assert_array_equal(g.nodes["rlif2.w_rec"].weight, np.asarray(m.recurrent_weights[1]).T)
     back = from_nir(g)
     assert back.recurrent
     x = _spikes(21)
