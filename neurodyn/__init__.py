@@ -13,6 +13,11 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
+if sys.argv and sys.argv[0].rsplit("/", 1)[-1] == "neurodyn":  # the console script, from its first import
+    from .signals import interrupt_before_start
+
+    interrupt_before_start()
+
 from ._version import __version__  # noqa: E402
 
 # public name -> the submodule that defines it (None: the name is the submodule itself)

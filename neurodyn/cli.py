@@ -406,7 +406,10 @@ def console() -> None:
     the work is complete (while the interpreter shuts down) is ignored instead of killing it.
     Output piped into a reader that closes early (``neurodyn info f.h5 | head``) ends quietly
     with status 0: every file was written before its summary was printed."""
+    from .signals import started
+
     try:
+        started()  # Ctrl-C is main's from here (neurodyn.signals.interrupt_before_start until now)
         status = main(restore_signals=False)
         sys.stdout.flush()
     except KeyboardInterrupt:  # Ctrl-C while the arguments were read, before main's handlers were in place

@@ -10,6 +10,7 @@ Instead, :func:`stop_requested` installs handlers that only set a flag; ``simula
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from typing import Iterator
@@ -46,10 +47,16 @@ def stop_requested(restore: bool = True) -> Iterator[StopFlag]:
     handlers come back on exit unless ``restore`` is False (a command-line process that is about
     to end keeps them, so a signal during interpreter shutdown cannot kill a finished run). A
     signal the process ignores (a background job of a script) stays ignored, as Python leaves
-    it; outside the main thread (where Python delivers no signals) the flag is never set."""
+    it; outside the main thread (where Python delivers no signals) the flag is never set. Nested
+    in another such block, it returns that block's flag, so a signal that arrived between the
+    two is not lost."""
     flag = StopFlag()
     if threading.current_thread() is not threading.main_thread():
         yield flag
+        return
+    outer = getattr(signal.getsignal(signal.SIGINT), "__self__", None)
+    if isinstance(outer, StopFlag):  # nested in another block: its flag (a signal may already have set it)
+        yield outer
         return
     previous = {s: signal.signal(s, flag.set) for s in SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
     try:
@@ -58,3 +65,31 @@ def stop_requested(restore: bool = True) -> Iterator[StopFlag]:
         if restore:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+
+
+def _exit_before_start(signum, frame) -> None:
+    os.write(2, f"neurodyn: interrupted ({signal.Signals(signum).name}) before it started; nothing was "
+                f"written\n".encode())
+    os._exit(130)
+
+
+def interrupt_before_start() -> None:
+    """For the ``neurodyn`` console script, from the import of the package until
+    :func:`neurodyn.cli.console` runs: SIGINT or SIGTERM ends the process at once with one line
+    and status 130 (nothing has been written yet), instead of a ``KeyboardInterrupt`` traceback
+    from whatever module was being imported. :func:`started` gives the signals back."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for s in SIGNALS:
+        if signal.getsignal(s) is not signal.SIG_IGN:
+            signal.signal(s, _exit_before_start)
+
+
+def started() -> None:
+    """Undo :func:`interrupt_before_start`: SIGINT raises ``KeyboardInterrupt`` again, SIGTERM
+    ends the process (Python's defaults), for the command's own handling."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for s, default in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, signal.SIG_DFL)):
+        if signal.getsignal(s) is _exit_before_start:
+            signal.signal(s, default)

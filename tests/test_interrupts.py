@@ -16,6 +16,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 
 from neurodyn.cli import main
 from neurodyn.io import load
@@ -148,3 +149,63 @@ def test_interrupted_sweep_prints_one_line_and_resumes_to_the_uninterrupted_file
         assert b["sweep/done"][()].all() and np.all(b["sweep/chunk_writes"][()] == 1)
         for name in a["sweep/results"]:
             np.testing.assert_array_equal(a[f"sweep/results/{name}"][()], b[f"sweep/results/{name}"][()])
+
+
+NARMA = ROOT / "models" / "esn_narma10.toml"
+TASK = ["--set", "populations.reservoir.n=100", "--set", "task.washout=200"]
+
+
+def test_a_task_run_stops_on_a_signal_and_keeps_the_earlier_files(tmp_path):
+    """Issue 19 (1): a reservoir-task run ignored SIGINT and SIGTERM (exit 0 after 24 s) and then
+    replaced the earlier complete ``task.h5`` and ``task.trained.h5``."""
+    import inspect
+
+    from neurodyn.spec.task import run_task
+
+    if "should_stop" not in inspect.signature(run_task).parameters:
+        pytest.xfail("the stop flag does not reach run_task yet (the run-layer change of issue 19)")
+    out = tmp_path / "task.h5"
+    small = [*TASK, "--steps", "2000", "--set", "task.train=1000", "--set", "task.test=700"]
+    assert main(["run", str(NARMA), *small, "--out", str(out), "--quiet"]) == 0
+    trained = tmp_path / "task.trained.h5"
+    before = {p: _digest(p) for p in (out, trained)}
+    sig = random.choice([signal.SIGINT, signal.SIGTERM])
+    proc = subprocess.Popen([EXE, "run", str(NARMA), *TASK, "--steps", "400000", "--set", "task.train=300000",
+                             "--set", "task.test=99000", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(random.uniform(2.0, 6.0))
+    for _ in range(3):
+        proc.send_signal(sig)
+        time.sleep(0.3)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("neurodyn: interrupted:"), err
+    assert {p: _digest(p) for p in (out, trained)} == before
+
+
+def test_a_signal_during_start_up_exits_130_without_a_traceback(tmp_path):
+    """Issue 19 (10): SIGINT about 1 s in (imports, argument parsing, building the spec) printed
+    a KeyboardInterrupt traceback and the process died by the signal. A signal that lands while
+    Python itself starts (its site module, before the first line of neurodyn runs) is not
+    neurodyn's to handle: such a sample is left out, and the later ones must be neurodyn's."""
+    procs = []
+    for delay in (0.3, 1.5, 4.0):
+        out = tmp_path / f"k{delay}.h5"
+        procs.append((delay, out, subprocess.Popen([EXE, "run", str(KURAMOTO), *RUN, "--steps", "2000000",
+                                                    "--out", str(out)], stdout=subprocess.PIPE,
+                                                   stderr=subprocess.PIPE, text=True)))
+    start = time.monotonic()
+    for delay, _, proc in procs:
+        time.sleep(max(0.0, start + delay - time.monotonic()))
+        proc.send_signal(signal.SIGINT)
+    handled = 0
+    for delay, out, proc in procs:
+        _, err = proc.communicate(timeout=300)
+        if proc.returncode != 130 and not re.search(r"neurodyn/\w+\.py", err):
+            continue  # interrupted before the package's first line ran
+        handled += 1
+        assert proc.returncode == 130, (delay, proc.returncode, err)
+        assert "Traceback" not in err and re.fullmatch(r"neurodyn: interrupted[^\n]*\n", err), (delay, err)
+        assert not out.exists()
+    assert handled >= 2
