@@ -28,16 +28,18 @@ _LAZY: dict[str, str | None] = {
     "load_spec": "spec",
     "sweep": None,  # a callable module: neurodyn.sweep(spec_or_model, grid, measures)
     "io": None,
+    "runs": None,  # a spec or a trajectory to a finished file
 }
 # every subpackage answers ``neurodyn.<name>`` too, imported on first access
 _SUBMODULES = {"connectivity", "core", "datasets", "diagnostics", "errors", "files", "io", "models", "ops", "plot",
-               "precision", "pytree", "readout", "resources", "schema", "signals", "spec", "sweep", "train"}
+               "precision", "pytree", "readout", "resources", "schema", "signals", "spec", "sweep", "train",
+               "runs"}
 
 __all__ = ["__version__", "simulate", "run", "Network", "stack", "Trajectory", "sweep", "grad", "value_and_grad",
-           "set_precision", "load_spec", "io"]
+           "set_precision", "load_spec", "io", "runs"]
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time the names come from __getattr__
-    from . import io, sweep
+    from . import io, runs, sweep
     from .core import Network, Trajectory, grad, run, simulate, stack, value_and_grad
     from .precision import set_precision
     from .spec import load_spec
@@ -68,6 +70,10 @@ class _Package(types.ModuleType):
         elif isinstance(value, types.ModuleType) and _LAZY.get(name) == name:
             value = getattr(value, name)
         super().__setattr__(name, value)
+        if name == "sweep" and isinstance(value, types.ModuleType):
+            # the sweep package takes spec files and RunSpecs through the reader the spec layer
+            # registers (neurodyn.spec.sweep); the package root, above both, puts it in place
+            importlib.import_module(".spec.sweep", __name__)
 
 
 sys.modules[__name__].__class__ = _Package

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import DivergenceError, Interrupted, NeurodynError, SpecError
+from .errors import Interrupted, NeurodynError, SpecError
 from .signals import stop_requested
 
 
@@ -162,49 +162,27 @@ def _blame(message: str, changes: dict) -> str:
 
 
 def cmd_run(args) -> int:
-    """``neurodyn run``: validate the spec, check the memory and disk it needs, simulate it into
-    its HDF5 file (stopping cleanly on SIGINT/SIGTERM), print a summary."""
-    from .diagnostics.streaming import StreamingDiagnostics
-    from .io import spec_writer
+    """``neurodyn run``: validate the spec, check the memory and disk it needs, run it into its
+    HDF5 file (:func:`neurodyn.runs.run_spec`, stopping cleanly on SIGINT/SIGTERM), print a summary."""
+    from .runs import run_spec
 
     with stop_requested() as stop:
         spec = _load_spec(args.spec, force=args.force, output_file=True, overrides=args.overrides, steps=args.steps,
                           seed=args.seed, output=args.out)
         if stop():
             raise Interrupted(f"{stop.name} before the run started; nothing was written")
-        if spec.task is not None:
-            return _run_task(spec, args.quiet)
-        obs = spec.model.observe(spec.state)
-        shapes = {n: tuple(obs[n].shape) for n in spec.record}
-        writer = spec_writer(spec)
-        for tmp, pid in writer.removed:
-            print(f"neurodyn: removed {tmp}, a temporary file of process {pid}, which is no longer running",
-                  file=sys.stderr)
-        tee = StreamingDiagnostics(writer, spec.diagnostics)
-        t0 = time.perf_counter()
         clock = CompileClock()
-        try:
-            with clock:
-                traj = tee.simulate(spec, keep=False, should_stop=stop)  # spiking statistics in the loop
-        except DivergenceError as e:
-            tee.store()
-            path = writer.close("diverged", diverged_step=e.step, diverged_variable=e.variable, message=str(e))
-            raise NeurodynError(f"{e}; they are in {path}") from None
-        except Interrupted as e:
-            tee.store()
-            path = writer.close("interrupted", stopped_step=e.steps, message=f"{stop.name}: {e}")
-            raise Interrupted(f"{stop.name} at step {e.steps:,} of {spec.steps:,}; the {writer.n_times:,} samples "
-                              f"recorded until then are in {path}") from None
-        except BaseException:
-            writer.abort()
-            raise
-    wall = time.perf_counter() - t0
-    results = tee.store()
-    n_times = writer.n_times
-    n_spikes = {name: int(ts.shape[0]) for name, (ts, _) in writer.spikes.items()}
-    path = writer.close("complete", wall_time_s=wall)
-    if not args.quiet:
-        print_run_summary(spec, traj.steps, wall, clock.seconds, path, shapes, n_times, n_spikes, results)
+        with clock:
+            result = run_spec(spec, should_stop=stop, log=lambda line: print(f"neurodyn: {line}", file=sys.stderr))
+    if args.quiet:
+        return 0
+    if spec.task is not None:
+        _print_task_summary(spec, result)
+        return 0
+    obs = spec.model.observe(spec.state)
+    shapes = {n: tuple(obs[n].shape) for n in spec.record}
+    print_run_summary(spec, result.steps, result.wall, clock.seconds, result.path, shapes, result.n_times,
+                      result.spikes, result.diagnostics)
     return 0
 
 
@@ -288,20 +266,16 @@ def print_run_summary(spec, steps: int, wall: float, compile_s: float, path, sha
             print(f"  /diagnostics/{name}  {value.shape}{unit and ' [' + unit.strip() + ']'}  {extra}")
 
 
-def _run_task(spec, quiet: bool) -> int:
-    """``neurodyn run`` of a spec with a ``[task]``: harvest, train and score the readout
-    (:func:`neurodyn.spec.task.run_task`), print the scores."""
-    from .spec.task import run_task, trained_path
+def _print_task_summary(spec, result) -> None:
+    """The lines ``neurodyn run`` prints for a spec with a ``[task]``: the readout and its scores."""
+    from .runs import trained_path
 
-    path, result, wall = run_task(spec)
-    if not quiet:
-        task = spec.task
-        print(f"{spec.name}: task {task.dataset} ({task.kind}), readout ridge {result.attrs['ridge']:g}, "
-              f"{wall:.2f} s, {spec.precision}, seed {spec.seed}")
-        print(f"wrote {path} and {trained_path(path)}")
-        for name, value in result.scores.items():
-            print(f"  /diagnostics/{name} = {value:.6g}")
-    return 0
+    task = spec.task
+    print(f"{spec.name}: task {task.dataset} ({task.kind}), readout ridge {result.task.attrs['ridge']:g}, "
+          f"{result.wall:.2f} s, {spec.precision}, seed {spec.seed}")
+    print(f"wrote {result.path} and {trained_path(result.path)}")
+    for name, value in result.task.scores.items():
+        print(f"  /diagnostics/{name} = {value:.6g}")
 
 
 def cmd_info(args) -> int:

@@ -88,6 +88,9 @@ def atomic_write(path, what: str = "file") -> Iterator[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
         publish(tmp, path)
+    except OutputError:
+        discard(tmp)
+        raise
     except OSError as e:
         discard(tmp)
         raise write_error(what, path, e) from None

@@ -28,6 +28,7 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -385,3 +386,13 @@ DISTRIBUTIONS = Registry(
     "distributions", "Initial-value distributions", key="dist", context=("key", "n", "dtype"),
     doc="`init.<variable> = { dist = ... }` in a population table draws that variable's initial values; "
         "a number or a list of n numbers gives them directly.")
+
+
+def parse_value(text: str):
+    """A value given as text (a ``--set`` value, a sweep measure's option): any TOML value
+    (``0.1``, ``[1, 2]``, ``"ring"``, ``true``); bare words that are not TOML are taken as
+    strings. Never evaluated as code."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text

@@ -91,7 +91,7 @@ def test_load_spec_simulates_as_the_cli_for_the_same_seed(workdir):
     assert main(["run", str(spec), "--steps", "3000", "--seed", "5", "--out", "cli.h5", "--quiet"]) == 0
     cli = load("cli.h5")
     for run in (nd.load_spec(spec, steps=3000, seed=5), nd.load_spec("cli.h5")):
-        traj = run.simulate()
+        traj = nd.runs.simulate_spec(run)
         for name in ("neurons.x", "neurons.y"):
             np.testing.assert_array_equal(traj[name], cli["report"]["neurons"][name.split(".")[1]]["data"])
         t, ids = traj.spikes["neurons.x"]

@@ -28,7 +28,7 @@ class Trajectory:
             observers=...)``, e.g. the spiking statistics of a spec's run,
             :class:`neurodyn.diagnostics.SpikingMonitor`); empty otherwise.
 
-    :func:`neurodyn.io.save` writes it in the layout of ``neurodyn run``.
+    :func:`neurodyn.runs.save` writes it in the layout of ``neurodyn run``.
     """
 
     times: np.ndarray

@@ -3,17 +3,16 @@
 Each class takes the recorded samples of one observable, chunk after chunk (``update``), and
 returns ``(values, attrs)`` at the end (``result``), so nothing needs the whole run in memory.
 The spiking populations of a run are observed inside the compiled loop instead
-(:class:`~neurodyn.diagnostics.spiking.SpikingMonitor`, an observer of the block-scan driver, by
-:func:`simulate_spec`, which ``RunSpec.simulate`` and so ``neurodyn run`` use): their E/I
+(:class:`~neurodyn.diagnostics.spiking.SpikingMonitor`, an observer of the block-scan driver,
+wired in by :func:`neurodyn.runs.simulate_spec`, which ``neurodyn run`` uses): their E/I
 balance, ISI and count statistics need every step of variables that are not recorded. Any other
-observer given to :meth:`StreamingDiagnostics.simulate` (``observers=``) is stored beside them.
+observer given to :func:`neurodyn.runs.run_spec` (``observers=``) is stored beside them.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DivergenceError, Interrupted
 from . import accumulators as acc_
 from .spiking import SpikingMonitor, _monitorable
 
@@ -84,26 +83,9 @@ class StreamingDiagnostics:
         self.streams = {name: STREAMS[name][0]() for name in self.observables}
         self.spiking: dict[str, tuple[np.ndarray, dict]] = {}
 
-    def simulate(self, spec, **options):
-        """Simulate a :class:`~neurodyn.spec.RunSpec` into this writer (``spec.simulate(writer=self,
-        **options)``; ``observers=`` adds :class:`neurodyn.core.Observer` objects) and keep the
-        results of its observers -- the spiking statistics and those given -- (also those of the
-        steps before a divergence or an interruption)."""
-        try:
-            traj = spec.simulate(writer=self, **options)
-        except (DivergenceError, Interrupted) as e:
-            if e.trajectory is not None:
-                self.take(e.trajectory)
-            raise
-        self.take(traj)
-        from ..models.plastic import final_weights
-
-        self.spiking.update(final_weights(spec.model, traj.final_state))  # a plastic network's learned weights
-        return traj
-
     def take(self, trajectory) -> None:
         """Store, with the streamed results, the diagnostics a trajectory's observers computed in
-        its loop (the spiking statistics, and any observer given to :meth:`simulate`)."""
+        its loop (the spiking statistics, and any other observer of the run)."""
         self.spiking = dict(getattr(trajectory, "diagnostics", {}) or {})
 
     def append(self, times, data, spikes) -> None:
@@ -125,21 +107,6 @@ class StreamingDiagnostics:
             self.writer.add_diagnostic(name, value, **attrs)
             results[name] = (value, attrs)
         return results
-
-
-def simulate_spec(spec, *, observers=(), **options):
-    """Simulate a :class:`~neurodyn.spec.RunSpec` as ``neurodyn run`` does (``RunSpec.simulate``):
-    :func:`neurodyn.simulate` of its model with its records, spikes and chunking. Its spiking
-    populations are observed by their :func:`spiking_monitor` (an observer: the network runs
-    as it is, bit for bit) and ``observers`` (more :class:`neurodyn.core.Observer` objects)
-    beside it; their results are the trajectory's ``diagnostics``, also on the trajectory of a
-    DivergenceError or Interrupted."""
-    from ..core.simulate import simulate
-
-    monitor = spiking_monitor(spec)
-    return simulate(spec.model, spec.steps, state=spec.state, record=spec.record, every=spec.every,
-                    transient=spec.transient, spikes=spec.spikes, events=(), chunk=spec.chunk, dt=spec.dt,
-                    observers=(() if monitor is None else (monitor,)) + tuple(observers), **options)
 
 
 def spiking_monitor(spec) -> SpikingMonitor | None:

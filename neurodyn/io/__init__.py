@@ -1,7 +1,8 @@
-"""HDF5 input/output (SONATA reports and spikes, /neurodyn metadata), saving runs from Python,
-the export to standard SONATA report files, trained reservoirs + readouts, and the listing of
-any file neurodyn writes (:mod:`neurodyn.io.inspect`), and NIR export/import of spiking
-networks (:mod:`neurodyn.io.nir`; imports the optional ``nir`` package at first call).
+"""HDF5 files: the run file (SONATA reports and spikes, /neurodyn metadata) written chunk by
+chunk, reading it, the export to standard SONATA report files, trained reservoirs + readouts,
+the listing of any file neurodyn writes (:mod:`neurodyn.io.inspect`), and NIR export/import of
+spiking networks (:mod:`neurodyn.io.nir`; imports the optional ``nir`` package at first call).
+Running a spec or saving a trajectory into a run file is the run layer's (:mod:`neurodyn.runs`).
 
 The names are imported at first use (PEP 562), so reading or describing a file
 (``neurodyn info``) needs only h5py and NumPy; saving a run or a trained readout imports JAX.
@@ -15,17 +16,14 @@ import types
 from typing import TYPE_CHECKING, Any
 
 _LAZY = {"RunWriter": "hdf5", "load": "hdf5", "open_for_reading": "hdf5", "describe": "inspect",
-         "inspect_file": "inspect", "save": "save", "spec_writer": "save", "write_run": "save",
-         "export_sonata": "sonata", "save_trained": "trained", "load_trained": "trained",
+         "inspect_file": "inspect", "export_sonata": "sonata", "save_trained": "trained", "load_trained": "trained",
          "to_nir": "nir", "write_nir": "nir", "from_nir": "nir", "read_nir": "nir"}
 
-__all__ = ["RunWriter", "load", "describe", "inspect_file", "open_for_reading", "save", "spec_writer", "write_run",
-           "export_sonata", "save_trained", "load_trained", "to_nir", "write_nir", "from_nir", "read_nir"]
+__all__ = ["RunWriter", "load", "describe", "inspect_file", "open_for_reading", "export_sonata", "save_trained", "load_trained", "to_nir", "write_nir", "from_nir", "read_nir"]
 
 if TYPE_CHECKING:
     from .hdf5 import RunWriter, load, open_for_reading
     from .inspect import describe, inspect_file
-    from .save import save, spec_writer, write_run
     from .sonata import export_sonata
     from .trained import load_trained, save_trained
     from .nir import from_nir, read_nir, to_nir, write_nir

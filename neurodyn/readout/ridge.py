@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import SpecError
 from ..pytree import pytree_dataclass
-from .metrics import mse, nrmse, nrmse_rms, r2
+from .metrics import DEFAULT_SCORES, score
 
 
 def ridge_path(features, targets, ridges) -> np.ndarray:
@@ -125,16 +125,17 @@ class Ridge:
         out = [f @ self.weights[1:] + self.weights[0] if self.bias else f @ self.weights for f in feats]
         return out if isinstance(states, (list, tuple)) else out[0]
 
-    def score(self, states, targets, inputs=None, *, washout: int = 0) -> dict:
-        """``{"nrmse", "nrmse_rms", "mse", "r2"}`` (``nrmse``: divided by the target's standard
-        deviation; ``nrmse_rms``: by its RMS). ``washout`` leading samples of every sequence are
-        left out: 0 for a test stretch that continues the training run, the training washout for
-        sequences started from a reset state."""
+    def score(self, states, targets, inputs=None, *, washout: int = 0, metrics=DEFAULT_SCORES) -> dict:
+        """``{metric: value}`` for the registered ``metrics`` (:data:`neurodyn.readout.metrics.METRICS`;
+        default ``nrmse``: divided by the target's standard deviation, ``nrmse_rms``: by its RMS,
+        ``mse``, ``r2``). ``washout`` leading samples of every sequence are left out: 0 for a test
+        stretch that continues the training run, the training washout for sequences started from
+        a reset state."""
         pred = self.predict(states, inputs)
         pred = pred if isinstance(pred, list) else [pred]
         p = np.concatenate([q[washout:] for q in pred])
         y = np.concatenate([t[washout:] for t in _sequences(targets)])
-        return {"nrmse": nrmse(p, y), "nrmse_rms": nrmse_rms(p, y), "mse": mse(p, y), "r2": r2(p, y)}
+        return {m: float(score(m, p, y)) for m in metrics}
 
 
 def _path_no_bias(features, targets, ridges) -> np.ndarray:

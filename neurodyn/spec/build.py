@@ -82,11 +82,13 @@ POPULATION_FIELDS = (
 )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunSpec:
-    """A validated spec: the model, its initial state and how to run and record it.
+    """A validated spec, plain data built by keyword: the model, its initial state and how to
+    run and record it.
 
-    :meth:`simulate` and :meth:`run` simulate it as ``neurodyn run`` does: the same numbers,
+    The run layer runs it: :func:`neurodyn.runs.simulate_spec` in memory,
+    :func:`neurodyn.runs.run_spec` into its file, as ``neurodyn run`` does -- the same numbers,
     bit for bit, in the precision JAX computes in (a float64 spec needs
     :func:`neurodyn.set_precision` first, see :func:`build_spec`).
     """
@@ -112,29 +114,6 @@ class RunSpec:
     overrides: tuple[str, ...] = ()  # the --set assignments applied to the file, for the record
     task: Any = None  # the [task] table (neurodyn.spec.task.Task), if any
     spiking_statistics: bool = True  # record.spiking_statistics: stream the spiking monitor's statistics
-
-    def simulate(self, **options):
-        """Run the spec in memory as ``neurodyn run`` does and return the
-        :class:`~neurodyn.core.Trajectory` (records, spikes and events of ``[record]``).
-
-        ``options`` go to :func:`neurodyn.simulate` (``progress``, or ``writer`` and ``keep``).
-        Spiking populations are monitored inside the loop: their statistics are the
-        trajectory's ``diagnostics`` (:func:`neurodyn.diagnostics.streaming.simulate_spec`).
-        """
-        from ..diagnostics.streaming import simulate_spec
-
-        return simulate_spec(self, **options)
-
-    def run(self, out=None, *, progress: bool | None = None) -> Path:
-        """Simulate the spec into an HDF5 file (default its ``output``), the file ``neurodyn
-        run`` writes: same layout, metadata, stored spec and ``[diagnostics]``; returns its path."""
-        if self.task is not None:
-            from .task import run_task
-
-            return run_task(self, out)[0]
-        from ..io.save import write_run
-
-        return write_run(self, out, progress=progress)
 
 
 def _check_population_memory(path: str, table, dtype) -> None:
@@ -241,7 +220,8 @@ def build_spec(data: dict, text: str = "", overrides=()) -> RunSpec:
         task = read_task(data["task"], steps=steps, spec_seed=seed, populations=populations, observables=observables)
     units = {f"{p}.{v}": u for p, m in populations.items() for v, u in m.units.items()}
     time_units = {getattr(m, "time_unit", "ms") for m in populations.values()}
-    return RunSpec(run["name"], steps, run["dt"], seed, run["precision"], model, state, rec["variables"],
-                   rec["every"], rec["transient"], rec["spikes"], output, run["chunk"], text, data, units,
-                   time_units.pop() if len(time_units) == 1 else "ms", diagnostics, tuple(overrides), task,
-                   rec["spiking_statistics"])
+    return RunSpec(name=run["name"], steps=steps, dt=run["dt"], seed=seed, precision=run["precision"], model=model,
+                   state=state, record=rec["variables"], every=rec["every"], transient=rec["transient"],
+                   spikes=rec["spikes"], output=output, chunk=run["chunk"], text=text, data=data, units=units,
+                   time_unit=time_units.pop() if len(time_units) == 1 else "ms", diagnostics=diagnostics,
+                   overrides=tuple(overrides), task=task, spiking_statistics=rec["spiking_statistics"])

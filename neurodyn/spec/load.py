@@ -57,7 +57,8 @@ def read_spec(path, *, overrides=(), steps: int | None = None, seed: int | None 
 def load_spec(path, *, overrides=(), steps: int | None = None, seed: int | None = None,
               output=None) -> RunSpec:
     """Read, override and validate a spec file or the spec stored in a run file (see
-    :func:`read_spec` and :func:`build_spec`): a :class:`RunSpec` whose ``simulate()`` and
-    ``run()`` give what ``neurodyn run`` gives for the same file and options."""
+    :func:`read_spec` and :func:`build_spec`): a :class:`RunSpec` that
+    :func:`neurodyn.runs.simulate_spec` and :func:`neurodyn.runs.run_spec` run as ``neurodyn
+    run`` does for the same file and options."""
     return build_spec(*read_spec(path, overrides=overrides, steps=steps, seed=seed, output=output),
                       overrides=tuple(overrides))

@@ -3,11 +3,11 @@ a spec path to the model path of the same parameter."""
 
 from __future__ import annotations
 
-import tomllib
 
 import numpy as np
 
 from ..errors import SpecError
+from ..schema import parse_value  # noqa: F401  (a --set value; kept here for its users)
 
 
 def _parts(path: str) -> list[str]:
@@ -50,15 +50,6 @@ def get_path(data: dict, path: str, default=None):
             return default
         node = node[p]
     return node
-
-
-def parse_value(text: str):
-    """A ``--set`` value: any TOML value (``0.1``, ``[1, 2]``, ``"ring"``, ``true``); bare words
-    that are not TOML are taken as strings. Never evaluated as code."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
 
 
 def apply_override(data: dict, assignment: str) -> None:

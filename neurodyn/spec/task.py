@@ -12,17 +12,14 @@ paired with ``target(t)`` as the dataset gives it (docs/models/reservoirs.md, "R
 Two NRMSE conventions are offered and always named: ``nrmse`` divides the RMS error by the
 target's standard deviation, ``nrmse_rms`` by its RMS (the ResESN authors' code).
 ``memory_capacity`` is ``sum_k r^2(y_k, u(t - k))`` over the delays of the memory task (H.
-Jaeger, GMD Report 152, 2002). Everything runs from :func:`run_task` (``neurodyn run`` on a spec
+Jaeger, GMD Report 152, 2002). Everything runs from :func:`neurodyn.runs.run_task` (``neurodyn run`` on a spec
 with a ``[task]`` table) and, as sweep measures, from :mod:`neurodyn.sweep.task`, where the ridge,
 the folds and the split (washout, train, test) can be grid axes (``neurodyn.sweep.task.SWEEPABLE``).
 """
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -30,11 +27,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import SpecError
+from ..readout.metrics import CLASSIFICATION, METRICS, REGRESSION, names, one_hot, score
 from ..schema import Field, Registry, check_table, read_fields, unknown_name
 
 SERIES, SEQUENCES = "series", "sequences"
-METRICS = ("nrmse", "nrmse_rms", "mse", "r2", "memory_capacity", "accuracy")
-REGRESSION_METRICS = METRICS[:5]
 
 DATASETS = Registry(
     "datasets", "Task datasets", key="kind", noun="dataset", context=("steps", "spec_seed"),
@@ -229,6 +225,12 @@ def _metrics(path, value, **context):
     return value
 
 
+def metric_definition(name: str) -> str:
+    """The one-line definition of a task score: a registered metric's
+    (:data:`neurodyn.readout.metrics.METRICS`) or a closed-loop score's."""
+    return METRICS[name].doc if name in METRICS else GENERATION_SCORES[name]
+
+
 def _table(path, value, **context):
     return check_table(path, value)
 
@@ -253,8 +255,9 @@ TASK_FIELDS = (
     Field("readout", "custom", default=None, validator=_table, type_text="table", fields=READOUT_FIELDS,
           doc="the readout", default_text="ridge 1e-8"),
     Field("metrics", "custom", default=None, validator=_metrics, type_text="list of strings",
-          doc="scores on the test data: " + ", ".join(METRICS) + " (nrmse: RMS error / target std; nrmse_rms: "
-              "/ target RMS; memory_capacity: sum over target columns of r^2)",
+          doc="scores on the test data, metrics of neurodyn.readout.metrics.METRICS: " + ", ".join(METRICS)
+              + " (nrmse: RMS error / target std; nrmse_rms: / target RMS; memory_capacity: sum over target "
+              "columns of r^2)",
           default_text='["nrmse", "nrmse_rms"] (sequences: ["accuracy"])'),
     Field("generate", "integer", default=0, minimum=0, unit="steps",
           doc="closed-loop steps from the start of the test data (output fed back as input; series whose "
@@ -314,12 +317,14 @@ def read_task(table, *, steps: int, spec_seed: int, populations: dict, observabl
     if kind == SEQUENCES and readout["kind"] != "classifier":
         raise SpecError(f"task.readout.kind: dataset {entry.name!r} is a classification set; use \"classifier\"")
     metrics = tuple(f["metrics"] or (["accuracy"] if kind == SEQUENCES else ["nrmse", "nrmse_rms"]))
-    bad = [m for m in metrics if (m == "accuracy") != (kind == SEQUENCES)]
+    wanted = CLASSIFICATION if kind == SEQUENCES else REGRESSION
+    bad = [m for m in metrics if METRICS[m].kind != wanted]
     if bad:
         raise SpecError(f"task.metrics: {bad[0]!r} does not apply to {entry.name!r} "
-                        f"({'accuracy' if kind == SEQUENCES else ', '.join(REGRESSION_METRICS)})")
-    if "memory_capacity" in metrics and entry.name != "memory_task":
-        raise SpecError("task.metrics: memory_capacity needs the memory_task dataset")
+                        f"({', '.join(names(wanted))})")
+    for m in metrics:
+        if METRICS[m].dataset not in (None, entry.name):
+            raise SpecError(f"task.metrics: {m} needs the {METRICS[m].dataset} dataset")
     port_pops = [p for p, m in populations.items() if "u" in getattr(m, "PORTS", ())]
     inputs = tuple(f["inputs"] or port_pops)
     for p in inputs:
@@ -373,20 +378,9 @@ def harvest_task(model, state, task: Task, inputs: np.ndarray, dt: float, names:
     return np.asarray(run(model, state, u, dt, u.shape[1], task.inputs, names), float)
 
 
-def memory_capacity(prediction, target) -> float:
-    """``sum_k r^2(prediction[:, k], target[:, k])`` (squared Pearson correlations)."""
-    p, y = np.asarray(prediction, float), np.asarray(target, float)
-    p, y = p - p.mean(axis=0), y - y.mean(axis=0)
-    r2 = np.sum(p * y, axis=0) ** 2 / (np.sum(p * p, axis=0) * np.sum(y * y, axis=0))
-    return float(np.sum(r2))
-
-
 def regression_scores(prediction, target, metrics) -> dict:
-    """The regression ``metrics`` of ``prediction`` against ``target`` (``(T, k)`` each)."""
-    from ..readout import mse, nrmse, nrmse_rms, r2
-
-    fns = {"nrmse": nrmse, "nrmse_rms": nrmse_rms, "mse": mse, "r2": r2, "memory_capacity": memory_capacity}
-    return {m: fns[m](prediction, target) for m in metrics}
+    """The registered ``metrics`` of ``prediction`` against ``target`` (``(T, k)`` each)."""
+    return {m: float(score(m, prediction, target)) for m in metrics}
 
 
 def valid_time(generated, target, threshold: float) -> int:
@@ -435,9 +429,14 @@ def train_and_score(model, state, task: Task, dt: float, data: TaskData | None =
         truth = data.targets[w + tr - 1:w + tr - 1 + task.generate]
         arrays["generated"] = generated
         scores["valid_time"] = float(valid_time(generated, truth, task.valid_threshold))
-        scores["nrmse_generated"] = float(np.sqrt(np.mean((generated - truth) ** 2) / np.var(truth)))
+        scores["nrmse_generated"] = float(score("nrmse", generated, truth))
     attrs = {"ridge": fit.ridge, "washout": w, "train": tr, "test": te, "train_start": w, "test_start": w + tr}
     return TaskResult(fit, scores, arrays, attrs)
+
+
+def _class_score(name: str, predicted, labels) -> float:
+    """A registered classification metric of predicted labels, on one-hot codes of the labels."""
+    return float(score(name, *one_hot(predicted, labels)))
 
 
 def _classify(task: Task, data: TaskData, states: np.ndarray) -> TaskResult:
@@ -446,7 +445,7 @@ def _classify(task: Task, data: TaskData, states: np.ndarray) -> TaskResult:
     n = data.n_train  # states: (n_sequences, T, F)
     clf = RidgeClassifier(task.ridge_readout(), pool=task.readout["pool"]).fit(list(states[:n]), data.labels[:n])
     predicted = clf.predict(list(states[n:]))
-    scores = {"accuracy": float(np.mean(predicted == data.labels[n:]))}
+    scores = {m: _class_score(m, predicted, data.labels[n:]) for m in task.metrics}
     pooled = states[:, -1] if task.readout["pool"] == "last" else states.mean(axis=1)
     arrays = {"features": pooled, "labels": data.labels, "predictions": predicted,
               "first_test_states": states[n]}
@@ -456,67 +455,8 @@ def _classify(task: Task, data: TaskData, states: np.ndarray) -> TaskResult:
                                             "pool": task.readout["pool"]})
 
 
-METRIC_DOCS = {
-    "nrmse": "sqrt(mean((y_hat - y)^2) / var(y)) on the test data (normalised by the target's standard deviation)",
-    "nrmse_rms": "sqrt(mean((y_hat - y)^2) / mean(y^2)) on the test data (normalised by the target's RMS, as in "
-                 "the ResESN authors' code)",
-    "mse": "mean((y_hat - y)^2) on the test data",
-    "r2": "coefficient of determination on the test data, averaged over target columns",
-    "memory_capacity": "sum over delays k of the squared correlation of output k with u(t - k) on the test data",
-    "accuracy": "fraction of test sequences classified correctly",
+GENERATION_SCORES = {
     "valid_time": "closed-loop steps until max |error| / std(target) first exceeds valid_threshold",
     "nrmse_generated": "NRMSE (standard-deviation convention) of the closed-loop output",
 }
-
-
-def trained_path(path) -> Path:
-    """Where :func:`run_task` saves the trained reservoir and readout: ``<stem>.trained.h5``."""
-    path = Path(path)
-    return path.with_name(f"{path.stem}.trained.h5")
-
-
-def run_task(spec, out=None) -> tuple[Path, TaskResult, float]:
-    """Run a spec's ``[task]``: harvest, train, score; write the run file (``/report`` of the
-    recorded observables, ``/readout/...`` arrays with the split as attributes, one
-    ``/diagnostics/<metric>`` per score) and save the trained reservoir and readout beside it
-    (:func:`trained_path`, read back by :func:`neurodyn.io.trained.load_trained`). Returns the
-    run file's path, the result and the wall time."""
-    from ..io.save import spec_writer
-    from ..io.trained import save_trained
-
-    task = spec.task
-    t0 = time.perf_counter()
-    data = task.data()
-    names = task.features + tuple(n for n in spec.record if n not in task.features)
-    obs = jax.eval_shape(spec.model.observe, spec.state)
-    sizes = {n: int(np.prod(obs[n].shape)) for n in names}
-    offsets = dict(zip(names, np.cumsum([0, *sizes.values()])[:-1].tolist()))
-    harvested = harvest_task(spec.model, spec.state, task, data.inputs, spec.dt, names)
-    n_features = sum(sizes[n] for n in task.features)
-    result = train_and_score(spec.model, spec.state, task, spec.dt, data, harvested[..., :n_features])
-    # the report: every step of the series, or of the first test sequence
-    report = harvested if task.kind == SERIES else harvested[data.n_train]
-    wall = time.perf_counter() - t0
-    # row t of a harvest is the state after step t, i.e. at time (t + 1) dt
-    writer = spec_writer(spec, out)
-    writer.time_start, writer.time_step = spec.dt * (spec.transient + 1), spec.dt * spec.every
-    try:
-        if spec.record:
-            columns = {n: report[spec.transient::spec.every, offsets[n]:offsets[n] + sizes[n]] for n in spec.record}
-            writer.append(None, columns, {})
-        group = writer.file.create_group("readout")
-        for name, value in result.arrays.items():
-            group.create_dataset(name, data=np.asarray(value), compression="gzip", compression_opts=4)
-        for key, value in {**result.attrs, "dataset": task.dataset, "feature_observables": list(task.features),
-                           "input_populations": list(task.inputs), "metrics": list(task.metrics),
-                           "alignment": "row t: the state after consuming input t, paired with target t"}.items():
-            group.attrs[key] = json.dumps(value) if isinstance(value, list) else value
-        for name, value in result.scores.items():
-            writer.add_diagnostic(name, value, definition=METRIC_DOCS[name], dataset=task.dataset)
-        # the trained file first: if it cannot be written, the earlier run file and its trained file stay a pair
-        save_trained(trained_path(writer.path), reservoir=spec.model, readout=result.readout)
-    except BaseException:
-        writer.abort()
-        raise
-    path = writer.close("complete", wall_time_s=wall)
-    return path, result, wall
+"""The closed-loop scores of ``task.generate`` (the test metrics are :data:`METRICS`)."""

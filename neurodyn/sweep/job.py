@@ -14,11 +14,10 @@ masks); any other is refused with the list.
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -109,17 +108,53 @@ def _is_traced_leaf(model, path: str) -> bool:
     return hasattr(leaf, "dtype") and is_inexact(leaf)
 
 
+class SweepSource(Protocol):
+    """A sweep target that is more than a model: a spec (:class:`neurodyn.spec.sweep.SpecSource`).
+
+    Attributes ``spec`` (the :class:`~neurodyn.spec.RunSpec`: ``model``, ``state``, ``steps``,
+    ``transient``, ``dt``, ``name``, ``text``, ``task``, ``data``) and the spec operations a sweep
+    needs, so this package never imports the spec reader above it."""
+
+    spec: Any
+
+    def model_path(self, path: str) -> str:
+        """The model path of the spec field ``path``."""
+
+    def gain_path(self, path: str):
+        """``(model path, spec value)`` when the field is swept as a gain the model keeps, else None."""
+
+    def rebuild(self, assignments: dict):
+        """``(model, state)`` of the spec with the fields ``{path: value}`` set (SpecError if invalid)."""
+
+    def task_at(self, assignments: dict):
+        """The validated ``[task]`` with the fields ``{path: value}`` set (SpecError if invalid)."""
+
+
+#: Readers that turn a sweep target (a spec file, a RunSpec) into a :class:`SweepSource`, or
+#: return None for a target they do not know. The spec layer registers its reader here
+#: (:mod:`neurodyn.spec.sweep`), as models register in the registries below them.
+SOURCES: list[Callable[[Any], SweepSource | None]] = []
+
+
+def _source(target) -> SweepSource | None:
+    if hasattr(target, "rebuild") and hasattr(target, "spec"):
+        return target
+    for read in SOURCES:
+        source = read(target)
+        if source is not None:
+            return source
+    if isinstance(target, (str, Path)):
+        raise SpecError(f"sweep: {target}: a spec file needs the spec reader (import neurodyn)")
+    return None
+
+
 def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int | None = None,
             transient: int | None = None, chunk: int | None = None, state=None, key=None, dt: float | None = None,
             drive=None):
-    """Resolve a sweep into a :class:`SweepJob` and its file identity (no computation)."""
-    from ..spec import RunSpec, build_spec, load_spec, model_path, set_path
-
-    spec = None
-    if isinstance(target, (str, Path)):
-        spec = load_spec(target)
-    elif isinstance(target, RunSpec):
-        spec = target
+    """Resolve a sweep into a :class:`SweepJob` and its file identity (no computation).
+    ``target``: a model, or a spec (a file, a RunSpec, a :class:`SweepSource`)."""
+    source = _source(target)
+    spec = source.spec if source is not None else None
     if spec is not None:
         model, state0 = spec.model, spec.state
         steps = spec.steps if steps is None else steps
@@ -145,10 +180,10 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
         _check_observables(m, observables)
         m.check(steps - transient)
 
-    from .task import TASK_MEASURES
+    from .task import is_task_score
 
-    tasked = [m for m in parsed if m.kind in TASK_MEASURES]
-    others = tuple(m for m in parsed if m.kind not in TASK_MEASURES)
+    tasked = [m for m in parsed if is_task_score(m.kind)]
+    others = tuple(m for m in parsed if not is_task_score(m.kind))
     if tasked and (spec is None or spec.task is None):
         raise SpecError(f"--measure {tasked[0].kind}: task scores need a spec with a [task] table")
     traced, structural_cols, scales, task_cols = [], [], [], {}
@@ -157,8 +192,8 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
             _check_task_axis(path, spec, tasked)
             task_cols[path] = j
             continue
-        mpath = model_path(path) if spec is not None else path
-        gain = _gain_path(spec, path) if spec is not None else None
+        mpath = source.model_path(path) if spec is not None else path
+        gain = source.gain_path(path) if spec is not None else None
         if _is_traced_leaf(model, mpath):
             traced.append((j, mpath))
             scales.append(1.0)
@@ -175,27 +210,23 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
         structural = []
         shapes = None
         for i in range(grid.n_points):
-            data = copy.deepcopy(spec.data)
-            for j, path in structural_cols:
-                set_path(data, path, grid.values[i, j])
             try:
-                point = build_spec(data, spec.text)
+                tree = source.rebuild({path: grid.values[i, j] for j, path in structural_cols})
             except SpecError as e:
                 where = ", ".join(f"{p}={grid.values[i, j]:g}" for j, p in structural_cols)
                 raise SpecError(f"sweep point {i} ({where}): {e}") from None
-            tree = (point.model, point.state)
             leaves = (jax.tree_util.tree_structure(tree), [np.shape(x) for x in jax.tree_util.tree_leaves(tree)])
             if shapes is None:
                 shapes = leaves
             elif leaves != shapes:
                 raise SpecError(f"sweeping {[p for _, p in structural_cols]} changes the model's array shapes; "
                                 f"only values that keep every shape (seeds, densities, strengths) can be swept")
-            structural.append((_numpy_tree(point.model), _numpy_tree(point.state)))
+            structural.append((_numpy_tree(tree[0]), _numpy_tree(tree[1])))
     values = grid.values[:, [j for j, _ in traced]] * np.asarray(scales) if traced else np.zeros((grid.n_points, 0))
     task = None
     per_point = _bytes_per_point(model, state0, others, structural is not None, steps - transient) if others else 0
     if tasked:
-        task, task_values, task_bytes = _task_job(spec, tasked, grid, task_cols, state0)
+        task, task_values, task_bytes = _task_job(source, tasked, grid, task_cols, state0)
         columns = tuple((name, values.shape[1] + i) for i, name in enumerate(task_values))
         values = np.concatenate([values, *(c[:, None] for c in task_values.values())], axis=1)
         task = (task[0], task[1], columns)
@@ -222,25 +253,6 @@ def prepare(target, grid: Grid, measures: Sequence[str | Measure], *, steps: int
                 "measures": json.dumps([_identity(m) for m in parsed]), "steps": steps, "transient": transient,
                 "chunk_size": chunk_size, "drive": _digest(drive)}
     return job, identity, spec
-
-
-def _gain_path(spec, path: str):
-    """``(model path, spec value)`` when the spec field at ``path`` scales a matrix its model keeps
-    as a gain (a model's ``SPEC_GAINS``, e.g. an ESN's spectral radius -> ``recurrent_gain``): the
-    field is then swept as that gain relative to the spec's value, sharing the spec's matrices;
-    ``None`` otherwise (or when the spec's value is 0)."""
-    from ..models import MODELS
-    from ..spec.build import POPULATION_FIELDS
-
-    parts = path.split(".")
-    if len(parts) != 3 or parts[0] != "populations" or parts[1] not in getattr(spec.model, "populations", {}):
-        return None
-    gains = getattr(type(spec.model.populations[parts[1]]), "SPEC_GAINS", {})
-    if parts[2] not in gains:
-        return None
-    _, values = MODELS.read(f"populations.{parts[1]}", spec.data["populations"][parts[1]], before=POPULATION_FIELDS)
-    base = float(values[parts[2]])
-    return (f"populations.{parts[1]}.{gains[parts[2]]}", base) if base != 0 else None
 
 
 def _task_drive(name: str, spec) -> dict:
@@ -272,13 +284,14 @@ _TASK_AXIS_WHY = {
 def _check_task_axis(path: str, spec, tasked) -> None:
     """Refuse a grid axis in the ``[task]`` table that a task sweep cannot vary (or one swept
     without a task score), naming the field, why, and the sweepable ones."""
-    from .task import SPLIT_FIELDS, SWEEPABLE, TASK_MEASURES
+    from ..readout.metrics import METRICS
+    from .task import SPLIT_FIELDS, SWEEPABLE
 
     if spec.task is None:
         raise SpecError(f"--grid {path}: the spec has no [task] table")
     if not tasked:
         raise SpecError(f"--grid {path}: a [task] field changes only task scores; add a task score "
-                        f"(--measure {' / '.join(TASK_MEASURES)})")
+                        f"(--measure {' / '.join(METRICS)})")
     if path not in SWEEPABLE:
         parts = path.split(".")
         why = _TASK_AXIS_WHY.get(".".join(parts[:2]), "not a field a sweep can vary")
@@ -305,41 +318,34 @@ def _axis_value(path: str, value: float):
     return value
 
 
-def _point_tasks(spec, grid, task_cols: dict, state):
+def _point_tasks(source: SweepSource, grid, task_cols: dict):
     """The validated :class:`~neurodyn.spec.task.Task` of every grid point (its swept [task]
     fields set, checked as ``neurodyn run`` checks them)."""
-    from ..spec import set_path
-    from ..spec.task import read_task
-
-    populations = getattr(spec.model, "populations", {})
-    observables = jax.eval_shape(spec.model.observe, state)
     tasks = []
     for i in range(grid.n_points):
-        data = {"task": copy.deepcopy(spec.data["task"])}
         where = ", ".join(f"{p}={grid.values[i, j]:g}" for p, j in task_cols.items())
         try:
-            for path, j in task_cols.items():
-                set_path(data, path, _axis_value(path, grid.values[i, j]))
-            tasks.append(read_task(data["task"], steps=spec.steps, spec_seed=spec.seed, populations=populations,
-                                   observables=observables))
+            tasks.append(source.task_at({path: _axis_value(path, grid.values[i, j]) for path, j in task_cols.items()}))
         except SpecError as e:
             raise SpecError(f"sweep point {i} ({where}): {e}") from None
     return tasks
 
 
-def _task_job(spec, measures, grid, task_cols: dict, state):
+def _task_job(source: SweepSource, measures, grid, task_cols: dict, state):
     """``((TaskConfig, arrays, None), {column name: per-point values}, bytes per point)`` of the
     task scores of a sweep; the columns are ``"ridge"`` when swept, and the four numbers of the
     split (washout, train, test, folds) when one of them is."""
+    from ..readout.metrics import CLASSIFICATION, METRICS, REGRESSION
     from .task import SPLIT_FIELDS, bytes_per_point, config, split_values, task_arrays
 
+    spec = source.spec
     task = spec.task
     metrics = tuple(m.kind for m in measures)
-    valid = ("accuracy",) if task.kind == "sequences" else tuple(m for m in metrics if m != "accuracy")
+    kind = CLASSIFICATION if task.kind == "sequences" else REGRESSION
+    valid = tuple(n for n, m in METRICS.items() if m.kind == kind and m.dataset in (None, task.dataset))
     for m in metrics:
-        if m not in valid or (m == "memory_capacity" and task.dataset != "memory_task"):
-            raise SpecError(f"--measure {m}: not a score of the task's {task.dataset} data "
-                            f"({'accuracy' if task.kind == 'sequences' else 'nrmse, nrmse_rms, mse, r2' + (', memory_capacity' if task.dataset == 'memory_task' else '')})")
+        if m not in valid:
+            raise SpecError(f"--measure {m}: not a score of the task's {task.dataset} data ({', '.join(valid)})")
     ridge_swept = "task.readout.ridge" in task_cols
     columns = {}
     if ridge_swept:
@@ -347,11 +353,11 @@ def _task_job(spec, measures, grid, task_cols: dict, state):
     data = task.data()
     splits = None
     if any(p in SPLIT_FIELDS for p in task_cols):
-        splits = [split_values(t, data) for t in _point_tasks(spec, grid, task_cols, state)]
+        splits = [split_values(t, data) for t in _point_tasks(source, grid, task_cols)]
         table = np.array(splits, float)
         columns.update({name: table[:, i] for i, name in enumerate(("washout", "train", "test", "folds"))})
     elif ridge_swept:
-        _point_tasks(spec, grid, task_cols, state)  # the ridge values checked as a spec's
+        _point_tasks(source, grid, task_cols)  # the ridge values checked as a spec's
     ridges = (1.0,) if ridge_swept else task.ridges
     cfg = config(task, metrics, len(ridges), data, splits)
     arrays = {**task_arrays(task, data), "ridges": np.asarray(ridges, float)}

@@ -25,7 +25,8 @@ from jax import lax
 from ..diagnostics import accumulators as acc_
 from ..errors import SpecError
 from ..ops.gram import accumulate_gram, symmetric
-from ..schema import REQUIRED, Field, Registry, unknown_name
+from ..readout.metrics import METRICS
+from ..schema import REQUIRED, Field, Registry, parse_value, unknown_name
 
 
 @dataclass(frozen=True)
@@ -103,21 +104,21 @@ register_measure("orbit", MeasureKind(
     summary="the last N values of the first component (bifurcation diagrams)",
     example={"observable": "neurons.x", "length": 500})
 
-_TASK_SCORES = {
-    "nrmse": "test NRMSE of the spec's [task] readout, sqrt(mean((y_hat - y)^2) / var(y)) (standard-deviation "
-             "convention)",
-    "nrmse_rms": "test NRMSE of the [task] readout normalised by the target's RMS, sqrt(mean((y_hat - y)^2) / "
-                 "mean(y^2)) (the ResESN authors' convention)",
-    "mse": "test mean squared error of the [task] readout",
-    "r2": "test coefficient of determination of the [task] readout (averaged over target columns)",
-    "memory_capacity": "sum over delays k of r^2(y_k, u(t - k)) on the test data (the [task]'s memory_task)",
-    "accuracy": "test accuracy of the [task] classifier (digits_sequences)",
-}
-for _name, _summary in _TASK_SCORES.items():
-    register_measure(_name, MeasureKind(observable=False, task=True),
-                     summary=_summary + "; the readout is fitted inside the vmapped chunk, its ridge (chosen by the "
-                             "task's blocked cross-validation, or swept as task.readout.ridge) stored as `ridge`",
-                     citation="H. Jaeger, GMD Report 152 (2002)" if _name == "memory_capacity" else "", example={})
+def register_task_scores() -> None:
+    """Register every metric of :data:`neurodyn.readout.metrics.METRICS` not yet a measure as a
+    task score (``--measure nrmse``): its definition is the metric's own one-line doc. Called at
+    import and again when a measure is parsed, so a metric registered later is a measure too."""
+    for name, metric in METRICS.items():
+        if name in MEASURES:
+            continue
+        register_measure(name, MeasureKind(observable=False, task=True),
+                         summary=f"task score: {metric.doc}; the readout is fitted inside the vmapped chunk, its "
+                                 f"ridge (chosen by the task's blocked cross-validation, or swept as "
+                                 f"task.readout.ridge) stored as `ridge`",
+                         citation=metric.citation, example={})
+
+
+register_task_scores()
 
 MEASURE_NAMES = tuple(MEASURES)
 _FUNCTION = MeasureKind()  # Measure.function: a user function of the recorded observables
@@ -259,7 +260,7 @@ class Measure:
             return getattr(self.fn, "__name__", "function")
         if self.kind == "ridge":
             return f"ridge({self.observable})"
-        if self.kind == "max_lyapunov" or self.kind in _TASK_SCORES:
+        if self.kind == "max_lyapunov" or self.kind in METRICS:
             return self.kind
         if self.kind == "firing_rate":
             return f"firing_rate({self.observable}>{self.threshold:g})"
@@ -305,12 +306,11 @@ def parse_measure(text: str, observables: dict) -> Measure:
     ``firing_rate:pop.x:threshold``, ``orbit:pop.x:N`` (the last N values of the first node). The
     default observable is the first one named like the measure's default variable (``x`` for
     maps, ``theta`` for phase oscillators). The option is checked against its declared field."""
-    from ..spec.paths import parse_value
-
     name, _, rest = text.partition(":")
     where = f"--measure {text!r}"
+    register_task_scores()
     if name not in MEASURES:
-        raise unknown_name(where, "measure", name, MEASURE_NAMES)
+        raise unknown_name(where, "measure", name, tuple(MEASURES))
     kind = MEASURES[name].builder
     if not kind.observable:
         if rest:

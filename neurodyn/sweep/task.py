@@ -40,9 +40,14 @@ from jax import lax
 from ..core.loop import join_drive
 from ..core.parameters import with_parameter
 from ..readout.harvest import feature_trajectory
+from ..readout.metrics import METRICS, score
 from .point import point
 
-TASK_MEASURES = ("nrmse", "nrmse_rms", "mse", "r2", "memory_capacity", "accuracy")
+
+def is_task_score(name: str) -> bool:
+    """Whether ``name`` is a task score: a metric of :data:`neurodyn.readout.metrics.METRICS`."""
+    return name in METRICS
+
 SPLIT_FIELDS = {"task.washout": "washout", "task.train": "train", "task.test": "test",
                 "task.readout.folds": "folds"}
 SWEEPABLE = ("task.readout.ridge", *SPLIT_FIELDS)
@@ -183,24 +188,7 @@ def fit_and_score(x_train, y_train, x_test, y_test, ridges, cfg: TaskConfig) -> 
         beta = ridges[0]
         b, w = _fit(_moments(x_train, y_train), beta[None], penalty, cfg.bias)
     pred = b[0] + x_test @ w[0]
-    err2 = (pred - y_test) ** 2
-    out = {"ridge": beta}
-    for m in cfg.metrics:
-        if m == "mse":
-            out[m] = jnp.mean(err2)
-        elif m == "nrmse":
-            out[m] = jnp.sqrt(jnp.mean(err2) / jnp.var(y_test))
-        elif m == "nrmse_rms":
-            out[m] = jnp.sqrt(jnp.mean(err2) / jnp.mean(y_test ** 2))
-        elif m == "r2":
-            ss_tot = jnp.sum((y_test - jnp.mean(y_test, axis=0)) ** 2, axis=0)
-            out[m] = jnp.mean(1 - jnp.sum(err2, axis=0) / ss_tot)
-        elif m == "memory_capacity":
-            pc, yc = pred - jnp.mean(pred, axis=0), y_test - jnp.mean(y_test, axis=0)
-            out[m] = jnp.sum(jnp.sum(pc * yc, axis=0) ** 2 / (jnp.sum(pc * pc, axis=0) * jnp.sum(yc * yc, axis=0)))
-        elif m == "accuracy":
-            out[m] = jnp.mean((jnp.argmax(pred, axis=1) == jnp.argmax(y_test, axis=1)).astype(pred.dtype))
-    return out
+    return {"ridge": beta, **scores(pred, y_test, jnp.ones(y_test.shape[0], pred.dtype), cfg.metrics)}
 
 
 def _masked_moments(x, y, m) -> tuple:
@@ -208,33 +196,10 @@ def _masked_moments(x, y, m) -> tuple:
     return (jnp.sum(m), m @ x, m @ y, x.T @ (m[:, None] * x), x.T @ (m[:, None] * y))
 
 
-def _masked_scores(pred, y, m, metrics) -> dict:
-    """The test ``metrics`` of ``pred`` against ``y`` over the rows where ``m`` is 1 (the same
-    definitions as :func:`fit_and_score`, written as weighted sums)."""
-    n, k = jnp.sum(m), y.shape[1]
-    w = m[:, None]
-    err2 = (pred - y) ** 2
-    mean_col = lambda a: jnp.sum(w * a, axis=0) / n
-    out = {}
-    for name in metrics:
-        if name == "mse":
-            out[name] = jnp.sum(w * err2) / (n * k)
-        elif name == "nrmse":
-            mu = jnp.sum(w * y) / (n * k)
-            out[name] = jnp.sqrt((jnp.sum(w * err2) / (n * k)) / (jnp.sum(w * (y - mu) ** 2) / (n * k)))
-        elif name == "nrmse_rms":
-            out[name] = jnp.sqrt(jnp.sum(w * err2) / jnp.sum(w * y ** 2))
-        elif name == "r2":
-            ss_tot = jnp.sum(w * (y - mean_col(y)) ** 2, axis=0)
-            out[name] = jnp.mean(1 - jnp.sum(w * err2, axis=0) / ss_tot)
-        elif name == "memory_capacity":
-            pc, yc = pred - mean_col(pred), y - mean_col(y)
-            out[name] = jnp.sum(jnp.sum(w * pc * yc, axis=0) ** 2
-                                / (jnp.sum(w * pc * pc, axis=0) * jnp.sum(w * yc * yc, axis=0)))
-        elif name == "accuracy":
-            hit = (jnp.argmax(pred, axis=1) == jnp.argmax(y, axis=1)).astype(pred.dtype)
-            out[name] = jnp.sum(m * hit) / n
-    return out
+def scores(pred, y, m, metrics) -> dict:
+    """The registered ``metrics`` (:data:`neurodyn.readout.metrics.METRICS`) of ``pred`` against
+    ``y`` over the rows where the 0/1 weights ``m`` are 1, in JAX (inside the compiled chunk)."""
+    return {name: score(name, pred, y, m, jnp) for name in metrics}
 
 
 def fit_and_score_masked(x, y, split, ridges, cfg: TaskConfig) -> dict:
@@ -286,7 +251,7 @@ def fit_and_score_masked(x, y, split, ridges, cfg: TaskConfig) -> dict:
         total = _masked_moments(x, y, train)
         beta = ridges[0]
     b, w = _fit(total, beta[None], penalty, cfg.bias)
-    return {"ridge": beta, **_masked_scores(b[0] + x @ w[0], y, test, cfg.metrics)}
+    return {"ridge": beta, **scores(b[0] + x @ w[0], y, test, cfg.metrics)}
 
 
 def task_point(model, state, arrays, ridges, cfg: TaskConfig, dt, split=None):

@@ -14,8 +14,7 @@ import neurodyn as nd
 from neurodyn.core import Observer, scan_blocks
 from neurodyn.core.tangent import LyapunovSpectrum, MaxLyapunov
 from neurodyn.diagnostics import lyapunov_spectrum
-from neurodyn.diagnostics.streaming import StreamingDiagnostics
-from neurodyn.io import spec_writer
+from neurodyn.runs import run_spec
 from neurodyn.spec import load_spec
 from neurodyn.sweep import cartesian, parse_axis, sweep
 
@@ -131,11 +130,7 @@ def test_a_new_observer_runs_in_a_sweep():
 
 
 def test_a_new_observer_runs_in_a_streamed_run(spec, tmp_path):
-    writer = spec_writer(spec, tmp_path / "observed.h5")
-    tee = StreamingDiagnostics(writer, {})
-    tee.simulate(spec, keep=False, observers=[RunningMax("neuron.x")])
-    tee.store()
-    path = writer.close("complete")
+    path = run_spec(spec, tmp_path / "observed.h5", observers=[RunningMax("neuron.x")]).path
     with h5py.File(path) as f:
         np.testing.assert_array_equal(f["diagnostics/running_max(neuron.x)"][()], _expected(spec))
         assert f["report/neuron/x/data"].shape == (52, 2)

@@ -1,4 +1,4 @@
-"""Saving from Python: neurodyn.io.save and RunSpec.run write the file `neurodyn run` writes, and
+"""Saving from Python: neurodyn.runs.save and run_spec write the file `neurodyn run` writes, and
 a run file's report and spike times always share the run's time axis."""
 
 import sys
@@ -57,15 +57,15 @@ def test_save_and_run_from_python_write_the_file_of_the_cli(tmp_path, spec):
     sets = [options[i + 1] for i, o in enumerate(options) if o == "--set"]
     seed = int(options[options.index("--seed") + 1]) if "--seed" in options else None
     run = nd.load_spec(path, steps=steps, seed=seed, overrides=sets, output=tmp_path / "cli.h5")
-    traj = run.simulate()
-    nd.io.save(traj, tmp_path / "saved.h5", spec=run)
+    traj = nd.runs.simulate_spec(run)
+    nd.runs.save(traj, tmp_path / "saved.h5", spec=run)
     _assert_same_file(tmp_path / "cli.h5", tmp_path / "saved.h5")
-    assert run.run() == tmp_path / "cli.h5"  # the spec's own output: the CLI's file, written again
-    run.run(out=tmp_path / "ran.h5")
+    assert nd.runs.write_run(run) == tmp_path / "cli.h5"  # the spec's own output: the CLI's file, written again
+    nd.runs.run_spec(run, tmp_path / "ran.h5")
     _assert_same_file(tmp_path / "cli.h5", tmp_path / "ran.h5")
 
     # without the spec: the same reports, spikes and time axes (no stored spec or diagnostics)
-    nd.io.save(traj, tmp_path / "bare.h5")
+    nd.runs.save(traj, tmp_path / "bare.h5")
     cli, bare = load(tmp_path / "cli.h5"), load(tmp_path / "bare.h5")
     assert bare["meta"]["time_unit"] == cli["meta"]["time_unit"] and bare["meta"]["units"] == cli["meta"]["units"]
     for pop, variables in cli["report"].items():
@@ -80,7 +80,7 @@ def test_save_and_run_from_python_write_the_file_of_the_cli(tmp_path, spec):
 def test_report_and_spike_times_share_the_run_time_axis(tmp_path):
     net = chialvo_ring_star(3, b=0.18)
     traj = nd.simulate(net, 4000, key=jax.random.PRNGKey(1), transient=1009, every=3, spikes={"neurons.x": 1.0})
-    data = load(nd.io.save(traj, tmp_path / "run.h5"))
+    data = load(nd.runs.save(traj, tmp_path / "run.h5"))
     rep, spikes = data["report"]["neurons"]["x"], data["spikes"]["neurons"]
     n = len(traj.times)  # samples before steps 1009, 1012, ..., 3997
     assert n == 997

@@ -135,7 +135,7 @@ def test_cuba_spec_run_writes_spikes_that_read_back_with_matching_counts(tmp_pat
     assert data["meta"]["steps"] == 1500
     # the same spec simulated in this process: the file holds exactly its spikes
     spec = nd.load_spec(SPECS / "cuba_ei.toml", overrides=[a for a in args[4:] if a != "--set"], steps=1500)
-    traj = spec.simulate()
+    traj = nd.runs.simulate_spec(spec)
     for pop in ("exc", "inh"):
         times, ids = traj.spikes[f"{pop}.spike"]
         np.testing.assert_array_equal(np.asarray(data["spikes"][pop]["node_ids"]), ids)

@@ -9,6 +9,7 @@ from jax import lax
 import neurodyn as nd
 from neurodyn.errors import SpecError
 from neurodyn.models import LIF, PoissonInput
+from neurodyn.runs import simulate_spec
 from neurodyn.spec.build import build_spec
 
 
@@ -83,7 +84,7 @@ def _spec(seed, rate=8.0):
 
 
 def test_spec_drive_is_reproducible_from_the_seed_and_feeds_its_port():
-    a, b, c = (build_spec(_spec(s)).simulate() for s in (5, 5, 6))
+    a, b, c = (simulate_spec(build_spec(_spec(s))) for s in (5, 5, 6))
     np.testing.assert_array_equal(a["exc.g_e"], b["exc.g_e"])
     np.testing.assert_array_equal(a.spikes["exc.spike"][1], b.spikes["exc.spike"][1])
     assert not np.array_equal(a["exc.g_e"], c["exc.g_e"])
