@@ -423,7 +423,7 @@ def test_one_convention_per_quantity_time_units_and_float32_steps(workdir):
 
     lif = LIF.create(3, i_ext=[25.0, 30.0, 35.0], dtype=np.float32)  # dt = float32(0.1)
     traj = nd.simulate(lif, 2000, every=10)
-    with h5py.File(nd.io.save(traj, "lif32.h5")) as f:
+    with h5py.File(nd.runs.save(traj, "lif32.h5")) as f:
         assert f["neurodyn"].attrs["dt"] == 0.1
         t = f["spikes/population/timestamps"][()] if "population" in f["spikes"] else \
             next(iter(f["spikes"].values()))["timestamps"][()]

@@ -8,7 +8,7 @@ import pytest
 
 import neurodyn as nd
 from neurodyn.errors import SpecError
-from neurodyn.io.save import write_run
+from neurodyn.runs import write_run
 from neurodyn.models import PairSTDP, PlasticProjection
 from neurodyn.spec import build_spec
 
