@@ -110,3 +110,10 @@ def load_trained(path) -> dict:
             return {name: _read(f[name]) for name in f}
         except (KeyError, ValueError, TypeError, RuntimeError, OSError) as e:
             raise OutputError(f"{path} is a damaged trained file ({' '.join(str(e).split())})") from None
+
+
+def trained_path(path) -> Path:
+    """Where a task run saves its trained reservoir and readout beside its run file ``path``:
+    ``<stem>.trained.h5``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.trained.h5")

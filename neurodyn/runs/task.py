@@ -12,14 +12,8 @@ import jax
 import numpy as np
 
 from ..errors import Interrupted
-from ..io.trained import save_trained
+from ..io.trained import save_trained, trained_path
 from ..spec.task import SERIES, harvest_task, metric_definition, train_and_score
-
-
-def trained_path(path) -> Path:
-    """Where :func:`run_task` saves the trained reservoir and readout: ``<stem>.trained.h5``."""
-    path = Path(path)
-    return path.with_name(f"{path.stem}.trained.h5")
 
 
 def run_task(spec, out=None, *, should_stop: Callable[[], bool] | None = None):

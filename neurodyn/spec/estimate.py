@@ -68,6 +68,6 @@ def check_outputs(spec: RunSpec) -> None:
     ``[task]``, the trained readout beside it (``<stem>.trained.h5``)."""
     check_writable(spec.output, "output file")
     if spec.task is not None:
-        from .task import trained_path
+        from ..io.trained import trained_path
 
         check_writable(trained_path(spec.output), "trained file")
