@@ -160,7 +160,7 @@ def test_a_task_run_stops_on_a_signal_and_keeps_the_earlier_files(tmp_path):
     replaced the earlier complete ``task.h5`` and ``task.trained.h5``."""
     import inspect
 
-    from neurodyn.spec.task import run_task
+    from neurodyn.runs.task import run_task
 
     if "should_stop" not in inspect.signature(run_task).parameters:
         pytest.xfail("the stop flag does not reach run_task yet (the run-layer change of issue 19)")
