@@ -33,6 +33,7 @@ def _error(capsys) -> str:
     return err
 
 
+COBA = str(Path(__file__).resolve().parents[1] / "models" / "coba_ei.toml")
 HUGE = [
     (RING_STAR, ["--set", "populations.neurons.n=1000000000000"],
      "populations.neurons.n: must be an integer in [1, 2147483647], got 1000000000000"),
@@ -50,6 +51,10 @@ HUGE = [
     # 2e9 - 1000 recorded steps of 8 float64 values = 128 GB
     (RING_STAR, ["--steps", "2000000000"], "would take about 128 GB (1,999,999,000 samples of the 8 recorded state "
                                            "variables alone, before compression), more than the 5 GB free there"),
+    # issue 19 (6): the delay ring buffer was allocated inside model.init (RESOURCE_EXHAUSTED traceback)
+    (COBA, ["--set", "couplings.ee.delay=1000000000"],
+     "the delay of the spiking projection exc -> exc (1,000,000,000 steps: a ring buffer of 1,000,000,001 x 3,200 "
+     "spike flags) needs about 3.2 TB of memory, more than the 2 GB available"),
     (RING_STAR, ["--set", "record.every=10000000000000"],
      "record.every: 10,000,000,000,000 steps is more than the 19,000 steps recorded (steps - transient), so no "
      "sample would be written; lower it, or give record.variables = [] to record no variable"),

@@ -235,6 +235,10 @@ def _spiking_from_spec(*, source, target, port, p, fanout, indegree, total, one_
     check_memory(f"the spiking projection {source} -> {target} (about {nnz:,.0f} synapses)", 48.0 * nnz)
     drawn = isinstance(weight, dict) or delay_ms is not None
     dt = float(getattr(src, "dt", getattr(tgt, "dt", 0.1)))
+    if delay or isinstance(delay_ms, (int, float)):  # the ring buffer: max_delay + 1 spike vectors of the source
+        steps = int(delay) if delay else int(round(float(delay_ms) / dt))
+        check_memory(f"the delay of the spiking projection {source} -> {target} ({steps:,} steps: a ring buffer of "
+                     f"{steps + 1:,} x {src.n:,} spike flags)", float(steps + 1) * src.n)
     if rule == "fanout" and drawn:  # fixed fan-out keeps its layout: draws per row
         n = src.n * fanout
         d = delay if delay else None if delay_ms is None else delay_steps(_draw("delay_ms", delay_ms, n, dtype), dt)
