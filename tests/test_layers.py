@@ -34,6 +34,9 @@ BASE = {"errors", "_version", "pytree", "schema", "precision", "resources", "sig
 
 # upward imports not yet removed (issue 18); each entry must still exist, so the list only shrinks
 KNOWN: set[tuple[str, str]] = set()
+# upward imports by design, each with its reason and the one module allowed to make it
+ALLOWED = {("spec", "runs"): ("spec/build.py", "RunSpec.simulate / RunSpec.run: the thin callers of the run layer "
+                                               "that issue 18 asks RunSpec to keep (function-local imports)")}
 
 
 def _unit(module: str) -> str:
@@ -92,7 +95,8 @@ def test_no_upward_import():
                                            and src not in ("__init__", "__main__"))
         if upward:
             seen.add((src, dst))
-            if (src, dst) not in KNOWN:
+            allowed = ALLOWED.get((src, dst))
+            if (src, dst) not in KNOWN and not (allowed and where.startswith(allowed[0] + ":")):
                 bad.append(where)
     assert not bad, "imports against the layer rule:\n" + "\n".join(bad)
     assert KNOWN <= seen, f"fixed, remove from KNOWN: {sorted(KNOWN - seen)}"

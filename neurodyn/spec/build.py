@@ -115,6 +115,20 @@ class RunSpec:
     task: Any = None  # the [task] table (neurodyn.spec.task.Task), if any
     spiking_statistics: bool = True  # record.spiking_statistics: stream the spiking monitor's statistics
 
+    def simulate(self, **options):
+        """The run in memory, as ``neurodyn run`` computes it (bit for bit): a thin caller of
+        :func:`neurodyn.runs.simulate_spec`; ``options`` go there (``observers``, ``progress``, ...)."""
+        from ..runs import simulate_spec  # the run layer above spec: the one allowed exception (tests/test_layers.py)
+
+        return simulate_spec(self, **options)
+
+    def run(self, out=None, **options):
+        """The run into its HDF5 file (default :attr:`output`), as ``neurodyn run`` writes it: a
+        thin caller of :func:`neurodyn.runs.run_spec`, which returns the :class:`~neurodyn.runs.RunResult`."""
+        from ..runs import run_spec  # the run layer above spec: the one allowed exception (tests/test_layers.py)
+
+        return run_spec(self, out, **options)
+
 
 def _check_population_memory(path: str, table, dtype) -> None:
     """Refuse a population too large for the memory limit (:mod:`neurodyn.resources`) before
