@@ -21,3 +21,13 @@ def test_runspec_methods_call_the_run_layer(tmp_path):
     assert main(["run", str(SPEC), "--steps", "1500", "--quiet", "--out", str(tmp_path / "cli.h5")]) == 0
     m, c = load(tmp_path / "method.h5"), load(tmp_path / "cli.h5")
     np.testing.assert_array_equal(m["report"]["neuron"]["x"]["data"], c["report"]["neuron"]["x"]["data"])
+
+
+def test_io_save_is_still_the_run_layers_save(tmp_path):
+    spec = nd.load_spec(SPEC, steps=1200)
+    traj = spec.simulate()
+    nd.io.save(traj, tmp_path / "io.h5", spec=spec)
+    nd.runs.save(traj, tmp_path / "runs.h5", spec=spec)
+    a, b = load(tmp_path / "io.h5"), load(tmp_path / "runs.h5")
+    np.testing.assert_array_equal(a["report"]["neuron"]["x"]["data"], b["report"]["neuron"]["x"]["data"])
+    assert a["meta"]["spec"] == b["meta"]["spec"]
