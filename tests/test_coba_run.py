@@ -90,7 +90,7 @@ def test_plot_draws_the_coba_raster_with_the_streamed_statistics(coba_file, caps
     titles = [ax.get_title() for ax in fig.axes]
     exc = data["diagnostics"]["exc.ei_ratio"]
     assert f"E/I ratio {np.mean(exc[np.isfinite(exc)]):.3g}" in titles[0]
-    assert "exc: " in titles[0] and "of 800 neurons" in titles[0]
+    assert "exc: " in titles[0] and "neurons 0-499 of 800 drawn; population rate of all 800" in titles[0]
     # the population-rate panel (Hz per neuron in bins) integrates to every spike of the file
     values, edges = fig.axes[1].patches[0].get_data()[:2]
     assert np.sum(values * np.diff(edges)) / 1000.0 * 800 == pytest.approx(len(data["spikes"]["exc"]["timestamps"]),
