@@ -152,7 +152,8 @@ def test_interrupted_sweep_prints_one_line_and_resumes_to_the_uninterrupted_file
 
 
 NARMA = ROOT / "models" / "esn_narma10.toml"
-TASK = ["--set", "populations.reservoir.n=100", "--set", "task.washout=200"]
+TASK = ["--set", "populations.reservoir.n=100", "--set", "task.washout=200",
+        "--set", "task.dataset.seed=3"]  # NARMA-10 of 400,000 steps diverges for seeds 1, 2, 4-6; 3 does not
 
 
 def test_a_task_run_stops_on_a_signal_and_keeps_the_earlier_files(tmp_path):
