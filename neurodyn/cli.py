@@ -380,7 +380,7 @@ def console() -> None:
     the work is complete (while the interpreter shuts down) is ignored instead of killing it.
     Output piped into a reader that closes early (``neurodyn info f.h5 | head``) ends quietly
     with status 0: every file was written before its summary was printed."""
-    from .signals import started
+    from .signals import ignore_until_exit, started
 
     try:
         started()  # Ctrl-C is main's from here (neurodyn.signals.interrupt_before_start until now)
@@ -394,6 +394,7 @@ def console() -> None:
         status = 0
     from .files import DISK_FULL
 
+    ignore_until_exit()  # the status is decided: a late signal cannot turn 130 (or 0) into death by signal
     if DISK_FULL:  # HDF5's exit handler can crash on a file whose write failed: every file is closed, skip it
         sys.stderr.flush()
         os._exit(status)

@@ -67,6 +67,18 @@ def stop_requested(restore: bool = True) -> Iterator[StopFlag]:
                 signal.signal(s, handler)
 
 
+def ignore_until_exit() -> None:
+    """For a process whose command has finished (its status decided, its files closed): SIGINT
+    and SIGTERM are ignored from here to the end. Python's shutdown puts its own handlers back to
+    the operating system's defaults, so a second Ctrl-C that lands while JAX and HDF5 shut down
+    would otherwise kill the process by the signal instead of letting it exit with its status
+    (130 for an interrupted run); an ignored signal stays ignored through the shutdown."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for s in SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+
+
 def _exit_before_start(signum, frame) -> None:
     os.write(2, f"neurodyn: interrupted ({signal.Signals(signum).name}) before it started; nothing was "
                 f"written\n".encode())

@@ -210,3 +210,17 @@ def test_a_signal_during_start_up_exits_130_without_a_traceback(tmp_path):
         assert "Traceback" not in err and re.fullmatch(r"neurodyn: interrupted[^\n]*\n", err), (delay, err)
         assert not out.exists()
     assert handled >= 2
+
+
+def test_a_signal_during_shutdown_keeps_the_exit_status(tmp_path):
+    """A second Ctrl-C that lands after an interrupted run has decided its status (while Python,
+    JAX and HDF5 shut down, when Python has put the default handlers back) must not turn exit
+    130 into death by the signal: the console script ignores the signals from then on."""
+    script = ("import os, signal, sys\n"
+              "from neurodyn.signals import ignore_until_exit\n"
+              "ignore_until_exit()\n"
+              "os.kill(os.getpid(), signal.SIGTERM)\n"
+              "os.kill(os.getpid(), signal.SIGINT)\n"
+              "sys.exit(130)\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 130, proc.stderr
