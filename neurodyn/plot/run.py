@@ -347,14 +347,6 @@ def _score_lines(data: dict, width: int = 100) -> str:
     return "\n".join(textwrap.wrap(scores, width)) if scores else "no scores stored"
 
 
-def forgetting_curve(predictions, targets) -> np.ndarray:
-    """``r^2(k)``: the squared Pearson correlation of readout column ``k - 1`` with its target
-    ``u(t - k)``, for each delay ``k`` (Jaeger 2002); its sum is the memory capacity."""
-    p = np.asarray(predictions, float) - np.mean(predictions, axis=0)
-    y = np.asarray(targets, float) - np.mean(targets, axis=0)
-    return np.sum(p * y, axis=0) ** 2 / (np.sum(p * p, axis=0) * np.sum(y * y, axis=0))
-
-
 def readout_figure(data: dict, max_steps: int = 500):
     """The readout of a ``[task]`` run (``/readout``):
 
@@ -417,6 +409,8 @@ def _generated_panel(ax, generated, targets, start: int, data: dict) -> None:
 
 
 def _forgetting_figure(targets, predictions, meta, scores, test: int):
+    from ..readout.metrics import forgetting_curve
+
     curve = forgetting_curve(predictions, targets)
     delays = np.arange(1, len(curve) + 1)
     fig, ax = pyplot().subplots(figsize=(7.5, 4.6), layout="constrained")

@@ -108,10 +108,15 @@ def _r2(pred, y, w, xp):
     return xp.mean(1 - xp.sum(wc * err2, axis=0) / ss_tot)
 
 
-def _memory_capacity(pred, y, w, xp):
+def _squared_correlations(pred, y, w, xp):
+    """``r^2`` of each output column with its target column (the forgetting curve of a memory task)."""
     n, k, err2, wc = _sums(pred, y, w, xp)
     pc, yc = pred - _column_mean(pred, wc, n, xp), y - _column_mean(y, wc, n, xp)
-    return xp.sum(xp.sum(wc * pc * yc, axis=0) ** 2 / (xp.sum(wc * pc * pc, axis=0) * xp.sum(wc * yc * yc, axis=0)))
+    return xp.sum(wc * pc * yc, axis=0) ** 2 / (xp.sum(wc * pc * pc, axis=0) * xp.sum(wc * yc * yc, axis=0))
+
+
+def _memory_capacity(pred, y, w, xp):
+    return xp.sum(_squared_correlations(pred, y, w, xp))
 
 
 def _accuracy(pred, y, w, xp):
@@ -151,6 +156,15 @@ def r2(prediction, target) -> float:
     """Coefficient of determination ``1 - sum((y_hat - y)^2) / sum((y - mean y)^2)`` (per output
     column, then averaged over columns)."""
     return float(score("r2", prediction, target))
+
+
+def forgetting_curve(prediction, target) -> np.ndarray:
+    """``r^2(k)``: the squared Pearson correlation of readout column ``k - 1`` with its target
+    ``u(t - k)``, for each delay ``k`` (H. Jaeger, GMD Report 152, 2002); its sum is
+    :func:`memory_capacity`."""
+    y = np.asarray(target, float)
+    y = y.reshape(y.shape[0], -1)
+    return _squared_correlations(np.asarray(prediction, float).reshape(y.shape), y, np.ones(y.shape[0]), np)
 
 
 def memory_capacity(prediction, target) -> float:

@@ -6,7 +6,7 @@ import numpy as np
 
 from neurodyn.cli import main
 from neurodyn.plot import run_figures
-from neurodyn.plot.run import forgetting_curve
+from neurodyn.readout.metrics import forgetting_curve
 
 
 def test_forecast_panel_draws_the_closed_loop_output_and_marks_the_valid_time(run_spec, workdir, capsys):
