@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Callable, Mapping, Sequence
 
@@ -28,6 +28,7 @@ from ..pytree import is_inexact
 from .loop import (Observer, init_observers, init_state, initial_state, iterate, join_drive, prepare_drive,
                    scan_blocks, split_drive)
 from .model import model_dt, surface
+from .monitors import RATE, neuron_subsets, rate_name, rate_sources, rate_unit
 from .trajectory import Trajectory
 
 tmap = jax.tree_util.tree_map
@@ -42,41 +43,57 @@ class Record(Observer):
     recording interval), on the state before its first step."""
 
     names: tuple = ()
+    subsets: tuple = field(default=(), compare=False)  # ((name, node indices), ...): read by init only (carried)
+
+    def init(self, model, state):
+        """The carry: the node indices of the observables recorded on a subset."""
+        return {n: jnp.asarray(idx, jnp.int32) for n, idx in self.subsets if n in self.names}
 
     def block(self, carry, model, state, i, outputs):
         obs = model.observe(state) if self.names else {}
-        return carry, {n: obs[n] for n in self.names}
+        chosen = carry or {}
+        return carry, {n: obs[n][chosen[n]] if n in chosen else obs[n] for n in self.names}
 
 
 @dataclass(frozen=True)
 class Spikes(Observer):
     """Spikes of ``simulate`` at every step, packed 32 per word: upward crossings
     ``v_{n-1} < threshold <= v_n`` of ``crossing`` (thresholds and the previous values in the
-    carry) and the boolean ``events`` as they are. Block output: the block's words ``(block,
-    ...)`` per observable."""
+    carry) and the boolean ``events`` as they are, of the nodes in ``subsets`` (carried node
+    indices) or all. Step output: ``(words, counts)``, ``counts`` the spikes of all nodes of each
+    source in ``rates`` (population rate monitors, :mod:`neurodyn.core.monitors`). Block output:
+    the block's words ``(block, ...)`` per source and the block's spike count per rate source."""
 
     crossing: tuple = ()
     events: tuple = ()
+    rates: tuple = ()
     thresholds: tuple = field(default=(), compare=False)  # read by init only (carried, not compiled in)
+    subsets: tuple = field(default=(), compare=False)  # ((source, node indices), ...): read by init only
 
     def init(self, model, state):
-        """The carry: the thresholds (in each observable's dtype) and the values of ``state``."""
+        """The carry: the thresholds (in each observable's dtype), the values of ``state`` and the
+        node indices of the sources recorded on a subset."""
         obs = model.observe(state)
+        chosen = dict(self.subsets)
         return (tuple(jnp.asarray(th, jnp.result_type(obs[n])) for n, th in zip(self.crossing, self.thresholds)),
-                tuple(obs[n] for n in self.crossing))
+                tuple(obs[n] for n in self.crossing),
+                {n: jnp.asarray(chosen[n], jnp.int32) for n in (*self.crossing, *self.events) if n in chosen})
 
     def step(self, carry, model, state, i):
-        thresholds, prev = carry
         if not (self.crossing or self.events):
-            return carry, ()
+            return carry, ((), ())
+        thresholds, prev, chosen = carry
         obs = model.observe(state)
         cur = tuple(obs[n] for n in self.crossing)
         spk = tuple((p < th) & (c >= th) for p, c, th in zip(prev, cur, thresholds))
-        spk = spk + tuple(obs[n].astype(bool) for n in self.events)
-        return (thresholds, cur), tuple(pack_bits(x) for x in spk)
+        spk = dict(zip((*self.crossing, *self.events), spk + tuple(obs[n].astype(bool) for n in self.events)))
+        words = tuple(pack_bits(x[chosen[n]] if n in chosen else x) for n, x in spk.items())
+        counts = tuple(jnp.sum(spk[n], dtype=jnp.int32) for n in self.rates)
+        return (thresholds, cur, chosen), (words, counts)
 
     def block(self, carry, model, state, i, outputs):
-        return carry, outputs
+        words, counts = outputs
+        return carry, (words, tuple(c.sum(axis=0) for c in counts))
 
 
 @partial(jax.jit, static_argnames=("blocks", "block", "observers", "drive_fn"))
@@ -135,7 +152,8 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
              spikes: Mapping[str, float | None] | None = None, events: tuple[str, ...] | None = None,
              chunk: int | None = None, writer=None, progress: bool | None = None, dt: float | None = None,
              keep: bool = True, should_stop: Callable[[], bool] | None = None,
-             observers: Sequence[Observer] = ()) -> Trajectory:
+             observers: Sequence[Observer] = (), neurons: Mapping[str, Any] | None = None,
+             rates: Sequence[str] = ()) -> Trajectory:
     """Simulate ``model`` for ``steps`` steps and return the recorded :class:`Trajectory`.
 
     Args:
@@ -165,6 +183,13 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
         observers: :class:`neurodyn.core.Observer` objects run inside the compiled loop on
             every step after the transient (e.g. :class:`neurodyn.diagnostics.SpikingMonitor`);
             their ``finalize`` results are the trajectory's ``diagnostics``.
+        neurons: record only these nodes: ``{population or observable: node indices}``, the
+            indices a list or a slice text ``"0:100"`` (:func:`neurodyn.core.monitors.node_indices`);
+            the recorded samples and spikes of the observables of a population named here (of
+            one value per node) are those nodes' (``trajectory.node_ids`` says which).
+        rates: population rate monitors: populations (or spike observables) whose spikes of all
+            neurons are counted over each recording interval and recorded as
+            ``<pop>.population_rate`` (Hz for a model timed in ms; :mod:`neurodyn.core.monitors`).
 
     Raises:
         DivergenceError: a state became NaN/Inf; names the step and the observable and carries
@@ -196,6 +221,9 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
     for n in event_names:
         if jnp.result_type(available[n]) != jnp.bool_:
             raise SpecError(f"events: observable {n!r} is not boolean; give a threshold in spikes= instead")
+    sources = (*spike_map, *event_names)
+    subsets = neuron_subsets(neurons, available, (*names, *sources))
+    rate_from = rate_sources(rates, sources)
     observers = tuple(observers)
     for o in observers:
         if not isinstance(o, Observer):
@@ -206,20 +234,21 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
                               trajectory=Trajectory(np.zeros(0), {}, {}, state, 0, dt, every, transient))
 
     n_records, tail = divmod(steps - transient, every)
-    spiking = Spikes(tuple(spike_map), event_names, tuple(spike_map.values()))
-    per_record = record_bytes(available, names, (*spiking.crossing, *event_names), every)
+    spiking = Spikes(tuple(spike_map), event_names, rate_from, tuple(spike_map.values()),
+                     tuple((n, subsets[n]) for n in sources if n in subsets))
+    per_record = record_bytes(available, names, sources, every, subsets)
     chunk_records = records_per_chunk(per_record, n_records, every, chunk)
     no_record_chunk = NO_RECORD_CHUNK if chunk is None else chunk
     show = progress if progress is not None else (sys.stderr.isatty() and steps >= 100_000)
     host = _Host(model, steps, dt, every, transient, (drive_fn, drive_arrays), available, writer, keep, should_stop,
-                 _progress_bar(steps) if show else None, names, (*spiking.crossing, *event_names), observers)
+                 _progress_bar(steps) if show else None, names, sources, observers, subsets)
     try:
         remaining = transient  # the transient: no observer
         while remaining:
             n = min(remaining, no_record_chunk)
             state, _ = host.advance(state, (), (), n, 1)
             remaining -= n
-        watched = (Record(names), spiking, *observers)
+        watched = (Record(names, tuple((n, subsets[n]) for n in names if n in subsets)), spiking, *observers)
         carries = init_observers(watched, model, state)
         remaining = n_records
         while remaining:
@@ -227,7 +256,8 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
             state, carries = host.advance(state, carries, watched, n, every)
             remaining -= n
         if tail:
-            state, carries = host.advance(state, carries, (Record(), *watched[1:]), tail, 1)
+            # no sample and no rate in the incomplete last interval (its spikes are kept)
+            state, carries = host.advance(state, carries, (Record(), replace(spiking, rates=()), *watched[2:]), tail, 1)
     finally:
         host.close()
     return host.trajectory(state, watched[2:], carries[2:])
@@ -239,10 +269,12 @@ class _Host:
     progress bar; ``done`` steps and ``written`` samples so far."""
 
     def __init__(self, model, steps, dt, every, transient, drive, available, writer, keep, should_stop, bar, names,
-                 spiking, observers):
+                 spiking, observers, subsets):
         self.model, self.steps, self.dt, self.every, self.transient = model, steps, dt, every, transient
         self.drive_fn, self.drive_arrays = drive
         self.available, self.writer, self.keep, self.should_stop, self.bar = available, writer, keep, should_stop, bar
+        self.subsets = subsets  # observable -> the node indices recorded (absent: every node)
+        self.rate_unit = rate_unit(surface(model).time_unit)
         self.times: list = []
         self.data: dict = {n: [] for n in names}
         self.spikes: dict = {n: ([], []) for n in spiking}
@@ -264,17 +296,25 @@ class _Host:
         bad = None if bool(_all_finite(new)) else self._first_bad_step(state, step0, blocks * block)
         keep_steps = blocks * block if bad is None else bad[0] - 1 - self.done
         record_names = observers[0].names if observers else ()
+        rates = observers[1].rates if observers else ()
         recs, chunk_times = {}, None
-        if record_names:
+        if record_names or rates:
             n_keep = blocks if bad is None else min(blocks, keep_steps // block + 1)
             recs = {n: np.asarray(outputs[0][n][:n_keep]) for n in record_names}
+            unit, factor = self.rate_unit
+            for n, counts in zip(rates, outputs[1][1]):  # spikes per neuron per time unit of the interval
+                size = int(np.prod(np.shape(self.available[n])))
+                recs[rate_name(n)] = np.asarray(counts[:n_keep], np.float64) * (factor / (size * block * self.dt))
             chunk_times = ((self.done + block * np.arange(blocks)) * self.dt)[:n_keep]
         chunk_spikes = {}
         if observers:
             spiking = observers[1]
-            for n, words in zip((*spiking.crossing, *spiking.events), outputs[1]):
+            for n, words in zip((*spiking.crossing, *spiking.events), outputs[1][0]):
                 words = np.asarray(words).reshape(blocks * block, -1)[:keep_steps]
-                step_idx, node = unpack_events(words, int(np.prod(np.shape(self.available[n]))))
+                chosen = self.subsets.get(n)
+                size = len(chosen) if chosen is not None else int(np.prod(np.shape(self.available[n])))
+                step_idx, node = unpack_events(words, size)
+                node = chosen[node] if chosen is not None else node
                 chunk_spikes[n] = ((self.done + step_idx + 1) * self.dt, node.astype(np.uint64))
         self._take(chunk_times, recs, chunk_spikes)
         if bad is not None:
@@ -309,7 +349,7 @@ class _Host:
         if self.keep:
             self.times.append(chunk_times if chunk_times is not None else np.zeros(0))
             for n, v in recs.items():
-                self.data[n].append(v)
+                self.data.setdefault(n, []).append(v)
             for n, (t, i) in chunk_spikes.items():
                 self.spikes[n][0].append(t)
                 self.spikes[n][1].append(i)
@@ -333,7 +373,10 @@ class _Host:
             data={n: (np.concatenate(v) if v else np.zeros((0,))) for n, v in self.data.items()},
             spikes={n: (cat(t), cat(i, np.uint64)) for n, (t, i) in self.spikes.items()},
             final_state=state, steps=self.done, dt=self.dt, every=self.every, transient=self.transient,
-            time_unit=described.time_unit, units=dict(described.units), diagnostics=diagnostics,
+            time_unit=described.time_unit, diagnostics=diagnostics,
+            units={**described.units, **{n: self.rate_unit[0] for n in self.data if n.rpartition(".")[2] == RATE
+                                         and n not in described.units}},
+            node_ids={n: idx.astype(np.uint64) for n, idx in self.subsets.items()},
         )
 
     def close(self) -> None:
@@ -341,9 +384,11 @@ class _Host:
             self.bar.close()
 
 
-def record_bytes(observables: Mapping, names, spiking, every: int) -> int:
-    """Host bytes of one recording interval: the recorded samples plus the per-step spike flags."""
-    size = lambda n: int(np.prod(jnp.shape(observables[n])))
+def record_bytes(observables: Mapping, names, spiking, every: int, subsets: Mapping | None = None) -> int:
+    """Host bytes of one recording interval: the recorded samples plus the per-step spike flags
+    (of the recorded nodes, ``subsets``: observable -> node indices)."""
+    subsets = subsets or {}
+    size = lambda n: len(subsets[n]) if n in subsets else int(np.prod(jnp.shape(observables[n])))
     return (sum(size(n) * jnp.result_type(observables[n]).itemsize for n in names)
             + sum(-(-size(n) // 32) * 4 for n in spiking) * every)  # spike flags travel packed, 32 per word
 

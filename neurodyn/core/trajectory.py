@@ -27,6 +27,9 @@ class Trajectory:
             attrs)``: the results (``finalize``) of the run's observers (``simulate(...,
             observers=...)``, e.g. the spiking statistics of a spec's run,
             :class:`neurodyn.diagnostics.SpikingMonitor`); empty otherwise.
+        node_ids: observable name -> the node indices its samples' columns and its spikes'
+            ``node_ids`` refer to, for the observables recorded on a subset of their nodes
+            (``simulate(..., neurons=...)``); every node of the others.
 
     :func:`neurodyn.runs.save` writes it in the layout of ``neurodyn run``.
     """
@@ -42,6 +45,7 @@ class Trajectory:
     time_unit: str = "1"
     units: dict[str, str] = field(default_factory=dict)
     diagnostics: dict[str, tuple] = field(default_factory=dict)
+    node_ids: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.data[name]

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import jax
@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..core.loop import Observer
+from ..core.monitors import node_indices
 from ..core.model import surface
 from ..errors import SpecError, check_int
 from . import accumulators as acc_
@@ -101,10 +102,12 @@ def synchrony_chi(v) -> dict:
 
 class MonitorState(NamedTuple):
     """The carry of a :class:`SpikingMonitor`: the steps taken (the absolute step after the
-    last observed one) and each monitored population's accumulators."""
+    last observed one), each monitored population's accumulators and the node indices of the
+    populations observed on a subset."""
 
     step: jax.Array
     stats: dict
+    nodes: dict = {}
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,10 @@ class SpikingMonitor(Observer):
       ``<I_E> / |<I_I>|``) and the Pearson correlation of I_E and -I_I averaged in bins of
       ``bin_steps`` (as :func:`ei_balance` with ``bins=bin_steps``).
 
+    ``neurons`` (``{population: node indices}``, read by ``init`` and carried) restricts a
+    population's statistics to those neurons, so a large network pays for the subset only; the
+    per-neuron results are then the subset's, in the order of ``<pop>.node_ids``.
+
     Build it with :meth:`create`. See docs/models/spiking.md (E/I diagnostics).
     """
 
@@ -136,15 +143,18 @@ class SpikingMonitor(Observer):
     window_steps: int = 1000
     start: int = 0
     dt: float = 0.1  # ms, the network's step
+    neurons: tuple = field(default=(), compare=False)  # ((population, node indices), ...): read by init only
 
     kind = "spiking_statistics"
 
     @classmethod
     def create(cls, network, *, populations=None, bin_ms: float = 2.0, window_ms: float = 100.0,
-               start: int = 0) -> "SpikingMonitor":
+               start: int = 0, neurons=None) -> "SpikingMonitor":
         """Monitor ``populations`` of ``network`` (default: every population with a ``spike``
         event and a ``v`` variable) from step ``start``; E/I correlation bins of ``bin_ms`` and
-        Fano windows of ``window_ms`` (rounded to whole steps of the network's dt, in ms)."""
+        Fano windows of ``window_ms`` (rounded to whole steps of the network's dt, in ms);
+        ``neurons`` (``{population: node indices or "start:stop"}``) observes only those
+        neurons of a population."""
         if not hasattr(network, "populations"):
             raise SpecError("SpikingMonitor: expected a Network (wrap a single population in nd.Network)")
         if populations is None:
@@ -159,26 +169,28 @@ class SpikingMonitor(Observer):
             if not float(ms) >= dt:
                 raise SpecError(f"SpikingMonitor: {name} must be at least one step ({dt:g} ms), got {ms!r}")
             steps[name] = int(round(float(ms) / dt))
-        return cls(tuple(populations), steps["bin_ms"], steps["window_ms"], check_int("start", start, 0), dt)
+        chosen = tuple((name, node_indices(f"neurons.{name}", value, int(network.populations[name].n)))
+                       for name, value in (neurons or {}).items() if name in populations)
+        return cls(tuple(populations), steps["bin_ms"], steps["window_ms"], check_int("start", start, 0), dt, chosen)
 
     # ------------------------------------------------------------ the observer protocol
 
     def init(self, model, state) -> MonitorState:
         """Empty statistics for a run observed from ``state`` (a network state)."""
-        stats = {}
+        stats, nodes = {}, {name: jnp.asarray(idx, jnp.int32) for name, idx in self.neurons}
         for name in self.populations:
-            pop = state[name]
-            n, dtype = pop.v.shape[-1], pop.v.dtype
+            v = _chosen(state[name].v, nodes.get(name))
+            n, dtype = v.shape[-1], v.dtype
             zero = jnp.zeros((n,), dtype)
             acc = {"spikes": jnp.zeros((n,), jnp.int32), "isi": acc_.isi_init(n, dtype),
                    "windows": acc_.window_counts_init(n, dtype),
                    # V - V at the start: sums of deviations, free of the cancellation of <V^2> - <V>^2
-                   "v_shift": pop.v, "v": (zero, zero), "v_pop": (jnp.zeros((), dtype), jnp.zeros((), dtype))}
+                   "v_shift": v, "v": (zero, zero), "v_pop": (jnp.zeros((), dtype), jnp.zeros((), dtype))}
             if hasattr(model.populations[name], "currents"):
                 acc["currents"] = (zero, zero)
                 acc["pair"] = acc_.binned_pair_init(n, dtype)
             stats[name] = acc
-        return MonitorState(jnp.zeros((), jnp.int32), stats)
+        return MonitorState(jnp.zeros((), jnp.int32), stats, nodes)
 
     def step(self, carry: MonitorState, model, new, i):
         """Fold the state after absolute step ``i`` into the statistics (from ``start`` on)."""
@@ -189,19 +201,20 @@ class SpikingMonitor(Observer):
         stats = {}
         for name in self.populations:
             pop_model, pop, acc = model.populations[name], new[name], carry.stats[name]
-            spike = pop.spike.astype(bool)
-            dv = pop.v - acc["v_shift"]
+            chosen = carry.nodes.get(name)
+            spike = _chosen(pop.spike, chosen).astype(bool)
+            dv = _chosen(pop.v, chosen) - acc["v_shift"]
             upd = {"spikes": acc["spikes"] + spike, "isi": acc_.isi_update(acc["isi"], spike, i + 1),
                    "windows": acc_.window_counts_update(acc["windows"], spike, close_window),
                    "v_shift": acc["v_shift"], "v": (acc["v"][0] + dv, acc["v"][1] + dv * dv),
                    "v_pop": (acc["v_pop"][0] + dv.mean(), acc["v_pop"][1] + dv.mean() ** 2)}
             if "currents" in acc:
-                i_e, i_i = pop_model.currents(pop)
+                i_e, i_i = (_chosen(x, chosen) for x in pop_model.currents(pop))
                 upd["currents"] = (acc["currents"][0] + i_e, acc["currents"][1] + i_i)
                 upd["pair"] = acc_.binned_pair_update(acc["pair"], i_e, -i_i, close_bin, self.bin_steps)
             # (a select per accumulator and step, only when there is a start to wait for)
             stats[name] = jax.tree_util.tree_map(lambda a, b: jnp.where(active, a, b), upd, acc) if self.start else upd
-        return MonitorState(jnp.asarray(i + 1, jnp.int32), stats), None
+        return MonitorState(jnp.asarray(i + 1, jnp.int32), stats, carry.nodes), None
 
     def finalize(self, carry: MonitorState, steps=None) -> dict[str, tuple[np.ndarray, dict]]:
         """``{"<population>.<statistic>": (values, attrs)}`` for ``/diagnostics`` (host side):
@@ -209,8 +222,13 @@ class SpikingMonitor(Observer):
         ``ei_net``, ``ei_correlation``; the scalar ``synchrony`` (chi). Attrs hold the method,
         its parameters and the mean over neurons with a finite value (left out when none is)."""
         out = {}
+        chosen = dict(self.neurons)
         for pop, res in self.results(carry).items():
             common = {"start_step": self.start, "steps": res["steps"]}
+            if pop in chosen:  # the per-neuron values are those of these neurons
+                out[f"{pop}.node_ids"] = (chosen[pop].astype(np.uint64), {
+                    "method": "the neurons whose statistics are streamed (record.neurons), in the order of the "
+                              "per-neuron values", **common})
             out[f"{pop}.rate"] = (res["rate"], {
                 "method": "spikes per neuron per second of the monitored steps", "units": "Hz",
                 "population_rate": res["population_rate"], **common})
@@ -277,6 +295,11 @@ class SpikingMonitor(Observer):
                 res["bins"] = int(acc["pair"][2])
             out[name] = res
         return out
+
+
+def _chosen(x, nodes):
+    """``x`` (one value per neuron) at ``nodes`` (all of it for ``None``)."""
+    return x if nodes is None else x[nodes]
 
 
 def _finite_mean(values) -> float:

@@ -111,10 +111,11 @@ class StreamingDiagnostics:
 
 def spiking_monitor(spec) -> SpikingMonitor | None:
     """The in-loop monitor of a spec's spiking populations (those with ``spike`` events and a
-    ``v``), from its transient on, with 2 ms E/I bins and 100 ms Fano windows; ``None`` when it
+    ``v``), from its transient on, with 2 ms E/I bins and 100 ms Fano windows, on the neurons of
+    ``record.neurons`` where it names the population; ``None`` when it
     has none or ``record.spiking_statistics`` is false."""
     model = spec.model
     if not getattr(spec, "spiking_statistics", True) or not hasattr(model, "populations") or not any(_monitorable(m) for m in model.populations.values()):
         return None
     return SpikingMonitor.create(model, bin_ms=max(SPIKING_BIN_MS, spec.dt), window_ms=max(SPIKING_WINDOW_MS, spec.dt),
-                                 start=spec.transient)
+                                 start=spec.transient, neurons=getattr(spec, "neurons", None))

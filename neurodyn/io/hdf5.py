@@ -64,12 +64,14 @@ class RunWriter:
         dtype: floating type of the report datasets.
         expected_spikes: observable name -> a rough count of its spikes, which sets the chunk
             size of its spike datasets (:func:`spike_chunk`); by default the largest chunk.
+        node_ids: observable name -> the node ids of its recorded columns (``mapping/node_ids``)
+            for an observable recorded on a subset of its nodes; ``0..n-1`` by default.
     """
 
     def __init__(self, path, *, meta: dict, shapes: dict[str, tuple], units: dict[str, str],
                  spikes: tuple[str, ...] = (), time: tuple[float, float] | None = None,
                  time_unit: str = "ms", default_population: str = "population", dtype="float32",
-                 expected_spikes: dict[str, int] | None = None):
+                 expected_spikes: dict[str, int] | None = None, node_ids: dict | None = None):
         self.path = Path(path)
         self.tmp = temporary_path(self.path)
         if self.path.is_dir():
@@ -104,7 +106,11 @@ class RunWriter:
                                   chunks=(rows, n_nodes), **COMPRESSION)
             ds.attrs["units"] = units.get(name, "1")
             m = g.create_group("mapping")
-            m.create_dataset("node_ids", data=np.arange(n_nodes, dtype=np.uint64))
+            ids = (node_ids or {}).get(name)
+            if ids is not None and len(ids) != n_nodes:
+                raise OutputError(f"node_ids: {len(ids)} node ids for the {n_nodes} recorded values of {name!r}")
+            m.create_dataset("node_ids", data=np.arange(n_nodes, dtype=np.uint64) if ids is None
+                             else np.asarray(ids, np.uint64))
             m.create_dataset("time", data=np.full(3, np.nan))
             m["time"].attrs["units"] = time_unit
             self.datasets[name] = ds

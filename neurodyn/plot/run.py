@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.monitors import RATE
 from ..errors import NeurodynError, OutputError
 from .figures import axis_label, pyplot
 
@@ -136,21 +137,25 @@ def timeseries_figure(data: dict, variables: list[str] | None = None, window=Non
     fig, axes = pyplot().subplots(len(names), 1, figsize=(9, 1.2 + sum(heights)), sharex=True, squeeze=False,
                                   layout="constrained", gridspec_kw={"height_ratios": heights})
     stride = 1
+    ids = {f"{pop}.{var}": rep["node_ids"] for pop, variables in data["report"].items()
+           for var, rep in variables.items()}
     for ax, name in zip(axes[:, 0], names):
         t, v, unit = series[name]
         stride = _stride(len(t))
         n_nodes = v.shape[1]
+        node_ids = np.asarray(ids.get(name, np.arange(n_nodes)), int)  # a subset's own ids (record.neurons)
         if unit == "rad":
             _phase_raster(fig, ax, t[::stride], v[::stride], name)
             continue
         for node in range(min(n_nodes, MAX_NODES)):
+            label = f"node {node_ids[node]}" if len(node_ids) == n_nodes else f"node {node}"
             if dots:
-                ax.plot(t[::stride], v[::stride, node], ".", ms=2.5, label=f"node {node}")
+                ax.plot(t[::stride], v[::stride, node], ".", ms=2.5, label=label)
             else:
-                ax.plot(t[::stride], v[::stride, node], lw=0.7, label=f"node {node}")
+                ax.plot(t[::stride], v[::stride, node], lw=0.7, label=label)
         ax.set_ylabel(axis_label(name, unit))
         if n_nodes > 1:
-            shown = f"nodes 0-{MAX_NODES - 1}\nof {n_nodes}" if n_nodes > MAX_NODES else None
+            shown = f"first {MAX_NODES}\nof {n_nodes}" if n_nodes > MAX_NODES else None
             _legend_outside(ax, title=shown, markerscale=3 if dots else 1)
     label = _time_label(data["meta"], stride)
     axes[-1, 0].set_xlabel(f"{label}; {note}" if note else label)
@@ -249,10 +254,27 @@ def _spiking_summary(data: dict, pop: str) -> str:
     return ("\nmeans over neurons: " + ", ".join(parts)) if parts else ""
 
 
+def _recorded_neurons(data: dict, pop: str, ids: np.ndarray) -> tuple[np.ndarray | None, int]:
+    """``(node ids, n)``: the recorded neurons of ``pop`` when the run recorded a subset of them
+    (``record.neurons``: the node ids of its reports, or of its streamed statistics), else
+    ``None``; ``n`` how many neurons the raster has (the subset's, or the population's)."""
+    reports = [np.asarray(r["node_ids"], int) for var, r in data["report"].get(pop, {}).items() if var != RATE]
+    streamed = data.get("diagnostics", {})
+    chosen = reports[0] if reports else streamed.get(f"{pop}.node_ids")
+    if chosen is not None and not np.array_equal(chosen, np.arange(len(chosen))):
+        return np.asarray(chosen, int), len(chosen)
+    rate = streamed.get(f"{pop}.rate")  # one value per neuron (spiking statistics)
+    n = len(chosen) if chosen is not None else (len(rate) if rate is not None and np.ndim(rate) == 1
+                                                else (int(ids.max()) + 1 if ids.size else 1))
+    return None, n
+
+
 def raster_figure(data: dict, window=None):
     """For each spike population: a raster (neuron index against spike time) of its first
-    :data:`MAX_RASTER_NEURONS` neurons, and the population rate of all its neurons (in Hz for a
-    model timed in ms, in bins of about 1/100 of the shown interval)."""
+    :data:`MAX_RASTER_NEURONS` recorded neurons (rows in the order of their node ids when the run
+    recorded a subset), and the population rate (in Hz for a model timed in ms): the recorded
+    ``<pop>.population_rate`` of all its neurons when the run has one (``record.rates``), else
+    that of the recorded neurons in bins of about 1/100 of the shown interval."""
     meta, spikes = data["meta"], data["spikes"]
     if not spikes:
         raise OutputError("the run file records no spikes (no /spikes group)")
@@ -272,23 +294,35 @@ def raster_figure(data: dict, window=None):
         times, ids = np.asarray(s["timestamps"], float), np.asarray(s["node_ids"], int)
         keep = (times >= t0) & (times <= t1)
         times, ids = times[keep], ids[keep]
-        reported = [r["data"].shape[1] for r in data["report"].get(pop, {}).values()]
-        streamed = data.get("diagnostics", {}).get(f"{pop}.rate")  # one value per neuron (spiking statistics)
-        n = reported[0] if reported else (len(streamed) if streamed is not None and np.ndim(streamed) == 1
-                                          else (int(ids.max()) + 1 if ids.size else 1))
+        chosen, n = _recorded_neurons(data, pop, ids)
+        rows = ids if chosen is None else np.searchsorted(chosen, ids)
         shown = min(n, MAX_RASTER_NEURONS)
-        drawn = ids < shown
+        drawn = rows < shown
         top, bottom = axes[2 * k, 0], axes[2 * k + 1, 0]
-        top.plot(times[drawn], ids[drawn], "|", color="k", ms=max(1.0, min(6.0, 300.0 / shown)), mew=0.6)
-        top.set_ylabel(f"{pop} neuron index")
+        top.plot(times[drawn], rows[drawn], "|", color="k", ms=max(1.0, min(6.0, 300.0 / shown)), mew=0.6)
+        top.set_ylabel(f"{pop} neuron index" if chosen is None else f"{pop} recorded neuron (row)")
         top.set_ylim(-0.5, shown - 0.5)
         if shown <= 10:
             top.set_yticks(range(shown))
         else:
             top.yaxis.set_major_locator(MaxNLocator(integer=True))
         which = f"neurons 0-{shown - 1} of {n} drawn" if shown < n else f"{n} neuron{'s' if n > 1 else ''}"
-        top.set_title(f"{pop}: {len(times):,} spikes; {which}; population rate of all {n} below"
+        if chosen is not None:
+            which = f"{n} recorded neurons (node ids {chosen[0]}..{chosen[-1]})" + \
+                (f", the first {shown} drawn" if shown < n else "")
+        monitor = data["report"].get(pop, {}).get(RATE)
+        of_whom = ("of all its neurons (rate monitor)" if monitor is not None
+                   else f"of all {n}" if chosen is None else f"of the {n} recorded")
+        top.set_title(f"{pop}: {len(times):,} spikes; {which}; population rate {of_whom} below"
                       f"{_spiking_summary(data, pop)}", fontsize=9)
+        if monitor is not None:  # the recorded rate of every neuron, per recording interval
+            rt, rv = np.asarray(monitor["times"], float), np.asarray(monitor["data"], float).reshape(-1)
+            keep = (rt >= t0) & (rt <= t1)
+            step = float(monitor["time"][2])
+            bottom.stairs(rv[keep], np.append(rt[keep], rt[keep][-1] + step) if keep.any() else [t0],
+                          fill=True, alpha=0.6)
+            bottom.set_ylabel(axis_label("pop. rate", str(monitor.get("units", "Hz"))), fontsize=8)
+            continue
         span = max(t1 - t0, np.finfo(float).eps)
         width = span / 100 if unit != "iteration" else max(1.0, np.round(span / 100))
         edges = np.arange(t0, t1 + width, width)

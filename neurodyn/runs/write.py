@@ -18,6 +18,7 @@ import numpy as np
 from .._version import __version__
 from ..diagnostics.streaming import StreamingDiagnostics
 from ..errors import DivergenceError, Interrupted
+from ..core.monitors import RATE, population_of, rate_unit
 from ..io.hdf5 import RunWriter
 from ..models.plastic import final_weights
 from .simulate import simulate_spec
@@ -27,19 +28,38 @@ def spec_writer(spec, path=None, meta: dict | None = None) -> RunWriter:
     """The :class:`~neurodyn.io.RunWriter` of ``neurodyn run`` for a built spec (a
     :class:`neurodyn.spec.RunSpec`): its metadata and stored spec, the shapes and units of its
     records, its spikes, the time axis ``(transient * dt, every * dt)`` and its precision.
-    ``path`` defaults to the spec's output; ``meta`` adds ``/neurodyn`` attributes."""
+    ``path`` defaults to the spec's output; ``meta`` adds ``/neurodyn`` attributes. The
+    observables of ``record.neurons`` have those neurons' columns and node ids, each
+    ``record.rates`` population its ``<pop>.population_rate``."""
     obs = spec.model.observe(spec.state)
+    shapes, units, node_ids, sizes = recorded_layout(spec, obs)
     return RunWriter(
         spec.output if path is None else path,
         meta={"version": __version__, "name": spec.name, "seed": spec.seed, "dt": spec.dt, "steps": spec.steps,
               "precision": spec.precision, "every": spec.every, "transient": spec.transient,
               "spec": spec.text, "overrides": list(spec.overrides), **(meta or {})},
-        shapes={n: tuple(obs[n].shape) for n in spec.record}, units={n: spec.units.get(n, "1") for n in spec.record},
+        shapes=shapes, units=units, node_ids=node_ids,
         spikes=tuple(spec.spikes), time=(spec.transient * spec.dt, spec.every * spec.dt), time_unit=spec.time_unit,
         dtype=spec.precision,
         # chunks sized for at most 1 % of the (node, step) pairs spiking (100 Hz at dt = 0.1 ms)
-        expected_spikes={n: int(np.prod(obs[n].shape)) * spec.steps // 100 for n in spec.spikes},
+        expected_spikes={n: sizes.get(n, int(np.prod(obs[n].shape))) * spec.steps // 100 for n in spec.spikes},
     )
+
+
+def recorded_layout(spec, obs) -> tuple[dict, dict, dict, dict]:
+    """``(shapes, units, node_ids, sizes)`` of what a spec's run records: one sample's shape
+    and the unit of each recorded observable and population rate, the node ids of those
+    recorded on a subset (``record.neurons``), and the recorded node count of each observable
+    of a subset (spike sources included)."""
+    rate_unit_ = rate_unit(spec.time_unit)[0]
+    node_ids = {n: np.asarray(spec.neurons[population_of(n)], np.uint64)
+                for n in (*spec.record, *spec.spikes) if population_of(n) in spec.neurons}
+    shapes = {n: (len(node_ids[n]),) if n in node_ids else tuple(obs[n].shape) for n in spec.record}
+    units = {n: spec.units.get(n, "1") for n in spec.record}
+    for pop in spec.rates:
+        shapes[f"{pop}.{RATE}"], units[f"{pop}.{RATE}"] = (), rate_unit_
+    return shapes, units, {n: v for n, v in node_ids.items() if n in spec.record}, \
+        {n: len(v) for n, v in node_ids.items()}
 
 
 @dataclass
@@ -159,6 +179,7 @@ def save(trajectory, path, *, spec=None, meta: dict | None = None) -> Path:
                         "transient": traj.transient, "precision": precision, **(meta or {})},
             shapes={n: a.shape[1:] for n, a in traj.data.items()},
             units={n: traj.units.get(n, "1") for n in traj.data}, spikes=tuple(traj.spikes),
+            node_ids={n: ids for n, ids in traj.node_ids.items() if n in traj.data},
             time=(traj.transient * traj.dt, traj.every * traj.dt), time_unit=traj.time_unit, dtype=precision)
     tee = StreamingDiagnostics(writer, spec.diagnostics if spec is not None else {})
     try:

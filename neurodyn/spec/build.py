@@ -22,6 +22,7 @@ from ..precision import PRECISIONS, x64_enabled
 from ..models import MODELS, PROJECTIONS  # the registries, filled by importing the models
 from ..resources import check_disk, check_memory
 from ..schema import Field, check_table, read_fields
+from ..core.monitors import neuron_subsets, node_indices
 from .initial import initial_values
 from .record import read_diagnostics, read_record
 
@@ -114,6 +115,8 @@ class RunSpec:
     overrides: tuple[str, ...] = ()  # the --set assignments applied to the file, for the record
     task: Any = None  # the [task] table (neurodyn.spec.task.Task), if any
     spiking_statistics: bool = True  # record.spiking_statistics: stream the spiking monitor's statistics
+    neurons: dict = field(default_factory=dict)  # record.neurons: population -> the node indices recorded
+    rates: tuple[str, ...] = ()  # record.rates: populations whose population rate is recorded
 
     def simulate(self, **options):
         """The run in memory, as ``neurodyn run`` computes it (bit for bit): a thin caller of
@@ -153,12 +156,18 @@ def _check_recorded_size(data: dict, run: dict, output: Path, populations: dict,
     if not isinstance(rec, dict):
         return
     every, transient, variables = rec.get("every", 1), rec.get("transient", 0), rec.get("variables")
+    chosen = rec.get("neurons") if isinstance(rec.get("neurons"), dict) else {}
     if not (integer(every) and every >= 1 and integer(transient) and 0 <= transient < run["steps"]):
         return
     values = 0
     for pname, table in populations.items():
         name, n = (table.get("model"), table.get("n", 1)) if isinstance(table, dict) else (None, None)
         if isinstance(name, str) and name in MODELS and integer(n) and 1 <= n <= MAX_NODES:
+            if pname in chosen:  # a subset: its size, when it reads
+                try:
+                    n = len(node_indices(f"record.neurons.{pname}", chosen[pname], n))
+                except SpecError:
+                    pass
             values += n * sum(1 for var in getattr(MODELS[name].cls, "VARIABLES", ())
                               if not isinstance(variables, list) or f"{pname}.{var}" in variables)
     records = (run["steps"] - transient) // every
@@ -225,6 +234,10 @@ def build_spec(data: dict, text: str = "", overrides=()) -> RunSpec:
 
     observables = jax.eval_shape(model.observe, state)  # names and shapes, nothing computed
     rec = read_record(data.get("record", {}), observables=tuple(observables), models=populations, steps=steps)
+    try:  # a subset selects observables of one value per node
+        neuron_subsets(rec["neurons"], observables, (*rec["variables"], *rec["spikes"]))
+    except SpecError as err:
+        raise SpecError(f"record.{err}") from None
     diagnostics = read_diagnostics(data.get("diagnostics", {}), models=populations, variables=rec["variables"],
                                    shapes={name: np.shape(value) for name, value in observables.items()})
     task = None
@@ -238,4 +251,5 @@ def build_spec(data: dict, text: str = "", overrides=()) -> RunSpec:
                    state=state, record=rec["variables"], every=rec["every"], transient=rec["transient"],
                    spikes=rec["spikes"], output=output, chunk=run["chunk"], text=text, data=data, units=units,
                    time_unit=time_units.pop() if len(time_units) == 1 else "ms", diagnostics=diagnostics,
-                   overrides=tuple(overrides), task=task, spiking_statistics=rec["spiking_statistics"])
+                   overrides=tuple(overrides), task=task, spiking_statistics=rec["spiking_statistics"],
+                   neurons=rec["neurons"], rates=rec["rates"])

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from ..core.monitors import node_indices
 from ..errors import SpecError
 from ..schema import Field, check_choice, check_table, read_fields, unknown_name
 
@@ -21,6 +22,28 @@ def _variables(path, value, *, observables=(), **context) -> list:
 
 def _population(path, value, *, models=(), **context) -> str:
     return check_choice(path, value, tuple(models))
+
+
+def _neurons(path, value, *, models=(), **context) -> dict:
+    table = check_table(path, value)
+    out = {}
+    for pop, chosen in table.items():
+        if pop not in models:
+            raise unknown_name(path, "population", pop, tuple(models))
+        n = getattr(models[pop], "n", None)
+        if n is None:
+            raise SpecError(f"{path}.{pop}: the model of population {pop!r} has no node count n to select from")
+        out[pop] = node_indices(f"{path}.{pop}", chosen, int(n))
+    return out
+
+
+def _rates(path, value, *, models=(), **context) -> list:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SpecError(f"{path}: expected a list of population names like {next(iter(models), 'exc')!r}")
+    for v in value:
+        if v not in models:
+            raise unknown_name(path, "population", v, tuple(models))
+    return value
 
 
 SPIKE_FIELDS = (
@@ -62,6 +85,14 @@ RECORD_FIELDS = (
           doc="steps run before recording starts (fewer than steps)"),
     Field("spikes", "custom", default=None, validator=_spikes, type_text="table or list of tables",
           doc="threshold crossings written as SONATA spikes", default_text="none", fields=SPIKE_FIELDS),
+    Field("neurons", "custom", default=None, validator=_neurons, type_text="table",
+          doc="record only these neurons: { population = [node indices] or \"start:stop[:step]\" }; the traces and "
+              "spikes of the population's observables and its spiking statistics are those neurons' (the file's "
+              "node_ids say which)", default_text="every neuron"),
+    Field("rates", "custom", default=None, validator=_rates, type_text="list of strings",
+          doc="population rate monitors: the spikes of all neurons of each population counted per recording "
+              "interval, recorded as <population>.population_rate (Hz, stamped with the start of the interval)",
+          default_text="none"),
     Field("spiking_statistics", "bool", default=True,
           doc="stream rate, CV of ISIs, Fano factor, E/I balance and synchrony of spiking populations "
               "into /diagnostics (computed inside the loop; false saves its cost, about 15-30 us per step "
@@ -78,7 +109,8 @@ DIAGNOSTIC_FIELDS = (
 def read_record(table, *, observables, models, steps: int) -> dict:
     """The ``[record]`` table: ``variables`` (a tuple), ``every``, ``transient``, ``spikes``
     (``{"population.variable": threshold}``, threshold ``None`` for the models' spike events,
-    which are always recorded)."""
+    which are always recorded), ``neurons`` (``{population: node indices}``) and ``rates`` (a
+    tuple of populations, each with spikes)."""
     rec = read_fields("record", check_table("record", table), RECORD_FIELDS,
                       context={"observables": tuple(observables), "models": models})
     if rec["transient"] >= steps:
@@ -100,6 +132,15 @@ def read_record(table, *, observables, models, steps: int) -> dict:
             raise SpecError(f"record.spikes: population {pop!r} records its spike events {name!r}; it cannot also "
                             f"have spikes from {sources[pop]!r} (a population has one list of spikes)")
         sources[pop] = name
+    rec["neurons"] = rec["neurons"] or {}
+    rec["rates"] = tuple(rec["rates"] or ())
+    for pop in rec["rates"]:
+        if pop not in sources:
+            raise SpecError(f"record.rates: population {pop!r} has no spikes (its model has no spike event; give "
+                            f"it a [record.spikes] table with a threshold)")
+    if rec["rates"] and not recorded // rec["every"]:
+        raise SpecError(f"record.every: {rec['every']:,} steps is more than the {recorded:,} steps recorded, so no "
+                        f"population rate would be written")
     return rec
 
 

@@ -113,6 +113,18 @@ def index_page() -> str:
     for registry in FAMILIES:
         lines.append(f"- [{registry.title}]({registry.family}.md): " + ", ".join(f"`{n}`" for n in registry))
     lines += ["", "## [record]", "", *field_table(RECORD_FIELDS), "",
+              "**Monitors on subsets.** `neurons = { exc = [0, 1, 2], inh = \"0:100\" }` records the traces "
+              "(`variables`) and spikes of those neurons of each named population only (a list of node indices, "
+              "or a slice `\"start:stop\"` / `\"start:stop:step\"`; sorted, each once); the other populations are "
+              "recorded whole. The file keeps the SONATA layout: `/report/<pop>/<var>/mapping/node_ids` lists the "
+              "recorded neurons (the columns of `data`) and `/spikes/<pop>/node_ids` holds their own ids. The "
+              "streamed spiking statistics of such a population are those of its recorded neurons "
+              "(`/diagnostics/<pop>.node_ids` says which), so a million-neuron run neither writes nor "
+              "accumulates every neuron. `rates = [\"exc\"]` adds a population rate monitor: the spikes of all "
+              "neurons of the population counted over each recording interval of `every` steps, "
+              "`r_j = N_j / (n every dt)` in Hz, written as `/report/<pop>/population_rate` on the time axis of "
+              "the other samples (sample `j` at the start of its interval). In Python: "
+              "`nd.simulate(model, steps, neurons={...}, rates=(\"exc\",))`.", "",
               "## [diagnostics.\\<name\\>]", "",
               "Streaming diagnostics computed while the run writes: " + ", ".join(f"`{n}`" for n in STREAMS) + ".",
               "", *field_table(DIAGNOSTIC_FIELDS), "",
