@@ -408,6 +408,9 @@ def main(argv=None, *, restore_signals: bool = True) -> int:
                "plot": cmd_plot}[args.command]
     try:
         if args.command in ("run", "sweep"):
+            from .compile_cache import enable_compilation_cache
+
+            enable_compilation_cache()  # a spec run again loads its compiled programs (results identical)
             # run and sweep stop at their own checks; a signal after the last one (while the file
             # is closed and the summary printed) is ignored: the work is complete
             with stop_requested(restore=restore_signals):

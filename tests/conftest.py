@@ -14,6 +14,10 @@ import os
 import jax
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# the command line keeps XLA's compiled programs on disk (neurodyn.compile_cache); the tests keep
+# theirs in a temporary directory of their own, never in the user's ~/.cache
+os.environ.setdefault("NEURODYN_CACHE_DIR", os.path.join(__import__("tempfile").gettempdir(),
+                                                         f"neurodyn-tests-xla-{os.getuid()}"))
 try:  # a dependency of scikit-learn, which neurodyn requires
     from threadpoolctl import threadpool_limits
 except ImportError:  # pragma: no cover

@@ -134,6 +134,30 @@ def model_dt(model) -> float:
     return float(dt)
 
 
+def step_times(steps, dt: float):
+    """Model times ``t = k dt`` of step counts ``k`` (an integer array or a number), as float64.
+
+    When ``dt`` is a decimal with at most 9 digits after the point (``0.1``, ``0.025``), ``dt =
+    m / 10^d`` with ``m`` an integer and the time is computed as ``(k m) / 10^d``: an exact integer
+    divided once, so the result is the double nearest to the decimal time (1282 steps of 0.1 ms
+    are 128.2, where ``1282 * 0.1`` gives 128.20000000000002). Other steps (``1/3``), and counts
+    so large that ``k m`` is not exact in float64, fall back to ``k * dt``."""
+    import numpy as np
+
+    k = np.asarray(steps)
+    dt = float(dt)
+    text = repr(dt)
+    digits = len(text.split(".")[1]) if "." in text and "e" not in text.lower() else None
+    if digits is not None and text.endswith(".0"):
+        digits = 0
+    if digits is not None and digits <= 9:
+        scale = 10 ** digits
+        m = round(dt * scale)
+        if m / scale == dt and (k.size == 0 or float(np.max(np.abs(k))) * abs(m) < 2.0 ** 53):
+            return (k.astype(np.float64) * m) / scale
+    return k.astype(np.float64) * dt
+
+
 def check_ports(model, ports, where: str = "drive") -> None:
     """Raise a SpecError if any of ``ports`` is not an input port of ``model``."""
     declared = surface(model).ports

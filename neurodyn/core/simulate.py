@@ -27,7 +27,7 @@ from ..ops.bits import pack_bits, unpack_events
 from ..pytree import is_inexact
 from .loop import (Observer, init_observers, init_state, initial_state, iterate, join_drive, prepare_drive,
                    scan_blocks, split_drive)
-from .model import model_dt, surface
+from .model import model_dt, step_times, surface
 from .monitors import RATE, neuron_subsets, rate_name, rate_sources, rate_unit
 from .trajectory import Trajectory
 
@@ -305,7 +305,7 @@ class _Host:
             for n, counts in zip(rates, outputs[1][1]):  # spikes per neuron per time unit of the interval
                 size = int(np.prod(np.shape(self.available[n])))
                 recs[rate_name(n)] = np.asarray(counts[:n_keep], np.float64) * (factor / (size * block * self.dt))
-            chunk_times = ((self.done + block * np.arange(blocks)) * self.dt)[:n_keep]
+            chunk_times = step_times(self.done + block * np.arange(blocks), self.dt)[:n_keep]
         chunk_spikes = {}
         if observers:
             spiking = observers[1]
@@ -315,7 +315,7 @@ class _Host:
                 size = len(chosen) if chosen is not None else int(np.prod(np.shape(self.available[n])))
                 step_idx, node = unpack_events(words, size)
                 node = chosen[node] if chosen is not None else node
-                chunk_spikes[n] = ((self.done + step_idx + 1) * self.dt, node.astype(np.uint64))
+                chunk_spikes[n] = (step_times(self.done + step_idx + 1, self.dt), node.astype(np.uint64))
         self._take(chunk_times, recs, chunk_spikes)
         if bad is not None:
             self.done = bad[0] - 1

@@ -38,13 +38,19 @@ def pack_bits(flags: jax.Array) -> jax.Array:
     return jnp.sum(nibbles << (4 * jnp.arange(8, dtype=jnp.uint32)), axis=1, dtype=jnp.uint32)
 
 
+#: below this many words NumPy unpacks faster than numba can be imported (0.15-0.7 s with its cache)
+_NUMBA_FROM_WORDS = 2_000_000
+
+
 def unpack_events(words: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Host side of :func:`pack_bits`: ``(steps, n_words)`` uint32 words -> ``(step, node)``
     int64 index pairs of the set bits with ``node < size``, sorted by step then node."""
     words = np.ascontiguousarray(words, dtype=np.uint32)
     if words.ndim != 2:
         raise ValueError(f"unpack_events: words must be 2-D (steps, words), got shape {words.shape}")
-    if numba_problem():  # no numba, or no writable place for its disk cache: NumPy (about 10x slower)
+    if words.size < _NUMBA_FROM_WORDS or numba_problem():
+        # small (NumPy takes ~20 ns a word: under 0.05 s, less than importing numba and loading
+        # its cached loop), or no numba / no writable place for its disk cache: NumPy
         return _unpack_numpy(words, int(size))
     from ._unpack import unpack  # numba, imported (and compiled or loaded from its cache) on first use
 

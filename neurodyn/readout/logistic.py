@@ -21,8 +21,6 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-import optax.tree_utils as otu
 
 from ..errors import SpecError
 from ..pytree import pytree_dataclass
@@ -47,6 +45,9 @@ def _mean_loss(w, z, onehot, l2):
 @partial(jax.jit, static_argnames=("max_iter",))
 def _lbfgs(z, onehot, l2, tol, max_iter: int):
     """Weights ``(1 + F, K)`` minimising the mean regularised cross-entropy by L-BFGS."""
+    import optax  # imported on use (0.05 s of every start-up otherwise)
+    import optax.tree_utils as otu
+
     opt = optax.lbfgs(memory_size=20)
     loss = partial(_mean_loss, z=z, onehot=onehot, l2=l2)
     value_and_grad = optax.value_and_grad_from_state(loss)

@@ -11,6 +11,7 @@ from typing import Callable
 import jax
 import numpy as np
 
+from ..core.model import step_times
 from ..errors import Interrupted
 from ..io.trained import save_trained, trained_path
 from ..spec.task import SERIES, harvest_task, metric_definition, train_and_score
@@ -52,7 +53,8 @@ def run_task(spec, out=None, *, should_stop: Callable[[], bool] | None = None):
     wall = time.perf_counter() - t0
     # row t of a harvest is the state after step t, i.e. at time (t + 1) dt
     writer = spec_writer(spec, out)
-    writer.time_start, writer.time_step = spec.dt * (spec.transient + 1), spec.dt * spec.every
+    writer.time_start = float(step_times(spec.transient + 1, spec.dt))
+    writer.time_step = float(step_times(spec.every, spec.dt))
     try:
         if spec.record:
             columns = {n: report[spec.transient::spec.every, offsets[n]:offsets[n] + sizes[n]] for n in spec.record}

@@ -18,6 +18,7 @@ import numpy as np
 from .._version import __version__
 from ..diagnostics.streaming import StreamingDiagnostics
 from ..errors import DivergenceError, Interrupted
+from ..core.model import step_times
 from ..core.monitors import RATE, population_of, rate_unit
 from ..io.hdf5 import RunWriter
 from ..models.plastic import final_weights
@@ -38,8 +39,9 @@ def spec_writer(spec, path=None, meta: dict | None = None) -> RunWriter:
         meta={"version": __version__, "name": spec.name, "seed": spec.seed, "dt": spec.dt, "steps": spec.steps,
               "precision": spec.precision, "every": spec.every, "transient": spec.transient,
               "spec": spec.text, "overrides": list(spec.overrides), **(meta or {})},
-        shapes=shapes, units=units, node_ids=node_ids,
-        spikes=tuple(spec.spikes), time=(spec.transient * spec.dt, spec.every * spec.dt), time_unit=spec.time_unit,
+        shapes=shapes, units=units, node_ids=node_ids, spikes=tuple(spec.spikes),
+        time=(float(step_times(spec.transient, spec.dt)), float(step_times(spec.every, spec.dt))),
+        time_unit=spec.time_unit,
         dtype=spec.precision,
         # chunks sized for at most 1 % of the (node, step) pairs spiking (100 Hz at dt = 0.1 ms)
         expected_spikes={n: sizes.get(n, int(np.prod(obs[n].shape))) * spec.steps // 100 for n in spec.spikes},
@@ -180,7 +182,8 @@ def save(trajectory, path, *, spec=None, meta: dict | None = None) -> Path:
             shapes={n: a.shape[1:] for n, a in traj.data.items()},
             units={n: traj.units.get(n, "1") for n in traj.data}, spikes=tuple(traj.spikes),
             node_ids={n: ids for n, ids in traj.node_ids.items() if n in traj.data},
-            time=(traj.transient * traj.dt, traj.every * traj.dt), time_unit=traj.time_unit, dtype=precision)
+            time=(float(step_times(traj.transient, traj.dt)), float(step_times(traj.every, traj.dt))),
+            time_unit=traj.time_unit, dtype=precision)
     tee = StreamingDiagnostics(writer, spec.diagnostics if spec is not None else {})
     try:
         tee.append(traj.times, {n: a for n, a in traj.data.items() if len(a)}, traj.spikes)

@@ -154,13 +154,19 @@ def test_bad_arguments_are_spec_errors():
         nd.simulate(net, 10, transient=10)
 
 
-def test_spike_flags_packed_in_the_scan_unpack_to_the_same_events():
+@pytest.mark.parametrize("numba_from_words", [0, None], ids=["numba", "numpy-below-threshold"])
+def test_spike_flags_packed_in_the_scan_unpack_to_the_same_events(numba_from_words, monkeypatch):
     """Spike flags leave the compiled loop as bits in uint32 words; the host recovers exactly the
-    (step, node) pairs of the boolean array, sorted, for sizes that are and are not multiples of 32."""
+    (step, node) pairs of the boolean array, sorted, for sizes that are and are not multiples of 32
+    -- through the numba loop (threshold 0) and through NumPy (small inputs, the default)."""
     import jax.numpy as jnp
     import numpy as np
 
+    from neurodyn.ops import bits
     from neurodyn.ops.bits import _unpack_numpy, pack_bits, unpack_events
+
+    if numba_from_words is not None:
+        monkeypatch.setattr(bits, "_NUMBA_FROM_WORDS", numba_from_words)
 
     rng = np.random.default_rng(0)
     for n in (1, 31, 32, 33, 100, 3200):
@@ -189,3 +195,44 @@ def test_spike_flags_packed_in_the_scan_unpack_to_the_same_events():
         steps, nodes = _unpack_numpy(words, n)
         np.testing.assert_array_equal(steps, expected_steps)
         np.testing.assert_array_equal(nodes, expected_nodes)
+
+
+def test_step_times_are_the_decimal_times_of_whole_steps():
+    """Times of whole steps of a decimal dt are the doubles nearest the decimal times (1282 steps
+    of 0.1 ms are 128.2, not 1282 * 0.1 = 128.20000000000002); other dt fall back to k * dt."""
+    import numpy as np
+
+    from neurodyn.core.model import step_times
+
+    k = np.arange(200_000)
+    for dt, scale in ((0.1, 10), (0.025, 1000 / 25), (0.01, 100), (1.0, 1), (0.5, 2)):
+        t = step_times(k, dt)
+        assert t.dtype == np.float64
+        # exactly the double nearest to k / scale (one correctly rounded division)
+        np.testing.assert_array_equal(t, k / scale)
+    assert float(step_times(1282, 0.1)) == 128.2 and 1282 * 0.1 != 128.2
+    assert [repr(float(x)) for x in step_times(np.array([3, 468]), 0.1)] == ["0.3", "46.8"]
+    np.testing.assert_array_equal(step_times(k[:10], 1 / 3), k[:10] * (1 / 3))
+    big = np.array([2 ** 60])
+    np.testing.assert_array_equal(step_times(big, 0.1), big * 0.1)
+
+
+
+def test_spike_times_in_a_run_file_are_the_decimal_times_of_their_steps(tmp_path):
+    """A float32 LIF population driven above threshold, saved from Python: every spike time in the
+    file is the double nearest to (step / 10) ms, with no float32 or float64 rounding noise."""
+    import h5py
+    import numpy as np
+
+    import neurodyn as nd
+
+    model = nd.models.LIF(n=5, i_ext=np.linspace(25.0, 60.0, 5).astype(np.float32), dt=np.float32(0.1))
+    traj = nd.simulate(model, 3000, record=())
+    nd.io.save(traj, tmp_path / "lif.h5")
+    with h5py.File(tmp_path / "lif.h5") as f:
+        (group,) = f["spikes"]
+        t = f["spikes"][group]["timestamps"][:]
+        assert f["/neurodyn"].attrs["dt"] == 0.1
+    assert len(t) > 50
+    steps = np.round(t * 10)
+    np.testing.assert_array_equal(t, steps / 10)  # 468 steps -> 46.8, not 46.800000000000004
