@@ -6,10 +6,12 @@ the task scores into one JSON file, and compare two such files.
     python -m benchmarks.check_identical compare /work/baseline/before.json after.json
 
 ``run`` runs ``neurodyn run`` on every ``models/*.toml`` (their own steps; each in its own process,
-as a user would, so one spec's float64 switch does not leak into the next) and a few
-``neurodyn sweep`` commands (every registered measure kind: Lyapunov tangent, accumulators,
-orbit, threshold crossings, the task scores), plus a few calls from Python (chunked ``simulate``,
-a driven run, the Lyapunov spectrum). The digest holds, for every HDF5 file written (run files,
+as a user would, so one spec's float64 switch does not leak into the next), a few task runs with
+other readout options (:data:`TASK_RUNS`: standardised, without intercept, other folds, mean
+pooling) and a few ``neurodyn sweep`` commands (every registered measure kind: Lyapunov tangent,
+accumulators, orbit, threshold crossings, the task scores with a fixed and a swept split, a swept
+ridge, the classifier), plus a few calls from Python (chunked ``simulate``, a driven run, the
+Lyapunov spectrum, ``readout.Ridge`` and ``Measure.ridge``). The digest holds, for every HDF5 file written (run files,
 trained readouts, sweep files): every dataset's dtype, shape and SHA-256 of its bytes, a few
 float64 summary numbers (sum, sum of squares, min, max: how large a difference is), and every
 attribute except the ones that change between identical runs (creation time, wall time,
@@ -63,9 +65,34 @@ SWEEPS = [
       "--measure", "cross_correlation:reservoir.x", "--set", "populations.reservoir.n=50"]),
     ("deepresesn_memory", "models/deepresesn_memory.toml",
      ["--grid", "task.readout.ridge=1e-8,1e-6", "--measure", "memory_capacity"]),
+    # the task room (issue 18): cross-validated ridge list, swept split and folds (masked rows), swept
+    # ridge with standardised features and no intercept, the classifier on pooled states
+    ("esn_narma10_split", "models/esn_narma10.toml",
+     ["--grid", "task.washout=100,200", "--grid", "task.readout.folds=3,5", "--measure", "nrmse",
+      "--measure", "r2", "--set", "populations.reservoir.n=40"]),
+    ("esn_narma10_ridge_std", "models/esn_narma10.toml",
+     ["--grid", "task.readout.ridge=1e-8,1e-4", "--measure", "nrmse", "--measure", "mse",
+      "--set", "populations.reservoir.n=40", "--set", "task.readout.standardize=true",
+      "--set", "task.readout.bias=false", "--set", "task.readout.use_inputs=true"]),
+    ("esn_mackey_glass_cv_std", "models/esn_mackey_glass.toml",
+     ["--grid", "populations.reservoir.spectral_radius=0.8,1.1", "--measure", "nrmse", "--measure", "nrmse_rms",
+      "--set", "populations.reservoir.n=40", "--set", "task.readout.standardize=true"]),
+    ("resrmn_digits", "models/resrmn_digits.toml",
+     ["--grid", "populations.reservoir.spectral_radius=0.9,1.0", "--measure", "accuracy"]),
     ("cuba_ei", "models/cuba_ei.toml",
      ["--grid", "couplings.ee.weight=1.4,1.62", "--measure", "firing_rate:exc.v:-52.0", "--measure", "mean:exc.v",
       "--measure", "var:inh.v", "--steps", "1000"]),
+]
+
+
+#: (name, spec, ``--set`` overrides) -- task runs with other readout options than the bundled specs
+TASK_RUNS = [
+    ("esn_narma10_std_nobias", "models/esn_narma10.toml",
+     ["populations.reservoir.n=60", "task.readout.standardize=true", "task.readout.bias=false",
+      "task.readout.use_inputs=true"]),
+    ("esn_narma10_folds3_single", "models/esn_narma10.toml",
+     ["populations.reservoir.n=60", "task.readout.folds=3", "task.readout.standardize=true"]),
+    ("resrmn_digits_mean", "models/resrmn_digits.toml", ["task.readout.pool=mean", "task.readout.standardize=false"]),
 ]
 
 
@@ -160,6 +187,30 @@ out["values"] = {
     "ring_star_max": float(max_lyapunov(spec.model, 2000, state=spec.state, transient=100)),
     "esn_max_driven": float(max_lyapunov(esn.model, 300, state=esn.state, drive={"reservoir": u}, transient=10)),
 }
+# the task room from Python: readout.Ridge (CV, standardised, without intercept, several sequences)
+# and the streamed ridge measure of a sweep
+from neurodyn.readout import Ridge, blocked_cv_errors, ridge_path
+from neurodyn.sweep import Measure, cartesian, parse_axis, sweep
+rng = np.random.default_rng(5)
+x, w_true = rng.normal(size=(400, 12)), rng.normal(size=(12, 2))
+y = x @ w_true + 0.3 * rng.normal(size=(400, 2)) + 1.5
+ridges = [1e-6, 1e-2, 1.0, 30.0]
+out["values"]["ridge_path"] = ridge_path(x, y, ridges).ravel().tolist()
+out["values"]["blocked_cv"] = blocked_cv_errors(x, y, ridges, 4).tolist()
+out["values"]["blocked_cv_nobias"] = blocked_cv_errors(x, y, ridges, 5, bias=False).tolist()
+for name, kw in {"ridge_cv_std": dict(ridge=ridges, standardize=True, folds=4),
+                 "ridge_nobias": dict(ridge=ridges, bias=False, washout=7),
+                 "ridge_single": dict(ridge=0.1)}.items():
+    fit = Ridge(**kw).fit([x[:250], x[250:]], [y[:250], y[250:]])
+    out["values"][name] = [*fit.weights.ravel().tolist(), fit.ridge,
+                           *([] if fit.cv_errors is None else fit.cv_errors.tolist()),
+                           *fit.score(x, y).values()]
+esn = nd.models.ESN.create(30, seed=2, spectral_radius=0.9, dtype=np.float64)
+uu = np.random.default_rng(0).uniform(-1, 1, (500, 1))
+target = np.concatenate([np.roll(uu, 2, axis=0), np.roll(uu, 4, axis=0)], axis=1)[100:]
+res = sweep(esn, cartesian([parse_axis("recurrent_gain=0.5,0.95")]), [Measure.ridge(target, "x", ridge=1e-4)],
+            steps=500, transient=100, drive=jnp.asarray(uu), progress=False, state=esn.init(jax.random.PRNGKey(0)))
+out["values"].update({f"measure_ridge:{k}": np.asarray(v).ravel().tolist() for k, v in res.results.items()})
 json.dump(out, open(sys.argv[1], "w"))
 """
     target = tmp / "python.json"
@@ -185,6 +236,17 @@ def run(out: Path, only: list[str] | None, log=sys.stderr) -> None:
             for f in sorted(tmp.glob(f"{spec.stem}*.h5")):
                 key = f"run/{f.name}"
                 result["files"][key] = digest_file(f, ("diagnostics/",) if task and not f.name.endswith(
+                    ".trained.h5") else ())
+                result["values"].update({f"{key}:{k}": v for k, v in result["files"][key]["values"].items()})
+                f.unlink()
+        for name, spec, sets in TASK_RUNS:
+            if only and name not in only:
+                continue
+            target = tmp / f"{name}.h5"
+            _cli(["run", spec, "--out", str(target), "--quiet", *(a for s in sets for a in ("--set", s))], log)
+            for f in sorted(tmp.glob(f"{name}*.h5")):
+                key = f"run/{f.name}"
+                result["files"][key] = digest_file(f, ("diagnostics/", "readout/cv_errors") if not f.name.endswith(
                     ".trained.h5") else ())
                 result["values"].update({f"{key}:{k}": v for k, v in result["files"][key]["values"].items()})
                 f.unlink()

@@ -1,13 +1,16 @@
 """Ridge (Tikhonov) readout ``y(t) = W_out [1; u(t); x(t)]`` (docs/models/reservoirs.md;
 M. Lukoševičius, "A Practical Guide to Applying Echo State Networks", 2012).
 
-All regularisation values are solved from ONE eigendecomposition of the centred Gram matrix
-``Xc^T Xc = V diag(lambda) V^T``: ``W(beta) = V diag(1 / (lambda + beta)) V^T Xc^T Yc``, the
+Solved by the normal equations of :mod:`neurodyn.readout.normal_equations` in float64 on the
+host, the solve the sweeps' task scores and ``Measure.ridge`` use inside their compiled calls:
+all regularisation values from ONE eigendecomposition of the centred Gram matrix
+``Xc^T Xc = V diag(lambda) V^T``, ``W(beta) = V diag(1 / (lambda + beta)) V^T Xc^T Yc``, the
 intercept ``mean(y) - mean(x) W(beta)`` (the bias is not regularised). This equals solving
-``(X^T X + beta P) W = X^T Y`` with ``P`` the identity without its bias entry, in float64 on the
-host. The regularisation is chosen, when several values are given, by time-blocked k-fold
+``(X^T X + beta P) W = X^T Y`` with ``P`` the identity without its bias entry. The
+regularisation is chosen, when several values are given, by time-blocked k-fold
 cross-validation: contiguous blocks of the (concatenated) training rows are held out in turn,
-so no fold is scored on samples interleaved with its training samples.
+so no fold is scored on samples interleaved with its training samples; a fold's training
+moments are the total less the block's own.
 """
 
 from __future__ import annotations
@@ -18,40 +21,55 @@ import numpy as np
 
 from ..errors import SpecError
 from ..pytree import pytree_dataclass
+from . import normal_equations as ne
 from .metrics import DEFAULT_SCORES, score
+
+
+def _rows(features, targets):
+    return np.asarray(features, float), np.asarray(targets, float).reshape(len(features), -1)
+
+
+def _fit(x, y, ridges, bias: bool):
+    """``(intercepts (R, k), weights (R, F, k))`` of rows ``x``, ``y`` for every ridge value; with
+    an intercept the rows are centred on their mean first (the intercept absorbs it, and the
+    Gram matrix of the centred rows loses no digits to the centring)."""
+    ridges = np.atleast_1d(np.asarray(ridges, float))
+    if not bias:
+        return ne.solve(ne.moments(x, y), ridges, bias=False)
+    shift, target_shift = x.mean(axis=0), y.mean(axis=0)
+    return ne.unshift(*ne.solve(ne.moments(x - shift, y - target_shift), ridges), shift, target_shift)
+
+
+def _cv_errors(x, y, ridges, folds: int, bias: bool):
+    """:func:`neurodyn.readout.normal_equations.blocked_cv_errors` of the rows ``x``, ``y`` (centred
+    on their means when ``bias``): the moments of each block, their sum the total."""
+    if not 2 <= folds <= len(x):
+        raise SpecError(f"Ridge.folds: need 2 <= folds <= number of training rows ({len(x)}), got {folds}")
+    if bias:
+        x, y = x - x.mean(axis=0), y - y.mean(axis=0)
+    edges = ne.fold_edges(len(x), folds)
+    blocks = [ne.moments(x[lo:hi], y[lo:hi]) for lo, hi in zip(edges[:-1], edges[1:])]
+    per_fold = ne.Moments(*(np.stack(a) for a in zip(*blocks)))
+    total = ne.Moments(*(np.sum(a, axis=0) for a in per_fold))
+
+    def rows(f):
+        lo, hi = edges[f], edges[f + 1]
+        return x[lo:hi], y[lo:hi], np.ones(hi - lo)
+
+    return ne.blocked_cv_errors(total, per_fold, rows, np.atleast_1d(np.asarray(ridges, float)), folds, bias=bias)
 
 
 def ridge_path(features, targets, ridges) -> np.ndarray:
     """Ridge weights for every value in ``ridges`` at once: ``(len(ridges), 1 + F, n_out)``,
     row 0 the (unregularised) intercept. ``features`` ``(T, F)``, ``targets`` ``(T, n_out)``."""
-    x, y = np.asarray(features, float), np.asarray(targets, float).reshape(len(features), -1)
-    ridges = np.atleast_1d(np.asarray(ridges, float))
-    x_mean, y_mean = x.mean(axis=0), y.mean(axis=0)
-    xc, yc = x - x_mean, y - y_mean
-    lam, v = np.linalg.eigh(xc.T @ xc)
-    proj = v.T @ (xc.T @ yc)
-    w = np.einsum("fk,rk,ko->rfo", v, 1.0 / (lam[None, :] + ridges[:, None]), proj)
-    intercept = y_mean[None, :] - np.einsum("f,rfo->ro", x_mean, w)
-    return np.concatenate([intercept[:, None, :], w], axis=1)
+    b, w = _fit(*_rows(features, targets), ridges, True)
+    return np.concatenate([b[:, None, :], w], axis=1)
 
 
 def blocked_cv_errors(features, targets, ridges, folds: int = 5, bias: bool = True) -> np.ndarray:
     """Mean held-out MSE of each ridge value over ``folds`` contiguous time blocks (each block
     held out once, the readout fitted on the rest, with an intercept when ``bias``)."""
-    x, y = np.asarray(features, float), np.asarray(targets, float).reshape(len(features), -1)
-    if not 2 <= folds <= len(x):
-        raise SpecError(f"Ridge.folds: need 2 <= folds <= number of training rows ({len(x)}), got {folds}")
-    edges = np.linspace(0, len(x), folds + 1).astype(int)
-    errors = np.zeros(len(np.atleast_1d(ridges)))
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        train = np.r_[0:lo, hi:len(x)]
-        if bias:
-            w = ridge_path(x[train], y[train], ridges)
-            pred = w[:, 0, None, :] + np.einsum("tf,rfo->rto", x[lo:hi], w[:, 1:])
-        else:
-            pred = np.einsum("tf,rfo->rto", x[lo:hi], _path_no_bias(x[train], y[train], ridges))
-        errors += np.mean((pred - y[None, lo:hi]) ** 2, axis=(1, 2)) / folds
-    return errors
+    return _cv_errors(*_rows(features, targets), ridges, folds, bias)
 
 
 def _sequences(value):
@@ -108,12 +126,11 @@ class Ridge:
         scale = np.where(scale > 0, scale, 1.0)
         z = x / scale
         candidates = np.atleast_1d(np.asarray(self.ridge, float))
-        errors = None
-        if candidates.size > 1:
-            errors = blocked_cv_errors(z, y, candidates, self.folds, self.bias)
+        errors = _cv_errors(z, y, candidates, self.folds, self.bias) if candidates.size > 1 else None
         chosen = candidates[np.argmin(errors)] if errors is not None else candidates[0]
-        w = (ridge_path if self.bias else _path_no_bias)(z, y, chosen)[0]
-        weights = np.concatenate([w[:1], w[1:] / scale[:, None]]) if self.bias else w / scale[:, None]
+        b, w = _fit(z, y, chosen, self.bias)
+        weights = w[0] / scale[:, None]
+        weights = np.concatenate([b, weights]) if self.bias else weights
         return dataclasses.replace(self, ridge=float(chosen), weights=weights,
                                    candidates=candidates if errors is not None else None, cv_errors=errors)
 
@@ -137,10 +154,3 @@ class Ridge:
         y = np.concatenate([t[washout:] for t in _sequences(targets)])
         return {m: float(score(m, p, y)) for m in metrics}
 
-
-def _path_no_bias(features, targets, ridges) -> np.ndarray:
-    """``(X^T X + beta I)^{-1} X^T Y`` for every beta, without intercept: ``(len(ridges), F, n_out)``."""
-    x, y = np.asarray(features, float), np.asarray(targets, float).reshape(len(features), -1)
-    lam, v = np.linalg.eigh(x.T @ x)
-    proj = v.T @ (x.T @ y)
-    return np.einsum("fk,rk,ko->rfo", v, 1.0 / (lam[None, :] + np.atleast_1d(ridges)[:, None]), proj)

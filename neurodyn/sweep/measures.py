@@ -25,6 +25,7 @@ from jax import lax
 from ..diagnostics import accumulators as acc_
 from ..errors import SpecError
 from ..ops.gram import accumulate_gram, symmetric
+from ..readout import normal_equations as ne
 from ..readout.metrics import METRICS
 from ..schema import REQUIRED, Field, Registry, parse_value, unknown_name
 
@@ -145,9 +146,11 @@ RIDGE_BLOCK = 256
 
 
 def _ridge_init(m, obs):
+    """The moments of no rows (:mod:`neurodyn.readout.normal_equations`), the row position and
+    the shift ``c`` (set from the first measured sample)."""
     f, k = jnp.size(obs), m.target.value.shape[1]
-    z = lambda *shape: jnp.zeros(shape, jnp.float64)  # noqa: E731 - _ridge_check has made sure float64 exists
-    return (z(), z(f), z(k), z(f, f), z(f, k), z(k), jnp.zeros((), jnp.int32), jnp.zeros(f, jnp.result_type(obs)))
+    return (ne.zeros(f, k, jnp.float64, jnp),  # _ridge_check has made sure float64 exists
+            jnp.zeros((), jnp.int32), jnp.zeros(f, jnp.result_type(obs)))
 
 
 def _ridge_update(m, acc, block):
@@ -155,29 +158,23 @@ def _ridge_update(m, acc, block):
     state with a large mean loses no digits to the centring) and of the centred target (centred
     on the host, :meth:`Measure.ridge`): the Gram matrix by BLAS's rank-k update
     (:func:`neurodyn.ops.gram.accumulate_gram`, lower triangle)."""
-    n, sx, sy, g, c, syy, pos, shift = acc
+    moments, pos, shift = acc
     x = block.reshape(block.shape[0], -1)
     shift = jnp.where(pos == 0, x[0], shift)
-    y = lax.dynamic_slice_in_dim(jnp.asarray(m.target.value, g.dtype), pos, block.shape[0])
-    x = (x - shift).astype(g.dtype)
-    return (n + x.shape[0], sx + jnp.sum(x, axis=0), sy + jnp.sum(y, axis=0), accumulate_gram(g, x), c + x.T @ y,
-            syy + jnp.sum(y ** 2, axis=0), pos + block.shape[0], shift)
+    y = lax.dynamic_slice_in_dim(jnp.asarray(m.target.value, moments.gram.dtype), pos, block.shape[0])
+    x = (x - shift).astype(moments.gram.dtype)
+    return ne.accumulate(moments, x, y, jnp, gram=accumulate_gram), pos + block.shape[0], shift
 
 
 def _ridge_finalize(m, acc, n_steps):
     """The readout of the shifted features ``x - c`` (the same fit: the intercept absorbs
     ``c``) and its error on the training rows from the moments (no prediction is kept)."""
-    from .task import _fit
-
-    n, sx, sy, g, c, syy = acc[:6]
-    g = symmetric(g)
-    b, w = _fit((n, sx, sy, g, c), jnp.asarray([m.penalty], g.dtype), jnp.ones(g.shape[0], g.dtype), True)
-    b, w = b[0], w[0]
-    # sum over the rows of (b + x w - y)^2, per output (y centred, so no term carries its mean)
-    sq = (n * b ** 2 + 2 * b * (sx @ w - sy) + jnp.einsum("fo,fg,go->o", w, g, w) - 2 * jnp.sum(w * c, axis=0)
-          + syy)
-    mse = jnp.maximum(sq, 0.0) / n
-    mean = jnp.asarray(m.target_mean.value, g.dtype)
+    moments = acc[0]
+    moments = moments._replace(gram=symmetric(moments.gram))
+    b, w = ne.solve(moments, jnp.asarray([m.penalty], moments.gram.dtype), xp=jnp)
+    n, sy, syy = moments.n, moments.sy, moments.syy
+    mse = jnp.maximum(ne.squared_error(moments, b[0], w[0], jnp), 0.0) / n  # y centred: no term carries its mean
+    mean = jnp.asarray(m.target_mean.value, syy.dtype)
     var = syy / n - (sy / n) ** 2
     square = var + (sy / n + mean) ** 2  # mean(y^2) of the uncentred target
     return {f"{m.label}.mse": jnp.mean(mse), f"{m.label}.nrmse": jnp.mean(jnp.sqrt(mse / var)),
@@ -226,8 +223,8 @@ class Measure:
         kept (memory per point: ``F^2`` values for ``F`` features, not ``T x F``).
 
         ``y(t) = b + W_out x(t)``, ``(Xc^T Xc + ridge I) W_out = Xc^T Yc`` with the rows centred
-        (the intercept ``b`` unregularised), solved in float64 -- the solve of
-        :class:`neurodyn.readout.Ridge`. ``target``: one row per measured step (``steps -
+        (the intercept ``b`` unregularised), solved in float64 by the normal equations of
+        :mod:`neurodyn.readout.normal_equations`, as :class:`neurodyn.readout.Ridge` solves them. ``target``: one row per measured step (``steps -
         transient`` rows, row ``j`` the target of the state after step ``transient + j``; a 1-D
         array is one output). Results, on the training rows, averaged over outputs:
         ``ridge(<observable>).nrmse`` (``sqrt(MSE / var(y))``), ``.nrmse_rms``

@@ -1,7 +1,8 @@
 """Task scores as sweep measures: every point's readout is fitted and scored inside the vmapped,
 compiled chunk, and its scores equal the same configuration run one by one (the `neurodyn run`
-path: harvest, NumPy ridge with blocked cross-validation, score) to 1e-7 in float64 (the
-solves' rounding on ill-conditioned Gram matrices; see the first test)."""
+path: harvest, NumPy ridge with blocked cross-validation, score) to 1e-10 in float64: both solve
+the same normal equations (neurodyn.readout.normal_equations, rows centred on their training
+mean, one eigendecomposition), in XLA and in NumPy."""
 
 from pathlib import Path
 
@@ -46,9 +47,9 @@ def test_esn_sweep_scores_equal_single_runs_and_compile_once(tmp_path):
         one = _one_by_one("esn_narma10", NARMA, grid, i)
         assert res.results["ridge"][i] == one.attrs["ridge"]  # the same value won the cross-validation
         for m in ("nrmse", "nrmse_rms", "mse"):
-            # two linear-algebra paths (XLA's solve in the vmapped chunk, LAPACK's in the single run) on
-            # Gram matrices of condition ~1e8 at ridge 1e-6: they agree to cond x eps (measured 1.1e-8)
-            np.testing.assert_allclose(res.results[m][i], one.scores[m], rtol=1e-7, err_msg=f"{m} at point {i}")
+            # one solve (readout.normal_equations) in the vmapped chunk and in the single run; before it
+            # (an uncentred XLA solve against NumPy's centred eigh) they differed by 1.1e-8
+            np.testing.assert_allclose(res.results[m][i], one.scores[m], rtol=1e-10, err_msg=f"{m} at point {i}")
     # the scores move with the parameters (a sweep that ignored them would fail here)
     assert np.ptp(res.results["nrmse"]) > 0.05
 
@@ -69,7 +70,7 @@ def test_residual_alpha_beta_and_ridge_sweep_memory_capacity_equals_single_runs(
     np.testing.assert_array_equal(data["results"]["ridge"], grid.values[:, 2])  # swept, not cross-validated
     for i in range(grid.n_points):
         one = _one_by_one("deepresesn_memory", DEEP, grid, i)
-        np.testing.assert_allclose(mc[i], one.scores["memory_capacity"], rtol=1e-8)
+        np.testing.assert_allclose(mc[i], one.scores["memory_capacity"], rtol=1e-10)
         assert mc[i] <= 48  # Jaeger (2002): at most the 48 units
     assert np.ptp(mc) > 1
 
