@@ -66,7 +66,7 @@ def _read(node):
             kind, field = key.split(":", 1)
             entries[field] = {"str": str, "bool": bool, "int": int, "float": float}[kind](value)
     if "class" in node.attrs:
-        module, qualname = str(node.attrs["class"]).split(":")
+        module, qualname = RENAMED.get(str(node.attrs["class"]), str(node.attrs["class"])).split(":")
         if module.split(".")[0] != "neurodyn":
             raise SpecError(f"load_trained: refusing to build class {module}:{qualname} (not a neurodyn class)")
         cls = importlib.import_module(module)
@@ -81,6 +81,10 @@ def _read(node):
         return entries
     items = [entries.get(str(i)) for i in range(int(node.attrs["length"]))]
     return items if kind == "list" else tuple(items)
+
+
+RENAMED = {"neurodyn.ops.csr:CSRMatrix": "neurodyn.ops.coo:COOMatrix"}
+"""Classes renamed since a trained file was written: its stored name -> the class now."""
 
 
 def save_trained(path, **objects) -> Path:

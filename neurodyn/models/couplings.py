@@ -22,7 +22,7 @@ from ..core.model import float_dtype
 from ..core.projection import Projection
 from ..errors import SpecError
 from ..resources import check_memory
-from ..ops import CompositeDiffusion, CSRMatrix, Diffusion, SimplicialDiffusion, triadic_diffusion
+from ..ops import CompositeDiffusion, COOMatrix, Diffusion, SimplicialDiffusion, triadic_diffusion
 from ..pytree import pytree_dataclass
 from ..schema import PROJECTIONS, Field, check_choice, did_you_mean
 
@@ -171,7 +171,7 @@ class LinearProjection(Projection):
     port: str
     n_post: int
     max_delay: int
-    weights: jax.Array | CSRMatrix
+    weights: jax.Array | COOMatrix
     delay: jax.Array
     gain: jax.Array
     decay: jax.Array
@@ -196,7 +196,7 @@ class LinearProjection(Projection):
             m = sp.csr_matrix(weights)
             m.sort_indices()
             rows = np.repeat(np.arange(m.shape[0], dtype=np.int32), np.diff(m.indptr))
-            w = CSRMatrix(m.shape[0], jnp.asarray(rows), jnp.asarray(m.indices.astype(np.int32)),
+            w = COOMatrix(m.shape[0], jnp.asarray(rows), jnp.asarray(m.indices.astype(np.int32)),
                           jnp.asarray(m.data, d))
             n_post = m.shape[0]
             if delay_arr.ndim == 1 and delay_arr.shape[0] != m.nnz:
@@ -221,7 +221,7 @@ class LinearProjection(Projection):
 
     @property
     def _dtype(self):
-        w = self.weights.weights if isinstance(self.weights, CSRMatrix) else self.weights
+        w = self.weights.weights if isinstance(self.weights, COOMatrix) else self.weights
         return w.dtype
 
     def init(self, key, observables) -> tuple:
@@ -238,7 +238,7 @@ class LinearProjection(Projection):
         buffer, trace = state
         s = jnp.asarray(observables[self.source][self.observable], self._dtype)
         buffer = delay_push(buffer, s, step)
-        if isinstance(self.weights, CSRMatrix):
+        if isinstance(self.weights, COOMatrix):
             w = self.weights
             if self.delay.ndim == 1:
                 vals = delay_read_edges(buffer, step, self.delay, w.cols)

@@ -19,7 +19,7 @@ from ..core.continuous import ContinuousModel
 from ..core.integrators import INTEGRATORS
 from ..core.model import drive_term, float_dtype, per_node
 from ..errors import SpecError
-from ..ops import CSRMatrix
+from ..ops import COOMatrix
 from ..ops.trig import sincos
 from ..pytree import pytree_dataclass
 from ..schema import MODELS, Field, read_fields
@@ -206,7 +206,7 @@ class KuramotoGraph(_PhaseModel):
     noise: jax.Array
     dt: jax.Array
     norm: jax.Array
-    adjacency: CSRMatrix
+    adjacency: COOMatrix
 
     @classmethod
     def create(cls, graph: CSRGraph, *, omega=0.0, coupling=1.0, lag=0.0, noise=0.0, dt=0.05, method=None,
@@ -216,7 +216,7 @@ class KuramotoGraph(_PhaseModel):
         omega, dt, noise, method = _common(n, omega, dt, noise, method, dtype)
         d = float_dtype(dtype)
         norm = graph.normalization(normalize)
-        adj = CSRMatrix(n, jnp.asarray(graph.rows()), jnp.asarray(np.asarray(graph.indices, np.int32)),
+        adj = COOMatrix(n, jnp.asarray(graph.rows()), jnp.asarray(np.asarray(graph.indices, np.int32)),
                         jnp.asarray(graph.weights, d))
         return cls(n, method, omega, jnp.asarray(coupling, d), jnp.asarray(lag, d), noise, dt,
                    jnp.asarray(norm, d), adj)

@@ -28,3 +28,22 @@ def test_saved_residual_reservoir_and_classifier_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded["classifier"].decision(harvest(loaded["reservoir"], seqs)),
                                   clf.decision(harvest(res, seqs)))
     assert loaded["classifier"].pool == "last"
+
+
+def test_a_trained_file_naming_the_old_csrmatrix_loads_as_coomatrix(tmp_path):
+    """ops.CSRMatrix (which held coordinates) is ops.COOMatrix now; files that name it still load."""
+    import h5py
+    import jax.numpy as jnp
+
+    from neurodyn.ops import COOMatrix
+
+    m = COOMatrix(3, jnp.asarray([0, 0, 2]), jnp.asarray([1, 2, 0]), jnp.asarray([0.5, -1.0, 2.0]))
+    path = save_trained(tmp_path / "m.h5", matrix=m)
+    with h5py.File(path, "r+") as f:
+        node = f["matrix"]
+        assert node.attrs["class"] == "neurodyn.ops.coo:COOMatrix"
+        node.attrs["class"] = "neurodyn.ops.csr:CSRMatrix"
+    back = load_trained(path)["matrix"]
+    assert isinstance(back, COOMatrix) and back.n == 3
+    v = jnp.asarray([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(np.asarray(back @ v), [0.5 * 2.0 - 3.0, 0.0, 2.0])
