@@ -17,6 +17,7 @@ from .ultralif import MaxPlusLIF, UltraDLIF, UltraDPLIF, UltraLIF, UltraPLIF
 from .surrogate import PLIF, AdaLIF, DSpikeLIF, SurrogateLIF
 from .synapses import SpikingProjection, fuse
 from .poisson import PoissonInput
+from .currents import CurrentInjection
 from .sources import Modulator, PoissonSource, SpikeSource
 from .stimuli import PoissonGenerator, SpikeGenerator
 from .plastic import InhibitorySTDP, PairSTDP, PlasticProjection, RewardSTDP, TripletSTDP, TsodyksMarkram
@@ -27,5 +28,5 @@ from .zoo import preset
 
 __all__ = ["Chialvo", "Rulkov", "RulkovPiecewise", "DiffusiveCoupling", "SimplicialCoupling", "LinearProjection",
            "chialvo_ring_star", "chialvo_rulkov_chain", "KuramotoMeanField", "KuramotoGraph", "PhaseLattice1D",
-           "natural_frequencies", "ESN", "NVAR", "DeepESN", "ResESN", "EIReservoir", "AdaptiveEIReservoir", "IPReservoir", "deep_res_esn", "res_rmn", "LIF", "SynapticLIF", "UltraLIF", "UltraPLIF", "UltraDLIF", "UltraDPLIF", "MaxPlusLIF", "SurrogateLIF", "PLIF", "AdaLIF", "DSpikeLIF", "SpikingProjection", "fuse", "PoissonInput", "PoissonSource", "SpikeSource", "Modulator", "PoissonGenerator", "SpikeGenerator", "PlasticProjection", "PairSTDP", "TripletSTDP", "InhibitorySTDP", "RewardSTDP", "TsodyksMarkram", "ei_network", "coba_ei", "cuba_ei",
+           "natural_frequencies", "ESN", "NVAR", "DeepESN", "ResESN", "EIReservoir", "AdaptiveEIReservoir", "IPReservoir", "deep_res_esn", "res_rmn", "LIF", "SynapticLIF", "UltraLIF", "UltraPLIF", "UltraDLIF", "UltraDPLIF", "MaxPlusLIF", "SurrogateLIF", "PLIF", "AdaLIF", "DSpikeLIF", "SpikingProjection", "fuse", "PoissonInput", "CurrentInjection", "PoissonSource", "SpikeSource", "Modulator", "PoissonGenerator", "SpikeGenerator", "PlasticProjection", "PairSTDP", "TripletSTDP", "InhibitorySTDP", "RewardSTDP", "TsodyksMarkram", "ei_network", "coba_ei", "cuba_ei",
            "coba_initial_state", "Equations", "EquationModel", "preset", "zoo", "MODELS", "PROJECTIONS"]
