@@ -27,3 +27,69 @@ def digest(*arrays, label: str = "") -> bytes:
 def hexdigest(*arrays, label: str = "") -> str:
     """:func:`digest` as a hexadecimal string (for HDF5 attributes)."""
     return digest(*arrays, label=label).hex()
+
+
+# Sealed HDF5 files (training and run checkpoints): the file's first USERBLOCK bytes, an HDF5
+# user block that HDF5 ignores, hold ``<format>\n`` and the digest of every byte after them, so a
+# damaged file is refused with plain file reads before HDF5 parses anything.
+
+USERBLOCK = 512
+
+
+def file_digest(raw: bytes, fmt: str) -> str:
+    """The hexadecimal digest of the bytes of a sealed file after its user block."""
+    return hexdigest(np.frombuffer(raw[USERBLOCK:], np.uint8), label=fmt)
+
+
+def seal(path, fmt: str) -> None:
+    """Write the header of a sealed file into the user block of the HDF5 file ``path`` (created
+    with ``userblock_size=USERBLOCK``, closed): ``<fmt>\\n`` and :func:`file_digest`."""
+    with open(path, "rb+") as fd:
+        header = (fmt.encode() + b"\n" + file_digest(fd.read(), fmt).encode()).ljust(USERBLOCK, b"\0")
+        fd.seek(0)
+        fd.write(header)
+
+
+def check_sealed(path, fmt: str, what: str = "checkpoint") -> None:
+    """Refuse (one :class:`~neurodyn.errors.OutputError` line) a sealed file whose bytes differ
+    from those written, before HDF5 reads it. Files without the user block (an earlier format,
+    or not a checkpoint) pass, to get a precise message from their content."""
+    from .errors import OutputError
+
+    try:
+        with open(path, "rb") as fd:
+            raw = fd.read()
+    except OSError as e:
+        raise OutputError(f"cannot read {what} {path} ({' '.join(str(e).split())})") from None
+    if raw.startswith(b"\x89HDF\r\n\x1a\n"):
+        return
+    magic, family = fmt.encode() + b"\n", fmt.rpartition("-")[0].encode()
+    head = raw[:USERBLOCK].rstrip(b"\0")
+    if not head.startswith(magic):
+        if head.startswith(family) or raw[USERBLOCK:USERBLOCK + 8] == b"\x89HDF\r\n\x1a\n":
+            raise OutputError(f"{what} {path} is damaged (its header is not one neurodyn writes); it is not "
+                              f"resumed (delete it to start over, or restore a good copy)")
+        raise OutputError(f"{path} is not a readable HDF5 file (it starts with neither an HDF5 signature nor a "
+                          f"neurodyn {what} header)")
+    if head[len(magic):].decode("ascii", "replace") != file_digest(raw, fmt):
+        raise OutputError(f"{what} {path} is damaged: its bytes do not match the checksum written with it; it "
+                          f"is not resumed (delete it to start over, or restore a good copy)")
+
+
+def dataset_checksums(group) -> dict[str, str]:
+    """``{path: hexdigest}`` of every dataset below the h5py ``group`` (its contents, dtype and
+    shape, labelled by its path relative to ``group``), in path order."""
+    import h5py
+
+    found = {}
+    group.visititems(lambda name, node: found.__setitem__(name, node) if isinstance(node, h5py.Dataset) else None)
+    return {name: hexdigest(ds[()], label=name) for name, ds in sorted(found.items())}
+
+
+def first_mismatch(stored: dict[str, str], actual: dict[str, str]) -> tuple[str, str] | None:
+    """The first name (in order) whose checksum differs between ``stored`` and ``actual``, and
+    why: ``"missing"`` (not in ``actual``), ``"unknown"`` (not in ``stored``) or ``"changed"``."""
+    for name in sorted(set(stored) | set(actual)):
+        if stored.get(name) != actual.get(name):
+            return name, "missing" if name not in actual else "unknown" if name not in stored else "changed"
+    return None

@@ -40,13 +40,12 @@ import h5py
 import jax
 import numpy as np
 
-from ..checksum import hexdigest
+from ..checksum import USERBLOCK, check_sealed, dataset_checksums, file_digest, first_mismatch, hexdigest, seal
 from ..errors import OutputError
 from ..files import atomic_write, ensure_space
 
 FORMAT = "neurodyn-checkpoint-2"
 MAGIC = FORMAT.encode() + b"\n"
-USERBLOCK = 512
 STATE_ATTRS = ("format", "epoch", "stopped", "best_epoch", "best_value", "wait", "key_typed", "params_paths",
                "opt_paths")
 # what h5py and HDF5 raise on a damaged file (structure, types, addresses)
@@ -67,42 +66,12 @@ def _attrs_digest(attrs) -> str:
     return hexdigest(np.frombuffer(json.dumps(values).encode(), np.uint8), label="attrs")
 
 
-def _datasets(group: h5py.Group) -> dict[str, h5py.Dataset]:
-    found = {}
-    group.visititems(lambda name, node: found.__setitem__(name, node) if isinstance(node, h5py.Dataset) else None)
-    return found
-
-
 def _checksums(group: h5py.Group) -> dict[str, str]:
-    sums = {name: hexdigest(ds[()], label=name) for name, ds in sorted(_datasets(group).items())}
-    sums["attrs"] = _attrs_digest(group.attrs)
-    return sums
+    return {**dataset_checksums(group), "attrs": _attrs_digest(group.attrs)}
 
 
 def _file_digest(raw: bytes) -> str:
-    return hexdigest(np.frombuffer(raw[USERBLOCK:], np.uint8), label=FORMAT)
-
-
-def _check_bytes(path: Path) -> None:
-    """Refuse (one line) a checkpoint whose bytes differ from those written, before HDF5 reads
-    it. Files without the user block (the first format, or not checkpoints) pass, to get a
-    precise message from their content."""
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise OutputError(f"cannot read checkpoint {path} ({_one_line(e)})") from None
-    if raw.startswith(b"\x89HDF\r\n\x1a\n"):
-        return
-    head = raw[:USERBLOCK].rstrip(b"\0")
-    if not head.startswith(MAGIC):
-        if head.startswith(b"neurodyn-checkpoint") or raw[USERBLOCK:USERBLOCK + 8] == b"\x89HDF\r\n\x1a\n":
-            raise OutputError(f"checkpoint {path} is damaged (its header is not one neurodyn writes); it is not "
-                              f"resumed (delete it to start over, or restore a good copy)")
-        raise OutputError(f"{path} is not a readable HDF5 file (it starts with neither an HDF5 signature nor a "
-                          f"neurodyn checkpoint header)")
-    if head[len(MAGIC):].decode("ascii", "replace") != _file_digest(raw):
-        raise OutputError(f"checkpoint {path} is damaged: its bytes do not match the checksum written with it; it "
-                          f"is not resumed (delete it to start over, or restore a good copy)")
+    return file_digest(raw, FORMAT)
 
 
 def _verify(group: h5py.Group, path: Path) -> None:
@@ -113,15 +82,14 @@ def _verify(group: h5py.Group, path: Path) -> None:
     if fmt == "neurodyn-checkpoint-1":
         raise OutputError(f"checkpoint {path} was written by an earlier neurodyn without checksums and cannot be "
                           f"verified; delete it to start training over")
-    stored = json.loads(group.attrs["checksums"])
-    actual = _checksums(group)
-    for name in sorted(set(stored) | set(actual)):
-        if stored.get(name) != actual.get(name):
-            what = ("its epoch, key and early-stopping attributes" if name == "attrs" else
-                    f"/training/{name} is missing" if name not in actual else
-                    f"/training/{name} is not one it wrote" if name not in stored else f"/training/{name}")
-            raise OutputError(f"checkpoint {path} is damaged: {what} does not match the checksum written with it; "
-                              f"it is not resumed (delete it to start over, or restore a good copy)")
+    bad = first_mismatch(json.loads(group.attrs["checksums"]), _checksums(group))
+    if bad is not None:
+        name, why = bad
+        what = ("its epoch, key and early-stopping attributes" if name == "attrs" else
+                f"/training/{name} is missing" if why == "missing" else
+                f"/training/{name} is not one it wrote" if why == "unknown" else f"/training/{name}")
+        raise OutputError(f"checkpoint {path} is damaged: {what} does not match the checksum written with it; "
+                          f"it is not resumed (delete it to start over, or restore a good copy)")
 
 
 def _leaf_paths(tree) -> list[str]:
@@ -168,10 +136,7 @@ def write_checkpoint(path, *, params, opt_state, history: dict, epoch: int, key,
             for name, values in history.items():
                 h.create_dataset(name, data=np.asarray(values, np.float64))
             g.attrs["checksums"] = json.dumps(_checksums(g))
-        with open(tmp, "rb+") as fd:
-            header = (MAGIC + _file_digest(fd.read()).encode()).ljust(USERBLOCK, b"\0")
-            fd.seek(0)
-            fd.write(header)
+        seal(tmp, FORMAT)
     return path
 
 
@@ -205,7 +170,7 @@ def read_checkpoint(path, *, params_like=None, opt_state_like=None) -> dict[str,
     path = Path(path)
     if not path.is_file():
         raise OutputError(f"no such checkpoint: {path}")
-    _check_bytes(path)
+    check_sealed(path, FORMAT)
     try:
         f = h5py.File(path, "r")
     except OSError as e:
@@ -250,7 +215,7 @@ def read_histories(path) -> dict[str, dict[str, np.ndarray]]:
     path = Path(path)
     if not path.is_file():
         raise OutputError(f"no such file: {path}")
-    _check_bytes(path)
+    check_sealed(path, FORMAT)
     found: dict[str, dict[str, np.ndarray]] = {}
 
     def visit(name, node):
