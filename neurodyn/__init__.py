@@ -22,7 +22,7 @@ from ._version import __version__  # noqa: E402
 
 # public name -> the submodule that defines it (None: the name is the submodule itself)
 _LAZY: dict[str, str | None] = {
-    "simulate": "core", "run": "core", "Network": "core", "stack": "core", "Trajectory": "core",
+    "simulate": "core", "run": "core", "Checkpoint": "core", "Network": "core", "stack": "core", "Trajectory": "core",
     "grad": "core", "value_and_grad": "core",
     "set_precision": "precision",
     "load_spec": "spec",
@@ -35,12 +35,12 @@ _SUBMODULES = {"connectivity", "core", "datasets", "diagnostics", "errors", "fil
                "precision", "pytree", "readout", "resources", "schema", "signals", "spec", "sweep", "train",
                "runs"}
 
-__all__ = ["__version__", "simulate", "run", "Network", "stack", "Trajectory", "sweep", "grad", "value_and_grad",
+__all__ = ["__version__", "simulate", "run", "Checkpoint", "Network", "stack", "Trajectory", "sweep", "grad", "value_and_grad",
            "set_precision", "load_spec", "io", "runs"]
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time the names come from __getattr__
     from . import io, runs, sweep
-    from .core import Network, Trajectory, grad, run, simulate, stack, value_and_grad
+    from .core import Checkpoint, Network, Trajectory, grad, run, simulate, stack, value_and_grad
     from .precision import set_precision
     from .spec import load_spec
 

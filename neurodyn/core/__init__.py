@@ -7,12 +7,13 @@ from .continuous import ContinuousModel
 from .network import Network, NetworkState, stack
 from .projection import Projection
 from .loop import Observer, scan_blocks
+from .checkpoint import Checkpoint
 from .simulate import run, simulate
 from .trajectory import Trajectory
 from .gradients import grad, value_and_grad
 
 __all__ = ["Model", "ModelProtocol", "ContinuousModel", "Surface", "surface", "model_dt", "check_drive",
-           "Network", "NetworkState", "stack", "Projection", "Observer", "scan_blocks", "Trajectory", "simulate", "run",
+           "Network", "NetworkState", "stack", "Projection", "Observer", "scan_blocks", "Trajectory", "simulate", "run", "Checkpoint",
            "Integrator", "Euler", "RK4", "ExponentialEuler", "EulerMaruyama", "INTEGRATORS",
            "euler", "rk4", "exponential_euler", "euler_maruyama", "drive_term", "float_dtype", "per_node",
            "grad", "value_and_grad"]

@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import DivergenceError, Interrupted, SpecError, check_int
 from ..ops.bits import pack_bits, unpack_events
 from ..pytree import is_inexact
+from .checkpoint import Checkpoint, Snapshot, run_identity
 from .loop import (Observer, init_observers, init_state, initial_state, iterate, join_drive, prepare_drive,
                    scan_blocks, split_drive)
 from .model import model_dt, step_times, surface
@@ -153,7 +154,7 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
              chunk: int | None = None, writer=None, progress: bool | None = None, dt: float | None = None,
              keep: bool = True, should_stop: Callable[[], bool] | None = None,
              observers: Sequence[Observer] = (), neurons: Mapping[str, Any] | None = None,
-             rates: Sequence[str] = ()) -> Trajectory:
+             rates: Sequence[str] = (), checkpoint: Checkpoint | None = None) -> Trajectory:
     """Simulate ``model`` for ``steps`` steps and return the recorded :class:`Trajectory`.
 
     Args:
@@ -190,6 +191,12 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
         rates: population rate monitors: populations (or spike observables) whose spikes of all
             neurons are counted over each recording interval and recorded as
             ``<pop>.population_rate`` (Hz for a model timed in ms; :mod:`neurodyn.core.monitors`).
+        checkpoint: a :class:`neurodyn.core.Checkpoint`: written at chunk boundaries as often as it
+            says, and before stopping for ``should_stop``; when its file exists the run resumes
+            from it (refused with :class:`~neurodyn.errors.OutputError` if it is damaged or belongs
+            to another run) and returns the same trajectory, and hands the writer the same data,
+            bit for bit, as an uninterrupted run. The writer must then have ``snapshot()`` (its
+            arrays so far) and ``restore(arrays)``, as :class:`neurodyn.io.RunWriter` has.
 
     Raises:
         DivergenceError: a state became NaN/Inf; names the step and the observable and carries
@@ -236,30 +243,54 @@ def simulate(model, steps: int, *, key: jax.Array | None = None, state: Any = No
     n_records, tail = divmod(steps - transient, every)
     spiking = Spikes(tuple(spike_map), event_names, rate_from, tuple(spike_map.values()),
                      tuple((n, subsets[n]) for n in sources if n in subsets))
+    watched = (Record(names, tuple((n, subsets[n]) for n in names if n in subsets)), spiking, *observers)
+    identity, resumed = None, None
+    if checkpoint is not None:
+        if writer is not None and not (hasattr(writer, "snapshot") and hasattr(writer, "restore")):
+            raise SpecError(f"checkpoint: the writer {type(writer).__name__} cannot be checkpointed (it has no "
+                            f"snapshot() and restore())")
+        settings = (steps, every, transient, names, sorted(spike_map.items()), event_names, rate_from, repr(dt), keep,
+                    writer is not None, [type(o).__name__ for o in observers])
+        identity = run_identity(f"{checkpoint.identity}|{settings}", model, state,
+                                {n: np.asarray(idx) for n, idx in subsets.items()})
+        if checkpoint.path.exists():
+            carries_like = lambda st, step: init_observers(watched, model, st) if step > transient else None
+            resumed = checkpoint.load(identity, state, carries_like)
     per_record = record_bytes(available, names, sources, every, subsets)
     chunk_records = records_per_chunk(per_record, n_records, every, chunk)
     no_record_chunk = NO_RECORD_CHUNK if chunk is None else chunk
     show = progress if progress is not None else (sys.stderr.isatty() and steps >= 100_000)
     host = _Host(model, steps, dt, every, transient, (drive_fn, drive_arrays), available, writer, keep, should_stop,
-                 _progress_bar(steps) if show else None, names, sources, observers, subsets)
+                 _progress_bar(steps) if show else None, names, sources, observers, subsets, checkpoint, identity)
+    if resumed is not None:
+        state = host.resume(resumed, (*names, *(rate_name(n) for n in rate_from)))
+    if checkpoint is not None:
+        checkpoint.start(host.done)
     try:
-        remaining = transient  # the transient: no observer
+        remaining = max(transient - host.done, 0)  # the transient: no observer
         while remaining:
             n = min(remaining, no_record_chunk)
             state, _ = host.advance(state, (), (), n, 1)
             remaining -= n
-        watched = (Record(names, tuple((n, subsets[n]) for n in names if n in subsets)), spiking, *observers)
-        carries = init_observers(watched, model, state)
-        remaining = n_records
+        if resumed is not None and resumed.step > transient:
+            carries = resumed.carries
+        else:
+            carries = init_observers(watched, model, state)
+        observed = max(host.done - transient, 0)  # steps already observed (a resumed run)
+        remaining = n_records - min(observed // every, n_records)
         while remaining:
             n = min(remaining, chunk_records)
             state, carries = host.advance(state, carries, watched, n, every)
             remaining -= n
-        if tail:
+        tail_left = tail - max(observed - n_records * every, 0)
+        if tail_left:
             # no sample and no rate in the incomplete last interval (its spikes are kept)
-            state, carries = host.advance(state, carries, (Record(), replace(spiking, rates=()), *watched[2:]), tail, 1)
+            state, carries = host.advance(state, carries, (Record(), replace(spiking, rates=()), *watched[2:]),
+                                          tail_left, 1)
     finally:
         host.close()
+    if checkpoint is not None and checkpoint.remove_when_done:
+        checkpoint.remove()
     return host.trajectory(state, watched[2:], carries[2:])
 
 
@@ -269,7 +300,7 @@ class _Host:
     progress bar; ``done`` steps and ``written`` samples so far."""
 
     def __init__(self, model, steps, dt, every, transient, drive, available, writer, keep, should_stop, bar, names,
-                 spiking, observers, subsets):
+                 spiking, observers, subsets, checkpoint=None, identity=None):
         self.model, self.steps, self.dt, self.every, self.transient = model, steps, dt, every, transient
         self.drive_fn, self.drive_arrays = drive
         self.available, self.writer, self.keep, self.should_stop, self.bar = available, writer, keep, should_stop, bar
@@ -281,6 +312,40 @@ class _Host:
         self.observers = observers  # the caller's observers (their carries follow Record's and Spikes')
         self.done = self.written = 0
         self.state, self.carries = None, ()  # the state and carries before the current chunk
+        self.checkpoint, self.identity = checkpoint, identity
+
+    def resume(self, snapshot: Snapshot, recorded: tuple):
+        """Take up a run where ``snapshot`` left it: the steps and samples done, the records
+        kept (``recorded``: their names in the order of the trajectory) and written so far;
+        returns its state."""
+        self.done, self.written = snapshot.step, snapshot.samples
+        rec = snapshot.records
+        if self.keep:
+            self.times = [rec["kept/times"]]
+            for n in recorded:
+                if len(rec.get(f"kept/data/{n}", ())):
+                    self.data[n] = [rec[f"kept/data/{n}"]]
+            for n in self.spikes:
+                self.spikes[n] = ([rec[f"kept/spikes/{n}/times"]], [rec[f"kept/spikes/{n}/ids"]])
+        if self.writer is not None:
+            self.writer.restore({k.removeprefix("writer/"): v for k, v in rec.items() if k.startswith("writer/")})
+        if self.bar is not None:
+            self.bar.update(self.done)
+        return snapshot.state
+
+    def save(self, state, carries) -> None:
+        """Write the checkpoint of the run as it stands (``done`` steps, the state after them)."""
+        cat = lambda parts, dtype=float: np.concatenate(parts) if parts else np.zeros(0, dtype)
+        records = {}
+        if self.keep:
+            records["kept/times"] = cat(self.times)
+            for n, parts in self.data.items():
+                records[f"kept/data/{n}"] = cat(parts)
+            for n, (t, i) in self.spikes.items():
+                records[f"kept/spikes/{n}/times"], records[f"kept/spikes/{n}/ids"] = cat(t), cat(i, np.uint64)
+        if self.writer is not None:
+            records.update({f"writer/{k}": v for k, v in self.writer.snapshot().items()})
+        self.checkpoint.save(Snapshot(self.done, self.written, state, carries, records), self.identity)
 
     def advance(self, state, carries, observers, blocks: int, block: int):
         """``blocks`` blocks of ``block`` steps from step ``done``; returns the new state and
@@ -288,6 +353,8 @@ class _Host:
         samples before the bad step) if a state became NaN/Inf."""
         self.state, self.carries = state, carries
         if self.should_stop is not None and self.should_stop():
+            if self.checkpoint is not None:
+                self.save(state, carries)
             raise Interrupted(f"stopped at step {self.done:,} of {self.steps:,} ({self.written:,} samples recorded)",
                               steps=self.done, trajectory=self._early())
         step0 = jnp.asarray(self.done, jnp.int32)
@@ -328,6 +395,8 @@ class _Host:
         self.done += blocks * block
         if self.bar is not None:
             self.bar.update(blocks * block)
+        if self.checkpoint is not None and self.done < self.steps and self.checkpoint.due(self.done):
+            self.save(new, new_carries)
         return new, new_carries
 
     def _first_bad_step(self, state, step0, n_steps) -> tuple[int, str]:
