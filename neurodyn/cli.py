@@ -38,6 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, help="random seed (overrides the spec)")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override any spec field by its dotted path, e.g. couplings.star.strength=0.02")
+    r.add_argument("--checkpoint-every", metavar="INTERVAL",
+                   help="write a checkpoint (<out stem>.checkpoint.h5) this often: a wall time (60s, 5m, 2h) or a "
+                        "number of steps (5000steps), and when stopped; the same command run again resumes from it "
+                        "and ends with the file of an uninterrupted run")
+    r.add_argument("--resume", metavar="CHECKPOINT", help="resume from this checkpoint file of the same spec")
     r.add_argument("--quiet", action="store_true", help="print nothing on success")
     r.add_argument("--force", action="store_true",
                    help="run even if the estimated memory or output size exceeds what is available")
@@ -164,16 +169,24 @@ def _blame(message: str, changes: dict) -> str:
 def cmd_run(args) -> int:
     """``neurodyn run``: validate the spec, check the memory and disk it needs, run it into its
     HDF5 file (:func:`neurodyn.runs.run_spec`, stopping cleanly on SIGINT/SIGTERM), print a summary."""
-    from .runs import run_spec
+    from .runs import run_spec, spec_checkpoint
 
     with stop_requested() as stop:
         spec = _load_spec(args.spec, force=args.force, output_file=True, overrides=args.overrides, steps=args.steps,
                           seed=args.seed, output=args.out)
+        def log(line: str) -> None:
+            print(f"neurodyn: {line}", file=sys.stderr)
+
+        checkpoint = None
+        if args.resume is not None and not Path(args.resume).is_file():
+            raise NeurodynError(f"--resume {args.resume}: no such checkpoint")
+        if args.checkpoint_every is not None or args.resume is not None:
+            checkpoint = spec_checkpoint(spec, every=args.checkpoint_every, path=args.resume, log=log)
         if stop():
             raise Interrupted(f"{stop.name} before the run started; nothing was written")
         clock = CompileClock()
         with clock:
-            result = run_spec(spec, should_stop=stop, log=lambda line: print(f"neurodyn: {line}", file=sys.stderr))
+            result = run_spec(spec, should_stop=stop, log=log, checkpoint=checkpoint)
     if args.quiet:
         return 0
     if spec.task is not None:

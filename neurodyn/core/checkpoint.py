@@ -31,7 +31,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import h5py
 import jax
@@ -40,7 +40,7 @@ import numpy as np
 from .._version import __version__
 from ..checksum import USERBLOCK, check_sealed, dataset_checksums, first_mismatch, hexdigest, seal
 from ..errors import OutputError, SpecError
-from ..files import atomic_write, ensure_space
+from ..files import atomic_write, ensure_space, remove_stale_temporaries
 
 FORMAT = "neurodyn-run-checkpoint-1"
 ATTRS = ("format", "identity", "step", "samples", "version", "typed")
@@ -86,7 +86,7 @@ def run_identity(label: str, *trees) -> str:
     canonical spec, seed, steps, precision and neurodyn version) and of the structure and values
     of ``trees`` (the model and its initial state, the run's settings)."""
     leaves = [_raw(x) for x in _leaves(trees)]
-    structure = str(jax.tree_util.tree_structure(jax.tree_util.tree_map(lambda x: 0, trees)))
+    structure = str(jax.tree_util.tree_structure(trees))
     return hexdigest(np.frombuffer(structure.encode(), np.uint8), *leaves, label=f"{__version__}|{label}")
 
 
@@ -118,13 +118,16 @@ class Checkpoint:
             and, when this is empty, the model's and initial state's values.
         remove_when_done: delete the file when the run completes (the run layer deletes it itself
             once the output file is written).
+        log: receives one line when the run resumes from the file.
     """
 
-    def __init__(self, path, every=None, *, identity: str = "", remove_when_done: bool = True):
+    def __init__(self, path, every=None, *, identity: str = "", remove_when_done: bool = True,
+                 log: Callable[[str], None] | None = None):
         self.path = Path(path)
         self.seconds, self.steps = (None, None) if every is None else parse_interval(every)
-        self.identity, self.remove_when_done = str(identity), remove_when_done
+        self.identity, self.remove_when_done, self.log = str(identity), remove_when_done, log
         self.written = 0  # checkpoints written by this process
+        self.removed = remove_stale_temporaries(self.path)  # [(file, pid)] left by a run killed while writing
         self._last_time, self._last_step = time.monotonic(), 0
 
     def start(self, step: int) -> None:
@@ -171,7 +174,10 @@ class Checkpoint:
         and carries rebuilt with the structure of ``state_like`` and ``carries_like`` (a
         function of the restored state and step giving a tree of the carries' structure, or
         ``None`` where the run has no carries yet)."""
-        return _read(self.path, identity, state_like, carries_like)
+        snapshot = _read(self.path, identity, state_like, carries_like)
+        if self.log is not None:
+            self.log(f"resuming from checkpoint {self.path} at step {snapshot.step:,}")
+        return snapshot
 
     def remove(self) -> None:
         """Delete the checkpoint file (missing is fine)."""

@@ -32,6 +32,14 @@ class OrderParameterStream:
         """Fold one chunk of recorded samples in."""
         self.parts.append(acc_.order_parameter_series(np.asarray(samples, float)))
 
+    def state(self) -> dict[str, np.ndarray]:
+        """Its running state, for a run checkpoint."""
+        return {"r": np.concatenate(self.parts) if self.parts else np.zeros(0)}
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Take up the running state of :meth:`state`."""
+        self.parts = [state["r"]]
+
     def result(self) -> tuple[np.ndarray, dict]:
         """``(values, attrs)`` for ``/diagnostics/<name>``."""
         r = np.concatenate(self.parts) if self.parts else np.zeros(0)
@@ -55,6 +63,14 @@ class CrossCorrelationStream:
         if self.acc is None:
             self.acc = acc_.xcorr_init(x[0])
         self.acc = acc_.xcorr_update(self.acc, x)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Its running sums, for a run checkpoint."""
+        return {} if self.acc is None else dict(zip(("count", "sum", "sum_products", "shift"), self.acc))
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Take up the running sums of :meth:`state`."""
+        self.acc = tuple(state[k] for k in ("count", "sum", "sum_products", "shift")) if state else None
 
     def result(self) -> tuple[np.ndarray, dict]:
         """``(values, attrs)`` for ``/diagnostics/<name>``."""
@@ -94,6 +110,20 @@ class StreamingDiagnostics:
         if data:
             for name, stream in self.streams.items():
                 stream.update(data[self.observables[name]])
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """The writer's arrays so far and every stream's running state (a run checkpoint)."""
+        arrays = self.writer.snapshot()
+        for name, stream in self.streams.items():
+            arrays.update({f"stream/{name}/{k}": v for k, v in stream.state().items()})
+        return arrays
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """Take up a checkpointed run: the writer's arrays and the streams' running states."""
+        self.writer.restore({k: v for k, v in arrays.items() if not k.startswith("stream/")})
+        for name, stream in self.streams.items():
+            prefix = f"stream/{name}/"
+            stream.restore({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
 
     def store(self) -> dict[str, tuple[np.ndarray, dict]]:
         """Write every result to ``/diagnostics/<name>`` (attrs: the observable and the

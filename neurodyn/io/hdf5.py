@@ -160,6 +160,20 @@ class RunWriter:
             nid[n0:] = ids
         self.file.flush()
 
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """The arrays written so far, for a run checkpoint (:class:`neurodyn.core.Checkpoint`):
+        ``report/<observable>`` and ``spikes/<observable>/timestamps`` and ``.../node_ids``."""
+        arrays = {f"report/{name}": ds[()] for name, ds in self.datasets.items()}
+        for name, (ts, ids) in self.spikes.items():
+            arrays[f"spikes/{name}/timestamps"], arrays[f"spikes/{name}/node_ids"] = ts[()], ids[()]
+        return arrays
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """Write the arrays of :meth:`snapshot` into this new writer (a resumed run)."""
+        data = {name: arrays[f"report/{name}"] for name in self.datasets}
+        spikes = {name: (arrays[f"spikes/{name}/timestamps"], arrays[f"spikes/{name}/node_ids"]) for name in self.spikes}
+        self._guard(self._append, data, spikes)
+
     def _guard(self, fn, *args):
         """Call ``fn``; if a write fails (a full disk), free the temporary file's space, close it
         (HDF5 then closes cleanly) and delete it, and raise one line naming the output and the free

@@ -8,8 +8,10 @@ for a ``[task]`` the trained readout (:mod:`.task`). ``neurodyn run``, ``RunSpec
 ``diagnostics`` (docs/architecture.md, "Layers").
 """
 
+from .checkpoint import checkpoint_path, spec_checkpoint
 from .simulate import simulate_spec
 from .task import run_task, trained_path
 from .write import RunResult, run_spec, save, spec_writer, write_run
 
-__all__ = ["run_spec", "RunResult", "simulate_spec", "spec_writer", "write_run", "save", "run_task", "trained_path"]
+__all__ = ["run_spec", "RunResult", "simulate_spec", "spec_writer", "write_run", "save", "run_task", "trained_path",
+           "spec_checkpoint", "checkpoint_path"]

@@ -16,10 +16,10 @@ from typing import Any, Callable
 import numpy as np
 
 from .._version import __version__
-from ..diagnostics.streaming import StreamingDiagnostics
-from ..errors import DivergenceError, Interrupted
 from ..core.model import step_times
 from ..core.monitors import RATE, population_of, rate_unit
+from ..diagnostics.streaming import StreamingDiagnostics
+from ..errors import DivergenceError, Interrupted, SpecError
 from ..io.hdf5 import RunWriter
 from ..models.plastic import final_weights
 from .simulate import simulate_spec
@@ -85,7 +85,7 @@ def _stopped(should_stop) -> str:
 
 
 def run_spec(spec, out=None, *, progress: bool | None = None, should_stop: Callable[[], bool] | None = None,
-             log: Callable[[str], None] | None = None, observers=()) -> RunResult:
+             log: Callable[[str], None] | None = None, observers=(), checkpoint=None) -> RunResult:
     """Run a built spec into its HDF5 file (default its ``output``) as ``neurodyn run`` does:
     the spec's writer, its in-loop spiking statistics and streamed ``[diagnostics]``, and for a
     spec with a ``[task]`` the harvest, training and scores of its readout
@@ -98,6 +98,10 @@ def run_spec(spec, out=None, *, progress: bool | None = None, should_stop: Calla
         log: receives one line per stale temporary file removed beside the output.
         observers: more :class:`neurodyn.core.Observer` objects; their results are stored in
             ``/diagnostics`` beside the spiking statistics.
+        checkpoint: a :class:`neurodyn.core.Checkpoint` (:func:`neurodyn.runs.spec_checkpoint`):
+            the run resumes from it when its file exists and writes it as often as it says; the
+            finished file equals that of an uninterrupted run. It is deleted once the run file is
+            complete.
 
     Raises:
         DivergenceError: the run diverged; the samples before it are kept in the file
@@ -107,6 +111,8 @@ def run_spec(spec, out=None, *, progress: bool | None = None, should_stop: Calla
             message names; a complete earlier file is never replaced.
     """
     if spec.task is not None:
+        if checkpoint is not None:
+            raise SpecError("checkpoints apply to simulation runs; a spec with a [task] cannot be checkpointed")
         from .task import run_task
 
         return run_task(spec, out, should_stop=should_stop)
@@ -115,10 +121,13 @@ def run_spec(spec, out=None, *, progress: bool | None = None, should_stop: Calla
         if log is not None:
             log(f"removed {tmp}, a temporary file of process {pid}, which is no longer running")
     tee = StreamingDiagnostics(writer, spec.diagnostics)
+    if checkpoint is not None and log is not None:
+        for tmp, pid in checkpoint.removed:
+            log(f"removed {tmp}, a temporary file of process {pid}, which is no longer running")
     t0 = time.perf_counter()
     try:
         traj = simulate_spec(spec, writer=tee, keep=False, progress=progress, should_stop=should_stop,
-                             observers=observers)
+                             observers=observers, checkpoint=checkpoint)
     except DivergenceError as e:
         if e.trajectory is not None:
             tee.take(e.trajectory)
@@ -132,8 +141,10 @@ def run_spec(spec, out=None, *, progress: bool | None = None, should_stop: Calla
         tee.store()
         name = _stopped(should_stop)
         path = writer.close("interrupted", stopped_step=e.steps, message=f"{name}: {e}")
+        resume = "" if checkpoint is None else \
+            f"; the checkpoint {checkpoint.path} resumes it (run the same command again)"
         raise Interrupted(f"{name} at step {e.steps:,} of {spec.steps:,}; the {writer.n_times:,} samples "
-                          f"recorded until then are in {path}", steps=e.steps, trajectory=e.trajectory) from None
+                          f"recorded until then are in {path}{resume}", steps=e.steps, trajectory=e.trajectory) from None
     except KeyboardInterrupt:
         tee.store()
         writer.close("interrupted")
@@ -148,6 +159,8 @@ def run_spec(spec, out=None, *, progress: bool | None = None, should_stop: Calla
     n_times = writer.n_times
     n_spikes = {name: int(ts.shape[0]) for name, (ts, _) in writer.spikes.items()}
     path = writer.close("complete", wall_time_s=wall)
+    if checkpoint is not None:
+        checkpoint.remove()
     return RunResult(path, traj.steps, wall, n_times, n_spikes, results)
 
 
