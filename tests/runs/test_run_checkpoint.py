@@ -61,8 +61,7 @@ def test_a_plastic_run_killed_at_a_random_moment_resumes_to_the_uninterrupted_fi
     out, reference = tmp_path / "stdp.h5", tmp_path / "reference.h5"
     checkpoint = tmp_path / "stdp.checkpoint.h5"
     # the killed run leaves its compiled code in a cache, so its resumption compiles nothing
-    env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(tmp_path / "jax-cache"),
-               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+    env = dict(os.environ, NEURODYN_CACHE_DIR=str(tmp_path / "cache"), NEURODYN_COMPILATION_CACHE="1")
     command = _command(STDP, out, "--steps", "6000", "--checkpoint-every", "200steps", "--quiet")
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     end = time.monotonic() + 240
@@ -85,7 +84,7 @@ def test_a_plastic_run_killed_at_a_random_moment_resumes_to_the_uninterrupted_fi
     assert f"resuming from checkpoint {checkpoint} at step {killed_at:,}" in err
     _assert_same_run(out, reference)
     assert not checkpoint.exists()  # the run is complete
-    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["reference.h5", "stdp.h5"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["reference.h5", "stdp.h5"]  # no temporaries
     with h5py.File(out, "r") as f:  # the run learned: the final weights moved from their initial 0.6
         weights = f["diagnostics/ee.weights"][()]
         assert len(weights) > 1000 and np.abs(weights - 0.6).max() > 0.01
