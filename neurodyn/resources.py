@@ -84,12 +84,13 @@ def limits(memory: int | None = None, disk: bool = False) -> Iterator[Limits]:
         _LIMITS.reset(token)
 
 
-def check_memory(what: str, nbytes: float) -> None:
-    """Raise :class:`ResourceError` if ``what`` would need more memory than the current limit."""
+def check_memory(what: str, nbytes: float, field: str | None = None) -> None:
+    """Raise :class:`ResourceError` if ``what`` would need more memory than the current limit;
+    ``field`` (a spec path) leads the message when one field sets the size."""
     limit = _LIMITS.get().memory
     if limit is not None and nbytes > limit:
-        raise ResourceError(f"{what} needs about {size_text(nbytes)} of memory, more than the {size_text(limit)} "
-                            f"available ({FORCE_HINT})")
+        raise ResourceError(f"{field + ': ' if field else ''}{what} needs about {size_text(nbytes)} of memory, more "
+                            f"than the {size_text(limit)} available ({FORCE_HINT})")
 
 
 def check_disk(path, nbytes: float, detail: str = "") -> None:

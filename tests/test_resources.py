@@ -33,7 +33,10 @@ def _error(capsys) -> str:
     return err
 
 
-COBA = str(Path(__file__).resolve().parents[1] / "models" / "coba_ei.toml")
+COBA = str(ROOT / "models" / "coba_ei.toml")
+MACKEY_GLASS = str(ROOT / "models" / "esn_mackey_glass.toml")
+MEMORY = str(ROOT / "models" / "deepresesn_memory.toml")
+NARMA = str(ROOT / "models" / "esn_narma10.toml")
 HUGE = [
     (RING_STAR, ["--set", "populations.neurons.n=1000000000000"],
      "populations.neurons.n: must be an integer in [1, 2147483647], got 1000000000000"),
@@ -55,6 +58,20 @@ HUGE = [
     (COBA, ["--set", "couplings.ee.delay=1000000000"],
      "the delay of the spiking projection exc -> exc (1,000,000,000 steps: a ring buffer of 1,000,000,001 x 3,200 "
      "spike flags) needs about 3.2 TB of memory, more than the 2 GB available"),
+    # issue 19 (8): a task's dataset was generated with no size check (RESOURCE_EXHAUSTED traceback, or "out of
+    # memory" naming no field); 1e15 transient samples x 8 B x 3 copies = 24 PB
+    (MACKEY_GLASS, ["--set", "task.dataset.transient=1e15"], "task.dataset.transient: the task's data, mostly "
+                                                             "1,000,000,000,005,001 samples of the series"),
+    # tau / dt = 1.7e10 grid points of 8 B, twice
+    (MACKEY_GLASS, ["--set", "task.dataset.dt=1e-9"], "task.dataset.dt: the task's data, mostly the delay buffer of "
+                                                      "tau / dt = 17 / 1e-09 = 17,000,000,000 grid points, needs "
+                                                      "about 280 GB of memory, more than the 2 GB available"),
+    (MACKEY_GLASS, ["--set", "task.dataset.tau=1e12"], "task.dataset.tau: the task's data, mostly the delay buffer"),
+    (MEMORY, ["--set", "task.dataset.max_delay=1000000000"],
+     "task.dataset.max_delay: the task's data, mostly 5,300 samples x 1,000,000,000 delayed targets"),
+    # 1e8 states of the 400 features, 8 B each, on the device and on the host: 640 GB
+    (NARMA, ["--steps", "100000000", "--set", "record.variables=[]"],
+     "steps: the task's data, mostly the harvest of 100,000,000 states x 400 features, needs about 643 GB"),
     (RING_STAR, ["--set", "record.every=10000000000000"],
      "record.every: 10,000,000,000,000 steps is more than the 19,000 steps recorded (steps - transient), so no "
      "sample would be written; lower it, or give record.variables = [] to record no variable"),

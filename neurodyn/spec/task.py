@@ -338,6 +338,9 @@ def read_task(table, *, steps: int, spec_seed: int, populations: dict, observabl
     for n in features:
         if n not in floating:
             raise unknown_name("task.features", "observable", n, floating)
+    from ..datasets.sizes import check_task_data
+
+    check_task_data(entry.name, dvalues, steps, sum(int(np.prod(observables[n].shape)) for n in features))
     washout, train, test = f["washout"], f["train"], f["test"]
     if kind == SERIES:
         train = train if isinstance(train, int) else int(train * steps)
