@@ -229,6 +229,25 @@ def test_float64_spec_without_float64_mode_is_a_clear_error():
     assert out.strip().endswith("float64")
 
 
+@pytest.mark.parametrize("value,shown", [("1e40", "1e+40"), ("-3.5e38", "-3.5e+38")])
+def test_number_beyond_float32_in_a_float32_spec_is_one_line_and_no_warning(tmp_path, capsys, value, shown):
+    # issue 19 (12): weight = 1e40 printed NumPy's "overflow encountered in cast" warning before the
+    # error; float32's largest number is (2 - 2^-23) 2^127 = 3.40e38 (IEEE 754 binary32)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning fails the test instead of reaching stderr
+        assert main(["run", str(ROOT / "models" / "coba_ei.toml"), "--steps", "10", "--set",
+                     f"couplings.ee.weight={value}", "--out", str(tmp_path / "c.h5")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"neurodyn: error: couplings.ee.weight: {shown} is beyond the largest float32 number (3.4e+38) "
+                   f"of this float32 spec; give a smaller value, or precision = \"float64\" (from --set "
+                   f"couplings.ee.weight={value})\n")
+    assert not list(tmp_path.iterdir())
+    # float32's largest number itself is accepted
+    build_spec({"steps": 5, "populations": {"p": {"model": "chialvo", "a": 3.4e38}}})
+
+
 @pytest.mark.parametrize("spec", sorted((ROOT / "models").glob("*.toml")) + ["esn", "kuramoto_graph"],
                          ids=lambda p: Path(str(p)).stem)
 def test_stored_spec_round_trips_to_an_identical_model(tmp_path, spec):

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..core.simulate import MAX_STEPS
 from ..errors import SpecError
-from ..precision import PRECISIONS, x64_enabled
+from ..precision import PRECISIONS, check_representable, x64_enabled
 from ..models import MODELS, PROJECTIONS  # the registries, filled by importing the models
 from ..resources import check_disk, check_memory
 from ..schema import Field, check_table, read_fields
@@ -196,6 +196,7 @@ def build_spec(data: dict, text: str = "", overrides=()) -> RunSpec:
         raise SpecError("precision: the spec asks for float64 but JAX computes in float32; call "
                         "neurodyn.set_precision('float64') first (the neurodyn command line does)")
     dtype = np.float64 if run["precision"] == "float64" else np.float32
+    check_representable(data, run["precision"])  # before a cast to float32 overflows (a NumPy warning, then inf)
     seed, steps = run["seed"], run["steps"]
     if not math.isfinite(steps * run["dt"]):
         raise SpecError(f"dt: {steps:,} steps of {run['dt']:g} is not a finite time; give a smaller dt")
