@@ -20,6 +20,7 @@ from ..core.simulate import MAX_STEPS
 from ..errors import SpecError
 from ..precision import PRECISIONS, check_representable, x64_enabled
 from ..models import MODELS, PROJECTIONS  # the registries, filled by importing the models
+from ..models.timescales import check_time_step
 from ..resources import check_disk, check_memory
 from ..schema import Field, check_table, read_fields
 from ..core.monitors import neuron_subsets, node_indices
@@ -217,6 +218,7 @@ def build_spec(data: dict, text: str = "", overrides=()) -> RunSpec:
         inits[pname] = values.pop("init") or {}
         populations[pname] = entry.build(path, values, context)
         sizes[pname] = values["n"]
+    check_time_step(run["dt"], populations)
 
     projections = {name: PROJECTIONS.build(f"couplings.{name}", table, context={"models": populations, "dtype": dtype})
                    for name, table in check_table("couplings", data.get("couplings", {})).items()}
