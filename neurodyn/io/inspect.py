@@ -3,6 +3,7 @@
 Every group and dataset of the file is listed, whatever wrote it: a run (complete, partial or
 diverged), a sweep, a run of a spec with a ``[task]``, a trained reservoir and readout
 (``.trained.h5``, its ``reservoir/`` and ``readout/`` groups), a training checkpoint or history, a
+run checkpoint (``neurodyn run --checkpoint-every``), a
 SONATA export, or any other HDF5 file. For each dataset: dtype, shape and ``units``; its values when
 it holds at most :data:`SMALL` of them (a scalar diagnostic such as ``/diagnostics/nrmse`` shows its
 number), otherwise min, mean and max over its finite values and the count of non-finite ones
@@ -164,6 +165,8 @@ def file_kind(f: h5py.File) -> str:
         return "trained reservoir and readout (neurodyn.io.load_trained)"
     if "training" in f:
         return "training checkpoint"
+    if "checkpoint" in f and _value(f["checkpoint"].attrs.get("format", "")) == "neurodyn-run-checkpoint-1":
+        return f"run checkpoint (at step {_value(f['checkpoint'].attrs.get('step', '?')):,})"
     if meta.get("kind") == "sweep" or "sweep" in f:
         if "sweep/done" in f:
             done = f["sweep/done"][()]

@@ -120,10 +120,13 @@ def stopped_coba(tmp_path_factory):
     return folder
 
 
-def test_a_stopped_plain_run_keeps_its_partial_file_and_resumes_from_its_checkpoint(stopped_coba, tmp_path):
+def test_a_stopped_plain_run_keeps_its_partial_file_and_resumes_from_its_checkpoint(stopped_coba, tmp_path,
+                                                                                     capsys):
     checkpoint = tmp_path / "saved.checkpoint.h5"
     checkpoint.write_bytes((stopped_coba / "coba.checkpoint.h5").read_bytes())
     assert (stopped_coba / "coba.partial.h5").is_file()
+    assert main(["info", str(checkpoint)]) == 0  # stopped before its 6th chunk of 200 steps
+    assert capsys.readouterr().out.startswith(f"{checkpoint}: run checkpoint (at step 1,000)")
     out = tmp_path / "coba.h5"
     assert main(["run", str(COBA), *SMALL, "--steps", "3000", "--out", str(out), "--resume", str(checkpoint),
                  "--quiet"]) == 0
