@@ -106,6 +106,16 @@ def test_periodic_checkpoints_follow_the_step_interval(tmp_path):
         assert int(f["checkpoint"].attrs["step"]) == 1850
 
 
+def test_a_wall_time_interval_checkpoints_at_chunk_boundaries(tmp_path):
+    checkpoint = nd.Checkpoint(tmp_path / "run.ckpt.h5", 1e-9, remove_when_done=False)
+    nd.simulate(_net(), 2001, checkpoint=checkpoint, **KW)
+    # every boundary but the end: the transient's chunk, 13 chunks of 150 recorded steps, no tail's end
+    assert checkpoint.written == 14
+    slow = nd.Checkpoint(tmp_path / "slow.ckpt.h5", "1h")
+    nd.simulate(_net(), 2001, checkpoint=slow, **KW)
+    assert slow.written == 0
+
+
 def test_a_checkpoint_of_another_run_is_refused_with_one_line(tmp_path):
     path = tmp_path / "run.ckpt.h5"
     with pytest.raises(Interrupted):
