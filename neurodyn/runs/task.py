@@ -1,20 +1,41 @@
-"""``neurodyn run`` of a spec with a ``[task]``: harvest the reservoir under the task's input,
-train and score the readout, write the run file and the trained reservoir + readout beside it."""
+"""``neurodyn run`` of a spec with a ``[task]``: build the task's data
+(:func:`neurodyn.datasets.task_data`), harvest the reservoir under its input, choose, train and
+score the readout, write the run file and the trained reservoir + readout beside it. The spec's
+:class:`~neurodyn.spec.task.Task` is plain data; reading it into a run happens here."""
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
+from ..core.loop import initial_state
 from ..core.model import step_times
+from ..datasets.tasks import SEQUENCES, SERIES, TaskData, task_data
 from ..errors import Interrupted
 from ..io.trained import save_trained, trained_path
-from ..spec.task import SERIES, harvest_task, metric_definition, train_and_score
+from ..readout import Ridge, RidgeClassifier, generate
+from ..readout.harvest import _states
+from ..readout.metrics import METRICS, one_hot, score
+from ..spec.task import Task
+
+GENERATION_SCORES = {
+    "valid_time": "closed-loop steps until max |error| / std(target) first exceeds valid_threshold",
+    "nrmse_generated": "NRMSE (standard-deviation convention) of the closed-loop output",
+}
+"""The closed-loop scores of ``task.generate`` (the test metrics are :data:`METRICS`)."""
+
+
+def metric_definition(name: str) -> str:
+    """The one-line definition of a task score: a registered metric's
+    (:data:`neurodyn.readout.metrics.METRICS`) or a closed-loop score's (:data:`GENERATION_SCORES`)."""
+    return METRICS[name].doc if name in METRICS else GENERATION_SCORES[name]
 
 
 def run_task(spec, out=None, *, should_stop: Callable[[], bool] | None = None):
@@ -23,7 +44,7 @@ def run_task(spec, out=None, *, should_stop: Callable[[], bool] | None = None):
     ``/diagnostics/<metric>`` per score) and save the trained reservoir and readout beside it
     (:func:`trained_path`, read back by :func:`neurodyn.io.trained.load_trained`). Returns a
     :class:`~neurodyn.runs.RunResult` whose ``task`` is the
-    :class:`~neurodyn.spec.task.TaskResult`.
+    :class:`TaskResult`.
 
     ``should_stop`` is checked before the harvest, after it and after training: when it
     returns True the task stops with :class:`~neurodyn.errors.Interrupted` before anything is
@@ -38,7 +59,7 @@ def run_task(spec, out=None, *, should_stop: Callable[[], bool] | None = None):
     task = spec.task
     t0 = time.perf_counter()
     check("before the task's harvest")
-    data = task.data()
+    data = task_data(task)
     names = task.features + tuple(n for n in spec.record if n not in task.features)
     obs = jax.eval_shape(spec.model.observe, spec.state)
     sizes = {n: int(np.prod(obs[n].shape)) for n in names}
@@ -77,3 +98,99 @@ def run_task(spec, out=None, *, should_stop: Callable[[], bool] | None = None):
     path = writer.close("complete", wall_time_s=wall)
     diagnostics = {name: (np.asarray(value), {"definition": metric_definition(name)}) for name, value in result.scores.items()}
     return RunResult(path, spec.steps, wall, n_times, {}, diagnostics, result)
+
+
+def ridge_readout(task: Task) -> Ridge:
+    """The :class:`~neurodyn.readout.Ridge` a task fits (unfitted): its ``[task.readout]`` ridge
+    (one value, or the candidates its blocked cross-validation chooses from), folds, intercept,
+    inputs and standardisation; a classifier wraps it (:class:`~neurodyn.readout.RidgeClassifier`)."""
+    r = task.readout
+    ridge = r["ridge"][0] if len(r["ridge"]) == 1 else list(r["ridge"])
+    return Ridge(ridge=ridge, washout=0, bias=r["bias"], use_inputs=r["use_inputs"], standardize=r["standardize"],
+                 folds=r["folds"])
+
+
+def harvest_task(model, state, task: Task, inputs: np.ndarray, dt: float, names: tuple | None = None) -> np.ndarray:
+    """States of ``model`` from ``state`` driven by ``inputs`` (``(T, d)``: one run; ``(n, T, d)``:
+    one run per sequence, each from ``state``), features ``names`` (default the task's)."""
+    names = task.features if names is None else tuple(names)
+    state = initial_state(model, state)
+    dtype = jnp.result_type(float)
+    u = jnp.asarray(inputs, dtype)
+    if u.ndim == 2:
+        return np.asarray(_states(model, state, u, dt, u.shape[0], task.inputs, names), float)
+    run = jax.vmap(_states, in_axes=(None, None, 0, None, None, None, None))
+    return np.asarray(run(model, state, u, dt, u.shape[1], task.inputs, names), float)
+
+
+def regression_scores(prediction, target, metrics) -> dict:
+    """The registered ``metrics`` of ``prediction`` against ``target`` (``(T, k)`` each)."""
+    return {m: float(score(m, prediction, target)) for m in metrics}
+
+
+def valid_time(generated, target, threshold: float) -> int:
+    """Steps until ``max |generated - target| / std(target)`` first exceeds ``threshold`` (the
+    whole length if it never does)."""
+    err = np.max(np.abs(np.asarray(generated) - np.asarray(target)), axis=1) / np.std(target)
+    bad = np.nonzero(err > threshold)[0]
+    return int(bad[0]) if len(bad) else len(err)
+
+
+@dataclass
+class TaskResult:
+    """What :func:`train_and_score` computed: the fitted readout, the scores, and the arrays written."""
+
+    readout: Any
+    scores: dict
+    arrays: dict
+    attrs: dict
+
+
+def train_and_score(model, state, task: Task, dt: float, data: TaskData | None = None,
+                    states: np.ndarray | None = None) -> TaskResult:
+    """Harvest (unless ``states``, the task's features, are given), fit the readout on the
+    training data and score it on the test data."""
+    data = task_data(task) if data is None else data
+    if states is None:
+        states = harvest_task(model, state, task, data.inputs, dt)
+    if task.kind == SEQUENCES:
+        return _classify(task, data, states)
+    w, tr, te = task.washout, task.train, task.test
+    train, test = slice(w, w + tr), slice(w + tr, w + tr + te)
+    readout = ridge_readout(task)
+    u = data.inputs if readout.use_inputs else None
+    fit = readout.fit(states[train], data.targets[train], None if u is None else u[train])
+    prediction = fit.predict(states, u)
+    scores = regression_scores(prediction[test], data.targets[test], task.metrics)
+    arrays = {"states": states, "inputs": data.inputs, "targets": data.targets, "predictions": prediction}
+    if fit.cv_errors is not None:
+        arrays.update(ridge_candidates=fit.candidates, cv_errors=fit.cv_errors)
+    if task.generate:
+        into = task.inputs[0]
+        generated = generate(model, fit, data.inputs[:w + tr], task.generate, into=into,
+                             record=task.features, state=state)
+        truth = data.targets[w + tr - 1:w + tr - 1 + task.generate]
+        arrays["generated"] = generated
+        scores["valid_time"] = float(valid_time(generated, truth, task.valid_threshold))
+        scores["nrmse_generated"] = float(score("nrmse", generated, truth))
+    attrs = {"ridge": fit.ridge, "washout": w, "train": tr, "test": te, "train_start": w, "test_start": w + tr}
+    return TaskResult(fit, scores, arrays, attrs)
+
+
+def _class_score(name: str, predicted, labels) -> float:
+    """A registered classification metric of predicted labels, on one-hot codes of the labels."""
+    return float(score(name, *one_hot(predicted, labels)))
+
+
+def _classify(task: Task, data: TaskData, states: np.ndarray) -> TaskResult:
+    n = data.n_train  # states: (n_sequences, T, F)
+    clf = RidgeClassifier(ridge_readout(task), pool=task.readout["pool"]).fit(list(states[:n]), data.labels[:n])
+    predicted = clf.predict(list(states[n:]))
+    scores = {m: _class_score(m, predicted, data.labels[n:]) for m in task.metrics}
+    pooled = states[:, -1] if task.readout["pool"] == "last" else states.mean(axis=1)
+    arrays = {"features": pooled, "labels": data.labels, "predictions": predicted,
+              "first_test_states": states[n]}
+    if clf.readout.cv_errors is not None:
+        arrays.update(ridge_candidates=clf.readout.candidates, cv_errors=clf.readout.cv_errors)
+    return TaskResult(clf, scores, arrays, {"ridge": clf.readout.ridge, "n_train": n, "n_test": len(predicted),
+                                            "pool": task.readout["pool"]})

@@ -69,7 +69,7 @@ class RunResult:
     """What :func:`run_spec` wrote: the file, the steps simulated, the wall time, the number of
     report samples and of spikes per recorded population, the ``/diagnostics`` it stored
     (``{name: (values, attrs)}``) and, for a spec with a ``[task]``, the task's result
-    (:class:`neurodyn.spec.task.TaskResult`; its trained file is :func:`trained_path`)."""
+    (:class:`neurodyn.runs.task.TaskResult`; its trained file is :func:`trained_path`)."""
 
     path: Path
     steps: int

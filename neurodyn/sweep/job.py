@@ -27,6 +27,7 @@ from ..core.loop import Observer, as_device_drive, init_state, join_drive, prepa
 from ..core.model import model_dt
 from ..core.parameters import get_parameter
 from ..core.tangent import flatten_state
+from ..datasets.tasks import task_data
 from ..errors import SpecError
 from ..precision import set_precision, x64_enabled
 from ..pytree import is_inexact
@@ -266,7 +267,7 @@ def _task_drive(name: str, spec) -> dict:
     if spec.task.kind != "series":
         raise SpecError(f"sweep: drive \"task\": the {spec.task.dataset} task is a set of sequences, not one input "
                         f"series; give the drive as arrays")
-    inputs = spec.task.data().inputs
+    inputs = task_data(spec.task).inputs
     return {p: inputs for p in spec.task.inputs}
 
 
@@ -350,7 +351,7 @@ def _task_job(source: SweepSource, measures, grid, task_cols: dict, state):
     columns = {}
     if ridge_swept:
         columns["ridge"] = grid.values[:, task_cols["task.readout.ridge"]]
-    data = task.data()
+    data = task_data(task)
     splits = None
     if any(p in SPLIT_FIELDS for p in task_cols):
         splits = [split_values(t, data) for t in _point_tasks(source, grid, task_cols)]

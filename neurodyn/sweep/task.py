@@ -1,7 +1,7 @@
 """Task scores as sweep measures: every sweep point harvests its reservoir on the spec's
 ``[task]`` data, fits the readout and scores it, all inside the compiled, vmapped chunk.
 
-The readout is the one :func:`neurodyn.spec.task.train_and_score` fits (``neurodyn run``), solved
+The readout is the one :func:`neurodyn.runs.task.train_and_score` fits (``neurodyn run``), solved
 in the compiled call by the same normal equations (:mod:`neurodyn.readout.normal_equations`):
 ridge regression with an unregularised intercept, every ridge value from one eigendecomposition
 of the centred Gram matrix, several values compared by time-blocked ``folds``-fold

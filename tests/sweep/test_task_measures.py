@@ -12,7 +12,7 @@ import pytest
 import neurodyn as nd
 from neurodyn.cli import main
 from neurodyn.spec import load_spec
-from neurodyn.spec.task import train_and_score
+from neurodyn.runs.task import train_and_score
 from neurodyn.sweep import cartesian, parse_axis, sweep
 from neurodyn.sweep.task import task_chunk
 

@@ -12,7 +12,8 @@ import pytest
 import neurodyn as nd
 from neurodyn.cli import main
 from neurodyn.spec import load_spec
-from neurodyn.spec.task import train_and_score
+from neurodyn.datasets import task_data
+from neurodyn.runs.task import train_and_score
 from neurodyn.sweep import cartesian, parse_axis, sweep
 from neurodyn.sweep.task import task_chunk
 
@@ -41,7 +42,7 @@ def test_mixed_sweep_equals_task_only_and_measure_only_sweeps(tmp_path):
     spec = load_spec(SPECS / "esn_narma10.toml", overrides=SMALL)
     grid = cartesian([parse_axis("populations.reservoir.spectral_radius=0.6,1.3"),
                       parse_axis("populations.reservoir.leak=0.4,1.0")])
-    drive = {"reservoir": spec.task.data().inputs}  # the ordinary measures' run, driven by the task's input
+    drive = {"reservoir": task_data(spec.task).inputs}  # the ordinary measures' run, driven by the task's input
     tasks, others = ["nrmse", "mse"], ["mean:reservoir.x", "var:reservoir.x", "max_lyapunov"]
     before = task_chunk._cache_size()
     mixed = sweep(spec, grid, tasks + others, drive=drive, progress=False, out=tmp_path / "m.h5")
@@ -66,7 +67,7 @@ def test_mixed_sweep_from_the_cli_writes_both_kinds(tmp_path):
     spec = load_spec(SPECS / "esn_narma10.toml", overrides=SMALL)
     grid = {"populations.reservoir.leak": [0.5, 1.0]}
     alone = sweep(spec, grid, ["max_lyapunov"], progress=False, out=tmp_path / "alone.h5",
-                  drive={"reservoir": spec.task.data().inputs})  # drive "task": the task's input series
+                  drive={"reservoir": task_data(spec.task).inputs})  # drive "task": the task's input series
     np.testing.assert_allclose(results["max_lyapunov"], alone.results["max_lyapunov"], rtol=1e-12)
     undriven = sweep(spec, grid, ["max_lyapunov"], progress=False, out=tmp_path / "undriven.h5")
     assert np.all(np.abs(undriven.results["max_lyapunov"] - results["max_lyapunov"]) > 1e-3)
