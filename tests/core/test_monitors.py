@@ -108,6 +108,16 @@ def test_a_subset_run_file_keeps_the_sonata_layout_and_plots(tmp_path, capsys):
     assert "inh.population_rate" not in {f"{p}.{v}" for p, r in data["report"].items() for v in r}
     with h5py.File(path) as f:  # SONATA: the spikes of the recorded neurons, with their own ids
         assert f["spikes/exc/node_ids"].dtype == np.uint64
+    # libsonata (the reference reader) reads the subset's spikes and, after export, its report
+    import libsonata
+
+    spikes = libsonata.SpikeReader(str(path))["exc"].get_dict()
+    np.testing.assert_array_equal(spikes["node_ids"], data["spikes"]["exc"]["node_ids"])
+    assert main(["export", str(path), str(tmp_path / "sonata")]) == 0
+    frame = libsonata.ElementReportReader(str(tmp_path / "sonata" / "report_v.h5"))["exc"].get()
+    assert [node for node, _ in frame.ids] == [0, 3, 77, 159]
+    np.testing.assert_array_equal(np.asarray(frame.data), data["report"]["exc"]["v"]["data"].astype(np.float32))
+    capsys.readouterr()
     assert main(["info", str(path)]) == 0
     assert "node_ids: uint64 (4,) = [0, 3, 77, 159]" in capsys.readouterr().out
     assert main(["plot", str(path)]) == 0
