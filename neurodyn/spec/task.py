@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import jax.numpy as jnp
+import numpy as np
 
 from ..datasets.tasks import DATASETS, SEQUENCES, SERIES, dataset_kind
 from ..errors import SpecError
