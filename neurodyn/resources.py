@@ -102,7 +102,7 @@ def check_disk(path, nbytes: float, detail: str = "") -> None:
     if nbytes > free:
         raise ResourceError(f"the output {path} would take about {size_text(nbytes)}{f' ({detail})' if detail else ''}, "
                             f"more than the {size_text(free)} free there; record fewer steps (record.every, "
-                            f"record.transient) or variables ({FORCE_HINT})")
+                            f"record.transient), variables or neurons (record.neurons) ({FORCE_HINT})")
 
 
 def check_writable(path, what: str = "output file", hint: str = "give another output path") -> None:

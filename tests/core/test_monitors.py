@@ -3,6 +3,7 @@ columns and spikes of a full recording; a population rate monitor equals the bin
 a full recording; the streamed spiking statistics on a subset equal the full statistics at those
 neurons; a run file of a subset keeps the SONATA layout (node ids) and `neurodyn plot`/`info` read it."""
 
+import copy
 from pathlib import Path
 
 import h5py
@@ -139,3 +140,20 @@ def test_bad_subsets_and_rates_name_the_field(record, words):
     data["record"] = record
     with pytest.raises(SpecError, match=words.replace(".", r"\.").replace("(", r"\(")):
         build_spec(data)
+
+
+def test_a_million_neuron_spec_recording_a_subset_passes_the_disk_check():
+    # the disk estimate counts the recorded neurons: every v of 10^6 neurons over 2 * 10^6 steps is
+    # 8 TB (refused), the v of 10 of them 80 MB
+    from neurodyn.errors import ResourceError
+    from neurodyn.resources import limits
+    from neurodyn.spec import build_spec
+
+    data = {"steps": 2_000_000, "dt": 0.1, "populations": {"exc": {"model": "lif_cuba", "n": 1_000_000}},
+            "record": {"variables": ["exc.v"], "every": 1}}
+    with limits(disk=True):
+        with pytest.raises(ResourceError, match="record.neurons"):
+            build_spec(copy.deepcopy(data))
+        data["record"]["neurons"] = {"exc": "0:1000000:100000"}
+        spec = build_spec(data)
+    np.testing.assert_array_equal(spec.neurons["exc"], np.arange(0, 1_000_000, 100_000))
