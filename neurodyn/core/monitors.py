@@ -91,9 +91,9 @@ def rate_unit(time_unit: str) -> tuple[str, float]:
 def neuron_subsets(neurons: Mapping[str, Any] | None, observables: Mapping, names) -> dict[str, np.ndarray]:
     """``{observable: node indices}`` for each of ``names`` (recorded observables and spike
     sources) selected by ``neurons``, whose keys are populations (every observable ``pop.var``
-    of it) or observable names (that one); an observable not selected is recorded whole. A
-    selected observable must have one value per node (one dimension); a key that names no
-    population or observable is an error."""
+    of it) or observable names (that one); an observable not selected, or a scalar (one value
+    for the population), is recorded whole. Any other selected observable must have one value
+    per node (one dimension); a key that names no population or observable is an error."""
     if not neurons:
         return {}
     if not isinstance(neurons, Mapping):
@@ -109,6 +109,8 @@ def neuron_subsets(neurons: Mapping[str, Any] | None, observables: Mapping, name
         if key is None:
             continue
         shape = np.shape(observables[name])
+        if not shape:  # one value for the whole population: recorded as it is
+            continue
         if len(shape) != 1:
             raise SpecError(f"neurons.{key}: observable {name!r} has shape {shape}; a subset selects nodes of "
                             f"observables with one value per node")

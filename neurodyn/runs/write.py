@@ -17,7 +17,7 @@ import numpy as np
 
 from .._version import __version__
 from ..core.model import step_times
-from ..core.monitors import RATE, population_of, rate_unit
+from ..core.monitors import RATE, neuron_subsets, rate_unit
 from ..diagnostics.streaming import StreamingDiagnostics
 from ..errors import DivergenceError, Interrupted, SpecError
 from ..io.hdf5 import RunWriter
@@ -54,8 +54,7 @@ def recorded_layout(spec, obs) -> tuple[dict, dict, dict, dict]:
     recorded on a subset (``record.neurons``), and the recorded node count of each observable
     of a subset (spike sources included)."""
     rate_unit_ = rate_unit(spec.time_unit)[0]
-    node_ids = {n: np.asarray(spec.neurons[population_of(n)], np.uint64)
-                for n in (*spec.record, *spec.spikes) if population_of(n) in spec.neurons}
+    node_ids = {n: idx.astype(np.uint64) for n, idx in neuron_subsets(spec.neurons, obs, (*spec.record, *spec.spikes)).items()}
     shapes = {n: (len(node_ids[n]),) if n in node_ids else tuple(obs[n].shape) for n in spec.record}
     units = {n: spec.units.get(n, "1") for n in spec.record}
     for pop in spec.rates:

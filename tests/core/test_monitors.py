@@ -157,3 +157,19 @@ def test_a_million_neuron_spec_recording_a_subset_passes_the_disk_check():
         data["record"]["neurons"] = {"exc": "0:1000000:100000"}
         spec = build_spec(data)
     np.testing.assert_array_equal(spec.neurons["exc"], np.arange(0, 1_000_000, 100_000))
+
+
+def test_a_subset_records_scalar_observables_of_the_population_whole(tmp_path):
+    # the Kuramoto order parameter r and phase psi are one value for the population
+    from neurodyn.spec import build_spec
+
+    data = {"steps": 200, "dt": 0.05, "populations": {"osc": {"model": "kuramoto", "n": 50, "coupling": 2.0}},
+            "record": {"variables": ["osc.theta", "osc.r"], "neurons": {"osc": "0:50:10"}}}
+    spec = build_spec(data)
+    sub, full = spec.simulate(), simulate(spec.model, 200, state=spec.state, record=("osc.theta", "osc.r"))
+    np.testing.assert_array_equal(sub["osc.theta"], full["osc.theta"][:, ::10])
+    np.testing.assert_array_equal(sub["osc.r"], full["osc.r"])
+    assert "osc.r" not in sub.node_ids and sub["osc.r"].shape == (200,)
+    data = load(spec.run(tmp_path / "osc.h5").path)
+    np.testing.assert_array_equal(data["report"]["osc"]["theta"]["node_ids"], [0, 10, 20, 30, 40])
+    np.testing.assert_array_equal(data["report"]["osc"]["r"]["data"][:, 0], full["osc.r"])
