@@ -114,8 +114,9 @@ class Checkpoint:
             when the run is stopped (``should_stop``). Checkpoints are written at chunk
             boundaries (``chunk=`` of simulate), at the first one after the interval.
         identity: what the caller says the run is (``neurodyn run``: its canonical spec, seed,
-            steps, precision and version); :func:`neurodyn.simulate` adds the run's settings,
-            and, when this is empty, the model's and initial state's values.
+            steps, precision and version); :func:`neurodyn.simulate` adds the run's settings
+            (steps, recording, chunk-independent options) and the model's and initial state's
+            values (:func:`run_identity`).
         remove_when_done: delete the file when the run completes (the run layer deletes it itself
             once the output file is written).
         log: receives one line when the run resumes from the file.
