@@ -28,6 +28,7 @@ SMALL_RUNS = {
     "cobahh": ["--steps", "300", "--set", "populations.exc.n=400", "--set", "populations.inh.n=100"],
     "coba_ei_equations": ["--steps", "600", "--set", "populations.exc.n=800", "--set", "populations.inh.n=200"],
     "cuba_ei_equations": ["--steps", "600", "--set", "populations.exc.n=800", "--set", "populations.inh.n=200"],
+    "lif_fi_curve": ["--steps", "2000"],
     "izhikevich_network": ["--steps", "400", "--set", "populations.exc.n=200", "--set", "populations.inh.n=50"],
     # reservoir tasks: harvest, train and score a readout (smaller reservoirs and splits)
     "esn_mackey_glass": ["--steps", "1500", "--set", "populations.reservoir.n=100", "--set", "task.washout=200",

@@ -153,3 +153,24 @@ def test_an_amplitude_sweep_is_one_compiled_call_without_rebuilding(tmp_path):
 
 def _spike_count(recs):
     return {"count": recs["cell.spike"].sum()}
+
+
+def test_the_bundled_fi_curve_spec_fires_at_the_analytic_rates():
+    # models/lif_fi_curve.toml: 20 neurons, step currents 0..38 mV from t = 0, 1 s; the first
+    # spike after T - t_ref (from rest, not refractory), then one every T: the streamed rate is that
+    # count per second, within one spike (each crossing lands on the next step)
+    from pathlib import Path
+
+    from neurodyn.spec import load_spec
+
+    spec = load_spec(Path(__file__).resolve().parents[2] / "models" / "lif_fi_curve.toml")
+    traj = spec.simulate()
+    rate = traj.diagnostics["cell.rate"][0]
+    amplitudes = 2.0 * np.arange(20)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        period = T_REF + TAU * np.log(amplitudes / (amplitudes - (V_TH - V_REST)))
+        expected = np.where(amplitudes > V_TH - V_REST, np.floor((1000.0 - (period - T_REF)) / period) + 1, 0.0)
+    np.testing.assert_allclose(rate, expected, atol=1.0)
+    assert rate[5] == 0 and rate[6] > 20  # the rheobase lies between 10 and 12 mV
+    # the population rate monitor: the spikes of all 20 per 1 ms interval, in Hz
+    assert traj.data["cell.population_rate"].mean() == pytest.approx(rate.mean(), rel=1e-6)
