@@ -30,8 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"neurodyn {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a TOML model spec and write HDF5")
-    r.add_argument("spec", help="model spec file (TOML), e.g. models/chialvo_ring_star.toml, or a run file "
-                                "(HDF5) of neurodyn run, to run its stored spec again")
+    r.add_argument("spec", nargs="?", help="model spec file (TOML), e.g. models/chialvo_ring_star.toml, or a run "
+                                           "file (HDF5) of neurodyn run, to run its stored spec again (optional "
+                                           "with --resume: the checkpoint's own spec)")
     r.add_argument("--out", help="output HDF5 path (default hdf5_outputs/<spec name>.h5; for a run file "
                                  "FILE.h5: FILE.rerun.h5 beside it, never FILE.h5 itself)")
     r.add_argument("--steps", type=int, help="number of steps (overrides the spec)")
@@ -89,12 +90,13 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load_spec(path, *, force: bool = False, output_file: bool = False, **changes):
+def _load_spec(path, *, force: bool = False, output_file: bool = False, stored=None, **changes):
     """Read a spec with its command-line changes, switch the process to its precision, build it.
 
     Unless ``force``, populations and graphs whose estimated size exceeds the available memory
     are refused before they are allocated, and (``output_file``: the run writes the spec's output)
-    the run's memory and output size are checked (:mod:`neurodyn.resources`).
+    the run's memory and output size are checked (:mod:`neurodyn.resources`). ``stored``: the
+    ``(data, text, overrides)`` of a checkpoint's spec, instead of a file.
 
     The command line is the entry point that owns the process, so it turns float64 on here; a
     float32 spec builds float32 arrays either way, and 64-bit mode is never turned off for it
@@ -106,12 +108,12 @@ def _load_spec(path, *, force: bool = False, output_file: bool = False, **change
 
     _check_options(changes)
     try:
-        data, text = read_spec(path, **changes)
+        data, text = stored[:2] if stored is not None else read_spec(path, **changes)
         if requested_precision(data) == "float64":
             set_precision("float64")
         memory = None if force else available_memory()
         with limits(memory, disk=output_file and not force):
-            spec = build_spec(data, text, overrides=changes.get("overrides", ()))
+            spec = build_spec(data, text, overrides=stored[2] if stored is not None else changes.get("overrides", ()))
             if output_file:
                 check_outputs(spec)  # before anything is computed, even with --force
             if output_file and not force:
@@ -170,10 +172,12 @@ def cmd_run(args) -> int:
     """``neurodyn run``: validate the spec, check the memory and disk it needs, run it into its
     HDF5 file (:func:`neurodyn.runs.run_spec`, stopping cleanly on SIGINT/SIGTERM), print a summary."""
     from .runs import run_spec, spec_checkpoint
+    from .runs.checkpoint import stored_spec
 
     with stop_requested() as stop:
-        spec = _load_spec(args.spec, force=args.force, output_file=True, overrides=args.overrides, steps=args.steps,
-                          seed=args.seed, output=args.out)
+        stored = None if args.spec is not None else stored_spec(args.resume)
+        spec = _load_spec(args.spec, force=args.force, output_file=True, stored=stored, overrides=args.overrides,
+                          steps=args.steps, seed=args.seed, output=args.out)
         def log(line: str) -> None:
             print(f"neurodyn: {line}", file=sys.stderr)
 
@@ -414,9 +418,24 @@ def console() -> None:
     sys.exit(status)
 
 
+def _check_spec_less(parser, args) -> None:
+    """``neurodyn run`` without a spec: only ``--resume CHECKPOINT``, which runs the checkpoint's
+    own spec unchanged (argparse's one-line error and exit 2 otherwise)."""
+    if args.resume is None:
+        parser.error("the following arguments are required: spec (or --resume CHECKPOINT, to resume its run)")
+    given = [o for o, v in (("--set", args.overrides), ("--steps", args.steps), ("--seed", args.seed),
+                            ("--out", args.out)) if v]
+    if given:
+        parser.error(f"--resume without a spec resumes the checkpoint's own run; {given[0]} cannot change it "
+                     f"(give the spec too, or leave {given[0]} out)")
+
+
 def main(argv=None, *, restore_signals: bool = True) -> int:
     """The command line; returns the exit status (2 on bad input, 130 when interrupted)."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "run" and args.spec is None:
+        _check_spec_less(parser, args)
     command = {"run": cmd_run, "info": cmd_info, "export": cmd_export, "sweep": cmd_sweep,
                "plot": cmd_plot}[args.command]
     try:

@@ -10,7 +10,8 @@ memory and the arrays of the run's writer) and the identity of the run (:func:`r
 Layout::
 
     /checkpoint             attrs: format, identity, step, samples, version, typed (JSON list of the
-                            state leaves that are typed PRNG keys), checksums (JSON)
+                            state leaves that are typed PRNG keys), meta (JSON: what the caller
+                            stores to describe the run, e.g. its spec), checksums (JSON)
     /checkpoint/state/<i>   state leaf i (the flattening order of the model's state)
     /checkpoint/carries/<i> observer carry leaf i
     /checkpoint/records/... the recording so far (``kept/...``: the trajectory kept in memory,
@@ -43,7 +44,7 @@ from ..errors import OutputError, SpecError
 from ..files import atomic_write, ensure_space, remove_stale_temporaries
 
 FORMAT = "neurodyn-run-checkpoint-1"
-ATTRS = ("format", "identity", "step", "samples", "version", "typed")
+ATTRS = ("format", "identity", "step", "samples", "version", "typed", "meta")
 # what h5py and HDF5 raise on a damaged file (structure, types, addresses)
 DAMAGE = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError, UnicodeDecodeError)
 _UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
@@ -120,13 +121,16 @@ class Checkpoint:
         remove_when_done: delete the file when the run completes (the run layer deletes it itself
             once the output file is written).
         log: receives one line when the run resumes from the file.
+        meta: stored with the checkpoint (JSON-serialisable), read back by :func:`read_meta`
+            (``neurodyn run``: the spec, to resume without naming it).
     """
 
     def __init__(self, path, every=None, *, identity: str = "", remove_when_done: bool = True,
-                 log: Callable[[str], None] | None = None):
+                 log: Callable[[str], None] | None = None, meta: dict | None = None):
         self.path = Path(path)
         self.seconds, self.steps = (None, None) if every is None else parse_interval(every)
         self.identity, self.remove_when_done, self.log = str(identity), remove_when_done, log
+        self.meta = json.dumps(meta or {})
         self.written = 0  # checkpoints written by this process
         self.removed = remove_stale_temporaries(self.path)  # [(file, pid)] left by a run killed while writing
         self._last_time, self._last_step = time.monotonic(), 0
@@ -154,7 +158,7 @@ class Checkpoint:
                 g = f.create_group("checkpoint")
                 g.attrs.update(format=FORMAT, identity=identity, step=int(snapshot.step),
                                samples=int(snapshot.samples), version=__version__,
-                               typed=json.dumps([i for i, x in enumerate(leaves) if _typed(x)]))
+                               typed=json.dumps([i for i, x in enumerate(leaves) if _typed(x)]), meta=self.meta)
                 for i, x in enumerate(leaves):
                     g.create_dataset(f"state/{i}", data=_raw(x))
                 g.create_group("carries")
@@ -183,6 +187,23 @@ class Checkpoint:
     def remove(self) -> None:
         """Delete the checkpoint file (missing is fine)."""
         self.path.unlink(missing_ok=True)
+
+
+def read_meta(path) -> dict:
+    """The ``meta`` stored with a checkpoint, after verifying the file (its bytes and every
+    array; not which run it belongs to)."""
+    path = Path(path)
+    if not path.is_file():
+        raise OutputError(f"no such checkpoint: {path}")
+    check_sealed(path, FORMAT)
+    try:
+        with h5py.File(path, "r") as f:
+            _snapshot(f, path, None, None, None)
+            return json.loads(f["checkpoint"].attrs["meta"])
+    except OutputError:
+        raise
+    except DAMAGE as e:
+        raise _damaged(path, " ".join(str(e).split()) or type(e).__name__) from None
 
 
 def _attrs_digest(attrs) -> str:
@@ -228,7 +249,7 @@ def _snapshot(f, path: Path, identity: str, state_like, carries_like) -> Snapsho
         raise _damaged(path, "its step and identity attributes do not match the checksum written with them"
                        if name == "attrs" else f"/checkpoint/{name} is {why}" if why != "changed" else
                        f"/checkpoint/{name} does not match the checksum written with it")
-    if g.attrs["identity"] != identity:
+    if identity is not None and g.attrs["identity"] != identity:
         raise OutputError(f"checkpoint {path} belongs to another run (its spec, seed, steps, precision, recording "
                           f"or neurodyn version differ); it is not resumed (run the command that wrote it, or "
                           f"delete it to start over)")

@@ -134,6 +134,22 @@ def test_a_stopped_plain_run_keeps_its_partial_file_and_resumes_from_its_checkpo
     assert not checkpoint.exists()
 
 
+def test_resume_without_the_spec_runs_the_checkpoints_own_spec_into_its_own_output(stopped_coba, tmp_path,
+                                                                                     monkeypatch, capsys):
+    checkpoint = tmp_path / "moved.checkpoint.h5"
+    checkpoint.write_bytes((stopped_coba / "coba.checkpoint.h5").read_bytes())
+    monkeypatch.chdir(tmp_path)  # another folder: the output is where the stopped run was writing
+    for argv, message in ((["--resume", str(checkpoint), "--steps", "3000"], "--steps cannot change it"),
+                          ([], "required: spec (or --resume CHECKPOINT")):
+        with pytest.raises(SystemExit) as stop:
+            main(["run", *argv])
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and message in err, err
+    assert main(["run", "--resume", str(checkpoint), "--quiet"]) == 0
+    _assert_same_run(stopped_coba / "coba.h5", stopped_coba / "reference.h5")
+    assert not checkpoint.exists() and list(tmp_path.iterdir()) == []
+
+
 def test_a_checkpoint_of_another_spec_is_refused_with_one_line(stopped_coba, tmp_path, capsys):
     checkpoint = stopped_coba / "coba.checkpoint.h5"
     before = checkpoint.read_bytes()
