@@ -440,12 +440,14 @@ def main(argv=None, *, restore_signals: bool = True) -> int:
                "plot": cmd_plot}[args.command]
     try:
         if args.command in ("run", "sweep"):
-            from .compile_cache import enable_compilation_cache
-
-            enable_compilation_cache()  # a spec run again loads its compiled programs (results identical)
             # run and sweep stop at their own checks; a signal after the last one (while the file
-            # is closed and the summary printed) is ignored: the work is complete
+            # is closed and the summary printed) is ignored: the work is complete. The handlers go in
+            # first: the cache imports JAX (seconds), and a KeyboardInterrupt raised meanwhile can land
+            # in JAX's gc callback, which swallows it (the run then went on to exit 0)
             with stop_requested(restore=restore_signals):
+                from .compile_cache import enable_compilation_cache
+
+                enable_compilation_cache()  # a spec run again loads its compiled programs (results identical)
                 return command(args)
         return command(args)
     except Interrupted as e:

@@ -24,6 +24,7 @@ from neurodyn.io import load
 ROOT = Path(__file__).resolve().parents[1]
 KURAMOTO = ROOT / "models" / "kuramoto_all_to_all.toml"
 RING_STAR = ROOT / "models" / "chialvo_ring_star.toml"
+COBA = ROOT / "models" / "coba_ei.toml"
 EXE = shutil.which("neurodyn") or str(Path(sys.executable).parent / "neurodyn")
 # small, many chunks (one HDF5 write every 200 steps), long enough never to finish on its own
 RUN = ["--set", "populations.oscillators.n=200", "--set", "chunk=200"]
@@ -191,9 +192,13 @@ def test_a_signal_during_start_up_exits_130_without_a_traceback(tmp_path):
     Python itself starts (its site module, before the first line of neurodyn runs) is not
     neurodyn's to handle: such a sample is left out, and the later ones must be neurodyn's."""
     procs = []
-    for delay in (0.3, 1.5, 4.0):
-        out = tmp_path / f"k{delay}.h5"
-        procs.append((delay, out, subprocess.Popen([EXE, "run", str(KURAMOTO), *RUN, "--steps", "2000000",
+    # the COBA network's spec takes seconds to build (its connectivity): a signal 2 s in lands in
+    # the build; one at 1.5 s landed while the compile cache imported JAX, before the handlers were
+    # in place, and JAX's gc callback swallowed the KeyboardInterrupt (the run went on to exit 0)
+    runs = [(0.3, KURAMOTO, RUN), (1.5, KURAMOTO, RUN), (4.0, KURAMOTO, RUN), (2.0, COBA, [])]
+    for delay, spec, extra in runs:
+        out = tmp_path / f"{spec.stem}{delay}.h5"
+        procs.append((delay, out, subprocess.Popen([EXE, "run", str(spec), *extra, "--steps", "2000000",
                                                     "--out", str(out)], stdout=subprocess.PIPE,
                                                    stderr=subprocess.PIPE, text=True)))
     start = time.monotonic()
