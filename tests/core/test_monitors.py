@@ -173,3 +173,14 @@ def test_a_subset_records_scalar_observables_of_the_population_whole(tmp_path):
     data = load(spec.run(tmp_path / "osc.h5").path)
     np.testing.assert_array_equal(data["report"]["osc"]["theta"]["node_ids"], [0, 10, 20, 30, 40])
     np.testing.assert_array_equal(data["report"]["osc"]["r"]["data"][:, 0], full["osc.r"])
+
+
+def test_a_subset_trajectory_saved_from_python_keeps_its_node_ids(runs, tmp_path):
+    from neurodyn.runs import save
+
+    _, sub = runs
+    data = load(save(sub, tmp_path / "sub.h5"))
+    np.testing.assert_array_equal(data["report"]["exc"]["v"]["node_ids"], [0, 3, 77, 159])
+    np.testing.assert_array_equal(data["report"]["exc"]["v"]["data"], sub["exc.v"])
+    assert data["report"]["inh"]["population_rate"]["units"] == "Hz"
+    np.testing.assert_array_equal(data["spikes"]["inh"]["node_ids"], sub.spikes["inh.spike"][1])
