@@ -184,6 +184,12 @@ def test_a_task_run_stops_on_a_signal_and_keeps_the_earlier_files(tmp_path):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("neurodyn: interrupted:"), err
     assert {p: _digest(p) for p in (out, trained)} == before
+    partial = tmp_path / "task.partial.h5"
+    # a signal during the harvest or training keeps the states harvested until then; one before it, nothing
+    assert partial.exists() == ("harvested states are in" in err), err
+    if partial.exists():
+        with h5py.File(partial) as f:
+            assert f["neurodyn"].attrs["status"] == "interrupted" and f["harvest/states"].shape[1] == 100
 
 
 def test_a_signal_during_start_up_exits_130_without_a_traceback(tmp_path):

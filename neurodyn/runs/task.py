@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..core.loop import initial_state
+from ..core.loop import initial_state, iterate
 from ..core.model import step_times
 from ..datasets.tasks import SEQUENCES, SERIES, TaskData, task_data
 from ..errors import Interrupted
@@ -46,29 +47,44 @@ def run_task(spec, out=None, *, should_stop: Callable[[], bool] | None = None):
     :class:`~neurodyn.runs.RunResult` whose ``task`` is the
     :class:`TaskResult`.
 
-    ``should_stop`` is checked before the harvest, after it and after training: when it
-    returns True the task stops with :class:`~neurodyn.errors.Interrupted` before anything is
-    written, so earlier files of the same name are left as they were.
+    ``should_stop`` is checked before the harvest, between the blocks of a series' harvest
+    (:func:`harvest_series`), after it and after training: when it returns True the task stops
+    with :class:`~neurodyn.errors.Interrupted`. Nothing was computed before the harvest, so
+    nothing is written then; later, the states harvested until then (and the recorded
+    observables among them) are kept in ``<stem>.partial.h5`` (``status = "interrupted"``,
+    ``/harvest/states``), which the message names. The run and trained files of a complete
+    earlier run are never replaced.
     """
     from .write import RunResult, _stopped, spec_writer
 
-    def check(stage: str) -> None:
-        if should_stop is not None and should_stop():
-            raise Interrupted(f"{_stopped(should_stop)} {stage}; nothing was written (earlier files are untouched)")
-
     task = spec.task
     t0 = time.perf_counter()
-    check("before the task's harvest")
+    if should_stop is not None and should_stop():
+        raise Interrupted(f"{_stopped(should_stop)} before the task's harvest; nothing was computed or written "
+                          f"(earlier files are untouched)")
     data = task_data(task)
     names = task.features + tuple(n for n in spec.record if n not in task.features)
     obs = jax.eval_shape(spec.model.observe, spec.state)
     sizes = {n: int(np.prod(obs[n].shape)) for n in names}
     offsets = dict(zip(names, np.cumsum([0, *sizes.values()])[:-1].tolist()))
-    harvested = harvest_task(spec.model, spec.state, task, data.inputs, spec.dt, names)
-    check("after the task's harvest")
+
+    def stop_keeping(harvested, stage: str) -> None:
+        if should_stop is None or not should_stop():
+            return
+        path = _write_partial(spec, out, harvested, data, offsets, sizes, f"{_stopped(should_stop)} {stage}")
+        raise Interrupted(f"{_stopped(should_stop)} {stage}; the {len(harvested):,} harvested states are in {path} "
+                          f"(no readout was saved; earlier complete files are untouched)", steps=len(harvested))
+
+    if task.kind == SERIES:
+        harvested, done = harvest_series(spec.model, spec.state, task, data.inputs, spec.dt, names, should_stop)
+        if done < len(data.inputs):
+            stop_keeping(harvested, f"during the task's harvest, after {done:,} of {len(data.inputs):,} steps")
+    else:
+        harvested = harvest_task(spec.model, spec.state, task, data.inputs, spec.dt, names)
+    stop_keeping(harvested, "after the task's harvest")
     n_features = sum(sizes[n] for n in task.features)
     result = train_and_score(spec.model, spec.state, task, spec.dt, data, harvested[..., :n_features])
-    check("after training the readout")
+    stop_keeping(harvested, "after training the readout")
     # the report: every step of the series, or of the first test sequence
     report = harvested if task.kind == SERIES else harvested[data.n_train]
     wall = time.perf_counter() - t0
@@ -121,6 +137,78 @@ def harvest_task(model, state, task: Task, inputs: np.ndarray, dt: float, names:
         return np.asarray(_states(model, state, u, dt, u.shape[0], task.inputs, names), float)
     run = jax.vmap(_states, in_axes=(None, None, 0, None, None, None, None))
     return np.asarray(run(model, state, u, dt, u.shape[1], task.inputs, names), float)
+
+
+HARVEST_BLOCKS = 20  # a series' harvest is checked for a stop this many times
+MIN_BLOCK = 10_000  # steps; shorter series are harvested in one call
+
+
+@partial(jax.jit, static_argnames=("length", "into", "names"))
+def _harvest_block(model, state, inputs, dt, start, length: int, into, names):
+    """``(final state, (length, F) features)`` of ``length`` steps from absolute step ``start``,
+    row ``i`` of ``inputs`` (the whole series) driving step ``i`` of every population ``into``."""
+    drive = {port: inputs for port in into}
+
+    def features(new, i):
+        obs = model.observe(new)
+        return jnp.concatenate([jnp.ravel(obs[n]) for n in names])
+
+    return iterate(model, state, drive, dt, start, length, features)
+
+
+def harvest_series(model, state, task: Task, inputs: np.ndarray, dt: float, names: tuple | None = None,
+                   should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, int]:
+    """The states of :func:`harvest_task` for a series (``inputs`` ``(T, d)``), harvested in
+    about :data:`HARVEST_BLOCKS` equal blocks of at least :data:`MIN_BLOCK` steps (one compiled
+    program: the last block runs on zero input past the end and its extra rows are dropped),
+    ``should_stop`` checked between them. Every step is the one :func:`harvest_task` takes (the
+    same state, input row and time), so the states are the same. Returns ``(states, steps
+    done)``: ``(T, F)`` and ``T``, or the first ``done`` rows when ``should_stop`` stopped it."""
+    names = task.features if names is None else tuple(names)
+    state = initial_state(model, state)
+    total = len(inputs)
+    length = min(total, max(MIN_BLOCK, -(-total // HARVEST_BLOCKS)))
+    n_blocks = -(-total // length)
+    u = np.zeros((n_blocks * length, *np.shape(inputs)[1:]))
+    u[:total] = inputs
+    u = jnp.asarray(u, jnp.result_type(float))
+    parts, done = [], 0
+    for b in range(n_blocks):
+        if b and should_stop is not None and should_stop():
+            break
+        state, block = _harvest_block(model, state, u, dt, jnp.asarray(b * length, jnp.int32), length,
+                                      tuple(task.inputs), names)
+        parts.append(np.asarray(block, float))
+        done = min(total, done + length)
+    return np.concatenate(parts)[:done], done
+
+
+def _write_partial(spec, out, harvested, data: TaskData, offsets: dict, sizes: dict, reason: str) -> Path:
+    """``<stem>.partial.h5`` of a task run stopped after harvesting ``harvested`` (the states of
+    its first steps, or of every sequence): the recorded observables among them as a run file's
+    report, and the states themselves (with the inputs of a series) in ``/harvest``."""
+    from .write import spec_writer
+
+    series = data.kind == SERIES
+    writer = spec_writer(spec, out)
+    writer.time_start = float(step_times(spec.transient + 1, spec.dt))
+    writer.time_step = float(step_times(spec.every, spec.dt))
+    try:
+        report = harvested if series else harvested[data.n_train]
+        if spec.record and len(report) > spec.transient:
+            writer.append(None, {n: report[spec.transient::spec.every, offsets[n]:offsets[n] + sizes[n]]
+                                 for n in spec.record}, {})
+        group = writer.file.create_group("harvest")
+        # uncompressed: a stopped run should end soon (gzip took 20 s for 160,000 x 100 states under load)
+        group.create_dataset("states", data=harvested)
+        if series:
+            group.create_dataset("inputs", data=np.asarray(data.inputs[:len(harvested)]))
+        group.attrs["observables"] = json.dumps(list(offsets))
+        group.attrs["alignment"] = "row t: the state after consuming input t"
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close("interrupted", stopped_step=len(harvested) if series else 0, message=reason)
 
 
 def regression_scores(prediction, target, metrics) -> dict:
