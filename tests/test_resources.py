@@ -85,6 +85,30 @@ def test_huge_sizes_are_refused_in_one_line_before_anything_is_allocated(workdir
     assert not (workdir / "hdf5_outputs").exists()
 
 
+@pytest.mark.parametrize("spec,n_exc,n_inh,count", [
+    # fixed fan-out: 40,000 x 64 exc -> exc synapses (48 B each: 123 MB)
+    (str(ROOT / "models" / "coba_ei_fixed_fanout.toml"), 40000, 10000, "2,560,000"),
+    # p = 0.02 of 16,000^2 pairs
+    (COBA, 16000, 4000, "5,120,000"),
+])
+def test_spiking_connectivity_is_checked_before_it_is_built(workdir, capsys, monkeypatch, spec, n_exc, n_inh, count):
+    """Issue 19 (7): coba_ei_fixed_fanout with 40M + 10M neurons (and coba_ei at 200k) built its
+    synapses past 4 GB with no message; here scaled down to a 100 MB limit, and any synapse
+    drawn before the check fails the test."""
+    import neurodyn.models.synapses as synapses
+
+    def built(*args, **kwargs):
+        raise AssertionError("synapses drawn before the memory check")
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 100 * 10**6)
+    for rule in ("fixed_fanout", "fixed_probability", "from_coo"):
+        monkeypatch.setattr(synapses.SynapseCSR, rule, classmethod(built))
+    assert main(["run", spec, "--set", f"populations.exc.n={n_exc}", "--set", f"populations.inh.n={n_inh}",
+                 "--set", "record.variables=[]"]) == 2
+    assert (f"couplings.ee: the spiking projection exc -> exc (about {count} synapses) needs about"
+            in _error(capsys))
+
+
 def test_floats_where_integers_are_required_and_sizes_in_files(workdir, capsys, monkeypatch):
     text = Path(RING_STAR).read_text()
     for bad, message in (("n = 1e20", "populations.neurons.n: expected an integer, got float 1e+20"),

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..core.simulate import MAX_STEPS
-from ..errors import SpecError
+from ..errors import ResourceError, SpecError
 from ..precision import PRECISIONS, check_representable, x64_enabled
 from ..models import MODELS, PROJECTIONS  # the registries, filled by importing the models
 from ..models.timescales import check_time_step
@@ -220,8 +220,13 @@ def build_spec(data: dict, text: str = "", overrides=()) -> RunSpec:
         sizes[pname] = values["n"]
     check_time_step(run["dt"], populations)
 
-    projections = {name: PROJECTIONS.build(f"couplings.{name}", table, context={"models": populations, "dtype": dtype})
-                   for name, table in check_table("couplings", data.get("couplings", {})).items()}
+    projections = {}
+    for name, table in check_table("couplings", data.get("couplings", {})).items():
+        try:
+            projections[name] = PROJECTIONS.build(f"couplings.{name}", table,
+                                                  context={"models": populations, "dtype": dtype})
+        except ResourceError as e:  # its synapses or delay buffer would not fit: name the table
+            raise ResourceError(f"couplings.{name}: {e}") from None
     if run["order"] is not None and sorted(run["order"]) != sorted(populations):
         raise SpecError(f"order: must name every population once ({', '.join(populations)}), got {run['order']}")
     model = Network(populations, projections, order=tuple(run["order"]) if run["order"] is not None else None)
