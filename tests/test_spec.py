@@ -80,7 +80,7 @@ def test_every_registered_projection_builds_from_its_example_and_runs(name):
     # the projection examples couple a population named "neurons" of 4 Chialvo neurons (spiking
     # projections: 4 LIF neurons)
     coupling = {"kind": name, **PROJECTIONS[name].example}
-    spiking = name in ("spiking", "poisson")  # the Poisson drive too: its rate is in Hz (a model in ms)
+    spiking = name in ("spiking", "poisson", "current")  # the Poisson drive and currents too: a model in ms
     population = {"model": "lif", "n": 4, "i_ext": 30.0} if spiking else {"model": "chialvo", "n": 4}
     spec = build_spec(_spec({"neurons": population}, {"c": coupling}))
     assert isinstance(spec.model.projections["c"], PROJECTIONS[name].cls)
