@@ -199,6 +199,7 @@ def test_outputs_are_checked_before_computing(read_only, capsys, monkeypatch):
 
     monkeypatch.setattr(task, "run_task", computed)
     monkeypatch.setattr(task, "harvest_task", computed)
+    monkeypatch.setattr(task, "harvest_series", computed)
     monkeypatch.setattr(task, "train_and_score", computed)
     assert main(["run", str(NARMA), "--set", "populations.reservoir.n=20", "--out",
                  str(read_only / "task.h5")]) == 2
