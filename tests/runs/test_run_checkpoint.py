@@ -223,3 +223,12 @@ def test_streamed_diagnostics_resume_their_running_sums(tmp_path):
     with h5py.File(tmp_path / "k.h5", "r") as f:
         assert f["diagnostics/cross_correlation"].shape == (40, 40)
         assert f["diagnostics/order_parameter"].shape == (300,)
+
+
+def test_a_task_spec_cannot_be_checkpointed(tmp_path, capsys):
+    narma = ROOT / "models" / "esn_narma10.toml"
+    assert main(["run", str(narma), "--set", "populations.reservoir.n=100", "--out", str(tmp_path / "t.h5"),
+                 "--checkpoint-every", "60s"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a spec with a [task] cannot be checkpointed" in err, err
+    assert list(tmp_path.iterdir()) == []
