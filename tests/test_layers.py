@@ -17,7 +17,7 @@ PACKAGE = ROOT / "neurodyn"
 # list, never from its row's other packages or from below (docs/architecture.md, "Layers")
 LAYERS = [
     ("errors", "_version"),
-    ("pytree", "schema", "precision", "resources", "signals", "files", "checksum"),
+    ("pytree", "schema", "precision", "resources", "signals", "files", "checksum", "compile_cache"),
     ("ops",),
     ("connectivity",),
     ("core",),
@@ -30,7 +30,8 @@ LAYERS = [
     ("cli", "__main__", "__init__"),
 ]
 RANK = {name: i for i, row in enumerate(LAYERS) for name in row}
-BASE = {"errors", "_version", "pytree", "schema", "precision", "resources", "signals", "files", "checksum"}
+BASE = {"errors", "_version", "pytree", "schema", "precision", "resources", "signals", "files", "checksum",
+        "compile_cache"}
 
 # upward imports not yet removed (issue 18); each entry must still exist, so the list only shrinks
 KNOWN: set[tuple[str, str]] = set()
