@@ -87,9 +87,10 @@ class Spikes(Observer):
         obs = model.observe(state)
         cur = tuple(obs[n] for n in self.crossing)
         spk = tuple((p < th) & (c >= th) for p, c, th in zip(prev, cur, thresholds))
-        spk = dict(zip((*self.crossing, *self.events), spk + tuple(obs[n].astype(bool) for n in self.events)))
-        words = tuple(pack_bits(x[chosen[n]] if n in chosen else x) for n, x in spk.items())
-        counts = tuple(jnp.sum(spk[n], dtype=jnp.int32) for n in self.rates)
+        spk = spk + tuple(obs[n].astype(bool) for n in self.events)
+        sources = (*self.crossing, *self.events)
+        words = tuple(pack_bits(x[chosen[n]] if n in chosen else x) for n, x in zip(sources, spk))
+        counts = tuple(jnp.sum(spk[sources.index(n)], dtype=jnp.int32) for n in self.rates)
         return (thresholds, cur, chosen), (words, counts)
 
     def block(self, carry, model, state, i, outputs):
