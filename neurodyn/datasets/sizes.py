@@ -16,11 +16,10 @@ import inspect
 from typing import NamedTuple
 
 from ..resources import check_memory
-from .chaotic import mackey_glass
+from .chaotic import henon, lorenz, mackey_glass
 
 FLOAT = 8  # bytes of a float64 value
 COPIES = 3  # device output, host copy, and the (input, target) pair cut from it
-LORENZ_TRANSIENT, HENON_TRANSIENT = 1000, 100  # the samples lorenz() and henon() discard
 DIGITS_IMAGES, DIGITS_PIXELS = 1797, 64
 
 
@@ -33,15 +32,17 @@ class Term(NamedTuple):
     nbytes: float
 
 
-def _mackey_glass_default(name: str) -> float:
-    return inspect.signature(mackey_glass).parameters[name].default
+def _default(generator, name: str):
+    """A generator's default for ``name`` (the transient a spec cannot change, Mackey-Glass's defaults)."""
+    return inspect.signature(generator).parameters[name].default
 
 
-def _samples(transient: float, n_samples: int, horizon: int, width: int) -> Term:
+def _samples(transient: float, n_samples: int, horizon: int, width: int, fixed_transient: bool = False) -> Term:
     """The series (``transient + n_samples + horizon`` samples of ``width`` values), named after
-    the largest of the three counts."""
+    the largest of the three counts (of the other two where the spec cannot set the transient)."""
     total = transient + n_samples + horizon
-    field = max((transient, "transient"), (n_samples, "steps"), (horizon, "horizon"))[1]
+    counts = [(n_samples, "steps"), (horizon, "horizon")] + ([] if fixed_transient else [(transient, "transient")])
+    field = max(counts)[1]
     return Term(field, f"{total:,.0f} samples of the series ({transient:,.0f} transient + {n_samples:,} + "
                        f"horizon {horizon:,})", COPIES * FLOAT * width * total)
 
@@ -54,18 +55,18 @@ def dataset_terms(kind: str, values: dict, n_samples: int) -> list[Term]:
         tau, dt, every = values["tau"], values["dt"], values["sample_every"]
         delay, grid = tau / dt, every / dt
         # the buffer grows with tau / dt: name whichever of the two is further from its default
-        tau_off = tau / _mackey_glass_default("tau")
-        dt_off = _mackey_glass_default("dt") / dt
+        tau_off = tau / _default(mackey_glass, "tau")
+        dt_off = _default(mackey_glass, "dt") / dt
         return [Term("tau" if tau_off >= dt_off else "dt", f"the delay buffer of tau / dt = {tau:g} / {dt:g} = "
                      f"{delay:,.0f} grid points", 2 * FLOAT * (delay + 1)),
-                Term("sample_every" if every / _mackey_glass_default("sample_every") >= dt_off else "dt",
+                Term("sample_every" if every / _default(mackey_glass, "sample_every") >= dt_off else "dt",
                      f"the {grid:,.0f} grid steps of one sample (sample_every / dt = {every:g} / {dt:g})",
                      FLOAT * grid),
                 _samples(values["transient"] / every, n_samples, horizon, 1)]
     if kind == "lorenz":
-        return [_samples(LORENZ_TRANSIENT, n_samples, horizon, 3)]
+        return [_samples(_default(lorenz, "transient"), n_samples, horizon, 3, True)]
     if kind == "henon":
-        return [_samples(HENON_TRANSIENT, n_samples, horizon, 2)]
+        return [_samples(_default(henon, "transient"), n_samples, horizon, 2, True)]
     if kind in ("narma", "narma_resesn"):
         return [Term("steps", f"the input and target series of {n_samples:,} samples", 4 * FLOAT * n_samples)]
     if kind == "memory_task":

@@ -28,6 +28,12 @@ def test_mackey_glass_estimate_counts_samples_buffer_and_grid_and_bounds_the_arr
     assert x.nbytes + y.nbytes <= sum(terms.values())
 
 
+def test_a_field_the_spec_cannot_set_is_never_named():
+    # lorenz() discards 1,000 samples, a number no spec field sets: the steps are named instead
+    (term,) = dataset_terms("lorenz", {"dt": 0.01, "horizon": 1, "seed": None}, 100)
+    assert term.field == "steps" and term.nbytes == COPIES * FLOAT * 3 * 1101
+
+
 def test_memory_task_estimate_bounds_its_targets():
     (term,) = dataset_terms("memory_task", {"max_delay": 40, "input_range": 0.8, "seed": 0}, 500)
     u, targets = memory_task(500, 40)
