@@ -10,6 +10,7 @@ the h5py import; ``run`` within 1.3x of the JAX import plus its compile and run 
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 import subprocess
@@ -22,20 +23,22 @@ ROOT = Path(__file__).resolve().parents[1]
 NEURODYN = [sys.executable, "-m", "neurodyn"]
 
 
-def _wall(command: list[str], cwd: Path) -> tuple[float, str]:
+def _wall(command: list[str], cwd: Path, env: dict | None = None) -> tuple[float, str]:
     t0 = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **env} if env else None)
     wall = time.perf_counter() - t0
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed: {done.stderr.strip()}")
     return wall, done.stdout
 
 
-def _pairs(a: list[str], b: list[str], runs: int, cwd: Path) -> tuple[list[float], list[float], list[str]]:
-    _wall(a, cwd), _wall(b, cwd)  # warm the file caches
+def _pairs(a: list[str], b: list[str], runs: int, cwd: Path,
+           env: dict | None = None) -> tuple[list[float], list[float], list[str]]:
+    _wall(a, cwd, env), _wall(b, cwd)  # warm the file caches
     ta, tb, outputs = [], [], []
     for _ in range(runs):
-        wall, out = _wall(a, cwd)
+        wall, out = _wall(a, cwd, env)
         ta.append(wall)
         outputs.append(out)
         tb.append(_wall(b, cwd)[0])
@@ -57,9 +60,12 @@ def main(quick: bool = False):
                    f"{ratio:.2f}x (target {target}x)")
         if quick:
             return
-        ta, tb, outputs = _pairs(run, [sys.executable, "-c", "import jax"], runs, cwd)
-        inner = [sum(map(float, re.search(r"compile ([\d.]+) s, run ([\d.]+) s", o).groups())) for o in outputs]
-        ratio = statistics.median(x / (y + z) for x, y, z in zip(ta, tb, inner))
-        yield (f"neurodyn run (chialvo_single, 2,000 steps): {statistics.median(ta):.2f} s, import jax "
-               f"{statistics.median(tb):.2f} s + compile and run {statistics.median(inner):.2f} s: {ratio:.2f}x "
-               f"(target 1.3x)")
+        cache = {"NEURODYN_CACHE_DIR": str(cwd / "xla")}
+        for label, env in (("compiled programs loaded from the cache", cache),
+                           ("cache off, everything compiled", {**cache, "NEURODYN_COMPILATION_CACHE": "0"})):
+            ta, tb, outputs = _pairs(run, [sys.executable, "-c", "import jax"], runs, cwd, env)
+            inner = [sum(map(float, re.search(r"compile ([\d.]+) s, run ([\d.]+) s", o).groups())) for o in outputs]
+            ratio = statistics.median(x / (y + z) for x, y, z in zip(ta, tb, inner))
+            yield (f"neurodyn run (chialvo_single, 2,000 steps; {label}): {statistics.median(ta):.2f} s, "
+                   f"import jax {statistics.median(tb):.2f} s + compile and run {statistics.median(inner):.2f} s: "
+                   f"{ratio:.2f}x (target 1.3x)")
