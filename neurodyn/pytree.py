@@ -35,9 +35,28 @@ def pytree_dataclass(cls=None, *, static: tuple[str, ...] = (), frozen: tuple[st
         inherited = frozenset(getattr(c, "__frozen_fields__", frozenset()))
         c.__frozen_fields__ = inherited | frozenset(frozen)
         c.__static_fields__ = frozenset(static)
-        return jax.tree_util.register_dataclass(
-            c, data_fields=[n for n in names if n not in static], meta_fields=[n for n in names if n in static]
-        )
+        data = tuple(n for n in names if n not in static)
+        meta = tuple(n for n in names if n in static)
+        keys = tuple(jax.tree_util.GetAttrKey(n) for n in data)
+
+        def flatten_with_keys(node):
+            return [(k, getattr(node, n)) for k, n in zip(keys, data)], tuple(getattr(node, n) for n in meta)
+
+        def flatten(node):
+            return [getattr(node, n) for n in data], tuple(getattr(node, n) for n in meta)
+
+        def unflatten(aux, children):
+            # rebuilt without __init__ (Equinox's habit): validation and conversion ran once, on
+            # the user's values; JAX's leaves (tracers, None, placeholders) are stored as they are
+            new = object.__new__(c)
+            for n, v in zip(data, children):
+                object.__setattr__(new, n, v)
+            for n, v in zip(meta, aux):
+                object.__setattr__(new, n, v)
+            return new
+
+        jax.tree_util.register_pytree_with_keys(c, flatten_with_keys, unflatten, flatten)
+        return c
 
     return wrap if cls is None else wrap(cls)
 
