@@ -54,8 +54,8 @@ def stop_requested(restore: bool = True) -> Iterator[StopFlag]:
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
-    outer = getattr(signal.getsignal(signal.SIGINT), "__self__", None)
-    if isinstance(outer, StopFlag):  # nested in another block: its flag (a signal may already have set it)
+    outer = active_flag()
+    if outer is not None:  # nested in another block: its flag (a signal may already have set it)
         yield outer
         return
     previous = {s: signal.signal(s, flag.set) for s in SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
@@ -65,6 +65,27 @@ def stop_requested(restore: bool = True) -> Iterator[StopFlag]:
         if restore:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+
+
+def active_flag() -> StopFlag | None:
+    """The flag of the :func:`stop_requested` block in force (the handler of SIGINT or SIGTERM),
+    or ``None`` outside one."""
+    for s in SIGNALS:
+        flag = getattr(signal.getsignal(s), "__self__", None)
+        if isinstance(flag, StopFlag):
+            return flag
+    return None
+
+
+def stop_point(stage: str) -> None:
+    """Raise :class:`~neurodyn.errors.Interrupted` if a signal set the flag of the
+    :func:`stop_requested` block in force: for work that writes nothing (building a spec), so a
+    signal ends it at the next such point instead of when it is done. A no-op outside a block."""
+    from .errors import Interrupted
+
+    flag = active_flag()
+    if flag is not None and flag.is_set():
+        raise Interrupted(f"{flag.name} {stage}; nothing was written")
 
 
 def ignore_until_exit() -> None:

@@ -235,3 +235,33 @@ def test_a_signal_during_shutdown_keeps_the_exit_status(tmp_path):
               "sys.exit(130)\n")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 130, proc.stderr
+
+
+def test_a_signal_while_a_spec_is_built_stops_at_the_next_population_or_coupling(monkeypatch):
+    """A signal during ``neurodyn run``'s spec build (seconds for a large network's connectivity)
+    used to wait for the whole build; now the build stops after the population or coupling it is
+    building. Outside a stop block the build never stops."""
+    import signal as signals
+    import threading
+
+    import neurodyn.spec.build as build
+    from neurodyn.errors import Interrupted
+    from neurodyn.signals import stop_requested
+    from neurodyn.spec import build_spec, read_spec
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers (the stop block) exist only in the main thread")
+    data, text = read_spec(ROOT / "models" / "coba_ei.toml")
+    built, real = [], build.PROJECTIONS.build
+    with stop_requested() as flag:
+        def count(path, *args, **kwargs):
+            built.append(path)
+            if len(built) == 2:
+                flag.set(signals.SIGTERM)  # as if the signal landed while the second coupling was drawn
+            return real(path, *args, **kwargs)
+
+        monkeypatch.setattr(build.PROJECTIONS, "build", count)
+        with pytest.raises(Interrupted, match=r"^SIGTERM while the spec was built; nothing was written$"):
+            build_spec(data, text)
+    assert built == ["couplings.ee", "couplings.ei"]  # the two other couplings were never drawn
+    assert build_spec(data, text).steps == 10000  # no block: built to the end

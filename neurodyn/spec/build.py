@@ -23,6 +23,7 @@ from ..models import MODELS, PROJECTIONS  # the registries, filled by importing 
 from ..models.timescales import check_time_step
 from ..resources import check_disk, check_memory
 from ..schema import Field, check_table, read_fields
+from ..signals import stop_point
 from ..core.monitors import neuron_subsets, node_indices
 from .initial import initial_values
 from .record import read_diagnostics, read_record
@@ -67,6 +68,7 @@ RUN_FIELDS = (
           default_text="none (all in parallel)"),
 )
 SECTIONS = ("populations", "couplings", "record", "diagnostics", "task")
+BUILDING = "while the spec was built"  # a signal in neurodyn run's build stops at the next population or coupling
 
 
 MAX_NODES = 2**31 - 1  # node indices are 32-bit
@@ -218,6 +220,7 @@ def build_spec(data: dict, text: str = "", overrides=()) -> RunSpec:
         inits[pname] = values.pop("init") or {}
         populations[pname] = entry.build(path, values, context)
         sizes[pname] = values["n"]
+        stop_point(BUILDING)
     check_time_step(run["dt"], populations)
 
     projections = {}
@@ -227,12 +230,14 @@ def build_spec(data: dict, text: str = "", overrides=()) -> RunSpec:
                                                   context={"models": populations, "dtype": dtype})
         except ResourceError as e:  # its synapses or delay buffer would not fit: name the table
             raise ResourceError(f"couplings.{name}: {e}") from None
+        stop_point(BUILDING)
     if run["order"] is not None and sorted(run["order"]) != sorted(populations):
         raise SpecError(f"order: must name every population once ({', '.join(populations)}), got {run['order']}")
     model = Network(populations, projections, order=tuple(run["order"]) if run["order"] is not None else None)
 
     key = jax.random.PRNGKey(seed)
     state = model.init(key)
+    stop_point(BUILDING)
     init_key = jax.random.fold_in(key, 1)
     for i, pname in enumerate(sorted(populations)):
         values = initial_values(f"populations.{pname}.init", inits[pname],
