@@ -10,9 +10,10 @@ training moments of a cross-validation fold are the total less the fold's own). 
 0/1 weights, so a split (washout, train, test, folds) is a set of row masks: static arrays for
 a fixed split, traced ones for a split that is a sweep axis.
 
-:func:`solve` gives the weights of every ridge value at once from ONE eigendecomposition of
-the centred Gram matrix ``Xc^T Xc = X^T X - n m_x m_x^T = V diag(lambda) V^T``:
-``W(beta) = V diag(1 / (lambda + beta)) V^T Xc^T Yc`` and ``b = m_y - m_x W(beta)``; this is
+:func:`solve` gives the weights of every ridge value at once, on the host from ONE
+eigendecomposition of the centred Gram matrix ``Xc^T Xc = X^T X - n m_x m_x^T = V diag(lambda)
+V^T``: ``W(beta) = V diag(1 / (lambda + beta)) V^T Xc^T Yc`` and ``b = m_y - m_x W(beta)`` (in a
+compiled chunk by one Cholesky solve per value, see :func:`solve`); this is
 ``(X^T X + beta P) W = X^T Y`` with the bias column unpenalised (M. Lukoševičius, "A Practical
 Guide to Applying Echo State Networks", 2012); standardised features are rows divided by their
 standard deviations before their moments. :func:`blocked_cv_errors` is the time-blocked k-fold cross-validation: fold
@@ -82,20 +83,31 @@ def subtract(total: Moments, part: Moments) -> Moments:
 
 
 def solve(m: Moments, ridges, *, bias: bool = True, xp=np):
-    """Ridge readouts for every value in ``ridges`` ``(R,)`` from one eigendecomposition:
-    ``(intercepts (R, k), weights (R, F, k))`` (see the module docstring). ``bias``: an
-    unregularised intercept (the rows centred on their mean), else none (``b = 0``).
+    """Ridge readouts for every value in ``ridges`` ``(R,)``: ``(intercepts (R, k), weights
+    (R, F, k))`` (see the module docstring). ``bias``: an unregularised intercept (the rows
+    centred on their mean), else none (``b = 0``).
 
-    The centring ``X^T X - n m_x m_x^T`` loses the digits of the mean: rows with a large mean
-    are best shifted first (by their mean, or any row), the intercept absorbing the shift
-    (:func:`unshift`)."""
+    With NumPy one eigendecomposition serves every value. With ``jax.numpy`` (inside a compiled
+    chunk) each value is one Cholesky solve of ``Xc^T Xc + beta I``: XLA's CPU eigendecomposition
+    of a vmapped batch stalled with OpenBLAS's threads (a sweep of 8 ESNs of 300 units never
+    finished; with one OpenBLAS thread it took 2 s), and for the few values a task compares
+    (R <= 4, one eigendecomposition costing about nine Cholesky factorisations) it is also the
+    cheaper solve. The centring ``X^T X - n m_x m_x^T`` loses the digits of the mean: rows with a
+    large mean are best shifted first (by their mean, or any row), the intercept absorbing the
+    shift (:func:`unshift`)."""
     g, c = m.gram, m.cross
     if bias:
         mx, my = m.sx / m.n, m.sy / m.n
         g, c = g - m.n * xp.outer(mx, mx), c - m.n * xp.outer(mx, my)
-    lam, v = xp.linalg.eigh(g)
-    proj = v.T @ c
-    w = xp.einsum("fk,rk,ko->rfo", v, 1.0 / (lam[None, :] + ridges[:, None]), proj)
+    if xp is np:
+        lam, v = np.linalg.eigh(g)
+        w = np.einsum("fk,rk,ko->rfo", v, 1.0 / (lam[None, :] + ridges[:, None]), v.T @ c)
+    else:
+        import jax
+        from jax.scipy.linalg import cho_factor, cho_solve
+
+        eye = xp.eye(g.shape[0], dtype=g.dtype)
+        w = jax.vmap(lambda beta: cho_solve(cho_factor(g + beta * eye, lower=True), c))(ridges)
     if bias:
         return my[None, :] - xp.einsum("f,rfo->ro", mx, w), w
     return xp.zeros((w.shape[0], c.shape[1]), w.dtype), w

@@ -184,8 +184,8 @@ def fit_and_score(x, y, split, ridges, cfg: TaskConfig) -> dict:
         errors = ne.blocked_cv_errors(total, per_fold, block, ridges, folds, bias=cfg.bias, xp=jnp)
         beta = ridges[jnp.argmin(errors)]
     else:
-        beta = ridges[0]
-    b, w = ne.solve(ne.moments(x, y, train, jnp), beta[None], bias=cfg.bias, xp=jnp)
+        total, beta = ne.moments(x, y, train, jnp), ridges[0]
+    b, w = ne.solve(total, beta[None], bias=cfg.bias, xp=jnp)
     return {"ridge": beta, **scores(b[0] + y_mean + x @ w[0], target, test, cfg.metrics)}
 
 
