@@ -29,6 +29,7 @@ _LAZY: dict[str, str | None] = {
     "sweep": None,  # a callable module: neurodyn.sweep(spec_or_model, grid, measures)
     "io": None,
     "runs": None,  # a spec or a trajectory to a finished file
+    "search": "runs.search",  # hyper-parameter search with optuna's TPE (optuna imported when it runs)
 }
 # every subpackage answers ``neurodyn.<name>`` too, imported on first access
 _SUBMODULES = {"connectivity", "core", "datasets", "diagnostics", "errors", "files", "io", "models", "ops", "plot",
@@ -36,12 +37,13 @@ _SUBMODULES = {"connectivity", "core", "datasets", "diagnostics", "errors", "fil
                "runs"}
 
 __all__ = ["__version__", "simulate", "run", "Checkpoint", "Network", "stack", "Trajectory", "sweep", "grad", "value_and_grad",
-           "set_precision", "load_spec", "io", "runs"]
+           "set_precision", "load_spec", "io", "runs", "search"]
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time the names come from __getattr__
     from . import io, runs, sweep
     from .core import Checkpoint, Network, Trajectory, grad, run, simulate, stack, value_and_grad
     from .precision import set_precision
+    from .runs.search import search
     from .spec import load_spec
 
 

@@ -1,5 +1,5 @@
 """The ``neurodyn`` command line: ``run`` a spec (or re-run a run file's stored spec), ``info``
-on an output file, ``export`` a run file as SONATA report files, ``sweep`` and ``plot``.
+on an output file, ``export`` a run file as SONATA report files, ``sweep``, ``search`` and ``plot``.
 
 Every deliberate error (bad spec, missing file, unwritable output, diverging run, a run too
 large for the machine's memory or disk) prints one line ``neurodyn: error: ...`` and exits with
@@ -76,6 +76,26 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
     s.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     s.add_argument("--force", action="store_true", help="build the model even if its estimated memory exceeds "
+                                                        "what is available")
+    h = sub.add_parser("search", help="search spec parameters for the best task score with optuna's TPE, a batch "
+                                      "of trials per compiled sweep chunk, resumable (needs optuna)")
+    h.add_argument("spec", help="model spec file (TOML) with a [task] table")
+    h.add_argument("--param", action="append", default=[], metavar="PATH=LOW:HIGH",
+                   help="a searched parameter: a dotted spec path and low:high (uniform), log:low:high, "
+                        "int:low:high or v1,v2,... (a choice); repeat for more")
+    h.add_argument("--measure", help="the task score to optimise (default: the first of the spec's task.metrics)")
+    h.add_argument("--direction", choices=["minimize", "maximize"],
+                   help="default: maximize r2, accuracy and memory_capacity, minimize the others")
+    h.add_argument("--trials", type=int, default=100, help="evaluated trials in all (default 100)")
+    h.add_argument("--batch", type=int, default=32, help="trials per compiled, vmapped chunk (default 32)")
+    h.add_argument("--startup", type=int, default=10, help="random trials before TPE models the history (default 10)")
+    h.add_argument("--sampler-seed", type=int, default=0, help="seed of the TPE sampler (default 0)")
+    h.add_argument("--out", help="search file (default hdf5_outputs/<spec name>.search.h5); the study "
+                                 "<stem>.journal and the best spec <stem>.best.toml go beside it")
+    h.add_argument("--steps", type=int, help="steps per trial (overrides the spec)")
+    h.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE")
+    h.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    h.add_argument("--force", action="store_true", help="build the model even if its estimated memory exceeds "
                                                         "what is available")
     pl = sub.add_parser("plot", help="draw a run file (time series, phase portrait, spike raster, order "
                                      "parameter) or a sweep file (each measure over the grid) as PNG files")
@@ -359,6 +379,38 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_search(args) -> int:
+    """``neurodyn search``: ask optuna's TPE for batches of trials, evaluate each batch as one
+    compiled sweep chunk, tell the scores; resume the study beside ``--out`` when it exists."""
+    from .runs.search import as_space, search
+
+    space = as_space(args.param)
+    with stop_requested() as stop:
+        spec = _load_spec(args.spec, force=args.force, overrides=args.overrides, steps=args.steps)
+        out = Path(args.out) if args.out else Path("hdf5_outputs") / f"{spec.name}.search.h5"
+        try:
+            res = search(spec, space, args.measure, trials=args.trials, batch=args.batch, out=out,
+                         seed=args.sampler_seed, direction=args.direction, startup=args.startup,
+                         progress=False if args.quiet else None, should_stop=stop)
+        except Interrupted as e:
+            raise Interrupted(f"{stop.name}: {e}") from None
+    if not args.quiet:
+        n = len(res.numbers)
+        print(f"{spec.name}: {n:,} trials ({res.computed:,} evaluated now) in {res.wall_time:.1f} s "
+              f"(compile {res.compile_time:.1f} s), batches of {args.batch}")
+        if res.best is None:
+            print(f"  no trial has a finite {res.measure}")
+        else:
+            print(f"  best {res.measure} = {res.best['value']:.6g} (trial {res.best['number']}, {res.direction})")
+            for path, value in res.best["params"].items():
+                print(f"    {path} = {value:.6g}")
+        failed = sum(1 for v in res.values.tolist() if v != v or v in (float("inf"), float("-inf")))
+        if failed:
+            print(f"  {failed:,} trials without a finite {res.measure} (told to optuna as failed)")
+        print(f"wrote {res.path}" + (f" and {res.best_spec}" if res.best_spec else "") + f" (study: {res.journal})")
+    return 0
+
+
 def cmd_plot(args) -> int:
     """``neurodyn plot``: draw a run file's figures, or each measure of a sweep file, to PNG beside it."""
     from .io import open_for_reading
@@ -369,8 +421,12 @@ def cmd_plot(args) -> int:
     path = Path(args.file)
     with open_for_reading(path) as f:
         sweep = "sweep" in f
+        search = "search" in f and "neurodyn" in f and f["neurodyn"].attrs.get("kind") == "search"
         training = not sweep and "neurodyn" not in f and has_history(f)
     variables = [v.strip() for text in args.variables for v in text.split(",") if v.strip()]
+    if search:
+        raise NeurodynError(f"{path} is a search file: neurodyn info lists its trials, and its best configuration "
+                            f"is the spec {path.with_name(path.stem + '.best.toml').name} beside it")
     if training:
         if variables or args.phase or args.window:
             raise NeurodynError(f"{path} is a training file: --variables, --phase and --window apply to run files")
@@ -437,9 +493,9 @@ def main(argv=None, *, restore_signals: bool = True) -> int:
     if args.command == "run" and args.spec is None:
         _check_spec_less(parser, args)
     command = {"run": cmd_run, "info": cmd_info, "export": cmd_export, "sweep": cmd_sweep,
-               "plot": cmd_plot}[args.command]
+               "search": cmd_search, "plot": cmd_plot}[args.command]
     try:
-        if args.command in ("run", "sweep"):
+        if args.command in ("run", "sweep", "search"):
             # run and sweep stop at their own checks; a signal after the last one (while the file
             # is closed and the summary printed) is ignored: the work is complete. The handlers go in
             # first: the cache imports JAX (seconds), and a KeyboardInterrupt raised meanwhile can land

@@ -167,6 +167,13 @@ def file_kind(f: h5py.File) -> str:
         return "training checkpoint"
     if "checkpoint" in f and _value(f["checkpoint"].attrs.get("format", "")) == "neurodyn-run-checkpoint-1":
         return f"run checkpoint (at step {_value(f['checkpoint'].attrs.get('step', '?')):,})"
+    if meta.get("kind") == "search" and "search" in f:
+        n = int(_value(f["search"].attrs.get("n_trials", 0)))
+        if "search/best" not in f:
+            return f"hyper-parameter search ({n:,} trials)"
+        best = {k: _value(v) for k, v in f["search/best"].attrs.items()}
+        return (f"hyper-parameter search ({n:,} trials, best {best.get('measure')} {float(best.get('value')):.6g} "
+                f"at trial {best.get('trial')})")
     if meta.get("kind") == "sweep" or "sweep" in f:
         if "sweep/done" in f:
             done = f["sweep/done"][()]
