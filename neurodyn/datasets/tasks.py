@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import SpecError
 from ..schema import Field, Registry
+from .narma import narma, narma_resesn
 
 SERIES, SEQUENCES = "series", "sequences"
 
@@ -58,22 +59,16 @@ def _mackey_glass(*, tau, dt, sample_every, transient, horizon, seed, steps, spe
                                  horizon=horizon, seed=seed))
 
 
-def _narma(*, order, seed, steps, spec_seed):
-    from . import narma
+def _narma_of(generator):
+    """The builder of a NARMA generator (:func:`~neurodyn.datasets.narma`, ``narma_resesn``)."""
 
-    try:
-        return _series(*narma(steps, order, seed=_seed(seed, spec_seed)))
-    except ValueError as e:
-        raise SpecError(str(e)) from None
+    def build(*, order, seed, steps, spec_seed):
+        try:
+            return _series(*generator(steps, order, seed=_seed(seed, spec_seed)))
+        except ValueError as e:
+            raise SpecError(str(e)) from None
 
-
-def _narma_resesn(*, order, seed, steps, spec_seed):
-    from . import narma_resesn
-
-    try:
-        return _series(*narma_resesn(steps, order, seed=_seed(seed, spec_seed)))
-    except ValueError as e:
-        raise SpecError(str(e)) from None
+    return build
 
 
 def _lorenz(*, dt, horizon, seed, steps, spec_seed):
@@ -124,13 +119,13 @@ DATASETS.register("mackey_glass", _mackey_glass, (
     _HORIZON, _NOISE_SEED,
 ), summary="Mackey-Glass series x(t) -> x(t + horizon) (neurodyn.datasets.mackey_glass).",
     citation="M. C. Mackey, L. Glass, Science 197:287 (1977)", example={"tau": 17.0}, context=_CONTEXT)
-DATASETS.register("narma", _narma, (
+DATASETS.register("narma", _narma_of(narma), (
     Field("order", "integer", default=10, minimum=1, doc="NARMA order (standard coefficients: 10, 30)"),
     _SEED,
 ), summary="NARMA series u(t) -> y(t+1), u i.i.d. U[0, 0.5] (neurodyn.datasets.narma).",
     citation="A. F. Atiya, A. G. Parlos, IEEE Trans. Neural Networks 11:697 (2000)", example={"order": 10},
     context=_CONTEXT)
-DATASETS.register("narma_resesn", _narma_resesn, (
+DATASETS.register("narma_resesn", _narma_of(narma_resesn), (
     Field("order", "integer", default=10, minimum=1, doc="10 (no sum term) or 30"), _SEED,
 ), summary="The NARMA variants of the ResESN authors' data (neurodyn.datasets.narma_resesn).",
     citation="A. Ceni, C. Gallicchio, Neurocomputing 597:127966 (2024)", example={"order": 10}, context=_CONTEXT)
