@@ -108,7 +108,9 @@ def figure(curves: dict, path: Path) -> None:
 
     fig, axes = plt.subplots(2, len(STEPS), figsize=(5.5 * len(STEPS), 7), squeeze=False, sharex=True)
     for j, steps in enumerate(STEPS):
-        for cell in CELLS:
+        # cells whose curves coincide (the UltraLIF variants with and without a learned tau, the
+        # two surrogate gradients) stay apart by line style and marker
+        for k, cell in enumerate(CELLS):
             runs = curves.get((cell, steps))
             if not runs:
                 continue
@@ -116,13 +118,16 @@ def figure(curves: dict, path: Path) -> None:
                 values = np.array([h[name] for h in runs])
                 epochs = np.arange(1, values.shape[1] + 1)
                 mean, sd = values.mean(0), values.std(0)
-                axes[i, j].plot(epochs, mean, label=cell)
+                axes[i, j].plot(epochs, mean, label=cell, linestyle=("-", "--", ":")[k % 3],
+                                marker=("", "", "", "o", "s", "^")[k % 6], markevery=max(1, len(epochs) // 8),
+                                markersize=4)
                 axes[i, j].fill_between(epochs, mean - sd, mean + sd, alpha=0.2)
         axes[0, j].set_title(f"digits, T = {steps}, 64 hidden (mean +- sd over seeds)")
         axes[0, j].set_ylabel("test accuracy (one rate-code draw)")
         axes[1, j].set_ylabel("training cross-entropy")
         axes[1, j].set_xlabel("epoch")
-        axes[0, j].legend(fontsize=8)
+        axes[0, j].legend(fontsize=8, loc="lower right")
+        axes[1, j].xaxis.get_major_locator().set_params(integer=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

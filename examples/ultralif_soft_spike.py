@@ -93,16 +93,19 @@ def main():
                                 max_trajectory_error=errors, trajectory_bound=bound).items():
             f[name] = value
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
     for i, eps in enumerate(EPSILONS):
         axes[0].plot(v, soft[i], label=f"eps = {eps:g}")
         axes[1].plot(v, slope[i], label=f"eps = {eps:g}")
     axes[0].plot(v, step, "k--", label="H(V - theta)")
-    axes[0].set(xlabel="V", ylabel="spike", title="soft spike sigma((V - theta)/eps)")
-    axes[1].set(xlabel="V", ylabel="ds/dV", yscale="log", ylim=(1e-4, None), title="slope (peak 1/(4 eps))")
-    axes[2].loglog(EPSILONS, errors, "o-", label="max |V_eps - V_0|")
-    axes[2].loglog(EPSILONS, bound, "k--", label="T eps log 2")
-    axes[2].set(xlabel="eps", title=f"UltraLIF vs max-plus LIF, T = {steps}")
+    axes[0].set(xlabel=f"membrane potential V (dimensionless, threshold theta = {THETA:g})", ylabel="spike s",
+                title="soft spike s = sigma((V - theta) / eps)")
+    axes[1].set(xlabel=f"membrane potential V (dimensionless, threshold theta = {THETA:g})", ylabel="slope ds/dV",
+                yscale="log", ylim=(1e-4, None), title="slope of the soft spike (peak 1 / (4 eps))")
+    axes[2].loglog(EPSILONS, errors, "o-", label="measured")
+    axes[2].loglog(EPSILONS, bound, "k--", label="bound T eps log 2 (Prop. 5.2)")
+    axes[2].set(xlabel="softness eps", ylabel="largest |V_eps(t) - V_0(t)| over the run",
+                title=f"UltraLIF against its eps -> 0 limit, T = {steps} steps")
     for ax in axes:
         ax.legend(fontsize=7)
     fig.tight_layout()
