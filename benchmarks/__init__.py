@@ -3,7 +3,7 @@
 import time
 
 # the pip extra that installs each peer library a benchmark compares with
-PEERS = {"reservoirpy": "test", "nolds": "test"}
+PEERS = {"reservoirpy": "test", "nolds": "test", "hyperopt": "bench", "optuna": "search"}
 
 
 def skip_missing_peer(lines):

@@ -71,7 +71,7 @@ def test_every_registered_model_has_a_page_and_every_doc_link_resolves():
 #   <!-- doc-test: sub "A" "B"; args --steps 3000; skip REASON -->
 #
 # ``sub`` replaces text in the block first (a grid of 2 points for one of 201, a smaller network),
-# ``args`` appends options to every ``neurodyn run`` and ``neurodyn sweep`` of the block, ``skip``
+# ``args`` appends options to every ``neurodyn run``, ``sweep`` and ``search`` of the block, ``skip``
 # leaves the block out, saying why. Commands run in order, in one scratch folder per block (with
 # ``models/`` at hand), ``neurodyn`` in this process; Python blocks of a page share one namespace.
 # ``pip install`` and ``pytest`` (set-up) are not run, nor commands with a placeholder (``...``,
@@ -190,7 +190,7 @@ def test_doc_commands_and_python_blocks_run(tmp_path, page, capsys):
             for words in shell_commands(code):
                 if _not_run(words):
                     continue
-                argv = words[1:] + (d["args"] if words[1] in ("run", "sweep") else [])
+                argv = words[1:] + (d["args"] if words[1] in ("run", "sweep", "search") else [])
                 try:
                     status = main(argv)
                 except SystemExit as stop:
