@@ -147,9 +147,7 @@ def _trials(res):
 def test_sigkill_mid_batch_then_resume_gives_the_uninterrupted_trials(spec_file, tmp_path):
     """A real ``neurodyn search`` process is SIGKILLed while its third batch is being evaluated
     (the batch asked and in the journal); the same search resumed ends with exactly the trials --
-    parameters, scores, trial numbers -- of an uninterrupted search. Then a journal cut in the
-    middle of that batch's asking (a write cut short by a machine crash) abandons the batch and
-    asks it again: the same evaluated trials, only the trial numbers skip the abandoned ones."""
+    parameters, scores, trial numbers -- of an uninterrupted search."""
     import optuna
 
     killed = tmp_path / "killed.h5"
@@ -172,7 +170,6 @@ def test_sigkill_mid_batch_then_resume_gives_the_uninterrupted_trials(spec_file,
             proc.kill()
     assert proc.returncode == -signal.SIGKILL
     journal, _ = default_paths(killed)
-    cut = journal.read_bytes()
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
     states = [t.state.name for t in optuna.load_study(study_name="neurodyn-search", storage=storage).trials]
     assert states == ["COMPLETE"] * 2 * BATCH + ["RUNNING"] * BATCH  # killed inside batch 2's evaluation
@@ -184,23 +181,61 @@ def test_sigkill_mid_batch_then_resume_gives_the_uninterrupted_trials(spec_file,
     assert resumed.numbers.tolist() == reference.numbers.tolist() == list(range(TRIALS))
     assert resumed.best == reference.best
 
-    # the journal as the kill left it, cut inside the asking of batch 2: 3 trials asked whole, the
-    # 4th's operations cut mid-line
-    lines = cut.split(b"\n")
-    creates = [i for i, line in enumerate(lines) if b'"op_code":4' in line]  # CREATE_TRIAL
+
+def _interrupted(spec_file, out, monkeypatch) -> bytes:
+    """The journal of a search stopped inside its third batch's evaluation (the batch asked and on
+    disk, as the SIGKILL above leaves it), as bytes."""
+    import importlib
+
+    module = importlib.import_module("neurodyn.runs.search")
+    original, calls = module._Evaluator.__call__, []
+
+    def evaluate(self, values):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # stands for the kill: nothing of this batch is told
+        return original(self, values)
+
+    monkeypatch.setattr(module._Evaluator, "__call__", evaluate)
+    with pytest.raises(KeyboardInterrupt):
+        _run(spec_file, out)
+    monkeypatch.setattr(module._Evaluator, "__call__", original)
+    return default_paths(out)[0].read_bytes()
+
+
+def test_a_journal_cut_while_asking_or_telling_resumes_to_the_same_trials(spec_file, tmp_path, monkeypatch):
+    """A journal cut (a write cut short by a machine crash) inside the asking of a batch abandons
+    the batch and asks it again; one cut inside the telling evaluates the batch again and tells
+    only its untold trials. Both end with the evaluated trials of an uninterrupted search; only
+    the abandoned trials' numbers are skipped."""
+    import optuna
+
+    reference = _run(spec_file, tmp_path / "full.h5")
+    lines = _interrupted(spec_file, tmp_path / "stopped.h5", monkeypatch).split(b"\n")
+    creates = [i for i, line in enumerate(lines) if b'"op_code":4,' in line]  # CREATE_TRIAL
     assert len(creates) == TRIALS
-    keep = creates[2 * BATCH + 4] + 1  # the 5th trial of batch 2 created, its parameters not set
-    crashed = tmp_path / "crashed.h5"
-    default_paths(crashed)[0].write_bytes(b"\n".join(lines[:keep]) + b"\n" + lines[keep][:10])
-    again = _run(spec_file, crashed)
-    assert _trials(again) == _trials(reference)
-    assert again.numbers.tolist() == list(range(2 * BATCH)) + list(range(2 * BATCH + 5, TRIALS + 5))
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
-        str(default_paths(crashed)[0])))
-    abandoned = [t for t in optuna.load_study(study_name="neurodyn-search", storage=storage).trials
-                 if t.user_attrs.get("interrupted")]
+
+    def resume(name, keep):
+        out = tmp_path / f"{name}.h5"
+        default_paths(out)[0].write_bytes(b"\n".join(lines[:keep]) + b"\n" + lines[keep][:10])  # a cut last line
+        res = _run(spec_file, out)
+        assert _trials(res) == _trials(reference)
+        assert res.best["value"] == reference.best["value"] and res.best["params"] == reference.best["params"]
+        storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
+            str(default_paths(out)[0])))
+        return res, optuna.load_study(study_name="neurodyn-search", storage=storage).trials
+
+    # cut inside batch 2's asking: its 5th trial created, its parameters not set
+    res, trials = resume("asking", creates[2 * BATCH + 4] + 1)
+    assert res.numbers.tolist() == list(range(2 * BATCH)) + list(range(2 * BATCH + 5, TRIALS + 5))
+    abandoned = [t for t in trials if t.user_attrs.get("interrupted")]
     assert [t.number for t in abandoned] == list(range(2 * BATCH, 2 * BATCH + 5))
     assert all(t.state.name == "FAIL" for t in abandoned)
+    # cut inside batch 1's telling: 4 of its trials told COMPLETE (state 1), the others not
+    told = [i for i, line in enumerate(lines) if b'"op_code":6,' in line and b'"state":1' in line]
+    res, trials = resume("telling", told[BATCH + 3] + 1)
+    assert res.numbers.tolist() == list(range(TRIALS)) and res.computed == TRIALS - BATCH - 4
+    assert not any(t.user_attrs.get("interrupted") for t in trials)
 
 
 def test_cli_errors_are_one_line_with_exit_2(spec_file, tmp_path, capsys):
@@ -224,8 +259,13 @@ def test_cli_errors_are_one_line_with_exit_2(spec_file, tmp_path, capsys):
     assert "is not a search file" in capsys.readouterr().err
 
 
-def test_a_different_search_on_the_same_study_is_refused(spec_file, tmp_path, capsys):
+def test_a_different_search_on_the_same_study_is_refused(spec_file, tmp_path, capsys, monkeypatch):
+    import importlib
+
     from neurodyn.cli import main
+
+    module = importlib.import_module("neurodyn.runs.search")  # scores without compiling: only the study matters
+    monkeypatch.setattr(module._Evaluator, "__call__", lambda self, values: {"nrmse": values[:, 0] + 1.0})
 
     out = tmp_path / "d.h5"
     common = ["search", str(spec_file), "--out", str(out), "--trials", "2", "--batch", "2", "--quiet"]
@@ -241,3 +281,23 @@ def test_import_and_cli_start_do_not_import_optuna():
     out = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
     assert json.loads(out.stdout) == []
+
+
+def test_non_finite_scores_fail_and_r2_is_maximised(spec_file, tmp_path, monkeypatch):
+    """A trial whose score is NaN (a diverging reservoir) is told FAIL: it counts towards the
+    trials, is never the best, and stays NaN in the results; ``r2`` is maximised."""
+    import importlib
+
+    module = importlib.import_module("neurodyn.runs.search")
+    score = lambda v: np.where(v[:, 0] > 1.0, np.nan, v[:, 0])  # noqa: E731  (NaN past a spectral radius of 1)
+    monkeypatch.setattr(module._Evaluator, "__call__", lambda self, values: {"r2": score(values)})
+    res = search(spec_file, SPACE[:1], "r2", trials=12, batch=4, out=tmp_path / "m.h5", progress=False)
+    assert res.direction == "maximize" and len(res.values) == 12
+    bad = res.params["populations.reservoir.spectral_radius"] > 1.0
+    assert bad.any() and np.all(np.isnan(res.values[bad]))
+    assert res.best["value"] == np.nanmax(res.values) <= 1.0
+    import optuna
+
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(res.journal)))
+    states = [t.state.name for t in optuna.load_study(study_name="neurodyn-search", storage=storage).trials]
+    assert states.count("FAIL") == bad.sum() and states.count("COMPLETE") == (~bad).sum()
