@@ -19,12 +19,14 @@ Brian2 2.9.0 runs the same network (same equations, parameters, initial-state di
 connection probability; its own random numbers) in a subprocess with ``.venv-brian2/bin/python``:
 Brian2 needs NumPy < 2, so it lives in its own environment (create it with ``python
 benchmarks/brian2_env.py``; without it the Brian2 lines are one line saying so) and this process
-never imports it. Its ``cython`` target, float32, exponential Euler (the scheme ``coba_ei`` uses),
-a ``SpikeMonitor`` on each population (every spike recorded, as neurodyn's ``simulate()``). A
-first ``run()`` fills Brian2's code cache (reported as its compile time: Cython compilation when
-the cache under ``~/.cython`` is cold, well under a second once it is warm); then the best of two
-``run()`` calls, each restored to the same initial state, is timed by the wall clock (the loop
-alone, Brian2's own timer, in parentheses). The ratio is Brian2's time over neurodyn's
+never imports it (``benchmarks/brian2_peer.py``, shared with ``bench_brian2``). Its ``cython``
+target and (full runs) ``cpp_standalone`` with 1 and 2 OpenMP threads, float32, exponential
+Euler (the scheme ``coba_ei`` uses), a ``SpikeMonitor`` on each population (every spike recorded,
+as neurodyn's ``simulate()``). For cython a first ``run()`` fills Brian2's code cache (reported as
+its compile time: Cython compilation when the cache under ``~/.cython`` is cold, well under a
+second once it is warm), then the best of two ``run()`` calls, each restored to the same initial
+state; cpp_standalone is compiled once and its binary run twice. Times are by the wall clock (the
+loop alone, Brian2's own timer, in parentheses). The ratio is Brian2's time over neurodyn's
 ``simulate()``. One difference of schedule: Brian2 adds a spike to its targets in the step it
 is emitted, neurodyn one step (0.1 ms) later.
 """
@@ -32,14 +34,9 @@ is emitted, neurodyn one step (0.1 ms) later.
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import re
 import subprocess
-import tempfile
-import textwrap
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -50,6 +47,8 @@ import neurodyn as nd
 from neurodyn.core.network import Network
 from neurodyn.models import coba_ei, coba_initial_state
 from neurodyn.ops import event_csr_matvec
+
+from benchmarks.brian2_peer import BRIAN2_PYTHON, MISSING, TARGETS, brian2, label
 
 
 def _best(fn, *args, rounds: int = 2):
@@ -190,103 +189,35 @@ def _brainpy(steps: int):
     return _best(run)
 
 
-BRIAN2_PYTHON = Path(__file__).resolve().parent.parent / ".venv-brian2" / "bin" / "python"
-
-# Brian2's COBA (Brette et al. 2007, benchmark 1) as coba_ei(4000, i_ext=20.0) builds it: 3,200 + 800 LIF
-# neurons, tau_m dV/dt = (V_rest - V) + g_e (E_e - V) + g_i (E_i - V) + i_ext, g_e, g_i in units of the leak
-# conductance, increments 0.6 / 6.7, p = 0.02, V ~ N(-65, 5) mV, g_e ~ N(4, 1.5), g_i ~ N(20, 12) clipped at 0.
-# argv: the simulated durations (s, comma-separated) and the timed rounds; prints one JSON line.
-_BRIAN2 = textwrap.dedent('''
-    import json, sys, time
-    import numpy as np
-    from brian2 import (Network, NeuronGroup, SpikeMonitor, Synapses, defaultclock, get_device, ms, mV, prefs,
-                        seed)
-
-    prefs.codegen.target = "cython"
-    prefs.core.default_float_dtype = np.float32
-    durations, rounds = [float(x) for x in sys.argv[1].split(",")], int(sys.argv[2])
-    defaultclock.dt = 0.1 * ms
-    seed(1)
-    t0 = time.perf_counter()
-    eqs = """
-    dv/dt = ((v_rest - v) + g_e * (e_e - v) + g_i * (e_i - v) + i_ext) / tau_m : volt (unless refractory)
-    dg_e/dt = -g_e / tau_e : 1
-    dg_i/dt = -g_i / tau_i : 1
-    """
-    ns = dict(tau_m=20 * ms, v_rest=-60 * mV, v_reset=-60 * mV, v_th=-50 * mV, tau_e=5 * ms, tau_i=10 * ms,
-              e_e=0 * mV, e_i=-80 * mV, i_ext=20 * mV)
-    cells = NeuronGroup(4000, eqs, threshold="v >= v_th", reset="v = v_reset", refractory=5 * ms,
-                        method="exponential_euler", namespace=ns)
-    cells.v = "-65*mV + 5*mV*randn()"
-    cells.g_e = "clip(4 + 1.5*randn(), 0, inf)"
-    cells.g_i = "clip(20 + 12*randn(), 0, inf)"
-    exc, inh = cells[:3200], cells[3200:]
-    from_exc = Synapses(exc, cells, on_pre="g_e += 0.6")
-    from_exc.connect(p=0.02)
-    from_inh = Synapses(inh, cells, on_pre="g_i += 6.7")
-    from_inh.connect(p=0.02)
-    spikes_e, spikes_i = SpikeMonitor(exc), SpikeMonitor(inh)
-    net = Network(cells, from_exc, from_inh, spikes_e, spikes_i)
-    net.store()
-    out = {"build": time.perf_counter() - t0, "dtype": str(cells.v[:].dtype), "runs": []}
-    for k, seconds in enumerate(durations):
-        walls, loops, counts = [], [], []
-        for _ in range(rounds + (k == 0)):  # the first run of all fills the code cache
-            net.restore()
-            t0 = time.perf_counter()
-            net.run(seconds * 1000 * ms, report=None)
-            walls.append(time.perf_counter() - t0)
-            loops.append(get_device()._last_run_time)
-            counts.append(int(spikes_e.num_spikes))
-        out["runs"].append({"seconds": seconds, "walls": walls, "loops": loops, "counts": counts})
-    print(json.dumps(out))
-''')
-
-
-def _brian2(durations, rounds: int = 2) -> dict:
-    """Brian2's COBA-4000 (``_BRIAN2``) run by ``.venv-brian2/bin/python`` for each of ``durations``
-    (simulated seconds): ``{"build": s, "dtype": str, "runs": [{"seconds", "walls", "loops", "counts"}]}``
-    with the wall and loop seconds and exc spike counts of every ``run()`` call (the first call of all
-    fills the code cache). Raises ``RuntimeError`` with Brian2's last error line if it fails."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-    with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run([str(BRIAN2_PYTHON), "-c", _BRIAN2, ",".join(f"{d:g}" for d in durations), str(rounds)],
-                             cwd=tmp, env=env, capture_output=True, text=True, timeout=1800)
-    if out.returncode:
-        lines = out.stderr.strip().splitlines() or ["no output"]
-        raise RuntimeError(lines[-1])
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def _brian2_lines(durations, times: dict):
-    """The Brian2 lines of :func:`main`: wall seconds per simulated second (best ``run()`` after the
-    first), exc rate (spikes / 3,200 / duration, Hz), compile time, and the ratios Brian2 / neurodyn
-    over the ``simulate()`` and fused-run times in ``times`` (keys ``"simulate <s>"``, ``"fused <s>"``)."""
+def _brian2_lines(durations, times: dict, targets=TARGETS):
+    """The Brian2 lines of :func:`main`: for each duration and target (``benchmarks/brian2_peer.py``:
+    the same COBA-4000 network in Brian2, float32, every spike recorded) its wall seconds per
+    simulated second (best ``run()`` after the first; the loop alone by Brian2's timer in
+    parentheses), exc rate (spikes / 3,200 / duration, Hz), compile time, and the ratios Brian2 /
+    neurodyn over the ``simulate()`` and fused-run times in ``times`` (keys ``"simulate <s>"``,
+    ``"fused <s>"``)."""
     if not BRIAN2_PYTHON.exists():
-        yield ("  brian2    skipped: no .venv-brian2/ (Brian2 2.9.0 needs numpy<2, so it has its own environment; "
-               "create it with `python benchmarks/brian2_env.py`)")
+        yield f"  brian2    {MISSING}"
         return
-    try:
-        result = _brian2(durations)
-    except (RuntimeError, subprocess.TimeoutExpired) as e:
-        yield f"  brian2    COBA-4000 failed: {e}"
-        return
-    for k, run in enumerate(result["runs"]):
-        secs, walls, loops = run["seconds"], run["walls"], run["loops"]
-        timed = slice(1, None) if k == 0 else slice(None)
-        wall, loop = min(walls[timed]), min(loops[timed])
+    for secs in durations:
         steps = int(round(secs / 1e-4))
-        extra = (f" (compile: first run() {walls[0] - wall:.2f} s longer; network build {result['build']:.2f} s)"
-                 if k == 0 else "")
-        yield (f"  brian2    COBA-4000 (2.9.0, cython, {result['dtype']}, all spikes recorded, subprocess), "
-               f"{secs:g} s: "
-               f"{wall / secs:.3f} s per simulated second (its loop alone {loop / secs:.3f}), "
-               f"{wall / steps * 1e6:.1f} us/step{extra}, exc rate {run['counts'][-1] / 3200 / secs:.1f} Hz")
-        nd_sim = times[f"simulate {secs:g}"]
-        ratios = [f"{wall / nd_sim:.2f}x (simulate, all spikes recorded; Brian2's loop alone {loop / nd_sim:.2f}x)"]
-        if f"fused {secs:g}" in times:
-            ratios.append(f"{wall / times[f'fused {secs:g}']:.2f}x (fused, exc spikes recorded)")
-        yield f"  ratio brian2 / neurodyn, {secs:g} s: {', '.join(ratios)}"
+        for target, threads in targets:
+            name = label(target, threads)
+            try:
+                result = brian2("coba", 4000, secs, 0.1, target, threads)
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                yield f"  brian2    COBA-4000, {name}, failed: {e}"
+                continue
+            wall, loop = min(result["walls"]), min(result["loops"])
+            yield (f"  brian2    COBA-4000 (2.9.0, {name}, {result['dtype']}, all spikes recorded, subprocess), "
+                   f"{secs:g} s: {wall / secs:.3f} s per simulated second (its loop alone {loop / secs:.3f}), "
+                   f"{wall / steps * 1e6:.1f} us/step (compile {result['compile']:.2f} s; network build "
+                   f"{result['build']:.2f} s), exc rate {result['spikes']['exc'] / 3200 / secs:.1f} Hz")
+            nd_sim = times[f"simulate {secs:g}"]
+            ratios = [f"{wall / nd_sim:.2f}x (simulate, all spikes recorded; Brian2's loop alone {loop / nd_sim:.2f}x)"]
+            if f"fused {secs:g}" in times:
+                ratios.append(f"{wall / times[f'fused {secs:g}']:.2f}x (fused, exc spikes recorded)")
+            yield f"  ratio brian2 ({name}) / neurodyn, {secs:g} s: {', '.join(ratios)}"
 
 
 def main(quick: bool = False):
@@ -332,4 +263,5 @@ def main(quick: bool = False):
            f"{run_bp / times['fused (2 products/step)']:.2f}x (fused), {run_bp / times[f'simulate {seconds:g}']:.2f}x "
            f"(simulate, all spikes recorded); target 0.1 s per simulated second: simulate with all spikes recorded "
            f"at {times[f'simulate {seconds:g}'] / seconds / 0.1:.2f}x of it")
-    yield from _brian2_lines((seconds,) if quick else (seconds, 5 * seconds), times)
+    yield from _brian2_lines((seconds,) if quick else (seconds, 5 * seconds), times,
+                             TARGETS[:1] if quick else TARGETS)

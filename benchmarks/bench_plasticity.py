@@ -39,9 +39,10 @@ def plastic(net, backend=None):
     return dataclasses.replace(net, projections={**net.projections, "ee": proj})
 
 
-def timed(net, steps: int, rounds: int = 2):
-    """(compile s, best run s, E spikes, I spikes) of ``simulate`` recording every spike."""
-    state = coba_initial_state(net, jax.random.PRNGKey(0))
+def timed(net, steps: int, rounds: int = 2, state=None):
+    """(compile s, best run s, E spikes, I spikes) of ``simulate`` recording every spike, from
+    ``state`` (default: the COBA initial state of key 0)."""
+    state = coba_initial_state(net, jax.random.PRNGKey(0)) if state is None else state
 
     def once():
         return nd.simulate(net, steps, state=state, record=(), progress=False)

@@ -1,5 +1,6 @@
 """Create ``.venv-brian2/`` in the repository root: a separate Python 3.11 virtual environment with
-Brian2 for the side-by-side COBA benchmark (``python -m benchmarks coba``).
+Brian2 for the side-by-side benchmarks against it (``python -m benchmarks coba``, ``python -m
+benchmarks brian2``; ``benchmarks/brian2_peer.py`` runs it).
 
 Brian2 2.9.0 does not import with NumPy 2 (it calls ``np.ndarray.ptp``, removed in NumPy 2), while
 neurodyn's environment uses NumPy 2, so Brian2 gets its own environment with ``numpy<2`` and Cython

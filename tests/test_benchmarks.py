@@ -40,3 +40,38 @@ def test_other_import_errors_are_not_hidden(monkeypatch):
         assert e.name == "neurodyn_missing_module"
     else:
         raise AssertionError("a missing module that is not a peer must raise")
+
+
+def test_the_brian2_comparisons_without_their_environment_are_one_line_each(monkeypatch, tmp_path):
+    from benchmarks import bench_coba, brian2_peer
+
+    missing = tmp_path / "no-venv" / "bin" / "python"
+    monkeypatch.setattr(brian2_peer, "BRIAN2_PYTHON", missing)
+    monkeypatch.setattr(bench_coba, "BRIAN2_PYTHON", missing)
+    line = f"  brian2    {brian2_peer.MISSING}"
+    assert line.startswith("  brian2    skipped: no .venv-brian2/")
+    for network in ("coba_stdp", "cobahh", "izhikevich"):
+        assert list(brian2_peer.brian2_lines(network, 4000, 1.0, 0.1, 0.5, network)) == [line]
+    assert list(bench_coba._brian2_lines((1.0,), {"simulate 1": 0.1})) == [line]
+
+
+def test_the_brian2_networks_run_at_a_small_size_and_fire(monkeypatch):
+    """The --quick path of bench_brian2's peer: each Brian2 network, small and short, on the cython
+    target, prints its time, both populations' rates and the ratio; every population fires."""
+    import re
+
+    import pytest
+
+    from benchmarks import brian2_peer
+
+    if not brian2_peer.BRIAN2_PYTHON.exists():
+        pytest.skip(brian2_peer.MISSING)
+    for network, n, seconds, dt in (("coba", 400, 0.05, 0.1), ("coba_stdp", 400, 0.05, 0.1), ("cobahh", 400, 0.05, 0.1),
+                                    ("izhikevich", 100, 0.2, 1.0)):
+        lines = list(brian2_peer.brian2_lines(network, n, seconds, dt, 0.01, network,
+                                              targets=brian2_peer.TARGETS[:1], rounds=1))
+        assert len(lines) == 2, lines
+        assert lines[0].startswith(f"  brian2    {network}, cython (float32): "), lines[0]
+        rates = [float(x) for x in re.findall(r"(?:exc|inh) ([\d.]+) Hz", lines[0])]
+        assert len(rates) == 2 and min(rates) > 0, lines[0]
+        assert lines[1].startswith(f"  ratio brian2 best / neurodyn, {network}: "), lines[1]
