@@ -72,8 +72,10 @@ def run_task(spec, out=None, *, should_stop: Callable[[], bool] | None = None):
         if should_stop is None or not should_stop():
             return
         path = _write_partial(spec, out, harvested, data, offsets, sizes, f"{_stopped(should_stop)} {stage}")
-        raise Interrupted(f"{_stopped(should_stop)} {stage}; the {len(harvested):,} harvested states are in {path} "
-                          f"(no readout was saved; earlier complete files are untouched)", steps=len(harvested))
+        what = f"{len(harvested):,} harvested states" if task.kind == SERIES else \
+            f"harvested states of {len(harvested):,} sequences"
+        raise Interrupted(f"{_stopped(should_stop)} {stage}; the {what} are in {path} (no readout was saved; "
+                          f"earlier complete files are untouched)", steps=len(harvested))
 
     if task.kind == SERIES:
         harvested, done = harvest_series(spec.model, spec.state, task, data.inputs, spec.dt, names, should_stop)
