@@ -362,7 +362,7 @@ def cmd_sweep(args) -> int:
             res = sweep(spec, grid, args.measure, out=out, chunk=args.chunk, executor=client, drive=args.drive,
                         progress=False if args.quiet else None, should_stop=stop)
         except Interrupted as e:
-            raise Interrupted(f"{stop.name}: {e}") from None
+            raise Interrupted(str(e) if str(e).startswith(stop.name) else f"{stop.name}: {e}") from None
         finally:
             if client is not None:
                 client.close()
@@ -393,7 +393,7 @@ def cmd_search(args) -> int:
                          seed=args.sampler_seed, direction=args.direction, startup=args.startup,
                          progress=False if args.quiet else None, should_stop=stop)
         except Interrupted as e:
-            raise Interrupted(f"{stop.name}: {e}") from None
+            raise Interrupted(str(e) if str(e).startswith(stop.name) else f"{stop.name}: {e}") from None
     if not args.quiet:
         n = len(res.numbers)
         print(f"{spec.name}: {n:,} trials ({res.computed:,} evaluated now) in {res.wall_time:.1f} s "

@@ -267,3 +267,34 @@ def test_a_signal_while_a_spec_is_built_stops_at_the_next_population_or_coupling
     assert built == ["couplings.ee", "couplings.ei"]  # the two other couplings were never drawn
     assert flag.is_set()
     stop_point("anywhere")  # outside a block (the Python API) nothing stops
+
+
+def test_a_signal_while_a_sweep_rebuilds_its_points_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    """A sweep over a field that changes how the spec is built (here the seed of the initial
+    phases) builds the spec again for every point before the store is opened; a signal there
+    stops at the next build with one line, and no store is created."""
+    import signal as signals
+    import threading
+
+    import neurodyn.spec.sweep as spec_sweep
+    from neurodyn.signals import stop_requested
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers (the stop block) exist only in the main thread")
+    rebuilt, real = [], spec_sweep.SpecSource.rebuild
+
+    def count(self, assignments):
+        rebuilt.append(assignments)
+        if len(rebuilt) == 2:
+            flag.set(signals.SIGTERM)
+        return real(self, assignments)
+
+    monkeypatch.setattr(spec_sweep.SpecSource, "rebuild", count)
+    out = tmp_path / "s.h5"
+    with stop_requested() as flag:  # main's own block nests in this one and shares its flag
+        rc = main(["sweep", str(KURAMOTO), "--steps", "20", "--set", "populations.oscillators.n=20",
+                   "--set", "record.transient=0", "--grid", "seed=1:6:6", "--measure", "mean:oscillators.r",
+                   "--out", str(out), "--quiet"])
+    assert rc == 130 and len(rebuilt) == 2
+    assert capsys.readouterr().err == "neurodyn: interrupted: SIGTERM while the spec was built; nothing was written\n"
+    assert not out.exists() and not list(tmp_path.iterdir())
