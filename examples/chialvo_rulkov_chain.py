@@ -27,8 +27,13 @@ iteration), nothing else; which one is reached is decided by the Rulkov slow var
 above about -2.4: period 4). On the period-4 orbit the Rulkov neuron fires once every 4
 iterations (x_2 = 1.775, -1.479, -0.92, -0.02, averaging sigma as the slow equation requires;
 y_2 = -2.330) and the Chialvo neurons stay near rest (x_1 in [0.031, 0.111]); on the chaotic
-attractor all three fire irregularly (x_1 in [-0.03, 2.74], y_2 near -2.74). The period-4 orbit
+attractor all three fire irregularly (x_1 in [-0.03, 2.74], y_2 near -2.73). The period-4 orbit
 is only weakly attracting: its largest exponent is set by the Rulkov slow time scale mu = 0.001.
+The chaotic class is not uniform: 212 of its 1296 initial conditions sit in a second chaotic
+state (lambda_max = 0.39 to 0.42, y_2 near -2.61) after the 30,000-iteration transient; run on
+from two of them for 2 x 10^5 iterations, one fell into the main chaotic state (lambda_max 0.57,
+y_2 near -2.73) after about 4 x 10^4 iterations and the other stayed. It is a long chaotic
+transient or a second, weakly separated chaotic attractor; we have not decided which.
 The sweep (41 x 41 points, g in [0, 0.2], sigma in [-0.5, 0]) finds the period-4 orbit along a
 band, sigma in [-0.125, -0.100] at g = 0 down to [-0.350, -0.287] at g = 0.16, ending near
 g = 0.17; there the Chialvo and Rulkov neurons are anti-correlated (Gamma = -0.79 at the chosen
