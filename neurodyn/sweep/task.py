@@ -3,10 +3,10 @@
 
 The readout is the one :func:`neurodyn.runs.task.train_and_score` fits (``neurodyn run``), solved
 in the compiled call by the same normal equations (:mod:`neurodyn.readout.normal_equations`):
-ridge regression with an unregularised intercept, every ridge value from one eigendecomposition
-of the centred Gram matrix, several values compared by time-blocked ``folds``-fold
-cross-validation (mean held-out MSE; a fold's training moments are the total less its own) and
-the smallest error wins, per point. A swept ``task.readout.ridge`` gives every point its own
+ridge regression with an unregularised intercept, the rows centred on their training mean, a
+Cholesky solve of the centred Gram matrix per ridge value, several values compared by
+time-blocked ``folds``-fold cross-validation (mean held-out MSE; a fold's training moments are
+the total less its own) and the smallest error wins, per point. A swept ``task.readout.ridge`` gives every point its own
 single value instead.
 
 A split is 0/1 row masks: every point harvests all ``steps`` rows and weights them. A fixed

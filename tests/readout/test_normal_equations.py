@@ -38,7 +38,7 @@ def _solve(x, y, beta, bias=True):
 
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("xp", [np, jnp], ids=["numpy", "jax"])
-def test_one_eigendecomposition_solves_every_ridge_like_numpy_solve(bias, xp):
+def test_every_ridge_solved_at_once_equals_numpy_solve(bias, xp):
     x, y = _problem()
     b, w = ne.solve(ne.moments(xp.asarray(x), xp.asarray(y), xp=xp), xp.asarray(RIDGES), bias=bias, xp=xp)
     assert w.shape == (len(RIDGES), x.shape[1], y.shape[1])
