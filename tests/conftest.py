@@ -26,3 +26,10 @@ if threadpool_limits is not None:
     _BLAS_THREADS = threadpool_limits(limits=int(os.environ["OPENBLAS_NUM_THREADS"]), user_api="blas")
 
 jax.config.update("jax_enable_x64", True)
+
+# the test processes (both xdist workers) and the command lines they start share one on-disk
+# cache of compiled programs: a network compiled by one test is loaded by the next that builds
+# the same program (results identical: tests/test_compile_cache.py)
+from neurodyn.compile_cache import enable_compilation_cache  # noqa: E402
+
+enable_compilation_cache()

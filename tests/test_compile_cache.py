@@ -52,3 +52,17 @@ def test_an_unwritable_cache_directory_leaves_the_cache_off(tmp_path):
         assert enable_compilation_cache(tmp_path / "xla") is None
     finally:
         del os.environ["NEURODYN_COMPILATION_CACHE"]
+
+
+def test_prune_deletes_the_oldest_programs_down_to_three_quarters_of_the_limit(tmp_path):
+    from neurodyn.compile_cache import prune
+
+    for i in range(10):
+        path = tmp_path / f"entry{i}-cache"
+        path.write_bytes(b"x" * 100)
+        os.utime(path, (1000 + i, 1000 + i))  # entry0 oldest
+    assert prune(tmp_path, max_bytes=2000) == 0  # 1,000 bytes: under the limit
+    (tmp_path / ".pruned").unlink()
+    assert prune(tmp_path, max_bytes=800) == 4  # down to 600 <= 0.75 * 800
+    assert sorted(p.name for p in tmp_path.glob("entry*")) == [f"entry{i}-cache" for i in range(4, 10)]
+    assert prune(tmp_path, max_bytes=100) == 0  # checked at most once an hour
