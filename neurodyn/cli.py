@@ -406,7 +406,7 @@ def cmd_search(args) -> int:
                 print(f"    {path} = {value:.6g}")
         failed = sum(1 for v in res.values.tolist() if v != v or v in (float("inf"), float("-inf")))
         if failed:
-            print(f"  {failed:,} trials without a finite {res.measure} (told to optuna as failed)")
+            print(f"  {failed:,} trial{'s' if failed > 1 else ''} without a finite {res.measure} (told to optuna as failed)")
         print(f"wrote {res.path}" + (f" and {res.best_spec}" if res.best_spec else "") + f" (study: {res.journal})")
     return 0
 
