@@ -414,7 +414,7 @@ def cmd_search(args) -> int:
 def cmd_plot(args) -> int:
     """``neurodyn plot``: draw a run file's figures, or each measure of a sweep file, to PNG beside it."""
     from .io import open_for_reading
-    from .plot import plot_run_file, plot_sweep_file
+    from .plot import plot_run_file, plot_search_file, plot_sweep_file
     from .plot.run import parse_window
     from .plot.training import has_history, plot_training_file
 
@@ -425,9 +425,10 @@ def cmd_plot(args) -> int:
         training = not sweep and "neurodyn" not in f and has_history(f)
     variables = [v.strip() for text in args.variables for v in text.split(",") if v.strip()]
     if search:
-        raise NeurodynError(f"{path} is a search file: neurodyn info lists its trials, and its best configuration "
-                            f"is the spec {path.with_name(path.stem + '.best.toml').name} beside it")
-    if training:
+        if variables or args.phase or args.window:
+            raise NeurodynError(f"{path} is a search file: --variables, --phase and --window apply to run files")
+        written = plot_search_file(path)
+    elif training:
         if variables or args.phase or args.window:
             raise NeurodynError(f"{path} is a training file: --variables, --phase and --window apply to run files")
         written = plot_training_file(path)

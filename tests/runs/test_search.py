@@ -116,6 +116,11 @@ def test_search_scores_and_the_best_spec_reproduces_its_score(spec_file, tmp_pat
     from neurodyn.io.inspect import describe
 
     assert f"hyper-parameter search ({TRIALS} trials, best nrmse {res.best['value']:.6g}" in describe(tmp_path / "s.h5")
+    from neurodyn.cli import main
+
+    assert main(["plot", str(tmp_path / "s.h5")]) == 0  # the score per trial, and against each parameter
+    for name in ("trials", "params"):
+        assert (tmp_path / f"s.{name}.png").stat().st_size > 5_000
     # running the same search again finds it complete: nothing evaluated, same trials
     again = _run(spec_file, tmp_path / "s.h5")
     assert again.computed == 0
