@@ -3,7 +3,7 @@
 import time
 
 # the pip extra that installs each peer library a benchmark compares with
-PEERS = {"reservoirpy": "test", "nolds": "test", "hyperopt": "bench", "optuna": "search"}
+PEERS = {"reservoirpy": "test", "nolds": "test", "hyperopt": "bench", "optuna": "search", "dysts": "test"}
 
 
 def skip_missing_peer(lines):
