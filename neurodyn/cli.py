@@ -423,6 +423,11 @@ def cmd_plot(args) -> int:
         sweep = "sweep" in f
         search = "search" in f and "neurodyn" in f and f["neurodyn"].attrs.get("kind") == "search"
         training = not sweep and "neurodyn" not in f and has_history(f)
+        checkpoint = "checkpoint" in f and f["checkpoint"].attrs.get("format") in (
+            "neurodyn-run-checkpoint-1", b"neurodyn-run-checkpoint-1")
+    if checkpoint:
+        raise NeurodynError(f"{path} is a run checkpoint: it holds the state to resume a run, not results to draw; "
+                            f"finish the run with `neurodyn run --resume {path}` and plot its output file")
     variables = [v.strip() for text in args.variables for v in text.split(",") if v.strip()]
     if search:
         if variables or args.phase or args.window:
