@@ -230,10 +230,12 @@ def task_chunk(model, state, values, arrays, drive_arrays=None, *, paths, cfg: T
 
 
 def bytes_per_point(cfg: TaskConfig, arrays, n_features: int, state_size: int) -> int:
-    """Memory one point of a chunk holds at its peak (features, their copies, the solves)."""
+    """Memory one point of a chunk holds at its peak: its features and their centred, scaled and
+    weighted copies, and the normal equations (the total Gram matrix, one per fold, one shifted
+    matrix per ridge value for the Cholesky solves, the weights)."""
     f = n_features + (arrays["u"].shape[-1] if cfg.use_inputs else 0) + 1
+    solves = 2 * cfg.n_ridges * f * arrays["y"].shape[1] + (3 + cfg.max_folds + cfg.n_ridges) * f * f
     if cfg.kind == "series":
-        rows = arrays["u"].shape[0]
-        return 8 * (3 * rows * f + 2 * cfg.n_ridges * f * arrays["y"].shape[1] + 3 * f * f)
+        return 8 * (3 * arrays["u"].shape[0] * f + solves)
     n = arrays["u"].shape[0]
-    return 8 * (3 * n * f + 3 * n * state_size + 2 * cfg.n_ridges * f * arrays["y"].shape[1] + 3 * f * f)
+    return 8 * (3 * n * f + 3 * n * state_size + solves)
