@@ -59,9 +59,10 @@ class SpecSource:
         data = {"task": copy.deepcopy(spec.data["task"])}
         for path, value in assignments.items():
             set_path(data, path, value)
+        if getattr(self, "_observables", None) is None:  # traced once per source, not once per point
+            self._observables = jax.eval_shape(spec.model.observe, spec.state)
         return read_task(data["task"], steps=spec.steps, spec_seed=spec.seed,
-                         populations=getattr(spec.model, "populations", {}),
-                         observables=jax.eval_shape(spec.model.observe, spec.state))
+                         populations=getattr(spec.model, "populations", {}), observables=self._observables)
 
 
 def read_target(target) -> SpecSource | None:
