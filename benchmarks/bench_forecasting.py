@@ -257,12 +257,13 @@ def run(size: dict):
         yield data, {kind: evaluate(kind, data, size) for kind in MODELS}
 
 
-def table(rows) -> list[str]:
-    """The result lines of :func:`run`'s rows."""
-    head = (f"  {'system':<20s} {'lambda (neurodyn / dysts)':>26s}  "
-            + "  ".join(f"{k + ' sMAPE':>16s} {'VPT':>6s}" for k in MODELS) + "  published ESN / NVAR sMAPE")
-    lines, all_s, all_v = [head], {k: [] for k in MODELS}, {k: [] for k in MODELS}
+def table(rows):
+    """The result lines of :func:`run`'s rows, each yielded as soon as its row is computed."""
+    yield (f"  {'system':<20s} {'lambda (neurodyn / dysts)':>26s}  "
+           + "  ".join(f"{k + ' sMAPE':>16s} {'VPT':>6s}" for k in MODELS) + "  published ESN / NVAR sMAPE")
+    all_s, all_v, names = {k: [] for k in MODELS}, {k: [] for k in MODELS}, []
     for data, res in rows:
+        names.append(data["name"])
         cells = []
         for k in MODELS:
             r = res[k]
@@ -270,11 +271,12 @@ def table(rows) -> list[str]:
             all_v[k].append(r["vpt"])
             cells.append(f"{r['smape']:16.1f} {('>' if r['vpt_capped'] else '') + format(r['vpt'], '.2f'):>6s}")
         pub = PUBLISHED.get(data["name"])
-        lines.append(f"  {data['name']:<20s} {data['lyapunov']:12.3f} / {data['stored_lyapunov']:<11.3f}  "
-                     + "  ".join(cells) + (f"  {pub[0]:.1f} / {pub[1]:.1f}" if pub else "  -"))
-    lines.append(f"  {'median':<20s} {'':>26s}  " + "  ".join(
-        f"{np.median(all_s[k]):16.1f} {np.median(all_v[k]):6.2f}" for k in MODELS))
-    return lines
+        yield (f"  {data['name']:<20s} {data['lyapunov']:12.3f} / {data['stored_lyapunov']:<11.3f}  "
+               + "  ".join(cells) + (f"  {pub[0]:.1f} / {pub[1]:.1f}" if pub else "  -"))
+    pubs = [PUBLISHED[n] for n in names if n in PUBLISHED]
+    yield (f"  {'median':<20s} {'':>26s}  " + "  ".join(
+        f"{np.median(all_s[k]):16.1f} {np.median(all_v[k]):6.2f}" for k in MODELS)
+        + (f"  {np.median([p[0] for p in pubs]):.1f} / {np.median([p[1] for p in pubs]):.1f}" if pubs else ""))
 
 
 def main(quick: bool = False):
@@ -283,9 +285,8 @@ def main(quick: bool = False):
     neurodyn.set_precision("float64")
     t0 = time.perf_counter()
     size = SIZES["quick" if quick else "full"]
-    rows = list(run(size))
     yield (f"{len(size['systems'])} dysts systems, {PTS_PER_PERIOD} points per period: fit {size['fit']} points, "
            f"sMAPE of the next {size['test']}, valid prediction time (error > {THRESHOLD}) in Lyapunov times over "
            f"{size['long']}; reservoirs of {size['units']} units")
-    yield from table(rows)
+    yield from table(run(size))
     yield f"  ({time.perf_counter() - t0:.0f} s)"
