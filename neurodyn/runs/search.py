@@ -497,22 +497,24 @@ class _Evaluator:
         self.names: tuple = ()
         self.compile_time = 0.0
 
-    def grid(self, values: np.ndarray):
+    def grid(self, values: np.ndarray, size: int | None = None):
         from ..sweep.grid import Grid
 
-        padded = values[np.minimum(np.arange(self.batch), len(values) - 1)]
-        return Grid(tuple(d.path for d in self.dims), padded, (self.batch,), "search batch")
+        size = size or self.batch
+        padded = values[np.minimum(np.arange(size), len(values) - 1)]
+        return Grid(tuple(d.path for d in self.dims), padded, (size,), "search batch")
 
     def check(self) -> None:
-        """Resolve two points, every dimension's low and high ends (first and last choices), as a
-        sweep does, without computing: a wrong path or value, or a field that changes the model's
-        shapes, is a one-line SpecError before the study exists."""
+        """Resolve, as a sweep does and without computing, the points that hold every dimension's
+        low and high ends and every one of its choices: a wrong path or value, or a field that
+        changes the model's shapes, is a one-line SpecError before the study exists."""
         from ..sweep.job import prepare
 
-        ends = np.array([[d.choices[0] if d.kind == "choice" else d.low for d in self.dims],
-                         [d.choices[-1] if d.kind == "choice" else d.high for d in self.dims]], float)
+        rows = max([2] + [len(d.choices) for d in self.dims])
+        ends = np.array([[d.choices[min(i, len(d.choices) - 1)] if d.kind == "choice" else d.low if i == 0 else d.high
+                          for d in self.dims] for i in range(rows)], float)
         try:
-            prepare(self.source, self.grid(ends), [self.measure], chunk=self.batch)
+            prepare(self.source, self.grid(ends, max(self.batch, rows)), [self.measure], chunk=self.batch)
         except SpecError as e:
             text = str(e)
             if text.startswith("sweep point ") and " (" in text and "): " in text:
@@ -587,9 +589,11 @@ class _State:
         in_flight, stale = None, []
         if running:
             b = max(batches) if batches else None
-            members = sorted((t for t in mine if t.user_attrs["batch"] == b), key=lambda t: t.user_attrs["position"])
-            whole = (b is not None and members and len(members) == members[0].user_attrs.get("size")
-                     and [t.user_attrs["position"] for t in members] == list(range(len(members)))
+            members = sorted((t for t in mine if t.user_attrs["batch"] == b),
+                             key=lambda t: t.user_attrs.get("position", -1))
+            whole = (b is not None and members and all("size" in t.user_attrs for t in members)
+                     and len(members) == members[0].user_attrs["size"]
+                     and [t.user_attrs.get("position") for t in members] == list(range(len(members)))
                      and all(set(t.params) == {d.path for d in dims} for t in members)
                      and all(t in members for t in running))
             if whole:

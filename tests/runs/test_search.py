@@ -253,6 +253,7 @@ def test_cli_errors_are_one_line_with_exit_2(spec_file, tmp_path, capsys):
              (["--param", "task.dataset.order=int:5:10"], "--param task.dataset.order: not sweepable"),
              (["--param", "populations.reservoir.leak=0:1", "--measure", "nrsme"], "did you mean 'nrmse'"),
              (["--param", "populations.reservoir.leak=2:1"], "range is empty"),
+             (["--param", "populations.reservoir.density=0.1,2,0.3"], "density: must be in (0, 1], got 2.0"),
              ([], "at least one --param")]
     for extra, why in cases:
         assert main(base + extra) == 2
