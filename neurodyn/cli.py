@@ -333,7 +333,12 @@ def cmd_export(args) -> int:
     """``neurodyn export``: write a run file's reports and spikes as standard SONATA files."""
     from .io import export_sonata
 
-    for path in export_sonata(Path(args.file), Path(args.directory)):
+    with stop_requested() as stop:  # main's block: a signal stops the export between blocks, nothing replaced
+        try:
+            written = export_sonata(Path(args.file), Path(args.directory), should_stop=stop)
+        except Interrupted as e:
+            raise Interrupted(f"{stop.name}: {e}") from None
+    for path in written:
         print(f"wrote {path}")
     return 0
 
@@ -501,15 +506,16 @@ def main(argv=None, *, restore_signals: bool = True) -> int:
     command = {"run": cmd_run, "info": cmd_info, "export": cmd_export, "sweep": cmd_sweep,
                "search": cmd_search, "plot": cmd_plot}[args.command]
     try:
-        if args.command in ("run", "sweep", "search"):
-            # run and sweep stop at their own checks; a signal after the last one (while the file
+        if args.command in ("run", "sweep", "search", "export"):
+            # run, sweep and export stop at their own checks; a signal after the last one (while the file
             # is closed and the summary printed) is ignored: the work is complete. The handlers go in
             # first: the cache imports JAX (seconds), and a KeyboardInterrupt raised meanwhile can land
             # in JAX's gc callback, which swallows it (the run then went on to exit 0)
             with stop_requested(restore=restore_signals):
-                from .compile_cache import enable_compilation_cache
+                if args.command != "export":
+                    from .compile_cache import enable_compilation_cache
 
-                enable_compilation_cache()  # a spec run again loads its compiled programs (results identical)
+                    enable_compilation_cache()  # a spec run again loads its compiled programs (results identical)
                 return command(args)
         return command(args)
     except Interrupted as e:

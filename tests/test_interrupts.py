@@ -298,3 +298,48 @@ def test_a_signal_while_a_sweep_rebuilds_its_points_is_one_line_and_writes_nothi
     assert rc == 130 and len(rebuilt) == 2
     assert capsys.readouterr().err == "neurodyn: interrupted: SIGTERM while the spec was built; nothing was written\n"
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+@pytest.fixture(scope="module")
+def export_runs(tmp_path_factory):
+    """Two Kuramoto run files: a short one (its export is the earlier, complete one) and one of
+    1,500 x 4,000 samples of theta (48 MB in float64; its export takes 0.5-1 s here, of which
+    the signal lands in the first 0.05 s of its theta file)."""
+    folder = tmp_path_factory.mktemp("export_runs")
+    wide = ["--set", "populations.oscillators.n=4000", "--set", "record.every=1", "--set", "record.transient=0"]
+    for name, steps in (("long", "1500"), ("short", "200")):  # the short one reuses the compiled chunk
+        assert main(["run", str(KURAMOTO), *wide, "--steps", steps, "--out", str(folder / f"{name}.h5"), "--quiet"]) == 0
+    return folder / "short.h5", folder / "long.h5"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_export_leaves_the_earlier_export_as_it_was(tmp_path, export_runs, sig):
+    """``neurodyn export`` interrupted while it wrote its second file: SIGINT left a mixed set (the
+    new report_r.h5 beside the earlier report_theta.h5) and said only "interrupted"; SIGTERM
+    killed it by the signal and left its temporary file. Now: 130, one line naming the signal,
+    no temporary file, the earlier export byte for byte (also the report file whose new
+    version was complete)."""
+    short, long = export_runs
+    out = tmp_path / "sonata"
+    assert main(["export", str(short), str(out)]) == 0
+    before = {p.name: _digest(p) for p in out.iterdir()}
+    assert sorted(before) == ["report_r.h5", "report_theta.h5"]
+    proc = subprocess.Popen([EXE, "export", str(long), str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    # report_r.h5 (1,500 x 1) is written first, then report_theta.h5 (1,500 x 4,000)
+    theta = out / f".report_theta.h5.{proc.pid}.tmp"
+    _wait_for(lambda: theta.exists() or proc.poll() is not None)
+    delay = random.uniform(0.0, 0.05)
+    time.sleep(delay)
+    proc.send_signal(sig)
+    stdout, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (delay, proc.returncode, err)
+    assert err == f"neurodyn: interrupted: {sig.name}: export stopped; no file in {out} was written or replaced\n", \
+        (delay, err)
+    assert stdout == ""
+    assert not _temporaries(out)
+    assert {p.name: _digest(p) for p in out.iterdir()} == before
+    # the same export uninterrupted replaces both files
+    assert main(["export", str(long), str(out)]) == 0
+    after = {p.name: _digest(p) for p in out.iterdir()}
+    assert sorted(after) == sorted(before) and all(after[n] != before[n] for n in before)
