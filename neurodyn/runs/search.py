@@ -57,6 +57,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import sys
 import time
 import warnings
@@ -235,8 +236,6 @@ class _Journal:
         """Append the operations not yet on disk, in one write, and sync the file."""
         if not self.pending:
             return
-        import os
-
         data = ("\n".join(self.pending) + "\n").encode()
         try:
             with open(self.path, "ab") as f:
@@ -246,6 +245,35 @@ class _Journal:
         except OSError as e:
             raise OutputError(f"cannot write the study {self.path}: {e.strerror or e}") from None
         self.pending.clear()
+
+
+class _StudyLock:
+    """An exclusive ``flock`` on ``path`` for the life of a search (the system releases it when
+    the process dies); another search of the same study is refused with one line. Where
+    ``fcntl`` does not exist (Windows), no lock is taken."""
+
+    def __init__(self, path: Path):
+        self.fd = None
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover
+            return
+        try:
+            self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise OutputError(f"cannot write the study's lock {path}: {e.strerror or e}") from None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self.fd)
+            self.fd = None
+            raise OutputError(f"{path.with_suffix('').with_suffix('')}: another neurodyn search is using this "
+                              f"study; wait for it or give another --out") from None
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor releases the lock
+            self.fd = None
 
 
 def default_paths(out) -> tuple[Path, Path]:
@@ -299,8 +327,6 @@ def search(target, space, measure: str | None = None, *, trials: int = 100, batc
         :class:`SearchResult`.
     """
     optuna = _optuna()
-    from filelock import FileLock, Timeout
-
     from ..precision import x64_enabled
     from ..sweep.job import _source
     from ..sweep.task import is_task_score
@@ -346,12 +372,7 @@ def search(target, space, measure: str | None = None, *, trials: int = 100, batc
     if out.exists() and not journal.exists() and not _is_search_file(out):
         raise OutputError(f"{out} exists and is not a search file; give another --out")
     journal.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(journal) + ".search.lock")
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise OutputError(f"{journal}: another neurodyn search is using this study; wait for it or give another "
-                          f"--out") from None
+    lock = _StudyLock(Path(str(journal) + ".search.lock"))
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no line per told trial
     bar = None

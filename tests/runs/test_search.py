@@ -307,3 +307,26 @@ def test_non_finite_scores_fail_and_r2_is_maximised(spec_file, tmp_path, monkeyp
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(res.journal)))
     states = [t.state.name for t in optuna.load_study(study_name="neurodyn-search", storage=storage).trials]
     assert states.count("FAIL") == bad.sum() and states.count("COMPLETE") == (~bad).sum()
+
+
+def test_a_second_process_on_the_same_study_is_refused(tmp_path):
+    """The study's lock is a system lock held for the life of a search: a second search of the
+    same study (another process) is refused with one line; the lock goes with its holder."""
+    import importlib
+
+    from neurodyn.errors import OutputError
+
+    module = importlib.import_module("neurodyn.runs.search")
+    path = tmp_path / "x.journal.search.lock"
+    code = ("import sys, time; from pathlib import Path; from neurodyn.runs.search import _StudyLock; "
+            "lock = _StudyLock(Path(sys.argv[1])); print('held', flush=True); time.sleep(60)")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(OutputError, match="another neurodyn search is using this study"):
+            module._StudyLock(path)
+    finally:
+        holder.kill()
+        holder.wait()
+    module._StudyLock(path).release()  # the holder died: free again
