@@ -245,3 +245,24 @@ def test_dask_worker_death_mid_chunk_is_retried(tmp_path):
     local = sweep(spec, grid, measures, out=tmp_path / "a.h5", chunk=2, progress=False, transient=100)
     for name in local.results:
         np.testing.assert_array_equal(local.results[name], remote.results[name])
+
+
+def test_a_whole_float_seed_the_spec_leaves_out_is_given_as_an_integer(tmp_path):
+    """A grid holds floats: ``--grid populations.reservoir.seed=0,1`` on a spec that does not set
+    the seed builds each point with the integer seed (it was refused: 'expected an integer, got
+    float 0.0'); the built reservoir is the one of the spec with that seed written in; 0.5 is still
+    refused."""
+    import jax
+
+    from neurodyn.errors import SpecError
+    from neurodyn.spec.sweep import SpecSource
+
+    text = ('steps = 50\n[populations.reservoir]\nmodel = "esn"\nn = 12\ndensity = 0.5\n'
+            '[record]\nvariables = []\n')
+    (tmp_path / "a.toml").write_text(text)
+    (tmp_path / "b.toml").write_text(text.replace("density = 0.5", "density = 0.5\nseed = 3"))
+    model, _ = SpecSource(load_spec(tmp_path / "a.toml")).rebuild({"populations.reservoir.seed": np.float64(3.0)})
+    for x, y in zip(jax.tree_util.tree_leaves(model), jax.tree_util.tree_leaves(load_spec(tmp_path / "b.toml").model)):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    with pytest.raises(SpecError, match="expected an integer, got float 0.5"):
+        SpecSource(load_spec(tmp_path / "a.toml")).rebuild({"populations.reservoir.seed": 0.5})

@@ -8,7 +8,9 @@ import copy
 from pathlib import Path
 
 import jax
+import numpy as np
 
+from ..errors import SpecError
 from ..models import MODELS
 from ..sweep.job import SOURCES
 from .build import POPULATION_FIELDS, RunSpec, build_spec
@@ -46,12 +48,26 @@ class SpecSource:
         return (f"populations.{parts[1]}.{gains[parts[2]]}", base) if base != 0 else None
 
     def rebuild(self, assignments: dict):
-        """``(model, state)`` of the spec with the fields ``{path: value}`` set, built again."""
-        data = copy.deepcopy(self.spec.data)
-        for path, value in assignments.items():
-            set_path(data, path, value)
-        point = build_spec(data, self.spec.text)
-        return point.model, point.state
+        """``(model, state)`` of the spec with the fields ``{path: value}`` set, built again.
+
+        A grid holds floats: a whole-number value of an integer field the spec leaves out (a
+        ``seed`` at its default) is given again as an integer when the spec refuses the float
+        (a field the spec sets is converted by :func:`~neurodyn.spec.paths.set_path` already)."""
+        assignments = dict(assignments)
+        while True:
+            data = copy.deepcopy(self.spec.data)
+            for path, value in assignments.items():
+                set_path(data, path, value)
+            try:
+                point = build_spec(data, self.spec.text)
+            except SpecError as e:
+                path, found, _ = str(e).partition(": expected an integer, got float")
+                value = assignments.get(path) if found else None
+                if isinstance(value, (float, np.floating)) and float(value).is_integer():
+                    assignments[path] = int(value)
+                    continue
+                raise
+            return point.model, point.state
 
     def task_at(self, assignments: dict):
         """The ``[task]`` with the fields ``{path: value}`` set, validated as ``neurodyn run`` does."""
