@@ -506,13 +506,13 @@ def main(argv=None, *, restore_signals: bool = True) -> int:
     command = {"run": cmd_run, "info": cmd_info, "export": cmd_export, "sweep": cmd_sweep,
                "search": cmd_search, "plot": cmd_plot}[args.command]
     try:
-        if args.command in ("run", "sweep", "search", "export"):
-            # run, sweep and export stop at their own checks; a signal after the last one (while the file
+        if args.command in ("run", "sweep", "search", "export", "plot"):
+            # run, sweep, export and plot stop at their own checks; a signal after the last one (while the file
             # is closed and the summary printed) is ignored: the work is complete. The handlers go in
             # first: the cache imports JAX (seconds), and a KeyboardInterrupt raised meanwhile can land
             # in JAX's gc callback, which swallows it (the run then went on to exit 0)
             with stop_requested(restore=restore_signals):
-                if args.command != "export":
+                if args.command not in ("export", "plot"):
                     from .compile_cache import enable_compilation_cache
 
                     enable_compilation_cache()  # a spec run again loads its compiled programs (results identical)

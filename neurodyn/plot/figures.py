@@ -15,17 +15,42 @@ def pyplot():
 
 
 def save_figure(fig, out) -> Path:
-    """Write ``fig`` to the PNG file ``out`` atomically (:func:`neurodyn.files.atomic_write`) and
-    close it; an unwritable folder or a full disk is one :class:`~neurodyn.errors.OutputError` line."""
-    from ..files import atomic_write
+    """Write ``fig`` to the PNG file ``out`` atomically (:func:`save_figures`) and close it."""
+    return save_figures({Path(out): fig})[0]
 
-    out = Path(out)
+
+def save_figures(figures: dict) -> list[Path]:
+    """Write each figure of ``{png path: figure}`` and close them all. The PNGs replace earlier
+    files of their names all together or not at all: each is rendered under a temporary name
+    (:func:`neurodyn.files.atomic_write`) and all are renamed into place once the last is
+    complete. A full disk or an unwritable folder is one :class:`~neurodyn.errors.OutputError`
+    line; a SIGINT or SIGTERM under :func:`neurodyn.signals.stop_requested` (``neurodyn plot``)
+    stops before the next figure is rendered or the renames start
+    (:class:`~neurodyn.errors.Interrupted`). Either way no PNG is replaced and no temporary file
+    is left."""
+    import contextlib
+
+    from ..errors import Interrupted
+    from ..files import atomic_write
+    from ..signals import active_flag
+
+    def check() -> None:
+        flag = active_flag()
+        if flag is not None and flag.is_set():
+            raise Interrupted(f"{flag.name}: plot stopped; no figure was written or replaced")
+
+    paths = [Path(out) for out in figures]
     try:
-        with atomic_write(out, "figure") as tmp:
-            fig.savefig(tmp, dpi=110, format="png")
+        with contextlib.ExitStack() as staged:  # on leaving it normally, every PNG is renamed into place
+            for out, fig in zip(paths, figures.values()):
+                check()
+                tmp = staged.enter_context(atomic_write(out, "figure"))
+                fig.savefig(tmp, dpi=110, format="png")
+            check()
     finally:
-        pyplot().close(fig)
-    return out
+        for fig in figures.values():
+            pyplot().close(fig)
+    return paths
 
 
 def check_folder(path) -> None:

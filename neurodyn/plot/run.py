@@ -572,7 +572,7 @@ def plot_run_file(path, *, variables: list[str] | None = None, phase: tuple[str,
 
     matplotlib.use("Agg")
     from ..io import load, open_for_reading
-    from .figures import check_folder, save_figure
+    from .figures import check_folder, save_figures
 
     path = Path(path)
     stem = path.name[:-3] if path.name.endswith(".h5") else path.name
@@ -581,11 +581,8 @@ def plot_run_file(path, *, variables: list[str] | None = None, phase: tuple[str,
         trained = "readout" in f and "class" in f["readout"].attrs and "neurodyn" not in f
     figures = {"": trained_figure(path)} if trained else run_figures(load(path), variables=variables,
                                                                      phase=phase, window=window)
-    written = []
-    for kind, fig in figures.items():
-        out = path.with_name(f"{stem}.{kind}.png" if kind else f"{stem}.png")
-        written.append(save_figure(fig, out))
-    return written
+    return save_figures({path.with_name(f"{stem}.{kind}.png" if kind else f"{stem}.png"): fig
+                         for kind, fig in figures.items()})
 
 
 def _check_names(names, series) -> None:

@@ -83,9 +83,9 @@ def plot_search_file(path: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    from .figures import check_folder, save_figure
+    from .figures import check_folder, save_figures
 
     path = Path(path)
     check_folder(path)
     stem = path.name[:-3] if path.name.endswith(".h5") else path.name
-    return [save_figure(fig, path.with_name(f"{stem}.{name}.png")) for name, fig in search_figures(read_search(path)).items()]
+    return save_figures({path.with_name(f"{stem}.{name}.png"): fig for name, fig in search_figures(read_search(path)).items()})

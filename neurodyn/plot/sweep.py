@@ -131,17 +131,16 @@ def plot_sweep_file(path: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    from .figures import check_folder, save_figure
+    from .figures import check_folder, save_figures
 
     path = Path(path)
     check_folder(path)
-    written = []
     stem = path.name[:-3] if path.name.endswith(".h5") else path.name
+    figures = {}
     for name, fig in sweep_figures(read_sweep(path)).items():
         safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
-        out = path.with_name(f"{stem}.{safe}.png")
-        written.append(save_figure(fig, out))
-    return written
+        figures[path.with_name(f"{stem}.{safe}.png")] = fig
+    return save_figures(figures)
 
 
 def cell_edges(centres: np.ndarray) -> np.ndarray:

@@ -63,3 +63,36 @@ def test_a_png_write_failing_half_way_leaves_the_earlier_png(run_spec, workdir, 
     assert main(["plot", "chialvo_ring_star.h5"]) == 0
     after = _digests(workdir)
     assert sorted(after) == PNGS and all(after[n] != before[n] for n in PNGS)
+
+
+def test_a_signal_while_the_pngs_are_rendered_replaces_none_of_them(run_spec, workdir, monkeypatch, capsys):
+    """A SIGTERM (or SIGINT) under ``neurodyn plot`` while its second PNG is rendered: the plot
+    stops before the next figure and before any rename, exit 130 with one line, and every
+    earlier PNG is as it was, also the first, whose new version was complete."""
+    import signal
+    import threading
+
+    from neurodyn.signals import stop_requested
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers (the stop block) exist only in the main thread")
+    run_spec("chialvo_ring_star", "--steps", "1200")
+    assert main(["plot", "chialvo_ring_star.h5"]) == 0
+    before = _digests(workdir)
+    run_spec("chialvo_ring_star", "--steps", "1200", "--set", "couplings.star.strength=0.02")
+    capsys.readouterr()
+    real, rendered = matplotlib.figure.Figure.savefig, []
+
+    def render(fig, fname, **kwargs):
+        rendered.append(Path(fname).name)
+        if len(rendered) == 2:
+            flag.set(signal.SIGTERM)  # as if the signal landed while matplotlib drew the second PNG
+        return real(fig, fname, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", render)
+    with stop_requested() as flag:  # main's own block nests in this one and shares its flag
+        rc = main(["plot", "chialvo_ring_star.h5"])
+    assert rc == 130 and len(rendered) == 2, rendered
+    assert capsys.readouterr() == ("", "neurodyn: interrupted: SIGTERM: plot stopped; no figure was written or "
+                                       "replaced\n")
+    assert _digests(workdir) == before
