@@ -39,12 +39,12 @@ COBA = dict(tau_m="20 ms", v_rest="-60 mV", v_reset="-60 mV", v_th="-50 mV", t_r
             tau_e="5 ms", tau_i="10 ms", e_e="0 mV", e_i="-80 mV")
 
 
-def _time(once):
+def _time(once, rounds: int = 2):
     t0 = time.perf_counter()
     out = once()
     first = time.perf_counter() - t0
     best = np.inf
-    for _ in range(2):
+    for _ in range(rounds):
         t0 = time.perf_counter()
         out = once()
         best = min(best, time.perf_counter() - t0)
@@ -104,9 +104,9 @@ class Izhikevich(Model):
         return {"v": state.v, "u": state.u, "spike": state.spike}
 
 
-def _izhikevich(kind: str, steps: int):
+def _izhikevich(kind: str, steps: int, rounds: int = 2):
     """(compile s, best run s, excitatory spikes, inhibitory spikes) of the network simulated for
-    ``steps`` of 1 ms, every spike recorded; ``kind``: "class" or "equations"."""
+    ``steps`` of 1 ms, every spike recorded, best of ``rounds``; ``kind``: "class" or "equations"."""
     rng = np.random.default_rng(2003)
     ne, ni = 800, 200
     re, ri = rng.random(ne), rng.random(ni)
@@ -125,7 +125,8 @@ def _izhikevich(kind: str, steps: int):
     conn = SynapseCSR.from_coo(pre, post, s[post, pre], n_pre=n, n_post=n)
     net = Network({"izh": model}, {"rec": SpikingProjection.create("izh", "izh", conn, port="I")})
     drive = {"izh": {"I": jnp.asarray(noise)}}
-    compile_s, run_s, traj = _time(lambda: nd.simulate(net, steps, drive=drive, record=(), progress=False))
+    compile_s, run_s, traj = _time(lambda: nd.simulate(net, steps, drive=drive, record=(), progress=False),
+                                   rounds)
     ids = np.asarray(traj.spikes["izh.spike"][1])
     return compile_s, run_s, int((ids < ne).sum()), int((ids >= ne).sum())
 

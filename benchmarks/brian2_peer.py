@@ -266,7 +266,7 @@ def brian2_lines(network: str, n: int, seconds: float, dt: float, neurodyn_secon
         loop, wall = min(r["loops"]), min(r["walls"])
         rates = ", ".join(f"{k} {r['spikes'][k] / size / seconds:.1f} Hz" for k, size in populations.items())
         yield (f"  brian2    {title}, {name} ({r['dtype']}): {loop / seconds:.3f} s per simulated second (loop "
-               f"alone; wall {wall / seconds:.3f}), compile {r['compile']:.1f} s; {rates}; "
+               f"alone; wall {wall / seconds:.3f}), compile {max(r['compile'], 0.0):.1f} s; {rates}; "
                f"brian2 / neurodyn {loop / neurodyn_seconds:.2f}x")
         best = loop if best is None else min(best, loop)
     if best is not None:
