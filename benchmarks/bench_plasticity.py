@@ -14,7 +14,8 @@ synapses per neuron) at 4,000, 16,000 and 64,000 neurons (the same rate at growi
 time per step of the plastic network over the static one, divided by the synaptic events it
 handles per step (arriving E->E spikes x fan-out plus E spikes x fan-in, counted from the
 plastic network's spikes), stays flat if the cost grows with spikes x fan-out and not with the
-number of synapses. The machine is shared: single timings vary by tens of percent.
+number of synapses; and a silent network of 16,000 neurons (no excitation) with 0.2 to 3.3
+million synapses: without events the extra time stays flat if nothing visits every synapse. The machine is shared: single timings vary by tens of percent.
 """
 
 from __future__ import annotations
@@ -82,6 +83,20 @@ def cost_against_rate(inhibition, steps: int):
                f"extra {extra:5.1f} us = {extra * 1e3 / max(events, 1):5.2f} ns per event")
 
 
+def cost_against_synapses(fanouts, steps: int, n: int = 16000):
+    """Lines of the cost per step of a silent COBA network (no excitation: w_e = 0, i_ext = 0, so
+    only the first steps spike) of ``n`` neurons at each fixed fan-out: the number of synapses
+    grows, the events stay near zero; the extra time of the plastic network is then its cost per
+    step without events, and stays flat if nothing visits every synapse."""
+    for fan in fanouts:
+        net = coba_ei(n, p=None, fanout=fan, i_ext=0.0, w_e=0.0, seed=1)
+        _, t_static, _, _ = timed(net, steps)
+        _, t_plastic, n_e, _ = timed(plastic(net), steps)
+        yield (f"  fan-out {fan:4d}: {net.projections['ee'].synapses.nnz:8d} E->E synapses, {n_e:5d} E spikes in "
+               f"{steps} steps; static {t_static / steps * 1e6:6.1f} us/step, plastic {t_plastic / steps * 1e6:6.1f}, "
+               f"extra {(t_plastic - t_static) / steps * 1e6:6.1f} us/step")
+
+
 def main(quick: bool = False):
     seconds = 0.2 if quick else 1.0
     steps = int(round(seconds / 1e-4))
@@ -103,6 +118,9 @@ def main(quick: bool = False):
     yield ("cost per step against the rate (N = 4,000, 2 % connectivity, the same synapses, inhibition w_i "
            "varied; extra = plastic - static)")
     yield from cost_against_rate((6.7,) if quick else INHIBITION, steps)
+
+    yield "cost per step against the number of synapses without events (N = 16,000, silent: w_e = 0, i_ext = 0)"
+    yield from cost_against_synapses((20,) if quick else (20, 80, 320), steps)
 
     yield "cost per step against N (fixed fan-out 80, i_ext 20 mV: the same rate at every size)"
     for n in ((4000,) if quick else (4000, 16000, 64000)):
