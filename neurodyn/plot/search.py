@@ -55,7 +55,8 @@ def search_figures(search: dict) -> dict:
     ax.set_xlabel("trial (evaluation order)")
     ax.set_ylabel(measure)
     ax.set_title(f"{search['name']}: search of {measure} ({search['direction']}), {n} trials")
-    ax.legend()
+    ax.legend(loc="lower left", bbox_to_anchor=(1.0, 0.0), frameon=False)  # beside the axes, never on a trial
+    fig.tight_layout()
     figures = {"trials": fig}
     paths = list(search["params"])
     cols = min(3, len(paths))
