@@ -158,6 +158,22 @@ def step_times(steps, dt: float):
     return k.astype(np.float64) * dt
 
 
+def drive_port(model, target: str, port: str | None, what: str) -> str:
+    """The input port a drive of population ``target`` (whose model is ``model``) feeds: ``port``,
+    or the model's input port when ``None``; a SpecError names an unknown port (with the closest
+    one) or a model not timed in ms (``what`` says which drive needs ms, e.g. "a Poisson drive")."""
+    from ..schema import did_you_mean
+
+    desc = surface(model)
+    port = desc.input_port if port is None else port
+    if desc.ports is not None and port not in desc.ports:
+        raise SpecError(f"port: population {target!r} has no input port {port!r} "
+                        f"(ports: {', '.join(desc.ports)}){did_you_mean(port, desc.ports)}")
+    if desc.time_unit != "ms":
+        raise SpecError(f"target: {what} needs a model timed in ms; {target!r} counts time in {desc.time_unit!r}")
+    return port
+
+
 def check_ports(model, ports, where: str = "drive") -> None:
     """Raise a SpecError if any of ``ports`` is not an input port of ``model``."""
     declared = surface(model).ports

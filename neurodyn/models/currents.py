@@ -30,7 +30,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ..core.model import float_dtype, per_node, surface
+from ..core.model import drive_port, float_dtype, per_node, surface
 from ..core.projection import Projection
 from ..errors import SpecError
 from ..pytree import pytree_dataclass
@@ -81,13 +81,7 @@ class CurrentInjection(Projection):
             raise SpecError(f"waveform: expected one of {', '.join(WAVEFORM_FIELDS)}, got {waveform!r}"
                             f"{did_you_mean(str(waveform), tuple(WAVEFORM_FIELDS))}")
         desc = surface(model)
-        port = desc.input_port if port is None else port
-        if desc.ports is not None and port not in desc.ports:
-            raise SpecError(f"port: population {target!r} has no input port {port!r} "
-                            f"(ports: {', '.join(desc.ports)}){did_you_mean(port, desc.ports)}")
-        if desc.time_unit != "ms":
-            raise SpecError(f"target: a current schedule needs a model timed in ms; {target!r} counts time in "
-                            f"{desc.time_unit!r}")
+        port = drive_port(model, target, port, "a current schedule")
         required, optional = WAVEFORM_FIELDS[waveform]
         given = {k: v for k, v in numbers.items() if v is not None}
         extra = sorted(set(given) - set(required) - set(optional))

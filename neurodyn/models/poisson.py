@@ -22,7 +22,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ..core.model import float_dtype, surface
+from ..core.model import drive_port, float_dtype, surface
 from ..core.projection import Projection
 from ..errors import SpecError, check_int
 from ..pytree import pytree_dataclass
@@ -50,13 +50,7 @@ class PoissonInput(Projection):
         step ``dt`` in ms and its ports are read from it); ``port`` defaults to the model's
         input port. ``rate`` in Hz (>= 0), ``weight`` in the port's unit."""
         desc = surface(model)
-        port = desc.input_port if port is None else port
-        if desc.ports is not None and port not in desc.ports:
-            raise SpecError(f"port: population {target!r} has no input port {port!r} "
-                            f"(ports: {', '.join(desc.ports)}){did_you_mean(port, desc.ports)}")
-        if desc.time_unit != "ms":
-            raise SpecError(f"target: a Poisson drive needs a model in ms (rate in Hz); {target!r} "
-                            f"counts time in {desc.time_unit!r}")
+        port = drive_port(model, target, port, "a Poisson drive (rate in Hz)")
         n_inputs = check_int("n_inputs", n_inputs, 0)
         if not float(rate) >= 0:
             raise SpecError(f"rate must be >= 0 Hz, got {rate!r}")
