@@ -8,6 +8,7 @@ in order: any flipped bit of the data, and any change of type or shape, changes 
 from __future__ import annotations
 
 import hashlib
+import json
 
 import numpy as np
 
@@ -84,6 +85,17 @@ def dataset_checksums(group) -> dict[str, str]:
     found = {}
     group.visititems(lambda name, node: found.__setitem__(name, node) if isinstance(node, h5py.Dataset) else None)
     return {name: hexdigest(ds[()], label=name) for name, ds in sorted(found.items())}
+
+
+def attrs_digest(attrs, names) -> str:
+    """The digest of the HDF5 attributes ``names`` of ``attrs`` (the JSON of their values' reprs,
+    bytes decoded and NumPy scalars made Python values, so a reread file digests the same)."""
+    values = []
+    for name in names:
+        v = attrs[name]
+        v = v.decode() if isinstance(v, bytes) else v.item() if isinstance(v, np.generic) else v
+        values.append([name, repr(v)])
+    return hexdigest(np.frombuffer(json.dumps(values).encode(), np.uint8), label="attrs")
 
 
 def first_mismatch(stored: dict[str, str], actual: dict[str, str]) -> tuple[str, str] | None:

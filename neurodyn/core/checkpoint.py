@@ -39,7 +39,7 @@ import jax
 import numpy as np
 
 from .._version import __version__
-from ..checksum import USERBLOCK, check_sealed, dataset_checksums, first_mismatch, hexdigest, seal
+from ..checksum import USERBLOCK, attrs_digest, check_sealed, dataset_checksums, first_mismatch, hexdigest, seal
 from ..errors import OutputError, SpecError
 from ..files import atomic_write, ensure_space, remove_stale_temporaries
 
@@ -206,17 +206,9 @@ def read_meta(path) -> dict:
         raise _damaged(path, " ".join(str(e).split()) or type(e).__name__) from None
 
 
-def _attrs_digest(attrs) -> str:
-    values = []
-    for name in ATTRS:
-        v = attrs[name]
-        v = v.decode() if isinstance(v, bytes) else v.item() if isinstance(v, np.generic) else v
-        values.append([name, repr(v)])
-    return hexdigest(np.frombuffer(json.dumps(values).encode(), np.uint8), label="attrs")
-
 
 def _checksums(group) -> dict[str, str]:
-    return {**dataset_checksums(group), "attrs": _attrs_digest(group.attrs)}
+    return {**dataset_checksums(group), "attrs": attrs_digest(group.attrs, ATTRS)}
 
 
 def _damaged(path, what: str) -> OutputError:

@@ -40,7 +40,7 @@ import h5py
 import jax
 import numpy as np
 
-from ..checksum import USERBLOCK, check_sealed, dataset_checksums, file_digest, first_mismatch, hexdigest, seal
+from ..checksum import USERBLOCK, attrs_digest, check_sealed, dataset_checksums, file_digest, first_mismatch, seal
 from ..errors import OutputError
 from ..files import atomic_write, ensure_space
 
@@ -56,18 +56,9 @@ def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
 
-def _attrs_digest(attrs) -> str:
-    """The digest of the attributes that say where training stands (JSON of their values)."""
-    values = []
-    for name in STATE_ATTRS:
-        v = attrs[name]
-        v = v.decode() if isinstance(v, bytes) else v.item() if isinstance(v, np.generic) else v
-        values.append([name, repr(v)])
-    return hexdigest(np.frombuffer(json.dumps(values).encode(), np.uint8), label="attrs")
-
 
 def _checksums(group: h5py.Group) -> dict[str, str]:
-    return {**dataset_checksums(group), "attrs": _attrs_digest(group.attrs)}
+    return {**dataset_checksums(group), "attrs": attrs_digest(group.attrs, STATE_ATTRS)}
 
 
 def _file_digest(raw: bytes) -> str:
