@@ -38,8 +38,10 @@ def pack_bits(flags: jax.Array) -> jax.Array:
     return jnp.sum(nibbles << (4 * jnp.arange(8, dtype=jnp.uint32)), axis=1, dtype=jnp.uint32)
 
 
-#: below this many words NumPy unpacks faster than numba can be imported (0.15-0.7 s with its cache)
-_NUMBA_FROM_WORDS = 2_000_000
+#: below this many words (one chunk) NumPy unpacks them (~20 ns a word: at most 2 ms) instead of
+#: importing numba and loading its cached loop (0.15-0.7 s, once); above it numba's 10x faster loop
+#: pays on every chunk (COBA-4000: 125 words a step, so every chunk over 800 steps)
+_NUMBA_FROM_WORDS = 100_000
 
 
 def unpack_events(words: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -49,8 +51,8 @@ def unpack_events(words: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]
     if words.ndim != 2:
         raise ValueError(f"unpack_events: words must be 2-D (steps, words), got shape {words.shape}")
     if words.size < _NUMBA_FROM_WORDS or numba_problem():
-        # small (NumPy takes ~20 ns a word: under 0.05 s, less than importing numba and loading
-        # its cached loop), or no numba / no writable place for its disk cache: NumPy
+        # small (under 2 ms in NumPy, less than importing numba), or no numba / no writable
+        # place for its disk cache: NumPy
         return _unpack_numpy(words, int(size))
     from ._unpack import unpack  # numba, imported (and compiled or loaded from its cache) on first use
 
