@@ -48,7 +48,7 @@ VARIANTS = ("globally tuned", "locally adaptive (Beta(2,2) targets)", "one-step 
 
 
 def capacities(size: dict) -> dict:
-    from neurodyn.diagnostics import memory_capacity
+    from neurodyn.readout import memory_capacity
     from neurodyn.models.ei_reservoir import AdaptiveEIReservoir, EIReservoir, adapt, one_step_design, target_rates
 
     balances = np.geomspace(0.5, 2.0, size["balances"])

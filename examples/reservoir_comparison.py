@@ -23,7 +23,7 @@ import numpy as np
 import neurodyn
 import neurodyn as nd
 from neurodyn.datasets import digits_sequences, memory_task
-from neurodyn.diagnostics import memory_capacity
+from neurodyn.readout import memory_capacity
 from neurodyn.models import ESN, ResESN, deep_res_esn, res_rmn
 from neurodyn.models.ei_reservoir import AdaptiveEIReservoir, EIReservoir, adapt, one_step_design, target_rates
 from neurodyn.readout import LogisticClassifier, Ridge, RidgeClassifier, harvest

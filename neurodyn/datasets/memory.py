@@ -11,7 +11,7 @@ def memory_task(n_samples: int, max_delay: int, *, input_range: float = 0.8,
     """``u`` ``(n_samples, 1)`` i.i.d. U(-input_range, input_range) and targets
     ``(n_samples, max_delay)`` with column ``k - 1`` holding ``u(t - k)`` (zero for ``t < k``: use
     a washout of at least ``max_delay``). The draw is the one
-    :func:`neurodyn.diagnostics.memory_capacity` uses for the same seed."""
+    :func:`neurodyn.readout.memory_capacity` uses for the same seed."""
     u = np.random.default_rng(seed).uniform(-input_range, input_range, n_samples)
     targets = np.zeros((n_samples, max_delay))
     for k in range(1, max_delay + 1):

@@ -7,8 +7,8 @@ from .chaos import sample_entropy, zero_one_test
 from .edge import EdgeOfChaos, edge_of_chaos
 from .fixed_points import FixedPoint, fixed_points
 from .lyapunov import lyapunov_spectrum, max_lyapunov
-from .reservoir import (EchoStateResult, MemoryCapacityResult, echo_state_property, esp_conditions,
-                        generalization_rank, kernel_rank, memory_capacity, spectral_radius)
+from .reservoir import (EchoStateResult, echo_state_property, esp_conditions, generalization_rank, kernel_rank,
+                        spectral_radius)
 from .spiking import SpikingMonitor, ei_balance, fano_factor, firing_rates, isi_cv, synchrony_chi
 from .synchrony import (cross_correlation, graph_local_order_parameter, growth_exponent, local_order_parameter,
                         locked_fraction, mean_frequencies, order_parameter, phase_slips, roughness_exponent,
@@ -16,7 +16,7 @@ from .synchrony import (cross_correlation, graph_local_order_parameter, growth_e
 
 __all__ = [
     "lyapunov_spectrum", "max_lyapunov", "edge_of_chaos", "EdgeOfChaos", "echo_state_property", "EchoStateResult",
-    "esp_conditions", "spectral_radius", "memory_capacity", "MemoryCapacityResult", "kernel_rank",
+    "esp_conditions", "spectral_radius", "kernel_rank",
     "generalization_rank", "ei_balance", "isi_cv", "fano_factor", "firing_rates", "synchrony_chi", "SpikingMonitor", "zero_one_test", "sample_entropy",
     "cross_correlation", "order_parameter", "time_averaged_order_parameter", "local_order_parameter",
     "graph_local_order_parameter", "mean_frequencies", "locked_fraction", "phase_slips", "surface_width",

@@ -1,6 +1,7 @@
-"""Reservoir diagnostics: echo-state property, memory capacity, kernel and generalization rank
-(docs/models/reservoirs.md). They take any reservoir model of the protocol whose step is
-driven by a scalar or vector input and whose observables include its state ``"x"``."""
+"""Reservoir diagnostics: echo-state property, kernel and generalization rank
+(docs/models/reservoirs.md). They take any reservoir model of the protocol whose step is driven
+by a scalar or vector input and whose observables include its state ``"x"``. The memory
+capacity, a readout task, is :func:`neurodyn.readout.memory_capacity`."""
 
 from __future__ import annotations
 
@@ -73,51 +74,6 @@ def echo_state_property(reservoir, drive, *, n_states: int = 2, tol: float = 1e-
 
 def _pad(drive):
     return jax.tree_util.tree_map(lambda a: jnp.concatenate([a, a[-1:]]), drive)
-
-
-@dataclass
-class MemoryCapacityResult:
-    """``total = sum_k MC_k`` with ``MC_k`` the squared correlation between ``u(n - k)`` and its
-    best linear readout on held-out data, for the delays in ``delays``."""
-
-    total: float
-    delays: np.ndarray
-    per_delay: np.ndarray
-
-
-def memory_capacity(reservoir, *, max_delay: int | None = None, train: int = 5000, test: int = 5000,
-                    washout: int = 200, input_range: float = 0.8, ridge: float = 1e-10,
-                    seed: int = 0) -> MemoryCapacityResult:
-    """Jaeger's short-term memory capacity (H. Jaeger, GMD Report 152, 2002; docs/models/reservoirs.md).
-
-    Input u(n) i.i.d. U(-input_range, input_range); one ridge readout per delay k = 1..max_delay
-    (default 2N), fitted on ``train`` samples after ``washout`` and evaluated on the next
-    ``test`` samples: ``MC_k = corr^2(u(n - k), y_k(n))``. Bound: MC <= N for i.i.d. input.
-    Held-out evaluation avoids the ~N/T in-sample bias (docs/models/reservoirs.md).
-    """
-    n_units = int(flatten_state(reservoir.init(jax.random.PRNGKey(0)))[0].shape[0])
-    max_delay = 2 * n_units if max_delay is None else max_delay
-    total_steps = washout + max_delay + train + test + 1
-    u = np.random.default_rng(seed).uniform(-input_range, input_range, total_steps)
-    _, rec = run(reservoir, reservoir.init(jax.random.PRNGKey(seed)), total_steps,
-                 drive=jnp.asarray(u.reshape(-1, 1), jnp.result_type(float)), record=("x",))
-    # states[i] is the state after step i, whose newest input is u(i); delay k targets u(i - k)
-    states = np.asarray(rec["x"], float)[1:]
-    start = washout + max_delay
-    x = np.concatenate([np.ones((len(states), 1)), states], axis=1)
-    rows = np.arange(start, len(states))
-    delays = np.arange(1, max_delay + 1)
-    targets = np.stack([u[rows - k] for k in delays], axis=1)
-    tr, te = rows[:train] - start, rows[train:] - start
-    xa = x[rows]
-    reg = ridge * np.eye(x.shape[1])
-    reg[0, 0] = 0.0
-    w = np.linalg.solve(xa[tr].T @ xa[tr] + reg, xa[tr].T @ targets[tr])
-    pred = xa[te] @ w
-    yc = targets[te] - targets[te].mean(axis=0)
-    pc = pred - pred.mean(axis=0)
-    mc = (yc * pc).sum(axis=0) ** 2 / ((yc ** 2).sum(axis=0) * (pc ** 2).sum(axis=0))
-    return MemoryCapacityResult(float(mc.sum()), delays, mc)
 
 
 def _final_states(reservoir, streams) -> np.ndarray:

@@ -161,7 +161,8 @@ def r2(prediction, target) -> float:
 def forgetting_curve(prediction, target) -> np.ndarray:
     """``r^2(k)``: the squared Pearson correlation of readout column ``k - 1`` with its target
     ``u(t - k)``, for each delay ``k`` (H. Jaeger, GMD Report 152, 2002); its sum is
-    :func:`memory_capacity`."""
+    :func:`memory_capacity` (the score; :func:`neurodyn.readout.memory_capacity` measures it for a
+    reservoir)."""
     y = np.asarray(target, float)
     y = y.reshape(y.shape[0], -1)
     return _squared_correlations(np.asarray(prediction, float).reshape(y.shape), y, np.ones(y.shape[0]), np)

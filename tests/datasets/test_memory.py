@@ -1,7 +1,7 @@
 import numpy as np
 
 from neurodyn.datasets import memory_task
-from neurodyn.diagnostics import memory_capacity
+from neurodyn.readout import memory_capacity
 from neurodyn.models.reservoir import ESN
 from neurodyn.readout import Ridge, harvest
 
@@ -15,8 +15,8 @@ def test_memory_task_targets_are_delayed_inputs():
 
 
 def test_harvest_and_ridge_reproduce_memory_capacity_diagnostic():
-    # the same pipeline assembled from the public pieces equals diagnostics.memory_capacity
-    # (its own state alignment and linear solve) to 1e-8 per delay
+    # the same pipeline assembled from the public pieces (memory_task, harvest, Ridge) equals
+    # readout.memory_capacity (its own input draw and state alignment) to 1e-8 per delay
     esn = ESN.create(20, 1, spectral_radius=0.9, input_scaling=0.1, seed=3)
     washout, max_delay, train, test = 100, 40, 1000, 1000
     ref = memory_capacity(esn, max_delay=max_delay, train=train, test=test, washout=washout, seed=5)

@@ -2,10 +2,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from neurodyn.connectivity.matrices import cyclic, random_orthogonal
-from neurodyn.diagnostics import (echo_state_property, esp_conditions, generalization_rank, kernel_rank,
-                                  memory_capacity, spectral_radius)
+from neurodyn.diagnostics import echo_state_property, esp_conditions, generalization_rank, kernel_rank, spectral_radius
 from neurodyn.models import ESN
-from neurodyn.readout import Ridge, nrmse
+from neurodyn.readout import Ridge, memory_capacity, nrmse
 
 N = 50
 

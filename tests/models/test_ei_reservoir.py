@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import neurodyn as nd
-from neurodyn.diagnostics import memory_capacity
+from neurodyn.readout import memory_capacity
 from neurodyn.errors import SpecError
 from neurodyn.models.ei_reservoir import (AdaptiveEIReservoir, EIReservoir, EIState, adapt, ei_balance,
                                           one_step_design, one_step_factors, target_rates)
