@@ -30,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"neurodyn {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a TOML model spec and write HDF5")
-    r.add_argument("spec", nargs="?", help="model spec file (TOML), e.g. models/chialvo_ring_star.toml, or a run "
+    r.add_argument("spec", nargs="?", help="model spec file (TOML), e.g. models/chialvo_ring_star.toml, a SONATA "
+                                           "circuit or simulation config (JSON; docs/interchange.md), or a run "
                                            "file (HDF5) of neurodyn run, to run its stored spec again (optional "
                                            "with --resume: the checkpoint's own spec)")
     r.add_argument("--out", help="output HDF5 path (default hdf5_outputs/<spec name>.h5; for a run file "
@@ -127,6 +128,12 @@ def _load_spec(path, *, force: bool = False, output_file: bool = False, stored=N
     from .spec.estimate import check_outputs, check_run
 
     _check_options(changes)
+    if path is not None and Path(path).suffix.lower() == ".json":  # a SONATA circuit config
+        from .runs.circuit import circuit_spec
+
+        if changes.get("overrides"):
+            raise SpecError(f"--set: a SONATA config ({path}) takes no --set; edit its JSON files")
+        return circuit_spec(path, steps=changes.get("steps"), seed=changes.get("seed"), output=changes.get("output"))
     try:
         data, text = stored[:2] if stored is not None else read_spec(path, **changes)
         if requested_precision(data) == "float64":
@@ -202,6 +209,8 @@ def cmd_run(args) -> int:
             print(f"neurodyn: {line}", file=sys.stderr)
 
         checkpoint = None
+        if hasattr(spec, "write_sonata") and (args.checkpoint_every is not None or args.resume is not None):
+            raise SpecError("--checkpoint-every / --resume: not available for a SONATA circuit config")
         if args.resume is not None and not Path(args.resume).is_file():
             raise NeurodynError(f"--resume {args.resume}: no such checkpoint")
         if args.checkpoint_every is not None or args.resume is not None:
@@ -211,6 +220,8 @@ def cmd_run(args) -> int:
         clock = CompileClock()
         with clock:
             result = run_spec(spec, should_stop=stop, log=log, checkpoint=checkpoint)
+        if hasattr(spec, "write_sonata"):  # a SONATA circuit: its spikes with SONATA's populations and ids
+            log(f"SONATA spikes: {spec.write_sonata(result.path)}")
     if args.quiet:
         return 0
     if spec.task is not None:
