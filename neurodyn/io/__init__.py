@@ -1,7 +1,8 @@
 """HDF5 files: the run file (SONATA reports and spikes, /neurodyn metadata) written chunk by
 chunk, reading it, the export to standard SONATA report files, trained reservoirs + readouts,
-the listing of any file neurodyn writes (:mod:`neurodyn.io.inspect`), and NIR export/import of
-spiking networks (:mod:`neurodyn.io.nir`; imports the optional ``nir`` package at first call).
+the listing of any file neurodyn writes (:mod:`neurodyn.io.inspect`), NIR export/import of
+spiking networks (:mod:`neurodyn.io.nir`, :mod:`neurodyn.io.nir_network`; imports the optional
+``nir`` package at first call), and SONATA circuits in (:mod:`neurodyn.io.sonata_circuit`).
 Running a spec or saving a trajectory into a run file is the run layer's (:mod:`neurodyn.runs`).
 
 The names are imported at first use (PEP 562), so reading or describing a file
@@ -17,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 _LAZY = {"RunWriter": "hdf5", "load": "hdf5", "open_for_reading": "hdf5", "describe": "inspect",
          "inspect_file": "inspect", "export_sonata": "sonata", "save_trained": "trained", "load_trained": "trained",
-         "to_nir": "nir", "write_nir": "nir", "from_nir": "nir", "read_nir": "nir"}
+         "to_nir": "nir", "write_nir": "nir", "from_nir": "nir", "read_nir": "nir",
+         "network_to_nir": "nir_network", "network_from_nir": "nir_network", "read_circuit": "sonata_circuit"}
 
-__all__ = ["RunWriter", "load", "save", "describe", "inspect_file", "open_for_reading", "export_sonata", "save_trained", "load_trained", "to_nir", "write_nir", "from_nir", "read_nir"]
+__all__ = ["RunWriter", "load", "save", "describe", "inspect_file", "open_for_reading", "export_sonata", "save_trained", "load_trained", "to_nir", "write_nir", "from_nir", "read_nir", "network_to_nir", "network_from_nir", "read_circuit"]
 
 if TYPE_CHECKING:
     from .hdf5 import RunWriter, load, open_for_reading
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
     from .sonata import export_sonata
     from .trained import load_trained, save_trained
     from .nir import from_nir, read_nir, to_nir, write_nir
+    from .nir_network import network_from_nir, network_to_nir
+    from .sonata_circuit import read_circuit
 
 
 def __getattr__(name: str) -> Any:

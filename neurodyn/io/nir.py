@@ -99,13 +99,16 @@ def to_nir(model, dt: float = 1.0, method: str = "exact"):
     ``output``; equations and conventions in the module docstring. Cells without an exact NIR
     primitive raise :class:`~neurodyn.errors.SpecError` naming why. A recurrent network's
     hidden layers are nodes ``rlifl.lif`` with a ``Linear`` loop ``rlifl.w_rec`` (one-step delay;
-    snnTorch's ``RLeaky`` names and semantics).
+    snnTorch's ``RLeaky`` names and semantics). A :class:`~neurodyn.core.Network` of LIF / CUBA
+    populations goes to :func:`neurodyn.io.nir_network.network_to_nir` (its own ``dt``, ms).
     """
     from ..models.snn import SpikingMLP
 
     nir = _nir()
     if not isinstance(model, SpikingMLP):
-        raise SpecError(f"to_nir: expected a SpikingMLP, got {type(model).__name__}")
+        from .nir_network import network_to_nir
+
+        return network_to_nir(model)  # a Network, or one line refusing the object
     _check_method(method)
     dt = _check_dt(dt)
     if model.cell in _REFUSED:
@@ -144,7 +147,8 @@ def to_nir(model, dt: float = 1.0, method: str = "exact"):
 
 
 def write_nir(model, path: str | os.PathLike, dt: float = 1.0, method: str = "exact") -> None:
-    """Write :func:`to_nir` of ``model`` to a NIR HDF5 file (``nir.write``)."""
+    """Write :func:`to_nir` of ``model`` to a NIR HDF5 file (``nir.write``); ``dt`` and ``method``
+    are the SpikingMLP's (a Network carries its own ``dt``)."""
     _nir().write(os.fspath(path), to_nir(model, dt=dt, method=method))
 
 
@@ -221,6 +225,10 @@ def from_nir(graph, dt: float | None = None, method: str | None = None, cell: st
         graph = nir.read(os.fspath(graph))
     if not isinstance(graph, nir.NIRGraph):
         raise SpecError(f"from_nir: expected a nir.NIRGraph or a file path, got {type(graph).__name__}")
+    if _meta(graph, "neurodyn_kind") == "network":
+        from .nir_network import network_from_nir
+
+        return network_from_nir(graph, dt=dt, dtype=dtype)
     if dt is None:
         dt = _meta(graph, "neurodyn_dt")
         if dt is None:

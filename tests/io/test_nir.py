@@ -158,7 +158,7 @@ def test_nir_file_round_trip(tmp_path):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-13, atol=1e-13)
 
 
-@pytest.mark.parametrize("cell", ["ultralif", "ultradlif", "adalif"])
+@pytest.mark.parametrize("cell", ["ultralif", "ultraplif", "ultradlif", "ultradplif", "adalif"])
 def test_cells_without_a_nir_primitive_are_refused(cell):
     m = SpikingMLP.create(jax.random.PRNGKey(0), (3, 4, 2), cell=cell)
     with pytest.raises(SpecError, match=f"cell '{cell}' is not exported: .*(log-sum-exp|adaptive threshold)") as err:
