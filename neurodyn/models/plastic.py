@@ -423,7 +423,7 @@ class PlasticProjection(Projection):
     def step(self, state: PlasticState, observables, step):
         """Transmit, learn, decay (module docstring)."""
         conn, index, rule = self.synapses, self.index, self.rule
-        spikes = jnp.asarray(observables[self.source]["spike"]) != 0
+        spikes = _flags(observables[self.source]["spike"])
         dtype = state.weights.dtype
         dt = self.dt
 
@@ -444,18 +444,17 @@ class PlasticProjection(Projection):
         scale = arrived.astype(dtype) if self.stp is not None else None
 
         pre, post = state.pre, state.post
+        eligible = getattr(rule, "eligibility", False)
+        if self._native(dtype):  # decay, transmission, learning and jumps in one in-place call
+            post_spikes = _flags(observables[self.target]["spike"])
+            name, params = rule.kernel_rule()
+            decay = jnp.concatenate([_decays(rule.pre_taus(), dt, dtype), _decays(rule.post_taus(), dt, dtype)])
+            w, y, pre, post = native_step(state.weights, events, scale, pre, post, post_spikes, index, name, params,
+                                          decay, rule.nearest, self.backend)
+            return PlasticState(w, pre, post, buffer, u, x, (), ()), {(self.target, self.port): y}
         if rule is not None:
             pre = pre * _decays(rule.pre_taus(), dt, dtype)[:, None]
             post = post * _decays(rule.post_taus(), dt, dtype)[:, None]
-        eligible = getattr(rule, "eligibility", False)
-        if self._native(dtype):
-            post_spikes = jnp.asarray(observables[self.target]["spike"]) != 0
-            name, params = rule.kernel_rule()
-            w, y = native_step(state.weights, events, scale, pre, post, post_spikes, index, name, params, rule.nearest,
-                               self.backend)
-            pre = jnp.where(events[None, :], 1.0 if rule.nearest else pre + 1.0, pre)
-            post = jnp.where(post_spikes[None, :], 1.0 if rule.nearest else post + 1.0, post)
-            return PlasticState(w, pre, post, buffer, u, x, (), ()), {(self.target, self.port): y}
         learned = state.eligibility if eligible else state.weights
 
         def on_rows(carry, rows, slots, mask):
@@ -478,7 +477,7 @@ class PlasticProjection(Projection):
 
         if rule is not None:
             pre = jnp.where(events[None, :], 1.0 if rule.nearest else pre + 1.0, pre)
-            post_spikes = jnp.asarray(observables[self.target]["spike"]) != 0
+            post_spikes = _flags(observables[self.target]["spike"])
 
             def on_columns(learned, cols, slots, rows, mask):
                 pre_at = tuple(trace[rows] for trace in pre)
@@ -537,6 +536,12 @@ def _apply_modulation(w, c, modulation, rule, dt):
     low, high = rule.bounds()
     w = jnp.clip(w + c * modulation, low, high)
     return w, c * jnp.exp(-rule.period * dt / rule.tau_c), jnp.zeros_like(modulation)
+
+
+def _flags(spikes) -> jax.Array:
+    """Spike flags as booleans (as they are: no pass over them if they already are)."""
+    spikes = jnp.asarray(spikes)
+    return spikes if spikes.dtype == jnp.bool_ else spikes != 0
 
 
 def _decays(taus, dt, dtype):

@@ -2,11 +2,14 @@
 (imported on first use): module-level functions cached on disk, so a process compiles only the
 thin FFI handler around :func:`run`.
 
-One call does a plastic projection's synapse work of one step, in the order of the pure-JAX
-formula (``neurodyn.models.plastic``): every event row transmits its weights (times its scale)
-and takes the rule's presynaptic update, then every postsynaptic spike's column takes the
-postsynaptic update with the presynaptic traces after this step's jumps. Rule codes and
-parameter vectors: :data:`neurodyn.ops.plasticity.RULE_CODES`.
+One call does a plastic projection's work of one step in place, in the order of the pure-JAX
+formula (``neurodyn.models.plastic``): the traces decay by one step, every event row transmits
+its weights (times its scale), takes the rule's presynaptic update and jumps its presynaptic
+traces, then every postsynaptic spike's column takes the postsynaptic update (with the
+presynaptic traces after this step's jumps) and jumps its postsynaptic traces. The weights and
+traces are XLA's buffers of the state, aliased to the results: no copy per step. Event rows and
+spikes are scanned eight flags at a time, so a silent step costs a pass over the traces (their
+decay) and little else. Rule codes and parameter vectors: :data:`neurodyn.ops.plasticity.RULE_CODES`.
 """
 
 from __future__ import annotations
@@ -38,64 +41,116 @@ def _power(x, mu):
 
 
 @numba.njit(inline="always", error_model="numpy")
-def on_pre(code, w, p, pre, r, n_rows, post, t, n_post):
-    """The rule's presynaptic update of weight ``w`` (row traces ``pre[q * n_rows + r]`` before
-    their jump, postsynaptic traces ``post[q * n_post + t]`` at the synapse's target)."""
-    if code == PAIR:
-        x = min(max(w / p[0], 0.0), 1.0)
-        return _clip(w - p[0] * p[2] * _power(x, p[4]) * post[t], p[0])
-    if code == TRIPLET:
-        return _clip(w - post[t] * (p[3] + p[4] * pre[n_rows + r]), p[0])
-    return _clip(w + p[1] * (post[t] - p[2]), p[0])
+def on_pre(code, w, w_max, c1, c2, c3, c4, y0, x1):
+    """The rule's presynaptic update of weight ``w``: ``y0`` the first postsynaptic trace at the
+    synapse's target, ``x1`` the row's second presynaptic trace (both before their jumps);
+    ``w_max, c1..c4`` the rule's parameters. Scalars only: array arguments would cost numba
+    reference counts per synapse."""
+    if code == PAIR:  # c1..c4: a_plus, a_minus, mu_plus, mu_minus
+        x = min(max(w / w_max, 0.0), 1.0)
+        return _clip(w - w_max * c2 * _power(x, c4) * y0, w_max)
+    if code == TRIPLET:  # c1..c4: a2_plus, a3_plus, a2_minus, a3_minus
+        return _clip(w - y0 * (c3 + c4 * x1), w_max)
+    return _clip(w + c1 * (y0 - c2), w_max)  # Vogels: c1 eta, c2 alpha
 
 
 @numba.njit(inline="always", error_model="numpy")
-def on_post(code, w, p, x0, x1, post, j, n_post):
-    """The rule's postsynaptic update (``x0``, ``x1``: the synapse's presynaptic traces after this
-    step's jumps; ``post[q * n_post + j]`` the column's traces before its jump)."""
+def on_post(code, w, w_max, c1, c2, c3, c4, x0, y1):
+    """The rule's postsynaptic update (``x0``: the synapse's first presynaptic trace after this
+    step's jumps; ``y1`` the column's second postsynaptic trace before its jump)."""
     if code == PAIR:
-        x = min(max(w / p[0], 0.0), 1.0)
-        return _clip(w + p[0] * p[1] * _power(1.0 - x, p[3]) * x0, p[0])
+        x = min(max(w / w_max, 0.0), 1.0)
+        return _clip(w + w_max * c1 * _power(1.0 - x, c3) * x0, w_max)
     if code == TRIPLET:
-        return _clip(w + x0 * (p[1] + p[2] * post[n_post + j]), p[0])
-    return _clip(w + p[1] * x0, p[0])
+        return _clip(w + x0 * (c1 + c2 * y1), w_max)
+    return _clip(w + c1 * x0, w_max)
+
+
+@numba.njit(cache=True)
+def _scale(x, d):
+    """``x *= d`` (a loop from 0 that LLVM vectorises)."""
+    for i in range(x.shape[0]):
+        x[i] *= d
 
 
 @numba.njit(cache=True, error_model="numpy")  # no ZeroDivisionError checks in the loop: 8x faster
-def step(w_in, events, scale, pre, post, post_spikes, row_start, row_length, targets, col_ptr, col_slots, col_rows,
-         params, meta, w, y):
-    """``w`` (the new weights) and ``y`` (the transmitted input) of one step; ``meta = (rule code,
-    presynaptic traces, nearest, has scale)``. XLA aliases ``w`` to ``w_in`` (updated in place:
-    no copy of every weight per step); a distinct buffer is filled first."""
+def step(w, events, event_words, scale, pre, post, post_spikes, spike_words, row_start, row_length, targets,
+         col_ptr, col_slots, col_rows, params, decay, meta, y):
+    """One step in place: ``w`` (weights), ``pre`` (traces x rows) and ``post`` (traces x
+    n_post) become the step's new values, ``y`` the transmitted input; ``meta = (rule code,
+    presynaptic traces, nearest, has scale)``, ``decay`` the one-step factor of each presynaptic
+    then postsynaptic trace. ``event_words`` / ``spike_words``: the flags eight at a time (empty
+    if unaligned), to skip silent stretches. Everything is written out in this one function:
+    helpers taking arrays would cost numba reference counts per row or synapse."""
     code, n_pre_traces, nearest, has_scale = meta[0], meta[1], meta[2], meta[3]
     n_rows, n_post = events.shape[0], y.shape[0]
-    if w.ctypes.data != w_in.ctypes.data:
-        w[:] = w_in
+    n_post_traces = post.shape[0] // max(n_post, 1)
+    w_max = params[0]
+    c1 = params[1]
+    c2 = params[2]
+    c3 = params[3] if params.shape[0] > 3 else params[0] * 0
+    c4 = params[4] if params.shape[0] > 4 else params[0] * 0
     y[:] = 0
-    for r in range(n_rows):
-        if events[r]:
+    for q in range(n_pre_traces):
+        _scale(pre[q * n_rows:(q + 1) * n_rows], decay[q])
+    for q in range(n_post_traces):
+        _scale(post[q * n_post:(q + 1) * n_post], decay[n_pre_traces + q])
+    # event rows: transmission, presynaptic update, then the row's trace jumps
+    full = event_words.shape[0]
+    for word in range((n_rows + 7) // 8):
+        if word < full and event_words[word] == 0:
+            continue
+        for r in range(word * 8, min(word * 8 + 8, n_rows)):
+            if not events[r]:
+                continue
             s = scale[r] if has_scale else 1.0
+            x1 = pre[n_rows + r] if n_pre_traces > 1 else 0.0
             for k in range(row_start[r], row_start[r] + row_length[r]):
                 t = targets[k]
-                y[t] += w[k] * s
-                w[k] = on_pre(code, w[k], params, pre, r, n_rows, post, t, n_post)
-    for j in range(n_post):
-        if post_spikes[j]:
+                wk = w[k]
+                y[t] += wk * s
+                w[k] = on_pre(code, wk, w_max, c1, c2, c3, c4, post[t], x1)
+            for q in range(n_pre_traces):
+                pre[q * n_rows + r] = 1.0 if nearest else pre[q * n_rows + r] + 1.0
+    # postsynaptic spikes: the column's postsynaptic update, then its trace jumps
+    full = spike_words.shape[0]
+    for word in range((n_post + 7) // 8):
+        if word < full and spike_words[word] == 0:
+            continue
+        for j in range(word * 8, min(word * 8 + 8, n_post)):
+            if not post_spikes[j]:
+                continue
+            y1 = post[n_post + j] if n_post_traces > 1 else 0.0
             for p in range(col_ptr[j], col_ptr[j + 1]):
                 k = col_slots[p]
-                r = col_rows[p]
-                x0 = pre[r]
-                x1 = pre[n_rows + r] if n_pre_traces > 1 else 0.0
-                if events[r]:
-                    x0 = 1.0 if nearest else x0 + 1.0
-                    x1 = 1.0 if nearest else x1 + 1.0
-                w[k] = on_post(code, w[k], params, x0, x1, post, j, n_post)
+                w[k] = on_post(code, w[k], w_max, c1, c2, c3, c4, pre[col_rows[p]], y1)
+            for q in range(n_post_traces):
+                post[q * n_post + j] = 1.0 if nearest else post[q * n_post + j] + 1.0
+
+
+@numba.njit(cache=True)
+def _alias(out, data, nbytes):
+    """The result buffer ``out`` holding the argument at ``data``: XLA aliases the two (the
+    state is updated in place), else the argument is copied first."""
+    if out != data:
+        carray(address(out), (nbytes,), np.uint8)[:] = carray(address(data), (nbytes,), np.uint8)
+    return out
+
+
+@numba.njit(cache=True)
+def _words(data, n):
+    """The ``n`` flags at ``data`` eight at a time (empty if ``data`` is not 8-byte aligned; XLA
+    aligns its buffers)."""
+    return carray(address(data), (n // 8 if data % 8 == 0 else 0,), np.uint64)
 
 
 @numba.njit(cache=True)
 def run(frame):
-    """The kernel's work for one call frame (arguments in the order of :func:`step`; results:
-    the new weights and the transmitted input)."""
+    """The kernel's work for one call frame. Arguments: weights, events, scale, presynaptic
+    traces, postsynaptic traces, postsynaptic spikes, the index (row starts, row lengths,
+    targets, column pointers, column slots, column rows), parameters, trace decays, metadata.
+    Results: the new weights, the transmitted input, the new pre- and postsynaptic traces (the
+    first, third and fourth aliased to the weights and traces)."""
     wp, nnz, code = buffer(frame, FRAME_ARGS, 0)
     ep, n_rows, _ = buffer(frame, FRAME_ARGS, 1)
     sp, n_s, _ = buffer(frame, FRAME_ARGS, 2)
@@ -109,9 +164,13 @@ def run(frame):
     cs, _, _ = buffer(frame, FRAME_ARGS, 10)
     sr, _, _ = buffer(frame, FRAME_ARGS, 11)
     pp, n_p, _ = buffer(frame, FRAME_ARGS, 12)
-    mp, n_m, _ = buffer(frame, FRAME_ARGS, 13)
-    ow, _, _ = buffer(frame, FRAME_RETS, 0)
+    dp, n_d, _ = buffer(frame, FRAME_ARGS, 13)
+    mp, n_m, _ = buffer(frame, FRAME_ARGS, 14)
     oy, _, _ = buffer(frame, FRAME_RETS, 1)
+    size = 8 if code == XLA_F64 else 4
+    wp = _alias(buffer(frame, FRAME_RETS, 0)[0], wp, nnz * size)
+    xp = _alias(buffer(frame, FRAME_RETS, 2)[0], xp, n_x * size)
+    op = _alias(buffer(frame, FRAME_RETS, 3)[0], op, n_o * size)
     events = carray(address(ep), (n_rows,), np.uint8)
     post_spikes = carray(address(qp), (n_post,), np.uint8)
     row_start = carray(address(rs), (n_rows,), np.int32)
@@ -122,15 +181,17 @@ def run(frame):
     col_rows = carray(address(sr), (nnz,), np.int32)
     meta = carray(address(mp), (n_m,), np.int32)
     if code == XLA_F64:
-        step(carray(address(wp), (nnz,), np.float64), events, carray(address(sp), (n_s,), np.float64),
-             carray(address(xp), (n_x,), np.float64), carray(address(op), (n_o,), np.float64), post_spikes,
-             row_start, row_length, targets, col_ptr, col_slots, col_rows, carray(address(pp), (n_p,), np.float64),
-             meta, carray(address(ow), (nnz,), np.float64), carray(address(oy), (n_post,), np.float64))
+        step(carray(address(wp), (nnz,), np.float64), events, _words(ep, n_rows),
+             carray(address(sp), (n_s,), np.float64), carray(address(xp), (n_x,), np.float64),
+             carray(address(op), (n_o,), np.float64), post_spikes, _words(qp, n_post), row_start, row_length,
+             targets, col_ptr, col_slots, col_rows, carray(address(pp), (n_p,), np.float64),
+             carray(address(dp), (n_d,), np.float64), meta, carray(address(oy), (n_post,), np.float64))
     else:
-        step(carray(address(wp), (nnz,), np.float32), events, carray(address(sp), (n_s,), np.float32),
-             carray(address(xp), (n_x,), np.float32), carray(address(op), (n_o,), np.float32), post_spikes,
-             row_start, row_length, targets, col_ptr, col_slots, col_rows, carray(address(pp), (n_p,), np.float32),
-             meta, carray(address(ow), (nnz,), np.float32), carray(address(oy), (n_post,), np.float32))
+        step(carray(address(wp), (nnz,), np.float32), events, _words(ep, n_rows),
+             carray(address(sp), (n_s,), np.float32), carray(address(xp), (n_x,), np.float32),
+             carray(address(op), (n_o,), np.float32), post_spikes, _words(qp, n_post), row_start, row_length,
+             targets, col_ptr, col_slots, col_rows, carray(address(pp), (n_p,), np.float32),
+             carray(address(dp), (n_d,), np.float32), meta, carray(address(oy), (n_post,), np.float32))
 
 
 def handler():

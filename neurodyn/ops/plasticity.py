@@ -167,32 +167,36 @@ RULE_CODES = {"pair": 0, "triplet": 1, "vogels": 2}
 DEFAULT_BACKEND = {"cpu": "numba"}
 
 
-def native_step(weights, events, scale, pre, post, post_spikes, index: PlasticIndex, rule: str, params, nearest: bool,
-                backend: str | None = None):
-    """One step of a plastic projection's synapse work (:data:`KERNEL`): returns the new weights
-    and the transmitted input ``y`` (``n_post``). ``events`` (bool, event rows), ``scale``
-    (their Tsodyks-Markram factors, or None), ``pre`` (traces x rows) and ``post`` (traces x
-    n_post) before this step's jumps, ``post_spikes`` (bool); ``rule`` a key of
-    :data:`RULE_CODES` with its ``params``. The same order of updates as the pure-JAX passes
-    (:func:`reference_step`), which run where the compiled kernel cannot and for
-    ``backend="jax"``."""
+def native_step(weights, events, scale, pre, post, post_spikes, index: PlasticIndex, rule: str, params, decay,
+                nearest: bool, backend: str | None = None):
+    """One step of a plastic projection's synapse and trace work (:data:`KERNEL`): returns the
+    new weights, the transmitted input ``y`` (``n_post``) and the new traces ``pre`` (traces x
+    event rows) and ``post`` (traces x n_post). ``events`` (bool, event rows), ``scale`` (their
+    Tsodyks-Markram factors, or None), ``pre`` and ``post`` as the state holds them (before this
+    step's decay), ``post_spikes`` (bool); ``decay`` the one-step factors ``exp(-dt / tau)`` of
+    the presynaptic then the postsynaptic traces; ``rule`` a key of :data:`RULE_CODES` with its
+    ``params``. The compiled kernel updates weights and traces in place; the pure-JAX passes
+    (:func:`reference_step`) do the same in the same order, where the compiled kernel cannot
+    and for ``backend="jax"``."""
     dtype = weights.dtype
     scale = jnp.zeros((0,), dtype) if scale is None else scale.astype(dtype)
     static = (rule, bool(nearest), index.n_post, index.row_width, index.col_width)
-    operands = (weights, events, scale, pre.astype(dtype), post.astype(dtype), post_spikes, index.row_start,
-                index.row_length, index.targets, index.col_ptr, index.col_slots, index.col_rows,
-                jnp.stack([jnp.asarray(p, dtype) for p in params]))
+    operands = (weights, events, scale, pre.astype(dtype), post.astype(dtype), post_spikes,
+                index.row_start, index.row_length, index.targets, index.col_ptr, index.col_slots, index.col_rows,
+                jnp.stack([jnp.asarray(p, dtype) for p in params]), jnp.asarray(decay, dtype).reshape(-1))
     return KERNEL(static, *operands, backend=KERNEL.backend(backend, what="plastic projection"))
 
 
-def _native_call(target, static, weights, events, scale, pre, post, post_spikes, *index_and_params):
+def _native_call(target, static, weights, events, scale, pre, post, post_spikes, *index_params_decay):
     rule, nearest, n_post = static[:3]
     dtype = weights.dtype
     meta = jnp.asarray([RULE_CODES[rule], pre.shape[0], int(nearest), scale.shape[0] > 0], jnp.int32)
-    out = (jax.ShapeDtypeStruct(weights.shape, dtype), jax.ShapeDtypeStruct((n_post,), dtype))
-    # the weights are updated in place (output 0 aliases input 0): a step touches only its events' synapses
-    call = jax.ffi.ffi_call(target, out, vmap_method="sequential", input_output_aliases={0: 0})
-    return call(weights, events, scale, pre.reshape(-1), post.reshape(-1), post_spikes, *index_and_params, meta)
+    out = (jax.ShapeDtypeStruct(weights.shape, dtype), jax.ShapeDtypeStruct((n_post,), dtype),
+           jax.ShapeDtypeStruct(pre.shape, dtype), jax.ShapeDtypeStruct(post.shape, dtype))
+    # weights and traces are updated in place (outputs 0, 2, 3 alias inputs 0, 3, 4; the traces
+    # keep their 2-D shape: a reshape would make XLA copy them): a step copies nothing
+    call = jax.ffi.ffi_call(target, out, vmap_method="sequential", input_output_aliases={0: 0, 3: 2, 4: 3})
+    return call(weights, events, scale, pre, post, post_spikes, *index_params_decay, meta)
 
 
 def _index_of(static, weights, events, col_ptr, row_start, row_length, targets, col_slots, col_rows) -> PlasticIndex:
@@ -202,10 +206,10 @@ def _index_of(static, weights, events, col_ptr, row_start, row_length, targets, 
 
 
 def _reference(static, weights, events, scale, pre, post, post_spikes, row_start, row_length, targets, col_ptr,
-               col_slots, col_rows, params):
+               col_slots, col_rows, params, decay):
     index = _index_of(static, weights, events, col_ptr, row_start, row_length, targets, col_slots, col_rows)
     return reference_step(weights, events, scale if scale.shape[0] else None, pre, post, post_spikes, index,
-                          static[0], tuple(params), static[1])
+                          static[0], tuple(params), decay, static[1])
 
 
 def _vmap(static, backend, axis_size, in_batched, *operands):
@@ -214,7 +218,7 @@ def _vmap(static, backend, axis_size, in_batched, *operands):
     axes = [0 if b else None for b in in_batched]
     run = KERNEL.native if backend == "numba" else KERNEL.fallback
     out = jax.vmap(lambda *ops: run(static, *ops), in_axes=axes, axis_size=axis_size)(*operands)
-    return out, (True, True)
+    return out, (True, True, True, True)
 
 
 def _check_case(variant):
@@ -232,7 +236,7 @@ def _check_case(variant):
                 rng.uniform(0.1, 1, index.n_rows).astype(dtype), rng.uniform(0, 2, (1, index.n_rows)).astype(dtype),
                 rng.uniform(0, 2, (1, n_post)).astype(dtype), rng.random(n_post) < 0.5, index.row_start,
                 index.row_length, index.targets, index.col_ptr, index.col_slots, index.col_rows,
-                np.asarray([1.0, 0.01, 0.012, 0.5, 1.0], dtype))
+                np.asarray([1.0, 0.01, 0.012, 0.5, 1.0], dtype), np.asarray([0.9, 0.8], dtype))
     return ("pair", False, n_post, index.row_width, index.col_width), operands
 
 
@@ -275,9 +279,13 @@ def rule_update(rule: str, params, nearest: bool):
     return (lambda w, x, y: clip(w + p[1] * (y[0] - p[2])), lambda w, x, y: clip(w + p[1] * x[0]))
 
 
-def reference_step(weights, events, scale, pre, post, post_spikes, index, rule, params, nearest):
-    """The pure-JAX passes doing what :func:`native_step` does (the kernel's reference formula)."""
+def reference_step(weights, events, scale, pre, post, post_spikes, index, rule, params, decay, nearest):
+    """The pure-JAX passes doing what :func:`native_step` does (the kernel's reference formula):
+    ``(weights, y, pre, post)`` after one step from the state's ``pre`` / ``post`` traces."""
     on_pre, on_post = rule_update(rule, params, nearest)
+    decay = jnp.asarray(decay, pre.dtype).reshape(-1)
+    pre = pre * decay[:pre.shape[0], None]
+    post = post * decay[pre.shape[0]:, None]
 
     def rows(carry, r, slots, mask):
         w, y = carry
@@ -294,4 +302,5 @@ def reference_step(weights, events, scale, pre, post, post_spikes, index, rule, 
         new = on_post(gather(w, slots), tuple(tr[r] for tr in jumped), tuple(tr[c][:, None] for tr in post))
         return scatter(w, slots, new)
 
-    return column_pass(index, post_spikes, cols, w), y
+    w = column_pass(index, post_spikes, cols, w)
+    return w, y, jumped, jnp.where(post_spikes[None, :], 1.0 if nearest else post + 1.0, post)
