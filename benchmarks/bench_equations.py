@@ -3,19 +3,25 @@
 1. COBA-4000 (Brette et al. 2007, benchmark 1; 20 mV input, about 20 Hz), float32, dt 0.1 ms,
    fused projections, every spike of both populations recorded (``simulate()`` as ``neurodyn run``
    does): the hand-written ``lif_coba`` cell (its fused numba kernel, ``neurodyn.ops.lif``) against
-   the same cell written as equations (the JAX step generated from the parsed text, fused by XLA),
-   and the hand-written cell with its ``jax.numpy`` formula (``backend="jax"``) for scale.
+   the same cell written as equations, stepped by the kernel generated from its equations (the
+   default on the CPU, ``neurodyn.models.equations.native``) and by the JAX step generated from
+   them (``backend="jax"``, fused by XLA).
 2. The 1,000-neuron Izhikevich (2003) network (800 + 200 cells, all-to-all weights, thalamic noise
    as a drive array), float32, forward Euler at dt 1 ms, every spike recorded: the zoo preset
-   ``izhikevich`` against the same model hand-written as a class (docs/writing-a-model.md).
+   ``izhikevich`` (generated kernel, and JAX step) against the same model hand-written as a class
+   (docs/writing-a-model.md).
 
-Times are wall seconds per simulated second after compilation (best of two); ratios are the
-equation model's time over the hand-written one's. The machine is shared: single timings vary by
-tens of percent; the ratios are measured in one run.
+Times are wall seconds after compilation. The machine is shared and its load moves single
+timings by tens of percent, so the configurations of one comparison run interleaved: each round
+runs each once, in an order rotated from round to round; a time is the median over the rounds,
+and a ratio the median of the per-round ratios (its range in brackets). The load average is
+printed with each comparison.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 from typing import ClassVar, NamedTuple
 
@@ -39,28 +45,43 @@ COBA = dict(tau_m="20 ms", v_rest="-60 mV", v_reset="-60 mV", v_th="-50 mV", t_r
             tau_e="5 ms", tau_i="10 ms", e_e="0 mV", e_i="-80 mV")
 
 
-def _time(once, rounds: int = 2):
-    t0 = time.perf_counter()
-    out = once()
-    first = time.perf_counter() - t0
-    best = np.inf
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        out = once()
-        best = min(best, time.perf_counter() - t0)
-    return first - best, best, out
+def _interleaved(runs: dict, rounds: int) -> dict:
+    """{name: [seconds of each round]} of the compiled callables ``runs``, run once each per round
+    in an order rotated by one every round (after one untimed call each: compilation)."""
+    for once in runs.values():
+        once()
+    names, times = list(runs), {name: [] for name in runs}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            t0 = time.perf_counter()
+            runs[name]()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def _ratio(times: dict, a: str, b: str) -> str:
+    """The median of the per-round ratios ``a / b``, with their range."""
+    r = np.asarray(times[a]) / np.asarray(times[b])
+    return f"{np.median(r):.2f}x [{r.min():.2f}-{r.max():.2f}]"
+
+
+def _load() -> str:
+    return "load average " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def _coba(kind: str, steps: int):
-    if kind == "equations":
+    """A callable simulating COBA-4000 for ``steps``, every spike recorded, returning the number of
+    excitatory spikes; ``kind``: "kernel" (hand-written), "equations" (generated kernel) or
+    "equations-jax" (generated JAX step)."""
+    if kind.startswith("equations"):
+        backend = "jax" if kind == "equations-jax" else None
         cell = lambda n: Equations(LIF_COBA, threshold="v >= v_th", reset="v = v_reset", refractory="t_ref",
-                                   parameters=COBA, ports=["I", "v", "g_e", "g_i"], n=n, dt=0.1)
+                                   parameters=COBA, ports=["I", "v", "g_e", "g_i"], n=n, dt=0.1, backend=backend)
         net = ei_network(cell(3200), cell(800), w_e=0.6, w_i=6.7, p=0.02, seed=1, fused=True)
     else:
-        net = coba_ei(4000, i_ext=20.0, seed=1, fused=True, backend=None if kind == "kernel" else "jax")
+        net = coba_ei(4000, i_ext=20.0, seed=1, fused=True)
     state = coba_initial_state(net, jax.random.PRNGKey(0))
-    compile_s, run_s, traj = _time(lambda: nd.simulate(net, steps, state=state, record=(), progress=False))
-    return compile_s, run_s, len(traj.spikes["exc.spike"][0])
+    return lambda: len(nd.simulate(net, steps, state=state, record=(), progress=False).spikes["exc.spike"][0])
 
 
 class IzhState(NamedTuple):
@@ -104,9 +125,10 @@ class Izhikevich(Model):
         return {"v": state.v, "u": state.u, "spike": state.spike}
 
 
-def _izhikevich(kind: str, steps: int, rounds: int = 2):
-    """(compile s, best run s, excitatory spikes, inhibitory spikes) of the network simulated for
-    ``steps`` of 1 ms, every spike recorded, best of ``rounds``; ``kind``: "class" or "equations"."""
+def _izhikevich(kind: str, steps: int):
+    """A callable simulating the network for ``steps`` of 1 ms, every spike recorded, returning
+    (excitatory, inhibitory) spike counts; ``kind``: "class", "equations" (generated kernel) or
+    "equations-jax" (generated JAX step)."""
     rng = np.random.default_rng(2003)
     ne, ni = 800, 200
     re, ri = rng.random(ne), rng.random(ni)
@@ -117,39 +139,51 @@ def _izhikevich(kind: str, steps: int, rounds: int = 2):
     s = np.c_[0.5 * rng.random((ne + ni, ne)), -rng.random((ne + ni, ni))].astype(np.float32)
     noise = np.c_[5 * rng.standard_normal((steps, ne)), 2 * rng.standard_normal((steps, ni))].astype(np.float32)
     n = ne + ni
-    if kind == "equations":
+    if kind.startswith("equations"):
         model = preset("izhikevich", n, a=a, b=b, c=c, d=d, dt=1.0, method="euler")
+        if kind == "equations-jax":
+            model = dataclasses.replace(model, backend="jax")
     else:
         model = Izhikevich(n, *(jnp.asarray(x) for x in (a, b, c, d)), jnp.asarray(1.0, jnp.float32))
     post, pre = np.nonzero(np.ones((n, n), bool))
     conn = SynapseCSR.from_coo(pre, post, s[post, pre], n_pre=n, n_post=n)
     net = Network({"izh": model}, {"rec": SpikingProjection.create("izh", "izh", conn, port="I")})
     drive = {"izh": {"I": jnp.asarray(noise)}}
-    compile_s, run_s, traj = _time(lambda: nd.simulate(net, steps, drive=drive, record=(), progress=False),
-                                   rounds)
-    ids = np.asarray(traj.spikes["izh.spike"][1])
-    return compile_s, run_s, int((ids < ne).sum()), int((ids >= ne).sum())
+
+    def once():
+        ids = np.asarray(nd.simulate(net, steps, drive=drive, record=(), progress=False).spikes["izh.spike"][1])
+        return int((ids < ne).sum()), int((ids >= ne).sum())
+
+    return once
 
 
 def main(quick: bool = False):
-    seconds = 0.1 if quick else 1.0
+    seconds, rounds = (0.1, 3) if quick else (1.0, 7)
     steps = int(round(seconds / 1e-4))
-    times = {}
-    for kind, label in (("kernel", "hand-written lif_coba (fused numba kernel)"),
-                        ("equations", "lif_coba written as equations (generated JAX step)"),
-                        ("formula", "hand-written lif_coba, jax.numpy formula")):
-        compile_s, run_s, count = _coba(kind, steps)
-        times[kind] = run_s
-        yield (f"  COBA-4000, {label}, {seconds:g} s, every spike recorded: {run_s / seconds:.3f} s per simulated "
-               f"second (compile {compile_s:.2f} s), exc rate {count / 3200 / seconds:.1f} Hz")
-    yield (f"  ratio equations / hand-written kernel: {times['equations'] / times['kernel']:.2f}x; "
-           f"equations / hand-written formula: {times['equations'] / times['formula']:.2f}x")
+    labels = {"kernel": "hand-written lif_coba (its fused numba kernel)",
+              "equations": "lif_coba as equations (kernel generated from them)",
+              "equations-jax": "lif_coba as equations (JAX step generated from them)"}
+    runs = {kind: _coba(kind, steps) for kind in labels}
+    counts = {kind: run() for kind, run in runs.items()}
+    yield f"  COBA-4000, {seconds:g} s, every spike recorded, {rounds} interleaved rounds ({_load()})"
+    times = _interleaved(runs, rounds)
+    for kind, label in labels.items():
+        yield (f"    {label}: {np.median(times[kind]) / seconds:.3f} s per simulated second, "
+               f"exc rate {counts[kind] / 3200 / seconds:.1f} Hz")
+    yield (f"    ratio equations / hand-written: {_ratio(times, 'equations', 'kernel')} (generated kernel), "
+           f"{_ratio(times, 'equations-jax', 'kernel')} (JAX step) ({_load()})")
     izh_seconds = 1.0 if quick else 10.0
     izh_steps = int(izh_seconds * 1000)
-    for kind, label in (("class", "hand-written class"), ("equations", "zoo preset izhikevich (equations)")):
-        compile_s, run_s, n_e, n_i = _izhikevich(kind, izh_steps)
-        times[f"izh {kind}"] = run_s
-        yield (f"  Izhikevich 1,000 neurons, 1M synapses, dt 1 ms, {izh_seconds:g} s, {label}: {run_s:.3f} s "
-               f"(compile {compile_s:.2f} s), rates exc {n_e / 800 / izh_seconds:.1f} Hz, inh "
+    labels = {"class": "hand-written class", "equations": "zoo preset izhikevich (generated kernel)",
+              "equations-jax": "zoo preset izhikevich (JAX step)"}
+    runs = {kind: _izhikevich(kind, izh_steps) for kind in labels}
+    counts = {kind: run() for kind, run in runs.items()}
+    yield (f"  Izhikevich 1,000 neurons, 1M synapses, dt 1 ms, {izh_seconds:g} s, every spike recorded, {rounds} "
+           f"interleaved rounds ({_load()})")
+    times = _interleaved(runs, rounds)
+    for kind, label in labels.items():
+        n_e, n_i = counts[kind]
+        yield (f"    {label}: {np.median(times[kind]):.3f} s, rates exc {n_e / 800 / izh_seconds:.1f} Hz, inh "
                f"{n_i / 200 / izh_seconds:.1f} Hz")
-    yield f"  ratio equations / class: {times['izh equations'] / times['izh class']:.2f}x"
+    yield (f"    ratio equations / class: {_ratio(times, 'equations', 'class')} (generated kernel), "
+           f"{_ratio(times, 'equations-jax', 'class')} (JAX step) ({_load()})")

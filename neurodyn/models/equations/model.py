@@ -34,7 +34,8 @@ from ...core.model import Model, drive_term, float_dtype, is_plain
 from ...errors import SpecError, check_int
 from ...pytree import pytree_dataclass
 from ...schema import MODELS, Field
-from .system import METHODS, System, build_system, evaluate, step_variables
+from . import native
+from .system import METHODS, System, build_system, evaluate, jax_step
 from .units import DIMENSIONLESS, format_dim, parse_quantity
 
 
@@ -58,7 +59,7 @@ class _Aliases:
     """``PARAMETER_ALIASES``: a parameter named in a spec path (``populations.adex.b``) is the leaf
     ``params.b`` of the model."""
 
-    FIELDS = ("system", "n", "params", "dt")
+    FIELDS = ("system", "n", "params", "dt", "backend")
 
     def get(self, head, default=None):
         return default if head in self.FIELDS else f"params.{head}"
@@ -80,17 +81,20 @@ def _units(system: System) -> dict:
     return units
 
 
-@pytree_dataclass(static=("system", "n"))
+@pytree_dataclass(static=("system", "n", "backend"))
 class EquationModel(Model):
     """A population of ``n`` units following the equations of ``system``; build it with
     :func:`Equations` (or ``model = "equations"`` in a spec). ``params`` maps parameter names
-    to arrays in base units (scalars shared by every unit, or ``n`` values); ``dt`` the step in ms.
-    See the module docstring and docs/spec/equations.md."""
+    to arrays in base units (scalars shared by every unit, or ``n`` values); ``dt`` the step in ms;
+    ``backend`` of the step: ``"numba"`` (the kernel generated from the equations, CPU; :mod:`.native`),
+    ``"jax"`` (the generated JAX function) or None (the platform's default). See the module
+    docstring and docs/spec/equations.md."""
 
     system: System
     n: int
     params: dict
     dt: jax.Array
+    backend: str | None = None
 
     VARIABLES = _FromSystem(lambda s: s.state_fields, ())
     PORTS = _FromSystem(lambda s: s.ports, ("I",))
@@ -146,59 +150,16 @@ class EquationModel(Model):
         return state_class(s.state_fields)(**fields)
 
     def step(self, state, drive=None, t=0.0):
-        """One step of ``dt`` (module docstring)."""
+        """One step of ``dt`` (module docstring): the kernel generated from the equations where it
+        serves (:mod:`.native`; ``backend``), else the JAX function generated from them."""
         s = self.system
-        env = self._env()
-        for p in s.ports:
-            if p not in s.variables:
-                env[("port", p)] = drive_term(drive, p, s.input_port)
-        env[("t",)] = t
+        ports = {p: drive_term(drive, p, s.input_port) for p in s.ports}
         old = {v: getattr(state, v) for v in s.variables}
-        key = None
-        fields = {}
-        if s.stochastic:
-            new_key, key = jax.random.split(state.key)
-            fields["key"] = new_key
-        new = step_variables(s, old, env, self.dt, key)
-        for p in s.ports:
-            if p in s.variables:
-                new[p] = new[p] + drive_term(drive, p, s.input_port)
-        free = None
-        if s.refractory is not None:
-            if s.refractory[0] == "duration":
-                free = state.refractory <= 0
-            else:
-                free = jnp.logical_not(state.refractory)
-            for v in s.unless_refractory:
-                new[v] = jnp.where(free, new[v], old[v])
-        if s.threshold is not None:
-            env_new = dict(env)
-            env_new.update({("var", v): x for v, x in new.items()})
-            env_new[("t",)] = t + self.dt
-            still = None
-            if s.refractory is not None and s.refractory[0] == "condition":
-                still = jnp.logical_and(state.refractory, evaluate(s.refractory[1], env_new))
-                spike = jnp.logical_and(jnp.logical_not(still), evaluate(s.threshold, env_new))
-            elif free is not None:
-                spike = jnp.logical_and(free, evaluate(s.threshold, env_new))
-            else:
-                spike = jnp.asarray(evaluate(s.threshold, env_new), bool)
-            spike = jnp.broadcast_to(spike, (self.n,))
-            for target, op, tree in s.reset:
-                value = evaluate(tree, env_new)
-                cur = new[target]
-                updated = (value if op == "=" else cur + value if op == "+=" else cur - value if op == "-="
-                           else cur * value if op == "*=" else cur / value)
-                new[target] = jnp.where(spike, updated, cur)
-                env_new[("var", target)] = new[target]
-            fields["spike"] = spike
-            if s.refractory is not None:
-                if s.refractory[0] == "duration":
-                    t_ref = evaluate(s.refractory[1], env)
-                    fields["refractory"] = jnp.where(spike, t_ref, jnp.maximum(state.refractory - self.dt, 0.0))
-                else:
-                    fields["refractory"] = jnp.logical_or(spike, still)
-        fields.update(new)
+        refractory = state.refractory if s.refractory is not None else None
+        fields = native.step(s, self.n, self.params, self.dt, old, refractory, ports, t, self.backend)
+        if fields is None:
+            fields = jax_step(s, self.n, self.params, self.dt, old, refractory, ports, t,
+                              state.key if s.stochastic else None)
         return state_class(s.state_fields)(**{f: fields[f] for f in s.state_fields})
 
     def observe(self, state) -> dict:
@@ -219,7 +180,7 @@ class EquationModel(Model):
         return f"{type(self).__name__}(n={self.n}, variables={self.system.variables}, method={self.system.method!r})"
 
 
-@pytree_dataclass(static=("system", "n"))
+@pytree_dataclass(static=("system", "n", "backend"))
 class SpikingEquationModel(EquationModel):
     """An :class:`EquationModel` with a threshold: not differentiable across a spike."""
 
@@ -273,7 +234,7 @@ def _number(x, where):
 def Equations(equations: str, *, threshold: str | None = None, reset: str | None = None,
               refractory: str | float | None = None, parameters: dict | None = None, ports=(),
               method: str | None = None, initial: dict | None = None, n: int = 1, dt: float = 0.1,
-              dtype=None, cls: type | None = None) -> EquationModel:
+              dtype=None, cls: type | None = None, backend: str | None = None) -> EquationModel:
     """A model defined by equations (docs/spec/equations.md)::
 
         nd.models.Equations('''
@@ -292,7 +253,9 @@ def Equations(equations: str, *, threshold: str | None = None, reset: str | None
     receives increments); ``method``: one of ``auto`` (the default rule), ``exponential_euler``,
     ``euler``, ``rk4``, ``euler_maruyama``; ``initial``: initial values (quantities, or
     expressions of the parameters); ``dt`` in ms; ``cls``: the class to build (a
-    :func:`model_class`). Units: the model computes in ms, mV, pA, nS, pF.
+    :func:`model_class`); ``backend`` of the step: "numba" (the kernel generated from the
+    equations, :mod:`.native`), "jax" or None (the platform's default: the kernel on the CPU
+    where it covers the model). Units: the model computes in ms, mV, pA, nS, pF.
     """
     n = check_int("equations: n", n)
     values, dims = read_parameters(parameters or {}, n)
@@ -304,7 +267,9 @@ def Equations(equations: str, *, threshold: str | None = None, reset: str | None
     params = {k: jnp.asarray(v, dtype) for k, v in values.items()}
     if cls is None:
         cls = SpikingEquationModel if system.threshold is not None else EquationModel
-    return cls(system, n, params, jnp.asarray(dt, dtype))
+    if backend is not None:
+        native.KERNEL.backend(backend, what="equations: backend")  # a misspelt name fails here
+    return cls(system, n, params, jnp.asarray(dt, dtype), backend)
 
 
 # ------------------------------------------------------------------------------ spec registration
@@ -380,4 +345,4 @@ def model_class(name: str, system: System, doc: str = "") -> type:
     attrs = {"VARIABLES": system.state_fields, "PORTS": system.ports, "INPUT_PORT": system.input_port,
              "EVENTS": ("spike",) if system.threshold is not None else (), "units": _units(system),
              "__module__": __name__, "__doc__": doc or base.__doc__, "__repr__": EquationModel.__repr__}
-    return pytree_dataclass(static=("system", "n"))(type(name, (base,), attrs))
+    return pytree_dataclass(static=("system", "n", "backend"))(type(name, (base,), attrs))

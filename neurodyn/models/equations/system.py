@@ -749,3 +749,63 @@ def step_variables(system: System, values: dict, env: dict, dt, key=None) -> dic
         else:
             out[v] = x + dt * evaluate(system.rhs[i], e0)
     return out
+
+
+def jax_step(system: System, n: int, params: dict, dt, old: dict, refractory, ports: dict, t, key=None) -> dict:
+    """The new state fields (variables, ``refractory``, ``spike``, ``key``) after one step of
+    ``dt`` ms of :class:`EquationModel` (module docstring), as JAX operations generated from the
+    trees of ``system``: ``old`` maps variables to arrays, ``refractory`` is the clock (ms) or
+    the boolean condition state (None without a refractory period), ``ports`` maps every port
+    to its input, ``params`` the parameters to arrays, ``key`` the PRNG key of a stochastic model."""
+    s = system
+    env = {("param", p): params[p] for p in s.parameters}
+    for p in s.ports:
+        if p not in s.variables:
+            env[("port", p)] = ports[p]
+    env[("t",)] = t
+    fields = {}
+    noise_key = None
+    if s.stochastic:
+        new_key, noise_key = jax.random.split(key)
+        fields["key"] = new_key
+    new = step_variables(s, old, env, dt, noise_key)
+    for p in s.ports:
+        if p in s.variables:
+            new[p] = new[p] + ports[p]
+    free = None
+    if s.refractory is not None:
+        if s.refractory[0] == "duration":
+            free = refractory <= 0
+        else:
+            free = jnp.logical_not(refractory)
+        for v in s.unless_refractory:
+            new[v] = jnp.where(free, new[v], old[v])
+    if s.threshold is not None:
+        env_new = dict(env)
+        env_new.update({("var", v): x for v, x in new.items()})
+        env_new[("t",)] = t + dt
+        still = None
+        if s.refractory is not None and s.refractory[0] == "condition":
+            still = jnp.logical_and(refractory, evaluate(s.refractory[1], env_new))
+            spike = jnp.logical_and(jnp.logical_not(still), evaluate(s.threshold, env_new))
+        elif free is not None:
+            spike = jnp.logical_and(free, evaluate(s.threshold, env_new))
+        else:
+            spike = jnp.asarray(evaluate(s.threshold, env_new), bool)
+        spike = jnp.broadcast_to(spike, (n,))
+        for target, op, tree in s.reset:
+            value = evaluate(tree, env_new)
+            cur = new[target]
+            updated = (value if op == "=" else cur + value if op == "+=" else cur - value if op == "-="
+                       else cur * value if op == "*=" else cur / value)
+            new[target] = jnp.where(spike, updated, cur)
+            env_new[("var", target)] = new[target]
+        fields["spike"] = spike
+        if s.refractory is not None:
+            if s.refractory[0] == "duration":
+                t_ref = evaluate(s.refractory[1], env)
+                fields["refractory"] = jnp.where(spike, t_ref, jnp.maximum(refractory - dt, 0.0))
+            else:
+                fields["refractory"] = jnp.logical_or(spike, still)
+    fields.update(new)
+    return fields
