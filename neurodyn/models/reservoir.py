@@ -23,6 +23,7 @@ import numpy as np
 from ..connectivity.matrices import random_sparse, scale_to_spectral_radius
 from ..core.model import Model, drive_term, float_dtype
 from ..errors import SpecError, check_int
+from ..ops.leaky_recurrence import leaky_recurrence
 from ..ops.sparse_matvec import SparseMatrix
 from ..pytree import pytree_dataclass
 from ..schema import MODELS, Field
@@ -173,6 +174,25 @@ class ESN(Model):
     def observe(self, state: ReservoirState) -> dict:
         """The reservoir state ``x``."""
         return {"x": state.x}
+
+    def input_states(self, state: ReservoirState, inputs: jax.Array) -> jax.Array:
+        """The states ``(T, N)`` after each of T steps from ``state`` with the inputs ``(T,
+        n_inputs)`` on port ``"u"`` and nothing else (no feedback): what :meth:`step`, iterated,
+        gives, computed as ``v = g_in U W_in^T + b`` for all steps at once followed by the
+        recurrence of :func:`neurodyn.ops.leaky_recurrence.leaky_recurrence` (one native call
+        for the T steps where W is sparse; a ``jax.lax.scan`` where it is dense)."""
+        if self.w_feedback is not None:
+            raise SpecError("ESN.input_states: the reservoir has output feedback; iterate step with the outputs")
+        u = jnp.reshape(jnp.asarray(inputs, self.w_in.dtype), (-1, self.n_inputs))
+        drive = self.input_gain * (u @ self.w_in.T) + self.bias
+        if isinstance(self.w, SparseMatrix):
+            return leaky_recurrence(self.w, drive, state.x, self.leak, self.recurrent_gain, activation=self.activation)
+
+        def step(x, v):
+            new = (1 - self.leak) * x + self.leak * activate(self.recurrent_gain * (self.w @ x) + v, self.activation)
+            return new, new
+
+        return jax.lax.scan(step, state.x, drive)[1]
 
     @property
     def effective_w(self) -> jax.Array:

@@ -71,8 +71,12 @@ def harvest(reservoir, inputs, *, state=None, key=None, into: str | None = None,
         for i, u in enumerate(seqs):
             padded[i, :len(u)] = u
         _drive(reservoir, padded[0], dt, into)
-        run_one = jax.vmap(_states, in_axes=(None, None, 0, None, None, None, None))
-        out = np.asarray(run_one(reservoir, init, jnp.asarray(padded, dtype), dt, length, into, names), float)
+        if _whole_sequence(reservoir, names, into):
+            out = np.asarray(jax.vmap(_input_states, in_axes=(None, None, 0))(reservoir, init,
+                                                                              jnp.asarray(padded, dtype)), float)
+        else:
+            run_one = jax.vmap(_states, in_axes=(None, None, 0, None, None, None, None))
+            out = np.asarray(run_one(reservoir, init, jnp.asarray(padded, dtype), dt, length, into, names), float)
         return [out[i, :len(u)] for i, u in enumerate(seqs)]
     u = np.asarray(inputs, float)
     u = u.reshape(len(u), -1)
@@ -86,7 +90,25 @@ def harvest(reservoir, inputs, *, state=None, key=None, into: str | None = None,
         prepare_drive(reservoir, drive, len(u), dt, "harvest inputs and teacher")
         return np.asarray(_states(reservoir, init, drive, dt, len(u), None, names), float)
     _drive(reservoir, u, dt, into)
+    if _whole_sequence(reservoir, names, into):
+        return np.asarray(_input_states(reservoir, init, jnp.asarray(u, dtype)), float)
     return np.asarray(_states(reservoir, init, jnp.asarray(u, dtype), dt, len(u), into, names), float)
+
+
+def _whole_sequence(reservoir, names, into) -> bool:
+    """Whether the states are :meth:`ESN.input_states` (the whole sequence in one native call): an
+    ESN itself (not a subclass, whose step may differ) with sparse W and no feedback, recording
+    ``x``, driven on ``"u"``."""
+    from ..models.reservoir import ESN
+    from ..ops.sparse_matvec import SparseMatrix
+
+    return (type(reservoir) is ESN and isinstance(reservoir.w, SparseMatrix) and reservoir.w_feedback is None
+            and names == ("x",) and into in (None, "u"))
+
+
+@jax.jit
+def _input_states(reservoir, state, inputs):
+    return reservoir.input_states(state, inputs)
 
 
 def _drive(reservoir, u, dt, into):

@@ -1,0 +1,238 @@
+"""The numba side of :mod:`neurodyn.ops.leaky_recurrence` (imported on first use, by its
+``NativeKernel``): the whole recurrence of T steps in one call, its loops cached on disk by numba.
+
+Each step is the CSR product of :mod:`neurodyn.ops._sparse_matvec_kernel` (the same row sums,
+four partial sums in storage order) followed by the leaky update of the same rows. Where two
+threads work, each owns the rows of half the non-zeros for the whole call, and the two meet once
+per step: a thread publishes the step it finished (an atomic store with release order) and waits
+until the other has finished it too (an atomic load with acquire order), spinning briefly and then
+yielding its core (``sched_yield``), since the cores are often shared. Step t reads row t - 1 of
+the result and writes row t, so one meeting per step is all the ordering needed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import carray, types
+from numba.core.extending import intrinsic
+
+from . import _frame, ffi
+from ._frame import address, buffer
+from ._sparse_matvec_kernel import _row, pointer_value
+from .ffi import FRAME_ARGS, FRAME_RETS, XLA_F64
+
+XLA_U16 = 7
+"""XLA_FFI_DataType of unsigned 16-bit integers (column indices of matrices up to 65,536 columns)."""
+
+SPIN = 64
+"""Waits at a meeting before the thread yields its core on each further wait."""
+
+# meta (int32): activation (1: tanh, 0: identity), number of threads the handler may use
+TANH = 1
+
+
+@intrinsic
+def load_acquire(typingctx, where):
+    """``*(int64*) where`` with acquire order."""
+
+    def codegen(context, builder, signature, args):
+        pointer = builder.inttoptr(args[0], ir.IntType(64).as_pointer())
+        return builder.load_atomic(pointer, "acquire", 8)
+
+    return types.int64(types.int64), codegen
+
+
+@intrinsic
+def store_release(typingctx, where, value):
+    """``*(int64*) where = value`` with release order."""
+
+    def codegen(context, builder, signature, args):
+        pointer = builder.inttoptr(args[0], ir.IntType(64).as_pointer())
+        builder.store_atomic(args[1], pointer, "release", 8)
+        return context.get_dummy_value()
+
+    return types.void(types.int64, types.int64), codegen
+
+
+@intrinsic
+def call_int(typingctx, function):
+    """Call the C function ``int f(void)`` at address ``function`` (``sched_yield``)."""
+
+    def codegen(context, builder, signature, args):
+        kind = ir.FunctionType(ir.IntType(32), [])
+        return builder.call(builder.inttoptr(args[0], kind.as_pointer()), [])
+
+    return types.int32(types.int64), codegen
+
+
+@numba.njit(cache=True)
+def meet(flags, me, step, yield_address):
+    """Publish that thread ``me`` finished ``step`` and wait for the other thread to finish it."""
+    store_release(flags + 64 * me, step)
+    other = flags + 64 * (1 - me)
+    waits = 0
+    while load_acquire(other) < step:
+        waits += 1
+        if waits > SPIN and yield_address != 0:
+            call_int(yield_address)
+
+
+@numba.njit(inline="always")
+def tanh32(x):
+    """tanh in float32 to about 3 ulp: Eigen's rational approximation (the one XLA's CPU backend
+    uses for float32), clamped at +-7.9053 where tanh rounds to +-1; NaN stays NaN. Unlike the C
+    library's ``tanhf`` (about 20 ns a call here) it vectorises."""
+    c = np.float32(7.90531110763549805)
+    x = c if x > c else x
+    x = -c if x < -c else x
+    x2 = x * x
+    p = np.float32(-2.76076847742355e-16)
+    p = p * x2 + np.float32(2.00018790482477e-13)
+    p = p * x2 + np.float32(-8.60467152213735e-11)
+    p = p * x2 + np.float32(5.12229709037114e-08)
+    p = p * x2 + np.float32(1.48572235717979e-05)
+    p = p * x2 + np.float32(6.37261928875436e-04)
+    p = p * x2 + np.float32(4.89352455891786e-03)
+    q = np.float32(1.19825839466702e-06)
+    q = q * x2 + np.float32(1.18534705686654e-04)
+    q = q * x2 + np.float32(2.26843463243900e-03)
+    q = q * x2 + np.float32(4.89352518554385e-03)
+    return x * p / q
+
+
+@numba.njit(cache=True)
+def recur(indptr, indices, data, x0, inputs, scalars, activation, single, y, lo, hi, me, parts, flags,
+          yield_address):
+    """Rows ``lo <= i < hi`` of every step: ``y[t, i] = (1 - a) x[t-1, i] + a phi(g (W x[t-1])_i
+    + inputs[t, i])`` with ``x[-1] = x0``; ``scalars = (a, g)``; rows of ``(T, N)`` flattened;
+    ``single``: the arrays are float32 (tanh by :func:`tanh32`). The pre-activations of a step's rows are written first, then activated in a second loop (which
+    vectorises)."""
+    n = x0.shape[0]
+    steps = inputs.shape[0] // n
+    leak, gain = scalars[0], scalars[1]
+    keep = 1 - leak
+    zero = np.uint64(0)
+    for t in range(steps):
+        out = t * n
+        x, x_off = (x0, 0) if t == 0 else (y, out - n)
+        for i in range(lo, hi):
+            y[out + i] = gain * _row(indptr, indices, data, zero, x, np.uint64(x_off), i) + inputs[out + i]
+        if activation != TANH:
+            for i in range(lo, hi):
+                y[out + i] = keep * x[x_off + i] + leak * y[out + i]
+        elif single:
+            for i in range(lo, hi):
+                y[out + i] = keep * x[x_off + i] + leak * tanh32(y[out + i])
+        else:
+            for i in range(lo, hi):
+                y[out + i] = keep * x[x_off + i] + leak * math.tanh(y[out + i])
+        if parts == 2:
+            meet(flags, me, t + 1, yield_address)
+
+
+@numba.njit(cache=True)
+def run(frame, me, parts, flags, yield_address):
+    """Thread ``me`` of ``parts`` (1 or 2) on one call frame: the rows of its half of the
+    non-zeros. Arguments: row pointers, column indices (uint16 or uint32), values, x0, inputs
+    ``(T, N)``, scalars (a, g), metadata; result the states ``(T, N)``."""
+    ip, n_ip, _ = buffer(frame, FRAME_ARGS, 0)
+    jp, nnz, index_code = buffer(frame, FRAME_ARGS, 1)
+    dp, n_d, code = buffer(frame, FRAME_ARGS, 2)
+    xp, n_x, _ = buffer(frame, FRAME_ARGS, 3)
+    up, n_u, _ = buffer(frame, FRAME_ARGS, 4)
+    sp, _, _ = buffer(frame, FRAME_ARGS, 5)
+    mp, n_m, _ = buffer(frame, FRAME_ARGS, 6)
+    yp, n_y, _ = buffer(frame, FRAME_RETS, 0)
+    indptr = carray(address(ip), (n_ip,), np.uint32)
+    activation = carray(address(mp), (n_m,), np.int32)[0]
+    n_rows = n_ip - 1
+    total = np.uint64(indptr[n_rows])
+    lo, hi = 0, n_rows
+    if parts == 2:
+        middle = min(np.searchsorted(indptr, total // np.uint64(2)), n_rows)
+        lo, hi = (0, middle) if me == 0 else (middle, n_rows)
+    if code == XLA_F64:
+        _by_index(indptr, jp, nnz, index_code, carray(address(dp), (n_d,), np.float64),
+                  carray(address(xp), (n_x,), np.float64), carray(address(up), (n_u,), np.float64),
+                  carray(address(sp), (2,), np.float64), activation, False,
+                  carray(address(yp), (n_y,), np.float64), lo, hi, me, parts, flags, yield_address)
+    else:
+        _by_index(indptr, jp, nnz, index_code, carray(address(dp), (n_d,), np.float32),
+                  carray(address(xp), (n_x,), np.float32), carray(address(up), (n_u,), np.float32),
+                  carray(address(sp), (2,), np.float32), activation, True,
+                  carray(address(yp), (n_y,), np.float32), lo, hi, me, parts, flags, yield_address)
+
+
+@numba.njit(cache=True)
+def _by_index(indptr, jp, nnz, index_code, data, x0, inputs, scalars, activation, single, y, lo, hi, me, parts, flags,
+              yield_address):
+    """:func:`recur` with the column indices at ``jp`` read as uint16 or uint32 (``index_code``)."""
+    if index_code == XLA_U16:
+        recur(indptr, carray(address(jp), (nnz,), np.uint16), data, x0, inputs, scalars, activation, single, y,
+              lo, hi, me, parts, flags, yield_address)
+    else:
+        recur(indptr, carray(address(jp), (nnz,), np.uint32), data, x0, inputs, scalars, activation, single, y,
+              lo, hi, me, parts, flags, yield_address)
+
+
+def _sched_yield() -> int:
+    """The address of the C library's ``sched_yield`` (0 if absent: the waits then only spin)."""
+    import ctypes
+
+    try:
+        return ctypes.cast(ctypes.CDLL(None).sched_yield, ctypes.c_void_p).value or 0
+    except (OSError, AttributeError):
+        return 0
+
+
+def handler(variant=()):
+    """The FFI handler (a ``numba.cfunc``). With at least :data:`THREAD_MIN_NNZ` non-zeros where
+    the machine has two cores, a second thread, started once for the call, takes the rows of the
+    second half of the non-zeros."""
+    import os
+
+    from ._gram_kernel import _pthread
+
+    major, minor = ffi.api_version()
+    yield_address = _sched_yield()
+
+    @numba.cfunc(types.voidptr(types.voidptr))
+    def helper(task_address):
+        task = carray(task_address, (2,), np.int64)
+        run(_frame.frame_of(address(task[0])), 1, 2, task[1], yield_address)
+        return task_address
+
+    helper_address = helper.address
+    spawn, join = _pthread()
+    split = spawn is not None and (os.cpu_count() or 1) >= 2
+
+    @numba.cfunc(types.int64(types.voidptr))
+    def run_frame(frame_address):
+        frame = _frame.frame_of(frame_address)
+        if _frame.metadata_query(frame, major, minor):
+            return 0
+        _, nnz, _ = buffer(frame, FRAME_ARGS, 1)
+        mp, n_m, _ = buffer(frame, FRAME_ARGS, 6)
+        threads = carray(address(mp), (n_m,), np.int32)[1]
+        # two meeting flags on their own cache lines (64 bytes apart), read after the join so
+        # that numba keeps the array alive while the helper uses it
+        flags = np.zeros(24, np.int64)
+        task = np.array([pointer_value(frame_address), flags.ctypes.data + 64], np.int64)
+        thread = np.zeros(1, np.uint64)
+        started = split and threads >= 2 and nnz >= THREAD_MIN_NNZ and \
+            spawn(thread.ctypes.data, 0, helper_address, task.ctypes.data) == 0
+        run(frame, 0, 2 if started else 1, flags.ctypes.data + 64, yield_address)
+        if started:
+            join(thread[0], 0)
+        return 0 if flags[0] == 0 and task[0] != 0 else 1
+
+    return run_frame
+
+
+THREAD_MIN_NNZ = 16_000
+"""Below this many non-zeros a step is a few microseconds of work, about what the two threads'
+meeting costs; the call stays on the calling thread."""

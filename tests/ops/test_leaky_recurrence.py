@@ -1,0 +1,135 @@
+"""The leaky recurrence in one native call (neurodyn.ops.leaky_recurrence) equals a NumPy loop of
+x_t = (1 - a) x_{t-1} + a phi(g W x_{t-1} + v_t) with the dense W in float32 and float64, on one
+and two threads, with 16- and 32-bit column indices; under jax.vmap; with the gradients of the
+dense scan; and an ESN harvest with W sparse (which uses it) equals the harvest with W dense."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from neurodyn.models import ESN
+from neurodyn.ops.leaky_recurrence import KERNEL, leaky_recurrence
+from neurodyn.ops.sparse_matvec import SparseMatrix
+from neurodyn.readout import harvest
+
+
+def _loop(dense, inputs, x0, leak, gain, activation):
+    """The recurrence in float64 NumPy, one step at a time (the definition)."""
+    phi = np.tanh if activation == "tanh" else (lambda v: v)
+    x, out = np.asarray(x0, float), []
+    for v in np.asarray(inputs, float):
+        x = (1 - leak) * x + leak * phi(gain * (dense @ x) + v)
+        out.append(x)
+    return np.array(out)
+
+
+def _case(n, steps, density, seed, dtype):
+    rng = np.random.default_rng(seed)
+    a = sp.random(n, n, density, random_state=seed, format="csr", data_rvs=lambda k: rng.uniform(-1, 1, k))
+    a = a * (0.9 / max(abs(sp.linalg.eigs(a, k=1, return_eigenvectors=False)[0]), 1e-9)) if n > 2 else a
+    return (SparseMatrix.from_scipy(a, dtype), a.toarray(), rng.normal(size=(steps, n)).astype(dtype),
+            rng.normal(size=n).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 2e-5), (np.float64, 1e-13)])
+@pytest.mark.parametrize("n,density,threads", [(60, 0.2, 1), (400, 0.2, 2), (400, 0.2, 1)])  # 32,000 non-zeros: split
+@pytest.mark.parametrize("activation", ["tanh", "identity"])
+def test_recurrence_equals_the_dense_loop(dtype, tol, n, density, threads, activation):
+    w, dense, inputs, x0 = _case(n, 50, density, 1, dtype)
+    run = jax.jit(lambda w, v, x: leaky_recurrence(w, v, x, 0.6, 0.95, activation=activation, threads=threads))
+    # the FFI kernel serves and is in the compiled program (else this would test the scan only)
+    assert KERNEL.serves() and "neurodyn_leaky_recurrence" in run.lower(w, inputs, x0).as_text()
+    got = np.asarray(run(w, inputs, x0))
+    want = _loop(dense, inputs, x0, 0.6, 0.95, activation)
+    scale = 1 + np.abs(want).max()
+    assert got.dtype == dtype and got.shape == (50, n)
+    np.testing.assert_allclose(got, want, atol=tol * scale * (10 if activation == "identity" else 1))
+    scan = np.asarray(jax.jit(lambda w, v, x: leaky_recurrence(w, v, x, 0.6, 0.95, activation=activation,
+                                                               backend="jax"))(w, inputs, x0))
+    np.testing.assert_allclose(got, scan, atol=tol * scale * (10 if activation == "identity" else 1))
+
+
+def test_wide_matrices_use_32_bit_indices():
+    # 70,000 columns: indices beyond 16 bits (one non-zero per row, a shifted identity)
+    n = 70_000
+    a = sp.csr_matrix((np.full(n, 0.5), (np.arange(n), (np.arange(n) + 69_000) % n)), shape=(n, n))
+    w = SparseMatrix.from_scipy(a, np.float64)
+    inputs = np.random.default_rng(0).normal(size=(3, n))
+    x0 = np.random.default_rng(1).normal(size=n)
+    got = np.asarray(jax.jit(lambda w, v, x: leaky_recurrence(w, v, x, 1.0, 1.0, activation="identity"))(
+        w, inputs, x0))
+    want = [x0]
+    for v in inputs:
+        want.append(0.5 * np.roll(want[-1], -69_000) + v)
+    np.testing.assert_allclose(got, np.array(want[1:]), rtol=1e-15, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 2e-5), (np.float64, 1e-13)])
+def test_vmap_over_inputs_and_weights_equals_each_call(dtype, tol):
+    w, dense, inputs, x0 = _case(300, 20, 0.2, 2, dtype)
+    batch = np.stack([inputs, 2 * inputs, -inputs])
+    got = np.asarray(jax.jit(jax.vmap(lambda v: leaky_recurrence(w, v, x0, 0.5, 0.9)))(batch))
+    for member, v in zip(got, batch):
+        np.testing.assert_allclose(member, _loop(dense, v, x0, 0.5, 0.9, "tanh"), atol=tol)
+    scales = np.array([1.0, 0.5, -1.0], dtype)
+    data = np.stack([np.asarray(w.data) * s for s in scales])
+    each = np.asarray(jax.jit(jax.vmap(lambda d, g: leaky_recurrence(
+        SparseMatrix(w.shape, w.indptr, w.indices, w.rows, d), inputs, x0, 0.5, g)))(data, scales + 1))
+    for member, s in zip(each, scales):
+        np.testing.assert_allclose(member, _loop(s * dense, inputs, x0, 0.5, s + 1, "tanh"), atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gradients_equal_the_dense_scans(dtype):
+    w, dense, inputs, x0 = _case(40, 15, 0.2, 3, dtype)
+
+    def loss_sparse(data, v, x, leak):
+        m = SparseMatrix(w.shape, w.indptr, w.indices, w.rows, data)
+        return jnp.sum(jnp.sin(leaky_recurrence(m, v, x, leak, 0.9)))
+
+    def loss_dense(d, v, x, leak):
+        def step(s, vt):
+            new = (1 - leak) * s + leak * jnp.tanh(0.9 * (d @ s) + vt)
+            return new, new
+        return jnp.sum(jnp.sin(jax.lax.scan(step, x, v)[1]))
+
+    leak = jnp.asarray(0.7, dtype)
+    got = jax.jit(jax.grad(loss_sparse, argnums=(0, 1, 2, 3)))(w.data, inputs, x0, leak)
+    want = jax.grad(loss_dense, argnums=(0, 1, 2, 3))(jnp.asarray(dense, dtype), inputs, x0, leak)
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    rows, cols = np.asarray(w.rows), np.asarray(w.indices)
+    np.testing.assert_allclose(np.asarray(got[0]), np.asarray(want[0])[rows, cols], rtol=tol, atol=tol)
+    for g, h in zip(got[1:], want[1:]):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(h), rtol=tol, atol=tol)
+    # forward mode (the Lyapunov tangents): the tangent of the states along a direction of x0
+    d = jnp.asarray(dense, dtype)
+
+    def states_dense(x):
+        def step(s, vt):
+            new = 0.3 * s + 0.7 * jnp.tanh(0.9 * (d @ s) + vt)
+            return new, new
+        return jax.lax.scan(step, x, jnp.asarray(inputs))[1]
+
+    direction = jnp.ones(40, dtype)
+    tangent = jax.jvp(lambda x: leaky_recurrence(w, inputs, x, 0.7, 0.9), (jnp.asarray(x0),), (direction,))[1]
+    expected = jax.jvp(states_dense, (jnp.asarray(x0),), (direction,))[1]
+    np.testing.assert_allclose(np.asarray(tangent), np.asarray(expected), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 2e-5), (np.float64, 1e-12)])
+def test_sparse_esn_harvest_equals_the_dense_harvest(dtype, tol):
+    rng = np.random.default_rng(4)
+    a = sp.random(300, 300, 0.2, random_state=4, format="csr", data_rvs=lambda k: rng.uniform(-1, 1, k))
+    w_in, bias = rng.uniform(-1, 1, (300, 2)), rng.uniform(-0.2, 0.2, 300)
+    u = rng.uniform(-1, 1, (200, 2))
+    sparse = ESN.from_matrices(a * 0.1, w_in, bias, leak=0.3, dtype=dtype, sparse=True)
+    dense = ESN.from_matrices(a * 0.1, w_in, bias, leak=0.3, dtype=dtype, sparse=False)
+    # the sparse harvest is the kernel's (one call for the sequence), not the scan's
+    program = jax.jit(sparse.input_states).lower(sparse.init(None), u).as_text()
+    assert "neurodyn_leaky_recurrence" in program and "while" not in program
+    np.testing.assert_allclose(harvest(sparse, u), harvest(dense, u), atol=tol)
+    short = [u[:50], u[:120]]
+    for s, d in zip(harvest(sparse, short), harvest(dense, short)):
+        np.testing.assert_allclose(s, d, atol=tol)
