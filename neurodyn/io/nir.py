@@ -165,9 +165,9 @@ def _chain(graph) -> tuple[list[str], dict[str, str]]:
     for name, node in graph.nodes.items():
         for x in succ.get(name, []):
             if isinstance(node, nir.LIF) and succ.get(x) == [name] and pred.get(x) == [name]:
-                if not isinstance(graph.nodes[x], nir.Linear):
+                if not isinstance(graph.nodes[x], (nir.Linear, nir.Affine)):
                     raise SpecError(f"from_nir: recurrent loop through {type(graph.nodes[x]).__name__} node {x!r}: "
-                                    "only Linear loops on a LIF are imported")
+                                    "only Linear or Affine loops on a LIF are imported")
                 loops[name] = x
     for lif, x in loops.items():
         succ[lif] = [y for y in succ[lif] if y != x]
@@ -181,7 +181,8 @@ def _chain(graph) -> tuple[list[str], dict[str, str]]:
             raise SpecError(f"from_nir: node {order[-1]!r} has {len(nxt)} successors; only a chain "
                             "Input -> (Affine/Linear -> LIF)... -> Output is imported")
         if nxt[0] in seen:
-            raise SpecError(f"from_nir: cycle through node {nxt[0]!r}; only LIF -> Linear -> LIF loops are imported")
+            raise SpecError(f"from_nir: cycle through node {nxt[0]!r}; only LIF -> Linear|Affine -> LIF loops are "
+                            "imported")
         seen.add(nxt[0])
         order.append(nxt[0])
     seen |= set(loops.values())
@@ -204,7 +205,8 @@ def from_nir(graph, dt: float | None = None, method: str | None = None, cell: st
     """A :class:`~neurodyn.models.snn.SpikingMLP` from a NIR graph (a ``nir.NIRGraph`` or a file path).
 
     The graph must be a chain ``Input -> (Affine|Linear -> LIF)+ -> [Affine|Linear] -> Output``
-    (hidden LIFs may carry a ``LIF -> Linear -> LIF`` loop: recurrence with a one-step delay):
+    (hidden LIFs may carry a ``LIF -> Linear|Affine -> LIF`` loop: recurrence with a one-step
+    delay, an Affine loop's bias added to the layer's, as it arrives every step):
     a trailing Affine/Linear gives a rate read-out, a trailing LIF a spike read-out. Each LIF
     becomes a layer of ``cell`` (``surrogate_lif``, ``plif`` or ``dspike``; ``cell_options`` such
     as ``{"kind": "arctan", "slope": 5}``, which NIR does not carry) with ``beta`` from ``tau`` by
@@ -288,6 +290,8 @@ def from_nir(graph, dt: float | None = None, method: str | None = None, cell: st
                     raise SpecError(f"from_nir: node {loops[name]!r}: recurrent weight of shape {r_w.shape}, "
                                     f"expected {(n, n)}")
                 recurrent.append((r_w * gain[:, None]).T)
+                if isinstance(graph.nodes[loops[name]], nir.Affine):  # its bias arrives every step
+                    b = b + np.asarray(graph.nodes[loops[name]].bias, np.float64)
             else:
                 recurrent.append(np.zeros((n, n)))
             b = (1.0 - beta) * (par["v_leak"] + par["r"] * b)
