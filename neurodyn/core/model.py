@@ -21,6 +21,7 @@ dict mapping port names to additive inputs. Aiming at a port the model does not 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping, Protocol, runtime_checkable
 
@@ -218,23 +219,41 @@ def per_node(value, n: int, name: str, dtype=None) -> Array:
     return arr
 
 
+def plain(value):
+    """``value`` (a number, list, NumPy or JAX array) as a Python number or nested list: what
+    :func:`convert_parameters` converts, broadcasts and checks. A ``create`` constructor passes
+    its arguments through it, so a model's ``__post_init__`` is the one place they are converted."""
+    return np.asarray(value, float).tolist()
+
+
+def with_dtype(model, fields: tuple[str, ...], dtype=None):
+    """``model`` with its floating ``fields`` cast to ``dtype`` (the ``dtype=`` of a ``create``);
+    ``None`` leaves them as ``__post_init__`` made them (JAX's default float)."""
+    if dtype is None:
+        return model
+    d = float_dtype(dtype)
+    return dataclasses.replace(model, **{f: jnp.asarray(getattr(model, f), d) for f in fields})
+
+
 def is_plain(value) -> bool:
     """Whether ``value`` is a number written by a user: a Python int or float (not a bool), a
     list, or a NumPy array or scalar.
 
-    JAX rebuilds a model by calling its constructor with whatever the leaves are at that moment
-    (tracers, ``None``, placeholder objects, bool masks, the NumPy copies of a Dask job), so a
-    constructor converts plain values only and passes every other leaf through untouched."""
+    A constructor converts plain values only; a JAX array (a parameter of a float32 model given
+    to ``dataclasses.replace``, a traced value) is kept as it is. JAX's own rebuilds of a model
+    (:func:`neurodyn.pytree.pytree_dataclass`) do not call the constructor at all."""
     if isinstance(value, (bool, np.bool_)):
         return False
     return isinstance(value, (int, float, list, np.ndarray, np.generic))
 
 
-def convert_parameters(model, per_node_fields: tuple[str, ...] = (), scalar_fields: tuple[str, ...] = ()) -> None:
+def convert_parameters(model, per_node_fields: tuple[str, ...] = (), scalar_fields: tuple[str, ...] = (),
+                       shared_fields: tuple[str, ...] = ()) -> None:
     """Turn the plain values (:func:`is_plain`) of a model's fields into arrays, in its ``__post_init__``.
 
     ``n`` must be an integer >= 1. A per-neuron field takes a number (broadcast to ``(n,)``) or
-    ``n`` values; a scalar field a number. Wrong input is a :class:`SpecError` naming the class
+    ``n`` values; a scalar field a number; a shared field a number (kept a scalar, shared by every
+    neuron) or ``n`` values. Wrong input is a :class:`SpecError` naming the class
     and the field. NumPy arrays of one or more dimensions are checked (a per-neuron one must
     have ``n`` values) but kept as they are: ``tree_map(np.asarray, model)`` must give back NumPy
     leaves, and batched copies (a leading axis) pass through.
@@ -244,7 +263,7 @@ def convert_parameters(model, per_node_fields: tuple[str, ...] = (), scalar_fiel
     if is_plain(n):
         n = check_int(f"{cls}: n", n)
         object.__setattr__(model, "n", n)
-    fields = per_node_fields + scalar_fields
+    fields = per_node_fields + scalar_fields + shared_fields
     # a number replacing one parameter of a float32 model (dataclasses.replace) stays float32
     reference = next((v.dtype for v in (getattr(model, f) for f in fields)
                       if not is_plain(v) and hasattr(v, "dtype") and jnp.issubdtype(v.dtype, jnp.floating)), None)
@@ -253,8 +272,9 @@ def convert_parameters(model, per_node_fields: tuple[str, ...] = (), scalar_fiel
         if not is_plain(value):
             continue
         per = name in per_node_fields
+        shared = name in shared_fields
         if isinstance(value, np.ndarray) and value.ndim >= 1:
-            if per and value.ndim == 1 and value.shape != (n,):
+            if (per or shared) and value.ndim == 1 and value.shape != (n,):
                 raise SpecError(f"{cls}.{name}: expected a number or {n} values (one per neuron), "
                                 f"got {value.shape[0]} values")
             continue
@@ -264,9 +284,9 @@ def convert_parameters(model, per_node_fields: tuple[str, ...] = (), scalar_fiel
         try:
             arr = jnp.asarray(value, dtype=float_dtype(dtype))
         except (TypeError, ValueError):
-            want = f"a number, or one number per neuron (n = {n})" if per else "a number"
+            want = f"a number, or one number per neuron (n = {n})" if per or shared else "a number"
             raise SpecError(f"{cls}.{name}: expected {want}, got {value!r}") from None
-        if per:
+        if per or (shared and arr.ndim):
             arr = per_node(arr, n, f"{cls}.{name}", arr.dtype)
         elif arr.ndim:
             raise SpecError(f"{cls}.{name}: expected a number, got {value!r}")

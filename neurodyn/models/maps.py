@@ -16,9 +16,8 @@ import jax
 import jax.numpy as jnp
 
 from ..connectivity import from_edges, ring_star as ring_star_graph
-from ..core.model import Model, convert_parameters, drive_term, per_node
+from ..core.model import Model, convert_parameters, drive_term, plain, with_dtype
 from ..core.network import Network
-from ..errors import check_int
 from ..pytree import pytree_dataclass
 from ..schema import MODELS, Field
 from .couplings import DiffusiveCoupling, SimplicialCoupling
@@ -77,9 +76,7 @@ class Chialvo(Model):
     @classmethod
     def create(cls, n: int = 1, *, a=0.89, b=0.6, c=0.28, k=0.03, dtype=None) -> "Chialvo":
         """``n`` neurons; each parameter a number or one value per neuron."""
-        n = check_int("chialvo: n", n)
-        p = {name: per_node(v, n, f"chialvo.{name}", dtype) for name, v in dict(a=a, b=b, c=c, k=k).items()}
-        return cls(n, **p)
+        return with_dtype(cls(n, plain(a), plain(b), plain(c), plain(k)), ("a", "b", "c", "k"), dtype)
 
     @classmethod
     def canonical(cls, n: int = 1, regime: str = "oscillation", dtype=None) -> "Chialvo":
@@ -137,9 +134,7 @@ class Rulkov(Model):
     @classmethod
     def create(cls, n: int = 1, *, alpha=4.1, mu=0.001, sigma=-1.0, dtype=None) -> "Rulkov":
         """``n`` neurons; each parameter a number or one value per neuron."""
-        n = check_int("rulkov: n", n)
-        p = {name: per_node(v, n, f"rulkov.{name}", dtype) for name, v in dict(alpha=alpha, mu=mu, sigma=sigma).items()}
-        return cls(n, **p)
+        return with_dtype(cls(n, plain(alpha), plain(mu), plain(sigma)), ("alpha", "mu", "sigma"), dtype)
 
     def init(self, key: jax.Array) -> MapState:
         """x uniform on [-1.5, -0.5), y uniform on [-3.5, -2.5)."""
@@ -193,9 +188,8 @@ class RulkovPiecewise(Model):
     def create(cls, n: int = 1, *, alpha=3.0, mu=0.001, sigma=0.1, beta_e=1.0, sigma_e=1.0,
                dtype=None) -> "RulkovPiecewise":
         """``n`` neurons; each parameter a number or one value per neuron."""
-        n = check_int("rulkov_piecewise: n", n)
-        vals = dict(alpha=alpha, mu=mu, sigma=sigma, beta_e=beta_e, sigma_e=sigma_e)
-        return cls(n, **{k: per_node(v, n, f"rulkov_piecewise.{k}", dtype) for k, v in vals.items()})
+        fields = ("alpha", "mu", "sigma", "beta_e", "sigma_e")
+        return with_dtype(cls(n, *map(plain, (alpha, mu, sigma, beta_e, sigma_e))), fields, dtype)
 
     def init(self, key: jax.Array) -> PiecewiseRulkovState:
         """x = x_prev uniform on [-1.5, -0.5), y uniform on [-3.5, -2.5)."""

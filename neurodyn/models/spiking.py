@@ -18,12 +18,11 @@ from typing import ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from ..core.continuous import ContinuousModel
 from ..core.integrators import ExponentialEuler
-from ..core.model import convert_parameters, drive_term, float_dtype, is_plain, per_node
-from ..errors import SpecError, check_int
+from ..core.model import convert_parameters, drive_term, is_plain, plain, with_dtype
+from ..errors import SpecError
 from ..ops.lif import BACKENDS as STEP_BACKENDS
 from ..ops.lif import fire_and_reset, kernel_parameters, synaptic_lif_step
 from ..pytree import pytree_dataclass
@@ -87,14 +86,8 @@ class LIF(ContinuousModel):
     def create(cls, n: int = 1, *, tau_m=20.0, v_rest=-70.0, v_reset=-70.0, v_th=-50.0, t_ref=2.0, i_ext=0.0,
                dt: float = 0.1, dtype=None) -> "LIF":
         """``n`` neurons; each parameter a number or one value per neuron."""
-        n = check_int("lif: n", n)
-        if not float(dt) > 0:
-            raise SpecError(f"lif: dt must be > 0 ms, got {dt!r}")
-        p = {k: per_node(v, n, f"lif.{k}", dtype) for k, v in
-             dict(tau_m=tau_m, v_rest=v_rest, v_reset=v_reset, v_th=v_th, t_ref=t_ref, i_ext=i_ext).items()}
-        model = cls(n, ExponentialEuler(), **p, dt=jnp.asarray(dt, float_dtype(dtype)))
-        _check(model, set(_PARAMETERS))
-        return model
+        values = map(plain, (tau_m, v_rest, v_reset, v_th, t_ref, i_ext, dt))
+        return with_dtype(cls(n, ExponentialEuler(), *values), _PARAMETERS + ("dt",), dtype)
 
     def init(self, key: jax.Array) -> LIFState:
         """``V`` uniform between reset and threshold, not refractory, no spike."""
@@ -201,8 +194,9 @@ class SynapticLIF(ContinuousModel):
     in :class:`LIF`; ports ``"I"`` (the default) and ``"v"`` as there. Exponential Euler with
     the linear part ``-(1 + g_e + g_i) / tau_m`` (conductance) or ``-1 / tau_m`` (current):
     exact decay of the synapses, exact membrane step for conductances frozen over ``dt``.
-    Parameters are per neuron; ``tau_e``, ``tau_i`` in ms, ``e_e``, ``e_i`` reversal potentials
-    in mV (unused by current synapses). See docs/models/spiking.md.
+    Each parameter is a number shared by every neuron (kept a scalar) or one value per neuron;
+    ``tau_e``, ``tau_i`` in ms, ``e_e``, ``e_i`` reversal potentials in mV (unused by current
+    synapses). See docs/models/spiking.md.
     """
 
     n: int = 1
@@ -235,7 +229,9 @@ class SynapticLIF(ContinuousModel):
         if self.backend is not None and self.backend not in STEP_BACKENDS:
             raise SpecError(f"synaptic lif: backend must be one of {STEP_BACKENDS} or None, got {self.backend!r}")
         plain = {k for k in _SYN_PARAMETERS + ("dt",) if is_plain(getattr(self, k))}
-        convert_parameters(self, _SYN_PARAMETERS, ("dt",))
+        # a value shared by every neuron stays a scalar: a large network's step then reads the
+        # state only, not ten per-neuron parameter arrays (25-48 % faster at 64k-256k neurons)
+        convert_parameters(self, (), ("dt",), _SYN_PARAMETERS)
         _check(self, plain)
         _check_synapses(self, plain)
 
@@ -247,16 +243,8 @@ class SynapticLIF(ContinuousModel):
         shared by all neurons) or one value per neuron; ``backend`` of the exponential-Euler step
         (:func:`neurodyn.ops.lif.synaptic_lif_step`: ``"numba"``, ``"jax"``, None for the platform's
         default)."""
-        n = check_int("synaptic lif: n", n)
-        if not float(dt) > 0:
-            raise SpecError(f"synaptic lif: dt must be > 0 ms, got {dt!r}")
-        values = dict(tau_m=tau_m, v_rest=v_rest, v_reset=v_reset, v_th=v_th, t_ref=t_ref, i_ext=i_ext,
-                      tau_e=tau_e, tau_i=tau_i, e_e=e_e, e_i=e_i)
-        # a value shared by every neuron stays a scalar: a large network's step then reads the
-        # state only, not ten per-neuron parameter arrays (25-48 % faster at 64k-256k neurons)
-        p = {k: (jnp.asarray(v, float_dtype(dtype)) if np.ndim(v) == 0 else per_node(v, n, f"lif_{synapse}.{k}", dtype))
-             for k, v in values.items()}
-        return cls(n, ExponentialEuler(), synapse, **p, dt=jnp.asarray(dt, float_dtype(dtype)), backend=backend)
+        values = map(plain, (tau_m, v_rest, v_reset, v_th, t_ref, i_ext, tau_e, tau_i, e_e, e_i, dt))
+        return with_dtype(cls(n, ExponentialEuler(), synapse, *values, backend=backend), _SYN_PARAMETERS + ("dt",), dtype)
 
     def init(self, key: jax.Array) -> SynapticLIFState:
         """``V`` uniform between reset and threshold, synapses closed, not refractory."""

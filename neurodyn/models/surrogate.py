@@ -26,12 +26,12 @@ from typing import ClassVar, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ..core.model import float_dtype
-from ..errors import SpecError, check_int
+from ..core.model import plain, with_dtype
+from ..errors import SpecError
 from ..ops.spike import SURROGATES, dspike, heaviside_surrogate
 from ..pytree import pytree_dataclass
 from ..schema import MODELS, Field
-from .ultralif import CellState, SpikingCell, _logit, _plain, _post_init
+from .ultralif import CellState, SpikingCell, _logit, _post_init
 
 Array = jax.Array
 
@@ -80,9 +80,8 @@ class SurrogateLIF(_SurrogateCell):
     def create(cls, n: int = 1, *, tau=0.9, theta=0.5, slope: float = 10.0, kind: str = "sigmoid",
                scale_by_slope: bool = True, dtype=None) -> "SurrogateLIF":
         """``n`` neurons (tau, theta numbers or one value per neuron)."""
-        n = check_int(f"{cls.__name__}: n", n)
-        return cls(n, _plain(tau), _plain(theta), _positive(slope, cls.__name__, "slope", dtype), kind,
-                   bool(scale_by_slope))
+        model = cls(n, plain(tau), plain(theta), plain(slope), kind, bool(scale_by_slope))
+        return with_dtype(model, cls._PER_NODE + cls._SCALARS, dtype)
 
 
 @pytree_dataclass(static=("n", "kind", "scale_by_slope"))
@@ -108,9 +107,8 @@ class PLIF(_SurrogateCell):
     def create(cls, n: int = 1, *, tau=0.9, theta=0.5, slope: float = 10.0, kind: str = "sigmoid",
                scale_by_slope: bool = True, dtype=None) -> "PLIF":
         """``n`` neurons with initial leak ``tau`` in (0, 1) (stored as its logit)."""
-        n = check_int(f"{cls.__name__}: n", n)
-        return cls(n, _logit(tau, cls.__name__), _plain(theta), _positive(slope, cls.__name__, "slope", dtype), kind,
-                   bool(scale_by_slope))
+        model = cls(n, _logit(tau, cls.__name__), plain(theta), plain(slope), kind, bool(scale_by_slope))
+        return with_dtype(model, cls._PER_NODE + cls._SCALARS, dtype)
 
     @property
     def tau(self) -> Array:
@@ -158,9 +156,9 @@ class AdaLIF(_SurrogateCell):
     def create(cls, n: int = 1, *, tau=0.9, theta=0.5, beta_adapt=0.1, tau_adapt=0.9, slope: float = 10.0,
                kind: str = "sigmoid", scale_by_slope: bool = True, dtype=None) -> "AdaLIF":
         """``n`` neurons (the paper's AdaLIF: beta_adapt 0.1, tau_adapt 0.9)."""
-        n = check_int(f"{cls.__name__}: n", n)
-        return cls(n, _plain(tau), _plain(theta), _plain(beta_adapt), _plain(tau_adapt),
-                   _positive(slope, cls.__name__, "slope", dtype), kind, bool(scale_by_slope))
+        model = cls(n, plain(tau), plain(theta), plain(beta_adapt), plain(tau_adapt), plain(slope), kind,
+                    bool(scale_by_slope))
+        return with_dtype(model, cls._PER_NODE + cls._SCALARS, dtype)
 
     def batch_state(self, batch_shape: tuple = ()) -> AdaptiveState:
         """Resting state, no adaptation: arrays of shape ``(*batch_shape, n)``."""
@@ -199,18 +197,10 @@ class DSpikeLIF(_SurrogateCell):
     @classmethod
     def create(cls, n: int = 1, *, tau=0.9, theta=0.5, sharpness: float = 4.0, dtype=None) -> "DSpikeLIF":
         """``n`` neurons."""
-        n = check_int(f"{cls.__name__}: n", n)
-        return cls(n, _plain(tau), _plain(theta), _positive(sharpness, cls.__name__, "sharpness", dtype))
+        return with_dtype(cls(n, plain(tau), plain(theta), plain(sharpness)), cls._PER_NODE + cls._SCALARS, dtype)
 
     def _spike(self, x: Array) -> Array:
         return dspike(x, self.sharpness, 2.0 * self.theta)
-
-
-def _positive(value, cls: str, name: str, dtype) -> jax.Array:
-    """A scalar parameter that must be > 0, as an array of the requested dtype."""
-    if not float(value) > 0:
-        raise SpecError(f"{cls}.{name}: must be > 0, got {value!r}")
-    return jnp.asarray(value, float_dtype(dtype))
 
 
 def _check_kind(model) -> None:

@@ -33,8 +33,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..core.model import Model, convert_parameters, drive_term, float_dtype, is_plain, per_node
-from ..errors import SpecError, check_int
+from ..core.model import Model, convert_parameters, drive_term, is_plain, plain, with_dtype
+from ..errors import SpecError
 from ..pytree import pytree_dataclass
 from ..schema import MODELS, Field
 
@@ -134,11 +134,6 @@ def _post_init(model, per_node: tuple, scalars: tuple, checks) -> None:
             raise SpecError(f"{name}.{field}: must be {text}, got {jnp.asarray(getattr(model, field)).tolist()!r}")
 
 
-def _plain(value):
-    """A number or nested list (what :func:`convert_parameters` converts, broadcasts and checks)."""
-    return np.asarray(value, float).tolist()
-
-
 def _logit(tau, name: str):
     """``log(tau / (1 - tau))`` as a plain value, for a leak given in (0, 1)."""
     t = np.asarray(tau, float)
@@ -147,20 +142,19 @@ def _logit(tau, name: str):
     return (np.log(t) - np.log1p(-t)).tolist()
 
 
-def _sharpness(sharpness, dtype) -> Array:
-    if sharpness is not None and not float(sharpness) > 0:
-        raise SpecError(f"sharpness: must be > 0, got {sharpness!r}")
-    return jnp.asarray(1.0 if sharpness is None else sharpness, float_dtype(dtype))
+def _sharpness(sharpness):
+    """The stored slope: 1 without a disentangled spike (``__post_init__`` checks it is > 0)."""
+    return 1.0 if sharpness is None else plain(sharpness)
 
 
-def _log_eps(eps, dtype, learn_eps: bool) -> Array:
+def _log_eps(eps, learn_eps: bool) -> float:
     eps = float(eps)
     if learn_eps and not EPS_MIN <= eps <= EPS_MAX:
         raise SpecError(f"eps: a learned eps must start in [{EPS_MIN}, {EPS_MAX}] (its clipping range), got {eps!r}; "
                         "set learn_eps = false for a fixed temperature outside it")
     if not eps > 0:
         raise SpecError(f"eps: must be > 0, got {eps!r}")
-    return jnp.asarray(math.log(eps), float_dtype(dtype))
+    return math.log(eps)
 
 
 class _Ultra(SpikingCell, abstract=True):
@@ -222,9 +216,9 @@ class UltraLIF(_Ultra):
     def create(cls, n: int = 1, *, eps: float = 1.0, tau=0.9, theta=0.5, v_reset=0.0, learn_eps: bool = True,
                sharpness: float | None = None, dtype=None) -> "UltraLIF":
         """``n`` neurons; ``sharpness`` (a number) switches to the disentangled spike ``sigma(beta (V - theta))``."""
-        n = check_int(f"{cls.__name__}: n", n)
-        return cls(n, _log_eps(eps, dtype, learn_eps), _plain(tau), _plain(theta), _plain(v_reset),
-                   _sharpness(sharpness, dtype), bool(learn_eps), sharpness is not None)
+        model = cls(n, _log_eps(eps, learn_eps), plain(tau), plain(theta), plain(v_reset), _sharpness(sharpness),
+                    bool(learn_eps), sharpness is not None)
+        return with_dtype(model, cls._PER_NODE + cls._SCALARS, dtype)
 
     def log_tau(self) -> Array:
         """``log tau_0`` (negative)."""
@@ -260,9 +254,9 @@ class UltraPLIF(_Ultra):
     def create(cls, n: int = 1, *, eps: float = 1.0, tau=0.9, theta=0.5, v_reset=0.0, learn_eps: bool = True,
                sharpness: float | None = None, dtype=None) -> "UltraPLIF":
         """``n`` neurons with initial leak ``tau`` in (0, 1) (stored as its logit)."""
-        n = check_int(f"{cls.__name__}: n", n)
-        return cls(n, _log_eps(eps, dtype, learn_eps), _logit(tau, cls.__name__), _plain(theta), _plain(v_reset),
-                   _sharpness(sharpness, dtype), bool(learn_eps), sharpness is not None)
+        model = cls(n, _log_eps(eps, learn_eps), _logit(tau, cls.__name__), plain(theta), plain(v_reset),
+                    _sharpness(sharpness), bool(learn_eps), sharpness is not None)
+        return with_dtype(model, cls._PER_NODE + cls._SCALARS, dtype)
 
     @property
     def tau(self) -> Array:
@@ -308,9 +302,9 @@ class UltraDLIF(_Ultra):
     def create(cls, n: int = 1, *, eps: float = 1.0, theta=0.5, v_reset=0.0, learn_eps: bool = True,
                sharpness: float | None = None, normalize: bool = False, dtype=None) -> "UltraDLIF":
         """``n`` neurons on a ring."""
-        n = check_int(f"{cls.__name__}: n", n)
-        return cls(n, _log_eps(eps, dtype, learn_eps), _plain(theta), _plain(v_reset), _sharpness(sharpness, dtype),
-                   bool(learn_eps), sharpness is not None, bool(normalize))
+        model = cls(n, _log_eps(eps, learn_eps), plain(theta), plain(v_reset), _sharpness(sharpness),
+                    bool(learn_eps), sharpness is not None, bool(normalize))
+        return with_dtype(model, cls._PER_NODE + cls._SCALARS, dtype)
 
     def centre(self, v: Array) -> Array:
         """The centre term of the 3-term LSE (``V_i``; ``V_i + log tau`` for UltraDPLIF)."""
@@ -350,9 +344,9 @@ class UltraDPLIF(UltraDLIF):
     def create(cls, n: int = 1, *, eps: float = 1.0, tau=0.9, theta=0.5, v_reset=0.0, learn_eps: bool = True,
                sharpness: float | None = None, normalize: bool = False, dtype=None) -> "UltraDPLIF":
         """``n`` neurons on a ring with initial leak ``tau`` in (0, 1)."""
-        n = check_int(f"{cls.__name__}: n", n)
-        return cls(n, _log_eps(eps, dtype, learn_eps), _plain(theta), _plain(v_reset), _sharpness(sharpness, dtype),
-                   bool(learn_eps), sharpness is not None, bool(normalize), _logit(tau, cls.__name__))
+        model = cls(n, _log_eps(eps, learn_eps), plain(theta), plain(v_reset), _sharpness(sharpness),
+                    bool(learn_eps), sharpness is not None, bool(normalize), _logit(tau, cls.__name__))
+        return with_dtype(model, cls._PER_NODE + cls._SCALARS, dtype)
 
     @property
     def tau(self) -> Array:
@@ -404,11 +398,7 @@ class MaxPlusLIF(SpikingCell):
     @classmethod
     def create(cls, n: int = 1, *, tau=0.9, theta=0.5, v_reset=0.0, mode: str = "temporal", dtype=None) -> "MaxPlusLIF":
         """``n`` neurons (tau, theta, v_reset numbers or one value per neuron)."""
-        n = check_int("MaxPlusLIF: n", n)
-        tau = per_node(_plain(tau), n, "MaxPlusLIF.tau", dtype)
-        if not bool(jnp.all((tau > 0) & (tau < 1))):
-            raise SpecError(f"MaxPlusLIF.tau: must be in (0, 1), got {tau.tolist()!r}")
-        return cls(n, tau, _plain(theta), _plain(v_reset), mode)
+        return with_dtype(cls(n, plain(tau), plain(theta), plain(v_reset), mode), cls._PER_NODE, dtype)
 
     def update(self, state: CellState, current: Array) -> tuple[CellState, Array]:
         """Max-plus integration, hard spike, hard reset; arrays ``(..., n)``."""
