@@ -99,6 +99,38 @@ def test_generated_adex_kernel_fires_as_the_jax_step(variant):
     assert np.asarray(a["spike"]).sum() >= 6
 
 
+def test_generated_kernel_reads_the_time_and_the_conditional_functions():
+    # an input switched on at t_on and rectified, sin(t / period) clipped to [0, amp]: the time t is
+    # an operand of the kernel only for such a model; exponential Euler with a constant leak. Same
+    # spikes as the JAX step, v to 1e-9 mV (sin and exp: other implementations than XLA's)
+    m = Equations("dv/dt = (e_l - v + where(t > t_on, clip(amp*sin(t/period), 0*mV, amp), 0*mV))/tau : mV "
+                  "(unless refractory)", threshold="v > v_th", reset="v = e_l", refractory="1 ms",
+                  parameters=dict(e_l="-70 mV", tau="10 ms", amp=["20 mV", "40 mV", "60 mV"], period="5 ms",
+                                  v_th="-55 mV", t_on="20 ms"), initial={"v": "e_l"}, n=3, dtype=jnp.float64)
+    assert native.layout(m.system)[1][-1] == "t" and m.system.schemes[0][1] == ("num", 1.0)
+    assert native.layout(_lif_coba(2).system)[1][-1] == "dt"  # no time where the equations do not read it
+    a, b = _both(m, 3000)
+    np.testing.assert_array_equal(a["spike"], b["spike"])
+    np.testing.assert_allclose(a["v"], b["v"], rtol=0, atol=1e-9)
+    counts = np.asarray(a["spike"]).sum(0)
+    assert counts[0] == 0 < counts[1] < counts[2]  # 20 mV stays below threshold: the input matters
+    assert not np.asarray(a["spike"])[:200].any()  # nothing before t_on
+
+
+@pytest.mark.parametrize("rhs", ["sigmoid(x) + exprel(x) - tanh(x)", "sign(x)*abs(x)**1.5 + minimum(x, 1)*maximum(x, -1)",
+                                 "log1p(x*x) + sqrt(x*x + 1) - cosh(x)/(1 + x**2) + arctan(x)", "x**3/8 - (1 + x*x)**-2 + expm1(-x*x)",
+                                 "where(x > 0 and not (x > 2), sin(x) + cos(x), log10(1 + x*x))"])
+def test_generated_kernel_computes_every_function_as_the_jax_step(rhs):
+    # each function of the equation syntax in an Euler step (not linear in x): float64, 60 steps from
+    # 6 starting values, to 1e-12 relative (the C library's functions against XLA's: last bits)
+    m = Equations(f"dx/dt = ({rhs} - x)/tau : 1", threshold="x > 50", reset="x = 0", parameters={"tau": "1 ms",
+                  "x0": [-1.7, -0.4, 0.3, 0.9, 1.6, 2.5]}, initial={"x": "x0"}, n=6, dt=0.01, dtype=jnp.float64)
+    assert m.system.schemes[0] == ("euler",) and _uses_kernel(m)
+    a, b = _both(m, 60)
+    np.testing.assert_allclose(a["x"], b["x"], rtol=1e-12, atol=1e-14)
+    assert np.all(np.isfinite(np.asarray(a["x"])))
+
+
 def test_generated_kernel_batches_a_parameter_sweep_under_vmap():
     # a sweep of i_ext over 4 values under jax.vmap (the batch folded into the kernel's neurons)
     # equals 4 separate runs of the JAX step

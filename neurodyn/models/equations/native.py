@@ -37,7 +37,7 @@ import numpy as np
 
 from ...ops.kernel import NativeKernel
 from . import parse as P
-from .system import System, _constant, jax_step, neg
+from .system import System, _constant, depends, jax_step, neg
 from .units import unit_value
 
 _MATH = {"expm1": "math.expm1", "log": "math.log", "log1p": "math.log1p", "log10": "math.log10", "sqrt": "math.sqrt",
@@ -158,11 +158,22 @@ class _Renderer:
         return (f"({self.const(1.0)} / {acc})" if p < 0 else acc), None, shared
 
 
+@functools.lru_cache(maxsize=None)
+def uses_time(system: System) -> bool:
+    """Whether an expression of ``system`` reads the time ``t``."""
+    trees = [*system.rhs, system.threshold, *(tree for _, _, tree in system.reset)]
+    if system.refractory is not None:
+        trees.append(system.refractory[1])
+    return any(depends(tree, "t") for tree in trees)
+
+
 def layout(system: System) -> tuple:
     """``(state, operands)``: the names of the kernel's state arrays (the variables, then
-    ``refractory``) and of its other operands (the ports, the parameters, ``dt``, ``t``)."""
+    ``refractory``) and of its other operands (the ports, the parameters, ``dt``, and ``t`` if the
+    equations read it: a time that changes every step would be one more operation per step)."""
     state = tuple(system.variables) + (("refractory",) if system.refractory is not None else ())
-    return state, tuple(f"port {p}" for p in system.ports) + tuple(system.parameters) + ("dt", "t")
+    time = ("t",) if uses_time(system) else ()
+    return state, tuple(f"port {p}" for p in system.ports) + tuple(system.parameters) + ("dt",) + time
 
 
 @functools.lru_cache(maxsize=None)
@@ -173,8 +184,9 @@ def loop_source(system: System, dtype: str, per_neuron: tuple) -> str:
     s = system
     pre: list = []
     lines: list = []
-    operand_args = [f"U_{p}" for p in s.ports] + [f"P_{p}" for p in s.parameters] + ["DT", "T"]
-    local = [f"u_{p}" for p in s.ports] + [f"p_{p}" for p in s.parameters] + ["dt_", "t_"]
+    time = uses_time(s)
+    operand_args = [f"U_{p}" for p in s.ports] + [f"P_{p}" for p in s.parameters] + ["DT"] + (["T"] if time else [])
+    local = [f"u_{p}" for p in s.ports] + [f"p_{p}" for p in s.parameters] + ["dt_"] + (["t_"] if time else [])
     shared = {name for name, per in zip(local, per_neuron) if not per}
     r = _Renderer(dtype, pre, lines, shared)
     zero = r.const(0.0)
@@ -232,7 +244,8 @@ def loop_source(system: System, dtype: str, per_neuron: tuple) -> str:
     new = dict(names)
     new.update({("var", v): f"n_{v}" for v in s.variables})
     new[("t",)] = "tn_"
-    assign("tn_", "t_ + dt_", "t_" in shared and "dt_" in shared)
+    if time:
+        assign("tn_", "t_ + dt_", "t_" in shared and "dt_" in shared)
     threshold = r.expr(s.threshold, new)
     lines.append(f"spike_ = free_ & {threshold}" if s.refractory is not None else f"spike_ = {threshold}")
     for target, op, tree in s.reset:
@@ -275,7 +288,7 @@ def _reference(system: System, *ops) -> tuple:
     refractory = state[len(system.variables)] if system.refractory is not None else None
     ports = dict(zip(system.ports, rest[:n_ports]))
     params = dict(zip(system.parameters, rest[n_ports:n_ports + n_params]))
-    dt, t = rest[n_ports + n_params:]
+    dt, t = (*rest[n_ports + n_params:], 0.0)[:2]
     fields = jax_step(system, state[0].shape[0], params, dt, old, refractory, ports, t)
     names = layout(system)[0]
     return tuple(fields[f] for f in names) + (fields["spike"],)
@@ -387,7 +400,8 @@ def step(system: System, n: int, params: dict, dt, old: dict, refractory, ports:
     if dtype not in (jnp.float32, jnp.float64) or any(x.dtype != dtype or x.shape != (n,) for x in state):
         return None
     rest = []
-    for x in (*(ports[p] for p in system.ports), *(params[p] for p in system.parameters), dt, t):
+    for x in (*(ports[p] for p in system.ports), *(params[p] for p in system.parameters), dt,
+              *((t,) if uses_time(system) else ())):
         x = jnp.asarray(x)
         if x.shape not in ((), (n,)) or not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype,
                                                                                                      jnp.integer)):
