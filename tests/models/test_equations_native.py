@@ -195,7 +195,7 @@ def test_generated_loop_compiles_where_no_file_can_be_written(monkeypatch):
     from neurodyn.ops import _equation_kernel
 
     m = _lif_coba(8)
-    source = native.loop_source(m.system, "float64", (True,) * 4 + (False,) * 12)
+    source = native.loop_source(m.system, "float64", (True,) * 4 + (False,) * 11)
     monkeypatch.setattr(_equation_kernel, "_directory", lambda: None)
     uncached = _equation_kernel.loop.__wrapped__(source)
     monkeypatch.undo()
@@ -206,7 +206,7 @@ def test_generated_loop_compiles_where_no_file_can_be_written(monkeypatch):
         state = [rng.uniform(-70, -45, 8), rng.uniform(0, 1, 8), rng.uniform(0, 1, 8), np.zeros(8)]
         spike = np.zeros(8, np.uint8)
         inputs = [np.full(8, 0.5), np.zeros(8), np.full(8, 0.1), np.full(8, 0.2)]  # I, v, g_e, g_i
-        params = [20.0, -60.0, -60.0, -50.0, 5.0, 20.0, 5.0, 10.0, 0.0, -80.0, 0.1, 0.0]  # COBA, dt, t
+        params = [20.0, -60.0, -60.0, -50.0, 5.0, 20.0, 5.0, 10.0, 0.0, -80.0, 0.1]  # COBA, dt
         update(*state, spike, *inputs, *params)
         results.append((np.stack(state), spike))
     np.testing.assert_array_equal(results[0][0], results[1][0])
