@@ -2,7 +2,8 @@
 chunk, reading it, the export to standard SONATA report files, trained reservoirs + readouts,
 the listing of any file neurodyn writes (:mod:`neurodyn.io.inspect`), NIR export/import of
 spiking networks (:mod:`neurodyn.io.nir`, :mod:`neurodyn.io.nir_network`; imports the optional
-``nir`` package at first call), and SONATA circuits in (:mod:`neurodyn.io.sonata_circuit`).
+``nir`` package at first call), SONATA circuits in (:mod:`neurodyn.io.sonata_circuit`) and
+a run's spikes to NWB (:mod:`neurodyn.io.nwb`; the optional ``pynwb``).
 Running a spec or saving a trajectory into a run file is the run layer's (:mod:`neurodyn.runs`).
 
 The names are imported at first use (PEP 562), so reading or describing a file
@@ -19,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 _LAZY = {"RunWriter": "hdf5", "load": "hdf5", "open_for_reading": "hdf5", "describe": "inspect",
          "inspect_file": "inspect", "export_sonata": "sonata", "save_trained": "trained", "load_trained": "trained",
          "to_nir": "nir", "write_nir": "nir", "from_nir": "nir", "read_nir": "nir",
-         "network_to_nir": "nir_network", "network_from_nir": "nir_network", "read_circuit": "sonata_circuit"}
+         "network_to_nir": "nir_network", "network_from_nir": "nir_network", "read_circuit": "sonata_circuit",
+         "export_nwb": "nwb"}
 
-__all__ = ["RunWriter", "load", "save", "describe", "inspect_file", "open_for_reading", "export_sonata", "save_trained", "load_trained", "to_nir", "write_nir", "from_nir", "read_nir", "network_to_nir", "network_from_nir", "read_circuit"]
+__all__ = ["RunWriter", "load", "save", "describe", "inspect_file", "open_for_reading", "export_sonata", "save_trained", "load_trained", "to_nir", "write_nir", "from_nir", "read_nir", "network_to_nir", "network_from_nir", "read_circuit", "export_nwb"]
 
 if TYPE_CHECKING:
     from .hdf5 import RunWriter, load, open_for_reading
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from .trained import load_trained, save_trained
     from .nir import from_nir, read_nir, to_nir, write_nir
     from .nir_network import network_from_nir, network_to_nir
+    from .nwb import export_nwb
     from .sonata_circuit import read_circuit
 
 
