@@ -210,7 +210,19 @@ def float_dtype(dtype=None):
 
 
 def per_node(value, n: int, name: str, dtype=None) -> Array:
-    """Broadcast a scalar or a length-``n`` sequence to a float array of shape ``(n,)``."""
+    """Broadcast a scalar or a length-``n`` sequence to a float array of shape ``(n,)``.
+
+    A plain value (:func:`is_plain`) is converted by NumPy on the host (the same numbers as
+    ``jnp.asarray``: both round once to the dtype), so building a model runs no JAX program: each
+    conversion would otherwise trace, lower and compile a tiny one, a measurable part of a short
+    CLI run's start-up."""
+    if is_plain(value):
+        arr = np.array(value, dtype=np.dtype(float_dtype(dtype)))
+        if arr.ndim == 0:
+            return jax.device_put(np.full((n,), arr))
+        if arr.shape != (n,):
+            raise SpecError(f"{name}: expected a number or {n} values (one per neuron), got shape {arr.shape}")
+        return jax.device_put(arr)
     arr = jnp.asarray(value, dtype=float_dtype(dtype))
     if arr.ndim == 0:
         return jnp.full((n,), arr)
@@ -281,8 +293,8 @@ def convert_parameters(model, per_node_fields: tuple[str, ...] = (), scalar_fiel
         dtype = reference
         if dtype is None and isinstance(value, (np.ndarray, np.generic)) and np.issubdtype(value.dtype, np.floating):
             dtype = jax.dtypes.canonicalize_dtype(value.dtype)
-        try:
-            arr = jnp.asarray(value, dtype=float_dtype(dtype))
+        try:  # on the host, as in per_node
+            arr = np.array(value, dtype=np.dtype(float_dtype(dtype)))
         except (TypeError, ValueError):
             want = f"a number, or one number per neuron (n = {n})" if per or shared else "a number"
             raise SpecError(f"{cls}.{name}: expected {want}, got {value!r}") from None
@@ -290,7 +302,9 @@ def convert_parameters(model, per_node_fields: tuple[str, ...] = (), scalar_fiel
             arr = per_node(arr, n, f"{cls}.{name}", arr.dtype)
         elif arr.ndim:
             raise SpecError(f"{cls}.{name}: expected a number, got {value!r}")
-        if not bool(jnp.all(jnp.isfinite(arr))):
+        else:
+            arr = jax.device_put(arr)
+        if not np.isfinite(np.asarray(arr)).all():
             raise SpecError(f"{cls}.{name}: must be a finite number, got {value!r}")
         object.__setattr__(model, name, arr)
 

@@ -162,13 +162,14 @@ class Network:
         """Initial state of every population (independent keys split from ``key``), then of
         every projection (from the populations' initial observables)."""
         names = sorted(self.populations)
-        keys = jax.random.split(key, len(names) + 1)
+        # the keys unstacked once (indexing the array would run two programs per key: start-up)
+        keys = list(jax.random.split(key, len(names) + 1))
         pops = {name: self.populations[name].init(k) for name, k in zip(names, keys)}
         obs = {name: self.populations[name].observe(s) for name, s in pops.items()}
         pkeys = jax.random.split(keys[-1], max(len(self.projections), 1))
         projs = {name: p.init(k, obs) for (name, p), k in zip(sorted(self.projections.items()), pkeys)}
         return NetworkState({n: pops[n] for n in self.populations}, {n: projs[n] for n in self.projections},
-                            jnp.zeros((), jnp.int32))
+                            jax.device_put(np.zeros((), np.int32)))
 
     def as_state(self, state) -> NetworkState:
         """``state`` as a :class:`NetworkState`; a plain dict ``{population: state}`` gets fresh

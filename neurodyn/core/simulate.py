@@ -76,9 +76,12 @@ class Spikes(Observer):
         node indices of the sources recorded on a subset."""
         obs = model.observe(state)
         chosen = dict(self.subsets)
-        return (tuple(jnp.asarray(th, jnp.result_type(obs[n])) for n, th in zip(self.crossing, self.thresholds)),
+        # NumPy values (constants under a trace): converting them with jnp would run a program each
+        return (tuple(jax.device_put(np.asarray(th, jnp.result_type(obs[n])))
+                      for n, th in zip(self.crossing, self.thresholds)),
                 tuple(obs[n] for n in self.crossing),
-                {n: jnp.asarray(chosen[n], jnp.int32) for n in (*self.crossing, *self.events) if n in chosen})
+                {n: jax.device_put(np.asarray(chosen[n], np.int32)) for n in (*self.crossing, *self.events)
+                 if n in chosen})
 
     def step(self, carry, model, state, i):
         if not (self.crossing or self.events):
@@ -358,7 +361,7 @@ class _Host:
                 self.save(state, carries)
             raise Interrupted(f"stopped at step {self.done:,} of {self.steps:,} ({self.written:,} samples recorded)",
                               steps=self.done, trajectory=self._early())
-        step0 = jnp.asarray(self.done, jnp.int32)
+        step0 = np.int32(self.done)  # a NumPy scalar: no conversion program per chunk
         new, new_carries, outputs = _chunk(self.model, state, step0, self.dt, carries, self.drive_arrays, blocks=blocks,
                                            block=block, observers=observers, drive_fn=self.drive_fn)
         bad = None if bool(_all_finite(new)) else self._first_bad_step(state, step0, blocks * block)

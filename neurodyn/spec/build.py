@@ -9,6 +9,7 @@ a branch of its own here.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,6 +184,25 @@ def requested_precision(data: dict) -> str:
     return PRECISION.validate("precision", data["precision"]) if "precision" in data else PRECISION.default
 
 
+def _spec_keys(seed: int, populations: int):
+    """The run's key ``PRNGKey(seed)`` and population ``i``'s key for its ``init`` table,
+    ``fold_in(fold_in(key, 1), i)``, from one compiled program (integer operations: the same bits
+    as calling each eagerly, which would trace and lower one program per operation at start-up)."""
+    return _spec_keys_program()(seed, populations)
+
+
+@functools.cache
+def _spec_keys_program():
+    import jax
+
+    def keys(seed, populations: int):
+        key = jax.random.PRNGKey(seed)
+        init_key = jax.random.fold_in(key, 1)
+        return key, tuple(jax.random.fold_in(init_key, i) for i in range(populations))
+
+    return jax.jit(keys, static_argnums=1)
+
+
 def build_spec(data: dict, text: str = "", overrides=()) -> RunSpec:
     """Validate a spec dict and build the model, its initial state and the run settings.
 
@@ -235,13 +255,12 @@ def build_spec(data: dict, text: str = "", overrides=()) -> RunSpec:
         raise SpecError(f"order: must name every population once ({', '.join(populations)}), got {run['order']}")
     model = Network(populations, projections, order=tuple(run["order"]) if run["order"] is not None else None)
 
-    key = jax.random.PRNGKey(seed)
+    key, init_keys = _spec_keys(seed, len(populations))
     state = model.init(key)
     stop_point(BUILDING)
-    init_key = jax.random.fold_in(key, 1)
     for i, pname in enumerate(sorted(populations)):
         values = initial_values(f"populations.{pname}.init", inits[pname],
-                                populations[pname].VARIABLES, sizes[pname], jax.random.fold_in(init_key, i), dtype)
+                                populations[pname].VARIABLES, sizes[pname], init_keys[i], dtype)
         if values:
             state = state.replace_population(pname, state[pname]._replace(**values))
 

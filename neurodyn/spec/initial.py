@@ -66,5 +66,5 @@ def initial_values(path: str, table, variables, n: int, key, dtype) -> dict:
             k = jax.random.fold_in(key, i)
             values[var] = DISTRIBUTIONS.build(vpath, spec, context={"key": k, "n": n, "dtype": dtype})
         else:
-            values[var] = jnp.asarray(np.broadcast_to(np.asarray(_VALUES.validate(vpath, spec, n=n), dtype), (n,)))
+            values[var] = jax.device_put(np.array(np.broadcast_to(np.asarray(_VALUES.validate(vpath, spec, n=n), dtype), (n,))))
     return values
