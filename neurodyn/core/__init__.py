@@ -5,7 +5,7 @@ from .integrators import (INTEGRATORS, RK4, Euler, EulerMaruyama, ExponentialEul
 from .model import Model, ModelProtocol, Surface, check_drive, drive_term, float_dtype, model_dt, per_node, surface
 from .continuous import ContinuousModel
 from .network import Network, NetworkState, stack
-from .projection import Projection
+from .projection import GeneratedInput, Projection
 from .loop import Observer, scan_blocks
 from .checkpoint import Checkpoint
 from .simulate import run, simulate
@@ -13,7 +13,7 @@ from .trajectory import Trajectory
 from .gradients import grad, value_and_grad
 
 __all__ = ["Model", "ModelProtocol", "ContinuousModel", "Surface", "surface", "model_dt", "check_drive",
-           "Network", "NetworkState", "stack", "Projection", "Observer", "scan_blocks", "Trajectory", "simulate", "run", "Checkpoint",
+           "Network", "NetworkState", "stack", "Projection", "GeneratedInput", "Observer", "scan_blocks", "Trajectory", "simulate", "run", "Checkpoint",
            "Integrator", "Euler", "RK4", "ExponentialEuler", "EulerMaruyama", "INTEGRATORS",
            "euler", "rk4", "exponential_euler", "euler_maruyama", "drive_term", "float_dtype", "per_node",
            "grad", "value_and_grad"]

@@ -11,7 +11,9 @@ additive inputs to named input ports of its target populations:
   ``observables[population][name]`` are the source observables at the current step and
   ``step`` is the network's integer step counter (for ring buffers).
 
-A stateless projection (a diffusive coupling) only defines ``inputs(observables)``.
+A stateless projection (a diffusive coupling) only defines ``inputs(observables)``. A drive
+generated inside the network (a current schedule, Poisson trains) is a :class:`GeneratedInput`:
+it reads no population and writes the one ``(target, port)`` its fields name.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ class Projection:
     """Base class of projections (see the module docstring). A subclass defines ``sources``,
     ``targets`` and either ``step`` or, when stateless, ``inputs`` (checked when it is created)."""
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, abstract: bool = False, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.__name__.startswith("_"):
-            return  # a private intermediate base
+        if abstract or cls.__name__.startswith("_"):
+            return  # an intermediate base
         absent = [name for name in ("sources", "targets") if not callable(getattr(cls, name, None))]
         if cls.step is Projection.step and not callable(getattr(cls, "inputs", None)):
             absent.append("step (or inputs, for a stateless projection)")
@@ -42,3 +44,17 @@ class Projection:
     def step(self, state: Any, observables: dict, step) -> tuple[Any, dict]:
         """One step: new state and the inputs ``{(population, port): array}``."""
         return state, self.inputs(observables)
+
+
+class GeneratedInput(Projection, abstract=True):
+    """A projection that generates its input itself (from its own state and the step) into the
+    port ``port`` of every neuron of the population ``target`` (fields of the subclass): it reads
+    no population. A subclass defines ``step``."""
+
+    def sources(self) -> tuple:
+        """None: the input is generated here."""
+        return ()
+
+    def targets(self) -> tuple:
+        """The one ``(population, port)`` written."""
+        return ((self.target, self.port),)

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 
 from ..core.model import drive_port, float_dtype, per_node, surface
-from ..core.projection import Projection
+from ..core.projection import GeneratedInput
 from ..errors import SpecError
 from ..pytree import pytree_dataclass
 from ..schema import PROJECTIONS, Field, check_choice, did_you_mean
@@ -50,7 +50,7 @@ NOISY = ("ou", "white")
 
 
 @pytree_dataclass(static=("target", "port", "n", "waveform"), frozen=("dt",))
-class CurrentInjection(Projection):
+class CurrentInjection(GeneratedInput):
     """A current schedule ``scale_i I(t)`` on ``port`` of every neuron of ``target`` (see the
     module docstring for ``I(t)`` of each ``waveform``; times in ms, frequency in Hz, currents in
     the port's unit). Build it with :meth:`create`."""
@@ -103,14 +103,6 @@ class CurrentInjection(Projection):
         n = int(model.n)
         return cls(target, port, n, waveform, **{k: jnp.asarray(v, d) for k, v in values.items()},
                    scale=per_node(scale, n, "scale", d), dt=jnp.asarray(desc.dt, d))
-
-    def sources(self) -> tuple:
-        """None: the current is generated here."""
-        return ()
-
-    def targets(self) -> tuple:
-        """The one ``(population, port)`` written."""
-        return ((self.target, self.port),)
 
     def init(self, key, observables):
         """The noise's key and, for ``ou``, its value per neuron (stationary draw); ``()`` without noise."""

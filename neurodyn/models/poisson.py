@@ -23,14 +23,14 @@ import jax
 import jax.numpy as jnp
 
 from ..core.model import drive_port, float_dtype, surface
-from ..core.projection import Projection
+from ..core.projection import GeneratedInput
 from ..errors import SpecError, check_int
 from ..pytree import pytree_dataclass
 from ..schema import PROJECTIONS, Field, check_choice, did_you_mean
 
 
 @pytree_dataclass(static=("target", "port", "n", "n_inputs"), frozen=("dt",))
-class PoissonInput(Projection):
+class PoissonInput(GeneratedInput):
     """``n_inputs`` independent Poisson trains of ``rate`` Hz into each of the ``n`` neurons of
     ``target``, ``weight`` per input spike added to ``port`` (see the module docstring);
     ``dt`` the step in ms. Build it with :meth:`create`."""
@@ -62,14 +62,6 @@ class PoissonInput(Projection):
     def mean_count(self) -> jax.Array:
         """``lambda = n_inputs * rate * dt / 1000``: mean input spikes per neuron and step."""
         return self.n_inputs * self.rate * self.dt * 1e-3
-
-    def sources(self) -> tuple:
-        """None: the trains are generated here."""
-        return ()
-
-    def targets(self) -> tuple:
-        """The one ``(population, port)`` written."""
-        return ((self.target, self.port),)
 
     def init(self, key, observables):
         """The PRNG key of the trains (from the network's key)."""
