@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
 SIZE = 16  # bytes of a digest
+# what reading a damaged HDF5 file raises (from h5py, or from decoding what it returns)
+DAMAGE = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError, UnicodeDecodeError)
 
 
 def digest(*arrays, label: str = "") -> bytes:
@@ -75,6 +79,37 @@ def check_sealed(path, fmt: str, what: str = "checkpoint") -> None:
     if head[len(magic):].decode("ascii", "replace") != file_digest(raw, fmt):
         raise OutputError(f"{what} {path} is damaged: its bytes do not match the checksum written with it; it "
                           f"is not resumed (delete it to start over, or restore a good copy)")
+
+
+def damaged(what: str, path, reason: str):
+    """The one :class:`~neurodyn.errors.OutputError` line that refuses a damaged sealed file."""
+    from .errors import OutputError
+
+    return OutputError(f"{what} {path} is damaged: {reason}; it is not resumed (delete it to start over, or "
+                       f"restore a good copy)")
+
+
+def read_sealed(path, fmt: str, read: Callable[[Any], Any], *, what: str = "checkpoint", shown=None):
+    """``read(f)`` of the sealed HDF5 file ``path`` (format ``fmt``) open for reading, once its
+    bytes are checked (:func:`check_sealed`). A missing file is ``no such <what>``; an error of
+    :data:`DAMAGE` while reading (damage the seal does not cover: a file written without one) is
+    :func:`damaged`; an :class:`~neurodyn.errors.OutputError` of ``read`` passes as it is.
+    ``shown``: the path the messages name (default ``path``)."""
+    import h5py
+
+    from .errors import OutputError
+
+    shown = path if shown is None else shown
+    if not Path(path).is_file():
+        raise OutputError(f"no such {what}: {shown}")
+    check_sealed(path, fmt, what)
+    try:
+        with h5py.File(path, "r") as f:
+            return read(f)
+    except OutputError:
+        raise
+    except DAMAGE as e:
+        raise damaged(what, shown, " ".join(str(e).split()) or type(e).__name__) from None
 
 
 def dataset_checksums(group) -> dict[str, str]:

@@ -39,14 +39,12 @@ import jax
 import numpy as np
 
 from .._version import __version__
-from ..checksum import USERBLOCK, attrs_digest, check_sealed, dataset_checksums, first_mismatch, hexdigest, seal
+from ..checksum import USERBLOCK, attrs_digest, damaged, dataset_checksums, first_mismatch, hexdigest, read_sealed, seal
 from ..errors import OutputError, SpecError
 from ..files import atomic_write, ensure_space, remove_stale_temporaries
 
 FORMAT = "neurodyn-run-checkpoint-1"
 ATTRS = ("format", "identity", "step", "samples", "version", "typed", "meta")
-# what h5py and HDF5 raise on a damaged file (structure, types, addresses)
-DAMAGE = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError, UnicodeDecodeError)
 _UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 
 
@@ -193,42 +191,22 @@ def read_meta(path) -> dict:
     """The ``meta`` stored with a checkpoint, after verifying the file (its bytes and every
     array; not which run it belongs to)."""
     path = Path(path)
-    if not path.is_file():
-        raise OutputError(f"no such checkpoint: {path}")
-    check_sealed(path, FORMAT)
-    try:
-        with h5py.File(path, "r") as f:
-            _snapshot(f, path, None, None, None)
-            return json.loads(f["checkpoint"].attrs["meta"])
-    except OutputError:
-        raise
-    except DAMAGE as e:
-        raise _damaged(path, " ".join(str(e).split()) or type(e).__name__) from None
 
+    def meta(f):
+        _snapshot(f, path, None, None, None)
+        return json.loads(f["checkpoint"].attrs["meta"])
+
+    return read_sealed(path, FORMAT, meta)
 
 
 def _checksums(group) -> dict[str, str]:
     return {**dataset_checksums(group), "attrs": attrs_digest(group.attrs, ATTRS)}
 
 
-def _damaged(path, what: str) -> OutputError:
-    return OutputError(f"checkpoint {path} is damaged: {what}; it is not resumed (delete it to start over, or "
-                       f"restore a good copy)")
-
-
 def _read(path: Path, identity: str, state_like, carries_like=None, shown: Path | None = None) -> Snapshot | None:
     """The verified snapshot in ``path`` (only verified, returning None, without ``state_like``)."""
     shown = path if shown is None else shown
-    if not path.is_file():
-        raise OutputError(f"no such checkpoint: {shown}")
-    check_sealed(path, FORMAT)
-    try:
-        with h5py.File(path, "r") as f:
-            return _snapshot(f, shown, identity, state_like, carries_like)
-    except OutputError:
-        raise
-    except DAMAGE as e:
-        raise _damaged(shown, " ".join(str(e).split()) or type(e).__name__) from None
+    return read_sealed(path, FORMAT, lambda f: _snapshot(f, shown, identity, state_like, carries_like), shown=shown)
 
 
 def _snapshot(f, path: Path, identity: str, state_like, carries_like) -> Snapshot | None:
@@ -238,7 +216,7 @@ def _snapshot(f, path: Path, identity: str, state_like, carries_like) -> Snapsho
     bad = first_mismatch(json.loads(g.attrs["checksums"]), _checksums(g))
     if bad is not None:
         name, why = bad
-        raise _damaged(path, "its step and identity attributes do not match the checksum written with them"
+        raise damaged("checkpoint", path, "its step and identity attributes do not match the checksum written with them"
                        if name == "attrs" else f"/checkpoint/{name} is {why}" if why != "changed" else
                        f"/checkpoint/{name} does not match the checksum written with it")
     if identity is not None and g.attrs["identity"] != identity:

@@ -49,7 +49,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..checksum import SIZE, digest, hexdigest
+from ..checksum import DAMAGE, SIZE, digest, hexdigest
 from ..errors import NeurodynError, OutputError
 from ..files import atomic_write, ensure_space
 
@@ -58,8 +58,6 @@ USERBLOCK = 4096
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 IDENTITY = ("spec", "grid", "measures", "steps", "transient", "chunk_size", "drive")
-# what h5py and HDF5 raise on a damaged file (structure, types, addresses)
-DAMAGE = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError, UnicodeDecodeError)
 
 
 class SweepMismatchError(NeurodynError):

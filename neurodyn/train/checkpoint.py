@@ -40,7 +40,8 @@ import h5py
 import jax
 import numpy as np
 
-from ..checksum import USERBLOCK, attrs_digest, check_sealed, dataset_checksums, file_digest, first_mismatch, seal
+from ..checksum import (DAMAGE, USERBLOCK, attrs_digest, check_sealed, dataset_checksums, file_digest, first_mismatch,
+                        read_sealed, seal)
 from ..errors import OutputError
 from ..files import atomic_write, ensure_space
 
@@ -48,13 +49,6 @@ FORMAT = "neurodyn-checkpoint-2"
 MAGIC = FORMAT.encode() + b"\n"
 STATE_ATTRS = ("format", "epoch", "stopped", "best_epoch", "best_value", "wait", "key_typed", "params_paths",
                "opt_paths")
-# what h5py and HDF5 raise on a damaged file (structure, types, addresses)
-DAMAGE = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError, UnicodeDecodeError)
-
-
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split()) or type(e).__name__
-
 
 
 def _checksums(group: h5py.Group) -> dict[str, str]:
@@ -159,21 +153,7 @@ def read_checkpoint(path, *, params_like=None, opt_state_like=None) -> dict[str,
     optimizer state); otherwise they are ``None``. ``history`` values are float64 arrays.
     """
     path = Path(path)
-    if not path.is_file():
-        raise OutputError(f"no such checkpoint: {path}")
-    check_sealed(path, FORMAT)
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise OutputError(f"{path} is not a readable HDF5 file ({_one_line(e)})") from None
-    try:
-        with f:
-            return _read(f, path, params_like, opt_state_like)
-    except OutputError:
-        raise
-    except DAMAGE as e:
-        raise OutputError(f"checkpoint {path} is damaged ({_one_line(e)}); it is not resumed (delete it to start "
-                          f"over, or restore a good copy)") from None
+    return read_sealed(path, FORMAT, lambda f: _read(f, path, params_like, opt_state_like))
 
 
 def _read(f: h5py.File, path: Path, params_like, opt_state_like) -> dict[str, Any]:
@@ -223,7 +203,7 @@ def read_histories(path) -> dict[str, dict[str, np.ndarray]]:
     except OutputError:
         raise
     except DAMAGE as e:
-        raise OutputError(f"{path} is not a readable HDF5 file ({_one_line(e)})") from None
+        raise OutputError(f"{path} is not a readable HDF5 file ({' '.join(str(e).split()) or type(e).__name__})") from None
     if not found:
         raise OutputError(f"{path} holds no training history (no group named 'history' with per-epoch values)")
     return found
