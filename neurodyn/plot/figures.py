@@ -63,6 +63,26 @@ def check_folder(path) -> None:
                    "the figures are written beside the file: copy it to a writable folder and plot it there")
 
 
+def start_drawing(path) -> None:
+    """Before drawing the figures of the file ``path``: the headless Agg backend, and a check that
+    they can be written beside it (:func:`check_folder`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    check_folder(path)
+
+
+def save_beside(path, figures: dict) -> list[Path]:
+    """Write ``{name: figure}`` beside the file ``path`` as ``<file stem>.<name>.png``
+    (``<file stem>.png`` for the name ``""``; a character of a name other than a letter, a digit
+    or ``._-`` becomes ``_``), all or none (:func:`save_figures`)."""
+    path = Path(path)
+    stem = path.name[:-3] if path.name.endswith(".h5") else path.name
+    safe = lambda name: "".join(c if c.isalnum() or c in "._-" else "_" for c in name)  # noqa: E731
+    return save_figures({path.with_name(f"{stem}.{safe(name)}.png" if name else f"{stem}.png"): fig
+                         for name, fig in figures.items()})
+
+
 def axis_label(name: str, unit: str) -> str:
     """``"name (unit)"``; the unit "1" of a dimensionless quantity is written out."""
     return f"{name} ({'dimensionless' if unit in ('1', '') else unit})"

@@ -568,21 +568,15 @@ def run_figures(data: dict, *, variables: list[str] | None = None, phase: tuple[
 def plot_run_file(path, *, variables: list[str] | None = None, phase: tuple[str, str] | None = None,
                   window=None) -> list[Path]:
     """Draw a run file's figures (:func:`run_figures`) to ``<file stem>.<kind>.png`` beside it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     from ..io import load, open_for_reading
-    from .figures import check_folder, save_figures
+    from .figures import save_beside, start_drawing
 
-    path = Path(path)
-    stem = path.name[:-3] if path.name.endswith(".h5") else path.name
-    check_folder(path)
+    start_drawing(path)
     with open_for_reading(path) as f:
         trained = "readout" in f and "class" in f["readout"].attrs and "neurodyn" not in f
     figures = {"": trained_figure(path)} if trained else run_figures(load(path), variables=variables,
                                                                      phase=phase, window=window)
-    return save_figures({path.with_name(f"{stem}.{kind}.png" if kind else f"{stem}.png"): fig
-                         for kind, fig in figures.items()})
+    return save_beside(path, figures)
 
 
 def _check_names(names, series) -> None:

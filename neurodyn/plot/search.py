@@ -81,12 +81,7 @@ def search_figures(search: dict) -> dict:
 
 def plot_search_file(path: Path) -> list[Path]:
     """Draw a search file to ``<file stem>.trials.png`` and ``<file stem>.params.png`` beside it."""
-    import matplotlib
+    from .figures import save_beside, start_drawing
 
-    matplotlib.use("Agg")
-    from .figures import check_folder, save_figures
-
-    path = Path(path)
-    check_folder(path)
-    stem = path.name[:-3] if path.name.endswith(".h5") else path.name
-    return save_figures({path.with_name(f"{stem}.{name}.png"): fig for name, fig in search_figures(read_search(path)).items()})
+    start_drawing(path)
+    return save_beside(path, search_figures(read_search(path)))

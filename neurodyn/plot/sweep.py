@@ -128,19 +128,10 @@ def sweep_figures(sweep: dict) -> dict:
 
 def plot_sweep_file(path: Path) -> list[Path]:
     """Draw each measure of a sweep file to ``<file stem>.<measure>.png`` beside it."""
-    import matplotlib
+    from .figures import save_beside, start_drawing
 
-    matplotlib.use("Agg")
-    from .figures import check_folder, save_figures
-
-    path = Path(path)
-    check_folder(path)
-    stem = path.name[:-3] if path.name.endswith(".h5") else path.name
-    figures = {}
-    for name, fig in sweep_figures(read_sweep(path)).items():
-        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
-        figures[path.with_name(f"{stem}.{safe}.png")] = fig
-    return save_figures(figures)
+    start_drawing(path)
+    return save_beside(path, sweep_figures(read_sweep(path)))
 
 
 def cell_edges(centres: np.ndarray) -> np.ndarray:

@@ -98,14 +98,8 @@ def learning_curves(histories: dict[str, dict[str, np.ndarray]], title: str = "l
 
 def plot_training_file(path) -> list[Path]:
     """Draw the learning curves of a checkpoint or history file to ``<file stem>.curves.png`` beside it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     from ..train.checkpoint import read_histories
-    from .figures import check_folder, save_figure
+    from .figures import save_beside, start_drawing
 
-    path = Path(path)
-    stem = path.name[:-3] if path.name.endswith(".h5") else path.name
-    check_folder(path)
-    fig = learning_curves(read_histories(path), title=path.name)
-    return [save_figure(fig, path.with_name(f"{stem}.curves.png"))]
+    start_drawing(path)
+    return save_beside(path, {"curves": learning_curves(read_histories(path), title=Path(path).name)})
