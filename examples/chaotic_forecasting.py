@@ -17,21 +17,22 @@ the exponents, the chosen hyper-parameters, sMAPE and valid time of each model) 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
+from neurodyn.cli import example_options
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="two systems, short series, small reservoirs")
-    parser.add_argument("--systems", default=None, help="comma-separated dysts system names (default: the 20)")
-    parser.add_argument("--out", default="hdf5_outputs", help="folder for chaotic_forecasting.json")
-    args = parser.parse_args(argv)
+    def options(parser):
+        parser.add_argument("--systems", default=None, help="comma-separated dysts system names (default: the 20)")
+
+    args = example_options(__doc__, "two systems, short series, small reservoirs", argv,
+                           out="folder for chaotic_forecasting.json", options=options)
 
     sys.path.insert(0, str(ROOT))
     import neurodyn
@@ -45,7 +46,7 @@ def main(argv=None) -> dict:
         names = tuple(s.strip() for s in args.systems.split(",") if s.strip())
         unknown = [n for n in names if not isinstance(getattr(dysts.flows, n, None), type)]
         if unknown:
-            parser.error(f"--systems: {', '.join(unknown)} is not a dysts flow (e.g. {', '.join(bf.SYSTEMS[:4])})")
+            args.parser.error(f"--systems: {', '.join(unknown)} is not a dysts flow (e.g. {', '.join(bf.SYSTEMS[:4])})")
         size["systems"] = names
     start = time.perf_counter()
     rows = list(bf.run(size))
@@ -57,9 +58,7 @@ def main(argv=None) -> dict:
                              **{k: {**r, "candidate": list(r["candidate"]) if isinstance(r["candidate"], tuple)
                                     else r["candidate"]} for k, r in res.items()}}
               for data, res in rows}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "chaotic_forecasting.json").write_text(json.dumps(result, indent=1))
+    (args.out / "chaotic_forecasting.json").write_text(json.dumps(result, indent=1))
     return result
 
 

@@ -35,11 +35,12 @@ Run: ``python examples/chialvo_ring_star.py [--quick]`` (the full version took 1
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
+
+from neurodyn.cli import example_options
 
 SPEC = Path(__file__).resolve().parents[1] / "models" / "chialvo_ring_star.toml"
 TRIADIC = (0.0, 0.005)  # sigma_2: pairwise only, and with the 2-simplex coupling of the spec
@@ -147,20 +148,13 @@ def synchrony_figure(s: dict):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small grids and short runs (under 30 s)")
-    parser.add_argument("--out", type=Path, default=Path("hdf5_outputs"), help="output folder")
-    args = parser.parse_args(argv)
-    import matplotlib
-
-    matplotlib.use("Agg")
+    args = example_options(__doc__, "small grids and short runs (under 30 s)", argv)
     import matplotlib.pyplot as plt
 
     import neurodyn as nd
 
     nd.set_precision("float64")
     size = SIZES["quick" if args.quick else "full"]
-    args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     r = route(size, args.out / "chialvo_ring_star_route.h5")
     s = synchrony(size, args.out / "chialvo_ring_star_synchrony.h5")

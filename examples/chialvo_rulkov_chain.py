@@ -57,11 +57,12 @@ the figure ``hdf5_outputs/chialvo_rulkov_chain.png``.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
+
+from neurodyn.cli import example_options
 
 CHIALVO = {"a": 0.89, "b": 0.6, "c": 0.28, "k": 0.03}
 RULKOV = {"alpha": 4.1, "mu": 0.001}
@@ -280,20 +281,13 @@ def save(a: dict, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small grids and short runs (under 30 s)")
-    parser.add_argument("--out", type=Path, default=Path("hdf5_outputs"), help="output folder")
-    args = parser.parse_args(argv)
-    import matplotlib
-
-    matplotlib.use("Agg")
+    args = example_options(__doc__, "small grids and short runs (under 30 s)", argv)
     import matplotlib.pyplot as plt
 
     import neurodyn as nd
 
     nd.set_precision("float64")
     size = SIZES["quick" if args.quick else "full"]
-    args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     a = attractors(size)
     save(a, args.out / "chialvo_rulkov_chain.h5")

@@ -34,11 +34,11 @@ and ``.png``.
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 
 import numpy as np
+
+from neurodyn.cli import example_options
 
 SIZES = {
     "full": dict(n=100, seeds=5, balances=9, epochs=10, adapt_steps=1000, max_delay=60, train=2000, test=1000),
@@ -99,21 +99,14 @@ def figure(r: dict, n: int):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small reservoirs, 4 balances, 1 seed (under 30 s)")
-    parser.add_argument("--out", type=Path, default=Path("hdf5_outputs"), help="output folder")
-    args = parser.parse_args(argv)
+    args = example_options(__doc__, "small reservoirs, 4 balances, 1 seed (under 30 s)", argv)
     import h5py
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     import neurodyn as nd
 
     nd.set_precision("float64")
     size = SIZES["quick" if args.quick else "full"]
-    args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     r = capacities(size)
     for name, values in zip(VARIANTS, r["mc"].mean(-1)):

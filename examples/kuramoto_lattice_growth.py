@@ -10,7 +10,6 @@ hdf5_outputs/kuramoto_lattice_growth.h5 and .png.
 Run: python examples/kuramoto_lattice_growth.py [--quick]
 """
 
-import argparse
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import neurodyn  # noqa: E402
+from neurodyn.cli import example_options  # noqa: E402
 from neurodyn.diagnostics import growth_exponent, width_growth  # noqa: E402
 from neurodyn.models import PhaseLattice1D  # noqa: E402
 
@@ -76,8 +76,5 @@ def main(out_dir: Path = Path("hdf5_outputs"), quick: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="L = 128 up to t = 200, 2 realizations (seconds)")
-    parser.add_argument("--out", type=Path, default=Path("hdf5_outputs"), help="output folder")
-    args = parser.parse_args()
+    args = example_options(__doc__, "L = 128 up to t = 200, 2 realizations (seconds)")
     main(args.out, quick=args.quick)

@@ -30,12 +30,12 @@ CPU time). Writes
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
-from pathlib import Path
 
 import numpy as np
+
+from neurodyn.cli import example_options
 
 SIZES = {
     "full": dict(L=1024, t_max=2000.0, realizations=8, noise=7, nonodd=7, chunk=7, every=10),
@@ -129,21 +129,14 @@ def figure(r: dict, beta: np.ndarray):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a small ring, a short time, a 3 x 3 grid (under 30 s)")
-    parser.add_argument("--out", type=Path, default=Path("hdf5_outputs"), help="output folder")
-    args = parser.parse_args(argv)
+    args = example_options(__doc__, "a small ring, a short time, a 3 x 3 grid (under 30 s)", argv)
     import h5py
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     import neurodyn as nd
 
     nd.set_precision("float64")
     size = SIZES["quick" if args.quick else "full"]
-    args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     r = {**widths(size), "L": size["L"], "realizations": size["realizations"]}
     beta = exponents(r, size["t_max"])

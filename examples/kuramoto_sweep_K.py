@@ -8,7 +8,6 @@ RK4 dt = 0.05, r averaged over t in [150, 300]. The sweep over K is ONE compiled
 Run: python examples/kuramoto_sweep_K.py [--quick]
 """
 
-import argparse
 import dataclasses
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import neurodyn as nd  # noqa: E402
+from neurodyn.cli import example_options  # noqa: E402
 from neurodyn.models import KuramotoMeanField, natural_frequencies  # noqa: E402
 
 nd.set_precision("float64")
@@ -75,8 +75,5 @@ def main(out_dir: Path = Path("hdf5_outputs"), quick: bool = False) -> Path:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="200 oscillators, 11 couplings (seconds)")
-    parser.add_argument("--out", type=Path, default=Path("hdf5_outputs"), help="output folder")
-    args = parser.parse_args()
+    args = example_options(__doc__, "200 oscillators, 11 couplings (seconds)")
     main(args.out, quick=args.quick)

@@ -12,7 +12,6 @@ state. Every number depends on the seed; means and standard deviations over seed
 Run: python examples/reservoir_comparison.py [--quick]  (a few minutes on two CPU cores)
 """
 
-import argparse
 import time
 import warnings
 
@@ -22,11 +21,11 @@ import numpy as np
 
 import neurodyn
 import neurodyn as nd
+from neurodyn.cli import example_options
 from neurodyn.datasets import digits_sequences, memory_task
-from neurodyn.readout import memory_capacity
 from neurodyn.models import ESN, ResESN, deep_res_esn, res_rmn
 from neurodyn.models.ei_reservoir import AdaptiveEIReservoir, EIReservoir, adapt, one_step_design, target_rates
-from neurodyn.readout import LogisticClassifier, Ridge, RidgeClassifier, harvest
+from neurodyn.readout import LogisticClassifier, Ridge, RidgeClassifier, harvest, memory_capacity
 
 neurodyn.set_precision("float64")
 warnings.simplefilter("ignore")
@@ -125,9 +124,7 @@ def digits_table(modes=("row", "pixel", "permuted")):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="60 units, one seed, the row-by-row digits only")
-    args = parser.parse_args()
+    args = example_options(__doc__, "60 units, one seed, the row-by-row digits only", out=None)
     if args.quick:
         N, SEEDS = 60, 1
     start = time.perf_counter()

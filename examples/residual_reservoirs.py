@@ -42,11 +42,12 @@ Run: ``python examples/residual_reservoirs.py [--quick]``. Writes the three PNGs
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
+
+from neurodyn.cli import example_options
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = {
@@ -189,21 +190,14 @@ def figures(m: dict, e: dict, f: dict, n: int):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small reservoirs, few points (under 30 s)")
-    parser.add_argument("--out", type=Path, default=Path("hdf5_outputs"), help="output folder")
-    args = parser.parse_args(argv)
+    args = example_options(__doc__, "small reservoirs, few points (under 30 s)", argv)
     import h5py
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     import neurodyn as nd
 
     nd.set_precision("float64")
     size = SIZES["quick" if args.quick else "full"]
-    args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     m = memory_curves(size)
     at = int(np.argmin(np.abs(m["radii"] - 0.9)))

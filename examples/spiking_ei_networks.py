@@ -27,11 +27,12 @@ network; ``--quick`` 250 ms). Writes ``hdf5_outputs/spiking_ei_{coba,cuba}.h5`` 
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
+
+from neurodyn.cli import example_options
 
 ROOT = Path(__file__).resolve().parents[1]
 NETWORKS = ("coba_ei", "cuba_ei")
@@ -129,18 +130,11 @@ def figure(results: dict, duration_ms: float):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="250 ms of each network instead of 1 s")
-    parser.add_argument("--out", type=Path, default=Path("hdf5_outputs"), help="output folder")
-    args = parser.parse_args(argv)
-    import matplotlib
-
-    matplotlib.use("Agg")
+    args = example_options(__doc__, "250 ms of each network instead of 1 s", argv)
     import matplotlib.pyplot as plt
 
     steps = 2_500 if args.quick else 10_000
     duration_ms = steps * 0.1
-    args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     results = {}
     for name in NETWORKS:

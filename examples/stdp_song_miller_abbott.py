@@ -20,11 +20,12 @@ output rate about 14 Hz; --quick, 4 min: 16.4 %, 25.9 %, 20.2 %.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
+
+from neurodyn.cli import example_options
 
 BINS = 20
 
@@ -138,18 +139,11 @@ def write(path: Path, result: dict, numbers: dict, parameters: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="A+ = 0.01, 300 s at dt = 0.25 ms (a few minutes)")
-    parser.add_argument("--out", type=Path, default=Path("hdf5_outputs"), help="output folder")
-    args = parser.parse_args(argv)
-    import matplotlib
-
-    matplotlib.use("Agg")
+    args = example_options(__doc__, "A+ = 0.01, 300 s at dt = 0.25 ms (a few minutes)", argv)
     import matplotlib.pyplot as plt
 
     parameters = ({"a_plus": 0.01, "dt_ms": 0.25, "duration_s": 300.0, "every_s": 5.0} if args.quick else
                   {"a_plus": 0.005, "dt_ms": 0.1, "duration_s": 1000.0, "every_s": 10.0})
-    args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     result = simulate(parameters["duration_s"], parameters["every_s"], parameters["a_plus"], parameters["dt_ms"])
     numbers = summary(result)

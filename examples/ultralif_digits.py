@@ -24,7 +24,6 @@ docs/training.md is ``--seeds 5 --epochs 200``, about 25 minutes)
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import time
@@ -36,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from neurodyn.cli import example_options
 from neurodyn.datasets import digits
 from neurodyn.datasets.encoding import rate_code, standardize_then_clip
 from neurodyn.models.snn import SpikingMLP, cross_entropy
@@ -138,16 +138,15 @@ def figure(curves: dict, path: Path) -> None:
 def main(argv=None) -> dict:
     """Train, print the accuracy table, write the HDF5 file and the figure; returns
     ``{(cell, T): test accuracy per seed}``."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 2 epochs, UltraLIF and surrogate LIF")
-    p.add_argument("--seeds", type=int, default=2)
-    p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--cells", default=None, help=f"comma-separated cell names (default: {','.join(CELLS)})")
-    p.add_argument("--out", type=Path, default=Path("hdf5_outputs"))
-    args = p.parse_args(argv)
+    def options(p):
+        p.add_argument("--seeds", type=int, default=2)
+        p.add_argument("--epochs", type=int, default=60)
+        p.add_argument("--cells", default=None, help=f"comma-separated cell names (default: {','.join(CELLS)})")
+
+    args = example_options(__doc__, "smoke run: 1 seed, 2 epochs, UltraLIF and surrogate LIF", argv,
+                           options=options)
     seeds, epochs = (1, 2) if args.quick else (args.seeds, args.epochs)
     cells = [c.strip() for c in (args.cells or ",".join(QUICK_CELLS if args.quick else CELLS)).split(",") if c.strip()]
-    args.out.mkdir(parents=True, exist_ok=True)
     data = prepared_digits()
     table, curves = {}, {}
     h5_path = args.out / "ultralif_digits.h5"

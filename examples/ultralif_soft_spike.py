@@ -12,9 +12,7 @@ prints them, and writes hdf5_outputs/ultralif_soft_spike.h5 and .png (or into --
 Run: python examples/ultralif_soft_spike.py [--quick] [--out DIR]   (a few seconds)
 """
 
-import argparse
 import math
-from pathlib import Path
 
 import h5py
 import jax
@@ -26,6 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import neurodyn as nd  # noqa: E402
+from neurodyn.cli import example_options  # noqa: E402
 from neurodyn.models import MaxPlusLIF, UltraLIF  # noqa: E402
 
 nd.set_precision("float64")
@@ -69,12 +68,8 @@ def trajectory_errors(steps: int, n: int = 16, seed: int = 0):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="coarser grid and a shorter trajectory")
-    parser.add_argument("--out", default="hdf5_outputs", help="output folder")
-    args = parser.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    args = example_options(__doc__, "coarser grid and a shorter trajectory")
+    out = args.out
     points, steps = (601, 50) if args.quick else (6001, 500)
 
     v, soft, step, slope, gap, theory = spike_curves(points)

@@ -496,6 +496,32 @@ def console() -> None:
     sys.exit(status)
 
 
+def example_options(doc: str, quick: str, argv=None, *, out: str | None = "output folder",
+                    options=None) -> argparse.Namespace:
+    """The command line of a gallery example (``examples/*.py``): ``--quick`` (``quick`` says what
+    its small version does), ``--out`` (``out`` says what goes there; the folder, default
+    ``hdf5_outputs``, is created; None: no such option) and what ``options(parser)`` adds. The
+    description is the first line of ``doc``; an unknown option is argparse's one-line error
+    (exit 2). matplotlib, where installed, draws headless (the Agg backend)."""
+    import importlib.util
+
+    parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick)
+    if out is not None:
+        parser.add_argument("--out", type=Path, default=Path("hdf5_outputs"), help=out)
+    if options is not None:
+        options(parser)
+    args = parser.parse_args(argv)
+    args.parser = parser
+    if out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+    if importlib.util.find_spec("matplotlib") is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+    return args
+
+
 def _check_spec_less(parser, args) -> None:
     """``neurodyn run`` without a spec: only ``--resume CHECKPOINT``, which runs the checkpoint's
     own spec unchanged (argparse's one-line error and exit 2 otherwise)."""
