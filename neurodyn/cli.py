@@ -133,11 +133,21 @@ def _load_spec(path, *, force: bool = False, output_file: bool = False, stored=N
 
         if changes.get("overrides"):
             raise SpecError(f"--set: a SONATA config ({path}) takes no --set; edit its JSON files")
-        return circuit_spec(path, steps=changes.get("steps"), seed=changes.get("seed"), output=changes.get("output"))
+        spec = circuit_spec(path, steps=changes.get("steps"), seed=changes.get("seed"), output=changes.get("output"))
+        if output_file:
+            check_outputs(spec)
+        return spec
     try:
         data, text = stored[:2] if stored is not None else read_spec(path, **changes)
         if requested_precision(data) == "float64":
             set_precision("float64")
+        if "circuit" in data:  # a spec naming a SONATA circuit config (docs/interchange.md)
+            from .runs.circuit import circuit_from_spec
+
+            spec = circuit_from_spec(data, Path(path).parent if path is not None else Path("."))
+            if output_file:
+                check_outputs(spec)
+            return spec
         memory = None if force else available_memory()
         with limits(memory, disk=output_file and not force):
             spec = build_spec(data, text, overrides=stored[2] if stored is not None else changes.get("overrides", ()))

@@ -195,6 +195,26 @@ def test_neurodyn_run_of_a_circuit_writes_spikes_libsonata_reads(circuit_dir, tm
     assert set(np.asarray(first_inh) + N_EXC) <= set(cortex["node_ids"].tolist())
 
 
+def test_a_spec_naming_the_circuit_runs_and_its_run_file_runs_again(circuit_dir, tmp_path, capsys):
+    root, _ = circuit_dir
+    spec = tmp_path / "circuit.toml"
+    spec.write_text(f'circuit = "{root / "config.json"}"\nname = "from_toml"\nsteps = 150\n')
+    run = tmp_path / "run.h5"
+    assert main(["run", str(spec), "--out", str(run), "--quiet"]) == 0
+    assert main(["run", str(run), "--quiet"]) == 0  # the stored spec names the config
+    with h5py.File(run) as a, h5py.File(tmp_path / "run.rerun.h5") as b:
+        assert a["neurodyn"].attrs["steps"] == b["neurodyn"].attrs["steps"] == 150
+        for pop in a["spikes"]:
+            np.testing.assert_array_equal(a["spikes"][pop]["timestamps"][()], b["spikes"][pop]["timestamps"][()])
+            np.testing.assert_array_equal(a["spikes"][pop]["node_ids"][()], b["spikes"][pop]["node_ids"][()])
+        assert sum(len(a["spikes"][p]["timestamps"]) for p in a["spikes"]) > 0
+    spec.write_text(f'circuit = "{root / "config.json"}"\nstep = 150\n')
+    capsys.readouterr()
+    assert main(["run", str(spec), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "step: not a field of a spec naming a SONATA circuit" in err and "steps" in err and "\n" not in err
+
+
 @pytest.mark.parametrize("damage, message", [
     (lambda r: (r / "network" / "cortex_node_types.csv").write_text(
         (r / "network" / "cortex_node_types.csv").read_text().replace("nest:iaf_cond_exp", "nest:aeif_cond_exp")),
