@@ -11,7 +11,10 @@ compiled from the text in memory, uncached. :func:`handler` builds the FFI handl
 as :func:`neurodyn.ops._lif_kernel.handler` does for the LIF kernel.
 
 The loops use the branch-free helpers of :mod:`neurodyn.ops._lif_kernel` (``select``,
-its polynomial exponential) and the helpers below, one per function of the equation syntax.
+its polynomial exponential) and the helpers below, one per function of the equation syntax that
+is not in numba's ``math``; ``expm1`` and ``exprel`` are polynomials too (the C library's
+``expm1`` is a call per number that stops the loop's vectorisation: 3,200 Traub–Miles cells took
+1.2 ms per step with it, 17 us without).
 """
 
 from __future__ import annotations
@@ -84,16 +87,54 @@ def sigmoid(x):
     return one / (one + exp_of(-x))
 
 
+_F32 = tuple(np.float32(1.0 / math.factorial(k + 1)) for k in range(9))
+_F64 = tuple(np.float64(1.0 / math.factorial(k + 1)) for k in range(17))
+
+
+def _horner(name: str, coefficients: tuple):
+    """An inlined numba function evaluating the polynomial with these coefficients (lowest
+    first) by Horner's rule, written out (a loop over a tuple would not vectorise)."""
+    lines = [f"    p = c{len(coefficients) - 1}"] + [f"    p = p * x + c{k}" for k in range(len(coefficients) - 2, -1, -1)]
+    namespace = {f"c{k}": c for k, c in enumerate(coefficients)}
+    exec(compile(f"def {name}(x):\n" + "\n".join(lines) + "\n    return p\n", f"<{name}>", "exec"), namespace)  # noqa: S102
+    return numba.njit(inline="always", **_EXACT)(namespace[name])
+
+
+_series32, _series64 = _horner("series32", _F32), _horner("series64", _F64)
+
+
+def _series(x):
+    """``sum_k x^k / (k + 1)!`` for ``|x| <= 1/2``: degree 8 in float32, 16 in float64 (the first
+    term left out is below 2^-24, 2^-53 of the sum)."""
+
+
+@overload(_series, inline="always")
+def _series_of(x):
+    if x == types.float32:
+        return lambda x: _series32(x)
+    return lambda x: _series64(x)
+
+
 @numba.njit(inline="always", **_EXACT)
 def exprel(x):
-    """``(e^x - 1) / x``, 1 at 0 (as :func:`neurodyn.models.equations.system.exprel`)."""
+    """``(e^x - 1) / x``, 1 at 0 (:func:`neurodyn.models.equations.system.exprel`), branch-free so
+    that the loop vectorises (the C library's ``expm1`` is a call per number, 20 ns): its series
+    for ``|x| <= 1/2``, ``(e^x - 1) / x`` with the polynomial ``e^x`` beyond (where the
+    subtraction loses under 2 bits)."""
     one = like(x, 1.0)
-    small = abs(x) < like(x, 1e-6)
-    safe = select(small, one, x)
-    return select(small, one + x / like(x, 2.0), math.expm1(safe) / safe)
+    small = abs(x) <= like(x, 0.5)
+    series = _series(select(small, x, like(x, 0.0)))
+    return select(small, series, (exp_of(x) - one) / select(small, one, x))
 
 
-__all__ = ["clip", "exp_of", "exprel", "like", "math", "maximum", "minimum", "np", "select", "sigmoid", "sign"]
+@numba.njit(inline="always", **_EXACT)
+def expm1(x):
+    """``e^x - 1``: ``x exprel(x)`` for ``|x| <= 1/2``, ``e^x - 1`` beyond (as :func:`exprel`)."""
+    small = abs(x) <= like(x, 0.5)
+    return select(small, x * _series(select(small, x, like(x, 0.0))), exp_of(x) - like(x, 1.0))
+
+
+__all__ = ["clip", "exp_of", "expm1", "exprel", "like", "math", "maximum", "minimum", "np", "select", "sigmoid", "sign"]
 
 
 @functools.cache

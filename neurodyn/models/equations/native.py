@@ -16,14 +16,20 @@ checked against the JAX step, and other platforms run the JAX step.
 What it covers (:func:`unsupported` says why not, and the JAX step then serves): a threshold,
 reset statements, a refractory period given as a duration, ``(unless refractory)``, every
 variable stepped by exponential Euler or Euler (``method`` auto, ``exponential_euler`` or
-``euler``; not RK4, not the noise of Euler–Maruyama), float32 or float64. The loop repeats the JAX
-step operation for operation (the same order, constants folded as Python folds them, ``x**n``
-as ``jax.lax.integer_pow`` multiplies), so in float64 both give the same numbers up to the
-functions computed by a different implementation: ``exp`` is the polynomial of
-:mod:`neurodyn.ops._lif_kernel` (within 1.2 ulp, as XLA's own, but not the same bits), ``log``,
-``sin``, ... are the C library's. A model without them (Izhikevich, Euler) gives the JAX step's
-bits; the LIF and AdEx cells differ by a few ulp of ``v`` per step, and spike for spike over
-hundreds of ms (tests/models/test_equations_native.py).
+``euler``; not RK4, not the noise of Euler–Maruyama), float32 or float64. By default (backend
+None) it also leaves to the JAX step the models whose functions the loop would compute by a call
+of the C library per number (:func:`library_calls`: ``log``, ``tanh``, ...; it pays for the
+others: ``exp``, ``expm1`` and ``exprel`` are polynomials in the loop).
+
+The loop repeats the JAX step operation for operation (the same order, constants folded as
+Python folds them, ``x**n`` as ``jax.lax.integer_pow`` multiplies, ``a * b + c`` fused as XLA
+fuses it), so both give the same numbers up to the functions computed by a different
+implementation: ``exp`` is the polynomial of :mod:`neurodyn.ops._lif_kernel` (within 1.2 ulp,
+as XLA's own, but not the same bits), ``expm1`` and ``exprel`` those of
+:mod:`neurodyn.ops._equation_kernel` (within 2 and 3.2 ulp), ``log``, ``sin``, ... the C
+library's. A model without them (Izhikevich, Euler) gives the JAX step's bits; the LIF, AdEx and
+Traub–Miles cells differ in the last bits of ``v`` and fire the same spikes over hundreds of ms
+(tests/models/test_equations_native.py).
 """
 
 from __future__ import annotations
@@ -40,10 +46,14 @@ from . import parse as P
 from .system import System, _constant, depends, jax_step, neg
 from .units import unit_value
 
-_MATH = {"expm1": "math.expm1", "log": "math.log", "log1p": "math.log1p", "log10": "math.log10", "sqrt": "math.sqrt",
+_MATH = {"expm1": "expm1", "log": "math.log", "log1p": "math.log1p", "log10": "math.log10", "sqrt": "math.sqrt",
          "sin": "math.sin", "cos": "math.cos", "tan": "math.tan", "tanh": "math.tanh", "sinh": "math.sinh",
          "cosh": "math.cosh", "arctan": "math.atan", "exp": "exp_of", "exprel": "exprel", "abs": "abs",
          "sign": "sign", "sigmoid": "sigmoid", "clip": "clip", "minimum": "minimum", "maximum": "maximum"}
+#: functions the loop computes by a call of the C library per number (numba's ``math``), which
+#: stops the loop's vectorisation: 3,200 cells with one tanh take 43 us per step in the kernel,
+#: 8.7 us in the JAX step (XLA's vectorised tanh); exp, expm1 and exprel are polynomials in the loop
+LIBRARY_CALLS = ("log", "log1p", "log10", "sin", "cos", "tan", "tanh", "sinh", "cosh", "arctan")
 _ARITHMETIC = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "/": lambda a, b: a / b}
 
 
@@ -58,6 +68,30 @@ def unsupported(system: System) -> str:
     if system.refractory is not None and system.refractory[0] != "duration":
         return "a refractory condition"
     return ""
+
+
+@functools.lru_cache(maxsize=None)
+def library_calls(system: System) -> tuple:
+    """The functions of ``system`` that the kernel computes by C library calls
+    (:data:`LIBRARY_CALLS`, and ``**`` with an exponent that is not an integer up to 8: ``pow``)."""
+    found = set()
+
+    def walk(t):
+        if t is None:
+            return
+        if t[0] == "call" and t[1] in LIBRARY_CALLS:
+            found.add(t[1])
+        if t[0] == "bin" and t[1] == "**":
+            p = _constant(t[3])
+            if p is None or not float(p).is_integer() or abs(p) > 8:
+                found.add("**")
+        for child in P.children(t):
+            walk(child)
+
+    for tree in (*system.rhs, system.threshold, *(tree for _, _, tree in system.reset),
+                 system.refractory[1] if system.refractory is not None else None):
+        walk(tree)
+    return tuple(sorted(found))
 
 
 class _Renderer:
@@ -389,10 +423,12 @@ def step(system: System, n: int, params: dict, dt, old: dict, refractory, ports:
          backend: str | None) -> dict | None:
     """The new state fields of :func:`~.system.jax_step` computed by :data:`KERNEL`, or None
     where the kernel does not serve (``backend`` "jax" or the platform's default is, the model
-    is not covered, or the operands are not ``n`` values or one number of one float dtype): the
-    caller then runs the JAX step."""
+    is not covered, or the operands are not ``n`` values or one number of one float dtype) or,
+    with ``backend`` None, where it would not pay (:func:`library_calls`): the caller then runs
+    the JAX step."""
+    requested = backend
     backend = KERNEL.backend(backend, what="equations: backend")
-    if backend != "numba" or unsupported(system):
+    if backend != "numba" or unsupported(system) or (requested is None and library_calls(system)):
         return None
     state = [jnp.asarray(old[v]) for v in system.variables] + ([jnp.asarray(refractory)] if refractory is not None
                                                                 else [])
