@@ -286,7 +286,16 @@ class Entry:
     citation: str = ""
     example: dict = field(default_factory=dict)
     context: tuple[str, ...] = ()
-    cls: type | None = None
+    built_class: type | None = None
+    class_loader: Callable[[], type] | None = field(default=None, compare=False)
+
+    @property
+    def cls(self) -> type | None:
+        """The class the builder returns (for its surface and docs): given, or made on first use
+        by ``class_loader`` (the zoo's equation classes are parsed only when asked for)."""
+        if self.built_class is None and self.class_loader is not None:
+            object.__setattr__(self, "built_class", self.class_loader())
+        return self.built_class
 
     def build(self, path: str, values: Mapping, context: Mapping):
         """Call the builder with validated ``values``; a SpecError it raises gets ``path`` in front."""
@@ -314,8 +323,10 @@ class Registry(Mapping):
         self._entries: dict[str, Entry] = {}
 
     def register(self, name: str, builder: Callable, fields=(), *, summary: str, citation: str = "",
-                 example: dict | None = None, context: tuple[str, ...] = (), cls: type | None = None) -> Entry:
-        """Add an entry (see :class:`Entry`); a name can be registered once."""
+                 example: dict | None = None, context: tuple[str, ...] = (), cls: type | None = None,
+                 class_loader: Callable[[], type] | None = None) -> Entry:
+        """Add an entry (see :class:`Entry`; ``class_loader`` makes its class on first use instead of
+        ``cls``); a name can be registered once."""
         if name in self._entries:
             raise ValueError(f"{self.family}: {name!r} is already registered")
         unknown = set(context) - set(self.context)
@@ -325,7 +336,8 @@ class Registry(Mapping):
         names = [f.name for f in fields]
         if len(set(names)) != len(names) or self.key in names:
             raise ValueError(f"{self.family} {name!r}: field names must be unique and differ from {self.key!r}")
-        entry = Entry(name, builder, tuple(fields), summary, citation, dict(example or {}), tuple(context), cls)
+        entry = Entry(name, builder, tuple(fields), summary, citation, dict(example or {}), tuple(context), cls,
+                      class_loader)
         self._entries[name] = entry
         return entry
 

@@ -12,6 +12,7 @@ the papers and what the tests check: docs/models/zoo.md.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -300,7 +301,7 @@ def preset(name: str, n: int = 1, *, variant: str | None = None, dt: float = 0.1
         values[key] = value
     return Equations(p.equations, threshold=p.threshold, reset=p.reset, refractory=p.refractory,
                      parameters=values, ports=p.ports, method=method, initial=initial, n=n, dt=dt, dtype=dtype,
-                     cls=CLASSES[name])
+                     cls=zoo_class(name))
 
 
 def _register(p: Preset) -> None:
@@ -320,7 +321,7 @@ def _register(p: Preset) -> None:
         return preset(p.name, n, variant=variant, dt=dt, dtype=dtype, method=method, **values)
 
     MODELS.register(p.name, build, tuple(fields), summary=p.summary, citation=p.citation, example=p.example,
-                    context=("dt", "dtype"), cls=CLASSES[p.name])
+                    context=("dt", "dtype"), class_loader=functools.partial(zoo_class, p.name))
 
 
 def _class(p: Preset) -> type:
@@ -334,8 +335,24 @@ def _class(p: Preset) -> type:
     return cls
 
 
-#: the class of each zoo model (an EquationModel subclass with its surface)
-CLASSES: dict[str, type] = {}
+@functools.cache
+def zoo_class(name: str) -> type:
+    """The class of zoo model ``name`` (an :class:`EquationModel` subclass with its surface), made
+    from its equations on first use: parsing and checking the units of every preset when
+    ``neurodyn.models`` is imported would cost each command-line run tens of milliseconds."""
+    return _class(PRESETS[name])
+
+
+_CLASS_NAMES = {"".join(part.capitalize() for part in name.split("_")): name for name in PRESETS}
+
+
+def __getattr__(attr: str):
+    """``neurodyn.models.zoo.Izhikevich`` and the other classes by name (unpickling a model for a
+    remote sweep imports its class by name), made on first use."""
+    if attr in _CLASS_NAMES:
+        return zoo_class(_CLASS_NAMES[attr])
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+
+
 for _p in PRESETS.values():
-    CLASSES[_p.name] = _class(_p)
     _register(_p)
