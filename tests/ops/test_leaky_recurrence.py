@@ -133,3 +133,35 @@ def test_sparse_esn_harvest_equals_the_dense_harvest(dtype, tol):
     short = [u[:50], u[:120]]
     for s, d in zip(harvest(sparse, short), harvest(dense, short)):
         np.testing.assert_allclose(s, d, atol=tol)
+
+
+def test_kernel_tanh_is_within_a_few_ulp_and_keeps_nan():
+    import numba
+
+    from neurodyn.ops._leaky_recurrence_kernel import tanh32, tanh64
+
+    @numba.njit(error_model="numpy")
+    def apply(f, xs, out):
+        for i in range(xs.shape[0]):
+            out[i] = f(xs[i])
+
+    x = np.concatenate([np.linspace(-25, 25, 400_001), 10.0 ** np.linspace(-300, 1.5, 40_001),
+                        -(10.0 ** np.linspace(-30, 1.5, 4_001)), np.nextafter(0.4, [0.0, 1.0])])
+    out = np.empty_like(x)
+    apply(tanh64, x, out)
+    # float64: against NumPy's tanh (the C library's, within 1 ulp); the two formulas meet at 0.4
+    ulp = np.abs(out - np.tanh(x)) / np.spacing(np.abs(np.tanh(x)))
+    assert ulp.max() <= 3
+    x32 = x.astype(np.float32)
+    out32 = np.empty_like(x32)
+    apply(tanh32, x32, out32)
+    exact = np.tanh(x32.astype(np.float64))
+    # float32: relative error within 4 float32 epsilons (Eigen's approximation: about 3)
+    nonzero = exact != 0
+    assert (np.abs(out32 - exact)[nonzero] / np.abs(exact[nonzero])).max() <= 4 * np.finfo(np.float32).eps
+    special = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0])
+    for f, dtype in ((tanh64, np.float64), (tanh32, np.float32)):
+        s = special.astype(dtype)
+        got = np.empty_like(s)
+        apply(f, s, got)
+        assert np.isnan(got[0]) and list(got[1:]) == [1.0, -1.0, 0.0, 0.0] and np.signbit(got[3])
