@@ -189,19 +189,22 @@ def loop(source: str):
     return numba.njit(**_EXACT)(namespace["update"])
 
 
-def handler(source: str, dtype: str, n_state: int, per_neuron: tuple):
+def handler(source: str, dtype: str, n_state: int, per_neuron: tuple, flag: bool = False):
     """The FFI handler (a ``numba.cfunc``) of the generated loop ``source``: arguments the
-    ``n_state`` state arrays (results ``0 .. n_state - 1`` alias them: updated in place), one
-    array of the operands shared by all neurons, then the per-neuron operands in order; result
-    ``n_state`` the spikes (0/1 bytes)."""
+    ``n_state`` state arrays (results ``0 .. n_state - 1`` alias them: updated in place; the last
+    one 0/1 bytes if ``flag``), one array of the operands shared by all neurons, then the
+    per-neuron operands in order; result ``n_state`` the spikes (0/1 bytes)."""
     operands, n_shared, n_per = [], 0, 0
     for per in per_neuron:
         operands.append(f"array(frame, ARGS, {n_state + 1 + n_per}, real)" if per else f"shared[{n_shared}]")
         n_per, n_shared = n_per + per, n_shared + (not per)
     state = ", ".join(f"s{k}" for k in range(n_state))
     major, minor = ffi.api_version()
-    reads = "\n".join(f"    s{k} = array(frame, RETS, {k}, real)\n"
-                      f"    copy(array(frame, ARGS, {k}, real), s{k})" for k in range(n_state))
+    kinds = ["real"] * n_state
+    if flag:
+        kinds[-1] = "np.uint8"
+    reads = "\n".join(f"    s{k} = array(frame, RETS, {k}, {kind})\n"
+                      f"    copy(array(frame, ARGS, {k}, {kind}), s{k})" for k, kind in enumerate(kinds))
     text = f"""
 def run(frame_address):
     frame = frame_of(frame_address)

@@ -14,7 +14,7 @@ the neuron axis, the first use of each model, dtype and pattern of per-neuron op
 checked against the JAX step, and other platforms run the JAX step.
 
 What it covers (:func:`unsupported` says why not, and the JAX step then serves): a threshold,
-reset statements, a refractory period given as a duration, ``(unless refractory)``, every
+reset statements, a refractory period (a duration or a condition), ``(unless refractory)``, every
 variable stepped by exponential Euler or Euler (``method`` auto, ``exponential_euler`` or
 ``euler``; not RK4, not the noise of Euler–Maruyama), float32 or float64. By default (backend
 None) it also leaves to the JAX step the models whose functions the loop would compute by a call
@@ -65,23 +65,26 @@ def unsupported(system: System) -> str:
         return "a noise term"
     if any(s[0] not in ("exp", "euler") for s in system.schemes):
         return f"method {system.method}"
-    if system.refractory is not None and system.refractory[0] != "duration":
-        return "a refractory condition"
     return ""
 
 
 @functools.lru_cache(maxsize=None)
 def library_calls(system: System) -> tuple:
-    """The functions of ``system`` that the kernel computes by C library calls
-    (:data:`LIBRARY_CALLS`, and ``**`` with an exponent that is not an integer up to 8: ``pow``)."""
+    """The functions of ``system`` that the kernel computes by C library calls per unit
+    (:data:`LIBRARY_CALLS`, and ``**`` with an exponent that is not an integer up to 8: ``pow``),
+    leaving out those of parameters and numbers only (computed once, before the loop, unless a
+    parameter has one value per unit)."""
     found = set()
+
+    def per_unit(t):
+        return any(depends(t, kind) for kind in ("var", "port", "t"))
 
     def walk(t):
         if t is None:
             return
-        if t[0] == "call" and t[1] in LIBRARY_CALLS:
+        if t[0] == "call" and t[1] in LIBRARY_CALLS and per_unit(t):
             found.add(t[1])
-        if t[0] == "bin" and t[1] == "**":
+        if t[0] == "bin" and t[1] == "**" and per_unit(t):
             p = _constant(t[3])
             if p is None or not float(p).is_integer() or abs(p) > 8:
                 found.add("**")
@@ -178,7 +181,8 @@ class _Renderer:
         a, shared = self.value(t[2], names)
         if p is None or not float(p).is_integer() or abs(p) > 8:
             b, sb = self.value(t[3], names)
-            return f"({a} ** {b})", None, shared and sb
+            code = f"({a} ** {b})"
+            return (self.temporary(code, True), None, True) if shared and sb else (code, None, False)
         y = abs(int(p))
         if y == 0:
             return self.const(1.0), None, True
@@ -270,9 +274,10 @@ def loop_source(system: System, dtype: str, per_neuron: tuple) -> str:
     for p in s.ports:
         if p in s.variables:
             lines.append(f"n_{p} = n_{p} + u_{p}")
+    condition = s.refractory is not None and s.refractory[0] == "condition"
     if s.refractory is not None:
         lines.append("r_ = REF[i]")
-        lines.append(f"free_ = r_ <= {zero}")
+        lines.append("free_ = r_ == 0" if condition else f"free_ = r_ <= {zero}")  # a condition: 0/1 bytes
         lines += [f"n_{v} = select(free_, n_{v}, x_{v})" for v in s.variables if v in s.unless_refractory]
     # threshold and reset on the new state, time t + dt
     new = dict(names)
@@ -281,12 +286,20 @@ def loop_source(system: System, dtype: str, per_neuron: tuple) -> str:
     if time:
         assign("tn_", "t_ + dt_", "t_" in shared and "dt_" in shared)
     threshold = r.expr(s.threshold, new)
-    lines.append(f"spike_ = free_ & {threshold}" if s.refractory is not None else f"spike_ = {threshold}")
+    if condition:  # refractory while the condition holds after a spike, on the new state
+        lines.append(f"still_ = (r_ != 0) & {r.expr(s.refractory[1], new)}")
+        lines.append(f"spike_ = (not still_) & {threshold}")
+    elif s.refractory is not None:
+        lines.append(f"spike_ = free_ & {threshold}")
+    else:
+        lines.append(f"spike_ = {threshold}")
     for target, op, tree in s.reset:
         value = r.expr(tree, new)
         updated = value if op == "=" else f"n_{target} {op[0]} {value}"
         lines.append(f"n_{target} = select(spike_, {r.real}({updated}), n_{target})")
-    if s.refractory is not None:
+    if condition:
+        lines.append("REF[i] = np.uint8(spike_ | still_)")
+    elif s.refractory is not None:
         t_ref = r.expr(s.refractory[1], names)
         lines.append(f"REF[i] = select(spike_, {r.real}({t_ref}), maximum(r_ - dt_, {zero}))")
     lines += [f"X_{v}[i] = n_{v}" for v in s.variables]
@@ -341,7 +354,12 @@ def _handler(variant: tuple):
 
     digest, dtype, per_neuron = variant
     system, _, source = _SOURCES[digest]
-    return _equation_kernel.handler(source, dtype, len(layout(system)[0]), per_neuron)
+    return _equation_kernel.handler(source, dtype, len(layout(system)[0]), per_neuron, _flag_state(system))
+
+
+def _flag_state(system: System) -> bool:
+    """Whether the last state array is boolean (the refractory state of a refractory condition)."""
+    return system.refractory is not None and system.refractory[0] == "condition"
 
 
 def _ffi_call(target: str, system: System, *ops) -> tuple:
@@ -349,7 +367,7 @@ def _ffi_call(target: str, system: System, *ops) -> tuple:
     shared by all neurons stacked into one array, then the per-neuron operands; the spikes last."""
     state, rest = _split(system, ops)
     n, dtype = state[0].shape[0], state[0].dtype
-    shapes = [jax.ShapeDtypeStruct((n,), dtype) for _ in state] + [jax.ShapeDtypeStruct((n,), jnp.bool_)]
+    shapes = [jax.ShapeDtypeStruct((n,), x.dtype) for x in state] + [jax.ShapeDtypeStruct((n,), jnp.bool_)]
     call = jax.ffi.ffi_call(target, shapes, vmap_method="sequential",
                             input_output_aliases={k: k for k in range(len(state))})
     shared = [x.reshape(()) for x in rest if x.ndim == 0]
@@ -384,6 +402,9 @@ def _check_case(variant: tuple) -> tuple:
     state = [rng.uniform(-2, 2, n) for _ in system.variables]
     if system.refractory is not None:
         state.append(rng.choice([0.0, 0.0, 1.3], n))
+    state = [np.asarray(x, dtype) for x in state]
+    if _flag_state(system):
+        state[-1] = state[-1] > 0
     values = []
     for name, per in zip(operands, per_neuron):
         if name == "dt":
@@ -395,7 +416,7 @@ def _check_case(variant: tuple) -> tuple:
         else:
             v = rng.uniform(0.5, 1.5, n) if per else 0.9
         values.append(v)
-    return system, tuple(np.asarray(x, dtype) for x in (*state, *values))
+    return system, (*state, *(np.asarray(x, dtype) for x in values))
 
 
 def _compare(got, want) -> str:
@@ -433,7 +454,9 @@ def step(system: System, n: int, params: dict, dt, old: dict, refractory, ports:
     state = [jnp.asarray(old[v]) for v in system.variables] + ([jnp.asarray(refractory)] if refractory is not None
                                                                 else [])
     dtype = state[0].dtype
-    if dtype not in (jnp.float32, jnp.float64) or any(x.dtype != dtype or x.shape != (n,) for x in state):
+    kinds = [dtype] * len(system.variables) + ([jnp.bool_ if _flag_state(system) else dtype]
+                                               if refractory is not None else [])
+    if dtype not in (jnp.float32, jnp.float64) or any(x.dtype != k or x.shape != (n,) for x, k in zip(state, kinds)):
         return None
     rest = []
     for x in (*(ports[p] for p in system.ports), *(params[p] for p in system.parameters), dt,
