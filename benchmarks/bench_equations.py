@@ -10,6 +10,8 @@
    as a drive array), float32, forward Euler at dt 1 ms, every spike recorded: the zoo preset
    ``izhikevich`` (generated kernel, and JAX step) against the same model hand-written as a class
    (docs/writing-a-model.md).
+3. The neurons alone: 3,200 cells of each spiking zoo model (float32, no input), the step of the
+   kernel generated from the equations against the JAX step generated from them, in us per step.
 
 Times are wall seconds after compilation. The machine is shared and its load moves single
 timings by tens of percent, so the configurations of one comparison run interleaved: each round
@@ -157,6 +159,19 @@ def _izhikevich(kind: str, steps: int):
     return once
 
 
+def _cells(name: str, backend: str, steps: int, **parameters):
+    """A callable running ``steps`` steps of 3,200 cells of the zoo model ``name`` (compiled)."""
+    model = dataclasses.replace(preset(name, 3200, **parameters), backend=backend)
+    state = model.init(jax.random.PRNGKey(0))
+    state = state._replace(v=state.v + 10 * jax.random.uniform(jax.random.PRNGKey(1), (3200,), state.v.dtype))
+    run = jax.jit(lambda s: jax.lax.scan(lambda s, _: (model.step(s), None), s, None, steps)[0].v.sum())
+    return lambda: run(state).block_until_ready()
+
+
+CELLS = {"izhikevich": dict(dt=0.5, i_ext=10.0), "adex": dict(variant="bursting"), "qif": {}, "eif": {},
+         "traub_miles": dict(i_ext=300.0), "hodgkin_huxley": dict(dt=0.01, i_ext=0.1)}
+
+
 def main(quick: bool = False):
     seconds, rounds = (0.1, 3) if quick else (1.0, 7)
     steps = int(round(seconds / 1e-4))
@@ -187,3 +202,10 @@ def main(quick: bool = False):
                f"{n_i / 200 / izh_seconds:.1f} Hz")
     yield (f"    ratio equations / class: {_ratio(times, 'equations', 'class')} (generated kernel), "
            f"{_ratio(times, 'equations-jax', 'class')} (JAX step) ({_load()})")
+    steps = 100 if quick else 500
+    yield f"  neurons alone, 3,200 cells, float32, {3 * rounds} interleaved rounds of {steps} steps ({_load()})"
+    for name, parameters in CELLS.items():
+        runs = {backend: _cells(name, backend, steps, **parameters) for backend in ("numba", "jax")}
+        times = _interleaved(runs, 3 * rounds)  # short runs: more rounds against the load's bursts
+        yield (f"    {name}: generated kernel {np.median(times['numba']) / steps * 1e6:.1f} us per step, JAX step "
+               f"{np.median(times['jax']) / steps * 1e6:.1f} us, ratio {_ratio(times, 'numba', 'jax')}")
