@@ -240,11 +240,12 @@ def plain(value):
 
 def with_dtype(model, fields: tuple[str, ...], dtype=None):
     """``model`` with its floating ``fields`` cast to ``dtype`` (the ``dtype=`` of a ``create``);
-    ``None`` leaves them as ``__post_init__`` made them (JAX's default float)."""
+    ``None`` leaves them as ``__post_init__`` made them (JAX's default float). Cast on the host,
+    as :func:`per_node` converts: building a model runs no JAX program."""
     if dtype is None:
         return model
-    d = float_dtype(dtype)
-    return dataclasses.replace(model, **{f: jnp.asarray(getattr(model, f), d) for f in fields})
+    d = np.dtype(float_dtype(dtype))
+    return dataclasses.replace(model, **{f: jax.device_put(np.asarray(getattr(model, f), d)) for f in fields})
 
 
 def is_plain(value) -> bool:

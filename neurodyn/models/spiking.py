@@ -18,6 +18,7 @@ from typing import ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ..core.continuous import ContinuousModel
 from ..core.integrators import ExponentialEuler
@@ -125,14 +126,16 @@ _PARAMETERS = ("tau_m", "v_rest", "v_reset", "v_th", "t_ref", "i_ext")
 
 
 def _check(model: LIF, fields: set) -> None:
-    """Range checks of the parameters named in ``fields`` (concrete values, not traced leaves)."""
-    if "dt" in fields and not bool(jnp.all(model.dt > 0)):
-        raise SpecError(f"lif: dt must be > 0 ms, got {model.dt.tolist()!r}")
-    if "tau_m" in fields and bool(jnp.any(model.tau_m <= 0)):
-        raise SpecError(f"lif: tau_m must be > 0 ms, got {model.tau_m.tolist()!r}")
-    if "t_ref" in fields and bool(jnp.any(model.t_ref < 0)):
-        raise SpecError(f"lif: t_ref must be >= 0 ms, got {model.t_ref.tolist()!r}")
-    if {"v_reset", "v_th"} <= fields and bool(jnp.any(model.v_reset >= model.v_th)):
+    """Range checks of the parameters named in ``fields`` (concrete values, read on the host: no
+    JAX program is compiled to build a model)."""
+    value = {k: np.asarray(getattr(model, k)) for k in fields & {"dt", "tau_m", "t_ref", "v_reset", "v_th"}}
+    if "dt" in value and not np.all(value["dt"] > 0):
+        raise SpecError(f"lif: dt must be > 0 ms, got {value['dt'].tolist()!r}")
+    if "tau_m" in value and np.any(value["tau_m"] <= 0):
+        raise SpecError(f"lif: tau_m must be > 0 ms, got {value['tau_m'].tolist()!r}")
+    if "t_ref" in value and np.any(value["t_ref"] < 0):
+        raise SpecError(f"lif: t_ref must be >= 0 ms, got {value['t_ref'].tolist()!r}")
+    if {"v_reset", "v_th"} <= value.keys() and np.any(value["v_reset"] >= value["v_th"]):
         raise SpecError("lif: v_reset must be below v_th")
 
 
@@ -244,7 +247,8 @@ class SynapticLIF(ContinuousModel):
         (:func:`neurodyn.ops.lif.synaptic_lif_step`: ``"numba"``, ``"jax"``, None for the platform's
         default)."""
         values = map(plain, (tau_m, v_rest, v_reset, v_th, t_ref, i_ext, tau_e, tau_i, e_e, e_i, dt))
-        return with_dtype(cls(n, ExponentialEuler(), synapse, *values, backend=backend), _SYN_PARAMETERS + ("dt",), dtype)
+        model = cls(n, ExponentialEuler(), synapse, *values, backend=backend)
+        return with_dtype(model, _SYN_PARAMETERS + ("dt",), dtype)
 
     def init(self, key: jax.Array) -> SynapticLIFState:
         """``V`` uniform between reset and threshold, synapses closed, not refractory."""
@@ -311,8 +315,11 @@ _SYN_PARAMETERS = _PARAMETERS + ("tau_e", "tau_i", "e_e", "e_i")
 
 def _check_synapses(model: SynapticLIF, fields: set) -> None:
     for name in ("tau_e", "tau_i"):
-        if name in fields and bool(jnp.any(getattr(model, name) <= 0)):
-            raise SpecError(f"lif_{model.synapse}: {name} must be > 0 ms, got {getattr(model, name).tolist()!r}")
+        if name not in fields:
+            continue
+        value = np.asarray(getattr(model, name))
+        if np.any(value <= 0):
+            raise SpecError(f"lif_{model.synapse}: {name} must be > 0 ms, got {value.tolist()!r}")
 
 
 def _synaptic_fields(v_rest: float) -> tuple:
