@@ -31,36 +31,40 @@ def _clip(w, high):
 
 
 @numba.njit(inline="always", error_model="numpy")
-def _power(x, mu):
-    """``x ** mu``, without a call to pow for the usual exponents 0 (additive) and 1."""
-    if mu == 0.0:
+def _power(x, mu, mode, general):
+    """``x ** mu`` for the exponent's ``mode``: 0 (``mu = 0``, additive), 1 (``mu = 1``) or 2
+    (any other), pow being called only in the ``general`` copy of the loops (below): LLVM knows
+    ``pow(x, 0) = 1`` and ``pow(x, 1) = x`` and, pow being pure, computes it ahead of any branch
+    that would skip it -- for every synapse, at ten times the cost of the rest of its update."""
+    if mode == 0:
         return 1.0
-    if mu == 1.0:
+    if mode == 1 or not general:
         return x
     return x ** mu
 
 
 @numba.njit(inline="always", error_model="numpy")
-def on_pre(code, w, w_max, c1, c2, c3, c4, y0, x1):
+def on_pre(code, w, w_max, c1, c2, c3, c4, modes, general, y0, x1):
     """The rule's presynaptic update of weight ``w``: ``y0`` the first postsynaptic trace at the
     synapse's target, ``x1`` the row's second presynaptic trace (both before their jumps);
-    ``w_max, c1..c4`` the rule's parameters. Scalars only: array arguments would cost numba
-    reference counts per synapse."""
+    ``w_max, c1..c4`` the rule's parameters, ``modes`` those of the pair rule's exponents
+    (:func:`_power`: ``3 mode(mu_plus) + mode(mu_minus)``). Scalars only: array arguments would
+    cost numba reference counts per synapse."""
     if code == PAIR:  # c1..c4: a_plus, a_minus, mu_plus, mu_minus
         x = min(max(w / w_max, 0.0), 1.0)
-        return _clip(w - w_max * c2 * _power(x, c4) * y0, w_max)
+        return _clip(w - w_max * c2 * _power(x, c4, modes % 3, general) * y0, w_max)
     if code == TRIPLET:  # c1..c4: a2_plus, a3_plus, a2_minus, a3_minus
         return _clip(w - y0 * (c3 + c4 * x1), w_max)
     return _clip(w + c1 * (y0 - c2), w_max)  # Vogels: c1 eta, c2 alpha
 
 
 @numba.njit(inline="always", error_model="numpy")
-def on_post(code, w, w_max, c1, c2, c3, c4, x0, y1):
+def on_post(code, w, w_max, c1, c2, c3, c4, modes, general, x0, y1):
     """The rule's postsynaptic update (``x0``: the synapse's first presynaptic trace after this
     step's jumps; ``y1`` the column's second postsynaptic trace before its jump)."""
     if code == PAIR:
         x = min(max(w / w_max, 0.0), 1.0)
-        return _clip(w + w_max * c1 * _power(1.0 - x, c3) * x0, w_max)
+        return _clip(w + w_max * c1 * _power(1.0 - x, c3, modes // 3, general) * x0, w_max)
     if code == TRIPLET:
         return _clip(w + x0 * (c1 + c2 * y1), w_max)
     return _clip(w + c1 * x0, w_max)
@@ -73,29 +77,13 @@ def _scale(x, d):
         x[i] *= d
 
 
-@numba.njit(cache=True, error_model="numpy")  # no ZeroDivisionError checks in the loop: 8x faster
-def step(w, events, event_words, scale, pre, post, post_spikes, spike_words, row_start, row_length, targets,
-         col_ptr, col_slots, col_rows, params, decay, meta, y):
-    """One step in place: ``w`` (weights), ``pre`` (traces x rows) and ``post`` (traces x
-    n_post) become the step's new values, ``y`` the transmitted input; ``meta = (rule code,
-    presynaptic traces, nearest, has scale)``, ``decay`` the one-step factor of each presynaptic
-    then postsynaptic trace. ``event_words`` / ``spike_words``: the flags eight at a time (empty
-    if unaligned), to skip silent stretches. Everything is written out in this one function:
-    helpers taking arrays would cost numba reference counts per row or synapse."""
-    code, n_pre_traces, nearest, has_scale = meta[0], meta[1], meta[2], meta[3]
+@numba.njit(inline="always", error_model="numpy")
+def _rows(w, events, event_words, scale, pre, post, row_start, row_length, targets, y, code, params, modes,
+          n_pre_traces, nearest, has_scale, general):
+    """Every event row: transmission (its weights times its scale into ``y``), the presynaptic
+    update, then the jumps of the row's presynaptic traces."""
     n_rows, n_post = events.shape[0], y.shape[0]
-    n_post_traces = post.shape[0] // max(n_post, 1)
-    w_max = params[0]
-    c1 = params[1]
-    c2 = params[2]
-    c3 = params[3] if params.shape[0] > 3 else params[0] * 0
-    c4 = params[4] if params.shape[0] > 4 else params[0] * 0
-    y[:] = 0
-    for q in range(n_pre_traces):
-        _scale(pre[q * n_rows:(q + 1) * n_rows], decay[q])
-    for q in range(n_post_traces):
-        _scale(post[q * n_post:(q + 1) * n_post], decay[n_pre_traces + q])
-    # event rows: transmission, presynaptic update, then the row's trace jumps
+    w_max, c1, c2, c3, c4 = params[0], params[1], params[2], params[3], params[4]
     full = event_words.shape[0]
     for word in range((n_rows + 7) // 8):
         if word < full and event_words[word] == 0:
@@ -109,10 +97,18 @@ def step(w, events, event_words, scale, pre, post, post_spikes, spike_words, row
                 t = targets[k]
                 wk = w[k]
                 y[t] += wk * s
-                w[k] = on_pre(code, wk, w_max, c1, c2, c3, c4, post[t], x1)
+                w[k] = on_pre(code, wk, w_max, c1, c2, c3, c4, modes, general, post[t], x1)
             for q in range(n_pre_traces):
                 pre[q * n_rows + r] = 1.0 if nearest else pre[q * n_rows + r] + 1.0
-    # postsynaptic spikes: the column's postsynaptic update, then its trace jumps
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _columns(w, pre, post, post_spikes, spike_words, col_ptr, col_slots, col_rows, code, params, modes,
+             n_post_traces, nearest, general):
+    """Every postsynaptic spike's column: the postsynaptic update with the presynaptic traces
+    after this step's jumps, then the jumps of the column's postsynaptic traces."""
+    n_post = post_spikes.shape[0]
+    w_max, c1, c2, c3, c4 = params[0], params[1], params[2], params[3], params[4]
     full = spike_words.shape[0]
     for word in range((n_post + 7) // 8):
         if word < full and spike_words[word] == 0:
@@ -123,9 +119,39 @@ def step(w, events, event_words, scale, pre, post, post_spikes, spike_words, row
             y1 = post[n_post + j] if n_post_traces > 1 else 0.0
             for p in range(col_ptr[j], col_ptr[j + 1]):
                 k = col_slots[p]
-                w[k] = on_post(code, w[k], w_max, c1, c2, c3, c4, pre[col_rows[p]], y1)
+                w[k] = on_post(code, w[k], w_max, c1, c2, c3, c4, modes, general, pre[col_rows[p]], y1)
             for q in range(n_post_traces):
                 post[q * n_post + j] = 1.0 if nearest else post[q * n_post + j] + 1.0
+
+
+@numba.njit(cache=True, error_model="numpy")  # no ZeroDivisionError checks in the loop: 8x faster
+def step(w, events, event_words, scale, pre, post, post_spikes, spike_words, row_start, row_length, targets,
+         col_ptr, col_slots, col_rows, params, decay, meta, y):
+    """One step in place: ``w`` (weights), ``pre`` (traces x rows) and ``post`` (traces x
+    n_post) become the step's new values, ``y`` the transmitted input; ``meta = (rule code,
+    presynaptic traces, nearest, has scale, exponent modes)``, ``params`` the rule's five
+    parameters (padded with zeros), ``decay`` the one-step factor of each presynaptic then
+    postsynaptic trace. ``event_words`` / ``spike_words``: the flags eight at a time (empty if
+    unaligned), to skip silent stretches. The loops exist twice: with pow (a pair rule whose
+    exponent is neither 0 nor 1) and without."""
+    code, n_pre_traces, nearest, has_scale, modes = meta[0], meta[1], meta[2], meta[3], meta[4]
+    n_rows, n_post = events.shape[0], y.shape[0]
+    n_post_traces = post.shape[0] // max(n_post, 1)
+    y[:] = 0
+    for q in range(n_pre_traces):
+        _scale(pre[q * n_rows:(q + 1) * n_rows], decay[q])
+    for q in range(n_post_traces):
+        _scale(post[q * n_post:(q + 1) * n_post], decay[n_pre_traces + q])
+    if code == PAIR and (modes % 3 == 2 or modes // 3 == 2):
+        _rows(w, events, event_words, scale, pre, post, row_start, row_length, targets, y, code, params, modes,
+              n_pre_traces, nearest, has_scale, True)
+        _columns(w, pre, post, post_spikes, spike_words, col_ptr, col_slots, col_rows, code, params, modes,
+                 n_post_traces, nearest, True)
+    else:
+        _rows(w, events, event_words, scale, pre, post, row_start, row_length, targets, y, code, params, modes,
+              n_pre_traces, nearest, has_scale, False)
+        _columns(w, pre, post, post_spikes, spike_words, col_ptr, col_slots, col_rows, code, params, modes,
+                 n_post_traces, nearest, False)
 
 
 @numba.njit(cache=True)

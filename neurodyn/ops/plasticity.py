@@ -183,14 +183,19 @@ def native_step(weights, events, scale, pre, post, post_spikes, index: PlasticIn
     static = (rule, bool(nearest), index.n_post, index.row_width, index.col_width)
     operands = (weights, events, scale, pre.astype(dtype), post.astype(dtype), post_spikes,
                 index.row_start, index.row_length, index.targets, index.col_ptr, index.col_slots, index.col_rows,
-                jnp.stack([jnp.asarray(p, dtype) for p in params]), jnp.asarray(decay, dtype).reshape(-1))
+                jnp.stack([jnp.asarray(p, dtype) for p in (*params, 0.0, 0.0)][:5]),
+                jnp.asarray(decay, dtype).reshape(-1))
     return KERNEL(static, *operands, backend=KERNEL.backend(backend, what="plastic projection"))
 
 
 def _native_call(target, static, weights, events, scale, pre, post, post_spikes, *index_params_decay):
     rule, nearest, n_post = static[:3]
     dtype = weights.dtype
-    meta = jnp.asarray([RULE_CODES[rule], pre.shape[0], int(nearest), scale.shape[0] > 0], jnp.int32)
+    # the pair rule's exponents as modes (0: mu = 0, 1: mu = 1, 2: other) for the kernel to branch on
+    mu = index_params_decay[-2][3:5] if rule == "pair" else jnp.zeros(2, dtype)
+    mode = jnp.where(mu == 0, 0, jnp.where(mu == 1, 1, 2)).astype(jnp.int32)
+    meta = jnp.stack([jnp.int32(RULE_CODES[rule]), jnp.int32(pre.shape[0]), jnp.int32(nearest),
+                      jnp.int32(scale.shape[0] > 0), 3 * mode[0] + mode[1]])
     out = (jax.ShapeDtypeStruct(weights.shape, dtype), jax.ShapeDtypeStruct((n_post,), dtype),
            jax.ShapeDtypeStruct(pre.shape, dtype), jax.ShapeDtypeStruct(post.shape, dtype))
     # weights and traces are updated in place (outputs 0, 2, 3 alias inputs 0, 3, 4; the traces

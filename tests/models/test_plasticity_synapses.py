@@ -140,13 +140,14 @@ def reference(conn, pre_raster, post_raster, kind, p, *, nearest=False, stp=None
 PAIR = dict(tau_plus=16.8, tau_minus=33.7, a_plus=0.02, a_minus=0.0105, w_max=1.0)  # drift near 0: weights wander
 
 
-@pytest.mark.parametrize("nearest, exponents, backend", [(False, [(0.0, 0.0), (1.0, 1.0)], None),
+@pytest.mark.parametrize("nearest, exponents, backend", [(False, [(0.0, 0.0), (1.0, 1.0), (0.5, 2.0)], None),
                                                          (True, [(0.0, 0.0), (0.0, 1.0)], None),
                                                          (True, [(0.0, 0.0), (0.0, 1.0)], "jax")],
                          ids=["all_to_all", "nearest", "nearest-jax"])
 def test_pair_stdp_matches_numpy_loop(nearest, exponents, backend):
-    """Additive with hard bounds (Song et al. 2000) and multiplicative with soft bounds
-    (all-to-all), additive and van Rossum et al. (2000) (nearest-spike): the weight-dependence
+    """Additive with hard bounds (Song et al. 2000), multiplicative with soft bounds and other
+    exponents (Gütig et al. 2003: the kernel's pow path; all-to-all), additive and van Rossum et
+    al. (2000) (nearest-spike): the weight-dependence
     exponents are array leaves, so one compiled run serves both sets under ``jax.vmap``. The
     default backend on the CPU is the compiled kernel; "jax" runs the pure-JAX passes."""
     conn = _network()
