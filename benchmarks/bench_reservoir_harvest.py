@@ -3,20 +3,26 @@ sparse as ``ESN`` chooses, and both forms forced) beside ReservoirPy 0.4.2's Num
 its JAX backend (``reservoirpy.jax``), in this process, with the machine's rates measured in the
 same run.
 
-Task: an ESN of N units with 10 % recurrent density (ReservoirPy's seed-1 matrices, used by
-all), driven by T steps of U(-1, 1) input; N in {500, 1,000, 2,000, 5,000, 10,000}; T = 2,000
+Task: an ESN of N units with 10 % recurrent density (ReservoirPy's seed-1 matrices up to N =
+2,000 and the same construction scaled by ARPACK above, used by all), driven by T steps of U(-1, 1) input; N in {500, 1,000, 2,000, 5,000, 10,000}; T = 2,000
 up to N = 2,000 and 300 above (per-step times are printed, so sizes compare). Times are the
-best of a few calls after compilation (compilation apart).
+best of a few rounds after compilation, each round timing every variant once in turn.
 
-The floor of a step is the recurrent product's, computed from the work and this machine's best
-rates measured here: (a) the bytes a sparse product must move, ``nnz (s + 4) + (N + 1) 4 + 2 N s``
-for values of s bytes, at the bandwidth of a NumPy triad ``a = b + 2 c`` on 160 MB arrays
-(counting 3 arrays, as STREAM does); (b) the dense product's ``2 N^2`` flops at the best rate
-of NumPy's (OpenBLAS) matrix-vector product measured at this N and dtype (which includes what
-the caches give a matrix that fits in them). Floor = min(a, b); "fraction" = floor / measured.
-The triad streams from memory, so (a) overstates the time of a sparse matrix that fits in cache
-(N <= 1,000 here): a fraction above 100 % there means the cache beat the memory floor. The
-elementwise work (tanh, leak, input) is not in the floor.
+The floor of a step is the recurrent product's, from the work and this machine's rates measured in
+the same run (the elementwise work, tanh, leak and input, is not in it):
+
+* sparse: the product must move ``nnz (s + c) + (N + 1) 4 + 2 N s`` bytes (values of s bytes,
+  column indices of c = 2 bytes up to 65,536 columns, else 4) and do ``nnz`` gathered
+  multiply-adds. Its floor is the larger of the bytes at the bandwidth of a triad
+  ``a = b + 2 c`` whose three arrays hold as many bytes (so a matrix that fits in a cache is
+  timed against that cache, not against memory; compiled by numba, on one thread and on every
+  core, the better counted) and the multiply-adds at the best rate of a hand-written CSR loop
+  (numba, four partial sums, on a 4,000-non-zero matrix that stays in the first-level cache;
+  best of 25)
+  times the number of cores;
+* dense: the best of NumPy's (OpenBLAS) ``W @ x`` at this N and dtype, on one thread and on all.
+
+Floor = min(sparse, dense); "fraction" = floor / measured time of neurodyn's automatic choice.
 
 The machine has 2 cores shared with other agents: the load average and the triad bandwidth are
 printed (a quiet machine gives about 35 GB/s); only ratios within one run mean anything.
@@ -41,19 +47,72 @@ LARGE_STEPS = 300
 """Steps harvested above N = 2,000."""
 
 
-def triad_bandwidth(n: int = 20_000_000) -> float:
-    """Bytes per second of ``a = b + 2 c`` (float64, 3 arrays counted), best of 5."""
-    b, c, a = np.ones(n), np.ones(n), np.empty(n)
-    tmp = np.empty(n)
+def _machine_loops():
+    """The triad and CSR loops of the floor, compiled by numba (imported here only)."""
+    import numba
 
-    def triad():
-        np.multiply(c, 2.0, out=tmp)
-        np.add(b, tmp, out=a)
+    @numba.njit(parallel=True)
+    def triad_parallel(a, b, c, loops, parts):
+        n = len(a)
+        for _ in range(loops):
+            for p in numba.prange(parts):
+                for i in range(p * n // parts, (p + 1) * n // parts):
+                    a[i] = b[i] + 2 * c[i]
 
-    best = best_time(triad, 5)
-    # the temporary costs a write and a read more: count the traffic of the fused triad (3 arrays),
-    # so the bandwidth is a lower bound on the machine's
-    return 3 * 8 * n / best
+    @numba.njit
+    def triad(a, b, c, loops):
+        for _ in range(loops):
+            for i in range(len(a)):
+                a[i] = b[i] + 2 * c[i]
+
+    @numba.njit
+    def csr(indptr, indices, data, x, y, loops):
+        for _ in range(loops):
+            for i in range(len(y)):
+                s0 = s1 = s2 = s3 = data[0] * 0
+                k, end = np.uint64(indptr[i]), np.uint64(indptr[i + 1])
+                one = np.uint64(1)
+                while k + np.uint64(4) <= end:
+                    s0 += data[k] * x[indices[k]]
+                    s1 += data[k + one] * x[indices[k + one]]
+                    s2 += data[k + np.uint64(2)] * x[indices[k + np.uint64(2)]]
+                    s3 += data[k + np.uint64(3)] * x[indices[k + np.uint64(3)]]
+                    k += np.uint64(4)
+                while k < end:
+                    s0 += data[k] * x[indices[k]]
+                    k += one
+                y[i] = (s0 + s1) + (s2 + s3)
+
+    return triad, triad_parallel, csr
+
+
+def triad_bandwidth(nbytes: float, loops=None) -> float:
+    """Bytes per second of ``a = b + 2 c`` on three float64 arrays of ``nbytes`` in all (3 arrays
+    counted, as STREAM does), the best of one thread and of every core (best of 5 each)."""
+    triad, triad_parallel, _ = loops or _machine_loops()
+    n = max(512, int(nbytes / 24))
+    a, b, c = np.zeros(n), np.ones(n), np.ones(n)
+    reps = max(1, int(2e8 // (24 * n)))  # about 0.2 GB of traffic a timing
+    cores = os.cpu_count() or 1
+    triad(a, b, c, 1), triad_parallel(a, b, c, 1, cores)
+    one = best_time(lambda: triad(a, b, c, reps), 5)
+    every = best_time(lambda: triad_parallel(a, b, c, reps, cores), 5)
+    return 24 * n * reps / min(one, every)
+
+
+def csr_rate(dtype, loops=None) -> float:
+    """Non-zeros per second of a hand-written CSR ``W @ x`` on one core, in the first-level cache
+    (200 x 200 at 10 %: 4,000 non-zeros), best of 5."""
+    *_, csr = loops or _machine_loops()
+    import scipy.sparse as sp
+
+    a = sp.random(200, 200, 0.1, random_state=0, format="csr", dtype=dtype)
+    # unsigned indices: numba then drops the test for negative ones (a 2-3x slower loop)
+    indptr, indices = a.indptr.astype(np.uint32), a.indices.astype(np.uint32)
+    x, y = np.ones(200, dtype), np.zeros(200, dtype)
+    reps = 500
+    csr(indptr, indices, a.data, x, y, 1)
+    return a.nnz * reps / best_time(lambda: csr(indptr, indices, a.data, x, y, reps), 25)
 
 
 def gemv_seconds(w_dense: np.ndarray, dtype) -> float:
@@ -83,56 +142,97 @@ def _first_and_best(fn, repeat: int) -> tuple[float, float]:
     return first - best, best
 
 
-def harvest(quick: bool):
+def _rpy_reservoir(kind, n: int):
+    """ReservoirPy's seed-1 reservoir of n units (10 % density, spectral radius 0.9); above 2,000
+    units the same construction with W scaled by ARPACK's leading eigenvalue here, since
+    ReservoirPy's own scaling (a dense eigenvalue problem) took minutes at N = 5,000."""
+    if n <= 2000:
+        return kind(n, sr=0.9, rc_connectivity=DENSITY, seed=1)
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import eigs
+
+    rng = np.random.default_rng(1)
+    w = sp.random(n, n, DENSITY, format="csr", random_state=rng, data_rvs=lambda k: rng.normal(size=k))
+    w = w * (0.9 / abs(eigs(w, k=1, which="LM", return_eigenvectors=False)[0]))
+    w_in = sp.csr_matrix(rng.uniform(-1, 1, (n, 1)) * (rng.random((n, 1)) < 0.1))
+    return kind(W=w, Win=w_in, bias=np.zeros(n))
+
+
+def harvest(quick: bool, sizes=None):
     from reservoirpy.jax.nodes import Reservoir as JaxReservoir
     from reservoirpy.nodes import Reservoir
 
     from neurodyn.models import ESN
+    from neurodyn.models.reservoir import use_sparse
     from neurodyn.readout import harvest as nd_harvest
 
-    bandwidth = triad_bandwidth(2_000_000 if quick else 20_000_000)
-    yield (f"machine: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared with other agents); "
-           f"NumPy triad {bandwidth / 1e9:.1f} GB/s")
+    loops = _machine_loops()
+    memory = triad_bandwidth(480e6, loops)
+    rates = {d: csr_rate(d, loops) for d in (np.float32, np.float64)}
+    cores = os.cpu_count() or 1
+    yield (f"machine: load average {os.getloadavg()[0]:.1f} on {cores} cores (shared with other agents); "
+           f"triad from memory (480 MB) {memory / 1e9:.1f} GB/s; CSR loop in L1 {rates[np.float32] / 1e9:.2f} "
+           f"(float32) / {rates[np.float64] / 1e9:.2f} (float64) G non-zeros/s a core")
     yield ("per N: times after compilation; ratio = ReservoirPy NumPy / neurodyn; floor and fraction as in the "
            "module docstring; 'auto' is the form ESN chooses (use_sparse)")
-    sizes = (300, 1200) if quick else SIZES
+    sizes = sizes or ((300, 1200) if quick else SIZES)
     for n in sizes:
         steps = 200 if quick else (STEPS if n <= 2000 else LARGE_STEPS)
-        repeat = 3 if n <= 1000 else 1
+        repeat = 5 if n <= 1000 else (3 if n <= 2000 else 2)
         u = np.random.default_rng(0).uniform(-1, 1, (steps, 1))
-        res = Reservoir(n, sr=0.9, rc_connectivity=DENSITY, seed=1)
+        res = _rpy_reservoir(Reservoir, n)
         res.run(u[:5])
         w = res.W.tocsr() if hasattr(res.W, "tocsr") else np.asarray(res.W)
         w_in = res.Win.toarray() if hasattr(res.Win, "toarray") else np.asarray(res.Win)
         bias = np.asarray(res.bias.toarray() if hasattr(res.bias, "toarray") else res.bias).reshape(-1)
         nnz = w.nnz if hasattr(w, "nnz") else np.count_nonzero(w)
-        t_rpy = best_time(lambda: res.run(u), repeat)
-        jres = JaxReservoir(n, sr=0.9, rc_connectivity=DENSITY, seed=1)
-        c_jax, t_jax = _first_and_best(lambda: jres.run(u), repeat)
+        # ReservoirPy's JAX backend holds W dense: above 2,000 units it is not run (minutes)
+        jres = JaxReservoir(n, sr=0.9, rc_connectivity=DENSITY, seed=1) if n <= 2000 else None
+        c_jax, t_jax = _first_and_best(lambda: jres.run(u), repeat) if jres else (0.0, float("nan"))
         w_dense = w.toarray() if hasattr(w, "toarray") else w
-        yield (f"  N={n:>6} T={steps} nnz={nnz:,}: ReservoirPy NumPy {t_rpy / steps * 1e6:8.1f} us/step, "
-               f"JAX {t_jax / steps * 1e6:8.1f} us/step (+{c_jax:.1f} s compile)")
+        # the two forms in both precisions and ReservoirPy, timed in turn, `repeat` rounds: each
+        # one's best, so a busy moment of the shared machine does not fall on one of them only
+        runs, chosen = {"rpy": lambda: res.run(u)}, {}
+        for dtype in (np.float32, np.float64):
+            for form, sparse in (("dense", False), ("sparse", True)):
+                esn = ESN.from_matrices(w, w_in, bias, dtype=dtype, sparse=sparse)
+                jax.block_until_ready(nd_harvest(esn, u))
+                runs[form, dtype] = (lambda e: lambda: nd_harvest(e, u))(esn)
+            chosen[dtype] = "sparse" if use_sparse(n, nnz, dtype) else "dense"
+        best = {key: float("inf") for key in runs}
+        for _ in range(repeat):
+            for key, run in runs.items():
+                best[key] = min(best[key], best_time(run, 1))
+        del runs
+        t_rpy = best["rpy"]
+        yield (f"  N={n:>6} T={steps} nnz={nnz:,} (load {os.getloadavg()[0]:.1f}): ReservoirPy NumPy "
+               f"{t_rpy / steps * 1e6:8.1f} us/step, JAX {t_jax / steps * 1e6:8.1f} us/step (+{c_jax:.1f} s compile)")
         for dtype in (np.float32, np.float64):
             s = np.dtype(dtype).itemsize
-            times = {}
-            for form, sparse in (("auto", None), ("dense", False), ("sparse", True)):
-                esn = ESN.from_matrices(w, w_in, bias, dtype=dtype, sparse=sparse)
-                if form == "auto":
-                    chosen = "sparse" if not hasattr(esn.w, "ndim") else "dense"
-                _, times[form] = _first_and_best(lambda: nd_harvest(esn, u), repeat)
-                del esn
-            sparse_floor = (nnz * (s + 4) + (n + 1) * 4 + 2 * n * s) / bandwidth
+            dense, sparse = best["dense", dtype] / steps, best["sparse", dtype] / steps
+            auto = sparse if chosen[dtype] == "sparse" else dense
+            work = nnz * (s + (2 if n <= 65536 else 4)) + (n + 1) * 4 + 2 * n * s
+            bandwidth = triad_bandwidth(work, loops)
+            sparse_floor = max(work / bandwidth, nnz / (cores * rates[dtype]))
             gemv = gemv_seconds(w_dense, dtype)
             floor = min(sparse_floor, gemv)
-            auto = times["auto"] / steps
-            yield (f"    {np.dtype(dtype).name}: neurodyn auto ({chosen}) {auto * 1e6:8.1f} us/step "
-                   f"[dense {times['dense'] / steps * 1e6:.1f}, sparse {times['sparse'] / steps * 1e6:.1f}] | "
-                   f"x ReservoirPy NumPy {t_rpy / times['auto']:.1f}, JAX {t_jax / times['auto']:.1f} | floor "
-                   f"{floor * 1e6:.1f} us/step (sparse bytes {sparse_floor * 1e6:.1f}, dense GEMV "
-                   f"{gemv * 1e6:.1f} = {2 * n * n / gemv / 1e9:.1f} GFLOP/s) -> fraction {floor / auto:.0%}")
+            yield (f"    {np.dtype(dtype).name}: neurodyn auto ({chosen[dtype]}) {auto * 1e6:8.1f} us/step "
+                   f"[dense {dense * 1e6:.1f}, sparse {sparse * 1e6:.1f}] | x ReservoirPy NumPy "
+                   f"{t_rpy / steps / auto:.1f}, JAX {t_jax / steps / auto:.1f} | floor "
+                   f"{floor * 1e6:.1f} us/step (sparse {work / 1e6:.2f} MB at {bandwidth / 1e9:.0f} GB/s = "
+                   f"{work / bandwidth * 1e6:.1f}, {nnz:,} multiply-adds on {cores} cores = "
+                   f"{nnz / cores / rates[dtype] * 1e6:.1f}; dense GEMV {gemv * 1e6:.1f} = "
+                   f"{2 * n * n / gemv / 1e9:.1f} GFLOP/s) -> fraction {floor / auto:.0%}")
     yield f"machine at the end: load average {os.getloadavg()[0]:.1f}"
 
 
-def main(quick: bool = False):
+def main(quick: bool = False, sizes=None):
     neurodyn.set_precision("float64")
-    yield from skip_missing_peer(harvest(quick))
+    yield from skip_missing_peer(harvest(quick, sizes))
+
+
+if __name__ == "__main__":  # python -m benchmarks.bench_reservoir_harvest [N ...]: chosen sizes only
+    import sys
+
+    for line in main(sizes=tuple(int(a) for a in sys.argv[1:]) or None):
+        print(line, flush=True)

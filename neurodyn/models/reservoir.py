@@ -2,11 +2,10 @@
 
 ``x(n) = (1 - a) x(n-1) + a phi(W_in [1; u(n)] + W x(n-1))`` with ``phi = tanh`` (or the
 identity for the linear reservoir), leak rate ``a`` in (0, 1], input u(n) given as the drive
-(shape ``(n_inputs,)`` per step). W is dense: at the sizes reservoirs use (N <= a few thousand)
-a dense matvec (and, batched over a sweep, a matmul) beats a sparse gather on CPU in float32; for
-large sparse reservoirs, and in float64 (whose dense product XLA runs far below bandwidth), W is
-held in CSR form and multiplied by the bandwidth-bound kernel of :mod:`neurodyn.ops.sparse_matvec`
-(:func:`use_sparse` decides; ``sparse=`` overrides).
+(shape ``(n_inputs,)`` per step). W is dense for small reservoirs; from a few hundred units at
+reservoir densities it is held in CSR form (:func:`use_sparse` decides; ``sparse=`` overrides),
+multiplied per step by :mod:`neurodyn.ops.sparse_matvec` and harvested by
+:mod:`neurodyn.ops.leaky_recurrence` (the whole input sequence in one native call).
 References: H. Jaeger, GMD Report 148 (2001); M. Lukoševičius, "A Practical Guide to Applying
 Echo State Networks" (2012).
 """
@@ -226,18 +225,20 @@ def _scalar(value, name: str) -> float:
     return float(arr)
 
 
-SPARSE_MIN_UNITS = {np.dtype(np.float32): 2000, np.dtype(np.float64): 256}
+SPARSE_MIN_UNITS = {np.dtype(np.float32): 500, np.dtype(np.float64): 256}
 SPARSE_MAX_DENSITY = 0.25
 
 
 def use_sparse(n: int, nnz: int, dtype) -> bool:
     """Whether an N-unit recurrent matrix with ``nnz`` non-zeros is held sparse: a density of at
     most :data:`SPARSE_MAX_DENSITY` (so the values and indices are at most half the dense bytes in
-    float32) and at least :data:`SPARSE_MIN_UNITS` units, 2,000 in float32 (below it XLA's dense
-    product, in cache, was as fast or up to 5x faster at N = 1,000) and 256 in float64 (XLA's
-    float64 matvec runs at a fraction of the bandwidth: 2.5-10x slower than the kernel at N =
-    300-500, 3.5-10x at 2,000; at 1,000 the runs disagreed). Measured with
-    ``python -m benchmarks reservoir_harvest``; docs/models/reservoirs.md, "Large sparse reservoirs"."""
+    float32) and at least :data:`SPARSE_MIN_UNITS` units, 500 in float32 and 256 in float64. A
+    sparse ESN harvests through :func:`neurodyn.ops.leaky_recurrence.leaky_recurrence` (the T
+    steps in one native call); measured against XLA's dense scan at 10 % density, three runs at
+    load 5-8 on the 2-core machine, microseconds per step: float32 N = 500 12.7-24.3 against
+    22.8-26.7, N = 1,000 40-72 against 71-89, N = 2,000 218-387 against 390-568; float64 N = 250
+    13.2 against 12.0 (a tie), N = 500 19-37 against 40-53, N = 2,000 about 6x faster. Below
+    these sizes the dense scan was as fast (docs/models/reservoirs.md, "Large sparse reservoirs")."""
     return n >= SPARSE_MIN_UNITS.get(np.dtype(dtype), 1000) and nnz <= SPARSE_MAX_DENSITY * n * n
 
 
