@@ -61,9 +61,10 @@ def _check_gradient(grad) -> None:
 
 
 def test_a_graph_read_from_a_nir_file_trains_with_fit(tmp_path):
-    """write_nir -> read_nir (the file's own dt and rule) -> fit: the loss on the training set
-    falls by a factor of 3 or more and held-out accuracy exceeds 0.9 (chance: 0.5); the
-    untrained graph is at chance (< 0.7) so the bound is reached by training."""
+    """write_nir -> read_nir (the file's own dt and rule) -> fit, 3 epochs: the loss on the
+    training set falls by a factor of 10 or more (0.77 -> 0.009 measured) and held-out accuracy
+    exceeds 0.9 (1.0 measured); the untrained graph is at chance (< 0.7; 0.49), so training
+    reached the bound."""
     untrained = SpikingMLP.create(jax.random.PRNGKey(4), (N_IN, HIDDEN, 2), cell="surrogate_lif", readout="rate",
                                   cell_options={"theta": 0.5, "tau": 0.8})
     write_nir(untrained, tmp_path / "net.nir", dt=1e-3)
@@ -73,7 +74,7 @@ def test_a_graph_read_from_a_nir_file_trains_with_fit(tmp_path):
     assert _accuracy(model, x_test, y_test) < 0.7
     result, before, after, grad = _train(model, epochs=3)
     _check_gradient(grad)
-    assert after < before / 3, (before, after)
+    assert after < before / 10, (before, after)
     assert _accuracy(result.model, x_test, y_test) > 0.9
     assert result.history["loss"][-1] < result.history["loss"][0]
 
@@ -81,7 +82,7 @@ def test_a_graph_read_from_a_nir_file_trains_with_fit(tmp_path):
 @pytest.mark.filterwarnings("ignore:nirtorch.extract_nir_graph:DeprecationWarning")
 def test_a_graph_exported_by_snntorch_trains_with_fit(capsys):
     """snnTorch (export_to_nir of Linear -> Leaky -> Linear) -> from_nir (dt = 1e-4 s, euler) -> fit:
-    the same bounds as the file above."""
+    the same bounds as the file above (loss 0.94 -> 0.020 measured)."""
     torch = pytest.importorskip("torch", reason="torch is not installed: the snnTorch import is skipped")
     snn = pytest.importorskip("snntorch", reason="snntorch is not installed: the snnTorch import is skipped")
     pytest.importorskip("nirtorch", reason="nirtorch is not installed: the snnTorch import is skipped")
@@ -98,7 +99,7 @@ def test_a_graph_exported_by_snntorch_trains_with_fit(capsys):
     assert _accuracy(model, x_test, y_test) < 0.7
     result, before, after, grad = _train(model, epochs=3)
     _check_gradient(grad)
-    assert after < before / 3, (before, after)
+    assert after < before / 10, (before, after)
     assert _accuracy(result.model, x_test, y_test) > 0.9
 
 
