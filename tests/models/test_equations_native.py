@@ -227,6 +227,17 @@ def test_by_default_models_calling_the_c_library_run_the_jax_step():
     assert native.library_calls(m.system) == ("**",) and not _uses_kernel(m)
 
 
+def test_generated_kernel_writes_a_constant_that_is_not_finite():
+    # 1e400 reads as inf (a threshold never reached): the generator writes it as np.inf, and the
+    # kernel steps as the JAX step (v relaxes from 0 to e_l: -70 (1 - e^{-0.9 ms / 10 ms}) after 9 steps)
+    m = Equations("dv/dt = (e_l - v + I)/tau : mV", threshold="v > 1e400*mV", reset="v = e_l", ports=["I"],
+                  parameters=dict(e_l="-70 mV", tau="10 ms"), n=2, dtype=jnp.float64)
+    assert "np.inf" in native.loop_source(m.system, "float64", (False,) * 4) and _uses_kernel(m)
+    a, b = _both(m, 10)
+    np.testing.assert_allclose(a["v"], b["v"], rtol=1e-13)  # exp: the last bits
+    np.testing.assert_allclose(np.asarray(a["v"])[-1], -70 * (1 - np.exp(-0.09)), rtol=1e-12)
+
+
 def test_a_misspelt_backend_is_one_line_naming_the_choices():
     from neurodyn.errors import SpecError
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 
 import jax
 import jax.numpy as jnp
@@ -109,7 +110,9 @@ class _Renderer:
         self.real, self.pre, self.lines, self.shared, self.count = f"np.{dtype}", pre, lines, shared, 0
 
     def const(self, c: float) -> str:
-        return f"{self.real}({float(c)!r})"
+        c = float(c)
+        text = repr(c) if math.isfinite(c) else "np.nan" if math.isnan(c) else "np.inf" if c > 0 else "-np.inf"
+        return f"{self.real}({text})"
 
     def expr(self, t, names: dict) -> str:
         return self.value(t, names)[0]
