@@ -174,7 +174,7 @@ def loop(source: str):
         try:
             if not os.path.exists(path):
                 temporary = f"{path}.{os.getpid()}.tmp"
-                with open(temporary, "w") as fh:
+                with open(temporary, "w", encoding="utf-8") as fh:
                     fh.write(text)
                 os.replace(temporary, path)  # another process may write the same text: either wins
             spec = importlib.util.spec_from_file_location(name, path)
