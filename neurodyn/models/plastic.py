@@ -513,13 +513,8 @@ class PlasticProjection(Projection):
         evenly spaced in storage order, :meth:`sample_synapses`) and, with a learning rule,
         ``w_hist`` (counts in ``HIST_BINS`` equal bins over ``[0, w_max]``). Each is a pass over
         the synapses, computed only at the steps that record it."""
-        w = state.weights
-        out = {"w_mean": jnp.mean(w), "w_sample": w[self.sample_synapses()]}
-        if self.rule is not None:
-            high = jnp.max(jnp.asarray(self.rule.bounds()[1], w.dtype))
-            bins = jnp.clip(jnp.floor(w / high * HIST_BINS).astype(jnp.int32), 0, HIST_BINS - 1)
-            out["w_hist"] = jnp.zeros(HIST_BINS, jnp.int32).at[bins].add(1)
-        return out
+        high = None if self.rule is None else self.rule.bounds()[1]
+        return _weight_summary(state.weights, jnp.asarray(self.sample_synapses()), high)
 
     def sample_synapses(self) -> np.ndarray:
         """Storage positions of the synapses ``w_sample`` records (evenly spaced, at most
@@ -529,6 +524,18 @@ class PlasticProjection(Projection):
     def weight_matrix(self, state: PlasticState) -> np.ndarray:
         """The dense ``W[pre, post]`` of ``state`` (duplicate synapses summed; host NumPy)."""
         return self.synapses.with_weights(state.weights).todense()
+
+
+@jax.jit  # one compiled call where a run asks eagerly (simulate's setup), not hundreds of small ones
+def _weight_summary(w, sample, high):
+    """``w_mean``, ``w_sample`` (the weights at the storage positions ``sample``) and, given the
+    upper bound ``high``, ``w_hist`` (:meth:`PlasticProjection.observe`)."""
+    out = {"w_mean": jnp.mean(w), "w_sample": w[sample]}
+    if high is not None:
+        bins = jnp.clip(jnp.floor(w / jnp.max(jnp.asarray(high, w.dtype)) * HIST_BINS).astype(jnp.int32), 0,
+                        HIST_BINS - 1)
+        out["w_hist"] = jnp.zeros(HIST_BINS, jnp.int32).at[bins].add(1)
+    return out
 
 
 def _apply_modulation(w, c, modulation, rule, dt):
