@@ -2,12 +2,15 @@
 ``NativeKernel``): the whole recurrence of T steps in one call, its loops cached on disk by numba.
 
 Each step is the CSR product of :mod:`neurodyn.ops._sparse_matvec_kernel` (the same row sums,
-four partial sums in storage order) followed by the leaky update of the same rows. Where two
-threads work, each owns the rows of half the non-zeros for the whole call, and the two meet once
-per step: a thread publishes the step it finished (an atomic store with release order) and waits
-until the other has finished it too (an atomic load with acquire order), spinning briefly and then
-yielding its core (``sched_yield``), since the cores are often shared. Step t reads row t - 1 of
-the result and writes row t, so one meeting per step is all the ordering needed.
+four partial sums in storage order) followed by the leaky update of the same rows. The rows are
+cut into chunks of about equal non-zero count, and the T x chunks pieces of work are tickets
+taken in order from one atomic counter by whichever thread is free (the calling thread and, with
+enough non-zeros on a machine with two cores, one more started for the call); a piece of step t
+starts once every piece of steps before t is done (a second counter of finished pieces, read
+with acquire order). A thread that the busy, shared machine has descheduled therefore holds up
+the other for at most the one chunk it took, not for half of every step: on a loaded machine the
+kernel degrades to one thread's speed instead of below it. Each row is always summed the same
+way, so the result does not depend on which thread did what.
 """
 
 from __future__ import annotations
@@ -27,7 +30,11 @@ XLA_U16 = 7
 """XLA_FFI_DataType of unsigned 16-bit integers (column indices of matrices up to 65,536 columns)."""
 
 SPIN = 64
-"""Waits at a meeting before the thread yields its core on each further wait."""
+"""Waits for the previous step before a thread yields its core on each further wait."""
+
+CHUNK_NNZ = 4096
+"""Non-zeros per chunk (about 1.5-3 us of work), at most :data:`MAX_CHUNKS` chunks a step."""
+MAX_CHUNKS = 64
 
 # meta (int32): activation (1: tanh, 0: identity), number of threads the handler may use
 TANH = 1
@@ -45,18 +52,6 @@ def load_acquire(typingctx, where):
 
 
 @intrinsic
-def store_release(typingctx, where, value):
-    """``*(int64*) where = value`` with release order."""
-
-    def codegen(context, builder, signature, args):
-        pointer = builder.inttoptr(args[0], ir.IntType(64).as_pointer())
-        builder.store_atomic(args[1], pointer, "release", 8)
-        return context.get_dummy_value()
-
-    return types.void(types.int64, types.int64), codegen
-
-
-@intrinsic
 def call_int(typingctx, function):
     """Call the C function ``int f(void)`` at address ``function`` (``sched_yield``)."""
 
@@ -67,13 +62,22 @@ def call_int(typingctx, function):
     return types.int32(types.int64), codegen
 
 
+@intrinsic
+def fetch_add(typingctx, where, value):
+    """``*(int64*) where += value``, atomically (acquire-release order); the old value."""
+
+    def codegen(context, builder, signature, args):
+        pointer = builder.inttoptr(args[0], ir.IntType(64).as_pointer())
+        return builder.atomic_rmw("add", pointer, args[1], "acq_rel")
+
+    return types.int64(types.int64, types.int64), codegen
+
+
 @numba.njit(cache=True)
-def meet(flags, me, step, yield_address):
-    """Publish that thread ``me`` finished ``step`` and wait for the other thread to finish it."""
-    store_release(flags + 64 * me, step)
-    other = flags + 64 * (1 - me)
+def wait_for(counter, value, yield_address):
+    """Until ``*counter >= value``: spin, then yield the core on each further wait."""
     waits = 0
-    while load_acquire(other) < step:
+    while load_acquire(counter) < value:
         waits += 1
         if waits > SPIN and yield_address != 0:
             call_int(yield_address)
@@ -169,18 +173,27 @@ def tanh64(x):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def recur(indptr, indices, data, x0, inputs, scalars, activation, single, y, lo, hi, me, parts, flags,
-          yield_address):
-    """Rows ``lo <= i < hi`` of every step: ``y[t, i] = (1 - a) x[t-1, i] + a phi(g (W x[t-1])_i
-    + inputs[t, i])`` with ``x[-1] = x0``; ``scalars = (a, g)``; rows of ``(T, N)`` flattened;
-    ``single``: the arrays are float32 (tanh by :func:`tanh32`, else :func:`tanh64`). The pre-activations of a step's rows are written first, then activated in a second loop (which
-    vectorises)."""
+def recur(indptr, indices, data, x0, inputs, scalars, activation, single, y, bounds, counters, yield_address):
+    """The pieces this thread takes: ``y[t, i] = (1 - a) x[t-1, i] + a phi(g (W x[t-1])_i +
+    inputs[t, i])`` for the rows ``bounds[c] <= i < bounds[c + 1]`` of chunk c, with ``x[-1] =
+    x0``; ``scalars = (a, g)``; rows of ``(T, N)`` flattened; ``single``: the arrays are float32
+    (tanh by :func:`tanh32`, else :func:`tanh64`); ``counters``: the address of the tickets
+    taken and, 64 bytes on, of the pieces done (module docstring). The pre-activations of a
+    chunk are written first, then activated in a second loop (which vectorises)."""
     n = x0.shape[0]
     steps = inputs.shape[0] // n
+    chunks = bounds.shape[0] - 1
+    taken, done = counters, counters + 64
     leak, gain = scalars[0], scalars[1]
     keep = 1 - leak
     zero = np.uint64(0)
-    for t in range(steps):
+    while True:
+        ticket = fetch_add(taken, 1)
+        if ticket >= steps * chunks:
+            return
+        t = ticket // chunks
+        lo, hi = bounds[ticket - t * chunks], bounds[ticket - t * chunks + 1]
+        wait_for(done, t * chunks, yield_address)
         out = t * n
         x, x_off = (x0, 0) if t == 0 else (y, out - n)
         for i in range(lo, hi):
@@ -194,15 +207,14 @@ def recur(indptr, indices, data, x0, inputs, scalars, activation, single, y, lo,
         else:
             for i in range(lo, hi):
                 y[out + i] = keep * x[x_off + i] + leak * tanh64(y[out + i])
-        if parts == 2:
-            meet(flags, me, t + 1, yield_address)
+        fetch_add(done, 1)
 
 
 @numba.njit(cache=True)
-def run(frame, me, parts, flags, yield_address):
-    """Thread ``me`` of ``parts`` (1 or 2) on one call frame: the rows of its half of the
-    non-zeros. Arguments: row pointers, column indices (uint16 or uint32), values, x0, inputs
-    ``(T, N)``, scalars (a, g), metadata; result the states ``(T, N)``."""
+def run(frame, counters, yield_address):
+    """One thread's part of the call frame (:func:`recur`). Arguments: row pointers, column
+    indices (uint16 or uint32), values, x0, inputs ``(T, N)``, scalars (a, g), metadata; result
+    the states ``(T, N)``."""
     ip, n_ip, _ = buffer(frame, FRAME_ARGS, 0)
     jp, nnz, index_code = buffer(frame, FRAME_ARGS, 1)
     dp, n_d, code = buffer(frame, FRAME_ARGS, 2)
@@ -214,33 +226,34 @@ def run(frame, me, parts, flags, yield_address):
     indptr = carray(address(ip), (n_ip,), np.uint32)
     activation = carray(address(mp), (n_m,), np.int32)[0]
     n_rows = n_ip - 1
-    total = np.uint64(indptr[n_rows])
-    lo, hi = 0, n_rows
-    if parts == 2:
-        middle = min(np.searchsorted(indptr, total // np.uint64(2)), n_rows)
-        lo, hi = (0, middle) if me == 0 else (middle, n_rows)
+    total = np.int64(indptr[n_rows])
+    chunks = max(1, min(MAX_CHUNKS, total // CHUNK_NNZ, n_rows))
+    bounds = np.empty(chunks + 1, np.int64)
+    for c in range(chunks):
+        bounds[c] = min(np.searchsorted(indptr, np.uint32(total * c // chunks)), n_rows)
+    bounds[chunks] = n_rows
     if code == XLA_F64:
         _by_index(indptr, jp, nnz, index_code, carray(address(dp), (n_d,), np.float64),
                   carray(address(xp), (n_x,), np.float64), carray(address(up), (n_u,), np.float64),
                   carray(address(sp), (2,), np.float64), activation, False,
-                  carray(address(yp), (n_y,), np.float64), lo, hi, me, parts, flags, yield_address)
+                  carray(address(yp), (n_y,), np.float64), bounds, counters, yield_address)
     else:
         _by_index(indptr, jp, nnz, index_code, carray(address(dp), (n_d,), np.float32),
                   carray(address(xp), (n_x,), np.float32), carray(address(up), (n_u,), np.float32),
                   carray(address(sp), (2,), np.float32), activation, True,
-                  carray(address(yp), (n_y,), np.float32), lo, hi, me, parts, flags, yield_address)
+                  carray(address(yp), (n_y,), np.float32), bounds, counters, yield_address)
 
 
 @numba.njit(cache=True)
-def _by_index(indptr, jp, nnz, index_code, data, x0, inputs, scalars, activation, single, y, lo, hi, me, parts, flags,
+def _by_index(indptr, jp, nnz, index_code, data, x0, inputs, scalars, activation, single, y, bounds, counters,
               yield_address):
     """:func:`recur` with the column indices at ``jp`` read as uint16 or uint32 (``index_code``)."""
     if index_code == XLA_U16:
         recur(indptr, carray(address(jp), (nnz,), np.uint16), data, x0, inputs, scalars, activation, single, y,
-              lo, hi, me, parts, flags, yield_address)
+              bounds, counters, yield_address)
     else:
         recur(indptr, carray(address(jp), (nnz,), np.uint32), data, x0, inputs, scalars, activation, single, y,
-              lo, hi, me, parts, flags, yield_address)
+              bounds, counters, yield_address)
 
 
 def _sched_yield() -> int:
@@ -255,8 +268,8 @@ def _sched_yield() -> int:
 
 def handler(variant=()):
     """The FFI handler (a ``numba.cfunc``). With at least :data:`THREAD_MIN_NNZ` non-zeros where
-    the machine has two cores, a second thread, started once for the call, takes the rows of the
-    second half of the non-zeros."""
+    the machine has two cores (and the metadata allows two threads), a second thread started for
+    the call takes pieces of the work too."""
     import os
 
     from ._gram_kernel import _pthread
@@ -267,7 +280,7 @@ def handler(variant=()):
     @numba.cfunc(types.voidptr(types.voidptr))
     def helper(task_address):
         task = carray(task_address, (2,), np.int64)
-        run(_frame.frame_of(address(task[0])), 1, 2, task[1], yield_address)
+        run(_frame.frame_of(address(task[0])), task[1], yield_address)
         return task_address
 
     helper_address = helper.address
@@ -282,21 +295,21 @@ def handler(variant=()):
         _, nnz, _ = buffer(frame, FRAME_ARGS, 1)
         mp, n_m, _ = buffer(frame, FRAME_ARGS, 6)
         threads = carray(address(mp), (n_m,), np.int32)[1]
-        # two meeting flags on their own cache lines (64 bytes apart), read after the join so
-        # that numba keeps the array alive while the helper uses it
-        flags = np.zeros(24, np.int64)
-        task = np.array([pointer_value(frame_address), flags.ctypes.data + 64], np.int64)
+        # the two counters on their own cache lines (64 bytes apart), read after the join so that
+        # numba keeps the array alive while the helper uses it
+        counters = np.zeros(24, np.int64)
+        task = np.array([pointer_value(frame_address), counters.ctypes.data + 64], np.int64)
         thread = np.zeros(1, np.uint64)
         started = split and threads >= 2 and nnz >= THREAD_MIN_NNZ and \
             spawn(thread.ctypes.data, 0, helper_address, task.ctypes.data) == 0
-        run(frame, 0, 2 if started else 1, flags.ctypes.data + 64, yield_address)
+        run(frame, counters.ctypes.data + 64, yield_address)
         if started:
             join(thread[0], 0)
-        return 0 if flags[0] == 0 and task[0] != 0 else 1
+        return 0 if counters[0] == 0 and task[0] != 0 else 1
 
     return run_frame
 
 
 THREAD_MIN_NNZ = 16_000
-"""Below this many non-zeros a step is a few microseconds of work, about what the two threads'
-meeting costs; the call stays on the calling thread."""
+"""Below this many non-zeros (four chunks) a step is a few microseconds of work, about what
+handing pieces between two threads costs; the call stays on the calling thread."""

@@ -165,3 +165,12 @@ def test_kernel_tanh_is_within_a_few_ulp_and_keeps_nan():
         got = np.empty_like(s)
         apply(f, s, got)
         assert np.isnan(got[0]) and list(got[1:]) == [1.0, -1.0, 0.0, 0.0] and np.signbit(got[3])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_two_threads_give_the_bits_of_one(dtype):
+    # 225,000 non-zeros: 54 chunks a step shared by the two threads in whatever order they come
+    w, _, inputs, x0 = _case(1500, 30, 0.1, 5, dtype)
+    one, two = (np.asarray(jax.jit(lambda w, v, x, k=k: leaky_recurrence(w, v, x, 0.4, 1.0, threads=k))(w, inputs, x0))
+                for k in (1, 2))
+    assert np.array_equal(one, two) and np.all(np.isfinite(one))
