@@ -49,7 +49,7 @@ def run_script(script: str, *args: str, timeout: float = 1800) -> dict:
 # The harness: argv[1] is a JSON object {network, target, threads, seconds, rounds, dt, seed, ...};
 # the network's build(cfg) returns (objects, {name: SpikeMonitor}); prints one JSON line.
 _HARNESS = textwrap.dedent('''
-    import json, sys, time
+    import json, resource, sys, time
     import numpy as np
     from brian2 import *  # noqa: F403
 
@@ -65,27 +65,30 @@ _HARNESS = textwrap.dedent('''
     t0 = time.perf_counter()
     objects, monitors = NETWORKS[cfg["network"]](cfg)
     net = Network(*objects, *monitors.values())
-    out = {"build": time.perf_counter() - t0, "walls": [], "loops": []}
+    out = {"build": time.perf_counter() - t0, "walls": [], "loops": [], "cpus": []}
     duration = cfg["seconds"] * second
     if cfg["target"] == "cython":
         net.store()
         for k in range(cfg["rounds"] + 1):  # the first run() fills the code cache
             net.restore()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             net.run(duration, report=None)
             out["walls"].append(time.perf_counter() - t0)
+            out["cpus"].append(time.process_time() - c0)
             out["loops"].append(get_device()._last_run_time)
         out["compile"] = out["walls"][0] - min(out["walls"][1:])
-        out["walls"], out["loops"] = out["walls"][1:], out["loops"][1:]
+        out["walls"], out["loops"], out["cpus"] = out["walls"][1:], out["loops"][1:], out["cpus"][1:]
     else:
         net.run(duration, report=None)
         t0 = time.perf_counter()
         device.build(directory="standalone", compile=True, run=False, with_output=False)
         out["compile"] = time.perf_counter() - t0
         for k in range(cfg["rounds"]):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
             device.run("standalone", with_output=False)
             out["walls"].append(time.perf_counter() - t0)
+            c1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the binary's CPU time, its setup included
+            out["cpus"].append(c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime)
             out["loops"].append(device._last_run_time)
     out["spikes"] = {name: int(m.num_spikes) for name, m in monitors.items()}
     out["dtype"] = str(np.dtype(prefs.core.default_float_dtype))
@@ -244,18 +247,21 @@ def label(target: str, threads: int) -> str:
 
 
 def brian2_lines(network: str, n: int, seconds: float, dt: float, neurodyn_seconds: float, title: str,
-                 targets=TARGETS, rounds: int = 2, populations=None):
+                 targets=TARGETS, rounds: int = 2, populations=None, neurodyn_cpu: float | None = None):
     """The lines of a Brian2 comparison: for each of ``targets`` its time (s per simulated second:
     the loop alone, best of ``rounds``; its wall time and compile time), its rates (Hz per
     population, ``populations``: {name: size}, default 4/5 and 1/5 of ``n``) and the ratio of its
     loop to ``neurodyn_seconds`` (neurodyn's run time for the same ``seconds``); then the ratio to
-    Brian2's best target. One line saying why when the environment is missing or a target fails.
+    Brian2's best target. With ``neurodyn_cpu`` (neurodyn's process CPU time) also the ratio of
+    CPU times (Brian2's: cython the run's process time, cpp_standalone the binary's, its setup
+    included; on a loaded machine the wall times also count the waits for a core). One line
+    saying why when the environment is missing or a target fails.
     Also returns (as the generator's value) the best Brian2 loop time, or None."""
     if not BRIAN2_PYTHON.exists():
         yield f"  brian2    {MISSING}"
         return None
     populations = populations or {"exc": n * 4 // 5, "inh": n - n * 4 // 5}
-    best = None
+    best = best_cpu = None
     for target, threads in targets:
         name = label(target, threads)
         try:
@@ -265,10 +271,17 @@ def brian2_lines(network: str, n: int, seconds: float, dt: float, neurodyn_secon
             continue
         loop, wall = min(r["loops"]), min(r["walls"])
         rates = ", ".join(f"{k} {r['spikes'][k] / size / seconds:.1f} Hz" for k, size in populations.items())
+        cpu = min(r["cpus"]) if r.get("cpus") else None
+        cpu_text = "" if cpu is None or neurodyn_cpu is None else (
+            f"; CPU {cpu / seconds:.3f} s per simulated second, brian2 / neurodyn CPU {cpu / neurodyn_cpu:.2f}x")
         yield (f"  brian2    {title}, {name} ({r['dtype']}): {loop / seconds:.3f} s per simulated second (loop "
                f"alone; wall {wall / seconds:.3f}), compile {max(r['compile'], 0.0):.1f} s; {rates}; "
-               f"brian2 / neurodyn {loop / neurodyn_seconds:.2f}x")
+               f"brian2 / neurodyn {loop / neurodyn_seconds:.2f}x{cpu_text}")
         best = loop if best is None else min(best, loop)
+        if cpu is not None:
+            best_cpu = cpu if best_cpu is None else min(best_cpu, cpu)
     if best is not None:
         yield f"  ratio brian2 best / neurodyn, {title}: {best / neurodyn_seconds:.2f}x"
+    if best_cpu is not None and neurodyn_cpu is not None:
+        yield f"  ratio brian2 best / neurodyn by CPU time, {title}: {best_cpu / neurodyn_cpu:.2f}x"
     return best
