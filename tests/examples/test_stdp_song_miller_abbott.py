@@ -9,8 +9,10 @@ longer; the example's 1,000 s at 0.1 ms reach 27.8 % / 38.7 % near the bounds, d
 Measured here (seed 1): the final weights in tenths of g_max [152 82 59 59 42 58 70 80 140 258]
 (uniform start: about 100 each), 15 % below 0.1 g_max, 26 % above 0.9 g_max, 23 % in 0.3-0.7 g_max
 (40 % at the start); with fixed uniform weights 9 Hz out at 10 Hz in and 206 Hz at 20 Hz in (a
-factor 23), after learning 31 Hz (10 Hz in, last 10 s of 200 s) and 52 Hz (20 Hz in, last 10 s of
-60 s): a factor 1.7.
+factor 23), after learning 31 Hz (10 Hz in, last 10 s of 200 s) and 57 Hz (20 Hz in, last 10 s of
+40 s; the rate per 10 s: 166, 102, 73, 57, then 57 and 52 Hz in a 60 s run): a factor 1.9.
+23 s at load average 9-10 on the shared 2-core machine (61 s at load 10 before the plasticity
+kernel lost its per-synapse pow and reference counts, and with a 60 s run at 20 Hz).
 """
 
 import importlib.util
@@ -64,9 +66,9 @@ def test_additive_stdp_splits_the_weights_to_the_bounds_and_regulates_the_output
 
     _, fixed_10 = _run(song_network, 10.0, 0.0, 10)  # a_plus = a_minus = 0: the uniform weights stay
     _, fixed_20 = _run(song_network, 20.0, 0.0, 10)
-    _, learned_20 = _run(song_network, 20.0, 0.01, 60)
+    _, learned_20 = _run(song_network, 20.0, 0.01, 40)
     # fixed weights: doubling the input rate multiplies the output rate by 23 (9 -> 206 Hz)
     assert fixed_20[0] / fixed_10[0] > 10, (fixed_10, fixed_20)
-    # after learning: by 1.7 (31 -> 52 Hz); at 20 Hz in, STDP brought the output down from 206 Hz
+    # after learning: by 1.9 (31 -> 57 Hz); at 20 Hz in, STDP brought the output down from 206 Hz
     assert learned_20[-1] / learned_10[-1] < 2.5, (learned_10, learned_20)
     assert learned_20[-1] < fixed_20[0] / 3
