@@ -85,8 +85,8 @@ def wait_for(counter, value, yield_address):
 
 @numba.njit(inline="always", error_model="numpy")
 def tanh32(x):
-    """tanh in float32 to about 3 ulp: Eigen's rational approximation (the one XLA's CPU backend
-    uses for float32), clamped at +-7.9053 where tanh rounds to +-1, x itself below 4e-4; NaN stays NaN. Unlike the C
+    """tanh in float32 to about 3 ulp: Eigen's rational approximation (``generic_fast_tanh_float``),
+    clamped at +-7.9053 where tanh rounds to +-1, x itself below 4e-4; NaN stays NaN. Unlike the C
     library's ``tanhf`` (about 20 ns a call here) it vectorises (numba's error model "numpy": no
     test for a zero divisor, which would stop LLVM from vectorising the loop)."""
     c = np.float32(7.90531110763549805)
