@@ -30,17 +30,26 @@ import numpy as np
 
 import neurodyn as nd
 from neurodyn.models import PairSTDP, PlasticProjection, coba_ei, coba_initial_state
+from neurodyn.models.synapses import fuse
 
 RULE = dict(tau_plus=16.8, tau_minus=33.7, a_plus=0.005, a_minus=0.005, w_max=1.0)
 
 
-def plastic(net, backend=None):
-    """``net`` with its ``ee`` projection made plastic (same synapses, initial weights 0.6)."""
+def plastic(net, backend=None, fused: bool = False):
+    """``net`` (four projections) with its ``ee`` projection made plastic (same synapses, initial
+    weights 0.6). ``fused``: the two inhibitory projections ``ie`` and ``ii`` as one
+    (:func:`~neurodyn.models.synapses.fuse`, named ``"inh"``): the same network (the same sums,
+    synapse by synapse: same spikes and weights), one event product fewer per step; ``ei`` stays
+    apart, its source's other projection being the plastic one."""
     ee = net.projections["ee"]
     dt = float(net.populations["exc"].dt)
     proj = PlasticProjection.create("exc", "exc", ee.synapses, rule=PairSTDP(**RULE), port="g_e", dt=dt,
                                     backend=backend)
-    return dataclasses.replace(net, projections={**net.projections, "ee": proj})
+    projections = {**net.projections, "ee": proj}
+    if fused:
+        projections = {"ee": proj, "ei": projections["ei"],
+                       "inh": fuse([projections["ie"], projections["ii"]])}
+    return dataclasses.replace(net, projections=projections)
 
 
 def timing(net, steps: int, rounds: int = 2, state=None) -> dict:
@@ -111,6 +120,13 @@ def cost_against_synapses(fanouts, steps: int, n: int = 16000):
 
 
 def main(quick: bool = False):
+    yield from _main(quick)
+    yield ("the floor of the plastic network's work on this machine (1 s simulated; CPU time; the network's own "
+           "E and I spikes replayed)")
+    yield from floor(2000 if quick else 10000)
+
+
+def _main(quick: bool = False):
     seconds = 0.2 if quick else 1.0
     steps = int(round(seconds / 1e-4))
     yield (f"COBA-4000, {seconds:g} s simulated, every spike recorded (s per simulated second, best of 2: wall "
@@ -153,3 +169,106 @@ def main(quick: bool = False):
                f"{n_e / (0.8 * n) / (n_steps * 1e-4):5.1f} Hz, {events:8.0f} events per step; static "
                f"{t_static / n_steps * 1e6:7.1f} us/step, plastic {t_plastic / n_steps * 1e6:7.1f}, extra "
                f"{extra * 1e3 / max(events, 1):5.2f} ns per event")
+
+
+def _floor_loop():
+    """A hand numba loop (single thread) doing only the synaptic work of the plastic COBA network
+    over recorded spikes: per step the trace decays (pre and post of E->E), delivery of every
+    event of the four projections (``y[target] += w``), the presynaptic update of each arriving
+    E->E synapse and the postsynaptic update of each column of a spiking E cell (additive pair
+    STDP, hard bounds), and the trace jumps. No neuron update, no XLA: the machine's rate for
+    this work."""
+    import numba
+
+    @numba.njit(cache=True, error_model="numpy")
+    def loop(e_ptr, e_idx, i_ptr, i_idx, steps_e, ptr_e, steps_i, ptr_i, ee_ptr, ee_tgt, col_ptr, col_slots,
+             col_rows, w, w_ei, w_ie, w_ii, a_plus, a_minus, w_max, d_pre, d_post):
+        n_e = ee_ptr.shape[0] - 1
+        pre = np.zeros(n_e, np.float32)
+        post = np.zeros(n_e, np.float32)
+        y_e = np.zeros(n_e + i_ptr.shape[0] - 1, np.float32)  # E spikes into exc (ee) then inh (ei)
+        y_i = np.zeros(y_e.shape[0], np.float32)
+        total = np.float32(0.0)
+        for s in range(ptr_e.shape[0] - 1):
+            for j in range(n_e):
+                pre[j] *= d_pre
+                post[j] *= d_post
+            y_e[:] = 0.0
+            y_i[:] = 0.0
+            for q in range(ptr_e[s], ptr_e[s + 1]):
+                r = steps_e[q]
+                for k in range(ee_ptr[r], ee_ptr[r + 1]):  # plastic row: deliver, presynaptic update
+                    t = ee_tgt[k]
+                    wk = w[k]
+                    y_e[t] += wk
+                    w[k] = min(max(wk - w_max * a_minus * post[t], 0.0), w_max)
+                for k in range(e_ptr[r], e_ptr[r + 1]):  # static E -> I
+                    y_e[n_e + e_idx[k]] += w_ei
+                pre[r] += 1.0
+            for q in range(ptr_e[s], ptr_e[s + 1]):  # postsynaptic columns
+                c = steps_e[q]
+                for p in range(col_ptr[c], col_ptr[c + 1]):
+                    k = col_slots[p]
+                    w[k] = min(max(w[k] + w_max * a_plus * pre[col_rows[p]], 0.0), w_max)
+                post[c] += 1.0
+            for q in range(ptr_i[s], ptr_i[s + 1]):
+                r = steps_i[q]
+                for k in range(i_ptr[r], i_ptr[r + 1]):  # static I -> E and I -> I (fused rows)
+                    t = i_idx[k]
+                    y_i[t] += w_ie if t < n_e else w_ii
+            total += y_e[0] + y_i[0]
+        return total
+
+    return loop
+
+
+def floor(steps: int = 10000):
+    """Lines of the work per simulated second of the plastic COBA-4000 network (counted from its
+    own spikes) and the machine's best rate for it (:func:`_floor_loop`, best of 3 by CPU time),
+    against the network's own CPU time."""
+    base = coba_ei(4000, i_ext=20.0, seed=1)
+    net = plastic(base, fused=True)
+    run = timing(net, steps, rounds=3)
+    state = coba_initial_state(net, jax.random.PRNGKey(0))
+    traj = nd.simulate(net, steps, state=state, record=(), progress=False)
+    seconds = steps * 1e-4
+
+    def events(key, n):
+        t, i = (np.asarray(a) for a in traj.spikes[key][:2])
+        order = np.lexsort((i, t))
+        return i[order].astype(np.int32), np.searchsorted(t[order], np.arange(steps + 1)).astype(np.int64)
+
+    steps_e, ptr_e = events("exc.spike", 3200)
+    steps_i, ptr_i = events("inh.spike", 800)
+    ee = net.projections["ee"]
+    conn, index = ee.synapses, ee.index
+    ee_ptr = conn.row_pointers().astype(np.int64)
+    ei, inh = net.projections["ei"].synapses, net.projections["inh"].synapses
+    e_ptr, i_ptr = ei.row_pointers().astype(np.int64), inh.row_pointers().astype(np.int64)
+    out_ee, in_ee = np.diff(ee_ptr), np.diff(np.asarray(index.col_ptr))
+    pre_updates = int(out_ee[steps_e].sum())
+    post_updates = int(in_ee[steps_e].sum())
+    delivered = pre_updates + int(np.diff(e_ptr)[steps_e].sum()) + int(np.diff(i_ptr)[steps_i].sum())
+    args = (e_ptr, np.asarray(ei.indices), i_ptr, np.asarray(inh.indices), steps_e, ptr_e, steps_i, ptr_i, ee_ptr,
+            np.asarray(conn.indices), np.asarray(index.col_ptr), np.asarray(index.col_slots),
+            np.asarray(index.col_rows))
+    loop = _floor_loop()
+    d_pre, d_post = np.float32(np.exp(-0.1 / RULE["tau_plus"])), np.float32(np.exp(-0.1 / RULE["tau_minus"]))
+    consts = (np.float32(0.6), np.float32(6.7), np.float32(6.7), np.float32(0.005), np.float32(0.005),
+              np.float32(1.0), d_pre, d_post)
+    loop(*args, np.full(conn.nnz, 0.6, np.float32), *consts)  # compile
+    best = np.inf
+    for _ in range(3):
+        w = np.full(conn.nnz, 0.6, np.float32)
+        c0 = time.process_time()
+        loop(*args, w, *consts)
+        best = min(best, time.process_time() - c0)
+    neurons = timing(nd.Network(net.populations, {}), steps, rounds=3)["cpu_s"]
+    yield (f"  work per simulated second: {delivered / seconds:,.0f} synaptic events delivered (four projections), "
+           f"{pre_updates / seconds:,.0f} presynaptic and {post_updates / seconds:,.0f} postsynaptic E->E weight "
+           f"updates; E {len(steps_e) / 3200 / seconds:.1f} Hz, I {len(steps_i) / 800 / seconds:.1f} Hz")
+    yield (f"  hand numba loop (synaptic work only, one thread): {best / seconds:.3f} s CPU per simulated second "
+           f"({best / (delivered + pre_updates + post_updates) * 1e9:.2f} ns per event or update); neurons "
+           f"alone (simulate, no projections): {neurons / seconds:.3f} s; floor {(best + neurons) / seconds:.3f} s")
+    yield (f"  neurodyn plastic network (inh fused): {run['cpu_s'] / seconds:.3f} s CPU per simulated second: "
+           f"{(best + neurons) / run['cpu_s']:.0%} of the floor's rate")

@@ -270,3 +270,28 @@ def test_plastic_projection_rejects_bad_parameters():
         PlasticProjection.create("pre", "post", conn.with_weights(2.0), rule=PairSTDP(w_max=1.0))
     with pytest.raises(SpecError, match="stp.U"):
         PlasticProjection.create("pre", "post", conn, stp=TsodyksMarkram(U=1.5))
+
+
+def test_plastic_coba_with_fused_inhibition_is_the_same_network():
+    """The plastic benchmark network (benchmarks/bench_plasticity.py) with ``ie`` and ``ii`` fused
+    into one projection gives bit for bit the spikes and learned E->E weights of its four
+    projections (the same sums, synapse by synapse), and the weights did move."""
+    import neurodyn as nd
+    from benchmarks.bench_plasticity import plastic
+    from neurodyn.models import coba_ei, coba_initial_state
+
+    base = coba_ei(400, i_ext=20.0, seed=1)
+    results = []
+    for fused in (False, True):
+        net = plastic(base, fused=fused)
+        assert ("inh" in net.projections) == fused
+        state = coba_initial_state(net, jax.random.PRNGKey(0))
+        final, rec = nd.run(net, state, 2000, record=("exc.spike", "inh.spike"))
+        results.append((np.asarray(rec["exc.spike"]), np.asarray(rec["inh.spike"]),
+                        np.asarray(final.projections["ee"].weights)))
+    (e0, i0, w0), (e1, i1, w1) = results
+    assert e0.sum() > 100 and i0.sum() > 20
+    np.testing.assert_array_equal(e0, e1)
+    np.testing.assert_array_equal(i0, i1)
+    np.testing.assert_array_equal(w0, w1)
+    assert np.abs(w0 - 0.6).max() > 1e-3
