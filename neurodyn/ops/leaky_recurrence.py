@@ -49,7 +49,9 @@ def leaky_recurrence(w: SparseMatrix, inputs: jax.Array, x0: jax.Array, leak, ga
         raise ValueError(f"leaky_recurrence: W {w.shape} must be square, x0 ({n},) and inputs (T, {n}); "
                          f"got x0 {x0.shape}, inputs {inputs.shape}")
     dtype = jnp.result_type(w.data, inputs, x0)
-    backend = KERNEL.backend(backend, what="leaky_recurrence") if dtype in (jnp.float32, jnp.float64) else "jax"
+    backend = KERNEL.backend(backend, what="leaky_recurrence")
+    if dtype not in (jnp.float32, jnp.float64) or w.nnz == 0:  # the kernel reads at least one value
+        backend = "jax"
     scalars = jnp.stack([jnp.asarray(leak, dtype), jnp.asarray(gain, dtype)])
     return KERNEL((ACTIVATIONS[activation], int(threads)), w.data.astype(dtype), x0.astype(dtype),
                   inputs.astype(dtype), scalars, w.indptr, w.indices, w.rows, backend=backend)

@@ -174,3 +174,11 @@ def test_two_threads_give_the_bits_of_one(dtype):
     one, two = (np.asarray(jax.jit(lambda w, v, x, k=k: leaky_recurrence(w, v, x, 0.4, 1.0, threads=k))(w, inputs, x0))
                 for k in (1, 2))
     assert np.array_equal(one, two) and np.all(np.isfinite(one))
+
+
+def test_empty_matrix_gives_the_leaky_inputs():
+    # W = 0: x_t = (1 - a) x_{t-1} + a tanh(v_t) (the formula serves: the kernel needs one value)
+    w = SparseMatrix.from_scipy(sp.csr_matrix((5, 5)), np.float64)
+    v = np.random.default_rng(0).normal(size=(4, 5))
+    got = np.asarray(leaky_recurrence(w, v, np.zeros(5), 0.5))
+    np.testing.assert_allclose(got, _loop(np.zeros((5, 5)), v, np.zeros(5), 0.5, 1.0, "tanh"), atol=1e-15)
