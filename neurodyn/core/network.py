@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import SpecError
 from ..pytree import pytree_dataclass
+from .keys import split as split_key
 from .model import Surface, as_port_dict, check_drive, check_ports, surface
 
 
@@ -162,11 +163,10 @@ class Network:
         """Initial state of every population (independent keys split from ``key``), then of
         every projection (from the populations' initial observables)."""
         names = sorted(self.populations)
-        # the keys unstacked once (indexing the array would run two programs per key: start-up)
-        keys = list(jax.random.split(key, len(names) + 1))
+        keys = split_key(key, len(names) + 1)  # on the host where it can (core.keys: start-up)
         pops = {name: self.populations[name].init(k) for name, k in zip(names, keys)}
         obs = {name: self.populations[name].observe(s) for name, s in pops.items()}
-        pkeys = jax.random.split(keys[-1], max(len(self.projections), 1))
+        pkeys = split_key(keys[-1], max(len(self.projections), 1))
         projs = {name: p.init(k, obs) for (name, p), k in zip(sorted(self.projections.items()), pkeys)}
         return NetworkState({n: pops[n] for n in self.populations}, {n: projs[n] for n in self.projections},
                             jax.device_put(np.zeros((), np.int32)))

@@ -120,10 +120,19 @@ def _finite_per_step(model, state, step0, dt, drive_arrays, n_steps, names, driv
     return iterate(model, state, drive, dt, step0, n_steps, finite)[1]
 
 
+def _all_finite(tree) -> bool:
+    """Whether every floating leaf of ``tree`` is finite. On the CPU the leaves are read in place
+    by NumPy: a compiled check would cost a model's first run a program to trace and lower (tens
+    of milliseconds of a short command-line run) for a pass that NumPy makes as fast."""
+    leaves = [x for x in jax.tree_util.tree_leaves(tree) if is_inexact(x)]
+    if jax.default_backend() == "cpu":
+        return all(bool(np.isfinite(np.asarray(x)).all()) for x in leaves)
+    return bool(_all_finite_on_device(leaves))
+
+
 @jax.jit
-def _all_finite(tree) -> jax.Array:
-    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree) if is_inexact(x)]
-    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+def _all_finite_on_device(leaves) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else jnp.array(True)
 
 
 def run(model, state, steps: int, *, every: int = 1, drive=None, record=None, dt: float | None = None,

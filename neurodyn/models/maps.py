@@ -17,6 +17,7 @@ import jax.numpy as jnp
 
 from ..connectivity import from_edges, ring_star as ring_star_graph
 from ..core.model import Model, convert_parameters, drive_term, plain, with_dtype
+from ..core.keys import split as split_key
 from ..core.network import Network
 from ..pytree import pytree_dataclass
 from ..schema import MODELS, Field
@@ -86,7 +87,7 @@ class Chialvo(Model):
 
     def init(self, key: jax.Array) -> MapState:
         """x, y uniform on [0, 1)."""
-        kx, ky = jax.random.split(key)
+        kx, ky = split_key(key)
         dt = self.a.dtype
         return MapState(_uniform(kx, self.n, 0.0, 1.0, dt), _uniform(ky, self.n, 0.0, 1.0, dt))
 
@@ -138,7 +139,7 @@ class Rulkov(Model):
 
     def init(self, key: jax.Array) -> MapState:
         """x uniform on [-1.5, -0.5), y uniform on [-3.5, -2.5)."""
-        kx, ky = jax.random.split(key)
+        kx, ky = split_key(key)
         dt = self.alpha.dtype
         return MapState(_uniform(kx, self.n, -1.5, -0.5, dt), _uniform(ky, self.n, -3.5, -2.5, dt))
 
@@ -193,7 +194,7 @@ class RulkovPiecewise(Model):
 
     def init(self, key: jax.Array) -> PiecewiseRulkovState:
         """x = x_prev uniform on [-1.5, -0.5), y uniform on [-3.5, -2.5)."""
-        kx, ky = jax.random.split(key)
+        kx, ky = split_key(key)
         dt = self.alpha.dtype
         x = _uniform(kx, self.n, -1.5, -0.5, dt)
         return PiecewiseRulkovState(x, x, _uniform(ky, self.n, -3.5, -2.5, dt))

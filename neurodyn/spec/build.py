@@ -9,7 +9,6 @@ a branch of its own here.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,21 +185,12 @@ def requested_precision(data: dict) -> str:
 
 def _spec_keys(seed: int, populations: int):
     """The run's key ``PRNGKey(seed)`` and population ``i``'s key for its ``init`` table,
-    ``fold_in(fold_in(key, 1), i)``, from one compiled program (integer operations: the same bits
-    as calling each eagerly, which would trace and lower one program per operation at start-up)."""
-    return _spec_keys_program()(seed, populations)
+    ``fold_in(fold_in(key, 1), i)`` (computed on the host: :mod:`neurodyn.core.keys`)."""
+    from ..core import keys
 
-
-@functools.cache
-def _spec_keys_program():
-    import jax
-
-    def keys(seed, populations: int):
-        key = jax.random.PRNGKey(seed)
-        init_key = jax.random.fold_in(key, 1)
-        return key, tuple(jax.random.fold_in(init_key, i) for i in range(populations))
-
-    return jax.jit(keys, static_argnums=1)
+    key = keys.seed_key(seed)
+    init_key = keys.fold_in(key, 1)
+    return key, tuple(keys.fold_in(init_key, i) for i in range(populations))
 
 
 def build_spec(data: dict, text: str = "", overrides=()) -> RunSpec:

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..core import keys
 from ..errors import SpecError
 from ..schema import DISTRIBUTIONS, Field, check_known, check_table
 
@@ -63,7 +64,7 @@ def initial_values(path: str, table, variables, n: int, key, dtype) -> dict:
     for i, (var, spec) in enumerate(sorted(table.items())):
         vpath = f"{path}.{var}"
         if isinstance(spec, dict):
-            k = jax.random.fold_in(key, i)
+            k = keys.fold_in(key, i)
             values[var] = DISTRIBUTIONS.build(vpath, spec, context={"key": k, "n": n, "dtype": dtype})
         else:
             values[var] = jax.device_put(np.array(np.broadcast_to(np.asarray(_VALUES.validate(vpath, spec, n=n), dtype), (n,))))
