@@ -44,13 +44,15 @@ def _power(x, mu, mode, general):
 
 
 @numba.njit(inline="always", error_model="numpy")
-def on_pre(code, w, w_max, c1, c2, c3, c4, modes, general, y0, x1):
+def on_pre(code, w, w_max, c1, c2, c3, c4, modes, general, y0, x1, additive=False):
     """The rule's presynaptic update of weight ``w``: ``y0`` the first postsynaptic trace at the
     synapse's target, ``x1`` the row's second presynaptic trace (both before their jumps);
     ``w_max, c1..c4`` the rule's parameters, ``modes`` those of the pair rule's exponents
     (:func:`_power`: ``3 mode(mu_plus) + mode(mu_minus)``). Scalars only: array arguments would
     cost numba reference counts per synapse."""
     if code == PAIR:  # c1..c4: a_plus, a_minus, mu_plus, mu_minus
+        if additive:  # both exponents 0: the general formula's arithmetic without its branches (the
+            return _clip(w - w_max * c2 * 1.0 * y0, w_max)  # float literal 1.0 keeps it in float64)
         x = min(max(w / w_max, 0.0), 1.0)
         return _clip(w - w_max * c2 * _power(x, c4, modes % 3, general) * y0, w_max)
     if code == TRIPLET:  # c1..c4: a2_plus, a3_plus, a2_minus, a3_minus
@@ -59,10 +61,12 @@ def on_pre(code, w, w_max, c1, c2, c3, c4, modes, general, y0, x1):
 
 
 @numba.njit(inline="always", error_model="numpy")
-def on_post(code, w, w_max, c1, c2, c3, c4, modes, general, x0, y1):
+def on_post(code, w, w_max, c1, c2, c3, c4, modes, general, x0, y1, additive=False):
     """The rule's postsynaptic update (``x0``: the synapse's first presynaptic trace after this
     step's jumps; ``y1`` the column's second postsynaptic trace before its jump)."""
     if code == PAIR:
+        if additive:
+            return _clip(w + w_max * c1 * 1.0 * x0, w_max)
         x = min(max(w / w_max, 0.0), 1.0)
         return _clip(w + w_max * c1 * _power(1.0 - x, c3, modes // 3, general) * x0, w_max)
     if code == TRIPLET:
@@ -79,7 +83,7 @@ def _scale(x, d):
 
 @numba.njit(inline="always", error_model="numpy")
 def _rows(w, events, event_words, scale, pre, post, row_start, row_length, targets, y, code, params, modes,
-          n_pre_traces, nearest, has_scale, general):
+          n_pre_traces, nearest, has_scale, general, additive=False):
     """Every event row: transmission (its weights times its scale into ``y``), the presynaptic
     update, then the jumps of the row's presynaptic traces."""
     n_rows, n_post = events.shape[0], y.shape[0]
@@ -97,14 +101,14 @@ def _rows(w, events, event_words, scale, pre, post, row_start, row_length, targe
                 t = targets[k]
                 wk = w[k]
                 y[t] += wk * s
-                w[k] = on_pre(code, wk, w_max, c1, c2, c3, c4, modes, general, post[t], x1)
+                w[k] = on_pre(code, wk, w_max, c1, c2, c3, c4, modes, general, post[t], x1, additive)
             for q in range(n_pre_traces):
                 pre[q * n_rows + r] = 1.0 if nearest else pre[q * n_rows + r] + 1.0
 
 
 @numba.njit(inline="always", error_model="numpy")
 def _columns(w, pre, post, post_spikes, spike_words, col_ptr, col_slots, col_rows, code, params, modes,
-             n_post_traces, nearest, general):
+             n_post_traces, nearest, general, additive=False):
     """Every postsynaptic spike's column: the postsynaptic update with the presynaptic traces
     after this step's jumps, then the jumps of the column's postsynaptic traces."""
     n_post = post_spikes.shape[0]
@@ -119,7 +123,7 @@ def _columns(w, pre, post, post_spikes, spike_words, col_ptr, col_slots, col_row
             y1 = post[n_post + j] if n_post_traces > 1 else 0.0
             for p in range(col_ptr[j], col_ptr[j + 1]):
                 k = col_slots[p]
-                w[k] = on_post(code, w[k], w_max, c1, c2, c3, c4, modes, general, pre[col_rows[p]], y1)
+                w[k] = on_post(code, w[k], w_max, c1, c2, c3, c4, modes, general, pre[col_rows[p]], y1, additive)
             for q in range(n_post_traces):
                 post[q * n_post + j] = 1.0 if nearest else post[q * n_post + j] + 1.0
 
@@ -133,7 +137,8 @@ def step(w, events, event_words, scale, pre, post, post_spikes, spike_words, row
     parameters (padded with zeros), ``decay`` the one-step factor of each presynaptic then
     postsynaptic trace. ``event_words`` / ``spike_words``: the flags eight at a time (empty if
     unaligned), to skip silent stretches. The loops exist twice: with pow (a pair rule whose
-    exponent is neither 0 nor 1) and without."""
+    exponent is neither 0 nor 1), additive (pair rule, both exponents 0: no division and no rule
+    branches per synapse) and for the rest."""
     code, n_pre_traces, nearest, has_scale, modes = meta[0], meta[1], meta[2], meta[3], meta[4]
     n_rows, n_post = events.shape[0], y.shape[0]
     n_post_traces = post.shape[0] // max(n_post, 1)
@@ -147,6 +152,11 @@ def step(w, events, event_words, scale, pre, post, post_spikes, spike_words, row
               n_pre_traces, nearest, has_scale, True)
         _columns(w, pre, post, post_spikes, spike_words, col_ptr, col_slots, col_rows, code, params, modes,
                  n_post_traces, nearest, True)
+    elif code == PAIR and modes == 0:  # additive pair rule (the common case): no division, no branches
+        _rows(w, events, event_words, scale, pre, post, row_start, row_length, targets, y, PAIR, params, 0,
+              n_pre_traces, nearest, has_scale, False, True)
+        _columns(w, pre, post, post_spikes, spike_words, col_ptr, col_slots, col_rows, PAIR, params, 0,
+                 n_post_traces, nearest, False, True)
     else:
         _rows(w, events, event_words, scale, pre, post, row_start, row_length, targets, y, code, params, modes,
               n_pre_traces, nearest, has_scale, False)
