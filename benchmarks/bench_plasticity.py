@@ -234,9 +234,14 @@ def floor(steps: int = 10000):
     seconds = steps * 1e-4
 
     def events(key, n):
+        """The cells of the spikes each step's projections see (a spike recorded at time
+        ``s dt`` arrives in step ``s``; the last step's arrive after the run), grouped by step."""
         t, i = (np.asarray(a) for a in traj.spikes[key][:2])
-        order = np.lexsort((i, t))
-        return i[order].astype(np.int32), np.searchsorted(t[order], np.arange(steps + 1)).astype(np.int64)
+        step = np.rint(t / float(net.populations["exc"].dt)).astype(np.int64)
+        keep = step < steps
+        step, i = step[keep], i[keep]
+        order = np.lexsort((i, step))
+        return i[order].astype(np.int32), np.searchsorted(step[order], np.arange(steps + 1)).astype(np.int64)
 
     steps_e, ptr_e = events("exc.spike", 3200)
     steps_i, ptr_i = events("inh.spike", 800)
