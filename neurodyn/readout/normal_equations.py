@@ -92,22 +92,30 @@ def solve(m: Moments, ridges, *, bias: bool = True, xp=np):
     of a vmapped batch stalled with OpenBLAS's threads (a sweep of 8 ESNs of 300 units never
     finished; with one OpenBLAS thread it took 2 s), and for the few values a task compares
     (R <= 4, one eigendecomposition costing about nine Cholesky factorisations) it is also the
-    cheaper solve. The centring ``X^T X - n m_x m_x^T`` loses the digits of the mean: rows with a
-    large mean are best shifted first (by their mean, or any row), the intercept absorbing the
-    shift (:func:`unshift`)."""
+    cheaper solve. A ridge below ``eps(dtype) * trace(Xc^T Xc)`` is raised to that value: the
+    Gram matrix is only known to its rounding, which in float32 leaves nearly collinear states with
+    eigenvalues down to about minus that (a smaller ridge made Cholesky fail: NaN readouts);
+    larger ridges are used as given. The centring ``X^T X - n m_x m_x^T`` loses the digits of the
+    mean: rows with a large mean are best shifted first (by their mean, or any row), the intercept
+    absorbing the shift (:func:`unshift`)."""
     g, c = m.gram, m.cross
     if bias:
         mx, my = m.sx / m.n, m.sy / m.n
         g, c = g - m.n * xp.outer(mx, mx), c - m.n * xp.outer(mx, my)
     if xp is np:
         lam, v = np.linalg.eigh(g)
-        w = np.einsum("fk,rk,ko->rfo", v, 1.0 / (lam[None, :] + ridges[:, None]), v.T @ c)
+        beta = np.maximum(ridges, np.finfo(g.dtype).eps * np.trace(g))
+        w = np.einsum("fk,rk,ko->rfo", v, 1.0 / (lam[None, :] + beta[:, None]), v.T @ c)
     else:
         import jax
         from jax.scipy.linalg import cho_factor, cho_solve
 
         eye = xp.eye(g.shape[0], dtype=g.dtype)
-        w = jax.vmap(lambda beta: cho_solve(cho_factor(g + beta * eye, lower=True), c))(ridges)
+        # a ridge below the Gram matrix's rounding (eps * trace bounds it) is raised to it: in float32
+        # the rounded Gram of nearly collinear states has eigenvalues down to about -eps * trace, and a
+        # smaller ridge left Cholesky a negative pivot (NaN readouts); larger ridges are unchanged
+        floor = xp.finfo(g.dtype).eps * xp.trace(g)
+        w = jax.vmap(lambda beta: cho_solve(cho_factor(g + xp.maximum(beta, floor) * eye, lower=True), c))(ridges)
     if bias:
         return my[None, :] - xp.einsum("f,rfo->ro", mx, w), w
     return xp.zeros((w.shape[0], c.shape[1]), w.dtype), w

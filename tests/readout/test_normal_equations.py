@@ -136,3 +136,35 @@ def test_an_empty_fold_counts_for_nothing():
     b = ne.held_out_error(ne.moments(x, y), ne.zeros(x.shape[1], y.shape[1], float), x, y, np.zeros(len(x)),
                           RIDGES)
     assert np.all(b == 0)
+
+
+def test_a_ridge_below_the_gram_rounding_is_raised_to_it():
+    """float32, nearly collinear rows: the rounded Gram matrix has a negative eigenvalue, so a
+    ridge of 1e-12 left Cholesky a negative pivot (NaN readouts, a failed search trial). Ridges
+    below eps * trace(Gram) are raised to it (the same readout as asking for that value); larger
+    ridges are used exactly as given."""
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(300, 1))
+    x = np.hstack([base + 1e-4 * rng.normal(size=(300, 1)) for _ in range(12)]).astype(np.float32)
+    x -= x.mean(0)
+    y = (x @ rng.normal(size=(12, 1))).astype(np.float32)
+    m = ne.moments(jnp.asarray(x), jnp.asarray(y), None, jnp)
+    g = np.asarray(m.gram, np.float64)
+    assert np.linalg.eigvalsh(g).min() < 0  # the rounding the floor is there for
+    floor = float(np.finfo(np.float32).eps * np.trace(np.asarray(m.gram)))
+    _, tiny = ne.solve(m, jnp.asarray([1e-12], jnp.float32), bias=False, xp=jnp)
+    _, at_floor = ne.solve(m, jnp.asarray([floor], jnp.float32), bias=False, xp=jnp)
+    assert np.all(np.isfinite(np.asarray(tiny)))
+    np.testing.assert_array_equal(tiny, at_floor)
+    big = 10 * floor  # above the floor: exactly the Cholesky solve at the ridge asked for
+    _, w = ne.solve(m, jnp.asarray([big], jnp.float32), bias=False, xp=jnp)
+    from jax.scipy.linalg import cho_factor, cho_solve
+    direct = cho_solve(cho_factor(m.gram + jnp.float32(big) * jnp.eye(12, dtype=jnp.float32), lower=True), m.cross)
+    np.testing.assert_array_equal(w[0], direct)
+    # the host (float64) solve applies the same floor
+    mh = ne.moments(x.astype(np.float64), y.astype(np.float64))
+    fh = np.finfo(np.float64).eps * np.trace(mh.gram)
+    np.testing.assert_array_equal(ne.solve(mh, np.array([fh * 1e-3]), bias=False)[1],
+                                  ne.solve(mh, np.array([fh]), bias=False)[1])
