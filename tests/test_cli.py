@@ -389,15 +389,23 @@ def test_info_text_shows_values_methods_and_the_reservoir(every_file_kind, capsy
 
 
 def test_examples_refuse_unknown_options():
-    """Every example parses its options with argparse's parse_args (an unknown flag such as a
-    --quick the example lacks is an error, exit 2), never parse_known_args or sys.argv by hand."""
+    """Every example parses its options with argparse's parse_args, through the examples' one
+    command line (neurodyn.cli.example_options) or its own parser: an unknown flag such as a
+    --quick the example lacks is an error, exit 2; never parse_known_args or sys.argv by hand."""
     import ast
+
+    from neurodyn.cli import example_options
 
     for path in sorted((ROOT / "examples").glob("*.py")):
         tree = ast.parse(path.read_text())
-        calls = {n.func.attr for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
-        assert "parse_args" in calls and "parse_known_args" not in calls, path.name
+        calls = {n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", None)
+                 for n in ast.walk(tree) if isinstance(n, ast.Call)}
+        assert {"parse_args", "example_options"} & calls and "parse_known_args" not in calls, path.name
         assert "sys.argv" not in path.read_text(), path.name
+    with pytest.raises(SystemExit) as stop:
+        example_options("An example.", "a small run", ["--quick", "--no-such-flag"], out=None)
+    assert stop.value.code == 2
+    assert example_options("An example.", "a small run", ["--quick"], out=None).quick
 
 
 def test_one_convention_per_quantity_time_units_and_float32_steps(workdir):
