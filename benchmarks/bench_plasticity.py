@@ -18,6 +18,11 @@ handles per step (arriving E->E spikes x fan-out plus E spikes x fan-in, counted
 plastic network's spikes), stays flat if the cost grows with spikes x fan-out and not with the
 number of synapses; and a silent network of 16,000 neurons (no excitation) with 0.2 to 3.3
 million synapses: without events the extra time stays flat if nothing visits every synapse. The machine is shared: single timings vary by tens of percent.
+
+The floor (:func:`floor`, last): the plastic network's work per simulated second counted from its
+own spikes (events delivered, presynaptic and postsynaptic weight updates), the CPU time of a hand
+numba loop doing only that synaptic work on one thread plus the neurons alone, and the fraction of
+that rate the network reaches.
 """
 
 from __future__ import annotations
