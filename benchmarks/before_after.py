@@ -89,6 +89,19 @@ def go():  # a new file each call: an existing sweep file would be resumed, not 
     return 0
 best(go, rounds=1)
 """,
+    "Sweep: 64 Chialvo ring-star points x 50,000 steps, max Lyapunov exponent (float64)": """
+import tempfile, uuid
+nd.set_precision("float64")
+import neurodyn.spec
+from neurodyn.sweep import sweep
+spec = neurodyn.spec.load_spec("models/chialvo_ring_star.toml")
+folder = tempfile.mkdtemp()
+def go():  # a new file each call: an existing sweep file would be resumed, not recomputed
+    r = sweep(spec, {"couplings.star.strength": list(np.linspace(0.0, 0.05, 64))}, ["max_lyapunov"],
+              steps=50_000, out=f"{folder}/{uuid.uuid4().hex}.h5", progress=False)
+    return 0
+best(go, rounds=1)
+""",
 }
 
 
