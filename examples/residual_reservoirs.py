@@ -180,8 +180,19 @@ def figures(m: dict, e: dict, f: dict, n: int):
 
     fig3, ax = plt.subplots(figsize=(8.5, 3.8), layout="constrained")
     ax.plot(f["steps"], f["truth"], color="k", lw=1.0, label="Mackey–Glass (τ = 17), truth")
-    ax.plot(f["steps"], f["generated"], color="C3", lw=1.0, ls="--", label="ESN in closed loop")
     ax.axvline(f["steps"][0] + f["valid_time"], color="0.4", ls=":", label=f"valid time {int(f['valid_time'])} steps")
+    # the axes follow the truth: a diverging forecast would otherwise flatten it to a line
+    lo, hi = float(np.min(f["truth"])), float(np.max(f["truth"]))
+    ax.set_ylim(lo - 0.5 * (hi - lo), hi + 0.5 * (hi - lo))
+    outside = np.flatnonzero((np.asarray(f["generated"]) < lo - 0.5 * (hi - lo))
+                             | (np.asarray(f["generated"]) > hi + 0.5 * (hi - lo)))
+    shown = np.array(f["generated"], float)
+    if outside.size:  # drawn until it leaves the axes, not as lines across the truth
+        shown[outside[0] + 1:] = np.nan
+    ax.plot(f["steps"], shown, color="C3", lw=1.0, ls="--", label="ESN in closed loop")
+    if outside.size:
+        ax.axvline(f["steps"][outside[0]], color="C3", lw=0.8, alpha=0.5,
+                   label=f"forecast leaves the axes (step {int(f['steps'][outside[0]])})")
     ax.set_xlabel("step (closed loop from the first test step)")
     ax.set_ylabel("x (dimensionless)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=8)
