@@ -100,6 +100,11 @@ def colour_convention(name: str, values: np.ndarray, time_unit: str = "time unit
         return {"cmap": "viridis", "norm": Normalize(0.0, 1.0), "contour": None,
                 "label": "order parameter <r>_t (dimensionless)"}
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if kind == "ridge" and lo > 0 and hi > lo:  # the ridge chosen per point spans decades
+        from matplotlib.colors import LogNorm
+
+        return {"cmap": "viridis", "norm": LogNorm(lo, hi), "contour": None,
+                "label": "ridge chosen by cross-validation (log scale)"}
     return {"cmap": "viridis", "norm": Normalize(lo, hi if hi > lo else lo + 1.0), "contour": None, "label": name}
 
 
@@ -134,12 +139,25 @@ def plot_sweep_file(path: Path) -> list[Path]:
     return save_beside(path, sweep_figures(read_sweep(path)))
 
 
+def log_spaced(centres: np.ndarray) -> bool:
+    """Whether sorted ``centres`` are a geometric progression (at least three positive values with
+    a constant ratio other than 1): an axis swept as ``log:low:high``, drawn on a log scale."""
+    c = np.asarray(centres, float)
+    if len(c) < 3 or np.any(c <= 0):
+        return False
+    steps = np.diff(np.log(c))
+    return bool(np.allclose(steps, steps[0], rtol=1e-6) and not np.allclose(np.diff(c), c[1] - c[0], rtol=1e-6))
+
+
 def cell_edges(centres: np.ndarray) -> np.ndarray:
     """The edges of the cells around sorted ``centres``: midpoints, and half a spacing beyond the ends
-    (as ``pcolormesh(shading="auto")`` draws them)."""
+    (as ``pcolormesh(shading="auto")`` draws them); for a log-spaced axis (:func:`log_spaced`) the
+    same in the logarithm, so every cell is as wide as the others on the log scale."""
     c = np.asarray(centres, float)
     if len(c) == 1:
         return np.array([c[0] - 0.5, c[0] + 0.5])
+    if log_spaced(c):
+        return np.exp(cell_edges(np.log(c)))
     mid = (c[1:] + c[:-1]) / 2
     return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
 
@@ -236,6 +254,7 @@ def _label_panels(panels, x_label: str, y_label: str) -> None:
 def _grid_figure(sweep, name, values, why, title):
     """Phase diagram over the first two axes; one panel per combination of the others."""
     from matplotlib.colors import ListedColormap
+    from matplotlib.ticker import NullFormatter
 
     paths, axes = sweep["paths"], sweep["grid"]["axes"]
     shape = tuple(len(axes[p]) for p in paths)
@@ -244,16 +263,17 @@ def _grid_figure(sweep, name, values, why, title):
     z = values.reshape(shape)[np.ix_(*ordered)]
     w = why.reshape(shape)[np.ix_(*ordered)]
     conv = colour_convention(name, values, sweep["time_unit"])
+    edges = [cell_edges(c) for c in coords[:2]]
     extra = list(itertools.product(*[range(s) for s in shape[2:]]))
     shown = extra[:MAX_PANELS]
     fig, panels = _panels(len(shown))
     mesh, contoured = None, False
     for ax, idx in zip(panels, shown):
         zz, ww = z[(slice(None), slice(None)) + idx], w[(slice(None), slice(None)) + idx]
-        mesh = ax.pcolormesh(coords[0], coords[1], zz.T, shading="auto", cmap=conv["cmap"], norm=conv["norm"])
+        mesh = ax.pcolormesh(edges[0], edges[1], zz.T, shading="flat", cmap=conv["cmap"], norm=conv["norm"])
         for reason in sorted(set(ww.ravel()) - {""}):
             mask = np.where(ww == reason, 1.0, np.nan)
-            ax.pcolormesh(coords[0], coords[1], mask.T, shading="auto", cmap=ListedColormap([REASONS[reason]]))
+            ax.pcolormesh(edges[0], edges[1], mask.T, shading="flat", cmap=ListedColormap([REASONS[reason]]))
         level = conv["contour"]
         if level is not None and len(coords[0]) > 1 and len(coords[1]) > 1 and \
                 np.nanmin(zz) < level < np.nanmax(zz):
@@ -263,6 +283,9 @@ def _grid_figure(sweep, name, values, why, title):
             ax.add_collection(LineCollection(segments, colors="k", linewidths=1.4))
             contoured = True
         for axis, values_ in (("x", coords[0]), ("y", coords[1])):
+            if log_spaced(values_):
+                getattr(ax, f"set_{axis}scale")("log")
+                getattr(ax, f"{axis}axis").set_minor_formatter(NullFormatter())
             if len(values_) <= CATEGORICAL:
                 getattr(ax, f"set_{axis}ticks")(values_, [f"{v:.4g}" for v in values_])
         if idx:

@@ -116,3 +116,16 @@ def test_chaotic_region_is_outlined_along_cell_edges_and_short_axes_are_categori
     assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "0.6667", "1.333", "2"]  # 4 values: one tick each
     (bar,) = _colour_axes(fig)
     assert f"black line: boundary of the points with λ_max > {tol:.2g}" in bar.get_ylabel()
+
+
+def test_log_spaced_axes_get_cells_of_equal_width_on_a_log_scale():
+    """An axis swept log:low:high is a geometric progression: its cells' edges are the geometric
+    midpoints (equal widths on the log scale the figure uses); a linear axis keeps arithmetic ones."""
+    from neurodyn.plot.sweep import cell_edges, log_spaced
+
+    geo = np.geomspace(0.05, 2.0, 4)
+    assert log_spaced(geo) and not log_spaced(np.linspace(0.05, 2.0, 4)) and not log_spaced(geo[:2])
+    edges = cell_edges(geo)
+    np.testing.assert_allclose(np.diff(np.log(edges)), np.log(geo[1] / geo[0]), rtol=1e-12)
+    np.testing.assert_allclose(edges[1:-1], np.sqrt(geo[1:] * geo[:-1]), rtol=1e-12)
+    np.testing.assert_allclose(cell_edges(np.linspace(0.0, 1.0, 3)), [-0.25, 0.25, 0.75, 1.25])
