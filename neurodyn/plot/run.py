@@ -300,7 +300,7 @@ def raster_figure(data: dict, window=None):
         drawn = rows < shown
         top, bottom = axes[2 * k, 0], axes[2 * k + 1, 0]
         top.plot(times[drawn], rows[drawn], "|", color="k", ms=max(1.0, min(6.0, 300.0 / shown)), mew=0.6)
-        top.set_ylabel(f"{pop} neuron index" if chosen is None else f"{pop} recorded neuron (row)")
+        top.set_ylabel(f"neuron index ({pop})" if chosen is None else f"recorded neuron, row ({pop})")
         top.set_ylim(-0.5, shown - 0.5)
         if shown <= 10:
             top.set_yticks(range(shown))

@@ -38,7 +38,7 @@ def test_plot_draws_a_run_file_chosen_from_its_content(run_spec, workdir, capsys
     assert len(phase.get_lines()) == 4
     assert all(line.get_linestyle() == "None" for line in phase.get_lines())  # iterates, not a flow
     raster, rate = figs["raster"].axes
-    assert raster.get_ylabel() == "neurons neuron index" and rate.get_ylabel() == "pop. rate (1 / iteration)"
+    assert raster.get_ylabel() == "neuron index (neurons)" and rate.get_ylabel() == "pop. rate (1 / iteration)"
     n_spikes = len(data["spikes"]["neurons"]["timestamps"])
     assert len(raster.get_lines()[0].get_xdata()) == n_spikes
     assert f"{n_spikes:,} spikes; 4 neurons" in raster.get_title()
