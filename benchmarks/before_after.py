@@ -44,29 +44,6 @@ state = coba_initial_state(net, jax.random.PRNGKey(0))
 run = jax.jit(lambda m, s: nd.run(m, s, 10_000, record=("exc.spike",))[1]["exc.spike"].sum())
 best(lambda: run(net, state))
 """,
-    "ESN harvest N=1,000, 10 % dense, T=2,000 (float32)": """
-from neurodyn.models import ESN
-from neurodyn.readout import harvest
-rng = np.random.default_rng(1)
-n = 1000
-w = np.where(rng.random((n, n)) < 0.1, rng.normal(size=(n, n)), 0.0)
-w *= 0.9 / np.max(np.abs(np.linalg.eigvals(w)))
-esn = ESN.from_matrices(w, rng.uniform(-1, 1, (n, 1)), rng.uniform(-1, 1, n), dtype=np.float32)
-u = rng.uniform(-1, 1, (2000, 1))
-best(lambda: harvest(esn, u))
-""",
-    "ESN harvest N=1,000, 10 % dense, T=2,000 (float64)": """
-nd.set_precision("float64")
-from neurodyn.models import ESN
-from neurodyn.readout import harvest
-rng = np.random.default_rng(1)
-n = 1000
-w = np.where(rng.random((n, n)) < 0.1, rng.normal(size=(n, n)), 0.0)
-w *= 0.9 / np.max(np.abs(np.linalg.eigvals(w)))
-esn = ESN.from_matrices(w, rng.uniform(-1, 1, (n, 1)), rng.uniform(-1, 1, n), dtype=np.float64)
-u = rng.uniform(-1, 1, (2000, 1))
-best(lambda: harvest(esn, u))
-""",
     "Kuramoto mean field N=100,000, 2,000 RK4 steps (float64)": """
 nd.set_precision("float64")
 from neurodyn.models import KuramotoMeanField, natural_frequencies
@@ -91,6 +68,21 @@ def go():  # a new file each call: an existing sweep file would be resumed, not 
     return 0
 best(go, rounds=1)
 """
+_HARVEST = """
+nd.set_precision("DTYPE")
+from neurodyn.models import ESN
+from neurodyn.readout import harvest
+rng = np.random.default_rng(1)
+n = 1000
+w = np.where(rng.random((n, n)) < 0.1, rng.normal(size=(n, n)), 0.0)
+w *= 0.9 / np.max(np.abs(np.linalg.eigvals(w)))
+esn = ESN.from_matrices(w, rng.uniform(-1, 1, (n, 1)), rng.uniform(-1, 1, n), dtype=np.DTYPE)
+u = rng.uniform(-1, 1, (2000, 1))
+best(lambda: harvest(esn, u))
+"""
+for _dtype in ("float32", "float64"):
+    WORKLOADS[f"ESN harvest N=1,000, 10 % dense, T=2,000 ({_dtype})"] = _HARVEST.replace("DTYPE", _dtype)
+
 # at two lengths: the short one measures a sweep call's fixed cost as much as its steps
 for _steps in (5_000, 50_000):
     WORKLOADS[f"Sweep: 64 Chialvo ring-star points x {_steps:,} steps, max Lyapunov exponent (float64)"] = \
