@@ -13,6 +13,7 @@ from numba import carray, types
 
 from . import ffi
 from ._frame import address, buffer, dims, frame_of, metadata_query
+from ._threads import pthread as _pthread
 
 
 def _blas_routine(name: str):
@@ -47,23 +48,6 @@ def _thread_setter():
         except (OSError, AttributeError):
             continue
     return None
-
-
-def _pthread():
-    """ctypes ``pthread_create`` and ``pthread_join`` of the C library (``(None, None)`` if absent)."""
-    import ctypes
-    import ctypes.util
-
-    for name in (None, ctypes.util.find_library("pthread")):
-        try:
-            lib = ctypes.CDLL(name)
-            create = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-                                      ctypes.c_void_p)(("pthread_create", lib))
-            join = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint64, ctypes.c_void_p)(("pthread_join", lib))
-            return create, join
-        except (OSError, AttributeError, TypeError):
-            continue
-    return None, None
 
 
 def handler():

@@ -4,10 +4,9 @@
 Each step is the CSR product of :mod:`neurodyn.ops._sparse_matvec_kernel` (the same row sums,
 four partial sums in storage order) followed by the leaky update of the same rows. The rows are
 cut into chunks of about equal non-zero count, and the T x chunks pieces of work are tickets
-taken in order from one atomic counter by whichever thread is free (the calling thread and, with
-enough non-zeros on a machine with two cores, one more started for the call); a piece of step t
-starts once every piece of steps before t is done (a second counter of finished pieces, read
-with acquire order). A thread that the busy, shared machine has descheduled therefore holds up
+(:mod:`neurodyn.ops._threads`) taken in order by whichever thread is free (the calling thread
+and, with enough non-zeros on a machine with two cores, one more started for the call); a piece
+of step t starts once every piece of steps before t is done. A thread that the busy, shared machine has descheduled therefore holds up
 the other for at most the one chunk it took, not for half of every step: on a loaded machine the
 kernel degrades to one thread's speed instead of below it. Each row is always summed the same
 way, so the result does not depend on which thread did what.
@@ -23,14 +22,12 @@ from numba.core.extending import intrinsic
 
 from . import _frame, ffi
 from ._frame import address, buffer
-from ._sparse_matvec_kernel import _row, pointer_value
+from ._sparse_matvec_kernel import _row
+from ._threads import chunk_bounds, done, finish, take, two_threads, wait_for
 from .ffi import FRAME_ARGS, FRAME_RETS, XLA_F64
 
 XLA_U16 = 7
 """XLA_FFI_DataType of unsigned 16-bit integers (column indices of matrices up to 65,536 columns)."""
-
-SPIN = 64
-"""Waits for the previous step before a thread yields its core on each further wait."""
 
 CHUNK_NNZ = 4096
 """Non-zeros per chunk (about 1.5-3 us of work), at most :data:`MAX_CHUNKS` chunks a step."""
@@ -38,49 +35,6 @@ MAX_CHUNKS = 64
 
 # meta (int32): activation (1: tanh, 0: identity), number of threads the handler may use
 TANH = 1
-
-
-@intrinsic
-def load_acquire(typingctx, where):
-    """``*(int64*) where`` with acquire order."""
-
-    def codegen(context, builder, signature, args):
-        pointer = builder.inttoptr(args[0], ir.IntType(64).as_pointer())
-        return builder.load_atomic(pointer, "acquire", 8)
-
-    return types.int64(types.int64), codegen
-
-
-@intrinsic
-def call_int(typingctx, function):
-    """Call the C function ``int f(void)`` at address ``function`` (``sched_yield``)."""
-
-    def codegen(context, builder, signature, args):
-        kind = ir.FunctionType(ir.IntType(32), [])
-        return builder.call(builder.inttoptr(args[0], kind.as_pointer()), [])
-
-    return types.int32(types.int64), codegen
-
-
-@intrinsic
-def fetch_add(typingctx, where, value):
-    """``*(int64*) where += value``, atomically (acquire-release order); the old value."""
-
-    def codegen(context, builder, signature, args):
-        pointer = builder.inttoptr(args[0], ir.IntType(64).as_pointer())
-        return builder.atomic_rmw("add", pointer, args[1], "acq_rel")
-
-    return types.int64(types.int64, types.int64), codegen
-
-
-@numba.njit(cache=True)
-def wait_for(counter, value, yield_address):
-    """Until ``*counter >= value``: spin, then yield the core on each further wait."""
-    waits = 0
-    while load_acquire(counter) < value:
-        waits += 1
-        if waits > SPIN and yield_address != 0:
-            call_int(yield_address)
 
 
 @numba.njit(inline="always", error_model="numpy")
@@ -173,27 +127,26 @@ def tanh64(x):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def recur(indptr, indices, data, x0, inputs, scalars, activation, single, y, bounds, counters, yield_address):
+def recur(indptr, indices, data, x0, inputs, scalars, activation, single, y, bounds, tickets, yield_address):
     """The pieces this thread takes: ``y[t, i] = (1 - a) x[t-1, i] + a phi(g (W x[t-1])_i +
     inputs[t, i])`` for the rows ``bounds[c] <= i < bounds[c + 1]`` of chunk c, with ``x[-1] =
     x0``; ``scalars = (a, g)``; rows of ``(T, N)`` flattened; ``single``: the arrays are float32
-    (tanh by :func:`tanh32`, else :func:`tanh64`); ``counters``: the address of the tickets
-    taken and, 64 bytes on, of the pieces done (module docstring). The pre-activations of a
+    (tanh by :func:`tanh32`, else :func:`tanh64`); ``tickets``: the call's counters
+    (:mod:`neurodyn.ops._threads`). The pre-activations of a
     chunk are written first, then activated in a second loop (which vectorises)."""
     n = x0.shape[0]
     steps = inputs.shape[0] // n
     chunks = bounds.shape[0] - 1
-    taken, done = counters, counters + 64
     leak, gain = scalars[0], scalars[1]
     keep = 1 - leak
     zero = np.uint64(0)
     while True:
-        ticket = fetch_add(taken, 1)
+        ticket = take(tickets)
         if ticket >= steps * chunks:
             return
         t = ticket // chunks
         lo, hi = bounds[ticket - t * chunks], bounds[ticket - t * chunks + 1]
-        wait_for(done, t * chunks, yield_address)
+        wait_for(done(tickets), t * chunks, yield_address)
         out = t * n
         x, x_off = (x0, 0) if t == 0 else (y, out - n)
         for i in range(lo, hi):
@@ -207,11 +160,11 @@ def recur(indptr, indices, data, x0, inputs, scalars, activation, single, y, bou
         else:
             for i in range(lo, hi):
                 y[out + i] = keep * x[x_off + i] + leak * tanh64(y[out + i])
-        fetch_add(done, 1)
+        finish(tickets)
 
 
 @numba.njit(cache=True)
-def run(frame, counters, yield_address):
+def run(frame, tickets, yield_address):
     """One thread's part of the call frame (:func:`recur`). Arguments: row pointers, column
     indices (uint16 or uint32), values, x0, inputs ``(T, N)``, scalars (a, g), metadata; result
     the states ``(T, N)``."""
@@ -225,67 +178,37 @@ def run(frame, counters, yield_address):
     yp, n_y, _ = buffer(frame, FRAME_RETS, 0)
     indptr = carray(address(ip), (n_ip,), np.uint32)
     activation = carray(address(mp), (n_m,), np.int32)[0]
-    n_rows = n_ip - 1
-    total = np.int64(indptr[n_rows])
-    chunks = max(1, min(MAX_CHUNKS, total // CHUNK_NNZ, n_rows))
-    bounds = np.empty(chunks + 1, np.int64)
-    for c in range(chunks):
-        bounds[c] = min(np.searchsorted(indptr, np.uint32(total * c // chunks)), n_rows)
-    bounds[chunks] = n_rows
+    bounds = chunk_bounds(indptr, CHUNK_NNZ, MAX_CHUNKS)
     if code == XLA_F64:
         _by_index(indptr, jp, nnz, index_code, carray(address(dp), (n_d,), np.float64),
                   carray(address(xp), (n_x,), np.float64), carray(address(up), (n_u,), np.float64),
                   carray(address(sp), (2,), np.float64), activation, False,
-                  carray(address(yp), (n_y,), np.float64), bounds, counters, yield_address)
+                  carray(address(yp), (n_y,), np.float64), bounds, tickets, yield_address)
     else:
         _by_index(indptr, jp, nnz, index_code, carray(address(dp), (n_d,), np.float32),
                   carray(address(xp), (n_x,), np.float32), carray(address(up), (n_u,), np.float32),
                   carray(address(sp), (2,), np.float32), activation, True,
-                  carray(address(yp), (n_y,), np.float32), bounds, counters, yield_address)
+                  carray(address(yp), (n_y,), np.float32), bounds, tickets, yield_address)
 
 
 @numba.njit(cache=True)
-def _by_index(indptr, jp, nnz, index_code, data, x0, inputs, scalars, activation, single, y, bounds, counters,
+def _by_index(indptr, jp, nnz, index_code, data, x0, inputs, scalars, activation, single, y, bounds, tickets,
               yield_address):
     """:func:`recur` with the column indices at ``jp`` read as uint16 or uint32 (``index_code``)."""
     if index_code == XLA_U16:
         recur(indptr, carray(address(jp), (nnz,), np.uint16), data, x0, inputs, scalars, activation, single, y,
-              bounds, counters, yield_address)
+              bounds, tickets, yield_address)
     else:
         recur(indptr, carray(address(jp), (nnz,), np.uint32), data, x0, inputs, scalars, activation, single, y,
-              bounds, counters, yield_address)
-
-
-def _sched_yield() -> int:
-    """The address of the C library's ``sched_yield`` (0 if absent: the waits then only spin)."""
-    import ctypes
-
-    try:
-        return ctypes.cast(ctypes.CDLL(None).sched_yield, ctypes.c_void_p).value or 0
-    except (OSError, AttributeError):
-        return 0
+              bounds, tickets, yield_address)
 
 
 def handler(variant=()):
     """The FFI handler (a ``numba.cfunc``). With at least :data:`THREAD_MIN_NNZ` non-zeros where
     the machine has two cores (and the metadata allows two threads), a second thread started for
-    the call takes pieces of the work too."""
-    import os
-
-    from ._gram_kernel import _pthread
-
+    the call takes pieces of the work too (:func:`neurodyn.ops._threads.two_threads`)."""
     major, minor = ffi.api_version()
-    yield_address = _sched_yield()
-
-    @numba.cfunc(types.voidptr(types.voidptr))
-    def helper(task_address):
-        task = carray(task_address, (2,), np.int64)
-        run(_frame.frame_of(address(task[0])), task[1], yield_address)
-        return task_address
-
-    helper_address = helper.address
-    spawn, join = _pthread()
-    split = spawn is not None and (os.cpu_count() or 1) >= 2
+    share = two_threads(run)
 
     @numba.cfunc(types.int64(types.voidptr))
     def run_frame(frame_address):
@@ -295,17 +218,7 @@ def handler(variant=()):
         _, nnz, _ = buffer(frame, FRAME_ARGS, 1)
         mp, n_m, _ = buffer(frame, FRAME_ARGS, 6)
         threads = carray(address(mp), (n_m,), np.int32)[1]
-        # the two counters on their own cache lines (64 bytes apart), read after the join so that
-        # numba keeps the array alive while the helper uses it
-        counters = np.zeros(24, np.int64)
-        task = np.array([pointer_value(frame_address), counters.ctypes.data + 64], np.int64)
-        thread = np.zeros(1, np.uint64)
-        started = split and threads >= 2 and nnz >= THREAD_MIN_NNZ and \
-            spawn(thread.ctypes.data, 0, helper_address, task.ctypes.data) == 0
-        run(frame, counters.ctypes.data + 64, yield_address)
-        if started:
-            join(thread[0], 0)
-        return 0 if counters[0] == 0 and task[0] != 0 else 1
+        return 0 if share(frame_address, frame, threads >= 2 and nnz >= THREAD_MIN_NNZ) else 1
 
     return run_frame
 

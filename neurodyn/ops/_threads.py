@@ -1,0 +1,206 @@
+"""A second thread for a numba FFI kernel, and the ticket scheme that shares a call's work
+between it and the calling thread (used by :mod:`neurodyn.ops._leaky_recurrence_kernel` and
+:mod:`neurodyn.ops._sparse_matvec_kernel`).
+
+How a kernel uses it:
+
+1. Write the work of one thread as a numba function ``work(frame, tickets, yield_address)``
+   (``frame`` the call frame of :func:`neurodyn.ops._frame.frame_of`). It cuts the call into
+   pieces numbered 0 .. P-1 and takes them in a loop, ``piece = take(tickets)``, until
+   ``piece >= P``. Each piece is taken by exactly one thread. If piece p may start only after
+   some earlier pieces are done (step t of a recurrence after step t-1), the thread calls
+   ``wait_for(done(tickets), k, yield_address)`` before it (k = the number of pieces that must
+   be done; pieces are taken in order, so "the first k" are those) and ``finish(tickets)``
+   after each piece. Pieces without such dependencies need neither.
+2. In the kernel's ``handler``, build ``share = two_threads(work)`` once (in Python, at handler
+   build time) and call ``share(frame_address, frame, second)`` from the ``numba.cfunc``:
+   it runs ``work`` on the calling thread and, if ``second`` is true and the machine has two
+   cores, on one more thread started for the call (joined before it returns). ``share``
+   returns False only if the second thread was started and its join failed.
+
+Why tickets rather than fixed halves: on the shared, busy machine a thread is often
+descheduled for milliseconds. With fixed halves the other thread then waits at every meeting
+(two threads measured up to 2x slower than one at load 6.5); with tickets it takes the pieces
+the descheduled thread would have done, which holds it up by at most one piece. The result
+must not depend on which thread did which piece: each piece must always compute the same
+numbers in the same order (the kernels sum each row in a fixed order).
+
+Waits spin :data:`SPIN` times, then give the core up (``sched_yield``) on each further try,
+so a thread waiting for a descheduled one lets it run.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import carray, types
+from numba.core.extending import intrinsic
+
+from . import _frame
+from ._frame import address
+
+SPIN = 64
+"""Tries of a wait before the waiting thread yields its core on each further try."""
+
+COUNTER_WORDS = 24
+"""int64 words of a call's counters: the pieces taken and the pieces done, each on its own
+64-byte cache line (at 64 and 128 bytes from an array start that numba aligns to 16 bytes)."""
+
+
+@intrinsic
+def pointer_value(typingctx, pointer):
+    """``void* -> int64`` (a call frame handed to the second thread as a number)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.ptrtoint(args[0], context.get_value_type(types.int64))
+
+    return types.int64(types.voidptr), codegen
+
+
+@intrinsic
+def load_acquire(typingctx, where):
+    """``*(int64*) where`` with acquire order."""
+
+    def codegen(context, builder, signature, args):
+        pointer = builder.inttoptr(args[0], ir.IntType(64).as_pointer())
+        return builder.load_atomic(pointer, "acquire", 8)
+
+    return types.int64(types.int64), codegen
+
+
+@intrinsic
+def fetch_add(typingctx, where, value):
+    """``*(int64*) where += value``, atomically (acquire-release order); the old value."""
+
+    def codegen(context, builder, signature, args):
+        pointer = builder.inttoptr(args[0], ir.IntType(64).as_pointer())
+        return builder.atomic_rmw("add", pointer, args[1], "acq_rel")
+
+    return types.int64(types.int64, types.int64), codegen
+
+
+@intrinsic
+def call_int(typingctx, function):
+    """Call the C function ``int f(void)`` at address ``function`` (``sched_yield``)."""
+
+    def codegen(context, builder, signature, args):
+        kind = ir.FunctionType(ir.IntType(32), [])
+        return builder.call(builder.inttoptr(args[0], kind.as_pointer()), [])
+
+    return types.int32(types.int64), codegen
+
+
+@numba.njit(cache=True)
+def take(tickets):
+    """The next piece's number (the counter of pieces taken, incremented atomically)."""
+    return fetch_add(tickets, 1)
+
+
+@numba.njit(cache=True)
+def done(tickets):
+    """The address of the counter of pieces done."""
+    return tickets + 64
+
+
+@numba.njit(cache=True)
+def finish(tickets):
+    """Count one more piece done (release order: its writes are seen by whoever waits for it)."""
+    fetch_add(tickets + 64, 1)
+
+
+@numba.njit(cache=True)
+def wait_for(counter, value, yield_address):
+    """Until ``*counter >= value``: spin, then yield the core on each further try."""
+    waits = 0
+    while load_acquire(counter) < value:
+        waits += 1
+        if waits > SPIN and yield_address != 0:
+            call_int(yield_address)
+
+
+@numba.njit(cache=True)
+def chunk_bounds(indptr, chunk_nnz, max_chunks):
+    """Rows cut into chunks of about ``chunk_nnz`` non-zeros each (at least 1, at most
+    ``max_chunks`` and the number of rows): ``bounds`` with chunk c the rows
+    ``bounds[c] <= i < bounds[c + 1]``, from the CSR row pointers ``indptr`` (uint32)."""
+    n_rows = indptr.shape[0] - 1
+    total = np.int64(indptr[n_rows])
+    chunks = max(1, min(max_chunks, total // chunk_nnz, n_rows))
+    bounds = np.empty(chunks + 1, np.int64)
+    for c in range(chunks):
+        bounds[c] = min(np.searchsorted(indptr, np.uint32(total * c // chunks)), n_rows)
+    bounds[chunks] = n_rows
+    return bounds
+
+
+def sched_yield_address() -> int:
+    """The address of the C library's ``sched_yield`` (0 if absent: the waits then only spin)."""
+    import ctypes
+
+    try:
+        return ctypes.cast(ctypes.CDLL(None).sched_yield, ctypes.c_void_p).value or 0
+    except (OSError, AttributeError):
+        return 0
+
+
+def pthread():
+    """ctypes ``pthread_create`` and ``pthread_join`` of the C library (``(None, None)`` if absent)."""
+    import ctypes
+    import ctypes.util
+
+    for name in (None, ctypes.util.find_library("pthread")):
+        try:
+            lib = ctypes.CDLL(name)
+            create = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                      ctypes.c_void_p)(("pthread_create", lib))
+            join = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint64, ctypes.c_void_p)(("pthread_join", lib))
+            return create, join
+        except (OSError, AttributeError, TypeError):
+            continue
+    return None, None
+
+
+_ALIVE = []
+"""The second threads' entry points (``numba.cfunc`` objects), kept for the process's life: a
+handler holds only their addresses."""
+
+
+def two_threads(work):
+    """``share(frame_address, frame, second) -> bool``, a numba function for a kernel's FFI
+    handler: ``work(frame, tickets, yield_address)`` on the calling thread and, when ``second``
+    is true and the machine has two cores (and ``pthread_create`` succeeds), on one more thread
+    started for this call and joined before ``share`` returns (module docstring). ``tickets``
+    is the address of the call's fresh counters (zero); the result is False only if that
+    thread's join failed. Compiled in the process (it calls addresses of this process); build it
+    once per handler."""
+    yield_address = sched_yield_address()
+
+    @numba.cfunc(types.voidptr(types.voidptr))
+    def helper(task_address):
+        task = carray(task_address, (2,), np.int64)
+        work(_frame.frame_of(address(task[0])), task[1], yield_address)
+        return task_address
+
+    _ALIVE.append(helper)
+    helper_address = helper.address
+    spawn, join = pthread()
+    two_cores = spawn is not None and (os.cpu_count() or 1) >= 2
+
+    @numba.njit
+    def share(frame_address, frame, second):
+        counters = np.zeros(COUNTER_WORDS, np.int64)
+        tickets = counters.ctypes.data + 64
+        task = np.array([pointer_value(frame_address), tickets], np.int64)
+        thread = np.zeros(1, np.uint64)
+        started = two_cores and second and spawn(thread.ctypes.data, 0, helper_address, task.ctypes.data) == 0
+        work(frame, tickets, yield_address)
+        joined = True
+        if started:
+            joined = join(thread[0], 0) == 0
+        # read after the join, so numba keeps both arrays alive while the second thread uses them
+        return joined and counters[0] >= 0 and task[1] == tickets
+
+    return share
