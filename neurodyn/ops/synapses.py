@@ -206,9 +206,10 @@ class SynapseCSR:
         ``delays`` likewise (scalar or per synapse).
 
         Sampling: each row draws ``fanout`` integers uniformly and is redrawn as a whole while
-        it holds a repeat, which is exactly uniform over the sets of ``fanout`` targets; rows
-        needing a redraw are rare when ``fanout`` is much smaller than ``n_post``. Denser rows
-        take the ``fanout`` smallest of one uniform key per candidate target.
+        it holds a repeat, which is exactly uniform over the sets of ``fanout`` targets; where
+        repeats are common (``fanout^2 > 8 n_post``) only the repeated entries are drawn again,
+        and rows denser than a quarter take the ``fanout`` smallest of one uniform key per
+        candidate target (``_sample_rows``).
         """
         n_pre, n_post = _size("n_pre", n_pre), _size("n_post", n_post)
         fanout = _size("fanout", fanout, minimum=0)
@@ -349,7 +350,23 @@ def _delay_groups(delays, nnz: int) -> tuple[tuple, np.ndarray | None]:
 
 
 def _sample_rows(rng, n_rows: int, available: int, k: int) -> np.ndarray:
-    """``(n_rows, k)`` sorted int32 rows of ``k`` distinct values from ``[0, available)``."""
+    """``(n_rows, k)`` sorted int32 rows of ``k`` distinct values from ``[0, available)``,
+    each row uniform over the ``k``-subsets.
+
+    Three regimes, chosen by the chance that ``k`` uniform draws hold no repeat, about
+    ``exp(-k (k - 1) / (2 available))`` (the birthday problem):
+
+    - repeats rare (exponent <= 4, at most ~55 tries a row): each row is redrawn as a whole
+      while it holds a repeat;
+    - repeats common but the row sparse (``4 k <= available``): only the repeated entries are
+      drawn again until the row holds ``k`` distinct values -- the first ``k`` distinct values
+      of an i.i.d. uniform sequence, uniform over the subsets by symmetry. Whole-row redraws
+      would take ``exp(k^2 / 2 available)`` tries a row here (22,000 for ``k = 90`` of 400);
+    - dense rows: the ``k`` smallest of one uniform key per candidate.
+
+    The first regime is what every seed drew before the second existed, so networks built
+    there are unchanged.
+    """
     if k == 0:
         return np.zeros((n_rows, 0), np.int32)
     if 4 * k > available:
@@ -361,6 +378,15 @@ def _sample_rows(rng, n_rows: int, available: int, k: int) -> np.ndarray:
         return out
     rows = rng.integers(0, available, size=(n_rows, k), dtype=np.int32)
     rows.sort(axis=1)
+    if k * (k - 1) > 8 * available:  # repeats common: draw the repeated entries again
+        while True:
+            repeat = np.zeros(rows.shape, bool)
+            repeat[:, 1:] = rows[:, 1:] == rows[:, :-1]
+            n_repeat = int(repeat.sum())
+            if not n_repeat:
+                return rows
+            rows[repeat] = rng.integers(0, available, size=n_repeat, dtype=np.int32)
+            rows.sort(axis=1)
     redo = np.flatnonzero((rows[:, 1:] == rows[:, :-1]).any(axis=1))
     while redo.size:
         fresh = rng.integers(0, available, size=(redo.size, k), dtype=np.int32)
