@@ -22,7 +22,7 @@ from numba.core.extending import intrinsic
 
 from . import _frame, ffi
 from ._frame import address, buffer
-from ._sparse_matvec_kernel import _row
+from ._sparse_matvec_kernel import _row, _segment
 from ._threads import chunk_bounds, done, finish, take, two_threads, wait_for
 from .ffi import FRAME_ARGS, FRAME_RETS, XLA_F64
 
@@ -33,7 +33,7 @@ CHUNK_NNZ = 4096
 """Non-zeros per chunk (about 1.5-3 us of work), at most :data:`MAX_CHUNKS` chunks a step."""
 MAX_CHUNKS = 64
 
-# meta (int32): activation (1: tanh, 0: identity), number of threads the handler may use
+# meta (int32): activation (1: tanh, 0: identity), number of threads the handler may use, block width
 TANH = 1
 
 
@@ -126,17 +126,53 @@ def tanh64(x):
     return small if ax < 0.4 else big
 
 
+@numba.njit(cache=True)
+def block_chunk(indptr, indices, data, lo, hi, width, sdata, sidx, seg):
+    """Rows ``lo <= i < hi`` of W (CSR) copied into the column-blocked layout: for each block b
+    of ``width`` (a power of two) columns in turn, the rows' non-zeros in columns ``b width <= j < (b + 1)
+    width``, row after row, each row's in storage order, the column stored as ``j - b width``
+    (uint16); ``seg[blocks lo + b (hi - lo) + r]`` the start of row ``lo + r``'s piece of block
+    b (they follow each other: a piece ends where the next starts, the chunk's last at
+    ``indptr[hi]``). The chunk stays at its place ``indptr[lo] <= k < indptr[hi]``."""
+    n_rows = hi - lo
+    blocks = (seg.shape[0] - 1) // (indptr.shape[0] - 1)
+    shift = np.uint64(0)  # width is a power of two: shifts, not divisions (10x slower here)
+    while np.uint64(1) << shift < np.uint64(width):
+        shift += np.uint64(1)
+    count = np.zeros(blocks * n_rows, np.int64)
+    for r in range(n_rows):
+        for k in range(indptr[lo + r], indptr[lo + r + 1]):
+            count[np.int64(np.uint64(indices[k]) >> shift) * n_rows + r] += 1
+    start = np.int64(indptr[lo])
+    for e in range(blocks * n_rows):
+        seg[blocks * lo + e] = start
+        start, count[e] = start + count[e], start  # count[e] becomes the piece's write cursor
+    for r in range(n_rows):
+        for k in range(indptr[lo + r], indptr[lo + r + 1]):
+            j = np.uint64(indices[k])
+            piece = np.int64(j >> shift) * n_rows + r
+            at = count[piece]
+            sdata[at] = data[k]
+            sidx[at] = j & np.uint64(width - 1)
+            count[piece] = at + 1
+
+
 @numba.njit(cache=True, error_model="numpy")
-def recur(indptr, indices, data, x0, inputs, scalars, activation, single, y, bounds, tickets, yield_address):
+def recur(indptr, indices, data, x0, inputs, scalars, activation, single, y, bounds, tickets, yield_address,
+          width, sdata, sidx, seg):
     """The pieces this thread takes: ``y[t, i] = (1 - a) x[t-1, i] + a phi(g (W x[t-1])_i +
     inputs[t, i])`` for the rows ``bounds[c] <= i < bounds[c + 1]`` of chunk c, with ``x[-1] =
     x0``; ``scalars = (a, g)``; rows of ``(T, N)`` flattened; ``single``: the arrays are float32
     (tanh by :func:`tanh32`, else :func:`tanh64`); ``tickets``: the call's counters
-    (:mod:`neurodyn.ops._threads`). The pre-activations of a
-    chunk are written first, then activated in a second loop (which vectorises)."""
+    (:mod:`neurodyn.ops._threads`). The pre-activations of a chunk are written first, then
+    activated in a second loop (which vectorises). ``width > 0``: W is read in the
+    column-blocked layout ``sdata, sidx, seg`` (:func:`block_chunk`; step 0 of a chunk builds
+    the chunk's part first), block after block, so that the gathered ``x`` stays in the
+    first-level cache; row i's sum is then the sum of its blocks' pieces in block order."""
     n = x0.shape[0]
     steps = inputs.shape[0] // n
     chunks = bounds.shape[0] - 1
+    blocks = (seg.shape[0] - 1) // n if width > 0 else 1
     leak, gain = scalars[0], scalars[1]
     keep = 1 - leak
     zero = np.uint64(0)
@@ -146,11 +182,26 @@ def recur(indptr, indices, data, x0, inputs, scalars, activation, single, y, bou
             return
         t = ticket // chunks
         lo, hi = bounds[ticket - t * chunks], bounds[ticket - t * chunks + 1]
+        if t == 0 and width > 0:
+            block_chunk(indptr, indices, data, lo, hi, width, sdata, sidx, seg)
         wait_for(done(tickets), t * chunks, yield_address)
         out = t * n
         x, x_off = (x0, 0) if t == 0 else (y, out - n)
-        for i in range(lo, hi):
-            y[out + i] = gain * _row(indptr, indices, data, zero, x, np.uint64(x_off), i) + inputs[out + i]
+        if width > 0:
+            for i in range(lo, hi):
+                y[out + i] = 0
+            e, last, end = blocks * lo, blocks * hi - 1, np.uint64(indptr[hi])
+            for b in range(blocks):
+                xb = np.uint64(x_off + b * width)
+                for i in range(lo, hi):
+                    y[out + i] += _segment(sdata, sidx, zero, x, xb, np.uint64(seg[e]),
+                                           np.uint64(seg[e + 1]) if e < last else end)
+                    e += 1
+            for i in range(lo, hi):
+                y[out + i] = gain * y[out + i] + inputs[out + i]
+        else:
+            for i in range(lo, hi):
+                y[out + i] = gain * _row(indptr, indices, data, zero, x, np.uint64(x_off), i) + inputs[out + i]
         if activation != TANH:
             for i in range(lo, hi):
                 y[out + i] = keep * x[x_off + i] + leak * y[out + i]
@@ -166,8 +217,10 @@ def recur(indptr, indices, data, x0, inputs, scalars, activation, single, y, bou
 @numba.njit(cache=True)
 def run(frame, tickets, yield_address):
     """One thread's part of the call frame (:func:`recur`). Arguments: row pointers, column
-    indices (uint16 or uint32), values, x0, inputs ``(T, N)``, scalars (a, g), metadata; result
-    the states ``(T, N)``."""
+    indices (uint16 or uint32), values, x0, inputs ``(T, N)``, scalars (a, g), metadata
+    (activation, threads, block width or 0); results: the states ``(T, N)`` and the blocked
+    layout's values, columns (uint16) and piece starts (uint32; each of one element when the
+    width is 0)."""
     ip, n_ip, _ = buffer(frame, FRAME_ARGS, 0)
     jp, nnz, index_code = buffer(frame, FRAME_ARGS, 1)
     dp, n_d, code = buffer(frame, FRAME_ARGS, 2)
@@ -176,31 +229,38 @@ def run(frame, tickets, yield_address):
     sp, _, _ = buffer(frame, FRAME_ARGS, 5)
     mp, n_m, _ = buffer(frame, FRAME_ARGS, 6)
     yp, n_y, _ = buffer(frame, FRAME_RETS, 0)
+    bdp, n_bd, _ = buffer(frame, FRAME_RETS, 1)
+    bip, n_bi, _ = buffer(frame, FRAME_RETS, 2)
+    gp, n_g, _ = buffer(frame, FRAME_RETS, 3)
     indptr = carray(address(ip), (n_ip,), np.uint32)
-    activation = carray(address(mp), (n_m,), np.int32)[0]
+    meta = carray(address(mp), (n_m,), np.int32)
     bounds = chunk_bounds(indptr, CHUNK_NNZ, MAX_CHUNKS)
+    sidx = carray(address(bip), (n_bi,), np.uint16)
+    seg = carray(address(gp), (n_g,), np.uint32)
     if code == XLA_F64:
         _by_index(indptr, jp, nnz, index_code, carray(address(dp), (n_d,), np.float64),
                   carray(address(xp), (n_x,), np.float64), carray(address(up), (n_u,), np.float64),
-                  carray(address(sp), (2,), np.float64), activation, False,
-                  carray(address(yp), (n_y,), np.float64), bounds, tickets, yield_address)
+                  carray(address(sp), (2,), np.float64), meta[0], False,
+                  carray(address(yp), (n_y,), np.float64), bounds, tickets, yield_address, np.int64(meta[2]),
+                  carray(address(bdp), (n_bd,), np.float64), sidx, seg)
     else:
         _by_index(indptr, jp, nnz, index_code, carray(address(dp), (n_d,), np.float32),
                   carray(address(xp), (n_x,), np.float32), carray(address(up), (n_u,), np.float32),
-                  carray(address(sp), (2,), np.float32), activation, True,
-                  carray(address(yp), (n_y,), np.float32), bounds, tickets, yield_address)
+                  carray(address(sp), (2,), np.float32), meta[0], True,
+                  carray(address(yp), (n_y,), np.float32), bounds, tickets, yield_address, np.int64(meta[2]),
+                  carray(address(bdp), (n_bd,), np.float32), sidx, seg)
 
 
 @numba.njit(cache=True)
 def _by_index(indptr, jp, nnz, index_code, data, x0, inputs, scalars, activation, single, y, bounds, tickets,
-              yield_address):
+              yield_address, width, sdata, sidx, seg):
     """:func:`recur` with the column indices at ``jp`` read as uint16 or uint32 (``index_code``)."""
     if index_code == XLA_U16:
         recur(indptr, carray(address(jp), (nnz,), np.uint16), data, x0, inputs, scalars, activation, single, y,
-              bounds, tickets, yield_address)
+              bounds, tickets, yield_address, width, sdata, sidx, seg)
     else:
         recur(indptr, carray(address(jp), (nnz,), np.uint32), data, x0, inputs, scalars, activation, single, y,
-              bounds, tickets, yield_address)
+              bounds, tickets, yield_address, width, sdata, sidx, seg)
 
 
 def handler(variant=()):

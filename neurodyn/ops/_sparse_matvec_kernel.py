@@ -41,12 +41,11 @@ SINGLE, SHARED, PER_POINT = 0, 1, 2  # one product; B columns of x against one W
 
 
 @numba.njit(inline="always")
-def _row(indptr, indices, data, d0, x, x0, i):
-    """``sum_k data[d0 + k] x[x0 + indices[k]]`` over row ``i``, four partial sums (every index
-    unsigned: no wrap-around tests)."""
+def _segment(data, indices, d0, x, x0, k, end):
+    """``sum_k data[d0 + k] x[x0 + indices[k]]`` over ``k`` (the first, uint64) to ``end`` (excluded), four partial
+    sums (k mod 4 from ``k``) added at the end (every index unsigned: no wrap-around tests)."""
     zero = data[0] * 0
     s0, s1, s2, s3 = zero, zero, zero, zero
-    k, end = np.uint64(indptr[i]), np.uint64(indptr[i + 1])
     four = np.uint64(4)
     while k + four <= end:
         s0 += data[d0 + k] * x[x0 + indices[k]]
@@ -58,6 +57,12 @@ def _row(indptr, indices, data, d0, x, x0, i):
         s0 += data[d0 + k] * x[x0 + indices[k]]
         k += np.uint64(1)
     return (s0 + s1) + (s2 + s3)
+
+
+@numba.njit(inline="always")
+def _row(indptr, indices, data, d0, x, x0, i):
+    """``sum_k data[d0 + k] x[x0 + indices[k]]`` over row ``i`` (:func:`_segment`)."""
+    return _segment(data, indices, d0, x, x0, np.uint64(indptr[i]), np.uint64(indptr[i + 1]))
 
 
 @numba.njit(cache=True)

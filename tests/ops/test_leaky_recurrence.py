@@ -182,3 +182,53 @@ def test_empty_matrix_gives_the_leaky_inputs():
     v = np.random.default_rng(0).normal(size=(4, 5))
     got = np.asarray(leaky_recurrence(w, v, np.zeros(5), 0.5))
     np.testing.assert_allclose(got, _loop(np.zeros((5, 5)), v, np.zeros(5), 0.5, 1.0, "tanh"), atol=1e-15)
+
+
+def test_blocked_layout_holds_the_same_matrix():
+    # rows copied block by block (block_chunk) decode to W: every (row, column, value) once
+    from neurodyn.ops._leaky_recurrence_kernel import block_chunk
+    from neurodyn.ops._threads import chunk_bounds
+
+    a = sp.random(90, 90, 0.3, random_state=6, format="csr")
+    a.indices = a.indices.copy()
+    for i in range(90):  # columns out of order within rows: the layout must not assume sorted rows
+        lo, hi = a.indptr[i], a.indptr[i + 1]
+        order = np.random.default_rng(i).permutation(hi - lo)
+        a.indices[lo:hi], a.data[lo:hi] = a.indices[lo:hi][order], a.data[lo:hi][order]
+    indptr, indices = a.indptr.astype(np.uint32), a.indices.astype(np.uint16)
+    width, blocks = 16, 6
+    values, columns = np.zeros(a.nnz), np.zeros(a.nnz, np.uint16)
+    seg = np.zeros(blocks * 90 + 1, np.uint32)
+    bounds = chunk_bounds(indptr, 500, 64)
+    for c in range(len(bounds) - 1):
+        block_chunk(indptr, indices, a.data, bounds[c], bounds[c + 1], width, values, columns, seg)
+    decoded = np.zeros((90, 90))
+    for c in range(len(bounds) - 1):
+        lo, hi = bounds[c], bounds[c + 1]
+        starts = list(seg[blocks * lo:blocks * hi]) + [indptr[hi]]
+        for e in range(blocks * (hi - lo)):
+            b, r = divmod(e, hi - lo)
+            for k in range(starts[e], starts[e + 1]):
+                assert columns[k] < width
+                decoded[lo + r, b * width + columns[k]] += values[k]
+    np.testing.assert_array_equal(decoded, a.toarray())
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 2e-5), (np.float64, 1e-13)])
+def test_blocked_recurrence_equals_the_dense_loop_on_one_and_two_threads(dtype, tol, monkeypatch):
+    from neurodyn.ops import leaky_recurrence as module
+
+    # blocks of 16 (float32) or 8 (float64) columns: the blocked layout at a size the tests afford
+    monkeypatch.setattr(module, "BLOCK_BYTES", 64)
+    monkeypatch.setattr(module, "BLOCK_ABOVE_BYTES", 64)
+    w, dense, inputs, x0 = _case(400, 12, 0.2, 7, dtype)
+    assert module.block_width(400, 12, dtype) == 64 // np.dtype(dtype).itemsize
+    assert module.block_width(400, module.BLOCK_MIN_STEPS - 1, dtype) == 0
+    want = _loop(dense, inputs, x0, 0.6, 0.95, "tanh")
+    got = [np.asarray(jax.jit(lambda w, v, x, k=k: leaky_recurrence(w, v, x, 0.6, 0.95, threads=k))(w, inputs, x0))
+           for k in (1, 2)]
+    np.testing.assert_allclose(got[0], want, atol=tol * (1 + np.abs(want).max()))
+    assert np.array_equal(got[0], got[1])
+    # fewer steps than BLOCK_MIN_STEPS: W as given, the same states to rounding
+    short = np.asarray(leaky_recurrence(w, inputs[:5], x0, 0.6, 0.95))
+    np.testing.assert_allclose(short, want[:5], atol=tol * (1 + np.abs(want).max()))
