@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..core.loop import Observer, as_device_drive, init_state, join_drive, prepare_drive, split_drive
+from ..core.loop import Observer, as_device_drive, init_state, prepare_drive, split_drive
 from ..core.model import model_dt
 from ..core.parameters import get_parameter
 from ..core.tangent import flatten_state
@@ -33,7 +33,7 @@ from ..precision import set_precision, x64_enabled
 from ..pytree import is_inexact
 from .grid import Grid
 from .measures import Measure, parse_measure
-from .point import block_size, chunk, point
+from .point import block_size, chunk
 
 MEMORY_BUDGET = 1 * 2**30
 # state values x steps x points of one chunk: about a second or two on one CPU core (ring-star
@@ -74,6 +74,13 @@ class SweepJob:
 
     def compute(self, index: int) -> dict[str, np.ndarray]:
         """Results of chunk ``index``: one call of the compiled, vmapped chunk function."""
+        fn, args, kwargs = self.chunk_call(index)
+        return {k: np.asarray(v) for k, v in fn(*args, **kwargs).items()}
+
+    def chunk_call(self, index: int) -> tuple[Callable, tuple, dict]:
+        """``(fn, args, kwargs)`` of chunk ``index``: the jitted chunk function (plain or with a
+        task) and its arguments. :func:`result_specs` traces the same call, so the first chunk
+        reuses that trace instead of tracing the computation again."""
         if self.x64:
             set_precision("float64")  # a Dask worker process is an entry point of its own
         idx = self.chunk_values(index)
@@ -88,17 +95,15 @@ class SweepJob:
             state = jax.tree_util.tree_map(stack, *states)
             batched = True
         drive_fn, drive_arrays = self.drive_parts()
+        kwargs = dict(paths=self.traced_paths, dt=self.dt, batched_model=batched, measures=self.measures,
+                      steps=self.steps, transient=self.transient, drive_fn=drive_fn)
         if self.task is not None:
             from .task import task_chunk
 
             cfg, arrays, columns = self.task
-            out = task_chunk(model, state, values, jax.tree_util.tree_map(jnp.asarray, arrays), drive_arrays,
-                             paths=self.traced_paths, cfg=cfg, dt=self.dt, batched_model=batched, columns=columns,
-                             measures=self.measures, steps=self.steps, transient=self.transient, drive_fn=drive_fn)
-            return {k: np.asarray(v) for k, v in out.items()}
-        out = chunk(model, state, values, drive_arrays, paths=self.traced_paths, steps=self.steps, transient=self.transient,
-                     measures=self.measures, dt=self.dt, batched_model=batched, drive_fn=drive_fn)
-        return {k: np.asarray(v) for k, v in out.items()}
+            return (task_chunk, (model, state, values, jax.tree_util.tree_map(jnp.asarray, arrays), drive_arrays),
+                    dict(kwargs, cfg=cfg, columns=columns))
+        return chunk, (model, state, values, drive_arrays), kwargs
 
 
 def _is_traced_leaf(model, path: str) -> bool:
@@ -425,29 +430,12 @@ def _numpy_tree(tree):
 
 
 def result_specs(job: "SweepJob") -> dict:
-    def one_task():
-        from .task import task_chunk
-
-        model = job.model if job.structural is None else job.structural[0][0]
-        state = job.state if job.structural is None else job.structural[0][1]
-        cfg, arrays, columns = job.task
-        tree = jax.tree_util.tree_map(jnp.asarray, (model, state, arrays))
-        drive_fn, drive_arrays = job.drive_parts()
-        out = task_chunk(*tree[:2], jnp.asarray(job.values[:1]), tree[2], drive_arrays, paths=job.traced_paths,
-                         cfg=cfg, dt=job.dt, batched_model=False, columns=columns, measures=job.measures,
-                         steps=job.steps, transient=job.transient, drive_fn=drive_fn)
-        return {k: v[0] for k, v in out.items()}
-
-    def one():
-        model = job.model if job.structural is None else job.structural[0][0]
-        state = job.state if job.structural is None else job.structural[0][1]
-        values = jnp.asarray(job.values[0])
-        drive = join_drive(*job.drive_parts())
-        return point(jax.tree_util.tree_map(jnp.asarray, model), jax.tree_util.tree_map(jnp.asarray, state), values,
-                      drive, paths=job.traced_paths, steps=job.steps, transient=job.transient, measures=job.measures, dt=job.dt)
-
+    """``{name: (shape of one point's result, float64)}``, from a trace of the first chunk's
+    call (nothing runs; the chunk function keeps the trace, so computing that chunk does not
+    trace it again)."""
     if job.x64 and not x64_enabled():
         raise SpecError("the sweep holds float64 arrays but JAX computes in float32; "
                         "call neurodyn.set_precision('float64') first")
-    shapes = jax.eval_shape(one_task if job.task is not None else one)
-    return {name: (tuple(s.shape), np.float64) for name, s in shapes.items()}
+    fn, args, kwargs = job.chunk_call(0)
+    shapes = fn.eval_shape(*args, **kwargs)
+    return {name: (tuple(s.shape[1:]), np.float64) for name, s in shapes.items()}
