@@ -17,6 +17,15 @@ from numba.core.extending import intrinsic
 
 from .ffi import BUFFER_DATA, BUFFER_DIMS, BUFFER_DTYPE, BUFFER_RANK, FRAME_ARGS, FRAME_EXTENSION, FRAME_RETS
 
+#: the call frame's type: 16 int64 words, as :func:`frame_of` returns them
+FRAME = types.Array(types.int64, 1, "C")
+#: ``(frame, which, i)``: the readers are compiled once for these (eagerly, then from the disk
+#: cache) -- left to numba, they were compiled again for every literal ``which`` and ``i`` a
+#: kernel passes (23 variants each, 0.3-0.5 s apiece, most of a cold kernel's compile time)
+_FRAME_INDEX = (FRAME, types.int64, types.int64)
+#: element types :func:`array` is compiled for
+ARRAY_DTYPES = (types.float32, types.float64, types.uint8, types.int32, types.int64)
+
 
 @intrinsic
 def address(typingctx, value):
@@ -34,21 +43,21 @@ def frame_of(frame_address):
     return carray(frame_address, (16,), np.int64)
 
 
-@numba.njit(cache=True)
+@numba.njit([_FRAME_INDEX], cache=True)
 def header(frame, which, i):
     """XLA_FFI_Buffer of argument (``which = FRAME_ARGS``) or result (``FRAME_RETS``) ``i``, as
     6 int64 words."""
     return carray(address(carray(address(frame[which]), (i + 1,), np.int64)[i]), (6,), np.int64)
 
 
-@numba.njit(cache=True)
+@numba.njit([_FRAME_INDEX], cache=True)
 def dims(frame, which, i):
     """The dimensions of argument / result ``i``."""
     b = header(frame, which, i)
     return carray(address(b[BUFFER_DIMS]), (max(b[BUFFER_RANK], 1),), np.int64)[:b[BUFFER_RANK]]
 
 
-@numba.njit(cache=True)
+@numba.njit([_FRAME_INDEX], cache=True)
 def buffer(frame, which, i):
     """``(data address, element count, dtype code)`` of argument / result ``i``."""
     size = 1
@@ -58,7 +67,7 @@ def buffer(frame, which, i):
     return b[BUFFER_DATA], size, b[BUFFER_DTYPE] & 0xFFFFFFFF
 
 
-@numba.njit(cache=True)
+@numba.njit([_FRAME_INDEX], cache=True)
 def metadata_query(frame, major, minor):
     """Whether this call is XLA's registration-time query for the API version; answers it
     (``major.minor``) if so: the handler must then return 0 at once."""
@@ -73,7 +82,7 @@ def metadata_query(frame, major, minor):
     return False
 
 
-@numba.njit(cache=True)
+@numba.njit([_FRAME_INDEX + (types.NumberClass(t),) for t in ARRAY_DTYPES], cache=True)
 def array(frame, which, i, dtype):
     """Argument / result ``i`` as a flat array of ``dtype`` (a NumPy scalar type)."""
     data, size, _ = buffer(frame, which, i)
