@@ -3,10 +3,13 @@
 
 Each step is the CSR product of :mod:`neurodyn.ops._sparse_matvec_kernel` (the same row sums,
 four partial sums in storage order) followed by the leaky update of the same rows. The rows are
-cut into chunks of about equal non-zero count, and the T x chunks pieces of work are tickets
-(:mod:`neurodyn.ops._threads`) taken in order by whichever thread is free (the calling thread
-and, with enough non-zeros on a machine with two cores, one more started for the call); a piece
-of step t starts once every piece of steps before t is done. A thread that the busy, shared machine has descheduled therefore holds up
+cut into chunks of about equal non-zero count, and the chunks of each step are claimed
+(:func:`neurodyn.ops._threads.claim`) by the calling thread from the first and, with enough
+non-zeros on a machine with two cores, by one more thread started for the call from the last,
+until they meet; a piece of step t starts once every piece of steps before t is done. On a
+quiet machine each thread thus does the same rows in every step (its part of W stays in its
+core's second-level cache: 1 MB here, which holds half of a 1,000-unit float64 matrix but not
+all of it). A thread that the busy, shared machine has descheduled therefore holds up
 the other for at most the one chunk it took, not for half of every step: on a loaded machine the
 kernel degrades to one thread's speed instead of below it. Each row is always summed the same
 way, so the result does not depend on which thread did what.
@@ -23,17 +26,14 @@ from numba.core.extending import intrinsic
 from . import _frame, ffi
 from ._frame import address, buffer
 from ._sparse_matvec_kernel import _row, _segment
-from ._threads import chunk_bounds, done, finish, take, two_threads, wait_for
+from ._threads import chunk_bounds, claim, done, finish, two_threads, wait_for
 from .ffi import FRAME_ARGS, FRAME_RETS, XLA_F64
 
 XLA_U16 = 7
 """XLA_FFI_DataType of unsigned 16-bit integers (column indices of matrices up to 65,536 columns)."""
 
-CHUNK_NNZ = 4096
-"""Non-zeros per chunk (about 1.5-3 us of work), at most :data:`MAX_CHUNKS` chunks a step."""
-MAX_CHUNKS = 64
-
-# meta (int32): activation (1: tanh, 0: identity), number of threads the handler may use, block width
+# meta (int32): activation (1: tanh, 0: identity), threads (1 or 2), block width (0: W as given), non-zeros a
+# chunk, most chunks a step (the policies: neurodyn.ops.leaky_recurrence)
 TANH = 1
 
 
@@ -158,8 +158,8 @@ def block_chunk(indptr, indices, data, lo, hi, width, sdata, sidx, seg):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def recur(indptr, indices, data, x0, inputs, scalars, activation, single, y, bounds, tickets, yield_address,
-          width, sdata, sidx, seg):
+def recur(indptr, indices, data, x0, inputs, scalars, activation, single, y, bounds, tickets, thread,
+          yield_address, width, sdata, sidx, seg):
     """The pieces this thread takes: ``y[t, i] = (1 - a) x[t-1, i] + a phi(g (W x[t-1])_i +
     inputs[t, i])`` for the rows ``bounds[c] <= i < bounds[c + 1]`` of chunk c, with ``x[-1] =
     x0``; ``scalars = (a, g)``; rows of ``(T, N)`` flattened; ``single``: the arrays are float32
@@ -176,12 +176,13 @@ def recur(indptr, indices, data, x0, inputs, scalars, activation, single, y, bou
     leak, gain = scalars[0], scalars[1]
     keep = 1 - leak
     zero = np.uint64(0)
-    while True:
-        ticket = take(tickets)
-        if ticket >= steps * chunks:
-            return
-        t = ticket // chunks
-        lo, hi = bounds[ticket - t * chunks], bounds[ticket - t * chunks + 1]
+    t = 0
+    while t < steps:
+        c = claim(tickets, t, thread, chunks)
+        if c < 0:
+            t += 1
+            continue
+        lo, hi = bounds[c], bounds[c + 1]
         if t == 0 and width > 0:
             block_chunk(indptr, indices, data, lo, hi, width, sdata, sidx, seg)
         wait_for(done(tickets), t * chunks, yield_address)
@@ -215,10 +216,10 @@ def recur(indptr, indices, data, x0, inputs, scalars, activation, single, y, bou
 
 
 @numba.njit(cache=True)
-def run(frame, tickets, yield_address):
+def run(frame, tickets, thread, yield_address):
     """One thread's part of the call frame (:func:`recur`). Arguments: row pointers, column
-    indices (uint16 or uint32), values, x0, inputs ``(T, N)``, scalars (a, g), metadata
-    (activation, threads, block width or 0); results: the states ``(T, N)`` and the blocked
+    indices (uint16 or uint32), values, x0, inputs ``(T, N)``, scalars (a, g), metadata (as
+    above); results: the states ``(T, N)`` and the blocked
     layout's values, columns (uint16) and piece starts (uint32; each of one element when the
     width is 0)."""
     ip, n_ip, _ = buffer(frame, FRAME_ARGS, 0)
@@ -234,39 +235,39 @@ def run(frame, tickets, yield_address):
     gp, n_g, _ = buffer(frame, FRAME_RETS, 3)
     indptr = carray(address(ip), (n_ip,), np.uint32)
     meta = carray(address(mp), (n_m,), np.int32)
-    bounds = chunk_bounds(indptr, CHUNK_NNZ, MAX_CHUNKS)
+    bounds = chunk_bounds(indptr, meta[3], meta[4])
     sidx = carray(address(bip), (n_bi,), np.uint16)
     seg = carray(address(gp), (n_g,), np.uint32)
     if code == XLA_F64:
         _by_index(indptr, jp, nnz, index_code, carray(address(dp), (n_d,), np.float64),
                   carray(address(xp), (n_x,), np.float64), carray(address(up), (n_u,), np.float64),
                   carray(address(sp), (2,), np.float64), meta[0], False,
-                  carray(address(yp), (n_y,), np.float64), bounds, tickets, yield_address, np.int64(meta[2]),
+                  carray(address(yp), (n_y,), np.float64), bounds, tickets, thread, yield_address, np.int64(meta[2]),
                   carray(address(bdp), (n_bd,), np.float64), sidx, seg)
     else:
         _by_index(indptr, jp, nnz, index_code, carray(address(dp), (n_d,), np.float32),
                   carray(address(xp), (n_x,), np.float32), carray(address(up), (n_u,), np.float32),
                   carray(address(sp), (2,), np.float32), meta[0], True,
-                  carray(address(yp), (n_y,), np.float32), bounds, tickets, yield_address, np.int64(meta[2]),
+                  carray(address(yp), (n_y,), np.float32), bounds, tickets, thread, yield_address, np.int64(meta[2]),
                   carray(address(bdp), (n_bd,), np.float32), sidx, seg)
 
 
 @numba.njit(cache=True)
 def _by_index(indptr, jp, nnz, index_code, data, x0, inputs, scalars, activation, single, y, bounds, tickets,
-              yield_address, width, sdata, sidx, seg):
+              thread, yield_address, width, sdata, sidx, seg):
     """:func:`recur` with the column indices at ``jp`` read as uint16 or uint32 (``index_code``)."""
     if index_code == XLA_U16:
         recur(indptr, carray(address(jp), (nnz,), np.uint16), data, x0, inputs, scalars, activation, single, y,
-              bounds, tickets, yield_address, width, sdata, sidx, seg)
+              bounds, tickets, thread, yield_address, width, sdata, sidx, seg)
     else:
         recur(indptr, carray(address(jp), (nnz,), np.uint32), data, x0, inputs, scalars, activation, single, y,
-              bounds, tickets, yield_address, width, sdata, sidx, seg)
+              bounds, tickets, thread, yield_address, width, sdata, sidx, seg)
 
 
 def handler(variant=()):
-    """The FFI handler (a ``numba.cfunc``). With at least :data:`THREAD_MIN_NNZ` non-zeros where
-    the machine has two cores (and the metadata allows two threads), a second thread started for
-    the call takes pieces of the work too (:func:`neurodyn.ops._threads.two_threads`)."""
+    """The FFI handler (a ``numba.cfunc``). Where the metadata asks for two threads and the
+    machine has two cores, a second thread started for the call takes pieces of the work too
+    (:func:`neurodyn.ops._threads.two_threads`)."""
     major, minor = ffi.api_version()
     share = two_threads(run)
 
@@ -275,14 +276,9 @@ def handler(variant=()):
         frame = _frame.frame_of(frame_address)
         if _frame.metadata_query(frame, major, minor):
             return 0
-        _, nnz, _ = buffer(frame, FRAME_ARGS, 1)
+        _, n, _ = buffer(frame, FRAME_ARGS, 3)
+        _, n_u, _ = buffer(frame, FRAME_ARGS, 4)
         mp, n_m, _ = buffer(frame, FRAME_ARGS, 6)
-        threads = carray(address(mp), (n_m,), np.int32)[1]
-        return 0 if share(frame_address, frame, threads >= 2 and nnz >= THREAD_MIN_NNZ) else 1
+        return 0 if share(frame_address, frame, carray(address(mp), (n_m,), np.int32)[1] >= 2, n_u // n) else 1
 
     return run_frame
-
-
-THREAD_MIN_NNZ = 16_000
-"""Below this many non-zeros (four chunks) a step is a few microseconds of work, about what
-handing pieces between two threads costs; the call stays on the calling thread."""

@@ -4,19 +4,30 @@ between it and the calling thread (used by :mod:`neurodyn.ops._leaky_recurrence_
 
 How a kernel uses it:
 
-1. Write the work of one thread as a numba function ``work(frame, tickets, yield_address)``
-   (``frame`` the call frame of :func:`neurodyn.ops._frame.frame_of`). It cuts the call into
-   pieces numbered 0 .. P-1 and takes them in a loop, ``piece = take(tickets)``, until
-   ``piece >= P``. Each piece is taken by exactly one thread. If piece p may start only after
-   some earlier pieces are done (step t of a recurrence after step t-1), the thread calls
-   ``wait_for(done(tickets), k, yield_address)`` before it (k = the number of pieces that must
-   be done; pieces are taken in order, so "the first k" are those) and ``finish(tickets)``
-   after each piece. Pieces without such dependencies need neither.
+1. Write the work of one thread as a numba function ``work(frame, tickets, thread,
+   yield_address)`` (``frame`` the call frame of :func:`neurodyn.ops._frame.frame_of`,
+   ``thread`` 0 on the calling thread and 1 on the second). It cuts the call into pieces and
+   takes them in a loop until none is left, in one of two ways:
+
+   * ``piece = take(tickets)``, pieces 0 .. P-1 in order to whichever thread asks, until
+     ``piece >= P``;
+   * in rounds (the steps of a recurrence), ``piece = claim(tickets, r, thread, P)`` until it
+     returns -1: thread 0 takes round r's pieces from the front (0, 1, ...), thread 1 from the
+     back (P-1, P-2, ...) until they meet, so on a quiet machine each thread does the same
+     half in every round (its part of the operands stays in its own core's cache) and a
+     thread the other waits for leaves it the rest. ``share`` must be given the number of
+     rounds.
+
+   Each piece is taken by exactly one thread. If a piece may start only after earlier pieces
+   are done (step t of a recurrence after step t-1), the thread calls ``wait_for(done(tickets),
+   k, yield_address)`` before it (k = the number of pieces that must be done) and
+   ``finish(tickets)`` after each piece. Pieces without such dependencies need neither.
 2. In the kernel's ``handler``, build ``share = two_threads(work)`` once (in Python, at handler
-   build time) and call ``share(frame_address, frame, second)`` from the ``numba.cfunc``:
-   it runs ``work`` on the calling thread and, if ``second`` is true and the machine has two
-   cores, on one more thread started for the call (joined before it returns). ``share``
-   returns False only if the second thread was started and its join failed.
+   build time) and call ``share(frame_address, frame, second, rounds)`` from the
+   ``numba.cfunc`` (``rounds`` 0 unless ``claim`` is used): it runs ``work`` on the calling
+   thread and, if ``second`` is true and the machine has two cores, on one more thread started
+   for the call (joined before it returns). ``share`` returns False only if the second thread
+   was started and its join failed.
 
 Why tickets rather than fixed halves: on the shared, busy machine a thread is often
 descheduled for milliseconds. With fixed halves the other thread then waits at every meeting
@@ -46,8 +57,9 @@ SPIN = 64
 """Tries of a wait before the waiting thread yields its core on each further try."""
 
 COUNTER_WORDS = 24
-"""int64 words of a call's counters: the pieces taken and the pieces done, each on its own
-64-byte cache line (at 64 and 128 bytes from an array start that numba aligns to 16 bytes)."""
+"""int64 words of a call's counters before the rounds' claims: the pieces taken and the pieces
+done, each on its own 64-byte cache line (at 64 and 128 bytes from an array start that numba
+aligns to 16 bytes); the claims of round r at word ``COUNTER_WORDS + r``."""
 
 
 @intrinsic
@@ -112,6 +124,20 @@ def finish(tickets):
 
 
 @numba.njit(cache=True)
+def claim(tickets, round_, thread, pieces):
+    """A piece of round ``round_`` (of ``pieces``) for ``thread``: from the front for thread 0,
+    from the back for thread 1; -1 once the round's pieces are all taken. One atomic add on the
+    round's word, which counts the front's claims in its low 32 bits and the back's in its high
+    ones: a claim is good if fewer than ``pieces`` were made before it."""
+    word = tickets + 8 * (COUNTER_WORDS - 8) + 8 * round_
+    old = fetch_add(word, np.int64(1) if thread == 0 else np.int64(1) << 32)
+    front, back = old & 0xFFFFFFFF, old >> 32
+    if front + back >= pieces:
+        return -1
+    return front if thread == 0 else pieces - 1 - back
+
+
+@numba.njit(cache=True)
 def wait_for(counter, value, yield_address):
     """Until ``*counter >= value``: spin, then yield the core on each further try."""
     waits = 0
@@ -169,19 +195,20 @@ handler holds only their addresses."""
 
 
 def two_threads(work):
-    """``share(frame_address, frame, second) -> bool``, a numba function for a kernel's FFI
-    handler: ``work(frame, tickets, yield_address)`` on the calling thread and, when ``second``
-    is true and the machine has two cores (and ``pthread_create`` succeeds), on one more thread
-    started for this call and joined before ``share`` returns (module docstring). ``tickets``
-    is the address of the call's fresh counters (zero); the result is False only if that
-    thread's join failed. Compiled in the process (it calls addresses of this process); build it
-    once per handler."""
+    """``share(frame_address, frame, second, rounds) -> bool``, a numba function for a kernel's
+    FFI handler: ``work(frame, tickets, thread, yield_address)`` on the calling thread (thread
+    0) and, when ``second`` is true and the machine has two cores (and ``pthread_create``
+    succeeds), on one more thread (thread 1) started for this call and joined before ``share``
+    returns (module docstring). ``tickets`` is the address of the call's fresh counters (zero;
+    with ``rounds`` words for :func:`claim`); the result is False only if that thread's join
+    failed. Compiled in the process (it calls addresses of this process); build it once per
+    handler."""
     yield_address = sched_yield_address()
 
     @numba.cfunc(types.voidptr(types.voidptr))
     def helper(task_address):
         task = carray(task_address, (2,), np.int64)
-        work(_frame.frame_of(address(task[0])), task[1], yield_address)
+        work(_frame.frame_of(address(task[0])), task[1], 1, yield_address)
         return task_address
 
     _ALIVE.append(helper)
@@ -190,13 +217,13 @@ def two_threads(work):
     two_cores = spawn is not None and (os.cpu_count() or 1) >= 2
 
     @numba.njit
-    def share(frame_address, frame, second):
-        counters = np.zeros(COUNTER_WORDS, np.int64)
+    def share(frame_address, frame, second, rounds):
+        counters = np.zeros(COUNTER_WORDS + rounds, np.int64)
         tickets = counters.ctypes.data + 64
         task = np.array([pointer_value(frame_address), tickets], np.int64)
         thread = np.zeros(1, np.uint64)
         started = two_cores and second and spawn(thread.ctypes.data, 0, helper_address, task.ctypes.data) == 0
-        work(frame, tickets, yield_address)
+        work(frame, tickets, 0, yield_address)
         joined = True
         if started:
             joined = join(thread[0], 0) == 0

@@ -103,6 +103,15 @@ def block_width(n: int, steps: int, dtype) -> int:
     return BLOCK_BYTES // size if n * size > BLOCK_ABOVE_BYTES and steps >= BLOCK_MIN_STEPS else 0
 
 
+CHUNK_NNZ = 4096
+"""Non-zeros per piece of a step (about 1.5-3 us of work), at most :data:`MAX_CHUNKS` pieces a step."""
+MAX_CHUNKS = 64
+
+THREAD_MIN_NNZ = 16_000
+"""Below this many non-zeros (four chunks) a step is a few microseconds of work, about what
+handing pieces between two threads costs; the call stays on the calling thread."""
+
+
 def _ffi_call(target, static, data, x0, inputs, scalars, indptr, indices, rows):
     activation, threads = static
     n = x0.shape[0]
@@ -110,7 +119,8 @@ def _ffi_call(target, static, data, x0, inputs, scalars, indptr, indices, rows):
     width = block_width(n, inputs.shape[0], data.dtype)
     blocked = indices.shape[0] if width else 1
     pieces = -(-n // width) * n + 1 if width else 1
-    meta = jnp.asarray([activation, threads, width], jnp.int32)
+    threads = threads if indices.shape[0] >= THREAD_MIN_NNZ else 1
+    meta = jnp.asarray([activation, threads, width, CHUNK_NNZ, MAX_CHUNKS], jnp.int32)
     results = (jax.ShapeDtypeStruct(inputs.shape, data.dtype), jax.ShapeDtypeStruct((blocked,), data.dtype),
                jax.ShapeDtypeStruct((blocked,), jnp.uint16), jax.ShapeDtypeStruct((pieces,), jnp.uint32))
     return jax.ffi.ffi_call(target, results)(

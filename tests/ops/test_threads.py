@@ -31,3 +31,15 @@ def test_tickets_are_handed_out_once_each():
     _threads.finish(tickets)
     _threads.wait_for(_threads.done(tickets), 2, _threads.sched_yield_address())  # returns: two are done
     assert counters[8] == 5 and counters[16] == 2
+
+
+def test_claims_split_a_round_from_both_ends_once_each():
+    counters = np.zeros(_threads.COUNTER_WORDS + 3, np.int64)
+    tickets = counters.ctypes.data + 64
+    # round 1: thread 0 takes two from the front, thread 1 the rest from the back, then none is left
+    got = [_threads.claim(tickets, 1, 0, 5), _threads.claim(tickets, 1, 1, 5), _threads.claim(tickets, 1, 0, 5),
+           _threads.claim(tickets, 1, 1, 5), _threads.claim(tickets, 1, 1, 5), _threads.claim(tickets, 1, 0, 5),
+           _threads.claim(tickets, 1, 1, 5)]
+    assert got == [0, 4, 1, 3, 2, -1, -1]
+    # the rounds are independent: round 2 starts afresh, round 0 was not touched
+    assert _threads.claim(tickets, 2, 1, 5) == 4 and counters[_threads.COUNTER_WORDS] == 0
