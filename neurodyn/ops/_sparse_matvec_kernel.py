@@ -14,26 +14,29 @@ from __future__ import annotations
 import numba
 import numpy as np
 from numba import carray, types
-from numba.core.extending import intrinsic
 
 from . import _frame, ffi
 from ._frame import address, buffer
+from ._threads import chunk_bounds, take, two_threads
 from .ffi import FRAME_ARGS, FRAME_RETS, XLA_F64
 
 THREAD_MIN_NNZ = 64_000
-"""Below this many non-zeros (about 30-60 us of work) the kernel stays on the calling thread:
-starting and joining a second one costs tens of microseconds on an idle machine and far more
-when the cores are busy (measured on the shared 2-core machine: a 25,000-non-zero product took
-60 us split against 11 us for 9,000 unsplit)."""
+"""Below this many non-zeros in W (about 30-60 us of work a product) the kernel stays on the
+calling thread: starting and joining a second one costs tens of microseconds on an idle machine
+and far more when the cores are busy (measured on the shared 2-core machine: a 25,000-non-zero
+product took 60 us split against 11 us for 9,000 unsplit; eight vmapped products of a
+25,000-non-zero W took 15 us each split against 11 unsplit at load 5)."""
 
-@intrinsic
-def pointer_value(typingctx, pointer):
-    """``void* -> int64`` (the handler hands its call frame to a second thread as a number)."""
-
-    def codegen(context, builder, signature, args):
-        return builder.ptrtoint(args[0], context.get_value_type(types.int64))
-
-    return types.int64(types.voidptr), codegen
+CHUNK_NNZ = 4096
+"""Fewest non-zeros in a piece of work."""
+MAX_CHUNKS = 2
+"""Pieces a call of at least :data:`THREAD_MIN_NNZ` non-zeros when it has one product (or
+SHARED); a PER_POINT call's pieces are its products. (Smaller calls run whole on the calling
+thread.) Each call starts its second thread anew, so there is no step-to-step meeting to
+smooth; halves of equal non-zero count, taken as tickets, leave the calling thread the second
+half too when the started thread is slow to run. 64 pieces a call were measured against the
+halves (scan of x <- tanh(W x) and vmapped products, N = 500-5,000, three interleaved
+process pairs, load 5): no clear gain, and at N = 2,000 8-35 % slower by the best of three."""
 
 
 # meta (int32): mode, batch, n_cols, n_rows, data batched, x batched
@@ -42,8 +45,9 @@ SINGLE, SHARED, PER_POINT = 0, 1, 2  # one product; B columns of x against one W
 
 @numba.njit(inline="always")
 def _segment(data, indices, d0, x, x0, k, end):
-    """``sum_k data[d0 + k] x[x0 + indices[k]]`` over ``k`` (the first, uint64) to ``end`` (excluded), four partial
-    sums (k mod 4 from ``k``) added at the end (every index unsigned: no wrap-around tests)."""
+    """``sum_k data[d0 + k] x[x0 + indices[k]]`` from ``k`` (uint64) up to ``end`` (excluded),
+    four partial sums (k mod 4 from ``k``) added at the end (every index unsigned: no
+    wrap-around tests)."""
     zero = data[0] * 0
     s0, s1, s2, s3 = zero, zero, zero, zero
     four = np.uint64(4)
@@ -66,10 +70,10 @@ def _row(indptr, indices, data, d0, x, x0, i):
 
 
 @numba.njit(cache=True)
-def rows(indptr, indices, data, x, y, meta, lo, hi):
+def rows(indptr, indices, data, x, y, meta, lo, hi, first, last):
     """Rows ``lo <= i < hi`` of the call's products (module docstring; ``meta`` as above). SHARED:
     ``x`` is ``(n_cols, B)`` and ``y`` ``(n_rows, B)``, so the B columns of a row are read and
-    written together; PER_POINT: ``B`` products one after the other, ``x`` ``(B or 1, n_cols)``."""
+    written together; PER_POINT: products ``first <= b < last`` of the B, ``x`` ``(B or 1, n_cols)``."""
     mode, batch, n_cols, n_rows, data_batched, x_batched = meta[0], meta[1], meta[2], meta[3], meta[4], meta[5]
     if mode == SHARED:
         acc = np.zeros(batch, y.dtype)
@@ -85,7 +89,7 @@ def rows(indptr, indices, data, x, y, meta, lo, hi):
                 y[i * batch + b] = acc[b]
         return
     nnz = np.uint64(indices.shape[0])
-    for b in range(batch if mode == PER_POINT else 1):
+    for b in range(first, last):
         d0 = np.uint64(b) * nnz if data_batched else np.uint64(0)
         x0 = np.uint64(b * n_cols) if x_batched else np.uint64(0)
         for i in range(lo, hi):
@@ -93,10 +97,10 @@ def rows(indptr, indices, data, x, y, meta, lo, hi):
 
 
 @numba.njit(cache=True)
-def run(frame, lo_fraction, hi_fraction):
-    """The rows of one call frame between the nnz fractions ``lo_fraction`` and ``hi_fraction``
-    (in units of 1/2^20 of the non-zeros: a split of the work, not of the rows). Arguments:
-    row pointers, column indices, values, x, metadata; result: y."""
+def apply(frame, lo, hi, first, last):
+    """Rows ``lo <= i < hi`` of products ``first <= b < last`` of one call frame (:func:`rows`;
+    ``hi = -1``: every row, ``last = -1``: every product). Arguments: row pointers, column
+    indices, values, x, metadata; result: y."""
     ip, n_ip, _ = buffer(frame, FRAME_ARGS, 0)
     jp, nnz, _ = buffer(frame, FRAME_ARGS, 1)
     dp, n_d, code = buffer(frame, FRAME_ARGS, 2)
@@ -106,42 +110,42 @@ def run(frame, lo_fraction, hi_fraction):
     indptr = carray(address(ip), (n_ip,), np.uint32)
     indices = carray(address(jp), (nnz,), np.uint32)
     meta = carray(address(mp), (n_m,), np.int32)
-    n_rows = n_ip - 1
-    total = np.uint64(indptr[n_rows])
-    lo = np.searchsorted(indptr, total * np.uint64(lo_fraction) // np.uint64(1 << 20)) if lo_fraction > 0 else 0
-    hi = np.searchsorted(indptr, total * np.uint64(hi_fraction) // np.uint64(1 << 20)) \
-        if hi_fraction < (1 << 20) else n_rows
-    lo, hi = min(lo, n_rows), min(hi, n_rows)
+    hi = n_ip - 1 if hi < 0 else hi
+    last = (meta[1] if meta[0] == PER_POINT else 1) if last < 0 else last
     if code == XLA_F64:
         rows(indptr, indices, carray(address(dp), (n_d,), np.float64), carray(address(xp), (n_x,), np.float64),
-             carray(address(yp), (n_y,), np.float64), meta, lo, hi)
+             carray(address(yp), (n_y,), np.float64), meta, lo, hi, first, last)
     else:
         rows(indptr, indices, carray(address(dp), (n_d,), np.float32), carray(address(xp), (n_x,), np.float32),
-             carray(address(yp), (n_y,), np.float32), meta, lo, hi)
+             carray(address(yp), (n_y,), np.float32), meta, lo, hi, first, last)
+
+
+@numba.njit(cache=True)
+def run(frame, tickets, thread, yield_address):
+    """The pieces of one call frame this thread takes (:mod:`neurodyn.ops._threads`): chunk c
+    of the rows (:func:`~neurodyn.ops._threads.chunk_bounds`) of product b, for each of the B
+    products of a PER_POINT call, else of the one product (SHARED: all B columns of the rows)."""
+    ip, n_ip, _ = buffer(frame, FRAME_ARGS, 0)
+    mp, n_m, _ = buffer(frame, FRAME_ARGS, 4)
+    meta = carray(address(mp), (n_m,), np.int32)
+    products = meta[1] if meta[0] == PER_POINT else 1
+    bounds = chunk_bounds(carray(address(ip), (n_ip,), np.uint32), CHUNK_NNZ, max(1, MAX_CHUNKS // products))
+    chunks = bounds.shape[0] - 1
+    while True:
+        piece = take(tickets)
+        if piece >= chunks * products:
+            return
+        b = piece // chunks
+        apply(frame, bounds[piece - b * chunks], bounds[piece - b * chunks + 1], b, b + 1)
 
 
 def handler(variant=()):
     """The FFI handler (a ``numba.cfunc``): arguments row pointers, column indices, values, x,
-    metadata; result y. Above :data:`THREAD_MIN_NNZ` non-zeros, where the machine has two cores,
-    the second half of the non-zeros goes to a thread the handler starts and joins."""
-    import os
-
-    from numba import types
-
-    from ._gram_kernel import _pthread
-
+    metadata; result y. With at least :data:`THREAD_MIN_NNZ` non-zeros in W, where the machine
+    has two cores, a thread started for the call takes pieces too
+    (:func:`neurodyn.ops._threads.two_threads`)."""
     major, minor = ffi.api_version()
-    whole = 1 << 20
-
-    @numba.cfunc(types.voidptr(types.voidptr))
-    def helper(task_address):
-        task = carray(task_address, (3,), np.int64)
-        run(_frame.frame_of(address(task[0])), task[1], task[2])
-        return task_address
-
-    helper_address = helper.address
-    spawn, join = _pthread()
-    split = spawn is not None and (os.cpu_count() or 1) >= 2
+    share = two_threads(run)
 
     @numba.cfunc(types.int64(types.voidptr))
     def run_frame(frame_address):
@@ -149,17 +153,9 @@ def handler(variant=()):
         if _frame.metadata_query(frame, major, minor):
             return 0
         _, nnz, _ = buffer(frame, FRAME_ARGS, 1)
-        if not split or nnz < THREAD_MIN_NNZ:
-            run(frame, 0, whole)
+        if nnz < THREAD_MIN_NNZ:  # the whole call here, without the tickets' counters
+            apply(frame, 0, -1, 0, -1)
             return 0
-        task = np.array([pointer_value(frame_address), whole // 2, whole], np.int64)
-        thread = np.zeros(1, np.uint64)
-        started = spawn(thread.ctypes.data, 0, helper_address, task.ctypes.data) == 0
-        run(frame, 0, whole // 2)
-        if started:
-            join(thread[0], 0)
-        else:
-            run(frame, whole // 2, whole)
-        return 0 if task[2] == whole else 1
+        return 0 if share(frame_address, frame, True, 0) else 1
 
     return run_frame

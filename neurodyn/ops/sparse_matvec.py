@@ -9,8 +9,9 @@ dense matrix: at N = 10,000 and p = 0.1, 80 MB (float32) or 120 MB (float64) ins
 
 On CPU the product is a :class:`~neurodyn.ops.kernel.NativeKernel`: a C function compiled by
 numba that XLA calls through its typed FFI (loops in :mod:`neurodyn.ops._sparse_matvec_kernel`):
-one pass over the non-zeros, the rows split between the calling XLA thread and one thread the
-kernel starts when the machine has two cores (halves of equal non-zero count). Under
+one pass over the non-zeros, the rows cut into chunks of about equal non-zero count that the
+calling XLA thread and, for large products on a machine with two cores, one thread the kernel
+starts take as tickets (:mod:`neurodyn.ops._threads`). Under
 ``jax.vmap`` it is one call: over ``x`` alone (a sweep of reservoirs sharing W: the batch's
 states sit side by side, each weight read once for all of them) or over the weights too (a loop
 over the batch inside the call); nested vmaps and batched structure (row pointers, indices) use

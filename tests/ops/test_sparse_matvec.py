@@ -66,3 +66,31 @@ def test_gradients_equal_the_dense_products(dtype):
     per = jax.vmap(jax.grad(loss_sparse, argnums=1), in_axes=(None, 0))(w.data, jnp.asarray(xs))
     np.testing.assert_allclose(np.asarray(per[1]), np.asarray(jax.grad(loss_dense, argnums=1)(
         jnp.asarray(a.toarray(), dtype), jnp.asarray(2 * x))), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_two_threads_give_the_bits_of_one_under_vmap(dtype):
+    # 500 x 500 at 30 %: 75,000 non-zeros, its pieces shared by two threads; its top
+    # and bottom 250 rows (37,500 each) stay on one thread: a row's sum must not depend on that
+    a = _matrix(500, 500, 0.3, 3)
+    halves = [a[:250], a[250:]]
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(4, 500)).astype(dtype)
+    scales = rng.uniform(0.5, 2, 4).astype(dtype)
+
+    def products(m):
+        w = SparseMatrix.from_scipy(m, dtype)
+        data = (np.asarray(w.data)[None] * scales[:, None]).astype(dtype)
+        per_point = jax.jit(jax.vmap(lambda d, v: SparseMatrix(w.shape, w.indptr, w.indices, w.rows, d) @ v))
+        return (np.asarray(jax.jit(sparse_matvec)(w, x[0])), np.asarray(per_point(data, x)),
+                np.asarray(jax.jit(jax.vmap(lambda v: w @ v))(x)))
+
+    whole, top, bottom = products(a), products(halves[0]), products(halves[1])
+    for got, t, b in zip(whole, top, bottom):
+        assert np.array_equal(got, np.concatenate([t, b], axis=-1))
+    # and the products are the dense ones (float64)
+    dense = a.toarray()
+    want = np.stack([(float(s) * dense) @ v.astype(float) for s, v in zip(scales, x)])
+    scale = (np.abs(dense) @ np.abs(x.T).astype(float)).T * 2 + 1
+    tol = 2e-5 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(whole[1] / scale, want / scale, atol=tol)
