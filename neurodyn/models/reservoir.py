@@ -225,22 +225,23 @@ def _scalar(value, name: str) -> float:
     return float(arr)
 
 
-SPARSE_MIN_UNITS = {np.dtype(np.float32): 1000, np.dtype(np.float64): 256}
+SPARSE_MIN_UNITS = {np.dtype(np.float32): 500, np.dtype(np.float64): 256}
 SPARSE_MAX_DENSITY = 0.25
 
 
 def use_sparse(n: int, nnz: int, dtype) -> bool:
     """Whether an N-unit recurrent matrix with ``nnz`` non-zeros is held sparse: a density of at
     most :data:`SPARSE_MAX_DENSITY` (so the values and indices are at most half the dense bytes in
-    float32) and at least :data:`SPARSE_MIN_UNITS` units, 1,000 in float32 and 256 in float64. A
+    float32) and at least :data:`SPARSE_MIN_UNITS` units, 500 in float32 and 256 in float64. A
     sparse ESN harvests through :func:`neurodyn.ops.leaky_recurrence.leaky_recurrence` (the T
     steps in one native call). Against XLA's dense scan at 10 % density (``python -m benchmarks
-    reservoir_harvest`` and interleaved A/B runs, load 4.5-8 on the 2-core machine, microseconds
-    per step): float32 N = 500 sparse 22-30 against dense 18-24 in the three benchmark runs
-    (sparse 13-24 against 23-27 in three A/B runs: no clear winner, so dense, which a vmapped
-    sweep also multiplies as one matmul), N = 1,000 42-72 against 63-89, N = 2,000 152-387
-    against 312-814; float64 N = 250 13 against 12 (a tie), N = 500 22-37 against 40-59,
-    N = 2,000 183-490 against 1,036-3,727 (docs/models/reservoirs.md, "Large sparse reservoirs")."""
+    reservoir_harvest``, microseconds per step): on the quiet machine float32 N = 500 sparse 9.6
+    against dense 12.5 (a run for issue 25); at load 4.5-8 on the 2-core machine, where the
+    kernel's two threads seldom run at once, N = 500 traded places (sparse 13-30 against
+    dense 12-27 over six runs; a vmapped sweep of a dense W is also one matmul), N = 1,000 42-72
+    against 63-89, N = 2,000 152-387 against 312-814; float64 N = 250 13 against 12 (a tie),
+    N = 500 22-37 against 40-59, N = 2,000 183-490 against 1,036-3,727 (docs/models/reservoirs.md,
+    "Large sparse reservoirs")."""
     return n >= SPARSE_MIN_UNITS.get(np.dtype(dtype), 1000) and nnz <= SPARSE_MAX_DENSITY * n * n
 
 

@@ -176,11 +176,12 @@ def recur(indptr, indices, data, x0, inputs, scalars, activation, single, y, bou
     leak, gain = scalars[0], scalars[1]
     keep = 1 - leak
     zero = np.uint64(0)
-    t = 0
+    t, mine = 0, 0
     while t < steps:
         c = claim(tickets, t, thread, chunks)
-        if c < 0:
-            t += 1
+        if c < 0:  # step t is all taken: count this thread's pieces of it done, once
+            finish(tickets, mine)
+            t, mine = t + 1, 0
             continue
         lo, hi = bounds[c], bounds[c + 1]
         if t == 0 and width > 0:
@@ -212,7 +213,7 @@ def recur(indptr, indices, data, x0, inputs, scalars, activation, single, y, bou
         else:
             for i in range(lo, hi):
                 y[out + i] = keep * x[x_off + i] + leak * tanh64(y[out + i])
-        finish(tickets)
+        mine += 1
 
 
 @numba.njit(cache=True)

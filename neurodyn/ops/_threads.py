@@ -21,7 +21,10 @@ How a kernel uses it:
    Each piece is taken by exactly one thread. If a piece may start only after earlier pieces
    are done (step t of a recurrence after step t-1), the thread calls ``wait_for(done(tickets),
    k, yield_address)`` before it (k = the number of pieces that must be done) and
-   ``finish(tickets)`` after each piece. Pieces without such dependencies need neither.
+   ``finish(tickets, m)`` for the m pieces it has done since (with ``claim``, once a round, when
+   the round's claim returns -1: fewer atomic adds on the line both threads touch). A thread
+   must not wait while it holds pieces done but not counted. Pieces without such dependencies
+   need neither.
 2. In the kernel's ``handler``, build ``share = two_threads(work)`` once (in Python, at handler
    build time) and call ``share(frame_address, frame, second, rounds)`` from the
    ``numba.cfunc`` (``rounds`` 0 unless ``claim`` is used): it runs ``work`` on the calling
@@ -118,9 +121,10 @@ def done(tickets):
 
 
 @numba.njit(cache=True)
-def finish(tickets):
-    """Count one more piece done (release order: its writes are seen by whoever waits for it)."""
-    fetch_add(tickets + 64, 1)
+def finish(tickets, pieces=1):
+    """Count ``pieces`` more pieces done (release order: their writes are seen by whoever waits
+    for them)."""
+    fetch_add(tickets + 64, pieces)
 
 
 @numba.njit(cache=True)
