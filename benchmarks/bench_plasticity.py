@@ -43,17 +43,17 @@ RULE = dict(tau_plus=16.8, tau_minus=33.7, a_plus=0.005, a_minus=0.005, w_max=1.
 def plastic(net, backend=None, fused: bool = False):
     """``net`` (four projections) with its ``ee`` projection made plastic (same synapses, initial
     weights 0.6). ``fused``: the two inhibitory projections ``ie`` and ``ii`` as one
-    (:func:`~neurodyn.models.synapses.fuse`, named ``"inh"``): the same network (the same sums,
-    synapse by synapse: same spikes and weights), one event product fewer per step; ``ei`` stays
-    apart, its source's other projection being the plastic one."""
+    (:func:`~neurodyn.models.synapses.fuse`, named ``"inh"``) and ``ei`` delivered by the plastic
+    projection's own pass (:meth:`~neurodyn.models.PlasticProjection.carrying`, still ``"ee"``):
+    the same network (the same sums, synapse by synapse: same spikes and weights), two native
+    calls fewer per step."""
     ee = net.projections["ee"]
     dt = float(net.populations["exc"].dt)
     proj = PlasticProjection.create("exc", "exc", ee.synapses, rule=PairSTDP(**RULE), port="g_e", dt=dt,
                                     backend=backend)
     projections = {**net.projections, "ee": proj}
     if fused:
-        projections = {"ee": proj, "ei": projections["ei"],
-                       "inh": fuse([projections["ie"], projections["ii"]])}
+        projections = {"ee": proj.carrying(projections["ei"]), "inh": fuse([projections["ie"], projections["ii"]])}
     return dataclasses.replace(net, projections=projections)
 
 
@@ -253,7 +253,7 @@ def floor(steps: int = 10000):
     ee = net.projections["ee"]
     conn, index = ee.synapses, ee.index
     ee_ptr = conn.row_pointers().astype(np.int64)
-    ei, inh = net.projections["ei"].synapses, net.projections["inh"].synapses
+    ei, inh = base.projections["ei"].synapses, net.projections["inh"].synapses
     e_ptr, i_ptr = ei.row_pointers().astype(np.int64), inh.row_pointers().astype(np.int64)
     out_ee, in_ee = np.diff(ee_ptr), np.diff(np.asarray(index.col_ptr))
     pre_updates = int(out_ee[steps_e].sum())

@@ -34,6 +34,7 @@ them with ``jax.vmap``); ``nearest`` is static.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, NamedTuple
 
 import jax
@@ -45,7 +46,7 @@ from ..core.delay import delay_push
 from ..core.model import float_dtype
 from ..core.projection import Projection
 from ..errors import SpecError
-from ..ops.event import ring_read
+from ..ops.event import event_csr_matvec, ring_read
 from ..ops.plasticity import (BACKENDS, PlasticIndex, column_pass, default_backend, gather, native_step,
                               row_pass, scatter)
 from ..ops.synapses import SynapseCSR
@@ -314,7 +315,8 @@ class PlasticState(NamedTuple):
     modulation: Any
 
 
-@pytree_dataclass(static=("source", "target", "port", "modulator", "capacity", "backend"), frozen=("dt",))
+@pytree_dataclass(static=("source", "target", "port", "modulator", "capacity", "backend", "companion_target",
+                          "companion_port"), frozen=("dt",))
 class PlasticProjection(Projection):
     """Spikes of ``source`` through ``synapses`` into ``port`` of ``target``, with plastic
     weights (``rule``: :class:`PairSTDP`, :class:`TripletSTDP`, :class:`InhibitorySTDP`,
@@ -325,6 +327,8 @@ class PlasticProjection(Projection):
     ``backend``: ``"numba"`` (the compiled kernel, the CPU default for pair, triplet and
     inhibitory STDP), ``"jax"`` (the pure-JAX passes: every platform, differentiable, used for
     reward-modulated STDP and short-term plasticity alone) or None (the platform default).
+    ``companion``: static synapses from the same source delivered by the same pass
+    (:meth:`carrying`) into ``companion_port`` of ``companion_target``.
     Build it with :meth:`create` (module docstring for the order of updates)."""
 
     source: str
@@ -338,6 +342,9 @@ class PlasticProjection(Projection):
     modulator: tuple | None = None
     capacity: int | None = None
     backend: str | None = None
+    companion: SynapseCSR | None = None
+    companion_target: str | None = None
+    companion_port: str | None = None
     # the spec's names: couplings.<name>.weight (initial weights), .plasticity.<field>, .stp.<field>
     PARAMETER_ALIASES = {"weight": "synapses.weights", "plasticity": "rule"}
 
@@ -397,8 +404,33 @@ class PlasticProjection(Projection):
         return tuple(names)
 
     def targets(self) -> tuple:
-        """The one ``(population, port)`` written."""
-        return ((self.target, self.port),)
+        """The ``(population, port)`` written (and the companion's)."""
+        if self.companion is None:
+            return ((self.target, self.port),)
+        return ((self.target, self.port), (self.companion_target, self.companion_port))
+
+    def carrying(self, projection) -> "PlasticProjection":
+        """This projection also delivering the static :class:`~neurodyn.models.synapses.SpikingProjection`
+        ``projection`` from the same source (one target, no delays, and none here either): the
+        E->I synapses of a network whose E->E ones learn, say. Its spikes are this projection's
+        event rows, so the plasticity kernel adds its rows in the same pass (one native call per
+        step instead of two, the same sums as its own event product); the pure-JAX passes call
+        the event product. The network is the same: same spikes and weights."""
+        from .synapses import SpikingProjection
+
+        if not isinstance(projection, SpikingProjection):
+            raise SpecError(f"carrying: expected a SpikingProjection, got {type(projection).__name__}")
+        if self.companion is not None:
+            raise SpecError("carrying: this plastic projection already carries a projection")
+        if projection.source != self.source:
+            raise SpecError(f"carrying: the projection's source must be {self.source!r} (this projection's), got "
+                            f"{projection.source!r}")
+        if len(projection.outputs) != 1:
+            raise SpecError("carrying: the projection must write one (population, port) (not a fused one)")
+        if projection.synapses.has_delays or self.synapses.has_delays:
+            raise SpecError("carrying: neither projection may have delays (the event rows must be the source's neurons)")
+        pop, port, _ = projection.outputs[0]
+        return dataclasses.replace(self, companion=projection.synapses, companion_target=pop, companion_port=port)
 
     # ---- state
     def init(self, key, observables) -> PlasticState:
@@ -449,9 +481,9 @@ class PlasticProjection(Projection):
             post_spikes = _flags(observables[self.target]["spike"])
             name, params = rule.kernel_rule()
             decay = jnp.concatenate([_decays(rule.pre_taus(), dt, dtype), _decays(rule.post_taus(), dt, dtype)])
-            w, y, pre, post = native_step(state.weights, events, scale, pre, post, post_spikes, index, name, params,
-                                          decay, rule.nearest, self.backend)
-            return PlasticState(w, pre, post, buffer, u, x, (), ()), {(self.target, self.port): y}
+            w, y, pre, post, z = native_step(state.weights, events, scale, pre, post, post_spikes, index, name,
+                                             params, decay, rule.nearest, self.backend, self.companion)
+            return PlasticState(w, pre, post, buffer, u, x, (), ()), self._outputs(y, z)
         if rule is not None:
             pre = pre * _decays(rule.pre_taus(), dt, dtype)[:, None]
             post = post * _decays(rule.post_taus(), dt, dtype)[:, None]
@@ -496,7 +528,18 @@ class PlasticProjection(Projection):
             w, learned, modulation = lax.cond((step + 1) % rule.period == 0, _apply_modulation,
                                               lambda *a: a[:3], w, learned, modulation, rule, dt)
         new = PlasticState(w, pre, post, buffer, u, x, learned if eligible else (), modulation)
-        return new, {(self.target, self.port): y}
+        z = None
+        if self.companion is not None:
+            z = event_csr_matvec(self.companion, spikes != 0 if spikes.dtype != jnp.bool_ else spikes)
+        return new, self._outputs(y, z)
+
+    def _outputs(self, y, z) -> dict:
+        """The inputs written: ``y`` into the target's port, ``z`` (the companion's) into its."""
+        out = {(self.target, self.port): y}
+        if self.companion is not None:
+            key = (self.companion_target, self.companion_port)
+            out[key] = out[key] + z if key in out else z
+        return out
 
     def _native(self, dtype) -> bool:
         """Whether this step goes through the plasticity kernel (:data:`neurodyn.ops.plasticity.KERNEL`:

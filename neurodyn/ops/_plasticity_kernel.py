@@ -10,13 +10,28 @@ presynaptic traces after this step's jumps) and jumps its postsynaptic traces. T
 traces are XLA's buffers of the state, aliased to the results: no copy per step. Event rows and
 spikes are scanned eight flags at a time, so a silent step costs a pass over the traces (their
 decay) and little else. Rule codes and parameter vectors: :data:`neurodyn.ops.plasticity.RULE_CODES`.
+
+The call runs in two stages. :func:`prologue` (the calling thread) decays the traces, lists the
+event rows and the postsynaptic spikes and jumps the presynaptic traces (keeping the second
+trace's value before the jump for the rows); the static synapses of a companion projection
+(:func:`deliver`) are added for the listed rows. Then :func:`piece` does the rows and columns:
+the synapses onto the postsynaptic neurons below ``split`` and those onto the rest touch disjoint
+weights, inputs and postsynaptic traces, so the two parts can run on two threads -- the calling
+one and a worker started once per process (:func:`work_loop`), which takes parts as tickets from
+an atomic counter while it is awake (it spins between the steps of a simulation, sleeps when
+there are none and ends after about a third of a second without work). Whoever does a part, each
+synapse sees the same operations in the same order: one and two threads give the same bits. A
+caller that had to wait long for the worker's part (descheduled on a busy machine) keeps the
+next steps to itself (:data:`LATE_CYCLES`).
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import carray
+from llvmlite import ir
+from numba import carray, types
+from numba.core.extending import intrinsic
 
 from . import _frame, ffi
 from ._frame import address, buffer
@@ -82,64 +97,82 @@ def _scale(x, d):
 
 
 @numba.njit(inline="always", error_model="numpy")
-def _rows(w, events, event_words, scale, pre, post, row_start, row_length, targets, y, code, params, modes,
-          n_pre_traces, nearest, has_scale, general, additive=False):
-    """Every event row: transmission (its weights times its scale into ``y``), the presynaptic
-    update, then the jumps of the row's presynaptic traces."""
-    n_rows, n_post = events.shape[0], y.shape[0]
+def _rows(w, rows, x1s, n_events, scale, post, row_start, row_length, row_split, part, targets, y, code, params,
+          modes, has_scale, general, additive=False):
+    """The listed event rows ``rows[:n_events]`` (``x1s``: their second presynaptic traces before
+    this step's jumps): transmission (weights times the row's scale into ``y``) and the
+    presynaptic update, of the synapses of ``part`` (-1: all; 0 / 1: those before / from
+    ``row_split[r]``, the row's first synapse onto the upper part of the targets)."""
     w_max, c1, c2, c3, c4 = params[0], params[1], params[2], params[3], params[4]
-    full = event_words.shape[0]
-    for word in range((n_rows + 7) // 8):
-        if word < full and event_words[word] == 0:
-            continue
-        for r in range(word * 8, min(word * 8 + 8, n_rows)):
-            if not events[r]:
-                continue
-            s = scale[r] if has_scale else 1.0
-            x1 = pre[n_rows + r] if n_pre_traces > 1 else 0.0
-            for k in range(row_start[r], row_start[r] + row_length[r]):
-                t = targets[k]
-                wk = w[k]
-                y[t] += wk * s
-                w[k] = on_pre(code, wk, w_max, c1, c2, c3, c4, modes, general, post[t], x1, additive)
-            for q in range(n_pre_traces):
-                pre[q * n_rows + r] = 1.0 if nearest else pre[q * n_rows + r] + 1.0
+    for i in range(n_events):
+        r = rows[i]
+        lo = row_start[r]
+        hi = lo + row_length[r]
+        if part == 0:
+            hi = row_split[r]
+        elif part == 1:
+            lo = row_split[r]
+        s = scale[r] if has_scale else 1.0
+        x1 = x1s[i]
+        for k in range(lo, hi):
+            t = targets[k]
+            wk = w[k]
+            y[t] += wk * s
+            w[k] = on_pre(code, wk, w_max, c1, c2, c3, c4, modes, general, post[t], x1, additive)
 
 
 @numba.njit(inline="always", error_model="numpy")
-def _columns(w, pre, post, post_spikes, spike_words, col_ptr, col_slots, col_rows, code, params, modes,
-             n_post_traces, nearest, general, additive=False):
-    """Every postsynaptic spike's column: the postsynaptic update with the presynaptic traces
-    after this step's jumps, then the jumps of the column's postsynaptic traces."""
-    n_post = post_spikes.shape[0]
+def _columns(w, pre, post, cols, n_spikes, col_ptr, col_slots, col_rows, code, params, modes, n_post_traces,
+             nearest, general, additive=False):
+    """The listed postsynaptic spikes' columns ``cols[:n_spikes]``: the postsynaptic update with
+    the presynaptic traces after this step's jumps, then the jumps of the column's
+    postsynaptic traces."""
+    n_post = col_ptr.shape[0] - 1
     w_max, c1, c2, c3, c4 = params[0], params[1], params[2], params[3], params[4]
-    full = spike_words.shape[0]
-    for word in range((n_post + 7) // 8):
-        if word < full and spike_words[word] == 0:
-            continue
-        for j in range(word * 8, min(word * 8 + 8, n_post)):
-            if not post_spikes[j]:
-                continue
-            y1 = post[n_post + j] if n_post_traces > 1 else 0.0
-            for p in range(col_ptr[j], col_ptr[j + 1]):
-                k = col_slots[p]
-                w[k] = on_post(code, w[k], w_max, c1, c2, c3, c4, modes, general, pre[col_rows[p]], y1, additive)
-            for q in range(n_post_traces):
-                post[q * n_post + j] = 1.0 if nearest else post[q * n_post + j] + 1.0
+    for i in range(n_spikes):
+        j = cols[i]
+        y1 = post[n_post + j] if n_post_traces > 1 else 0.0
+        for p in range(col_ptr[j], col_ptr[j + 1]):
+            k = col_slots[p]
+            w[k] = on_post(code, w[k], w_max, c1, c2, c3, c4, modes, general, pre[col_rows[p]], y1, additive)
+        for q in range(n_post_traces):
+            post[q * n_post + j] = 1.0 if nearest else post[q * n_post + j] + 1.0
 
 
-@numba.njit(cache=True, error_model="numpy")  # no ZeroDivisionError checks in the loop: 8x faster
-def step(w, events, event_words, scale, pre, post, post_spikes, spike_words, row_start, row_length, targets,
-         col_ptr, col_slots, col_rows, params, decay, meta, y):
-    """One step in place: ``w`` (weights), ``pre`` (traces x rows) and ``post`` (traces x
-    n_post) become the step's new values, ``y`` the transmitted input; ``meta = (rule code,
-    presynaptic traces, nearest, has scale, exponent modes)``, ``params`` the rule's five
-    parameters (padded with zeros), ``decay`` the one-step factor of each presynaptic then
-    postsynaptic trace. ``event_words`` / ``spike_words``: the flags eight at a time (empty if
-    unaligned), to skip silent stretches. The loops exist twice: with pow (a pair rule whose
-    exponent is neither 0 nor 1), additive (pair rule, both exponents 0: no division and no rule
-    branches per synapse) and for the rest."""
-    code, n_pre_traces, nearest, has_scale, modes = meta[0], meta[1], meta[2], meta[3], meta[4]
+@numba.njit(cache=True, error_model="numpy")
+def deliver(rows, n_events, indptr, indices, weights, out):
+    """The companion delivery: the static synapses of the listed event rows into ``out``, in
+    row order (the event kernel's order, :mod:`neurodyn.ops._event_kernel`); one weight for
+    all (``weights`` of length 1): the number of synapses onto each target, times the weight
+    (the homogeneous event product's arithmetic: ``w * count``)."""
+    out[:] = 0
+    if indptr.shape[0] == 0:
+        return
+    if weights.shape[0] == 1 and indices.shape[0] != 1:
+        for i in range(n_events):
+            r = rows[i]
+            for k in range(indptr[r], indptr[r + 1]):
+                out[indices[k]] += 1.0
+        c = weights[0]
+        for t in range(out.shape[0]):
+            out[t] = c * out[t]
+    else:
+        for i in range(n_events):
+            r = rows[i]
+            for k in range(indptr[r], indptr[r + 1]):
+                out[indices[k]] += weights[k]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def prologue(events, event_words, pre, post, post_spikes, spike_words, row_length, col_ptr, decay, meta, y, rows,
+             x1s, cols, split):
+    """The serial start of a step: the traces decay by one step, ``y`` is zeroed, the event rows
+    are listed in ``rows`` (with their second presynaptic trace before the jump in ``x1s``) and
+    their presynaptic traces jump; the postsynaptic spikes are listed in ``cols``, those below
+    ``split`` first. Returns ``(events, spikes, spikes below split, synapses to visit)``. Flags
+    are scanned eight at a time (``*_words``; empty if unaligned), so a silent step costs the
+    decay and little else."""
+    n_pre_traces, nearest = meta[1], meta[2]
     n_rows, n_post = events.shape[0], y.shape[0]
     n_post_traces = post.shape[0] // max(n_post, 1)
     y[:] = 0
@@ -147,21 +180,373 @@ def step(w, events, event_words, scale, pre, post, post_spikes, spike_words, row
         _scale(pre[q * n_rows:(q + 1) * n_rows], decay[q])
     for q in range(n_post_traces):
         _scale(post[q * n_post:(q + 1) * n_post], decay[n_pre_traces + q])
+    n_events, work = 0, 0
+    full = event_words.shape[0]
+    for word in range((n_rows + 7) // 8):
+        if word < full and event_words[word] == 0:
+            continue
+        for r in range(word * 8, min(word * 8 + 8, n_rows)):
+            if events[r]:
+                rows[n_events] = r
+                x1s[n_events] = pre[n_rows + r] if n_pre_traces > 1 else 0.0
+                n_events += 1
+                work += row_length[r]
+                for q in range(n_pre_traces):
+                    pre[q * n_rows + r] = 1.0 if nearest else pre[q * n_rows + r] + 1.0
+    n_low, n_high = 0, 0
+    full = spike_words.shape[0]
+    for word in range((n_post + 7) // 8):
+        if word < full and spike_words[word] == 0:
+            continue
+        for j in range(word * 8, min(word * 8 + 8, n_post)):
+            if post_spikes[j]:
+                work += col_ptr[j + 1] - col_ptr[j]
+                if j < split:
+                    cols[n_low] = j
+                    n_low += 1
+                else:
+                    cols[n_post + n_high] = j
+                    n_high += 1
+    for i in range(n_high):  # the upper part's spikes (listed from n_post on) after the lower part's
+        cols[n_low + i] = cols[n_post + i]
+    return n_events, n_low + n_high, n_low, work
+
+
+@numba.njit(cache=True, error_model="numpy")
+def piece(w, y, pre, post, scale, row_start, row_length, row_split, targets, col_ptr, col_slots, col_rows,
+          params, meta, rows, x1s, n_events, cols, n_spikes, n_low, part):
+    """The rows and columns of one part of the targets (``part`` -1: all, 0: below the split, 1:
+    from it; the parts touch disjoint synapses, outputs and postsynaptic traces, so two threads
+    can take one each): every listed event row transmits and takes the rule's presynaptic update,
+    then every listed postsynaptic spike's column takes the postsynaptic update (with the
+    presynaptic traces after this step's jumps) and its postsynaptic traces jump. The loops
+    exist three times: with pow (a pair rule whose exponent is neither 0 nor 1), additive (pair
+    rule, both exponents 0: no division and no rule branches per synapse) and for the rest."""
+    code, nearest, has_scale, modes = meta[0], meta[2], meta[3], meta[4]
+    n_post = y.shape[0]
+    n_post_traces = post.shape[0] // max(n_post, 1)
+    first, last = 0, n_spikes
+    if part == 0:
+        last = n_low
+    elif part == 1:
+        first = n_low
+    spikes = cols[first:last]
+    n = last - first
     if code == PAIR and (modes % 3 == 2 or modes // 3 == 2):
-        _rows(w, events, event_words, scale, pre, post, row_start, row_length, targets, y, code, params, modes,
-              n_pre_traces, nearest, has_scale, True)
-        _columns(w, pre, post, post_spikes, spike_words, col_ptr, col_slots, col_rows, code, params, modes,
-                 n_post_traces, nearest, True)
+        _rows(w, rows, x1s, n_events, scale, post, row_start, row_length, row_split, part, targets, y, code, params,
+              modes, has_scale, True)
+        _columns(w, pre, post, spikes, n, col_ptr, col_slots, col_rows, code, params, modes, n_post_traces, nearest,
+                 True)
     elif code == PAIR and modes == 0:  # additive pair rule (the common case): no division, no branches
-        _rows(w, events, event_words, scale, pre, post, row_start, row_length, targets, y, PAIR, params, 0,
-              n_pre_traces, nearest, has_scale, False, True)
-        _columns(w, pre, post, post_spikes, spike_words, col_ptr, col_slots, col_rows, PAIR, params, 0,
-                 n_post_traces, nearest, False, True)
+        _rows(w, rows, x1s, n_events, scale, post, row_start, row_length, row_split, part, targets, y, PAIR, params,
+              0, has_scale, False, True)
+        _columns(w, pre, post, spikes, n, col_ptr, col_slots, col_rows, PAIR, params, 0, n_post_traces, nearest,
+                 False, True)
     else:
-        _rows(w, events, event_words, scale, pre, post, row_start, row_length, targets, y, code, params, modes,
-              n_pre_traces, nearest, has_scale, False)
-        _columns(w, pre, post, post_spikes, spike_words, col_ptr, col_slots, col_rows, code, params, modes,
-                 n_post_traces, nearest, False)
+        _rows(w, rows, x1s, n_events, scale, post, row_start, row_length, row_split, part, targets, y, code, params,
+              modes, has_scale, False)
+        _columns(w, pre, post, spikes, n, col_ptr, col_slots, col_rows, code, params, modes, n_post_traces, nearest,
+                 False)
+
+
+# ---- two threads: a worker started once per process, parts handed out as tickets ---------------
+#: words of the control block shared by the calling thread and the worker (each on its own
+#: 64-byte line): the job counter, the task's address, the parts of the job, tickets taken,
+#: parts done, the lock of the block (one call at a time uses the worker), parts the worker did
+GEN, TASK, PARTS, TAKEN, DONE, LOCK, BY_WORKER, ALIVE = 0, 8, 16, 24, 32, 40, 48, 56
+#: (the caller's words, on one line) calls left that stay on one thread, the length of the next
+#: such stretch, the addresses of sched_yield and usleep
+SKIP, STREAK, YIELD, SLEEP = 64, 65, 66, 67
+#: (set once per process) the addresses of pthread_create, pthread_detach and the worker's code
+CREATE, DETACH, WORKER = 68, 69, 70
+CONTROL_WORDS = 72
+#: a caller that waited longer than this for the worker's part (cycles of the CPU's counter:
+#: ~10-20 us; the worker was descheduled on a busy machine) runs the next STREAK calls (doubling
+#: from MIN_STREAK to MAX_STREAK on each such wait, shrinking by one per call that did not
+#: wait) on its own thread, so a loaded machine costs one wait per stretch, not one per step
+LATE_CYCLES = 40_000
+MIN_STREAK, MAX_STREAK = 1_000, 64_000
+#: pauses of a caller waiting for the worker before it yields its core on each further look
+WAIT_SPIN = 2_000
+#: a caller that left a part to the worker (tests) takes it back after this long (~0.1 s)
+GIVE_UP_CYCLES = 300_000_000
+#: the worker's idle loop: this many pauses (~0.2-1 ms), then this many yields of its core, then
+#: this many sleeps of SLEEP_US between looks, then it ends
+SPIN, YIELDS, SLEEPS, SLEEP_US = 20_000, 2_000, 300, 1_000
+#: a step with fewer synapses to visit stays on the calling thread (handing a part over costs
+#: about what a hundred synapse updates do)
+THREAD_MIN_WORK = 192
+#: the task: addresses and sizes of the arrays of one call (:func:`run_part`)
+TASK_WORDS = 32
+
+
+@intrinsic
+def load_acquire(typingctx, where):
+    """``*(int64*) where`` with acquire order."""
+
+    def codegen(context, builder, signature, args):
+        return builder.load_atomic(builder.inttoptr(args[0], ir.IntType(64).as_pointer()), "acquire", 8)
+
+    return types.int64(types.int64), codegen
+
+
+@intrinsic
+def store_release(typingctx, where, value):
+    """``*(int64*) where = value`` with release order."""
+
+    def codegen(context, builder, signature, args):
+        builder.store_atomic(args[1], builder.inttoptr(args[0], ir.IntType(64).as_pointer()), "release", 8)
+        return context.get_dummy_value()
+
+    return types.void(types.int64, types.int64), codegen
+
+
+@intrinsic
+def fetch_add(typingctx, where, value):
+    """``*(int64*) where += value`` atomically (acquire-release); the old value."""
+
+    def codegen(context, builder, signature, args):
+        return builder.atomic_rmw("add", builder.inttoptr(args[0], ir.IntType(64).as_pointer()), args[1], "acq_rel")
+
+    return types.int64(types.int64, types.int64), codegen
+
+
+@intrinsic
+def compare_exchange(typingctx, where, expected, value):
+    """``*(int64*) where = value`` if it holds ``expected``, atomically; the old value."""
+
+    def codegen(context, builder, signature, args):
+        pointer = builder.inttoptr(args[0], ir.IntType(64).as_pointer())
+        return builder.extract_value(builder.cmpxchg(pointer, args[1], args[2], "acq_rel", "acquire"), 0)
+
+    return types.int64(types.int64, types.int64, types.int64), codegen
+
+
+@intrinsic
+def call_with(typingctx, function, argument):
+    """Call the C function ``int f(unsigned)`` at address ``function`` (``usleep``)."""
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        kind = ir.FunctionType(i32, [i32])
+        return builder.call(builder.inttoptr(args[0], kind.as_pointer()), [builder.trunc(args[1], i32)])
+
+    return types.int32(types.int64, types.int64), codegen
+
+
+@intrinsic
+def call_int(typingctx, function):
+    """Call the C function ``int f(void)`` at address ``function`` (``sched_yield``)."""
+
+    def codegen(context, builder, signature, args):
+        kind = ir.FunctionType(ir.IntType(32), [])
+        return builder.call(builder.inttoptr(args[0], kind.as_pointer()), [])
+
+    return types.int32(types.int64), codegen
+
+
+def _pause_intrinsic():
+    import platform
+
+    x86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
+
+    @intrinsic
+    def pause(typingctx):
+        """The CPU's spin-wait hint (x86 ``pause``; nothing elsewhere)."""
+
+        def codegen(context, builder, signature, args):
+            if x86:
+                from numba.core import cgutils
+
+                hint = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), []),
+                                                      "llvm.x86.sse2.pause")
+                builder.call(hint, [])
+            return context.get_dummy_value()
+
+        return types.void(), codegen
+
+    return pause
+
+
+pause = _pause_intrinsic()
+
+
+@intrinsic
+def cycles(typingctx):
+    """The CPU's cycle counter (``llvm.readcyclecounter``: rdtsc on x86; 0 where there is none)."""
+
+    def codegen(context, builder, signature, args):
+        from numba.core import cgutils
+
+        read = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(64), []),
+                                              "llvm.readcyclecounter")
+        return builder.call(read, [])
+
+    return types.int64(), codegen
+
+
+@intrinsic
+def pointer_value(typingctx, pointer):
+    """``void* -> int64``."""
+
+    def codegen(context, builder, signature, args):
+        return builder.ptrtoint(args[0], context.get_value_type(types.int64))
+
+    return types.int64(types.voidptr), codegen
+
+
+@numba.njit(cache=True)
+def run_part(task, part):
+    """:func:`piece` ``part`` of the call described by ``task`` (int64 words: dtype code,
+    weights, n synapses, y, n_post, pre, n pre values, post, n post values, scale, n scale, row
+    starts, n rows, row lengths, row splits, targets, column pointers, column slots, column
+    rows, parameters, metadata, n metadata, listed rows, their x1, n events, listed columns, n
+    spikes, n below the split; as addresses and counts)."""
+    nnz, n_post, n_rows = task[2], task[4], task[12]
+    meta = carray(address(task[20]), (task[21],), np.int32)
+    row_start = carray(address(task[11]), (n_rows,), np.int32)
+    row_length = carray(address(task[13]), (n_rows,), np.int32)
+    row_split = carray(address(task[14]), (n_rows,), np.int32)
+    targets = carray(address(task[15]), (nnz,), np.int32)
+    col_ptr = carray(address(task[16]), (n_post + 1,), np.int32)
+    col_slots = carray(address(task[17]), (nnz,), np.int32)
+    col_rows = carray(address(task[18]), (nnz,), np.int32)
+    rows = carray(address(task[22]), (n_rows,), np.int64)
+    cols = carray(address(task[25]), (n_post,), np.int64)
+    if task[0] == XLA_F64:
+        piece(carray(address(task[1]), (nnz,), np.float64), carray(address(task[3]), (n_post,), np.float64),
+              carray(address(task[5]), (task[6],), np.float64), carray(address(task[7]), (task[8],), np.float64),
+              carray(address(task[9]), (task[10],), np.float64), row_start, row_length, row_split, targets, col_ptr,
+              col_slots, col_rows, carray(address(task[19]), (5,), np.float64), meta, rows,
+              carray(address(task[23]), (n_rows,), np.float64), task[24], cols, task[26], task[27], part)
+    else:
+        piece(carray(address(task[1]), (nnz,), np.float32), carray(address(task[3]), (n_post,), np.float32),
+              carray(address(task[5]), (task[6],), np.float32), carray(address(task[7]), (task[8],), np.float32),
+              carray(address(task[9]), (task[10],), np.float32), row_start, row_length, row_split, targets, col_ptr,
+              col_slots, col_rows, carray(address(task[19]), (5,), np.float32), meta, rows,
+              carray(address(task[23]), (n_rows,), np.float32), task[24], cols, task[26], task[27], part)
+
+
+@numba.njit(cache=True)
+def take_parts(control, own):
+    """Take tickets of the job until none is left, run those parts; ``own`` (1): count them as
+    the worker's. (Callers pass numbers as ``np.int64(...)``: numba compiles a copy of a cached
+    function for each literal argument.) The tickets are read before the task: a ticket below the job's parts means the
+    task is that of the job."""
+    while True:
+        ticket = fetch_add(control + 8 * TAKEN, 1)
+        if ticket >= load_acquire(control + 8 * PARTS):
+            return
+        run_part(carray(address(load_acquire(control + 8 * TASK)), (TASK_WORDS,), np.int64), ticket)
+        if own:
+            fetch_add(control + 8 * BY_WORKER, 1)
+        fetch_add(control + 8 * DONE, 1)
+
+
+@numba.njit(cache=True)
+def work_loop(control):
+    """The worker: wait for a new job (spin, then yield the core, then sleep between looks) and
+    take its parts; return after :data:`SLEEPS` looks without a job (the next call that wants
+    the worker starts it again). ``control``: the control block's address (a number at run
+    time: numba would type a constant as a literal and compile a new copy in every process)."""
+    yield_address = load_acquire(control + 8 * YIELD)
+    sleep_address = load_acquire(control + 8 * SLEEP)
+    seen = -1  # a worker started for a job already published takes its parts too
+    idle = 0
+    while idle < SPIN + YIELDS + SLEEPS:
+        job = load_acquire(control + 8 * GEN)
+        if job != seen:
+            seen = job
+            idle = 0
+            take_parts(control, np.int64(1))
+            continue
+        idle += 1
+        if idle < SPIN or yield_address == 0 or sleep_address == 0:
+            pause()
+        elif idle < SPIN + YIELDS:
+            call_int(yield_address)
+        else:
+            call_with(sleep_address, SLEEP_US)
+
+
+@intrinsic
+def call_create(typingctx, function, thread, routine, argument):
+    """``pthread_create(thread, NULL, routine, argument)`` through its address ``function``."""
+
+    def codegen(context, builder, signature, args):
+        i64, i32 = ir.IntType(64), ir.IntType(32)
+        kind = ir.FunctionType(i32, [i64, i64, i64, i64])
+        return builder.call(builder.inttoptr(args[0], kind.as_pointer()),
+                            [args[1], ir.Constant(i64, 0), args[2], args[3]])
+
+    return types.int32(types.int64, types.int64, types.int64, types.int64), codegen
+
+
+@intrinsic
+def call_detach(typingctx, function, thread):
+    """``pthread_detach(thread)`` through its address ``function``."""
+
+    def codegen(context, builder, signature, args):
+        kind = ir.FunctionType(ir.IntType(32), [ir.IntType(64)])
+        return builder.call(builder.inttoptr(args[0], kind.as_pointer()), [args[1]])
+
+    return types.int32(types.int64, types.int64), codegen
+
+
+@numba.njit(cache=True)
+def start_worker(control):
+    """Start the worker (detached) unless one is running; False where none can be (one core,
+    no pthread functions)."""
+    create = load_acquire(control + 8 * CREATE)
+    if create == 0:
+        return False
+    if compare_exchange(control + 8 * ALIVE, 0, 1) == 0:
+        thread = np.zeros(1, np.uint64)
+        if call_create(create, thread.ctypes.data, load_acquire(control + 8 * WORKER), control) == 0:
+            call_detach(load_acquire(control + 8 * DETACH), np.int64(thread[0]))
+        else:
+            store_release(control + 8 * ALIVE, 0)
+            return False
+    return True
+
+
+@numba.njit(cache=True)
+def in_parts(control, task, parts, force):
+    """Run the ``parts`` parts of ``task`` with the worker: publish the job, take tickets, wait
+    for the parts the worker took. The worker takes none while it sleeps (this thread then does
+    them all) and the result does not depend on who did which. ``force``: leave the last part to
+    the worker (tests). Returns False (nothing done) if another call holds the worker."""
+    if compare_exchange(control + 8 * LOCK, 0, 1) != 0:
+        return False
+    store_release(control + 8 * TASK, task.ctypes.data)
+    store_release(control + 8 * PARTS, parts)
+    store_release(control + 8 * DONE, 0)
+    store_release(control + 8 * TAKEN, 1 if force else 0)
+    fetch_add(control + 8 * GEN, 1)
+    if force:
+        run_part(task, np.int64(0))
+        fetch_add(control + 8 * DONE, 1)
+    else:
+        take_parts(control, np.int64(0))
+    start, looks = cycles(), 0
+    yield_address = load_acquire(control + 8 * YIELD)
+    while load_acquire(control + 8 * DONE) < parts:
+        looks += 1
+        if looks < WAIT_SPIN or yield_address == 0:
+            pause()
+        else:
+            call_int(yield_address)
+        if force and looks % 1024 == 0 and cycles() - start > GIVE_UP_CYCLES:
+            take_parts(control, np.int64(0))  # no worker came (it was ending): what is left, here
+    streak = load_acquire(control + 8 * STREAK)
+    if cycles() - start > LATE_CYCLES and not force:
+        streak = min(max(2 * streak, MIN_STREAK), MAX_STREAK)
+        store_release(control + 8 * SKIP, streak)
+    elif streak > MIN_STREAK:
+        streak -= 1
+    store_release(control + 8 * STREAK, streak)
+    store_release(control + 8 * LOCK, 0)
+    return True
 
 
 @numba.njit(cache=True)
@@ -181,12 +566,15 @@ def _words(data, n):
 
 
 @numba.njit(cache=True)
-def run(frame):
+def run(frame, control):
     """The kernel's work for one call frame. Arguments: weights, events, scale, presynaptic
-    traces, postsynaptic traces, postsynaptic spikes, the index (row starts, row lengths,
-    targets, column pointers, column slots, column rows), parameters, trace decays, metadata.
-    Results: the new weights, the transmitted input, the new pre- and postsynaptic traces (the
-    first, third and fourth aliased to the weights and traces)."""
+    traces, postsynaptic traces, postsynaptic spikes, the index (row starts, row lengths, row
+    splits, targets, column pointers, column slots, column rows), parameters, trace decays, the
+    companion's static synapses (row pointers, targets, weights: one or one per synapse; empty
+    for none), metadata (rule, presynaptic traces, nearest, has scale, exponent modes, threads,
+    split). Results: the new weights, the transmitted input, the new pre- and postsynaptic
+    traces (the first, third and fourth aliased to the weights and traces), the companion's
+    input. ``control``: the worker's control block (0: none)."""
     wp, nnz, code = buffer(frame, FRAME_ARGS, 0)
     ep, n_rows, _ = buffer(frame, FRAME_ARGS, 1)
     sp, n_s, _ = buffer(frame, FRAME_ARGS, 2)
@@ -195,54 +583,136 @@ def run(frame):
     qp, n_post, _ = buffer(frame, FRAME_ARGS, 5)
     rs, _, _ = buffer(frame, FRAME_ARGS, 6)
     rl, _, _ = buffer(frame, FRAME_ARGS, 7)
-    tp, _, _ = buffer(frame, FRAME_ARGS, 8)
-    cp, _, _ = buffer(frame, FRAME_ARGS, 9)
-    cs, _, _ = buffer(frame, FRAME_ARGS, 10)
-    sr, _, _ = buffer(frame, FRAME_ARGS, 11)
-    pp, n_p, _ = buffer(frame, FRAME_ARGS, 12)
-    dp, n_d, _ = buffer(frame, FRAME_ARGS, 13)
-    mp, n_m, _ = buffer(frame, FRAME_ARGS, 14)
+    rp, _, _ = buffer(frame, FRAME_ARGS, 8)
+    tp, _, _ = buffer(frame, FRAME_ARGS, 9)
+    cp, _, _ = buffer(frame, FRAME_ARGS, 10)
+    cs, _, _ = buffer(frame, FRAME_ARGS, 11)
+    sr, _, _ = buffer(frame, FRAME_ARGS, 12)
+    pp, n_p, _ = buffer(frame, FRAME_ARGS, 13)
+    dp, n_d, _ = buffer(frame, FRAME_ARGS, 14)
+    kp, n_k, _ = buffer(frame, FRAME_ARGS, 15)
+    jp, n_j, _ = buffer(frame, FRAME_ARGS, 16)
+    vp, n_v, _ = buffer(frame, FRAME_ARGS, 17)
+    mp, n_m, _ = buffer(frame, FRAME_ARGS, 18)
     oy, _, _ = buffer(frame, FRAME_RETS, 1)
+    oz, n_z, _ = buffer(frame, FRAME_RETS, 4)
     size = 8 if code == XLA_F64 else 4
     wp = _alias(buffer(frame, FRAME_RETS, 0)[0], wp, nnz * size)
     xp = _alias(buffer(frame, FRAME_RETS, 2)[0], xp, n_x * size)
     op = _alias(buffer(frame, FRAME_RETS, 3)[0], op, n_o * size)
-    events = carray(address(ep), (n_rows,), np.uint8)
-    post_spikes = carray(address(qp), (n_post,), np.uint8)
-    row_start = carray(address(rs), (n_rows,), np.int32)
-    row_length = carray(address(rl), (n_rows,), np.int32)
-    targets = carray(address(tp), (nnz,), np.int32)
-    col_ptr = carray(address(cp), (n_post + 1,), np.int32)
-    col_slots = carray(address(cs), (nnz,), np.int32)
-    col_rows = carray(address(sr), (nnz,), np.int32)
     meta = carray(address(mp), (n_m,), np.int32)
+    threads, split = meta[5], meta[6]
+    rows = np.empty(n_rows, np.int64)
+    cols = np.empty(2 * n_post, np.int64)
+    x1s = np.empty(n_rows * size // 4, np.float32)  # float32 or float64 values (the task says which)
+    c_indptr = carray(address(kp), (n_k,), np.int32)
+    c_indices = carray(address(jp), (n_j,), np.int32)
     if code == XLA_F64:
-        step(carray(address(wp), (nnz,), np.float64), events, _words(ep, n_rows),
-             carray(address(sp), (n_s,), np.float64), carray(address(xp), (n_x,), np.float64),
-             carray(address(op), (n_o,), np.float64), post_spikes, _words(qp, n_post), row_start, row_length,
-             targets, col_ptr, col_slots, col_rows, carray(address(pp), (n_p,), np.float64),
-             carray(address(dp), (n_d,), np.float64), meta, carray(address(oy), (n_post,), np.float64))
+        n_events, n_spikes, n_low, work = prologue(
+            carray(address(ep), (n_rows,), np.uint8), _words(ep, n_rows), carray(address(xp), (n_x,), np.float64),
+            carray(address(op), (n_o,), np.float64), carray(address(qp), (n_post,), np.uint8), _words(qp, n_post),
+            carray(address(rl), (n_rows,), np.int32), carray(address(cp), (n_post + 1,), np.int32),
+            carray(address(dp), (n_d,), np.float64), meta, carray(address(oy), (n_post,), np.float64), rows,
+            carray(address(x1s.ctypes.data), (n_rows,), np.float64), cols, split)
+        deliver(rows, n_events, c_indptr, c_indices, carray(address(vp), (n_v,), np.float64),
+                carray(address(oz), (n_z,), np.float64))
     else:
-        step(carray(address(wp), (nnz,), np.float32), events, _words(ep, n_rows),
-             carray(address(sp), (n_s,), np.float32), carray(address(xp), (n_x,), np.float32),
-             carray(address(op), (n_o,), np.float32), post_spikes, _words(qp, n_post), row_start, row_length,
-             targets, col_ptr, col_slots, col_rows, carray(address(pp), (n_p,), np.float32),
-             carray(address(dp), (n_d,), np.float32), meta, carray(address(oy), (n_post,), np.float32))
+        n_events, n_spikes, n_low, work = prologue(
+            carray(address(ep), (n_rows,), np.uint8), _words(ep, n_rows), carray(address(xp), (n_x,), np.float32),
+            carray(address(op), (n_o,), np.float32), carray(address(qp), (n_post,), np.uint8), _words(qp, n_post),
+            carray(address(rl), (n_rows,), np.int32), carray(address(cp), (n_post + 1,), np.int32),
+            carray(address(dp), (n_d,), np.float32), meta, carray(address(oy), (n_post,), np.float32), rows, x1s,
+            cols, split)
+        deliver(rows, n_events, c_indptr, c_indices, carray(address(vp), (n_v,), np.float32),
+                carray(address(oz), (n_z,), np.float32))
+    task = np.array([code, wp, nnz, oy, n_post, xp, n_x, op, n_o, sp, n_s, rs, n_rows, rl, rp, tp, cp, cs, sr, pp,
+                     mp, n_m, rows.ctypes.data, x1s.ctypes.data, n_events, cols.ctypes.data, n_spikes, n_low, 0, 0,
+                     0, 0], np.int64)
+    done = False
+    if threads >= 2 and work >= (0 if threads > 2 else THREAD_MIN_WORK) and 0 < split < n_post and \
+            start_worker(control):
+        skip = load_acquire(control + 8 * SKIP)
+        if skip > 0 and threads == 2:  # the worker was late lately (a busy machine): this call on one thread
+            store_release(control + 8 * SKIP, skip - 1)
+        else:
+            done = in_parts(control, task, np.int64(2), threads > 2)
+    if not done:
+        run_part(task, np.int64(-1))
+    # numba frees an array after its last use: these are read here, after every part is done
+    return rows.shape[0] + cols.shape[0] + x1s.shape[0] + task.shape[0]
+
+
+#: the worker's control block (one per process, never freed: the worker may outlive any call)
+_CONTROL = None
+
+
+def control_block() -> np.ndarray:
+    """The process's control block of the worker (:data:`GEN` ...; 64-byte aligned)."""
+    global _CONTROL
+    if _CONTROL is None:
+        raw = np.zeros(CONTROL_WORDS + 8, np.int64)
+        skip = (-raw.ctypes.data % 64) // 8
+        _CONTROL = raw[skip:skip + CONTROL_WORDS]  # a view: it keeps raw alive
+    return _CONTROL
+
+
+def worker_parts() -> int:
+    """How many parts the worker has done in this process (tests: the second thread did work)."""
+    return int(control_block()[BY_WORKER])
+
+
+def _libc():
+    """The addresses of ``pthread_create``, ``pthread_detach``, ``sched_yield`` and ``usleep`` in
+    the C library (zeros if absent: the kernel then stays on the calling thread)."""
+    import ctypes
+    import ctypes.util
+
+    for name in (None, ctypes.util.find_library("pthread"), ctypes.util.find_library("c")):
+        try:
+            lib = ctypes.CDLL(name)
+            return tuple(ctypes.cast(getattr(lib, name), ctypes.c_void_p).value or 0
+                         for name in ("pthread_create", "pthread_detach", "sched_yield", "usleep"))
+        except (OSError, AttributeError, TypeError):
+            continue
+    return 0, 0, 0, 0
 
 
 def handler():
     """The FFI handler (a ``numba.cfunc``): answers XLA's version query, else runs :func:`run` on
-    the call frame; compiled once per process."""
-    from numba import types
+    the call frame; compiled once per process. Where the machine has two cores, a call that
+    allows two threads (metadata) starts the worker if it is not running (it ends after about a
+    third of a second without work)."""
+    import os
 
     major, minor = ffi.api_version()
+    control = control_block()
+    control_address = control.ctypes.data
+    create, detach, yield_address, sleep_address = _libc()
+    control[YIELD], control[SLEEP] = yield_address, sleep_address
+    two_cores = create != 0 and detach != 0 and (os.cpu_count() or 1) >= 2
+
+    if two_cores:
+        control[CREATE], control[DETACH], control[WORKER] = create, detach, worker.address
 
     @numba.cfunc(types.int64(types.voidptr))
     def run_frame(frame_address):
         frame = _frame.frame_of(frame_address)
         if _frame.metadata_query(frame, major, minor):
             return 0
-        run(frame)
+        # the address as a run-time int64 (frame[0] * 0 + ...): numba would type the constant as a
+        # literal and compile (and cache) run and its callees anew in every process
+        run(frame, frame[0] * 0 + control_address)
         return 0
 
     return run_frame
+
+
+@numba.cfunc(types.voidptr(types.voidptr), cache=True)
+def worker(argument):
+    """The worker thread's function (``pthread_create``): :func:`work_loop` on the control block
+    at ``argument``, then marks the block as without a worker. Module level, so its code lives as
+    long as the process."""
+    where = pointer_value(argument)
+    work_loop(where)
+    store_release(where + 8 * ALIVE, 0)
+    return argument

@@ -40,7 +40,7 @@ _CHUNK_SYNAPSES = 1024
 _MAX_CAPACITY = 64
 
 
-@pytree_dataclass(static=("n_pre", "n_post", "n_rows", "nnz", "row_width", "col_width"))
+@pytree_dataclass(static=("n_pre", "n_post", "n_rows", "nnz", "row_width", "col_width", "split"))
 class PlasticIndex:
     """Where the synapses of each event row and each column sit in storage order.
 
@@ -49,7 +49,10 @@ class PlasticIndex:
     synapse ``k``; ``col_ptr`` / ``col_slots``: the storage positions of the synapses onto each
     postsynaptic neuron (CSC order); ``col_rows[p]``: the event row of synapse ``col_slots[p]``
     (stored in column order, so a column reads it contiguously).
-    ``row_width`` / ``col_width``: the longest row / column. Build it with :meth:`build`.
+    ``row_width`` / ``col_width``: the longest row / column. ``split``: the postsynaptic neuron
+    that cuts the synapses into two halves (0 where a row's targets are not sorted), and
+    ``row_split[r]``: the first synapse of row ``r`` onto a neuron from ``split`` on -- the two
+    parts the compiled kernel can hand to two threads. Build it with :meth:`build`.
     """
 
     n_pre: int
@@ -64,6 +67,8 @@ class PlasticIndex:
     col_ptr: jax.Array
     col_slots: jax.Array
     col_rows: jax.Array
+    row_split: jax.Array = None
+    split: int = 0
 
     @classmethod
     def build(cls, conn: SynapseCSR) -> "PlasticIndex":
@@ -83,10 +88,19 @@ class PlasticIndex:
         col_slots = np.argsort(post, kind="stable")
         col_count = np.bincount(post, minlength=n_post)
         col_ptr = np.concatenate([[0], np.cumsum(col_count)])
+        # the two parts: targets below / from the neuron where half the synapses are reached, each
+        # row cut there (rows whose targets are not sorted cannot be cut: one part then)
+        split = int(np.searchsorted(col_ptr, nnz / 2)) if nnz else 0
+        within = np.ones(max(nnz - 1, 0), bool)
+        within[ptr[1:-1][(ptr[1:-1] > 0) & (ptr[1:-1] < nnz)] - 1] = False
+        if nnz == 0 or np.any((np.diff(post) < 0) & within) or not 0 < split < n_post:
+            split = 0
+        below = np.concatenate([[0], np.cumsum(post < split)])
+        row_split = starts + below[starts + lengths] - below[starts]
         i32 = lambda a: jnp.asarray(np.asarray(a, np.int32))  # noqa: E731
         return cls(n_pre, n_post, n_pre * groups, nnz, int(lengths.max(initial=0)),
                    int(col_count.max(initial=0)), i32(starts), i32(lengths), i32(post), i32(col_ptr),
-                   i32(col_slots), i32(slot_row[col_slots]))
+                   i32(col_slots), i32(slot_row[col_slots]), i32(row_split), split)
 
 
 def default_capacity(width: int, n: int) -> int:
@@ -167,37 +181,58 @@ RULE_CODES = {"pair": 0, "triplet": 1, "vogels": 2}
 DEFAULT_BACKEND = {"cpu": "numba"}
 
 
+#: threads the compiled kernel may use (the calling thread and a worker, :mod:`._plasticity_kernel`)
+#: where the machine has two cores; read when a step is traced. 1: the calling thread only
+THREADS = 2
+
+
 def native_step(weights, events, scale, pre, post, post_spikes, index: PlasticIndex, rule: str, params, decay,
-                nearest: bool, backend: str | None = None):
+                nearest: bool, backend: str | None = None, companion: SynapseCSR | None = None):
     """One step of a plastic projection's synapse and trace work (:data:`KERNEL`): returns the
-    new weights, the transmitted input ``y`` (``n_post``) and the new traces ``pre`` (traces x
-    event rows) and ``post`` (traces x n_post). ``events`` (bool, event rows), ``scale`` (their
-    Tsodyks-Markram factors, or None), ``pre`` and ``post`` as the state holds them (before this
-    step's decay), ``post_spikes`` (bool); ``decay`` the one-step factors ``exp(-dt / tau)`` of
-    the presynaptic then the postsynaptic traces; ``rule`` a key of :data:`RULE_CODES` with its
-    ``params``. The compiled kernel updates weights and traces in place; the pure-JAX passes
-    (:func:`reference_step`) do the same in the same order, where the compiled kernel cannot
-    and for ``backend="jax"``."""
+    new weights, the transmitted input ``y`` (``n_post``), the new traces ``pre`` (traces x
+    event rows) and ``post`` (traces x n_post), and the input of ``companion`` (None without).
+    ``events`` (bool, event rows), ``scale`` (their Tsodyks-Markram factors, or None), ``pre``
+    and ``post`` as the state holds them (before this step's decay), ``post_spikes`` (bool);
+    ``decay`` the one-step factors ``exp(-dt / tau)`` of the presynaptic then the postsynaptic
+    traces; ``rule`` a key of :data:`RULE_CODES` with its ``params``. ``companion``: static
+    synapses without delays from the same source (rows = the event rows, so the projection has
+    no delays either) delivered in the same call: ``z[post] = sum over event rows of W[row,
+    post]``, the event product of :func:`neurodyn.ops.event.event_csr_matvec` with the same
+    sums. The compiled kernel updates weights and traces in place, the synapses onto the two
+    halves of the targets (``index.split``) on two threads where it can (:data:`THREADS`; the
+    same result on one); the pure-JAX passes (:func:`reference_step`) do the same in the same
+    order, where the compiled kernel cannot and for ``backend="jax"``."""
     dtype = weights.dtype
     scale = jnp.zeros((0,), dtype) if scale is None else scale.astype(dtype)
-    static = (rule, bool(nearest), index.n_post, index.row_width, index.col_width)
+    if companion is None:
+        c_ops, n_z = (jnp.zeros((0,), jnp.int32), jnp.zeros((0,), jnp.int32), jnp.zeros((1,), dtype)), 0
+    else:
+        indptr = (jnp.arange(companion.n_pre + 1, dtype=jnp.int32) * companion.fanout if companion.indptr is None
+                  else jnp.asarray(companion.indptr, jnp.int32))  # fixed fan-out stores no row pointers
+        c_ops = (indptr, jnp.asarray(companion.indices, jnp.int32), jnp.asarray(companion.weights, dtype).reshape(-1))
+        n_z = companion.n_post
+    static = (rule, bool(nearest), index.n_post, index.row_width, index.col_width, index.split, int(THREADS), n_z)
+    row_split = index.row_start if index.row_split is None else index.row_split
     operands = (weights, events, scale, pre.astype(dtype), post.astype(dtype), post_spikes,
-                index.row_start, index.row_length, index.targets, index.col_ptr, index.col_slots, index.col_rows,
-                jnp.stack([jnp.asarray(p, dtype) for p in (*params, 0.0, 0.0)][:5]),
-                jnp.asarray(decay, dtype).reshape(-1))
-    return KERNEL(static, *operands, backend=KERNEL.backend(backend, what="plastic projection"))
+                index.row_start, index.row_length, row_split, index.targets, index.col_ptr, index.col_slots,
+                index.col_rows, jnp.stack([jnp.asarray(p, dtype) for p in (*params, 0.0, 0.0)][:5]),
+                jnp.asarray(decay, dtype).reshape(-1), *c_ops)
+    w, y, pre, post, z = KERNEL(static, *operands, backend=KERNEL.backend(backend, what="plastic projection"))
+    return w, y, pre, post, (z if companion is not None else None)
 
 
 def _native_call(target, static, weights, events, scale, pre, post, post_spikes, *index_params_decay):
     rule, nearest, n_post = static[:3]
+    split, threads, n_z = static[5:8]
     dtype = weights.dtype
     # the pair rule's exponents as modes (0: mu = 0, 1: mu = 1, 2: other) for the kernel to branch on
-    mu = index_params_decay[-2][3:5] if rule == "pair" else jnp.zeros(2, dtype)
+    mu = index_params_decay[-5][3:5] if rule == "pair" else jnp.zeros(2, dtype)
     mode = jnp.where(mu == 0, 0, jnp.where(mu == 1, 1, 2)).astype(jnp.int32)
     meta = jnp.stack([jnp.int32(RULE_CODES[rule]), jnp.int32(pre.shape[0]), jnp.int32(nearest),
-                      jnp.int32(scale.shape[0] > 0), 3 * mode[0] + mode[1]])
+                      jnp.int32(scale.shape[0] > 0), 3 * mode[0] + mode[1], jnp.int32(threads), jnp.int32(split)])
     out = (jax.ShapeDtypeStruct(weights.shape, dtype), jax.ShapeDtypeStruct((n_post,), dtype),
-           jax.ShapeDtypeStruct(pre.shape, dtype), jax.ShapeDtypeStruct(post.shape, dtype))
+           jax.ShapeDtypeStruct(pre.shape, dtype), jax.ShapeDtypeStruct(post.shape, dtype),
+           jax.ShapeDtypeStruct((n_z,), dtype))
     # weights and traces are updated in place (outputs 0, 2, 3 alias inputs 0, 3, 4; the traces
     # keep their 2-D shape: a reshape would make XLA copy them): a step copies nothing
     call = jax.ffi.ffi_call(target, out, vmap_method="sequential", input_output_aliases={0: 0, 3: 2, 4: 3})
@@ -205,16 +240,33 @@ def _native_call(target, static, weights, events, scale, pre, post, post_spikes,
 
 
 def _index_of(static, weights, events, col_ptr, row_start, row_length, targets, col_slots, col_rows) -> PlasticIndex:
-    _, _, n_post, row_width, col_width = static
+    _, _, n_post, row_width, col_width = static[:5]
     return PlasticIndex(0, n_post, events.shape[0], weights.shape[0], row_width, col_width, row_start, row_length,
                         targets, col_ptr, col_slots, col_rows)
 
 
-def _reference(static, weights, events, scale, pre, post, post_spikes, row_start, row_length, targets, col_ptr,
-               col_slots, col_rows, params, decay):
+def companion_reference(events, indptr, indices, weights, n_post: int):
+    """The companion's input summed over all its synapses (the reference of the kernel's
+    delivery): ``z[post] = sum over rows with an event of W[row, post]``; one weight for all:
+    the count of such synapses times the weight."""
+    dtype = weights.dtype
+    if indptr.shape[0] == 0:
+        return jnp.zeros((n_post,), dtype)
+    rows = jnp.repeat(jnp.arange(indptr.shape[0] - 1, dtype=jnp.int32), jnp.diff(indptr),
+                      total_repeat_length=indices.shape[0])
+    hit = events[rows]
+    homogeneous = weights.shape[0] == 1 and indices.shape[0] != 1
+    values = hit.astype(dtype) if homogeneous else jnp.where(hit, weights, jnp.zeros((), dtype))
+    z = jnp.zeros((n_post,), dtype).at[indices].add(values)
+    return z * weights[0] if homogeneous else z
+
+
+def _reference(static, weights, events, scale, pre, post, post_spikes, row_start, row_length, row_split, targets,
+               col_ptr, col_slots, col_rows, params, decay, c_indptr, c_indices, c_weights):
     index = _index_of(static, weights, events, col_ptr, row_start, row_length, targets, col_slots, col_rows)
-    return reference_step(weights, events, scale if scale.shape[0] else None, pre, post, post_spikes, index,
-                          static[0], tuple(params), decay, static[1])
+    out = reference_step(weights, events, scale if scale.shape[0] else None, pre, post, post_spikes, index,
+                         static[0], tuple(params), decay, static[1])
+    return (*out, companion_reference(events, c_indptr, c_indices, c_weights, static[7]))
 
 
 def _vmap(static, backend, axis_size, in_batched, *operands):
@@ -223,7 +275,7 @@ def _vmap(static, backend, axis_size, in_batched, *operands):
     axes = [0 if b else None for b in in_batched]
     run = KERNEL.native if backend == "numba" else KERNEL.fallback
     out = jax.vmap(lambda *ops: run(static, *ops), in_axes=axes, axis_size=axis_size)(*operands)
-    return out, (True, True, True, True)
+    return out, (True, True, True, True, True)
 
 
 def _check_case(variant):
@@ -240,9 +292,18 @@ def _check_case(variant):
     operands = (np.asarray(conn.weights), rng.random(index.n_rows) < 0.4,
                 rng.uniform(0.1, 1, index.n_rows).astype(dtype), rng.uniform(0, 2, (1, index.n_rows)).astype(dtype),
                 rng.uniform(0, 2, (1, n_post)).astype(dtype), rng.random(n_post) < 0.5, index.row_start,
-                index.row_length, index.targets, index.col_ptr, index.col_slots, index.col_rows,
-                np.asarray([1.0, 0.01, 0.012, 0.5, 1.0], dtype), np.asarray([0.9, 0.8], dtype))
-    return ("pair", False, n_post, index.row_width, index.col_width), operands
+                index.row_length, index.row_split, index.targets, index.col_ptr, index.col_slots, index.col_rows,
+                np.asarray([1.0, 0.01, 0.012, 0.5, 1.0], dtype), np.asarray([0.9, 0.8], dtype),
+                *_companion_case(rng, index.n_rows, 5, dtype))
+    return ("pair", False, n_post, index.row_width, index.col_width, index.split, 1, 5), operands
+
+
+def _companion_case(rng, n_rows, n_post, dtype):
+    """Static synapses of the self-check's companion: ``n_rows`` rows of 0-3 synapses onto
+    ``n_post`` neurons, small integer weights (sums exact in any order)."""
+    counts = rng.integers(0, 4, n_rows)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    return indptr, rng.integers(0, n_post, indptr[-1]).astype(np.int32), rng.integers(-3, 4, indptr[-1]).astype(dtype)
 
 
 def _handler(variant):

@@ -274,8 +274,9 @@ def test_plastic_projection_rejects_bad_parameters():
 
 def test_plastic_coba_with_fused_inhibition_is_the_same_network():
     """The plastic benchmark network (benchmarks/bench_plasticity.py) with ``ie`` and ``ii`` fused
-    into one projection gives bit for bit the spikes and learned E->E weights of its four
-    projections (the same sums, synapse by synapse), and the weights did move."""
+    into one projection and ``ei`` carried by the plastic E->E projection's kernel gives bit for
+    bit the spikes and learned E->E weights of its four projections (the same sums, synapse by
+    synapse), and the weights did move."""
     import neurodyn as nd
     from benchmarks.bench_plasticity import plastic
     from neurodyn.models import coba_ei, coba_initial_state
@@ -284,7 +285,7 @@ def test_plastic_coba_with_fused_inhibition_is_the_same_network():
     results = []
     for fused in (False, True):
         net = plastic(base, fused=fused)
-        assert ("inh" in net.projections) == fused
+        assert ("inh" in net.projections) == fused and ("ei" in net.projections) != fused
         state = coba_initial_state(net, jax.random.PRNGKey(0))
         final, rec = nd.run(net, state, 2000, record=("exc.spike", "inh.spike"))
         results.append((np.asarray(rec["exc.spike"]), np.asarray(rec["inh.spike"]),
@@ -295,3 +296,95 @@ def test_plastic_coba_with_fused_inhibition_is_the_same_network():
     np.testing.assert_array_equal(i0, i1)
     np.testing.assert_array_equal(w0, w1)
     assert np.abs(w0 - 0.6).max() > 1e-3
+
+
+def _scan_outputs(proj, pre, post, keys):
+    """The projection's step scanned over the rasters: final weights and each step's inputs of ``keys``."""
+    obs0 = {"pre": {"spike": jnp.asarray(pre[0])}, "post": {"spike": jnp.asarray(post[0])}}
+    state = proj.init(jax.random.PRNGKey(0), obs0)
+
+    def body(state, x):
+        s, a, b = x
+        state, out = proj.step(state, {"pre": {"spike": a}, "post": {"spike": b}}, s)
+        return state, tuple(out[k] for k in keys)
+
+    xs = (jnp.arange(pre.shape[0], dtype=jnp.int32), jnp.asarray(pre), jnp.asarray(post))
+    final, ys = jax.jit(lambda: jax.lax.scan(body, state, xs))()
+    return np.asarray(final.weights), [np.asarray(y) for y in ys]
+
+
+@pytest.mark.parametrize("dtype, delays", [(jnp.float32, False), (jnp.float64, True)])
+def test_two_threads_give_the_weights_and_inputs_of_one(monkeypatch, dtype, delays):
+    """The compiled kernel cuts the synapses at the postsynaptic neuron ``index.split`` into two
+    parts (each row at ``row_split``); with ``THREADS = 3`` the calling thread leaves the second
+    part to the worker every step: the weights and the inputs equal those of one thread bit for
+    bit, and the worker did parts (where the machine has two cores)."""
+    import os
+
+    from neurodyn.ops import _plasticity_kernel, plasticity
+
+    rng = np.random.default_rng(11)
+    n_pre, n_post, steps = 300, 200, 1500
+    keep = rng.random((n_pre, n_post)) < 0.1
+    a, b = np.nonzero(keep)
+    conn = SynapseCSR.from_coo(a, b, rng.uniform(0.2, 0.8, a.size), n_pre=n_pre, n_post=n_post,
+                               delays=rng.integers(0, 3, a.size) if delays else None, dtype=dtype)
+    pre = rng.random((steps, n_pre)) < 0.03
+    post = rng.random((steps, n_post)) < 0.03
+    proj = PlasticProjection.create("pre", "post", conn, rule=PairSTDP(**PAIR), dt=DT)
+    assert 0 < proj.index.split < n_post
+    low = np.asarray(proj.index.targets) < proj.index.split
+    starts, ends = np.asarray(proj.index.row_start), np.asarray(proj.index.row_start + proj.index.row_length)
+    cut = np.asarray(proj.index.row_split)
+    for r in range(proj.index.n_rows):  # each row: targets below the split, then from it
+        assert low[starts[r]:cut[r]].all() and not low[cut[r]:ends[r]].any()
+    results = []
+    for threads in (1, 3):
+        monkeypatch.setattr(plasticity, "THREADS", threads)
+        before = _plasticity_kernel.worker_parts()
+        results.append(_scan_outputs(proj, pre, post, [("post", "g_e")]))
+        done = _plasticity_kernel.worker_parts() - before
+        if threads == 3 and (os.cpu_count() or 1) >= 2:
+            assert done >= steps // 2
+    (w1, (y1,)), (w2, (y2,)) = results
+    assert np.abs(w1 - np.asarray(conn.weights)).max() > 0.05
+    np.testing.assert_array_equal(w1, w2)
+    np.testing.assert_array_equal(y1, y2)
+
+
+@pytest.mark.parametrize("backend", [None, "jax"])
+@pytest.mark.parametrize("homogeneous", [True, False], ids=["one_weight", "per_synapse"])
+def test_carried_projection_delivers_what_it_delivers_alone(backend, homogeneous):
+    """A plastic projection carrying a static one from the same source (``carrying``: the kernel
+    adds its rows in the same pass) writes the same inputs as the two projections apart, bit
+    for bit, and learns the same weights; a projection with delays or another source is refused."""
+    from neurodyn.models.synapses import SpikingProjection
+
+    rng = np.random.default_rng(12)
+    conn = _network(13, delays=False)
+    pre, post = _rasters(14, 0.05, 0.03)
+    pre, post = pre[:2000], post[:2000]
+    n_other = 9
+    keep = rng.random((N_PRE, n_other)) < 0.3
+    a, b = np.nonzero(keep)
+    weights = 0.7 if homogeneous else rng.uniform(0.1, 0.9, a.size)
+    other = SynapseCSR.from_coo(a, b, weights, n_pre=N_PRE, n_post=n_other, dtype=jnp.float64)
+    static = SpikingProjection.create("pre", "other", other, port="g_e")
+    proj = PlasticProjection.create("pre", "post", conn, rule=PairSTDP(**PAIR), dt=DT, backend=backend)
+    both = proj.carrying(static)
+    assert both.targets() == (("post", "g_e"), ("other", "g_e"))
+    w, (y, z) = _scan_outputs(both, pre, post, [("post", "g_e"), ("other", "g_e")])
+    w_alone, (y_alone,) = _scan_outputs(proj, pre, post, [("post", "g_e")])
+    z_alone = np.asarray(jax.jit(jax.vmap(lambda s: static.step((), {"pre": {"spike": s}}, 0)[1][("other", "g_e")]))(
+        jnp.asarray(pre)))
+    assert np.abs(z_alone).sum() > 10
+    np.testing.assert_array_equal(w, w_alone)
+    np.testing.assert_array_equal(y, y_alone)
+    np.testing.assert_array_equal(z, z_alone)
+    with pytest.raises(SpecError, match="delays"):
+        proj.carrying(SpikingProjection.create("pre", "other", other.with_delays(np.ones(other.nnz, int))
+                                               if hasattr(other, "with_delays") else
+                                               SynapseCSR.from_coo(a, b, 0.5, n_pre=N_PRE, n_post=n_other,
+                                                                   delays=np.ones(a.size, int))))
+    with pytest.raises(SpecError, match="source"):
+        proj.carrying(SpikingProjection.create("post", "other", other))
