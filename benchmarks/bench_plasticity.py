@@ -40,17 +40,20 @@ from neurodyn.models.synapses import fuse
 RULE = dict(tau_plus=16.8, tau_minus=33.7, a_plus=0.005, a_minus=0.005, w_max=1.0)
 
 
-def plastic(net, backend=None, fused: bool = False):
+def plastic(net, backend=None, fused: bool = False, threads: int | None = None):
     """``net`` (four projections) with its ``ee`` projection made plastic (same synapses, initial
     weights 0.6). ``fused``: the two inhibitory projections ``ie`` and ``ii`` as one
     (:func:`~neurodyn.models.synapses.fuse`, named ``"inh"``) and ``ei`` delivered by the plastic
     projection's own pass (:meth:`~neurodyn.models.PlasticProjection.carrying`, still ``"ee"``):
     the same network (the same sums, synapse by synapse: same spikes and weights), two native
-    calls fewer per step."""
+    calls fewer per step. ``threads``: of the plasticity kernel (None: its default, two where the
+    machine has two cores; the same result on one)."""
     ee = net.projections["ee"]
     dt = float(net.populations["exc"].dt)
     proj = PlasticProjection.create("exc", "exc", ee.synapses, rule=PairSTDP(**RULE), port="g_e", dt=dt,
                                     backend=backend)
+    if threads is not None:
+        proj = dataclasses.replace(proj, threads=threads)
     projections = {**net.projections, "ee": proj}
     if fused:
         projections = {"ee": proj.carrying(projections["ei"]), "inh": fuse([projections["ie"], projections["ii"]])}
@@ -138,7 +141,9 @@ def _main(quick: bool = False):
            f"time and process CPU time)")
     base = coba_ei(4000, i_ext=20.0, seed=1)
     rows = {"static, four projections": base, "static, fused": coba_ei(4000, i_ext=20.0, seed=1, fused=True),
-            "plastic E->E (numba kernel)": plastic(base), "plastic E->E (pure JAX)": plastic(base, "jax")}
+            "plastic E->E (numba kernel)": plastic(base), "plastic E->E (pure JAX)": plastic(base, "jax"),
+            "plastic, fused, 2 threads": plastic(base, fused=True, threads=2),
+            "plastic, fused, 1 thread": plastic(base, fused=True, threads=1)}
     runs = {}
     for label, net in rows.items():
         runs[label] = run = timing(net, steps)
@@ -150,7 +155,9 @@ def _main(quick: bool = False):
         static = t["static, four projections"]
         yield (f"  ratio plastic / static ({clock}): numba {t['plastic E->E (numba kernel)'] / static:.2f}x, pure JAX "
                f"{t['plastic E->E (pure JAX)'] / static:.2f}x (target <= 2x); over the fused static network "
-               f"{t['plastic E->E (numba kernel)'] / t['static, fused']:.2f}x")
+               f"{t['plastic E->E (numba kernel)'] / t['static, fused']:.2f}x; fused plastic (ie + ii fused, ei "
+               f"carried) over four static projections: {t['plastic, fused, 2 threads'] / static:.2f}x (2 threads), "
+               f"{t['plastic, fused, 1 thread'] / static:.2f}x (1 thread)")
 
     yield ("cost per step against the rate (N = 4,000, 2 % connectivity, the same synapses, inhibition w_i "
            "varied; CPU time; extra = plastic - static)")

@@ -316,7 +316,7 @@ class PlasticState(NamedTuple):
 
 
 @pytree_dataclass(static=("source", "target", "port", "modulator", "capacity", "backend", "companion_target",
-                          "companion_port"), frozen=("dt",))
+                          "companion_port", "threads"), frozen=("dt",))
 class PlasticProjection(Projection):
     """Spikes of ``source`` through ``synapses`` into ``port`` of ``target``, with plastic
     weights (``rule``: :class:`PairSTDP`, :class:`TripletSTDP`, :class:`InhibitorySTDP`,
@@ -328,7 +328,8 @@ class PlasticProjection(Projection):
     inhibitory STDP), ``"jax"`` (the pure-JAX passes: every platform, differentiable, used for
     reward-modulated STDP and short-term plasticity alone) or None (the platform default).
     ``companion``: static synapses from the same source delivered by the same pass
-    (:meth:`carrying`) into ``companion_port`` of ``companion_target``.
+    (:meth:`carrying`) into ``companion_port`` of ``companion_target``. ``threads``: how many
+    threads the compiled kernel may use (1 or 2; None: :data:`neurodyn.ops.plasticity.THREADS`).
     Build it with :meth:`create` (module docstring for the order of updates)."""
 
     source: str
@@ -345,6 +346,7 @@ class PlasticProjection(Projection):
     companion: SynapseCSR | None = None
     companion_target: str | None = None
     companion_port: str | None = None
+    threads: int | None = None
     # the spec's names: couplings.<name>.weight (initial weights), .plasticity.<field>, .stp.<field>
     PARAMETER_ALIASES = {"weight": "synapses.weights", "plasticity": "rule"}
 
@@ -482,7 +484,8 @@ class PlasticProjection(Projection):
             name, params = rule.kernel_rule()
             decay = jnp.concatenate([_decays(rule.pre_taus(), dt, dtype), _decays(rule.post_taus(), dt, dtype)])
             w, y, pre, post, z = native_step(state.weights, events, scale, pre, post, post_spikes, index, name,
-                                             params, decay, rule.nearest, self.backend, self.companion)
+                                             params, decay, rule.nearest, self.backend, self.companion,
+                                             self.threads)
             return PlasticState(w, pre, post, buffer, u, x, (), ()), self._outputs(y, z)
         if rule is not None:
             pre = pre * _decays(rule.pre_taus(), dt, dtype)[:, None]

@@ -257,14 +257,18 @@ GEN, TASK, PARTS, TAKEN, DONE, LOCK, BY_WORKER, ALIVE = 0, 8, 16, 24, 32, 40, 48
 #: (the caller's words, on one line) calls left that stay on one thread, the length of the next
 #: such stretch, the addresses of sched_yield and usleep
 SKIP, STREAK, YIELD, SLEEP = 64, 65, 66, 67
-#: (set once per process) the addresses of pthread_create, pthread_detach and the worker's code
-CREATE, DETACH, WORKER = 68, 69, 70
-CONTROL_WORDS = 72
+#: (set once per process) the addresses of pthread_create, pthread_detach and the worker's code;
+#: (the worker's line) the cycle count when it last did a part
+CREATE, DETACH, WORKER, SEEN = 68, 69, 70, 72
+CONTROL_WORDS = 80
 #: a caller that waited longer than this for the worker's part (cycles of the CPU's counter:
-#: ~10-20 us; the worker was descheduled on a busy machine) runs the next STREAK calls (doubling
-#: from MIN_STREAK to MAX_STREAK on each such wait, shrinking by one per call that did not
-#: wait) on its own thread, so a loaded machine costs one wait per stretch, not one per step
-LATE_CYCLES = 40_000
+#: ~4-8 us; the worker was descheduled on a busy machine), or did every part itself while the
+#: worker has done none for ABSENT_CYCLES (~2-5 ms: it gets no core), runs the next STREAK
+#: calls (doubling from MIN_STREAK to MAX_STREAK on each such wait, shrinking by one per call
+#: that did not wait) on its own thread, while the worker sleeps: a loaded machine costs one
+#: wait per stretch, not one per step, and no core spent spinning
+LATE_CYCLES = 12_000
+ABSENT_CYCLES = 6_000_000
 MIN_STREAK, MAX_STREAK = 1_000, 64_000
 #: pauses of a caller waiting for the worker before it yields its core on each further look
 WAIT_SPIN = 2_000
@@ -430,16 +434,20 @@ def run_part(task, part):
 @numba.njit(cache=True)
 def take_parts(control, own):
     """Take tickets of the job until none is left, run those parts; ``own`` (1): count them as
-    the worker's. (Callers pass numbers as ``np.int64(...)``: numba compiles a copy of a cached
-    function for each literal argument.) The tickets are read before the task: a ticket below the job's parts means the
-    task is that of the job."""
+    the worker's and note when (:data:`SEEN`). Returns how many parts this thread did. (Callers
+    pass numbers as ``np.int64(...)``: numba compiles a copy of a cached function for each
+    literal argument.) The tickets are read before the task: a ticket below the job's parts
+    means the task is that of the job."""
+    did = 0
     while True:
         ticket = fetch_add(control + 8 * TAKEN, 1)
         if ticket >= load_acquire(control + 8 * PARTS):
-            return
+            return did
         run_part(carray(address(load_acquire(control + 8 * TASK)), (TASK_WORDS,), np.int64), ticket)
+        did += 1
         if own:
             fetch_add(control + 8 * BY_WORKER, 1)
+            store_release(control + 8 * SEEN, cycles())
         fetch_add(control + 8 * DONE, 1)
 
 
@@ -502,6 +510,7 @@ def start_worker(control):
         return False
     if compare_exchange(control + 8 * ALIVE, 0, 1) == 0:
         thread = np.zeros(1, np.uint64)
+        store_release(control + 8 * SEEN, cycles())  # a new worker gets time to start
         if call_create(create, thread.ctypes.data, load_acquire(control + 8 * WORKER), control) == 0:
             call_detach(load_acquire(control + 8 * DETACH), np.int64(thread[0]))
         else:
@@ -523,11 +532,12 @@ def in_parts(control, task, parts, force):
     store_release(control + 8 * DONE, 0)
     store_release(control + 8 * TAKEN, 1 if force else 0)
     fetch_add(control + 8 * GEN, 1)
+    alone = False
     if force:
         run_part(task, np.int64(0))
         fetch_add(control + 8 * DONE, 1)
     else:
-        take_parts(control, np.int64(0))
+        alone = take_parts(control, np.int64(0)) == parts
     start, looks = cycles(), 0
     yield_address = load_acquire(control + 8 * YIELD)
     while load_acquire(control + 8 * DONE) < parts:
@@ -539,9 +549,12 @@ def in_parts(control, task, parts, force):
         if force and looks % 1024 == 0 and cycles() - start > GIVE_UP_CYCLES:
             take_parts(control, np.int64(0))  # no worker came (it was ending): what is left, here
     streak = load_acquire(control + 8 * STREAK)
-    if cycles() - start > LATE_CYCLES and not force:
+    now = cycles()
+    late = now - start > LATE_CYCLES or (alone and now - load_acquire(control + 8 * SEEN) > ABSENT_CYCLES)
+    if late and not force:
         streak = min(max(2 * streak, MIN_STREAK), MAX_STREAK)
         store_release(control + 8 * SKIP, streak)
+        store_release(control + 8 * SEEN, now)  # the next try gives the worker time to wake
     elif streak > MIN_STREAK:
         streak -= 1
     store_release(control + 8 * STREAK, streak)

@@ -187,7 +187,8 @@ THREADS = 2
 
 
 def native_step(weights, events, scale, pre, post, post_spikes, index: PlasticIndex, rule: str, params, decay,
-                nearest: bool, backend: str | None = None, companion: SynapseCSR | None = None):
+                nearest: bool, backend: str | None = None, companion: SynapseCSR | None = None,
+                threads: int | None = None):
     """One step of a plastic projection's synapse and trace work (:data:`KERNEL`): returns the
     new weights, the transmitted input ``y`` (``n_post``), the new traces ``pre`` (traces x
     event rows) and ``post`` (traces x n_post), and the input of ``companion`` (None without).
@@ -199,8 +200,8 @@ def native_step(weights, events, scale, pre, post, post_spikes, index: PlasticIn
     no delays either) delivered in the same call: ``z[post] = sum over event rows of W[row,
     post]``, the event product of :func:`neurodyn.ops.event.event_csr_matvec` with the same
     sums. The compiled kernel updates weights and traces in place, the synapses onto the two
-    halves of the targets (``index.split``) on two threads where it can (:data:`THREADS`; the
-    same result on one); the pure-JAX passes (:func:`reference_step`) do the same in the same
+    halves of the targets (``index.split``) on two threads where it can (``threads``, default
+    :data:`THREADS`; the same result on one); the pure-JAX passes (:func:`reference_step`) do the same in the same
     order, where the compiled kernel cannot and for ``backend="jax"``."""
     dtype = weights.dtype
     scale = jnp.zeros((0,), dtype) if scale is None else scale.astype(dtype)
@@ -211,7 +212,8 @@ def native_step(weights, events, scale, pre, post, post_spikes, index: PlasticIn
                   else jnp.asarray(companion.indptr, jnp.int32))  # fixed fan-out stores no row pointers
         c_ops = (indptr, jnp.asarray(companion.indices, jnp.int32), jnp.asarray(companion.weights, dtype).reshape(-1))
         n_z = companion.n_post
-    static = (rule, bool(nearest), index.n_post, index.row_width, index.col_width, index.split, int(THREADS), n_z)
+    threads = int(THREADS if threads is None else threads)
+    static = (rule, bool(nearest), index.n_post, index.row_width, index.col_width, index.split, threads, n_z)
     row_split = index.row_start if index.row_split is None else index.row_split
     operands = (weights, events, scale, pre.astype(dtype), post.astype(dtype), post_spikes,
                 index.row_start, index.row_length, row_split, index.targets, index.col_ptr, index.col_slots,
