@@ -206,13 +206,16 @@ def two_threads(work):
     returns (module docstring). ``tickets`` is the address of the call's fresh counters (zero;
     with ``rounds`` words for :func:`claim`); the result is False only if that thread's join
     failed. Compiled in the process (it calls addresses of this process); build it once per
-    handler."""
+    handler. ``work`` sees the thread number and the address as plain int64 values: passed as
+    the constants they are here, numba compiled ``work`` for their values (a literal type), so
+    its disk cache, keyed on them, missed in every new process (a new address) and every
+    process compiled the kernel again (17 s for the leaky recurrence)."""
     yield_address = sched_yield_address()
 
     @numba.cfunc(types.voidptr(types.voidptr))
     def helper(task_address):
         task = carray(task_address, (2,), np.int64)
-        work(_frame.frame_of(address(task[0])), task[1], 1, yield_address)
+        work(_frame.frame_of(address(task[0])), task[1], np.int64(1), np.int64(yield_address))
         return task_address
 
     _ALIVE.append(helper)
@@ -227,7 +230,7 @@ def two_threads(work):
         task = np.array([pointer_value(frame_address), tickets], np.int64)
         thread = np.zeros(1, np.uint64)
         started = two_cores and second and spawn(thread.ctypes.data, 0, helper_address, task.ctypes.data) == 0
-        work(frame, tickets, 0, yield_address)
+        work(frame, tickets, np.int64(0), np.int64(yield_address))
         joined = True
         if started:
             joined = join(thread[0], 0) == 0
