@@ -1,7 +1,11 @@
 """The numba loops of :func:`neurodyn.diagnostics.chaos.sample_entropy` (imported on its first
 call, so ``import neurodyn`` does not import numba). Cached on disk by numba where it has a
 writable place for its cache (:func:`neurodyn.ops.backends.numba_problem`); compiled in each
-process where it has none."""
+process where it has none.
+
+The sorting is done by NumPy before the loops (:func:`counts`): numba's own sorts, and the
+error paths of slice assignment, were most of their compile time (9 s of 9.4 s, once per
+installation, more on a loaded machine)."""
 
 from __future__ import annotations
 
@@ -13,11 +17,26 @@ from ..ops.backends import numba_problem
 _CACHE = not numba_problem()
 
 
+def counts(x: np.ndarray, m: int, r: float, closed: bool) -> tuple[int, int]:
+    """``(A, B)`` of SampEn(m, r): the template pairs within ``r`` at length ``m + 1`` and ``m``
+    (Chebyshev distance, ``<= r`` if ``closed`` else ``< r``), by :func:`sampen_counts_tree` for
+    ``m = 2`` and :func:`sampen_counts` otherwise, with their sorting done here in NumPy."""
+    if m == 2:
+        n = len(x) - 2
+        a1, a2, a3 = x[:n], x[1:n + 1], x[2:n + 2]
+        s2 = np.sort(a2)
+        rank2 = np.searchsorted(s2, a2, side="left")  # ties share the first rank: fine for range counts
+        return sampen_counts_tree(x, np.argsort(a1, kind="mergesort"), s2, rank2, np.argsort(a3, kind="stable"),
+                                  r, closed)
+    return sampen_counts(x, np.argsort(x[:len(x) - m], kind="mergesort"), m, r, closed)
+
+
 @numba.njit(cache=_CACHE)
-def sampen_counts(x, m, r, closed):  # pragma: no cover - compiled
+def sampen_counts(x, order, m, r, closed):  # pragma: no cover - compiled
+    """``(A, B)`` for any ``m``: the templates in ``order`` of their first coordinate, each
+    compared with the following ones within ``r`` in it."""
     n_templates = len(x) - m
     first = x[:n_templates]
-    order = np.argsort(first, kind="mergesort")
     b = 0
     a = 0
     for p in range(n_templates):
@@ -64,16 +83,16 @@ def _rank_bounds(sorted_vals, v, r, closed):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=_CACHE)
-def sampen_counts_tree(x, r, closed):  # pragma: no cover - compiled
+def sampen_counts_tree(x, order, s2, rank2, by_third, r, closed):  # pragma: no cover - compiled
     """B and A of SampEn(m = 2) in O(N log^2 N): sweep over the first coordinate; a Fenwick tree
     over ranks of the second coordinate counts length-2 matches in the sliding window (O(log N));
     for length 3, each node of that tree holds the sorted third coordinates of the points it
-    covers with an inner Fenwick tree over them (2-D range counting, O(log^2 N) per query)."""
+    covers with an inner Fenwick tree over them (2-D range counting, O(log^2 N) per query).
+    ``order``: the points by first coordinate; ``s2`` the second coordinates sorted, ``rank2``
+    each point's rank among them; ``by_third`` the points by third coordinate (filled in that
+    order, each node's list is sorted)."""
     n = len(x) - 2
     a1, a2, a3 = x[:n], x[1:n + 1], x[2:n + 2]
-    order = np.argsort(a1, kind="mergesort")
-    s2 = np.sort(a2)
-    rank2 = np.searchsorted(s2, a2, side="left")  # ties share the first rank: fine for range counts
     # outer Fenwick nodes 1..n; node k covers ranks (k - lowbit(k), k]
     sizes = np.zeros(n + 1, np.int64)
     for i in range(n):
@@ -86,14 +105,12 @@ def sampen_counts_tree(x, r, closed):  # pragma: no cover - compiled
         offsets[k + 1] = offsets[k] + sizes[k]
     vals = np.empty(offsets[n + 1])
     fill = offsets[:n + 1].copy()
-    for i in range(n):
+    for i in by_third:
         k = rank2[i] + 1
         while k <= n:
             vals[fill[k]] = a3[i]
             fill[k] += 1
             k += k & -k
-    for k in range(1, n + 1):
-        vals[offsets[k]:offsets[k + 1]] = np.sort(vals[offsets[k]:offsets[k + 1]])
     inner = np.zeros(offsets[n + 1], np.int64)  # inner Fenwick trees, 1-based within each node
     count2 = np.zeros(n + 1, np.int64)  # plain Fenwick tree over rank2 for the length-2 count
 

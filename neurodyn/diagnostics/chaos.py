@@ -60,12 +60,9 @@ def sample_entropy(x, m: int = 2, r: float | None = None, *, closed: bool = True
         r = 0.2 * np.std(x)
     if len(x) <= m + 1:
         raise ValueError(f"sample entropy needs more than m + 1 = {m + 1} points, got {len(x)}")
-    from ._sampen import sampen_counts, sampen_counts_tree  # numba, on first use
+    from ._sampen import counts  # numba, on first use
 
-    if m == 2:
-        a, b = sampen_counts_tree(x, float(r), bool(closed))
-    else:
-        a, b = sampen_counts(x, int(m), float(r), bool(closed))
+    a, b = counts(x, int(m), float(r), bool(closed))
     if b == 0:
         return float("nan")
     if a == 0:
