@@ -46,8 +46,9 @@ def plastic(net, backend=None, fused: bool = False, threads: int | None = None):
     (:func:`~neurodyn.models.synapses.fuse`, named ``"inh"``) and ``ei`` delivered by the plastic
     projection's own pass (:meth:`~neurodyn.models.PlasticProjection.carrying`, still ``"ee"``):
     the same network (the same sums, synapse by synapse: same spikes and weights), two native
-    calls fewer per step. ``threads``: of the plasticity kernel (None: its default, two where the
-    machine has two cores; the same result on one)."""
+    calls fewer per step. ``threads``: of the plasticity kernel (None: its default,
+    :data:`neurodyn.ops.plasticity.THREADS`; two use a worker thread where the machine has two
+    cores; the same result on one)."""
     ee = net.projections["ee"]
     dt = float(net.populations["exc"].dt)
     proj = PlasticProjection.create("exc", "exc", ee.synapses, rule=PairSTDP(**RULE), port="g_e", dt=dt,

@@ -329,7 +329,8 @@ class PlasticProjection(Projection):
     reward-modulated STDP and short-term plasticity alone) or None (the platform default).
     ``companion``: static synapses from the same source delivered by the same pass
     (:meth:`carrying`) into ``companion_port`` of ``companion_target``. ``threads``: how many
-    threads the compiled kernel may use (1 or 2; None: :data:`neurodyn.ops.plasticity.THREADS`).
+    threads the compiled kernel may use (1 or 2: a worker thread takes half the synapses where
+    the machine has two cores; None: :data:`neurodyn.ops.plasticity.THREADS`).
     Build it with :meth:`create` (module docstring for the order of updates)."""
 
     source: str

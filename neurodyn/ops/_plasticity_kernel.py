@@ -257,13 +257,13 @@ GEN, TASK, PARTS, TAKEN, DONE, LOCK, BY_WORKER, ALIVE = 0, 8, 16, 24, 32, 40, 48
 #: (the caller's words, on one line) calls left that stay on one thread, the length of the next
 #: such stretch, the addresses of sched_yield and usleep
 SKIP, STREAK, YIELD, SLEEP = 64, 65, 66, 67
+CONTROL_WORDS = 72
 #: (set once per process) the addresses of pthread_create, pthread_detach and the worker's code;
-#: (the worker's line) the cycle count when it last did a part
-CREATE, DETACH, WORKER, SEEN = 68, 69, 70, 72
-CONTROL_WORDS = 80
+#: the cycle count since which the worker has taken no part (0: it took one in the last job)
+CREATE, DETACH, WORKER, ALONE = 68, 69, 70, 71
 #: a caller that waited longer than this for the worker's part (cycles of the CPU's counter:
-#: ~4-8 us; the worker was descheduled on a busy machine), or did every part itself while the
-#: worker has done none for ABSENT_CYCLES (~2-5 ms: it gets no core), runs the next STREAK
+#: ~4-8 us; the worker was descheduled on a busy machine), or did every part itself in every
+#: job for ABSENT_CYCLES (~2-5 ms: the worker gets no core), runs the next STREAK
 #: calls (doubling from MIN_STREAK to MAX_STREAK on each such wait, shrinking by one per call
 #: that did not wait) on its own thread, while the worker sleeps: a loaded machine costs one
 #: wait per stretch, not one per step, and no core spent spinning
@@ -434,7 +434,7 @@ def run_part(task, part):
 @numba.njit(cache=True)
 def take_parts(control, own):
     """Take tickets of the job until none is left, run those parts; ``own`` (1): count them as
-    the worker's and note when (:data:`SEEN`). Returns how many parts this thread did. (Callers
+    the worker's. Returns how many parts this thread did. (Callers
     pass numbers as ``np.int64(...)``: numba compiles a copy of a cached function for each
     literal argument.) The tickets are read before the task: a ticket below the job's parts
     means the task is that of the job."""
@@ -447,7 +447,6 @@ def take_parts(control, own):
         did += 1
         if own:
             fetch_add(control + 8 * BY_WORKER, 1)
-            store_release(control + 8 * SEEN, cycles())
         fetch_add(control + 8 * DONE, 1)
 
 
@@ -510,7 +509,6 @@ def start_worker(control):
         return False
     if compare_exchange(control + 8 * ALIVE, 0, 1) == 0:
         thread = np.zeros(1, np.uint64)
-        store_release(control + 8 * SEEN, cycles())  # a new worker gets time to start
         if call_create(create, thread.ctypes.data, load_acquire(control + 8 * WORKER), control) == 0:
             call_detach(load_acquire(control + 8 * DETACH), np.int64(thread[0]))
         else:
@@ -550,11 +548,18 @@ def in_parts(control, task, parts, force):
             take_parts(control, np.int64(0))  # no worker came (it was ending): what is left, here
     streak = load_acquire(control + 8 * STREAK)
     now = cycles()
-    late = now - start > LATE_CYCLES or (alone and now - load_acquire(control + 8 * SEEN) > ABSENT_CYCLES)
-    if late and not force:
+    absent = False
+    if alone:  # the worker took no part: since when?
+        since = load_acquire(control + 8 * ALONE)
+        if since == 0:
+            store_release(control + 8 * ALONE, now)
+        absent = since != 0 and now - since > ABSENT_CYCLES
+    else:
+        store_release(control + 8 * ALONE, 0)
+    if (now - start > LATE_CYCLES or absent) and not force:
         streak = min(max(2 * streak, MIN_STREAK), MAX_STREAK)
         store_release(control + 8 * SKIP, streak)
-        store_release(control + 8 * SEEN, now)  # the next try gives the worker time to wake
+        store_release(control + 8 * ALONE, 0)
     elif streak > MIN_STREAK:
         streak -= 1
     store_release(control + 8 * STREAK, streak)

@@ -181,9 +181,14 @@ RULE_CODES = {"pair": 0, "triplet": 1, "vogels": 2}
 DEFAULT_BACKEND = {"cpu": "numba"}
 
 
-#: threads the compiled kernel may use (the calling thread and a worker, :mod:`._plasticity_kernel`)
-#: where the machine has two cores; read when a step is traced. 1: the calling thread only
-THREADS = 2
+#: threads the compiled kernel may use by default (2: the calling thread and a worker, where the
+#: machine has two cores, :mod:`._plasticity_kernel`; 1: the calling thread only); read when a
+#: step is traced (``PlasticProjection.threads`` overrides it). One: on the shared 2-core machine
+#: (load 3-5) the worker rarely got a core in time inside ``simulate`` (XLA's own threads run
+#: the loop there) and two threads cost 10-30 % more wall time than one (12.3-13.4 against
+#: 10.1-10.3 us per step, COBA-4000 + STDP); on a quiet machine compare with the benchmark's
+#: rows (``python -m benchmarks plasticity``)
+THREADS = 1
 
 
 def native_step(weights, events, scale, pre, post, post_spikes, index: PlasticIndex, rule: str, params, decay,
