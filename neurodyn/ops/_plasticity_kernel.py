@@ -280,7 +280,8 @@ SPIN, YIELDS, SLEEPS, SLEEP_US = 20_000, 2_000, 300, 1_000
 #: a step with fewer synapses to visit stays on the calling thread (handing a part over costs
 #: about what a hundred synapse updates do)
 THREAD_MIN_WORK = 192
-#: the task: addresses and sizes of the arrays of one call (:func:`run_part`)
+#: the task: addresses and sizes of the arrays of one call (:func:`run_part`; the scratch
+#: result's size in ``neurodyn.ops.plasticity._native_call`` counts it)
 TASK_WORDS = 32
 
 
@@ -592,7 +593,8 @@ def run(frame, control):
     for none), metadata (rule, presynaptic traces, nearest, has scale, exponent modes, threads,
     split). Results: the new weights, the transmitted input, the new pre- and postsynaptic
     traces (the first, third and fourth aliased to the weights and traces), the companion's
-    input. ``control``: the worker's control block (0: none)."""
+    input, a scratch buffer of ``2 n_rows + 2 n_post + TASK_WORDS`` int64 words (below).
+    ``control``: the worker's control block."""
     wp, nnz, code = buffer(frame, FRAME_ARGS, 0)
     ep, n_rows, _ = buffer(frame, FRAME_ARGS, 1)
     sp, n_s, _ = buffer(frame, FRAME_ARGS, 2)
@@ -620,9 +622,13 @@ def run(frame, control):
     op = _alias(buffer(frame, FRAME_RETS, 3)[0], op, n_o * size)
     meta = carray(address(mp), (n_m,), np.int32)
     threads, split = meta[5], meta[6]
-    rows = np.empty(n_rows, np.int64)
-    cols = np.empty(2 * n_post, np.int64)
-    x1s = np.empty(n_rows * size // 4, np.float32)  # float32 or float64 values (the task says which)
+    # the lists and the task live in result 5, a scratch buffer of XLA's (no allocation per call):
+    # rows (n_rows), columns (2 n_post), the rows' x1 (n_rows 8-byte slots), the task
+    scratch, _, _ = buffer(frame, FRAME_RETS, 5)
+    rows = carray(address(scratch), (n_rows,), np.int64)
+    cols = carray(address(scratch + 8 * n_rows), (2 * n_post,), np.int64)
+    x1_at = scratch + 8 * (n_rows + 2 * n_post)
+    task = carray(address(x1_at + 8 * n_rows), (TASK_WORDS,), np.int64)
     c_indptr = carray(address(kp), (n_k,), np.int32)
     c_indices = carray(address(jp), (n_j,), np.int32)
     if code == XLA_F64:
@@ -631,7 +637,7 @@ def run(frame, control):
             carray(address(op), (n_o,), np.float64), carray(address(qp), (n_post,), np.uint8), _words(qp, n_post),
             carray(address(rl), (n_rows,), np.int32), carray(address(cp), (n_post + 1,), np.int32),
             carray(address(dp), (n_d,), np.float64), meta, carray(address(oy), (n_post,), np.float64), rows,
-            carray(address(x1s.ctypes.data), (n_rows,), np.float64), cols, split)
+            carray(address(x1_at), (n_rows,), np.float64), cols, split)
         deliver(rows, n_events, c_indptr, c_indices, carray(address(vp), (n_v,), np.float64),
                 carray(address(oz), (n_z,), np.float64))
     else:
@@ -639,13 +645,14 @@ def run(frame, control):
             carray(address(ep), (n_rows,), np.uint8), _words(ep, n_rows), carray(address(xp), (n_x,), np.float32),
             carray(address(op), (n_o,), np.float32), carray(address(qp), (n_post,), np.uint8), _words(qp, n_post),
             carray(address(rl), (n_rows,), np.int32), carray(address(cp), (n_post + 1,), np.int32),
-            carray(address(dp), (n_d,), np.float32), meta, carray(address(oy), (n_post,), np.float32), rows, x1s,
-            cols, split)
+            carray(address(dp), (n_d,), np.float32), meta, carray(address(oy), (n_post,), np.float32), rows,
+            carray(address(x1_at), (n_rows,), np.float32), cols, split)
         deliver(rows, n_events, c_indptr, c_indices, carray(address(vp), (n_v,), np.float32),
                 carray(address(oz), (n_z,), np.float32))
-    task = np.array([code, wp, nnz, oy, n_post, xp, n_x, op, n_o, sp, n_s, rs, n_rows, rl, rp, tp, cp, cs, sr, pp,
-                     mp, n_m, rows.ctypes.data, x1s.ctypes.data, n_events, cols.ctypes.data, n_spikes, n_low, 0, 0,
-                     0, 0], np.int64)
+    words = (code, wp, nnz, oy, n_post, xp, n_x, op, n_o, sp, n_s, rs, n_rows, rl, rp, tp, cp, cs, sr, pp, mp, n_m,
+             scratch, x1_at, n_events, scratch + 8 * n_rows, n_spikes, n_low)
+    for i in range(TASK_WORDS):
+        task[i] = words[i] if i < len(words) else 0
     done = False
     if threads >= 2 and work >= (0 if threads > 2 else THREAD_MIN_WORK) and 0 < split < n_post and \
             start_worker(control):
@@ -656,8 +663,7 @@ def run(frame, control):
             done = in_parts(control, task, np.int64(2), threads > 2)
     if not done:
         run_part(task, np.int64(-1))
-    # numba frees an array after its last use: these are read here, after every part is done
-    return rows.shape[0] + cols.shape[0] + x1s.shape[0] + task.shape[0]
+    return 0
 
 
 #: the worker's control block (one per process, never freed: the worker may outlive any call)

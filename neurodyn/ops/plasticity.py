@@ -237,13 +237,20 @@ def _native_call(target, static, weights, events, scale, pre, post, post_spikes,
     mode = jnp.where(mu == 0, 0, jnp.where(mu == 1, 1, 2)).astype(jnp.int32)
     meta = jnp.stack([jnp.int32(RULE_CODES[rule]), jnp.int32(pre.shape[0]), jnp.int32(nearest),
                       jnp.int32(scale.shape[0] > 0), 3 * mode[0] + mode[1], jnp.int32(threads), jnp.int32(split)])
+    # the kernel's scratch (its lists of events and spikes and its task, _plasticity_kernel.run):
+    # an output XLA allocates with the loop's buffers, so a step allocates nothing; dropped here
+    scratch = 2 * events.shape[0] + 2 * n_post + _TASK_WORDS
     out = (jax.ShapeDtypeStruct(weights.shape, dtype), jax.ShapeDtypeStruct((n_post,), dtype),
            jax.ShapeDtypeStruct(pre.shape, dtype), jax.ShapeDtypeStruct(post.shape, dtype),
-           jax.ShapeDtypeStruct((n_z,), dtype))
+           jax.ShapeDtypeStruct((n_z,), dtype), jax.ShapeDtypeStruct((2 * scratch,), jnp.int32))
     # weights and traces are updated in place (outputs 0, 2, 3 alias inputs 0, 3, 4; the traces
     # keep their 2-D shape: a reshape would make XLA copy them): a step copies nothing
     call = jax.ffi.ffi_call(target, out, vmap_method="sequential", input_output_aliases={0: 0, 3: 2, 4: 3})
-    return call(weights, events, scale, pre, post, post_spikes, *index_params_decay, meta)
+    return call(weights, events, scale, pre, post, post_spikes, *index_params_decay, meta)[:5]
+
+
+#: int64 words of the kernel's task (``_plasticity_kernel.TASK_WORDS``)
+_TASK_WORDS = 32
 
 
 def _index_of(static, weights, events, col_ptr, row_start, row_length, targets, col_slots, col_rows) -> PlasticIndex:
