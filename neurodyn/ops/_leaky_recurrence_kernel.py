@@ -6,13 +6,13 @@ four partial sums in storage order) followed by the leaky update of the same row
 cut into chunks of about equal non-zero count, and the chunks of each step are claimed
 (:func:`neurodyn.ops._threads.claim`) by the calling thread from the first and, with enough
 non-zeros on a machine with two cores, by one more thread started for the call from the last,
-until they meet; a piece of step t starts once every piece of steps before t is done. On a
+until they meet; a piece of step t starts once every piece of step t - 1 is flagged done. On a
 quiet machine each thread thus does the same rows in every step (its part of W stays in its
 core's second-level cache: 1 MB here, which holds half of a 1,000-unit float64 matrix but not
-all of it). A thread that the busy, shared machine has descheduled therefore holds up
-the other for at most the one chunk it took, not for half of every step: on a loaded machine the
-kernel degrades to one thread's speed instead of below it. Each row is always summed the same
-way, so the result does not depend on which thread did what.
+all of it). A thread that waits long for a piece (the busy, shared machine descheduled the
+thread that claimed it) computes it itself: a piece writes only the final states of its rows,
+the same whoever computes it, so the other thread's late copy changes nothing. Each row is
+always summed the same way, so the result does not depend on which thread did what.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from numba.core.extending import intrinsic
 from . import _frame, ffi
 from ._frame import address, buffer
 from ._sparse_matvec_kernel import _row, _segment
-from ._threads import chunk_bounds, claim, done, finish, two_threads, wait_for
+from ._threads import SPIN, all_done, call_int, chunk_bounds, claim, flags, is_done, mark_done, two_threads
 from .ffi import FRAME_ARGS, FRAME_RETS, XLA_F64
 
 XLA_U16 = 7
@@ -157,15 +157,92 @@ def block_chunk(indptr, indices, data, lo, hi, width, sdata, sidx, seg):
             count[piece] = at + 1
 
 
+RESCUE_YIELDS = 16
+"""Yields of a wait (after :data:`~neurodyn.ops._threads.SPIN` tries) before the waiting thread
+computes the pieces it waits for itself (:func:`recur`): about 10-20 us on a quiet machine, far
+less than the milliseconds for which the busy machine deschedules a thread."""
+
+
+@numba.njit(cache=True, error_model="numpy")
+def piece(t, c, indptr, indices, data, x0, inputs, scalars, activation, single, y, bounds, width, blocks, sdata,
+          sidx, seg, pre):
+    """Rows ``bounds[c] <= i < bounds[c + 1]`` of step t (:func:`recur`): the pre-activations
+    into ``pre`` (this thread's), then the states into ``y``, so ``y`` is only ever written with
+    a row's final value. Step 0 first builds the chunk's part of the blocked layout."""
+    n = x0.shape[0]
+    lo, hi = bounds[c], bounds[c + 1]
+    leak, gain = scalars[0], scalars[1]
+    keep = 1 - leak
+    zero = np.uint64(0)
+    if t == 0 and width > 0:
+        block_chunk(indptr, indices, data, lo, hi, width, sdata, sidx, seg)
+    out = t * n
+    x, x_off = (x0, 0) if t == 0 else (y, out - n)
+    if width > 0:
+        for i in range(lo, hi):
+            pre[i - lo] = 0
+        e, last, end = blocks * lo, blocks * hi - 1, np.uint64(indptr[hi])
+        for b in range(blocks):
+            xb = np.uint64(x_off + b * width)
+            for i in range(lo, hi):
+                pre[i - lo] += _segment(sdata, sidx, zero, x, xb, np.uint64(seg[e]),
+                                        np.uint64(seg[e + 1]) if e < last else end)
+                e += 1
+        for i in range(lo, hi):
+            pre[i - lo] = gain * pre[i - lo] + inputs[out + i]
+    else:
+        for i in range(lo, hi):
+            pre[i - lo] = gain * _row(indptr, indices, data, zero, x, np.uint64(x_off), i) + inputs[out + i]
+    if activation != TANH:
+        for i in range(lo, hi):
+            y[out + i] = keep * x[x_off + i] + leak * pre[i - lo]
+    elif single:
+        for i in range(lo, hi):
+            y[out + i] = keep * x[x_off + i] + leak * tanh32(pre[i - lo])
+    else:
+        for i in range(lo, hi):
+            y[out + i] = keep * x[x_off + i] + leak * tanh64(pre[i - lo])
+
+
+@numba.njit(cache=True, error_model="numpy")
+def await_step(s, flag_address, yield_address, indptr, indices, data, x0, inputs, scalars, activation, single, y,
+               bounds, width, blocks, sdata, sidx, seg, pre):
+    """Until every piece of step ``s`` is done: spin, then yield the core; after
+    :data:`RESCUE_YIELDS` yields compute the pieces not yet done of the steps from the last
+    complete one to ``s`` here (the other thread, descheduled while it holds one, would
+    otherwise hold this one up until it runs again; it writes the same values when it does).
+    Every piece of these steps has been claimed: this thread is past them."""
+    chunks = bounds.shape[0] - 1
+    tries = 0
+    while not all_done(flag_address, s * chunks, chunks):
+        tries += 1
+        if tries <= SPIN:
+            continue
+        if yield_address != 0:
+            call_int(yield_address)
+        if tries > SPIN + RESCUE_YIELDS:
+            v = s - 1
+            while v >= 0 and not all_done(flag_address, v * chunks, chunks):
+                v -= 1
+            for u in range(v + 1, s + 1):
+                for c in range(chunks):
+                    if not is_done(flag_address, u * chunks + c):
+                        piece(u, c, indptr, indices, data, x0, inputs, scalars, activation, single, y, bounds,
+                              width, blocks, sdata, sidx, seg, pre)
+                        mark_done(flag_address, u * chunks + c)
+            return
+
+
 @numba.njit(cache=True, error_model="numpy")
 def recur(indptr, indices, data, x0, inputs, scalars, activation, single, y, bounds, tickets, thread,
           yield_address, width, sdata, sidx, seg):
-    """The pieces this thread takes: ``y[t, i] = (1 - a) x[t-1, i] + a phi(g (W x[t-1])_i +
-    inputs[t, i])`` for the rows ``bounds[c] <= i < bounds[c + 1]`` of chunk c, with ``x[-1] =
-    x0``; ``scalars = (a, g)``; rows of ``(T, N)`` flattened; ``single``: the arrays are float32
-    (tanh by :func:`tanh32`, else :func:`tanh64`); ``tickets``: the call's counters
-    (:mod:`neurodyn.ops._threads`). The pre-activations of a chunk are written first, then
-    activated in a second loop (which vectorises). ``width > 0``: W is read in the
+    """This thread's part of the call: ``y[t, i] = (1 - a) x[t-1, i] + a phi(g (W x[t-1])_i +
+    inputs[t, i])``, with ``x[-1] = x0``, ``scalars = (a, g)``, rows of ``(T, N)`` flattened,
+    ``single``: the arrays are float32 (tanh by :func:`tanh32`, else :func:`tanh64`). Step t's
+    chunk c (the rows ``bounds[c] <= i < bounds[c + 1]``) is a piece claimed from the step's
+    two ends (:func:`neurodyn.ops._threads.claim`; ``tickets``: the call's counters); it is
+    computed once every piece of step t - 1 is flagged done (:func:`await_step`), then flagged
+    done itself. Thread 0 returns once the last step is done. ``width > 0``: W is read in the
     column-blocked layout ``sdata, sidx, seg`` (:func:`block_chunk`; step 0 of a chunk builds
     the chunk's part first), block after block, so that the gathered ``x`` stays in the
     first-level cache; row i's sum is then the sum of its blocks' pieces in block order."""
@@ -173,47 +250,24 @@ def recur(indptr, indices, data, x0, inputs, scalars, activation, single, y, bou
     steps = inputs.shape[0] // n
     chunks = bounds.shape[0] - 1
     blocks = (seg.shape[0] - 1) // n if width > 0 else 1
-    leak, gain = scalars[0], scalars[1]
-    keep = 1 - leak
-    zero = np.uint64(0)
-    t, mine = 0, 0
+    flag_address = flags(tickets, steps)
+    pre = np.empty(n, y.dtype)
+    t = 0
     while t < steps:
         c = claim(tickets, t, thread, chunks)
-        if c < 0:  # step t is all taken: count this thread's pieces of it done, once
-            finish(tickets, mine)
-            t, mine = t + 1, 0
+        if c < 0:
+            t += 1
             continue
-        lo, hi = bounds[c], bounds[c + 1]
-        if t == 0 and width > 0:
-            block_chunk(indptr, indices, data, lo, hi, width, sdata, sidx, seg)
-        wait_for(done(tickets), t * chunks, yield_address)
-        out = t * n
-        x, x_off = (x0, 0) if t == 0 else (y, out - n)
-        if width > 0:
-            for i in range(lo, hi):
-                y[out + i] = 0
-            e, last, end = blocks * lo, blocks * hi - 1, np.uint64(indptr[hi])
-            for b in range(blocks):
-                xb = np.uint64(x_off + b * width)
-                for i in range(lo, hi):
-                    y[out + i] += _segment(sdata, sidx, zero, x, xb, np.uint64(seg[e]),
-                                           np.uint64(seg[e + 1]) if e < last else end)
-                    e += 1
-            for i in range(lo, hi):
-                y[out + i] = gain * y[out + i] + inputs[out + i]
-        else:
-            for i in range(lo, hi):
-                y[out + i] = gain * _row(indptr, indices, data, zero, x, np.uint64(x_off), i) + inputs[out + i]
-        if activation != TANH:
-            for i in range(lo, hi):
-                y[out + i] = keep * x[x_off + i] + leak * y[out + i]
-        elif single:
-            for i in range(lo, hi):
-                y[out + i] = keep * x[x_off + i] + leak * tanh32(y[out + i])
-        else:
-            for i in range(lo, hi):
-                y[out + i] = keep * x[x_off + i] + leak * tanh64(y[out + i])
-        mine += 1
+        if t > 0:
+            await_step(t - 1, flag_address, yield_address, indptr, indices, data, x0, inputs, scalars, activation,
+                       single, y, bounds, width, blocks, sdata, sidx, seg, pre)
+        if not is_done(flag_address, t * chunks + c):  # else the other thread computed it while waiting
+            piece(t, c, indptr, indices, data, x0, inputs, scalars, activation, single, y, bounds, width, blocks,
+                  sdata, sidx, seg, pre)
+            mark_done(flag_address, t * chunks + c)
+    if thread == 0:
+        await_step(steps - 1, flag_address, yield_address, indptr, indices, data, x0, inputs, scalars, activation,
+                   single, y, bounds, width, blocks, sdata, sidx, seg, pre)
 
 
 @numba.njit(cache=True)
@@ -280,6 +334,9 @@ def handler(variant=()):
         _, n, _ = buffer(frame, FRAME_ARGS, 3)
         _, n_u, _ = buffer(frame, FRAME_ARGS, 4)
         mp, n_m, _ = buffer(frame, FRAME_ARGS, 6)
-        return 0 if share(frame_address, frame, carray(address(mp), (n_m,), np.int32)[1] >= 2, n_u // n) else 1
+        meta = carray(address(mp), (n_m,), np.int32)
+        steps = n_u // n
+        # each step's claims (a word) and its pieces' done flags (a byte each, at most meta[4])
+        return 0 if share(frame_address, frame, meta[1] >= 2, steps + (steps * meta[4] + 7) // 8) else 1
 
     return run_frame

@@ -15,27 +15,31 @@ How a kernel uses it:
      returns -1: thread 0 takes round r's pieces from the front (0, 1, ...), thread 1 from the
      back (P-1, P-2, ...) until they meet, so on a quiet machine each thread does the same
      half in every round (its part of the operands stays in its own core's cache) and a
-     thread the other waits for leaves it the rest. ``share`` must be given the number of
-     rounds.
+     thread the other waits for leaves it the rest. ``share`` must reserve a word per
+     round.
 
    Each piece is taken by exactly one thread. If a piece may start only after earlier pieces
-   are done (step t of a recurrence after step t-1), the thread calls ``wait_for(done(tickets),
-   k, yield_address)`` before it (k = the number of pieces that must be done) and
-   ``finish(tickets, m)`` for the m pieces it has done since (with ``claim``, once a round, when
-   the round's claim returns -1: fewer atomic adds on the line both threads touch). A thread
-   must not wait while it holds pieces done but not counted. Pieces without such dependencies
-   need neither.
+   are done (step t of a recurrence after step t-1), either count them: ``finish(tickets, m)``
+   for the m pieces a thread has done, ``wait_for(done(tickets), k, yield_address)`` before a
+   piece that needs k pieces done (a thread must not wait while it holds pieces done but not
+   counted); or flag them: ``mark_done(flags(tickets, rounds), p)`` after piece p and
+   ``all_done(...)`` / ``is_done(...)`` before. Flags let a waiting thread see which piece it
+   waits for and compute it itself if the other thread, descheduled, holds it too long (the
+   leaky recurrence kernel does; each piece must then write only final values, the same
+   whoever computes it). Pieces without dependencies need neither.
 2. In the kernel's ``handler``, build ``share = two_threads(work)`` once (in Python, at handler
-   build time) and call ``share(frame_address, frame, second, rounds)`` from the
-   ``numba.cfunc`` (``rounds`` 0 unless ``claim`` is used): it runs ``work`` on the calling
-   thread and, if ``second`` is true and the machine has two cores, on one more thread started
-   for the call (joined before it returns). ``share`` returns False only if the second thread
-   was started and its join failed.
+   build time) and call ``share(frame_address, frame, second, words)`` from the
+   ``numba.cfunc``: it runs ``work`` on the calling thread and, if ``second`` is true and the
+   machine has two cores, on one more thread started for the call (joined before it returns).
+   ``words``: the int64 words reserved (zero) after the counters, one per round for ``claim``,
+   then the flags' bytes. ``share`` returns False only if the second thread was started and
+   its join failed.
 
 Why tickets rather than fixed halves: on the shared, busy machine a thread is often
 descheduled for milliseconds. With fixed halves the other thread then waits at every meeting
 (two threads measured up to 2x slower than one at load 6.5); with tickets it takes the pieces
-the descheduled thread would have done, which holds it up by at most one piece. The result
+the descheduled thread would have done, and is held up only by a piece that thread holds (for
+which flags let it step in). The result
 must not depend on which thread did which piece: each piece must always compute the same
 numbers in the same order (the kernels sum each row in a fixed order).
 
@@ -106,6 +110,57 @@ def call_int(typingctx, function):
         return builder.call(builder.inttoptr(args[0], kind.as_pointer()), [])
 
     return types.int32(types.int64), codegen
+
+
+@intrinsic
+def store_release_byte(typingctx, where, value):
+    """``*(uint8*) where = value`` with release order."""
+
+    def codegen(context, builder, signature, args):
+        pointer = builder.inttoptr(args[0], ir.IntType(8).as_pointer())
+        builder.store_atomic(builder.trunc(args[1], ir.IntType(8)), pointer, "release", 1)
+        return context.get_dummy_value()
+
+    return types.none(types.int64, types.int64), codegen
+
+
+@intrinsic
+def load_acquire_byte(typingctx, where):
+    """``*(uint8*) where`` with acquire order."""
+
+    def codegen(context, builder, signature, args):
+        pointer = builder.inttoptr(args[0], ir.IntType(8).as_pointer())
+        return builder.zext(builder.load_atomic(pointer, "acquire", 1), ir.IntType(64))
+
+    return types.int64(types.int64), codegen
+
+
+@numba.njit(cache=True)
+def flags(tickets, rounds):
+    """The address of the pieces' done flags (one byte a piece, round after round) of a call
+    with ``rounds`` rounds of claims: after the claims' words."""
+    return tickets + 8 * (COUNTER_WORDS - 8) + 8 * rounds
+
+
+@numba.njit(cache=True)
+def mark_done(flag_address, piece):
+    """Flag piece ``piece`` done (release order: its writes are seen by whoever sees the flag)."""
+    store_release_byte(flag_address + piece, 1)
+
+
+@numba.njit(cache=True)
+def all_done(flag_address, first, count):
+    """Whether pieces ``first <= p < first + count`` are all flagged done (acquire order)."""
+    for p in range(first, first + count):
+        if load_acquire_byte(flag_address + p) == 0:
+            return False
+    return True
+
+
+@numba.njit(cache=True)
+def is_done(flag_address, piece):
+    """Whether piece ``piece`` is flagged done (acquire order)."""
+    return load_acquire_byte(flag_address + piece) != 0
 
 
 @numba.njit(cache=True)
@@ -199,12 +254,12 @@ handler holds only their addresses."""
 
 
 def two_threads(work):
-    """``share(frame_address, frame, second, rounds) -> bool``, a numba function for a kernel's
+    """``share(frame_address, frame, second, words) -> bool``, a numba function for a kernel's
     FFI handler: ``work(frame, tickets, thread, yield_address)`` on the calling thread (thread
     0) and, when ``second`` is true and the machine has two cores (and ``pthread_create``
     succeeds), on one more thread (thread 1) started for this call and joined before ``share``
     returns (module docstring). ``tickets`` is the address of the call's fresh counters (zero;
-    with ``rounds`` words for :func:`claim`); the result is False only if that thread's join
+    ``words`` more for :func:`claim` and :func:`flags`); the result is False only if that thread's join
     failed. Compiled in the process (it calls addresses of this process); build it once per
     handler. ``work`` sees the thread number and the address as plain int64 values: passed as
     the constants they are here, numba compiled ``work`` for their values (a literal type), so
@@ -224,8 +279,8 @@ def two_threads(work):
     two_cores = spawn is not None and (os.cpu_count() or 1) >= 2
 
     @numba.njit
-    def share(frame_address, frame, second, rounds):
-        counters = np.zeros(COUNTER_WORDS + rounds, np.int64)
+    def share(frame_address, frame, second, words):
+        counters = np.zeros(COUNTER_WORDS + words, np.int64)
         tickets = counters.ctypes.data + 64
         task = np.array([pointer_value(frame_address), tickets], np.int64)
         thread = np.zeros(1, np.uint64)

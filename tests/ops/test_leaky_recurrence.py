@@ -232,3 +232,36 @@ def test_blocked_recurrence_equals_the_dense_loop_on_one_and_two_threads(dtype, 
     # fewer steps than BLOCK_MIN_STEPS: W as given, the same states to rounding
     short = np.asarray(leaky_recurrence(w, inputs[:5], x0, 0.6, 0.95))
     np.testing.assert_allclose(short, want[:5], atol=tol * (1 + np.abs(want).max()))
+
+
+@pytest.mark.parametrize("width", [0, 16])
+def test_a_stalled_second_thread_is_covered_with_the_same_bits(width):
+    # the second thread claims the last chunk of every step and never runs (as if the busy machine
+    # had descheduled it): the calling thread computes those chunks itself after its wait, and the
+    # states are bitwise those of one thread alone (also with the blocked layout, 16 columns a block)
+    from neurodyn.ops import _leaky_recurrence_kernel as kernel
+    from neurodyn.ops import _threads
+
+    w, _, inputs, x0 = _case(120, 6, 0.3, 8, np.float64)
+    indptr = np.asarray(w.indptr).astype(np.uint32)
+    indices = np.asarray(w.indices).astype(np.uint16)
+    data, scalars = np.asarray(w.data), np.array([0.6, 0.95])
+    bounds = _threads.chunk_bounds(indptr, 1000, 64)
+    chunks, steps, n = len(bounds) - 1, 6, 120
+    blocks = -(-n // width) if width else 1
+    size = w.nnz if width else 1
+    yield_address = _threads.sched_yield_address()
+
+    def run(stalled):
+        counters = np.zeros(_threads.COUNTER_WORDS + steps + (steps * chunks + 7) // 8, np.int64)
+        if stalled:
+            counters[_threads.COUNTER_WORDS:_threads.COUNTER_WORDS + steps] = 1 << 32  # one claim from the back
+        y = np.full(steps * n, np.nan)
+        kernel.recur(indptr, indices, data, x0, inputs.reshape(-1), scalars, 1, False, y, bounds,
+                     counters.ctypes.data + 64, 0, yield_address, width, np.zeros(size), np.zeros(size, np.uint16),
+                     np.zeros(blocks * n + 1 if width else 1, np.uint32))
+        return y
+
+    assert chunks >= 3
+    alone, covered = run(False), run(True)
+    assert np.all(np.isfinite(alone)) and np.array_equal(alone, covered)
