@@ -7,8 +7,9 @@ every spike of every population recorded:
    initial weights 0.6; neurodyn's ``PairSTDP`` on a ``PlasticProjection``, Brian2's standard
    Song/Abbott ``Synapses`` model with event-driven traces), 1 s; also the static network
    (four projections and fused) for the plastic / static ratio; the plastic network runs as four
-   projections and with ``ie`` and ``ii`` fused (the same network: same spikes and weights), the
-   faster of the two by CPU time being compared with Brian2.
+   projections and with ``ie`` and ``ii`` fused and ``ei`` carried by the plastic projection's
+   kernel (the same network: same spikes and weights), the latter with the kernel's default
+   threads and with one thread; the fastest form by wall time is compared with Brian2.
 2. COBAHH-4000 (benchmark 3, Traub-Miles cells, ``models/cobahh.toml``: the ``traub_miles``
    equation preset, exponential Euler at dt 0.1 ms on both sides, as Brian2's COBAHH example;
    the paper used 0.01 ms), 1 s.

@@ -8,7 +8,8 @@ and as the process's CPU time (on the shared machine the wall time also counts w
 the cost axes below use the CPU time). The
 static network runs as four projections (the plastic one replaces ``ee`` of the same four) and
 fused (its fastest form); the plastic projection with its compiled kernel (numba, the CPU
-default) and with the pure-JAX passes.
+default) and with the pure-JAX passes, and the fused plastic network (``ie`` + ``ii`` fused,
+``ei`` carried by the plastic kernel) with the kernel on two threads and on one.
 
 Cost against activity: the same networks with five strengths of inhibition (w_i 10 to 2: rates
 from about 15 to 50 Hz at fixed N and the same synapses; the drive hardly moves the rate), and the fixed fan-out variant (80
