@@ -388,3 +388,32 @@ def test_carried_projection_delivers_what_it_delivers_alone(backend, homogeneous
                                                                    delays=np.ones(a.size, int))))
     with pytest.raises(SpecError, match="source"):
         proj.carrying(SpikingProjection.create("post", "other", other))
+
+
+def test_the_plasticity_kernels_cached_functions_have_no_literal_argument_types(monkeypatch):
+    """The plasticity kernel's numba functions cached on disk are compiled for plain argument
+    types, never for a constant's value (numba's literal types): a constant the handler passes
+    (the control block's address, a part number) would key the disk cache on its value, so every
+    process compiled the kernel again (handler build 5 s instead of 2) and the cache grew."""
+    import inspect
+
+    import numba
+    from numba.core import types
+
+    from neurodyn.ops import _plasticity_kernel, plasticity
+
+    rng = np.random.default_rng(15)
+    keep = rng.random((120, 80)) < 0.2
+    a, b = np.nonzero(keep)
+    conn = SynapseCSR.from_coo(a, b, 0.5, n_pre=120, n_post=80, dtype=jnp.float32)
+    pre, post = rng.random((50, 120)) < 0.1, rng.random((50, 80)) < 0.1
+    for threads in (1, 3):  # the calling thread alone, and the worker (its entry passes its own numbers)
+        monkeypatch.setattr(plasticity, "THREADS", threads)
+        _scan_outputs(PlasticProjection.create("pre", "post", conn, rule=PairSTDP(), dt=DT), pre, post,
+                      [("post", "g_e")])
+    compiled = {name: obj for name, obj in inspect.getmembers(_plasticity_kernel)
+                if isinstance(obj, numba.core.registry.CPUDispatcher) and obj._cache.__class__.__name__ != "NullCache"}
+    assert compiled["run"].signatures  # the kernel ran here (its callees show where this process compiled them)
+    literal = {name: sig for name, d in compiled.items() for sig in d.signatures
+               if any(isinstance(t, types.Literal) for t in sig)}
+    assert not literal, literal
