@@ -259,8 +259,8 @@ def two_threads(work):
     0) and, when ``second`` is true and the machine has two cores (and ``pthread_create``
     succeeds), on one more thread (thread 1) started for this call and joined before ``share``
     returns (module docstring). ``tickets`` is the address of the call's fresh counters (zero;
-    ``words`` more for :func:`claim` and :func:`flags`); the result is False only if that thread's join
-    failed. Compiled in the process (it calls addresses of this process); build it once per
+    ``words`` more for :func:`claim` and :func:`flags`); the result is False only if that
+    thread's join failed. Compiled in the process (it calls addresses of this process); build it once per
     handler. ``work`` sees the thread number and the address as plain int64 values: passed as
     the constants they are here, numba compiled ``work`` for their values (a literal type), so
     its disk cache, keyed on them, missed in every new process (a new address) and every
