@@ -35,6 +35,7 @@ from numba.core.extending import intrinsic
 
 from . import _frame, ffi
 from ._frame import address, buffer
+from ._threads import call_int, fetch_add, load_acquire, pointer_value
 from .ffi import FRAME_ARGS, FRAME_RETS, XLA_F64
 
 PAIR, TRIPLET, VOGELS = 0, 1, 2
@@ -286,16 +287,6 @@ TASK_WORDS = 32
 
 
 @intrinsic
-def load_acquire(typingctx, where):
-    """``*(int64*) where`` with acquire order."""
-
-    def codegen(context, builder, signature, args):
-        return builder.load_atomic(builder.inttoptr(args[0], ir.IntType(64).as_pointer()), "acquire", 8)
-
-    return types.int64(types.int64), codegen
-
-
-@intrinsic
 def store_release(typingctx, where, value):
     """``*(int64*) where = value`` with release order."""
 
@@ -304,16 +295,6 @@ def store_release(typingctx, where, value):
         return context.get_dummy_value()
 
     return types.void(types.int64, types.int64), codegen
-
-
-@intrinsic
-def fetch_add(typingctx, where, value):
-    """``*(int64*) where += value`` atomically (acquire-release); the old value."""
-
-    def codegen(context, builder, signature, args):
-        return builder.atomic_rmw("add", builder.inttoptr(args[0], ir.IntType(64).as_pointer()), args[1], "acq_rel")
-
-    return types.int64(types.int64, types.int64), codegen
 
 
 @intrinsic
@@ -337,17 +318,6 @@ def call_with(typingctx, function, argument):
         return builder.call(builder.inttoptr(args[0], kind.as_pointer()), [builder.trunc(args[1], i32)])
 
     return types.int32(types.int64, types.int64), codegen
-
-
-@intrinsic
-def call_int(typingctx, function):
-    """Call the C function ``int f(void)`` at address ``function`` (``sched_yield``)."""
-
-    def codegen(context, builder, signature, args):
-        kind = ir.FunctionType(ir.IntType(32), [])
-        return builder.call(builder.inttoptr(args[0], kind.as_pointer()), [])
-
-    return types.int32(types.int64), codegen
 
 
 def _pause_intrinsic():
@@ -388,16 +358,6 @@ def cycles(typingctx):
         return builder.call(read, [])
 
     return types.int64(), codegen
-
-
-@intrinsic
-def pointer_value(typingctx, pointer):
-    """``void* -> int64``."""
-
-    def codegen(context, builder, signature, args):
-        return builder.ptrtoint(args[0], context.get_value_type(types.int64))
-
-    return types.int64(types.voidptr), codegen
 
 
 @numba.njit(cache=True)
