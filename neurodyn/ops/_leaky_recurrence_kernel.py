@@ -252,7 +252,7 @@ def recur(indptr, indices, data, x0, inputs, scalars, activation, single, y, bou
     blocks = (seg.shape[0] - 1) // n if width > 0 else 1
     flag_address = flags(tickets, steps)
     pre = np.empty(n, y.dtype)
-    t = 0
+    t = np.int64(0)  # not the literal 0: numba would compile claim for it
     while t < steps:
         c = claim(tickets, t, thread, chunks)
         if c < 0:
@@ -296,13 +296,13 @@ def run(frame, tickets, thread, yield_address):
     if code == XLA_F64:
         _by_index(indptr, jp, nnz, index_code, carray(address(dp), (n_d,), np.float64),
                   carray(address(xp), (n_x,), np.float64), carray(address(up), (n_u,), np.float64),
-                  carray(address(sp), (2,), np.float64), meta[0], False,
+                  carray(address(sp), (2,), np.float64), meta[0], code != XLA_F64,
                   carray(address(yp), (n_y,), np.float64), bounds, tickets, thread, yield_address, np.int64(meta[2]),
                   carray(address(bdp), (n_bd,), np.float64), sidx, seg)
     else:
         _by_index(indptr, jp, nnz, index_code, carray(address(dp), (n_d,), np.float32),
                   carray(address(xp), (n_x,), np.float32), carray(address(up), (n_u,), np.float32),
-                  carray(address(sp), (2,), np.float32), meta[0], True,
+                  carray(address(sp), (2,), np.float32), meta[0], code != XLA_F64,
                   carray(address(yp), (n_y,), np.float32), bounds, tickets, thread, yield_address, np.int64(meta[2]),
                   carray(address(bdp), (n_bd,), np.float32), sidx, seg)
 
