@@ -206,7 +206,7 @@ def wait_for(counter, value, yield_address):
             call_int(yield_address)
 
 
-@numba.njit(cache=True)
+@numba.njit([(types.Array(types.uint32, 1, "C"), types.int64, types.int64)], cache=True)  # eager: no literal variants
 def chunk_bounds(indptr, chunk_nnz, max_chunks):
     """Rows cut into chunks of about ``chunk_nnz`` non-zeros each (at least 1, at most
     ``max_chunks`` and the number of rows): ``bounds`` with chunk c the rows
