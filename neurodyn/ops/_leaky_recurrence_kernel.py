@@ -199,17 +199,21 @@ def piece(t, c, indptr, indices, data, x0, inputs, scalars, activation, y, bound
                 pre[i - lo] += _segment(sdata, sidx, zero, x, xb, np.uint64(seg[e]),
                                         np.uint64(seg[e + 1]) if e < last else end)
                 e += 1
-        for i in range(lo, hi):
-            pre[i - lo] = gain * pre[i - lo] + inputs[out + i]
+        us = np.uint64(out + lo)  # unsigned: LLVM gathered the inputs for the wrap-around test of out + i
+        for r in range(hi - lo):
+            pre[r] = gain * pre[r] + inputs[us + np.uint64(r)]
     else:
         for i in range(lo, hi):
             pre[i - lo] = gain * _row(indptr, indices, data, zero, x, np.uint64(x_off), i) + inputs[out + i]
-    if activation != TANH:
-        for i in range(lo, hi):
-            y[out + i] = keep * x[x_off + i] + leak * pre[i - lo]
-    else:
-        for i in range(lo, hi):
-            y[out + i] = keep * x[x_off + i] + leak * tanh_of(pre[i - lo])
+    if activation == TANH:
+        # in place, in a loop of its own: tanh vectorises here, not in the loop below, which reads
+        # and writes y (x is y's previous row: LLVM must assume they overlap). One thread, N = 500,
+        # CPU time a step: float64 12.3-13.4 us against 18.8-24.5, float32 11.2-11.7 against 12.8-13.1
+        for r in range(hi - lo):
+            pre[r] = tanh_of(pre[r])
+    xs, ys = np.uint64(x_off + lo), np.uint64(out + lo)  # unsigned: no wrap-around tests
+    for r in range(hi - lo):
+        y[ys + np.uint64(r)] = keep * x[xs + np.uint64(r)] + leak * pre[r]
 
 
 @numba.njit(cache=True, error_model="numpy")
