@@ -11,7 +11,19 @@ yourself to override it.
 
 import os
 
-import jax
+# XLA's CPU backend compiles the tests' programs without LLVM's expensive optimisation passes:
+# half of the suite's time was XLA compiling (each test builds small programs and runs them for a
+# few steps). The values stay those users get: the backend's code generation (instruction
+# selection, with its fused multiply-adds) is unchanged and XLA never reassociates floating-point
+# operations, so every bundled spec's results are identical bit for bit with and without it
+# (benchmarks/check_identical.py). Level 0 would compile a little faster but drops the fused
+# multiply-adds, so the tests would check other bits than users compute. Set before JAX starts
+# its backend, so the command lines the tests start inherit it; a setting already in XLA_FLAGS
+# is kept.
+if "xla_llvm_disable_expensive_passes" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_llvm_disable_expensive_passes=true").strip()
+
+import jax  # noqa: E402
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # the command line keeps XLA's compiled programs on disk (neurodyn.compile_cache); the tests keep
