@@ -23,6 +23,26 @@ the same run (the elementwise work, tanh, leak and input, is not in it):
 * dense: the best of NumPy's (OpenBLAS) ``W @ x`` at this N and dtype, on one thread and on all.
 
 Floor = min(sparse, dense); "fraction" = floor / measured time of neurodyn's automatic choice.
+This floor is not reachable by a recurrence where the matrix is in cache (N up to about 2,000):
+it counts two cores at the in-cache CSR rate with nothing for their meeting, which every step
+needs (step t reads all of step t - 1's states).
+
+The second floor, "recurrence floor", is a hand loop of the recurrence itself, timed in the same
+run: numba, the same CSR matrix (16-bit column indices up to 65,536 columns), the input term
+``v_t`` precomputed for all steps as neurodyn's ESN does, each row's product with four partial
+sums, then ``(1 - a) x + a tanh(pre)`` over the rows (tanh by a vectorised approximation: the
+C library's takes about 20 ns a call, which at N = 500 would be most of a step), T dependent
+steps; on one thread, and on two threads with fixed halves of the rows (equal non-zeros) that
+meet after every step at the cheapest barrier we could write (each thread counts its steps done
+in a word of its own cache line and spins, never yields, until the other's count reaches the
+step). Its time is the better of the two. It has no column blocking, so above N = 2,048 (float64)
+or 4,096 (float32), where neurodyn's kernel reads W in column blocks, it is not a floor (and is
+not run above N = 5,000); it is what the machine reaches for the whole step where the step is
+compute-bound and the two cores must meet every step. The two threads are Python threads
+running the numba loop without the GIL, started for each call (about 0.1 ms, under 1 % of a
+call here). It shares nothing with neurodyn's kernel but its tanh approximations
+(:func:`neurodyn.ops._leaky_recurrence_kernel.tanh32` / ``tanh64``: Eigen's float32 rational one,
+a float64 one to 1.25 ulp) and the atomic load and add of :mod:`neurodyn.ops._threads`.
 
 The machine has 2 cores shared with other agents: the load average and the triad bandwidth are
 printed (a quiet machine gives about 35 GB/s); only ratios within one run mean anything.
@@ -48,6 +68,10 @@ LARGE_STEPS = 300
 DENSE_MAX_UNITS = 5000
 """Above this the dense forms (neurodyn's forced dense W, the GEMV floor) are not run: 400-800 MB
 a matrix, 5-10x slower than sparse at N = 5,000, and minutes of the shared machine."""
+
+
+HAND_MAX_UNITS = 5000
+"""Above this the recurrence floor's hand loop is not run (module docstring)."""
 
 
 def _machine_loops():
@@ -87,6 +111,95 @@ def _machine_loops():
                 y[i] = (s0 + s1) + (s2 + s3)
 
     return triad, triad_parallel, csr
+
+
+def _recurrence_loops(dtype):
+    """The hand loop of the recurrence floor (module docstring), compiled by numba for ``dtype``:
+    ``(one_thread, one_half)``."""
+    import numba
+
+    from neurodyn.ops._leaky_recurrence_kernel import tanh32, tanh64
+    from neurodyn.ops._threads import fetch_add, load_acquire
+
+    tanh = tanh32 if dtype == np.float32 else tanh64
+
+    @numba.njit(nogil=True, error_model="numpy")
+    def step(indptr, indices, data, v, y, x0, leak, lo, hi, t, pre):
+        x = x0 if t == 0 else y[t - 1]
+        one = np.uint64(1)
+        for i in range(lo, hi):
+            s0 = s1 = s2 = s3 = data[0] * 0
+            k, end = np.uint64(indptr[i]), np.uint64(indptr[i + 1])
+            while k + np.uint64(4) <= end:
+                s0 += data[k] * x[indices[k]]
+                s1 += data[k + one] * x[indices[k + one]]
+                s2 += data[k + np.uint64(2)] * x[indices[k + np.uint64(2)]]
+                s3 += data[k + np.uint64(3)] * x[indices[k + np.uint64(3)]]
+                k += np.uint64(4)
+            while k < end:
+                s0 += data[k] * x[indices[k]]
+                k += one
+            pre[i - lo] = (s0 + s1) + (s2 + s3) + v[t, i]
+        keep = 1 - leak
+        for i in range(lo, hi):
+            y[t, i] = keep * x[i] + leak * tanh(pre[i - lo])
+
+    @numba.njit(nogil=True)
+    def one_thread(indptr, indices, data, v, y, x0, leak):
+        pre = np.empty(len(x0), y.dtype)
+        for t in range(v.shape[0]):
+            step(indptr, indices, data, v, y, x0, leak, 0, len(x0), t, pre)
+
+    @numba.njit(nogil=True)
+    def one_half(indptr, indices, data, v, y, x0, leak, lo, hi, counts, me):
+        # counts: this thread's steps done at word 8 me, the other's at 8 (1 - me) (own cache lines)
+        pre = np.empty(hi - lo, y.dtype)
+        mine, other = counts.ctypes.data + 64 * me, counts.ctypes.data + 64 * (1 - me)
+        for t in range(v.shape[0]):
+            while load_acquire(other) < t:
+                pass
+            step(indptr, indices, data, v, y, x0, leak, lo, hi, t, pre)
+            fetch_add(mine, 1)
+
+    return one_thread, one_half
+
+
+def hand_recurrence(w, v, x0, leak, dtype):
+    """The hand loop of the recurrence floor (module docstring) for the scipy CSR matrix ``w``,
+    the input terms ``v`` ``(T, N)``, ``x0`` and leak rate ``leak`` in ``dtype``:
+    ``(one_thread, two_threads, y)``, two functions that each write the ``(T, N)`` states into
+    ``y``."""
+    import threading
+
+    one_thread, one_half = _recurrence_loops(dtype)
+    indptr = w.indptr.astype(np.uint32)
+    indices = w.indices.astype(np.uint16 if w.shape[1] <= 65536 else np.uint32)
+    data, v, x0 = w.data.astype(dtype), v.astype(dtype), x0.astype(dtype)
+    leak = dtype(leak)
+    y = np.empty(v.shape, dtype)
+    half = int(np.searchsorted(indptr, indptr[-1] // 2))
+
+    def single():
+        one_thread(indptr, indices, data, v, y, x0, leak)
+
+    def two():
+        counts = np.zeros(16, np.int64)
+        other = threading.Thread(target=one_half, args=(indptr, indices, data, v, y, x0, leak, half, len(x0),
+                                                        counts, 1))
+        other.start()
+        one_half(indptr, indices, data, v, y, x0, leak, 0, half, counts, 0)
+        other.join()
+
+    return single, two, y
+
+
+def recurrence_floor(w, v, x0, leak, dtype, repeat: int) -> tuple[float, float]:
+    """Seconds per call of the hand loop of the recurrence (:func:`hand_recurrence`) over the
+    steps of ``v``: ``(one thread, two threads)``, each the best of ``repeat`` after a first
+    (compiling) call."""
+    single, two, _ = hand_recurrence(w, v, x0, leak, dtype)
+    single(), two()
+    return best_time(single, repeat), best_time(two, repeat)
 
 
 def triad_bandwidth(nbytes: float, loops=None) -> float:
@@ -163,6 +276,7 @@ def _rpy_reservoir(kind, n: int):
 
 
 def harvest(quick: bool, sizes=None):
+    import scipy.sparse as sp
     from reservoirpy.jax.nodes import Reservoir as JaxReservoir
     from reservoirpy.nodes import Reservoir
 
@@ -178,7 +292,8 @@ def harvest(quick: bool, sizes=None):
            f"triad from memory (480 MB) {memory / 1e9:.1f} GB/s; CSR loop in L1 {rates[np.float32] / 1e9:.2f} "
            f"(float32) / {rates[np.float64] / 1e9:.2f} (float64) G non-zeros/s a core")
     yield ("per N: times after compilation; ratio = ReservoirPy NumPy / neurodyn; floor and fraction as in the "
-           "module docstring; 'auto' is the form ESN chooses (use_sparse)")
+           "module docstring (the bandwidth/BLAS floor, then the recurrence floor of a hand loop up to N = "
+           f"{HAND_MAX_UNITS:,}); 'auto' is the form ESN chooses (use_sparse)")
     sizes = sizes or ((300, 1200) if quick else SIZES)
     for n in sizes:
         steps = 200 if quick else (STEPS if n <= 2000 else LARGE_STEPS)
@@ -190,6 +305,8 @@ def harvest(quick: bool, sizes=None):
         w_in = res.Win.toarray() if hasattr(res.Win, "toarray") else np.asarray(res.Win)
         bias = np.asarray(res.bias.toarray() if hasattr(res.bias, "toarray") else res.bias).reshape(-1)
         nnz = w.nnz if hasattr(w, "nnz") else np.count_nonzero(w)
+        w_csr = sp.csr_matrix(w)
+        v = u @ w_in.T + bias  # the input terms of the hand loop (any values: its time does not depend on them)
         # ReservoirPy's JAX backend holds W dense: above 2,000 units it is not run (minutes)
         jres = JaxReservoir(n, sr=0.9, rc_connectivity=DENSITY, seed=1) if n <= 2000 else None
         c_jax, t_jax = _first_and_best(lambda: jres.run(u), repeat) if jres else (0.0, float("nan"))
@@ -222,13 +339,18 @@ def harvest(quick: bool, sizes=None):
             sparse_floor = max(work / bandwidth, nnz / (cores * rates[dtype]))
             gemv = gemv_seconds(w_dense, dtype) if n <= DENSE_MAX_UNITS else float("inf")
             floor = min(sparse_floor, gemv)
+            hand = ""
+            if n <= HAND_MAX_UNITS:
+                one, two = (t / steps for t in recurrence_floor(w_csr, v, np.zeros(n), 0.3, dtype, repeat))
+                hand = (f" | recurrence floor {min(one, two) * 1e6:.1f} us/step (hand loop: 1 thread "
+                        f"{one * 1e6:.1f}, 2 threads {two * 1e6:.1f}) -> fraction {min(one, two) / auto:.0%}")
             yield (f"    {np.dtype(dtype).name}: neurodyn auto ({chosen[dtype]}) {auto * 1e6:8.1f} us/step "
                    f"[dense {dense * 1e6:.1f}, sparse {sparse * 1e6:.1f}] | x ReservoirPy NumPy "
                    f"{t_rpy / steps / auto:.1f}, JAX {t_jax / steps / auto:.1f} | floor "
                    f"{floor * 1e6:.1f} us/step (sparse {work / 1e6:.2f} MB at {bandwidth / 1e9:.0f} GB/s = "
                    f"{work / bandwidth * 1e6:.1f}, {nnz:,} multiply-adds on {cores} cores = "
                    f"{nnz / cores / rates[dtype] * 1e6:.1f}; dense GEMV {gemv * 1e6:.1f} = "
-                   f"{2 * n * n / gemv / 1e9:.1f} GFLOP/s) -> fraction {floor / auto:.0%}")
+                   f"{2 * n * n / gemv / 1e9:.1f} GFLOP/s) -> fraction {floor / auto:.0%}{hand}")
     yield f"machine at the end: load average {os.getloadavg()[0]:.1f}"
 
 

@@ -1,8 +1,12 @@
-"""The benchmark runner: a missing peer library is skipped with a message, an unknown name is an error."""
+"""The benchmark runner: a missing peer library is skipped with a message, an unknown name is an
+error; the reservoir harvest's hand-loop floor computes the recurrence it times."""
 
 import subprocess
 import sys
 from pathlib import Path
+
+import numpy as np
+import pytest
 
 from benchmarks import skip_missing_peer
 
@@ -75,3 +79,25 @@ def test_the_brian2_networks_run_at_a_small_size_and_fire(monkeypatch):
         rates = [float(x) for x in re.findall(r"(?:exc|inh) ([\d.]+) Hz", lines[0])]
         assert len(rates) == 2 and min(rates) > 0, lines[0]
         assert lines[1].startswith(f"  ratio brian2 best / neurodyn, {network}: "), lines[1]
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 2e-5), (np.float64, 1e-13)])
+def test_the_recurrence_floor_hand_loop_computes_the_recurrence(dtype, tol):
+    # the floor's hand loop (one thread and two meeting every step) against the dense NumPy loop of
+    # x_t = (1 - a) x_{t-1} + a tanh(W x_{t-1} + v_t): a floor must do the whole work
+    import scipy.sparse as sp
+
+    from benchmarks.bench_reservoir_harvest import hand_recurrence
+
+    rng = np.random.default_rng(3)
+    w = sp.random(300, 300, 0.1, random_state=3, format="csr", data_rvs=lambda k: rng.uniform(-0.3, 0.3, k))
+    v, x0 = rng.normal(size=(40, 300)), rng.normal(size=300)
+    want, x = [], x0
+    for vt in v:
+        x = 0.7 * x + 0.3 * np.tanh(w @ x + vt)
+        want.append(x)
+    single, two, y = hand_recurrence(w, v, x0, 0.3, dtype)
+    for run in (single, two):
+        y[:] = np.nan
+        run()
+        np.testing.assert_allclose(y, np.array(want), atol=tol * 10)

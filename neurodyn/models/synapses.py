@@ -74,18 +74,18 @@ class SpikingProjection(Projection):
         return jnp.zeros((self.synapses.max_delay + 1, self.synapses.n_pre), bool)
 
     def step(self, state, observables, step):
-        """Push this step's spikes, propagate the (delayed) events, split by target."""
+        """Push this step's spikes, propagate the (delayed) events, one result per target (the
+        kernel writes each block of a fused projection as its own result)."""
         spikes = observables[self.source]["spike"]
+        blocks = tuple(size for _, _, size in self.outputs) if len(self.outputs) > 1 else None
         if self.synapses.has_delays:
             state = delay_push(state, spikes, step)
-            y = delayed_event_csr_matvec(self.synapses, state, step, backend=self.backend)
+            y = delayed_event_csr_matvec(self.synapses, state, step, backend=self.backend, blocks=blocks)
         else:
-            y = event_csr_matvec(self.synapses, spikes, backend=self.backend)
-        out, start = {}, 0
-        for pop, port, size in self.outputs:
-            out[(pop, port)] = y[start:start + size]
-            start += size
-        return state, out
+            y = event_csr_matvec(self.synapses, spikes, backend=self.backend, blocks=blocks)
+        if blocks is None:
+            y = (y,)
+        return state, {(pop, port): part for (pop, port, _), part in zip(self.outputs, y)}
 
 
 def fuse(projections) -> SpikingProjection:

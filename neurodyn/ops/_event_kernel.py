@@ -7,10 +7,21 @@ from __future__ import annotations
 import numba
 import numpy as np
 from numba import carray
+from numba.core.extending import overload
 
 from . import _frame, ffi
 from ._frame import address, buffer
 from .ffi import FRAME_ARGS, FRAME_RETS, XLA_F64
+
+
+def one_of(a):
+    """1 in the dtype of the array ``a`` (an integer 1 would make numba add in float64)."""
+
+
+@overload(one_of, inline="always")
+def _one_of(a):
+    one = a.dtype(1)
+    return lambda a: one
 
 
 @numba.njit(inline="always")
@@ -22,10 +33,10 @@ def add_row(e, out, indptr, indices, w, w0, m, groups, n_pre, fixed_width):
         hi = lo + fixed_width
     else:
         lo, hi = indptr[row], indptr[row + 1]
-    if m == 1:
-        c = w[w0]
+    if m == 1:  # one weight: count here, scale once at the end (the homogeneous product's ``w * count``)
+        one = one_of(out)
         for k in range(lo, hi):
-            out[indices[k]] += c
+            out[indices[k]] += one
     else:
         for k in range(lo, hi):
             out[indices[k]] += w[w0 + k]
@@ -34,7 +45,9 @@ def add_row(e, out, indptr, indices, w, w0, m, groups, n_pre, fixed_width):
 @numba.njit(cache=True)
 def accumulate(spikes, words, indptr, indices, w, y, meta):
     """``y`` (``batch`` products side by side) from the spiking rows, in presynaptic order;
-    ``meta = (groups, n_pre, batch, spikes batched, weights batched, fixed width)``."""
+    ``meta = (groups, n_pre, batch, spikes batched, weights batched, fixed width, blocks)``.
+    One weight (``m = 1``): the number of spiking synapses onto each target, then times the
+    weight (``w * count``, one rounding, the arithmetic of the homogeneous product)."""
     groups, n_pre, batch, spikes_batched, weights_batched = meta[0], meta[1], meta[2], meta[3], meta[4]
     fixed_width = np.int64(meta[5])
     n_post = y.shape[0] // batch
@@ -56,29 +69,64 @@ def accumulate(spikes, words, indptr, indices, w, y, meta):
         for e in range(first, n_events):
             if spikes[s0 + e]:
                 add_row(e, out, indptr, indices, w, w0, m, groups, n_pre, fixed_width)
+        if m == 1 and w[w0] != 1 and meta[6] <= 1:  # with blocks, spread scales
+            c = w[w0]
+            for t in range(n_post):
+                out[t] = c * out[t]
+
+
+@numba.njit(cache=True)
+def spread(frame, y, w, meta):
+    """With several blocks (``meta[6]``): each block of the products ``y`` (``batch`` rows of
+    ``n_post``) into its result (``batch`` rows of its size), times the weight where there is
+    one weight (:func:`accumulate` counted)."""
+    batch, weights_batched = meta[2], meta[4]
+    n_post = y.shape[0] // batch
+    m = w.shape[0] // (batch if weights_batched else 1)
+    offset = 0
+    for j in range(meta[6] if meta[6] > 1 else 0):
+        bp, n_b, _ = buffer(frame, FRAME_RETS, j)
+        out = carray(address(bp), (n_b,), y.dtype)
+        size = n_b // batch
+        for b in range(batch):
+            source, target = y[b * n_post + offset:b * n_post + offset + size], out[b * size:(b + 1) * size]
+            if m == 1:
+                c = w[b * m if weights_batched else 0]
+                for i in range(size):  # indexed by the loop counter: no overlap check, no negative-index wrap
+                    target[i] = c * source[i]
+            else:
+                for i in range(size):
+                    target[i] = source[i]
+        offset += size
 
 
 @numba.njit(cache=True)
 def run(frame):
     """The kernel's work for one call frame (arguments: spikes, row pointers, targets, weights,
-    metadata; result: the products)."""
+    metadata; results: the products, one per block of the targets; with several blocks, last, a
+    scratch buffer of ``batch x n_post`` where the products are summed before
+    :func:`spread` copies each block out)."""
     sp, n_s, _ = buffer(frame, FRAME_ARGS, 0)
     ip, n_ip, _ = buffer(frame, FRAME_ARGS, 1)
     xp, nnz, _ = buffer(frame, FRAME_ARGS, 2)
     wp, n_w, code = buffer(frame, FRAME_ARGS, 3)
     mp, n_m, _ = buffer(frame, FRAME_ARGS, 4)
-    yp, n_y, _ = buffer(frame, FRAME_RETS, 0)
     spikes = carray(address(sp), (n_s,), np.uint8)
     words = carray(address(sp), (n_s // 8 if sp % 8 == 0 else 0,), np.uint64)  # XLA aligns its buffers
     indptr = carray(address(ip), (n_ip,), np.int32)
     indices = carray(address(xp), (nnz,), np.int32)
     meta = carray(address(mp), (n_m,), np.int32)
+    yp, n_y, _ = buffer(frame, FRAME_RETS, meta[6] if meta[6] > 1 else 0)
     if code == XLA_F64:
-        accumulate(spikes, words, indptr, indices, carray(address(wp), (n_w,), np.float64),
-                   carray(address(yp), (n_y,), np.float64), meta)
+        w64 = carray(address(wp), (n_w,), np.float64)
+        y64 = carray(address(yp), (n_y,), np.float64)
+        accumulate(spikes, words, indptr, indices, w64, y64, meta)
+        spread(frame, y64, w64, meta)
     else:
-        accumulate(spikes, words, indptr, indices, carray(address(wp), (n_w,), np.float32),
-                   carray(address(yp), (n_y,), np.float32), meta)
+        w32 = carray(address(wp), (n_w,), np.float32)
+        y32 = carray(address(yp), (n_y,), np.float32)
+        accumulate(spikes, words, indptr, indices, w32, y32, meta)
+        spread(frame, y32, w32, meta)
 
 
 def handler():

@@ -21,13 +21,13 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import carray, types
-from numba.core.extending import intrinsic
+from numba.core.extending import intrinsic, overload
 
 from . import _frame, ffi
-from ._frame import address, buffer
+from ._frame import address, buffer, frame_of
 from ._sparse_matvec_kernel import _row, _segment
-from ._threads import SPIN, all_done, call_int, chunk_bounds, claim, flags, is_done, mark_done, two_threads
-from .ffi import FRAME_ARGS, FRAME_RETS, XLA_F64
+from ._threads import SPIN, WORK, all_done, call_int, chunk_bounds, claim, flags, is_done, mark_done, two_threads
+from .ffi import FRAME_ARGS, FRAME_RETS
 
 XLA_U16 = 7
 """XLA_FFI_DataType of unsigned 16-bit integers (column indices of matrices up to 65,536 columns)."""
@@ -126,6 +126,17 @@ def tanh64(x):
     return small if ax < 0.4 else big
 
 
+def tanh_of(x):
+    """tanh by :func:`tanh32` for a float32 ``x``, else :func:`tanh64`, chosen when numba compiles
+    the caller (so a kernel variant compiles only its own)."""
+    return np.tanh(x)
+
+
+@overload(tanh_of, inline="always")
+def _tanh_of(x):
+    return (lambda x: tanh32(x)) if x == types.float32 else (lambda x: tanh64(x))
+
+
 @numba.njit(cache=True)
 def block_chunk(indptr, indices, data, lo, hi, width, sdata, sidx, seg):
     """Rows ``lo <= i < hi`` of W (CSR) copied into the column-blocked layout: for each block b
@@ -164,7 +175,7 @@ less than the milliseconds for which the busy machine deschedules a thread."""
 
 
 @numba.njit(cache=True, error_model="numpy")
-def piece(t, c, indptr, indices, data, x0, inputs, scalars, activation, single, y, bounds, width, blocks, sdata,
+def piece(t, c, indptr, indices, data, x0, inputs, scalars, activation, y, bounds, width, blocks, sdata,
           sidx, seg, pre):
     """Rows ``bounds[c] <= i < bounds[c + 1]`` of step t (:func:`recur`): the pre-activations
     into ``pre`` (this thread's), then the states into ``y``, so ``y`` is only ever written with
@@ -188,24 +199,25 @@ def piece(t, c, indptr, indices, data, x0, inputs, scalars, activation, single, 
                 pre[i - lo] += _segment(sdata, sidx, zero, x, xb, np.uint64(seg[e]),
                                         np.uint64(seg[e + 1]) if e < last else end)
                 e += 1
-        for i in range(lo, hi):
-            pre[i - lo] = gain * pre[i - lo] + inputs[out + i]
+        us = np.uint64(out + lo)  # unsigned: LLVM gathered the inputs for the wrap-around test of out + i
+        for r in range(hi - lo):
+            pre[r] = gain * pre[r] + inputs[us + np.uint64(r)]
     else:
         for i in range(lo, hi):
             pre[i - lo] = gain * _row(indptr, indices, data, zero, x, np.uint64(x_off), i) + inputs[out + i]
-    if activation != TANH:
-        for i in range(lo, hi):
-            y[out + i] = keep * x[x_off + i] + leak * pre[i - lo]
-    elif single:
-        for i in range(lo, hi):
-            y[out + i] = keep * x[x_off + i] + leak * tanh32(pre[i - lo])
-    else:
-        for i in range(lo, hi):
-            y[out + i] = keep * x[x_off + i] + leak * tanh64(pre[i - lo])
+    if activation == TANH:
+        # in place, in a loop of its own: tanh vectorises here, not in the loop below, which reads
+        # and writes y (x is y's previous row: LLVM must assume they overlap). One thread, N = 500,
+        # CPU time a step: float64 12.3-13.4 us against 18.8-24.5, float32 11.2-11.7 against 12.8-13.1
+        for r in range(hi - lo):
+            pre[r] = tanh_of(pre[r])
+    xs, ys = np.uint64(x_off + lo), np.uint64(out + lo)  # unsigned: no wrap-around tests
+    for r in range(hi - lo):
+        y[ys + np.uint64(r)] = keep * x[xs + np.uint64(r)] + leak * pre[r]
 
 
 @numba.njit(cache=True, error_model="numpy")
-def await_step(s, flag_address, yield_address, indptr, indices, data, x0, inputs, scalars, activation, single, y,
+def await_step(s, flag_address, yield_address, indptr, indices, data, x0, inputs, scalars, activation, y,
                bounds, width, blocks, sdata, sidx, seg, pre):
     """Until every piece of step ``s`` is done: spin, then yield the core; after
     :data:`RESCUE_YIELDS` yields compute the pieces not yet done of the steps from the last
@@ -227,18 +239,18 @@ def await_step(s, flag_address, yield_address, indptr, indices, data, x0, inputs
             for u in range(v + 1, s + 1):
                 for c in range(chunks):
                     if not is_done(flag_address, u * chunks + c):
-                        piece(u, c, indptr, indices, data, x0, inputs, scalars, activation, single, y, bounds,
+                        piece(u, c, indptr, indices, data, x0, inputs, scalars, activation, y, bounds,
                               width, blocks, sdata, sidx, seg, pre)
                         mark_done(flag_address, u * chunks + c)
             return
 
 
 @numba.njit(cache=True, error_model="numpy")
-def recur(indptr, indices, data, x0, inputs, scalars, activation, single, y, bounds, tickets, thread,
+def recur(indptr, indices, data, x0, inputs, scalars, activation, y, bounds, tickets, thread,
           yield_address, width, sdata, sidx, seg):
     """This thread's part of the call: ``y[t, i] = (1 - a) x[t-1, i] + a phi(g (W x[t-1])_i +
     inputs[t, i])``, with ``x[-1] = x0``, ``scalars = (a, g)``, rows of ``(T, N)`` flattened,
-    ``single``: the arrays are float32 (tanh by :func:`tanh32`, else :func:`tanh64`). Step t's
+    tanh by :func:`tanh32` for float32 arrays, else :func:`tanh64`. Step t's
     chunk c (the rows ``bounds[c] <= i < bounds[c + 1]``) is a piece claimed from the step's
     two ends (:func:`neurodyn.ops._threads.claim`; ``tickets``: the call's counters); it is
     computed once every piece of step t - 1 is flagged done (:func:`await_step`), then flagged
@@ -260,26 +272,27 @@ def recur(indptr, indices, data, x0, inputs, scalars, activation, single, y, bou
             continue
         if t > 0:
             await_step(t - 1, flag_address, yield_address, indptr, indices, data, x0, inputs, scalars, activation,
-                       single, y, bounds, width, blocks, sdata, sidx, seg, pre)
+                       y, bounds, width, blocks, sdata, sidx, seg, pre)
         if not is_done(flag_address, t * chunks + c):  # else the other thread computed it while waiting
-            piece(t, c, indptr, indices, data, x0, inputs, scalars, activation, single, y, bounds, width, blocks,
+            piece(t, c, indptr, indices, data, x0, inputs, scalars, activation, y, bounds, width, blocks,
                   sdata, sidx, seg, pre)
             mark_done(flag_address, t * chunks + c)
     if thread == 0:
         await_step(steps - 1, flag_address, yield_address, indptr, indices, data, x0, inputs, scalars, activation,
-                   single, y, bounds, width, blocks, sdata, sidx, seg, pre)
+                   y, bounds, width, blocks, sdata, sidx, seg, pre)
 
 
 @numba.njit(cache=True)
-def run(frame, tickets, thread, yield_address):
-    """One thread's part of the call frame (:func:`recur`). Arguments: row pointers, column
-    indices (uint16 or uint32), values, x0, inputs ``(T, N)``, scalars (a, g), metadata (as
-    above); results: the states ``(T, N)`` and the blocked
-    layout's values, columns (uint16) and piece starts (uint32; each of one element when the
-    width is 0)."""
+def run(frame_address, tickets, thread, yield_address, real, index):
+    """One thread's part of the call frame at ``frame_address`` (:func:`recur`), its values of
+    type ``real`` and its column indices of type ``index`` (NumPy scalar types). Arguments: row
+    pointers, column indices (uint16 or uint32), values, x0, inputs ``(T, N)``, scalars (a, g),
+    metadata (as above); results: the states ``(T, N)`` and the blocked layout's values, columns
+    (uint16) and piece starts (uint32; each of one element when the width is 0)."""
+    frame = frame_of(address(frame_address))
     ip, n_ip, _ = buffer(frame, FRAME_ARGS, 0)
-    jp, nnz, index_code = buffer(frame, FRAME_ARGS, 1)
-    dp, n_d, code = buffer(frame, FRAME_ARGS, 2)
+    jp, nnz, _ = buffer(frame, FRAME_ARGS, 1)
+    dp, n_d, _ = buffer(frame, FRAME_ARGS, 2)
     xp, n_x, _ = buffer(frame, FRAME_ARGS, 3)
     up, n_u, _ = buffer(frame, FRAME_ARGS, 4)
     sp, _, _ = buffer(frame, FRAME_ARGS, 5)
@@ -290,41 +303,54 @@ def run(frame, tickets, thread, yield_address):
     gp, n_g, _ = buffer(frame, FRAME_RETS, 3)
     indptr = carray(address(ip), (n_ip,), np.uint32)
     meta = carray(address(mp), (n_m,), np.int32)
-    bounds = chunk_bounds(indptr, meta[3], meta[4])
-    sidx = carray(address(bip), (n_bi,), np.uint16)
-    seg = carray(address(gp), (n_g,), np.uint32)
-    if code == XLA_F64:
-        _by_index(indptr, jp, nnz, index_code, carray(address(dp), (n_d,), np.float64),
-                  carray(address(xp), (n_x,), np.float64), carray(address(up), (n_u,), np.float64),
-                  carray(address(sp), (2,), np.float64), meta[0], code != XLA_F64,
-                  carray(address(yp), (n_y,), np.float64), bounds, tickets, thread, yield_address, np.int64(meta[2]),
-                  carray(address(bdp), (n_bd,), np.float64), sidx, seg)
-    else:
-        _by_index(indptr, jp, nnz, index_code, carray(address(dp), (n_d,), np.float32),
-                  carray(address(xp), (n_x,), np.float32), carray(address(up), (n_u,), np.float32),
-                  carray(address(sp), (2,), np.float32), meta[0], code != XLA_F64,
-                  carray(address(yp), (n_y,), np.float32), bounds, tickets, thread, yield_address, np.int64(meta[2]),
-                  carray(address(bdp), (n_bd,), np.float32), sidx, seg)
+    recur(indptr, carray(address(jp), (nnz,), index), carray(address(dp), (n_d,), real),
+          carray(address(xp), (n_x,), real), carray(address(up), (n_u,), real), carray(address(sp), (2,), real),
+          np.int64(meta[0]), carray(address(yp), (n_y,), real),
+          chunk_bounds(indptr, meta[3], meta[4]), tickets, thread, yield_address, np.int64(meta[2]),
+          carray(address(bdp), (n_bd,), real), carray(address(bip), (n_bi,), np.uint16),
+          carray(address(gp), (n_g,), np.uint32))
+    return 0
 
 
-@numba.njit(cache=True)
-def _by_index(indptr, jp, nnz, index_code, data, x0, inputs, scalars, activation, single, y, bounds, tickets,
-              thread, yield_address, width, sdata, sidx, seg):
-    """:func:`recur` with the column indices at ``jp`` read as uint16 or uint32 (``index_code``)."""
-    if index_code == XLA_U16:
-        recur(indptr, carray(address(jp), (nnz,), np.uint16), data, x0, inputs, scalars, activation, single, y,
-              bounds, tickets, thread, yield_address, width, sdata, sidx, seg)
-    else:
-        recur(indptr, carray(address(jp), (nnz,), np.uint32), data, x0, inputs, scalars, activation, single, y,
-              bounds, tickets, thread, yield_address, width, sdata, sidx, seg)
+# one thread's work for each (value type, index width): a C function (the two_threads WORK
+# signature) compiled on first use of its variant and cached on disk, so that no call compiles
+# the other three (36 s of numba together, cold) and a new process loads it rather than linking
+# and optimising the loops again inside its handler
+def _work_float32_16(frame_address, tickets, thread, yield_address):
+    return run(frame_address, tickets, thread, yield_address, np.float32, np.uint16)
 
 
-def handler(variant=()):
-    """The FFI handler (a ``numba.cfunc``). Where the metadata asks for two threads and the
-    machine has two cores, a second thread started for the call takes pieces of the work too
-    (:func:`neurodyn.ops._threads.two_threads`)."""
+def _work_float32_32(frame_address, tickets, thread, yield_address):
+    return run(frame_address, tickets, thread, yield_address, np.float32, np.uint32)
+
+
+def _work_float64_16(frame_address, tickets, thread, yield_address):
+    return run(frame_address, tickets, thread, yield_address, np.float64, np.uint16)
+
+
+def _work_float64_32(frame_address, tickets, thread, yield_address):
+    return run(frame_address, tickets, thread, yield_address, np.float64, np.uint32)
+
+
+_WORK = {("float32", 16): _work_float32_16, ("float32", 32): _work_float32_32,
+         ("float64", 16): _work_float64_16, ("float64", 32): _work_float64_32}
+_COMPILED: dict = {}
+
+
+def work(variant):
+    """The work of one thread (``numba.cfunc``) of ``variant = (dtype name, index bits)``,
+    compiled (or loaded from numba's disk cache) on first use."""
+    if variant not in _COMPILED:
+        _COMPILED[variant] = numba.cfunc(WORK, cache=True)(_WORK[variant])
+    return _COMPILED[variant]
+
+
+def handler(variant):
+    """The FFI handler (a ``numba.cfunc``) of ``variant = (dtype name, index bits)``. Where the
+    metadata asks for two threads and the machine has two cores, a second thread started for the
+    call takes pieces of the work too (:func:`neurodyn.ops._threads.two_threads`)."""
     major, minor = ffi.api_version()
-    share = two_threads(run)
+    share = two_threads(work(variant).address)
 
     @numba.cfunc(types.int64(types.voidptr))
     def run_frame(frame_address):
@@ -337,6 +363,6 @@ def handler(variant=()):
         meta = carray(address(mp), (n_m,), np.int32)
         steps = n_u // n
         # each step's claims (a word) and its pieces' done flags (a byte each, at most meta[4])
-        return 0 if share(frame_address, frame, meta[1] >= 2, steps + (steps * meta[4] + 7) // 8) else 1
+        return 0 if share(frame_address, meta[1] >= 2, steps + (steps * meta[4] + 7) // 8) else 1
 
     return run_frame

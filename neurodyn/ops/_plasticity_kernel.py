@@ -1,6 +1,9 @@
 """The numba code behind the compiled plasticity kernel of :mod:`neurodyn.ops.plasticity`
 (imported on first use): module-level functions cached on disk, so a process compiles only the
-thin FFI handler around :func:`run`.
+thin FFI handler of each variant it runs (:func:`handler`: the weights' dtype, one or two threads)
+around :func:`run` or :func:`run_threaded`, and numba compiles (or loads) only that variant's
+loops: a cold float32 one-thread kernel 20 s against 34 s for all variants at once (fresh numba
+cache, load 7), the worker thread's code only for a two-thread variant.
 
 One call does a plastic projection's work of one step in place, in the order of the pure-JAX
 formula (``neurodyn.models.plastic``): the traces decay by one step, every event row transmits
@@ -31,7 +34,8 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import carray, types
-from numba.core.extending import intrinsic
+from numba.core.extending import intrinsic, overload
+from numba.np.numpy_support import as_dtype
 
 from . import _frame, ffi
 from ._frame import address, buffer
@@ -392,6 +396,32 @@ def run_part(task, part):
               carray(address(task[23]), (n_rows,), np.float32), task[24], cols, task[26], task[27], part)
 
 
+def reals(data, n, real):
+    """The ``n`` values at address ``data`` as an array of the type of the number ``real``."""
+
+
+@overload(reals, inline="always")
+def _reals(data, n, real):
+    dtype = as_dtype(real).type
+    return lambda data, n, real: carray(address(data), (n,), dtype)
+
+
+@numba.njit(cache=True)
+def run_task(task, part, real):
+    """:func:`run_part` for the dtype of the number ``real`` only (a variant's handler compiles
+    one dtype)."""
+    nnz, n_post, n_rows = task[2], task[4], task[12]
+    piece(reals(task[1], nnz, real), reals(task[3], n_post, real), reals(task[5], task[6], real),
+          reals(task[7], task[8], real), reals(task[9], task[10], real),
+          carray(address(task[11]), (n_rows,), np.int32), carray(address(task[13]), (n_rows,), np.int32),
+          carray(address(task[14]), (n_rows,), np.int32), carray(address(task[15]), (nnz,), np.int32),
+          carray(address(task[16]), (n_post + 1,), np.int32), carray(address(task[17]), (nnz,), np.int32),
+          carray(address(task[18]), (nnz,), np.int32), reals(task[19], 5, real),
+          carray(address(task[20]), (task[21],), np.int32), carray(address(task[22]), (n_rows,), np.int64),
+          reals(task[23], n_rows, real), task[24], carray(address(task[25]), (n_post,), np.int64), task[26],
+          task[27], part)
+
+
 @numba.njit(cache=True)
 def take_parts(control, own):
     """Take tickets of the job until none is left, run those parts; ``own`` (1): count them as
@@ -545,16 +575,17 @@ def _words(data, n):
 
 
 @numba.njit(cache=True)
-def run(frame, control):
-    """The kernel's work for one call frame. Arguments: weights, events, scale, presynaptic
-    traces, postsynaptic traces, postsynaptic spikes, the index (row starts, row lengths, row
-    splits, targets, column pointers, column slots, column rows), parameters, trace decays, the
-    companion's static synapses (row pointers, targets, weights: one or one per synapse; empty
-    for none), metadata (rule, presynaptic traces, nearest, has scale, exponent modes, threads,
-    split). Results: the new weights, the transmitted input, the new pre- and postsynaptic
-    traces (the first, third and fourth aliased to the weights and traces), the companion's
-    input, a scratch buffer of ``2 n_rows + 2 n_post + TASK_WORDS`` int64 words (below).
-    ``control``: the worker's control block."""
+def begin(frame, real):
+    """The serial start of a call (``real``: a number of the weights' dtype): the state aliased,
+    :func:`prologue`, the companion's delivery (:func:`deliver`); returns the task of the rest
+    (:func:`run_part`'s words, then the synapses to visit). Arguments: weights, events, scale,
+    presynaptic traces, postsynaptic traces, postsynaptic spikes, the index (row starts, row
+    lengths, row splits, targets, column pointers, column slots, column rows), parameters, trace
+    decays, the companion's static synapses (row pointers, targets, weights: one or one per
+    synapse; empty for none), metadata (rule, presynaptic traces, nearest, has scale, exponent
+    modes, threads, split). Results: the new weights, the transmitted input, the new pre- and
+    postsynaptic traces (the first, third and fourth aliased to the weights and traces), the
+    companion's input, a scratch buffer of ``2 n_rows + 2 n_post + TASK_WORDS`` int64 words."""
     wp, nnz, code = buffer(frame, FRAME_ARGS, 0)
     ep, n_rows, _ = buffer(frame, FRAME_ARGS, 1)
     sp, n_s, _ = buffer(frame, FRAME_ARGS, 2)
@@ -581,7 +612,6 @@ def run(frame, control):
     xp = _alias(buffer(frame, FRAME_RETS, 2)[0], xp, n_x * size)
     op = _alias(buffer(frame, FRAME_RETS, 3)[0], op, n_o * size)
     meta = carray(address(mp), (n_m,), np.int32)
-    threads, split = meta[5], meta[6]
     # the lists and the task live in result 5, a scratch buffer of XLA's (no allocation per call):
     # rows (n_rows), columns (2 n_post), the rows' x1 (n_rows 8-byte slots), the task
     scratch, _, _ = buffer(frame, FRAME_RETS, 5)
@@ -589,30 +619,36 @@ def run(frame, control):
     cols = carray(address(scratch + 8 * n_rows), (2 * n_post,), np.int64)
     x1_at = scratch + 8 * (n_rows + 2 * n_post)
     task = carray(address(x1_at + 8 * n_rows), (TASK_WORDS,), np.int64)
-    c_indptr = carray(address(kp), (n_k,), np.int32)
-    c_indices = carray(address(jp), (n_j,), np.int32)
-    if code == XLA_F64:
-        n_events, n_spikes, n_low, work = prologue(
-            carray(address(ep), (n_rows,), np.uint8), _words(ep, n_rows), carray(address(xp), (n_x,), np.float64),
-            carray(address(op), (n_o,), np.float64), carray(address(qp), (n_post,), np.uint8), _words(qp, n_post),
-            carray(address(rl), (n_rows,), np.int32), carray(address(cp), (n_post + 1,), np.int32),
-            carray(address(dp), (n_d,), np.float64), meta, carray(address(oy), (n_post,), np.float64), rows,
-            carray(address(x1_at), (n_rows,), np.float64), cols, split)
-        deliver(rows, n_events, c_indptr, c_indices, carray(address(vp), (n_v,), np.float64),
-                carray(address(oz), (n_z,), np.float64))
-    else:
-        n_events, n_spikes, n_low, work = prologue(
-            carray(address(ep), (n_rows,), np.uint8), _words(ep, n_rows), carray(address(xp), (n_x,), np.float32),
-            carray(address(op), (n_o,), np.float32), carray(address(qp), (n_post,), np.uint8), _words(qp, n_post),
-            carray(address(rl), (n_rows,), np.int32), carray(address(cp), (n_post + 1,), np.int32),
-            carray(address(dp), (n_d,), np.float32), meta, carray(address(oy), (n_post,), np.float32), rows,
-            carray(address(x1_at), (n_rows,), np.float32), cols, split)
-        deliver(rows, n_events, c_indptr, c_indices, carray(address(vp), (n_v,), np.float32),
-                carray(address(oz), (n_z,), np.float32))
+    n_events, n_spikes, n_low, work = prologue(
+        carray(address(ep), (n_rows,), np.uint8), _words(ep, n_rows), reals(xp, n_x, real), reals(op, n_o, real),
+        carray(address(qp), (n_post,), np.uint8), _words(qp, n_post), carray(address(rl), (n_rows,), np.int32),
+        carray(address(cp), (n_post + 1,), np.int32), reals(dp, n_d, real), meta, reals(oy, n_post, real), rows,
+        reals(x1_at, n_rows, real), cols, meta[6])
+    deliver(rows, n_events, carray(address(kp), (n_k,), np.int32), carray(address(jp), (n_j,), np.int32),
+            reals(vp, n_v, real), reals(oz, n_z, real))
     words = (code, wp, nnz, oy, n_post, xp, n_x, op, n_o, sp, n_s, rs, n_rows, rl, rp, tp, cp, cs, sr, pp, mp, n_m,
-             scratch, x1_at, n_events, scratch + 8 * n_rows, n_spikes, n_low)
+             scratch, x1_at, n_events, scratch + 8 * n_rows, n_spikes, n_low, work)
     for i in range(TASK_WORDS):
         task[i] = words[i] if i < len(words) else 0
+    return task
+
+
+@numba.njit(cache=True)
+def run(frame, real):
+    """The kernel's work for one call frame on the calling thread (``real``: a number of the
+    weights' dtype; :func:`begin`, then every synapse of the step)."""
+    run_task(begin(frame, real), np.int64(-1), real)
+    return 0
+
+
+@numba.njit(cache=True)
+def run_threaded(frame, control, real):
+    """:func:`run` where the call's metadata allows two threads: the parts on the calling thread
+    and the worker (``control``: its control block), unless the step has little work, the
+    targets cannot be cut or the worker was late lately."""
+    task = begin(frame, real)
+    meta = carray(address(task[20]), (task[21],), np.int32)
+    threads, split, work, n_post = meta[5], meta[6], task[28], task[4]
     done = False
     if threads >= 2 and work >= (0 if threads > 2 else THREAD_MIN_WORK) and 0 < split < n_post and \
             start_worker(control):
@@ -622,7 +658,7 @@ def run(frame, control):
         else:
             done = in_parts(control, task, np.int64(2), threads > 2)
     if not done:
-        run_part(task, np.int64(-1))
+        run_task(task, np.int64(-1), real)
     return 0
 
 
@@ -661,42 +697,65 @@ def _libc():
     return 0, 0, 0, 0
 
 
-def handler():
-    """The FFI handler (a ``numba.cfunc``): answers XLA's version query, else runs :func:`run` on
-    the call frame; compiled once per process. Where the machine has two cores, a call that
-    allows two threads (metadata) starts the worker if it is not running (it ends after about a
-    third of a second without work)."""
+def handler(dtype: str = "float32", threaded: bool = False):
+    """The FFI handler (a ``numba.cfunc``) of one variant: answers XLA's version query, else runs
+    :func:`run` (one thread) or :func:`run_threaded` on the call frame for weights of ``dtype``;
+    compiled once per process and variant, so a process compiles only the dtypes and thread
+    modes it uses (the worker, :func:`worker_address`, on the first threaded variant). Where the
+    machine has two cores, a threaded call starts the worker if it is not running (it ends
+    after about a third of a second without work)."""
     import os
 
     major, minor = ffi.api_version()
+    real = np.dtype(dtype).type
+    if not threaded:
+        @numba.cfunc(types.int64(types.voidptr))
+        def run_frame(frame_address):
+            frame = _frame.frame_of(frame_address)
+            if _frame.metadata_query(frame, major, minor):
+                return 0
+            # the dtype as a run-time number (a constant would be typed as a literal, see below)
+            return run(frame, real(frame[0] * 0))
+
+        return run_frame
+
     control = control_block()
     control_address = control.ctypes.data
     create, detach, yield_address, sleep_address = _libc()
     control[YIELD], control[SLEEP] = yield_address, sleep_address
-    two_cores = create != 0 and detach != 0 and (os.cpu_count() or 1) >= 2
-
-    if two_cores:
-        control[CREATE], control[DETACH], control[WORKER] = create, detach, worker.address
+    if create != 0 and detach != 0 and (os.cpu_count() or 1) >= 2:
+        control[CREATE], control[DETACH], control[WORKER] = create, detach, worker_address()
 
     @numba.cfunc(types.int64(types.voidptr))
-    def run_frame(frame_address):
+    def run_threaded_frame(frame_address):
         frame = _frame.frame_of(frame_address)
         if _frame.metadata_query(frame, major, minor):
             return 0
         # the address as a run-time int64 (frame[0] * 0 + ...): numba would type the constant as a
         # literal and compile (and cache) run and its callees anew in every process
-        run(frame, frame[0] * 0 + control_address)
-        return 0
+        return run_threaded(frame, frame[0] * 0 + control_address, real(frame[0] * 0))
 
-    return run_frame
+    return run_threaded_frame
 
 
-@numba.cfunc(types.voidptr(types.voidptr), cache=True)
-def worker(argument):
-    """The worker thread's function (``pthread_create``): :func:`work_loop` on the control block
-    at ``argument``, then marks the block as without a worker. Module level, so its code lives as
-    long as the process."""
+def worker_entry(argument):
+    """The worker thread's function (``pthread_create``, compiled as a C function by
+    :func:`worker_address`): :func:`work_loop` on the control block at ``argument``, then marks
+    the block as without a worker."""
     where = pointer_value(argument)
     work_loop(where)
     store_release(where + 8 * ALIVE, 0)
     return argument
+
+
+#: the worker's C function (compiled on first need, cached on disk; kept for the process's life:
+#: the worker may outlive any call)
+_WORKER = None
+
+
+def worker_address() -> int:
+    """The address of the worker's C function (:func:`worker_entry`), compiled on first use."""
+    global _WORKER
+    if _WORKER is None:
+        _WORKER = numba.cfunc(types.voidptr(types.voidptr), cache=True)(worker_entry)
+    return _WORKER.address

@@ -1,6 +1,6 @@
 """The numba side of :mod:`neurodyn.ops.sparse_matvec` (imported on first use, by its
 ``NativeKernel``): module-level loops cached on disk by numba, so a process compiles only the
-thin FFI handler that :func:`handler` builds around :func:`run`.
+thin FFI handler that :func:`handler` builds around :func:`work`.
 
 Row ``i`` of ``y = W x`` is ``sum_k data[k] x[indices[k]]`` over ``indptr[i] <= k < indptr[i+1]``,
 summed in storage order with four partial sums (k mod 4) added at the end: the same rounding
@@ -16,8 +16,8 @@ import numpy as np
 from numba import carray, types
 
 from . import _frame, ffi
-from ._frame import address, buffer
-from ._threads import chunk_bounds, take, two_threads
+from ._frame import address, buffer, frame_of
+from ._threads import WORK, chunk_bounds, take, two_threads
 from .ffi import FRAME_ARGS, FRAME_RETS, XLA_F64
 
 THREAD_MIN_NNZ = 64_000
@@ -120,11 +120,12 @@ def apply(frame, lo, hi, first, last):
              carray(address(yp), (n_y,), np.float32), meta, lo, hi, first, last)
 
 
-@numba.njit(cache=True)
-def run(frame, tickets, thread, yield_address):
-    """The pieces of one call frame this thread takes (:mod:`neurodyn.ops._threads`): chunk c
-    of the rows (:func:`~neurodyn.ops._threads.chunk_bounds`) of product b, for each of the B
-    products of a PER_POINT call, else of the one product (SHARED: all B columns of the rows)."""
+def _work(frame_address, tickets, thread, yield_address):
+    """The pieces of the call frame at ``frame_address`` this thread takes
+    (:mod:`neurodyn.ops._threads`): chunk c of the rows (:func:`~neurodyn.ops._threads.chunk_bounds`)
+    of product b, for each of the B products of a PER_POINT call, else of the one product (SHARED:
+    all B columns of the rows)."""
+    frame = frame_of(address(frame_address))
     ip, n_ip, _ = buffer(frame, FRAME_ARGS, 0)
     mp, n_m, _ = buffer(frame, FRAME_ARGS, 4)
     meta = carray(address(mp), (n_m,), np.int32)
@@ -134,9 +135,21 @@ def run(frame, tickets, thread, yield_address):
     while True:
         piece = take(tickets)
         if piece >= chunks * products:
-            return
+            return 0
         b = piece // chunks
         apply(frame, bounds[piece - b * chunks], bounds[piece - b * chunks + 1], b, b + 1)
+
+
+def work():
+    """The work of one thread (a ``numba.cfunc`` of :func:`_work`, cached on disk), compiled on
+    first use: not when the leaky recurrence kernel imports this module's row sums."""
+    global _COMPILED
+    if _COMPILED is None:
+        _COMPILED = numba.cfunc(WORK, cache=True)(_work)
+    return _COMPILED
+
+
+_COMPILED = None
 
 
 def handler(variant=()):
@@ -145,7 +158,7 @@ def handler(variant=()):
     has two cores, a thread started for the call takes pieces too
     (:func:`neurodyn.ops._threads.two_threads`)."""
     major, minor = ffi.api_version()
-    share = two_threads(run)
+    share = two_threads(work().address)
 
     @numba.cfunc(types.int64(types.voidptr))
     def run_frame(frame_address):
@@ -156,6 +169,6 @@ def handler(variant=()):
         if nnz < THREAD_MIN_NNZ:  # the whole call here, without the tickets' counters
             apply(frame, 0, -1, 0, -1)
             return 0
-        return 0 if share(frame_address, frame, True, 0) else 1
+        return 0 if share(frame_address, True, 0) else 1
 
     return run_frame

@@ -4,9 +4,13 @@ between it and the calling thread (used by :mod:`neurodyn.ops._leaky_recurrence_
 
 How a kernel uses it:
 
-1. Write the work of one thread as a numba function ``work(frame, tickets, thread,
-   yield_address)`` (``frame`` the call frame of :func:`neurodyn.ops._frame.frame_of`,
-   ``thread`` 0 on the calling thread and 1 on the second). It cuts the call into pieces and
+1. Write the work of one thread as a C function ``int64 work(frame_address, tickets, thread,
+   yield_address)`` (all int64: the address of the call frame, the call's counters, 0 on the
+   calling thread and 1 on the second, the address of ``sched_yield``): a ``numba.cfunc`` of
+   signature :data:`WORK` with ``cache=True``, so that a new process loads its machine code from
+   numba's disk cache and compiles only the thin handler around it (a handler that called an
+   ``njit`` function instead linked in and optimised the callee's code anew in every process:
+   10 s for the leaky recurrence kernel). It cuts the call into pieces and
    takes them in a loop until none is left, in one of two ways:
 
    * ``piece = take(tickets)``, pieces 0 .. P-1 in order to whichever thread asks, until
@@ -27,8 +31,8 @@ How a kernel uses it:
    waits for and compute it itself if the other thread, descheduled, holds it too long (the
    leaky recurrence kernel does; each piece must then write only final values, the same
    whoever computes it). Pieces without dependencies need neither.
-2. In the kernel's ``handler``, build ``share = two_threads(work)`` once (in Python, at handler
-   build time) and call ``share(frame_address, frame, second, words)`` from the
+2. In the kernel's ``handler``, build ``share = two_threads(work.address)`` once (in Python, at
+   handler build time) and call ``share(frame_address, second, words)`` from the handler's
    ``numba.cfunc``: it runs ``work`` on the calling thread and, if ``second`` is true and the
    machine has two cores, on one more thread started for the call (joined before it returns).
    ``words``: the int64 words reserved (zero) after the counters, one per round for ``claim``,
@@ -110,6 +114,23 @@ def call_int(typingctx, function):
         return builder.call(builder.inttoptr(args[0], kind.as_pointer()), [])
 
     return types.int32(types.int64), codegen
+
+
+WORK = types.int64(types.int64, types.int64, types.int64, types.int64)
+"""The signature of a thread's work (``numba.cfunc``; module docstring): ``int64 work(frame_address,
+tickets, thread, yield_address)``."""
+
+
+@intrinsic
+def call_work(typingctx, function, frame_address, tickets, thread, yield_address):
+    """Call the C function of signature :data:`WORK` at address ``function``."""
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        kind = ir.FunctionType(i64, [i64] * 4)
+        return builder.call(builder.inttoptr(args[0], kind.as_pointer()), args[1:])
+
+    return types.int64(types.int64, types.int64, types.int64, types.int64, types.int64), codegen
 
 
 @intrinsic
@@ -254,23 +275,23 @@ handler holds only their addresses."""
 
 
 def two_threads(work):
-    """``share(frame_address, frame, second, words) -> bool``, a numba function for a kernel's
-    FFI handler: ``work(frame, tickets, thread, yield_address)`` on the calling thread (thread
-    0) and, when ``second`` is true and the machine has two cores (and ``pthread_create``
-    succeeds), on one more thread (thread 1) started for this call and joined before ``share``
-    returns (module docstring). ``tickets`` is the address of the call's fresh counters (zero;
-    ``words`` more for :func:`claim` and :func:`flags`); the result is False only if that
-    thread's join failed. Compiled in the process (it calls addresses of this process); build it once per
-    handler. ``work`` sees the thread number and the address as plain int64 values: passed as
-    the constants they are here, numba compiled ``work`` for their values (a literal type), so
-    its disk cache, keyed on them, missed in every new process (a new address) and every
-    process compiled the kernel again (17 s for the leaky recurrence)."""
+    """``share(frame_address, second, words) -> bool``, a numba function for a kernel's FFI
+    handler: the C function at address ``work`` (signature :data:`WORK`) on the calling thread
+    (thread 0) and, when ``second`` is true and the machine has two cores (and
+    ``pthread_create`` succeeds), on one more thread (thread 1) started for this call and joined
+    before ``share`` returns (module docstring). ``frame_address`` is the handler's ``void*``
+    argument; ``tickets`` is the address of the call's fresh counters (zero; ``words`` more for
+    :func:`claim` and :func:`flags`); the result is False only if that thread's join failed.
+    Compiled in the process (it calls addresses of this process); build it once per handler.
+    ``work`` is called through its address with the thread number and the yield address as
+    run-time int64 values: a cached function compiled for constants of this process (numba's
+    literal types) would be keyed on them, so its disk cache would miss in every new process."""
     yield_address = sched_yield_address()
 
     @numba.cfunc(types.voidptr(types.voidptr))
     def helper(task_address):
         task = carray(task_address, (2,), np.int64)
-        work(_frame.frame_of(address(task[0])), task[1], np.int64(1), np.int64(yield_address))
+        call_work(work, task[0], task[1], 1, yield_address)
         return task_address
 
     _ALIVE.append(helper)
@@ -279,13 +300,13 @@ def two_threads(work):
     two_cores = spawn is not None and (os.cpu_count() or 1) >= 2
 
     @numba.njit
-    def share(frame_address, frame, second, words):
+    def share(frame_address, second, words):
         counters = np.zeros(COUNTER_WORDS + words, np.int64)
         tickets = counters.ctypes.data + 64
         task = np.array([pointer_value(frame_address), tickets], np.int64)
         thread = np.zeros(1, np.uint64)
         started = two_cores and second and spawn(thread.ctypes.data, 0, helper_address, task.ctypes.data) == 0
-        work(frame, tickets, np.int64(0), np.int64(yield_address))
+        call_work(work, task[0], tickets, 0, yield_address)
         joined = True
         if started:
             joined = join(thread[0], 0) == 0

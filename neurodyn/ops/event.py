@@ -100,6 +100,7 @@ class _Plan(NamedTuple):
     budget: int  # synapses per chunk (ragged layout)
     groups: int = 1  # delay groups: row g * n_pre + i is group (i, g), stored at indptr[i * groups + g]
     n_pre: int = 0
+    blocks: tuple = ()  # sizes of consecutive blocks of the targets, each its own result (): one result
 
 
 # ---- graded input -----------------------------------------------------------------------------
@@ -133,20 +134,24 @@ def csr_matmat(conn: SynapseCSR, x: jax.Array) -> jax.Array:
 
 # ---- spikes -----------------------------------------------------------------------------------
 def event_csr_matvec(conn: SynapseCSR, spikes: jax.Array, *, capacity: int | None = None,
-                     backend: str | None = None) -> jax.Array:
+                     backend: str | None = None, blocks: tuple | None = None):
     """``y[post] = sum over spiking pre of W[pre, post]``, reading only the spiking rows.
 
     ``spikes``: length ``n_pre``, boolean (any other dtype: nonzero is a spike).
     ``capacity`` (JAX kernel): spiking neurons handled per pass (static; default from the
     fan-out, see :func:`default_capacity`); more spikes take more passes, none is dropped.
     ``backend``: ``"jax"``, ``"numba"`` or ``"brainevent"`` (default: :func:`default_backend`).
-    Synapses with delays go through :func:`delayed_event_csr_matvec` instead.
+    ``blocks``: sizes of consecutive blocks of the targets (summing to ``n_post``; the
+    populations of a fused projection): the result is then a tuple, ``y`` cut into these blocks,
+    each its own result of the numba kernel (no slicing copy after it). Synapses with delays go
+    through :func:`delayed_event_csr_matvec` instead.
     """
     if conn.has_delays:
         raise SpecError("event_csr_matvec: these synapses carry delays; use "
                         "delayed_event_csr_matvec(conn, buffer, step) (or conn.without_delays())")
     spikes = _as_events(spikes, conn.n_pre, "event_csr_matvec", "spikes")
-    return _event_product(conn, spikes, conn.indptr, conn.fanout, conn.fixed, capacity, backend)
+    return _event_product(conn, spikes, conn.indptr, conn.fanout, conn.fixed, capacity, backend,
+                          blocks=_blocks(blocks, conn.n_post, "event_csr_matvec"))
 
 
 def ring_read(buffer: jax.Array, step, delays) -> jax.Array:
@@ -158,7 +163,7 @@ def ring_read(buffer: jax.Array, step, delays) -> jax.Array:
 
 
 def delayed_event_csr_matvec(conn: SynapseCSR, buffer: jax.Array, step, *, capacity: int | None = None,
-                             backend: str | None = None) -> jax.Array:
+                             backend: str | None = None, blocks: tuple | None = None):
     """Event-driven propagation with per-synapse delays: a synapse ``pre -> post`` with delay
     ``d`` delivers ``W[pre, post]`` at ``step`` when ``pre`` spiked at ``step - d``.
 
@@ -166,7 +171,7 @@ def delayed_event_csr_matvec(conn: SynapseCSR, buffer: jax.Array, step, *, capac
     step ``s`` (``neurodyn.core.delay.delay_push``), ``L > conn.max_delay``. The spike vectors of
     the ``D`` distinct delays are read (``D x n_pre`` bytes) and the ``(pre, delay)`` groups of
     synapses are propagated as the rows of one event product, so the cost is spikes x fan-out
-    summed over the delays, in one kernel. ``capacity`` and ``backend`` as in
+    summed over the delays, in one kernel. ``capacity``, ``backend`` and ``blocks`` as in
     :func:`event_csr_matvec` (default backend: :data:`DEFAULT_DELAYED_BACKEND` when there are
     several delays).
     """
@@ -182,7 +187,8 @@ def delayed_event_csr_matvec(conn: SynapseCSR, buffer: jax.Array, step, *, capac
     spikes = _as_events(past.reshape(-1), past.size, "delayed_event_csr_matvec", "buffer")
     indptr, width = conn.delay_rows
     groups = len(conn.delay_steps)
-    return _event_product(conn, spikes, indptr, width, conn.fixed and groups == 1, capacity, backend, groups)
+    return _event_product(conn, spikes, indptr, width, conn.fixed and groups == 1, capacity, backend, groups,
+                          _blocks(blocks, conn.n_post, "delayed_event_csr_matvec"))
 
 
 def default_capacity(width: int, n_rows: int) -> int:
@@ -221,7 +227,25 @@ def _as_events(spikes, size: int, where: str, name: str) -> jax.Array:
     return spikes if spikes.dtype == jnp.bool_ else spikes != 0
 
 
-def _event_product(conn, spikes, indptr, width, fixed, capacity, backend, groups=1):
+def _blocks(blocks, n_post: int, where: str) -> tuple:
+    """``blocks`` checked: positive sizes summing to ``n_post`` (() for None)."""
+    if blocks is None:
+        return ()
+    blocks = tuple(int(b) for b in blocks)
+    if not blocks or min(blocks) < 1 or sum(blocks) != n_post:
+        raise SpecError(f"{where}: blocks must be positive sizes summing to n_post = {n_post}, got {blocks}")
+    return blocks
+
+
+def _split(plan, y):
+    """``y`` cut into the plan's blocks (a tuple), or ``y`` itself without blocks."""
+    if not plan.blocks:
+        return y
+    starts = np.cumsum((0,) + plan.blocks)
+    return tuple(y[..., a:b] for a, b in zip(starts[:-1], starts[1:]))
+
+
+def _event_product(conn, spikes, indptr, width, fixed, capacity, backend, groups=1, blocks=()):
     backend = default_backend(delayed=groups > 1) if backend is None else _backend(backend, groups > 1)
     if backend == "brainevent" and not _brainevent_installed():
         raise SpecError("event_csr_matvec: backend 'brainevent' needs the brainevent package, which comes with "
@@ -229,7 +253,7 @@ def _event_product(conn, spikes, indptr, width, fixed, capacity, backend, groups
     n_rows = spikes.shape[0]
     dtype = jnp.result_type(conn.weights)
     if conn.nnz == 0:
-        return jnp.zeros(conn.n_post, dtype)
+        return _split(_Plan(conn.n_post, 0, "ell", True, 1, 1, blocks=blocks), jnp.zeros(conn.n_post, dtype))
     mean = conn.nnz / n_rows
     layout = _layout(fixed, width, conn.nnz, n_rows)
     if capacity is None:
@@ -240,13 +264,31 @@ def _event_product(conn, spikes, indptr, width, fixed, capacity, backend, groups
     budget = max(width, -(-capacity * conn.nnz // n_rows))
     if backend == "numba" and not _native_supported(spikes, indptr, conn.indices, jnp.asarray(conn.weights)):
         backend = "jax"
-    plan = _Plan(conn.n_post, width, layout, fixed, capacity, budget, groups, conn.n_pre)
+    plan = _Plan(conn.n_post, width, layout, fixed, capacity, budget, groups, conn.n_pre, blocks)
     if conn.homogeneous:  # the number of spiking synapses onto each target, times the weight
         if backend == "jax":
-            return conn.weights * _event_sum(None, spikes, indptr, conn.indices, plan, dtype)
-        return conn.weights * KERNEL.batched(plan, spikes, indptr, conn.indices, jnp.ones((1,), dtype),
-                                             backend=backend)
+            return _split(plan, conn.weights * _event_sum(None, spikes, indptr, conn.indices, plan, dtype))
+        if backend == "numba":  # the kernel multiplies: no product (and no slices) after the call
+            return _counted(plan, backend, spikes, indptr, conn.indices, jnp.asarray(conn.weights, dtype).reshape(1))
+        ones = KERNEL.batched(plan, spikes, indptr, conn.indices, jnp.ones((1,), dtype), backend=backend)
+        return jax.tree.map(lambda c: conn.weights * c, ones)
     return KERNEL(plan, spikes, indptr, conn.indices, conn.weights, backend=backend)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(0, 1))
+def _counted(plan, backend, spikes, indptr, indices, weight):
+    """The homogeneous product ``weight * (number of spiking synapses onto each target)`` with
+    the multiplication in the kernel (``weight`` of shape (1,)); derivatives as those of the
+    product after the kernel: ``weight_dot * count``."""
+    return KERNEL.batched(plan, spikes, indptr, indices, weight, backend=backend)
+
+
+@_counted.defjvp
+def _counted_jvp(plan, backend, primals, tangents):
+    spikes, indptr, indices, weight = primals
+    counts = KERNEL.batched(plan, spikes, indptr, indices, jnp.ones_like(weight), backend=backend)
+    return (jax.tree.map(lambda c: weight[0] * c, counts),
+            jax.tree.map(lambda c: tangents[3][0] * c, counts))
 
 
 def _synapse_parallel(weights, spikes, indptr, indices, plan):
@@ -455,17 +497,17 @@ def _event_sum(weights, spikes, indptr, indices, plan, dtype):
 def _jax_kernel(plan, spikes, indptr, indices, data):
     """The pure-JAX event kernel (``data``: one weight or one per synapse)."""
     if data.shape == (1,) and indices.shape[0] != 1:  # one weight for all synapses
-        return _event_sum(None, spikes, indptr, indices, plan, data.dtype) * data[0]
-    return _event_sum(data, spikes, indptr, indices, plan, data.dtype)
+        return _split(plan, _event_sum(None, spikes, indptr, indices, plan, data.dtype) * data[0])
+    return _split(plan, _event_sum(data, spikes, indptr, indices, plan, data.dtype))
 
 
 def _reference(plan, spikes, indptr, indices, data):
     """The event product summed over all synapses (:func:`_synapse_parallel`): the formula the
     kernels are checked against and whose JVP is theirs."""
     if data.shape == (1,) and indices.shape[0] != 1:
-        return _all_synapses(_storage_order(spikes, plan), None, indptr, indices, plan.n_post, plan.width,
-                             plan.layout, plan.fixed, data.dtype) * data[0]
-    return _synapse_parallel(data, spikes, indptr, indices, plan)
+        return _split(plan, _all_synapses(_storage_order(spikes, plan), None, indptr, indices, plan.n_post,
+                                          plan.width, plan.layout, plan.fixed, data.dtype) * data[0])
+    return _split(plan, _synapse_parallel(data, spikes, indptr, indices, plan))
 
 
 def _brainevent(plan, spikes, indptr, indices, data):
@@ -475,20 +517,26 @@ def _brainevent(plan, spikes, indptr, indices, data):
     spikes = _storage_order(spikes, plan)  # its rows must follow indptr
     if indptr is None:  # fixed fan-out stores no row pointers; brainevent needs them
         indptr = jnp.arange(spikes.shape[0] + 1, dtype=jnp.int32) * plan.width
-    return brainevent.binary_csrmv(data, indices, indptr, spikes, shape=(indptr.shape[0] - 1, plan.n_post),
-                                   transpose=True, workspace=_TaskWorkspace.empty(indptr.dtype), backend="numba")
+    return _split(plan, brainevent.binary_csrmv(data, indices, indptr, spikes,
+                                                shape=(indptr.shape[0] - 1, plan.n_post), transpose=True,
+                                                workspace=_TaskWorkspace.empty(indptr.dtype), backend="numba"))
 
 
 def _vmap(plan, backend, axis_size, in_batched, spikes, indptr, indices, data):
     """Under ``jax.vmap``: the numba kernel takes batched spikes and/or weights in one call (a
     loop over the batch inside the kernel); batched connectivity, brainevent and the JAX backend
     go to the pure-JAX kernel, batched."""
+    flags = (True,) * len(plan.blocks) if plan.blocks else True
     if backend == "numba" and not in_batched[1] and not in_batched[2]:
+        if in_batched[3] and not in_batched[0] and data.shape[-1] == 1 and indices.shape[0] != 1:
+            # one weight per member, the same spikes: count once, scale per member (w * count)
+            counts = _native_call(KERNEL.target(), plan, spikes, indptr, indices, jnp.ones((1,), data.dtype))
+            return jax.tree.map(lambda c: data[:, :1] * c, counts), flags
         return _native_call(KERNEL.target(), plan, spikes, indptr, indices, data, axis_size, in_batched[0],
-                            in_batched[3]), True
+                            in_batched[3]), flags
     axes = [0 if b else None for b in in_batched]
     return jax.vmap(partial(_jax_kernel, plan), in_axes=axes, axis_size=axis_size)(spikes, indptr, indices,
-                                                                                   data), True
+                                                                                   data), flags
 
 
 def _native_supported(spikes, indptr, indices, data) -> bool:
@@ -502,16 +550,24 @@ def _native_supported(spikes, indptr, indices, data) -> bool:
 def _native_call(target, plan, spikes, indptr, indices, data, batch=1, spikes_batched=False, weights_batched=False):
     """One FFI call: ``batch`` products (spikes ``(batch, rows)`` or ``(rows,)``, weights
     ``(batch, m)`` or ``(m,)``, ``m`` = 1 or nnz) into ``(batch, n_post)`` (``(n_post,)`` when
-    ``batch`` is 1 and nothing is batched). ``indptr`` None (fixed fan-out): the kernel gets the
-    row width as metadata and an empty pointer array."""
+    ``batch`` is 1 and nothing is batched); with ``plan.blocks``, a tuple of one such result per
+    block (the kernel sums into a scratch result, dropped here, and copies the blocks out).
+    ``indptr`` None (fixed fan-out): the kernel gets the row width as metadata and an empty
+    pointer array."""
     fixed_width = 0
     if indptr is None:
         indptr, fixed_width = jnp.zeros((0,), jnp.int32), plan.width
     meta = jnp.asarray([plan.groups, spikes.shape[-1] // plan.groups, batch, spikes_batched, weights_batched,
-                        fixed_width], jnp.int32)
-    shape = (batch, plan.n_post) if spikes_batched or weights_batched else (plan.n_post,)
-    call = jax.ffi.ffi_call(target, jax.ShapeDtypeStruct(shape, data.dtype), vmap_method="sequential")
-    return call(spikes, indptr, indices, data, meta)
+                        fixed_width, len(plan.blocks)], jnp.int32)
+    lead = (batch,) if spikes_batched or weights_batched else ()
+    if not plan.blocks:
+        call = jax.ffi.ffi_call(target, jax.ShapeDtypeStruct(lead + (plan.n_post,), data.dtype),
+                                vmap_method="sequential")
+        return call(spikes, indptr, indices, data, meta)
+    shapes = [jax.ShapeDtypeStruct(lead + (size,), data.dtype) for size in plan.blocks]
+    scratch = [jax.ShapeDtypeStruct((batch * plan.n_post,), data.dtype)] if len(plan.blocks) > 1 else []
+    call = jax.ffi.ffi_call(target, shapes + scratch, vmap_method="sequential")
+    return tuple(call(spikes, indptr, indices, data, meta)[:len(plan.blocks)])
 
 
 def _handler(variant):

@@ -112,10 +112,20 @@ THREAD_MIN_NNZ = 16_000
 handing pieces between two threads costs; the call stays on the calling thread."""
 
 
+def index_bits(n: int) -> int:
+    """Bits of the column indices the kernel reads for an N x N matrix: 16 where they fit (N at
+    most 65,536), else 32."""
+    return 16 if n <= 65536 else 32
+
+
+def _variant(static, data, x0, inputs, scalars, indptr, indices, rows):
+    """What a kernel is compiled for: the value type and the column indices' bits."""
+    return jnp.dtype(data.dtype).name, index_bits(x0.shape[0])
+
+
 def _ffi_call(target, static, data, x0, inputs, scalars, indptr, indices, rows):
     activation, threads = static
     n = x0.shape[0]
-    narrow = n <= 65536  # column indices fit in 16 bits
     width = block_width(n, inputs.shape[0], data.dtype)
     blocked = indices.shape[0] if width else 1
     pieces = -(-n // width) * n + 1 if width else 1
@@ -124,7 +134,7 @@ def _ffi_call(target, static, data, x0, inputs, scalars, indptr, indices, rows):
     results = (jax.ShapeDtypeStruct(inputs.shape, data.dtype), jax.ShapeDtypeStruct((blocked,), data.dtype),
                jax.ShapeDtypeStruct((blocked,), jnp.uint16), jax.ShapeDtypeStruct((pieces,), jnp.uint32))
     return jax.ffi.ffi_call(target, results)(
-        indptr, indices.astype(jnp.uint16) if narrow else indices, data, x0, inputs, scalars, meta)[0]
+        indptr, indices.astype(jnp.uint16) if index_bits(n) == 16 else indices, data, x0, inputs, scalars, meta)[0]
 
 
 def _vmap(static, backend, axis_size, in_batched, *operands):
@@ -149,14 +159,21 @@ def _handler(variant):
 
 
 def _check_case(variant):
-    """Three steps of a small integer-valued matrix at leak 1 with the identity (exact in float32)."""
+    """Three steps of a small integer-valued matrix at leak 1 with the identity (exact); with
+    32-bit indices the matrix has 65,537 columns and its last column (beyond 16 bits) stands in
+    for the 13th."""
     import numpy as np
+    import scipy.sparse as sp
 
+    dtype, bits = variant
+    n = 13 if bits == 16 else 65537
     rng = np.random.default_rng(0)
-    dense = rng.integers(-1, 2, (13, 13)).astype(np.float32) * (rng.random((13, 13)) < 0.3)
-    w = SparseMatrix.from_dense(dense, np.float32)
-    inputs = rng.integers(-3, 4, (3, 13)).astype(np.float32)
-    return ((ACTIVATIONS["identity"], 1), (w.data, np.zeros(13, np.float32), inputs, np.array([1, 1], np.float32),
+    rows, cols = np.nonzero(rng.random((13, 13)) < 0.3)
+    cols = np.where(cols == 12, n - 1, cols)
+    a = sp.csr_matrix((rng.choice([-1.0, 1.0], len(rows)), (rows, cols)), shape=(n, n))
+    w = SparseMatrix.from_scipy(a, dtype)
+    inputs = rng.integers(-3, 4, (3, n)).astype(dtype)
+    return ((ACTIVATIONS["identity"], 1), (w.data, np.zeros(n, dtype), inputs, np.array([1, 1], dtype),
                                            w.indptr, w.indices, w.rows))
 
 
@@ -164,4 +181,4 @@ def _check_case(variant):
 #: from the scan
 KERNEL = NativeKernel(
     "neurodyn_leaky_recurrence", title="the leaky recurrence kernel", handler=_handler, ffi=_ffi_call,
-    reference=reference, vmap=_vmap, check=_check_case, fallback_title="the scan of the formula")
+    reference=reference, variant=_variant, vmap=_vmap, check=_check_case, fallback_title="the scan of the formula")

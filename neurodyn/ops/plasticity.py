@@ -309,7 +309,7 @@ def _check_case(variant):
                 index.row_length, index.row_split, index.targets, index.col_ptr, index.col_slots, index.col_rows,
                 np.asarray([1.0, 0.01, 0.012, 0.5, 1.0], dtype), np.asarray([0.9, 0.8], dtype),
                 *_companion_case(rng, index.n_rows, 5, dtype))
-    return ("pair", False, n_post, index.row_width, index.col_width, index.split, 1, 5), operands
+    return ("pair", False, n_post, index.row_width, index.col_width, index.split, variant[1], 5), operands
 
 
 def _companion_case(rng, n_rows, n_post, dtype):
@@ -320,10 +320,18 @@ def _companion_case(rng, n_rows, n_post, dtype):
     return indptr, rng.integers(0, n_post, indptr[-1]).astype(np.int32), rng.integers(-3, 4, indptr[-1]).astype(dtype)
 
 
+def _variant(static, weights, *operands) -> tuple:
+    """What a handler is compiled for: the weights' dtype and 1 or 2 threads (a process compiles
+    only the variants it runs: the numba code of one dtype on one thread takes a fraction of the
+    whole kernel's)."""
+    return np.dtype(weights.dtype).name, 2 if static[6] >= 2 else 1
+
+
 def _handler(variant):
     from . import _plasticity_kernel
 
-    return _plasticity_kernel.handler()
+    dtype, threads = variant
+    return _plasticity_kernel.handler(dtype, threads >= 2)
 
 
 #: the compiled plasticity kernel (:mod:`neurodyn.ops.kernel`): target, handler, the JAX passes as
@@ -331,7 +339,7 @@ def _handler(variant):
 KERNEL = NativeKernel(
     "neurodyn_plastic_step", title="the numba plasticity kernel", handler=_handler, ffi=_native_call,
     reference=_reference, fallback_title="the JAX passes", vmap=_vmap, check=_check_case,
-    variant=lambda static, weights, *rest: (np.dtype(weights.dtype).name,), differentiable=False,
+    variant=_variant, differentiable=False,
     tolerance={"float32": (1e-5, 1e-6), "float64": (1e-12, 1e-12)}, defaults=DEFAULT_BACKEND)
 BACKENDS = KERNEL.backends
 

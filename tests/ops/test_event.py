@@ -388,6 +388,73 @@ def test_numba_backend_float32_sums_in_presynaptic_order():
     np.testing.assert_array_equal(y, expected)
 
 
+@pytest.mark.parametrize("backend", ["numba", "jax"])
+@pytest.mark.parametrize("name", ["fixed", "homogeneous", "random_rows"])
+def test_blocks_are_the_slices_of_the_product_and_one_weight_is_weight_times_count(name, backend):
+    # blocks (a fused projection's populations): each result equals its slice of the whole
+    # product bit for bit; one weight: w * (number of spiking synapses), one float32 rounding,
+    # so a weight of 0.1 (inexact) tells w * count from a sum of w's
+    if backend == "numba":
+        pytest.importorskip("numba")
+    conn = CONNS[name].with_weights(np.asarray(CONNS[name].weights) * 0.1)
+    if name == "homogeneous":  # float32: a sum of a few 0.1s differs from 0.1 * count there, not in float64
+        conn = SynapseCSR.fixed_fanout(240, 170, 12, weight=0.1, seed=2, dtype=jnp.float32)
+    s = np.random.default_rng(15).random(conn.n_pre) < 0.3
+    whole = np.asarray(event_csr_matvec(conn, s, backend=backend))
+    parts = event_csr_matvec(conn, s, backend=backend, blocks=(100, 50, 20))
+    assert isinstance(parts, tuple) and [p.shape for p in parts] == [(100,), (50,), (20,)]
+    np.testing.assert_array_equal(np.concatenate([np.asarray(p) for p in parts]), whole)
+    (one,) = event_csr_matvec(conn, s, backend=backend, blocks=(170,))
+    np.testing.assert_array_equal(np.asarray(one), whole)
+    dense = s.astype(np.float64) @ CONNS[name].todense()
+    if name == "homogeneous":  # counts times the weight, in the product's dtype
+        weight = np.asarray(conn.weights).astype(whole.dtype)
+        np.testing.assert_array_equal(whole, weight * (dense / 3.0).astype(whole.dtype))
+    else:
+        np.testing.assert_allclose(whole, 0.1 * dense, rtol=1e-5, atol=1e-5)
+    # under vmap: over the one weight (the same spikes: counted once), over spikes, both
+    g = jnp.asarray([0.1, 0.7, -2.3], jnp.float32)
+    spikes = np.random.default_rng(16).random((3, conn.n_pre)) < 0.3
+
+    def f(w, x):
+        return event_csr_matvec(conn.with_weights(w) if name == "homogeneous" else conn, x, backend=backend,
+                                blocks=(100, 70))
+
+    counts = np.asarray(event_csr_matvec(conn.with_weights(np.float32(1.0)), s, backend=backend))
+    by_weight = jax.jit(jax.vmap(f, in_axes=(0, None)))(g, s)
+    by_both = jax.jit(jax.vmap(f))(g, spikes)
+    for k in range(3):
+        got = np.concatenate([np.asarray(by_weight[0][k]), np.asarray(by_weight[1][k])])
+        if name == "homogeneous":
+            np.testing.assert_array_equal(got, np.asarray(g)[k] * counts)
+        alone = np.asarray(event_csr_matvec(conn.with_weights(g[k]) if name == "homogeneous" else conn,
+                                            spikes[k], backend=backend))
+        np.testing.assert_array_equal(np.concatenate([np.asarray(by_both[0][k]), np.asarray(by_both[1][k])]),
+                                      alone)
+
+
+def test_blocked_homogeneous_product_differentiates_as_weight_times_count():
+    # d/dw of sum(c * (w * count)) = sum(c * count), through the kernel's own multiplication
+    conn = CONNS["homogeneous"]
+    s = np.random.default_rng(17).random(conn.n_pre) < 0.2
+    c = np.random.default_rng(18).normal(size=conn.n_post)
+    counts = s.astype(float) @ conn.with_weights(1.0).todense()
+    for blocks in (None, (100, 70)):
+        def loss(w):
+            y = event_csr_matvec(conn.with_weights(w), s, blocks=blocks)
+            return jnp.sum(jnp.asarray(c) * (jnp.concatenate(y) if blocks else y))
+
+        value, grad = jax.value_and_grad(loss)(jnp.float64(2.5) if jax.config.jax_enable_x64 else 2.5)
+        np.testing.assert_allclose(float(grad), float(c @ counts), rtol=1e-5)
+        np.testing.assert_allclose(float(value), 2.5 * float(c @ counts), rtol=1e-5)
+
+
+def test_bad_blocks_are_refused_with_one_line():
+    conn = CONNS["fixed"]
+    with pytest.raises(SpecError, match="blocks must be positive sizes summing to n_post = 170"):
+        event_csr_matvec(conn, np.zeros(conn.n_pre, bool), blocks=(100, 60))
+
+
 def test_default_backend_is_the_measured_one_per_platform():
     # CPU: the numba kernel when numba is installed (benchmarks/bench_event_ops.py); unmeasured
     # platforms: JAX

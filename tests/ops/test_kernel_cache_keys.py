@@ -2,9 +2,13 @@
 never for the value of a constant (numba's literal types): a constant an FFI handler passes --
 an address of this process, a thread number, an argument index -- would otherwise key the disk
 cache on its value, so every new process (a new address) compiled the kernel again (17 s for the
-leaky recurrence, 5 s for the plasticity kernel) and the cache grew by a copy per process."""
+leaky recurrence, 5 s for the plasticity kernel) and the cache grew by a copy per process. The
+leaky recurrence's work is a cached C function per variant that a new process loads from the
+disk cache, without compiling it or the loops it calls."""
 
 import inspect
+import subprocess
+import sys
 
 import jax
 import numba
@@ -26,6 +30,8 @@ def _cached_dispatchers():
 
 
 def test_cached_kernel_functions_have_no_literal_argument_types():
+    from neurodyn.ops import _leaky_recurrence_kernel
+
     n = 300
     rng = np.random.default_rng(0)
     a = sp.random(n, n, 0.3, random_state=0, format="csr", data_rvs=lambda k: rng.uniform(-0.1, 0.1, k))
@@ -34,8 +40,14 @@ def test_cached_kernel_functions_have_no_literal_argument_types():
         out = jax.jit(lambda w, v, x: leaky_recurrence(w, v, x, 0.5, 1.0, threads=threads))(
             w, rng.normal(size=(4, n)), rng.normal(size=n))
         assert np.all(np.isfinite(np.asarray(out)))
-    compiled = dict(_cached_dispatchers())
-    assert compiled["neurodyn.ops._leaky_recurrence_kernel.run"].signatures  # the kernel ran here
-    literal = {name: sig for name, d in compiled.items() for sig in d.signatures
+    work = _leaky_recurrence_kernel.work(("float64", 16))
+    # compiled here (a cold cache: then its loops were compiled here too and are checked below) or loaded
+    assert work.cache_hits or _leaky_recurrence_kernel.run.signatures
+    literal = {name: sig for name, d in _cached_dispatchers() for sig in d.signatures
                if any(isinstance(t, types.Literal) for t in sig)}
     assert not literal, literal
+    # a new process loads the variant's work from the disk cache this process wrote or read
+    script = ("from neurodyn.ops import _leaky_recurrence_kernel as k; w = k.work(('float64', 16)); "
+              "print(w.cache_hits, len(k.run.signatures))")
+    hits = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    assert hits == ["1", "0"]

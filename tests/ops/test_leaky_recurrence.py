@@ -40,7 +40,8 @@ def test_recurrence_equals_the_dense_loop(dtype, tol, n, density, threads, activ
     w, dense, inputs, x0 = _case(n, 50, density, 1, dtype)
     run = jax.jit(lambda w, v, x: leaky_recurrence(w, v, x, 0.6, 0.95, activation=activation, threads=threads))
     # the FFI kernel serves and is in the compiled program (else this would test the scan only)
-    assert KERNEL.serves() and "neurodyn_leaky_recurrence" in run.lower(w, inputs, x0).as_text()
+    variant = (np.dtype(dtype).name, 16)
+    assert KERNEL.serves(variant) and KERNEL.target(variant) in run.lower(w, inputs, x0).as_text()
     got = np.asarray(run(w, inputs, x0))
     want = _loop(dense, inputs, x0, 0.6, 0.95, activation)
     scale = 1 + np.abs(want).max()
@@ -51,19 +52,23 @@ def test_recurrence_equals_the_dense_loop(dtype, tol, n, density, threads, activ
     np.testing.assert_allclose(got, scan, atol=tol * scale * (10 if activation == "identity" else 1))
 
 
-def test_wide_matrices_use_32_bit_indices():
-    # 70,000 columns: indices beyond 16 bits (one non-zero per row, a shifted identity)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_wide_matrices_use_32_bit_indices(dtype):
+    # 70,000 columns: indices beyond 16 bits (one non-zero per row, a shifted identity), read by
+    # the kernel's 32-bit variant
     n = 70_000
     a = sp.csr_matrix((np.full(n, 0.5), (np.arange(n), (np.arange(n) + 69_000) % n)), shape=(n, n))
-    w = SparseMatrix.from_scipy(a, np.float64)
-    inputs = np.random.default_rng(0).normal(size=(3, n))
-    x0 = np.random.default_rng(1).normal(size=n)
-    got = np.asarray(jax.jit(lambda w, v, x: leaky_recurrence(w, v, x, 1.0, 1.0, activation="identity"))(
-        w, inputs, x0))
+    w = SparseMatrix.from_scipy(a, dtype)
+    inputs = np.random.default_rng(0).integers(-4, 5, size=(3, n)).astype(dtype)
+    x0 = np.random.default_rng(1).integers(-4, 5, size=n).astype(dtype)
+    run = jax.jit(lambda w, v, x: leaky_recurrence(w, v, x, 1.0, 1.0, activation="identity"))
+    variant = (np.dtype(dtype).name, 32)
+    assert KERNEL.serves(variant) and KERNEL.target(variant) in run.lower(w, inputs, x0).as_text()
     want = [x0]
     for v in inputs:
         want.append(0.5 * np.roll(want[-1], -69_000) + v)
-    np.testing.assert_allclose(got, np.array(want[1:]), rtol=1e-15, atol=1e-15)
+    # halves and sums of small integers: exact in both precisions
+    np.testing.assert_array_equal(np.asarray(run(w, inputs, x0)), np.array(want[1:]))
 
 
 @pytest.mark.parametrize("dtype,tol", [(np.float32, 2e-5), (np.float64, 1e-13)])
@@ -257,7 +262,7 @@ def test_a_stalled_second_thread_is_covered_with_the_same_bits(width):
         if stalled:
             counters[_threads.COUNTER_WORDS:_threads.COUNTER_WORDS + steps] = 1 << 32  # one claim from the back
         y = np.full(steps * n, np.nan)
-        kernel.recur(indptr, indices, data, x0, inputs.reshape(-1), scalars, 1, False, y, bounds,
+        kernel.recur(indptr, indices, data, x0, inputs.reshape(-1), scalars, 1, y, bounds,
                      counters.ctypes.data + 64, 0, yield_address, width, np.zeros(size), np.zeros(size, np.uint16),
                      np.zeros(blocks * n + 1 if width else 1, np.uint32))
         return y
