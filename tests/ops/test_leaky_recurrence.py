@@ -270,3 +270,12 @@ def test_a_stalled_second_thread_is_covered_with_the_same_bits(width):
     assert chunks >= 3
     alone, covered = run(False), run(True)
     assert np.all(np.isfinite(alone)) and np.array_equal(alone, covered)
+
+
+def test_two_threads_cut_each_step_into_an_even_number_of_pieces():
+    # even, so that each of two threads claiming from its end does half a step; one piece on one thread
+    from neurodyn.ops.leaky_recurrence import MAX_CHUNKS, step_pieces
+
+    assert [step_pieces(nnz, 2) for nnz in (16_000, 25_000, 100_000, 400_000, 10_000_000)] == [2, 2, 12, 48, MAX_CHUNKS]
+    assert all(step_pieces(nnz, 2) % 2 == 0 for nnz in range(16_000, 2_000_000, 7_777))
+    assert step_pieces(10_000_000, 1) == 1
