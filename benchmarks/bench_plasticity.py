@@ -21,9 +21,11 @@ number of synapses; and a silent network of 16,000 neurons (no excitation) with 
 million synapses: without events the extra time stays flat if nothing visits every synapse. The machine is shared: single timings vary by tens of percent.
 
 The floor (:func:`floor`, last): the plastic network's work per simulated second counted from its
-own spikes (events delivered, presynaptic and postsynaptic weight updates), the CPU time of a hand
-numba loop doing only that synaptic work on one thread plus the neurons alone, and the fraction of
-that rate the network reaches.
+own spikes (events delivered, presynaptic and postsynaptic weight updates), the CPU time of one
+hand numba loop on one thread doing the network's whole step over those spikes (trace decays,
+deliveries, STDP updates, the 4,000 neurons with the LIF kernel's own loop, recording every spike;
+:func:`replay`, tested to end at the network's weights and potentials), and the fraction of that
+rate the network reaches.
 """
 
 from __future__ import annotations
@@ -186,38 +188,56 @@ def _main(quick: bool = False):
 
 
 def _floor_loop():
-    """A hand numba loop (single thread) doing only the synaptic work of the plastic COBA network
-    over recorded spikes: per step the trace decays (pre and post of E->E), delivery of every
+    """A hand numba loop (one function, one thread) doing the plastic COBA network's whole work
+    per step over its recorded spikes: the trace decays (pre and post of E->E), delivery of every
     event of the four projections (``y[target] += w``), the presynaptic update of each arriving
     E->E synapse and the postsynaptic update of each column of a spiking E cell (additive pair
-    STDP, hard bounds), and the trace jumps. No neuron update, no XLA: the machine's rate for
-    this work."""
+    STDP, hard bounds), the trace jumps, the update of all 4,000 neurons with those inputs (the
+    LIF kernel's own loop, :func:`neurodyn.ops._lif_kernel.update_conductance`: the same
+    arithmetic, branch-free, so its cost does not depend on which neurons spike) and the
+    recording of every spike the neurons emit (their indices). No XLA, no call frames: the
+    machine's rate for this work. ``neurons`` False: the synaptic work only."""
     import numba
+
+    from neurodyn.ops._lif_kernel import update_conductance
 
     @numba.njit(cache=True, error_model="numpy")
     def loop(e_ptr, e_idx, i_ptr, i_idx, steps_e, ptr_e, steps_i, ptr_i, ee_ptr, ee_tgt, col_ptr, col_slots,
-             col_rows, w, w_ei, w_ie, w_ii, a_plus, a_minus, w_max, d_pre, d_post):
+             col_rows, w, w_ei, w_ie, w_ii, a_plus, a_minus, w_max, d_pre, d_post, neurons, state_e, state_i, lif,
+             record):
         n_e = ee_ptr.shape[0] - 1
+        n_i = i_ptr.shape[0] - 1
         pre = np.zeros(n_e, np.float32)
         post = np.zeros(n_e, np.float32)
-        y_e = np.zeros(n_e + i_ptr.shape[0] - 1, np.float32)  # E spikes into exc (ee) then inh (ei)
-        y_i = np.zeros(y_e.shape[0], np.float32)
+        y_ee, y_ie = np.zeros(n_e, np.float32), np.zeros(n_e, np.float32)  # inputs of exc from E and from I
+        y_ei, y_ii = np.zeros(n_i, np.float32), np.zeros(n_i, np.float32)  # inputs of inh
+        spike_e, spike_i = np.zeros(n_e, np.uint8), np.zeros(n_i, np.uint8)
+        words_e, words_i = spike_e[:n_e - n_e % 8].view(np.uint64), spike_i[:n_i - n_i % 8].view(np.uint64)
+        zero = np.float32(0.0)
+        c_m, v_rest, v_reset, v_th, t_ref, i_ext, d_e, d_i, e_e, e_i, dt = (lif[0], lif[1], lif[2], lif[3], lif[4],
+                                                                         lif[5], lif[6], lif[7], lif[8], lif[9],
+                                                                         lif[10])
+        v_e, ref_e, ge_e, gi_e = state_e[0].copy(), state_e[1].copy(), state_e[2].copy(), state_e[3].copy()
+        v_i, ref_i, ge_i, gi_i = state_i[0].copy(), state_i[1].copy(), state_i[2].copy(), state_i[3].copy()
+        n_rec = 0
         total = np.float32(0.0)
         for s in range(ptr_e.shape[0] - 1):
             for j in range(n_e):
                 pre[j] *= d_pre
                 post[j] *= d_post
-            y_e[:] = 0.0
-            y_i[:] = 0.0
+            y_ee[:] = 0.0
+            y_ie[:] = 0.0
+            y_ei[:] = 0.0
+            y_ii[:] = 0.0
             for q in range(ptr_e[s], ptr_e[s + 1]):
                 r = steps_e[q]
                 for k in range(ee_ptr[r], ee_ptr[r + 1]):  # plastic row: deliver, presynaptic update
                     t = ee_tgt[k]
                     wk = w[k]
-                    y_e[t] += wk
+                    y_ee[t] += wk
                     w[k] = min(max(wk - w_max * a_minus * post[t], 0.0), w_max)
                 for k in range(e_ptr[r], e_ptr[r + 1]):  # static E -> I
-                    y_e[n_e + e_idx[k]] += w_ei
+                    y_ei[e_idx[k]] += w_ei
                 pre[r] += 1.0
             for q in range(ptr_e[s], ptr_e[s + 1]):  # postsynaptic columns
                 c = steps_e[q]
@@ -229,65 +249,119 @@ def _floor_loop():
                 r = steps_i[q]
                 for k in range(i_ptr[r], i_ptr[r + 1]):  # static I -> E and I -> I (fused rows)
                     t = i_idx[k]
-                    y_i[t] += w_ie if t < n_e else w_ii
-            total += y_e[0] + y_i[0]
-        return total
+                    if t < n_e:
+                        y_ie[t] += w_ie
+                    else:
+                        y_ii[t - n_e] += w_ii
+            if neurons:
+                update_conductance(v_e, ref_e, ge_e, gi_e, zero, zero, y_ee, y_ie, c_m, v_rest, v_reset, v_th, t_ref,
+                                   i_ext, d_e, d_i, e_e, e_i, dt, spike_e)
+                update_conductance(v_i, ref_i, ge_i, gi_i, zero, zero, y_ei, y_ii, c_m, v_rest, v_reset, v_th, t_ref,
+                                   i_ext, d_e, d_i, e_e, e_i, dt, spike_i)
+                # record every spike (its cell; steps by a counter), flags read eight at a time
+                for x in range(words_e.shape[0]):
+                    if words_e[x] != 0:
+                        for j in range(8 * x, 8 * x + 8):
+                            if spike_e[j]:
+                                record[n_rec % record.shape[0]] = j
+                                n_rec += 1
+                for x in range(words_i.shape[0]):
+                    if words_i[x] != 0:
+                        for j in range(8 * x, 8 * x + 8):
+                            if spike_i[j]:
+                                record[n_rec % record.shape[0]] = n_e + j
+                                n_rec += 1
+            total += y_ee[0] + y_ii[0]
+        return total + n_rec, w, v_e, v_i
 
     return loop
 
 
+def replay_inputs(base, net, traj, steps: int) -> tuple:
+    """The arguments of :func:`_floor_loop` (without ``neurons``, the neurons' state and the
+    record) replaying the spikes of ``traj`` (a run of ``net``, the fused plastic form of
+    ``base`` from :func:`plastic`), and the counts of its work: (arguments, events delivered,
+    presynaptic updates, postsynaptic updates, E spikes, I spikes)."""
+    from neurodyn.models.spiking import _SYN_PARAMETERS
+    from neurodyn.ops.lif import kernel_parameters
+
+    exc, inh = net.populations["exc"], net.populations["inh"]
+    n_e, n_i = exc.n, inh.n
+
+    def events(key):
+        """The cells of the spikes each step's projections see (a spike recorded at time
+        ``s dt`` arrives in step ``s``; the last step's arrive after the run), grouped by step."""
+        t, i = (np.asarray(a) for a in traj.spikes[key][:2])
+        step = np.rint(t / float(exc.dt)).astype(np.int64)
+        keep = step < steps
+        step, i = step[keep], i[keep]
+        order = np.lexsort((i, step))
+        return i[order].astype(np.int32), np.searchsorted(step[order], np.arange(steps + 1)).astype(np.int64)
+
+    steps_e, ptr_e = events("exc.spike")
+    steps_i, ptr_i = events("inh.spike")
+    ee = net.projections["ee"]
+    conn, index = ee.synapses, ee.index
+    ee_ptr = conn.row_pointers().astype(np.int64)
+    ei, inh_conn = base.projections["ei"].synapses, net.projections["inh"].synapses
+    e_ptr, i_ptr = ei.row_pointers().astype(np.int64), inh_conn.row_pointers().astype(np.int64)
+    pre_updates = int(np.diff(ee_ptr)[steps_e].sum())
+    post_updates = int(np.diff(np.asarray(index.col_ptr))[steps_e].sum())
+    delivered = pre_updates + int(np.diff(e_ptr)[steps_e].sum()) + int(np.diff(i_ptr)[steps_i].sum())
+    f32 = np.float32
+    weight = {name: f32(np.asarray(base.projections[name].synapses.weights).reshape(-1)[0]) for name in ("ei", "ie",
+                                                                                                      "ii")}
+    lif = np.asarray([float(x) for x in kernel_parameters({k: getattr(exc, k) for k in _SYN_PARAMETERS + ("dt",)},
+                                                          True)], f32)
+    decay = [f32(np.exp(-float(exc.dt) / RULE[tau])) for tau in ("tau_plus", "tau_minus")]
+    args = (e_ptr, np.asarray(ei.indices), i_ptr, np.asarray(inh_conn.indices), steps_e, ptr_e, steps_i, ptr_i, ee_ptr,
+            np.asarray(conn.indices), np.asarray(index.col_ptr), np.asarray(index.col_slots),
+            np.asarray(index.col_rows), np.broadcast_to(np.asarray(conn.weights, f32), (conn.nnz,)).copy(), weight["ei"], weight["ie"],
+            weight["ii"], f32(RULE["a_plus"]), f32(RULE["a_minus"]), f32(RULE["w_max"]), *decay)
+    return args, lif, delivered, pre_updates, post_updates, len(steps_e) / n_e, len(steps_i) / n_i
+
+
+def replay(base, net, traj, state, steps: int, neurons: bool = True):
+    """:func:`_floor_loop` over the spikes of ``traj`` from the neurons' ``state`` (the run's
+    initial state): returns (its CPU seconds, the final E->E weights, the final E and I
+    potentials, the counts of :func:`replay_inputs`)."""
+    args, lif, *counts = replay_inputs(base, net, traj, steps)
+    args = list(args)
+    args[13] = args[13].copy()  # the weights, updated in place
+
+    def neuron_state(pop):
+        s = state.populations[pop]
+        return np.stack([np.asarray(x) for x in (s.v, s.refractory, s.g_e, s.g_i)]).astype(np.float32)
+
+    loop = _floor_loop()
+    record = np.zeros(1 << 20, np.int32)
+    c0 = time.process_time()
+    _, w, v_e, v_i = loop(*args, neurons, neuron_state("exc"), neuron_state("inh"), lif, record)
+    return time.process_time() - c0, w, v_e, v_i, counts
+
+
 def floor(steps: int = 10000):
     """Lines of the work per simulated second of the plastic COBA-4000 network (counted from its
-    own spikes) and the machine's best rate for it (:func:`_floor_loop`, best of 3 by CPU time),
-    against the network's own CPU time."""
+    own spikes) and the machine's best rate for it (:func:`_floor_loop`, best of 3 by CPU time
+    after a first call that compiles: the synaptic work alone and the whole step with the
+    neurons and the recording), against the network's own CPU time."""
     base = coba_ei(4000, i_ext=20.0, seed=1)
     net = plastic(base, fused=True)
     run = timing(net, steps, rounds=3)
     state = coba_initial_state(net, jax.random.PRNGKey(0))
     traj = nd.simulate(net, steps, state=state, record=(), progress=False)
     seconds = steps * 1e-4
-
-    def events(key, n):
-        """The cells of the spikes each step's projections see (a spike recorded at time
-        ``s dt`` arrives in step ``s``; the last step's arrive after the run), grouped by step."""
-        t, i = (np.asarray(a) for a in traj.spikes[key][:2])
-        step = np.rint(t / float(net.populations["exc"].dt)).astype(np.int64)
-        keep = step < steps
-        step, i = step[keep], i[keep]
-        order = np.lexsort((i, step))
-        return i[order].astype(np.int32), np.searchsorted(step[order], np.arange(steps + 1)).astype(np.int64)
-
-    steps_e, ptr_e = events("exc.spike", 3200)
-    steps_i, ptr_i = events("inh.spike", 800)
-    ee = net.projections["ee"]
-    conn, index = ee.synapses, ee.index
-    ee_ptr = conn.row_pointers().astype(np.int64)
-    ei, inh = base.projections["ei"].synapses, net.projections["inh"].synapses
-    e_ptr, i_ptr = ei.row_pointers().astype(np.int64), inh.row_pointers().astype(np.int64)
-    out_ee, in_ee = np.diff(ee_ptr), np.diff(np.asarray(index.col_ptr))
-    pre_updates = int(out_ee[steps_e].sum())
-    post_updates = int(in_ee[steps_e].sum())
-    delivered = pre_updates + int(np.diff(e_ptr)[steps_e].sum()) + int(np.diff(i_ptr)[steps_i].sum())
-    args = (e_ptr, np.asarray(ei.indices), i_ptr, np.asarray(inh.indices), steps_e, ptr_e, steps_i, ptr_i, ee_ptr,
-            np.asarray(conn.indices), np.asarray(index.col_ptr), np.asarray(index.col_slots),
-            np.asarray(index.col_rows))
-    loop = _floor_loop()
-    d_pre, d_post = np.float32(np.exp(-0.1 / RULE["tau_plus"])), np.float32(np.exp(-0.1 / RULE["tau_minus"]))
-    consts = (np.float32(0.6), np.float32(6.7), np.float32(6.7), np.float32(0.005), np.float32(0.005),
-              np.float32(1.0), d_pre, d_post)
-    loop(*args, np.full(conn.nnz, 0.6, np.float32), *consts)  # compile
-    best = np.inf
-    for _ in range(3):
-        w = np.full(conn.nnz, 0.6, np.float32)
-        c0 = time.process_time()
-        loop(*args, w, *consts)
-        best = min(best, time.process_time() - c0)
+    synaptic = min(replay(base, net, traj, state, steps, False)[0] for _ in range(4))
+    whole = min(replay(base, net, traj, state, steps, True)[0] for _ in range(4))
+    delivered, pre_updates, post_updates, n_e, n_i = replay_inputs(base, net, traj, steps)[2:]
     neurons = timing(nd.Network(net.populations, {}), steps, rounds=3)["cpu_s"]
     yield (f"  work per simulated second: {delivered / seconds:,.0f} synaptic events delivered (four projections), "
            f"{pre_updates / seconds:,.0f} presynaptic and {post_updates / seconds:,.0f} postsynaptic E->E weight "
-           f"updates; E {len(steps_e) / 3200 / seconds:.1f} Hz, I {len(steps_i) / 800 / seconds:.1f} Hz")
-    yield (f"  hand numba loop (synaptic work only, one thread): {best / seconds:.3f} s CPU per simulated second "
-           f"({best / (delivered + pre_updates + post_updates) * 1e9:.2f} ns per event or update); neurons "
-           f"alone (simulate, no projections): {neurons / seconds:.3f} s; floor {(best + neurons) / seconds:.3f} s")
-    yield (f"  neurodyn plastic network (inh fused): {run['cpu_s'] / seconds:.3f} s CPU per simulated second: "
-           f"{(best + neurons) / run['cpu_s']:.0%} of the floor's rate")
+           f"updates; E {n_e / seconds:.1f} Hz, I {n_i / seconds:.1f} Hz")
+    yield (f"  hand numba loop, one thread: synaptic work only {synaptic / seconds:.3f} s CPU per simulated second "
+           f"({synaptic / (delivered + pre_updates + post_updates) * 1e9:.2f} ns per event or update); the whole "
+           f"step (+ the 4,000 neurons with the LIF kernel's loop and recording every spike) {whole / seconds:.3f} s "
+           f"= {whole / steps * 1e6:.2f} us per step (the floor); neurodyn's neurons alone (simulate, no "
+           f"projections) {neurons / seconds:.3f} s")
+    yield (f"  neurodyn plastic network (inh fused, ei carried): {run['cpu_s'] / seconds:.3f} s CPU per simulated "
+           f"second = {run['cpu_s'] / steps * 1e6:.2f} us per step: {whole / run['cpu_s']:.0%} of the floor's rate")

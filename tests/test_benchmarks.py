@@ -1,12 +1,16 @@
 """The benchmark runner: a missing peer library is skipped with a message, an unknown name is an
-error; the reservoir harvest's hand-loop floor computes the recurrence it times."""
+error; the reservoir harvest's hand-loop floor computes the recurrence it times, the plastic
+network's floor its whole step."""
 
 import subprocess
 import sys
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
+
+import neurodyn as nd
 
 from benchmarks import skip_missing_peer
 
@@ -101,3 +105,24 @@ def test_the_recurrence_floor_hand_loop_computes_the_recurrence(dtype, tol):
         y[:] = np.nan
         run()
         np.testing.assert_allclose(y, np.array(want), atol=tol * 10)
+
+
+def test_the_plasticity_floor_hand_loop_does_the_networks_whole_step():
+    # the floor of benchmarks/bench_plasticity.py replays the plastic COBA network's spikes through
+    # one numba loop: a floor must do the whole work -- its E->E weights after 2,000 steps equal
+    # the network's to float32 rounding (every delivery, presynaptic and postsynaptic update), and
+    # its neurons, driven by the replayed inputs, end at the network's potentials
+    from benchmarks.bench_plasticity import plastic, replay
+    from neurodyn.models import coba_ei, coba_initial_state
+
+    base = coba_ei(400, i_ext=20.0, seed=1, dtype=np.float32)  # the loop's float32 (the benchmark's dtype)
+    net = plastic(base, fused=True)
+    state = coba_initial_state(net, jax.random.PRNGKey(0))
+    traj = nd.simulate(net, 2000, state=state, record=(), progress=False)
+    _, w, v_e, v_i, counts = replay(base, net, traj, state, 2000)
+    final = traj.final_state
+    learned = np.asarray(final.projections["ee"].weights)
+    assert np.abs(learned - 0.6).max() > 0.1 and counts[-2] > 2  # spikes (Hz) and learning happened
+    np.testing.assert_allclose(w, learned, atol=1e-6)
+    np.testing.assert_allclose(v_e, np.asarray(final.populations["exc"].v), atol=1e-3)
+    np.testing.assert_allclose(v_i, np.asarray(final.populations["inh"].v), atol=1e-3)
