@@ -34,15 +34,17 @@ sums, then ``(1 - a) x + a tanh(pre)`` over the rows (tanh by a vectorised appro
 C library's takes about 20 ns a call, which at N = 500 would be most of a step), T dependent
 steps; on one thread, and on two threads with fixed halves of the rows (equal non-zeros) that
 meet after every step at the cheapest barrier we could write (each thread counts its steps done
-in a word of its own cache line and spins, never yields, until the other's count reaches the
-step). Its time is the better of the two. It has no column blocking, so above N = 2,048 (float64)
+in a word of its own cache line and spins until the other's count reaches the step; after 1,000
+tries, which a quiet machine never needs, it yields its core on each further try, so that on the
+busy machine the thread it waits for can run). Its time is the better of the two. It has no column blocking, so above N = 2,048 (float64)
 or 4,096 (float32), where neurodyn's kernel reads W in column blocks, it is not a floor (and is
 not run above N = 5,000); it is what the machine reaches for the whole step where the step is
 compute-bound and the two cores must meet every step. The two threads are Python threads
 running the numba loop without the GIL, started for each call (about 0.1 ms, under 1 % of a
 call here). It shares nothing with neurodyn's kernel but its tanh approximations
 (:func:`neurodyn.ops._leaky_recurrence_kernel.tanh32` / ``tanh64``: Eigen's float32 rational one,
-a float64 one to 1.25 ulp) and the atomic load and add of :mod:`neurodyn.ops._threads`.
+a float64 one to 1.25 ulp) and the atomic load and add and the ``sched_yield`` call of
+:mod:`neurodyn.ops._threads`.
 
 The machine has 2 cores shared with other agents: the load average and the triad bandwidth are
 printed (a quiet machine gives about 35 GB/s); only ratios within one run mean anything.
@@ -119,7 +121,7 @@ def _recurrence_loops(dtype):
     import numba
 
     from neurodyn.ops._leaky_recurrence_kernel import tanh32, tanh64
-    from neurodyn.ops._threads import fetch_add, load_acquire
+    from neurodyn.ops._threads import call_int, fetch_add, load_acquire
 
     tanh = tanh32 if dtype == np.float32 else tanh64
 
@@ -151,13 +153,16 @@ def _recurrence_loops(dtype):
             step(indptr, indices, data, v, y, x0, leak, 0, len(x0), t, pre)
 
     @numba.njit(nogil=True)
-    def one_half(indptr, indices, data, v, y, x0, leak, lo, hi, counts, me):
+    def one_half(indptr, indices, data, v, y, x0, leak, lo, hi, counts, me, yield_address):
         # counts: this thread's steps done at word 8 me, the other's at 8 (1 - me) (own cache lines)
         pre = np.empty(hi - lo, y.dtype)
         mine, other = counts.ctypes.data + 64 * me, counts.ctypes.data + 64 * (1 - me)
         for t in range(v.shape[0]):
+            tries = 0
             while load_acquire(other) < t:
-                pass
+                tries += 1
+                if tries > 1000:  # the other thread was descheduled (never on a quiet machine): let it run
+                    call_int(yield_address)
             step(indptr, indices, data, v, y, x0, leak, lo, hi, t, pre)
             fetch_add(mine, 1)
 
@@ -171,6 +176,8 @@ def hand_recurrence(w, v, x0, leak, dtype):
     ``y``."""
     import threading
 
+    from neurodyn.ops._threads import sched_yield_address
+
     one_thread, one_half = _recurrence_loops(dtype)
     indptr = w.indptr.astype(np.uint32)
     indices = w.indices.astype(np.uint16 if w.shape[1] <= 65536 else np.uint32)
@@ -182,12 +189,14 @@ def hand_recurrence(w, v, x0, leak, dtype):
     def single():
         one_thread(indptr, indices, data, v, y, x0, leak)
 
+    yield_address = sched_yield_address()
+
     def two():
         counts = np.zeros(16, np.int64)
         other = threading.Thread(target=one_half, args=(indptr, indices, data, v, y, x0, leak, half, len(x0),
-                                                        counts, 1))
+                                                        counts, 1, yield_address))
         other.start()
-        one_half(indptr, indices, data, v, y, x0, leak, 0, half, counts, 0)
+        one_half(indptr, indices, data, v, y, x0, leak, 0, half, counts, 0, yield_address)
         other.join()
 
     return single, two, y
