@@ -551,7 +551,8 @@ def _native_call(target, plan, spikes, indptr, indices, data, batch=1, spikes_ba
     """One FFI call: ``batch`` products (spikes ``(batch, rows)`` or ``(rows,)``, weights
     ``(batch, m)`` or ``(m,)``, ``m`` = 1 or nnz) into ``(batch, n_post)`` (``(n_post,)`` when
     ``batch`` is 1 and nothing is batched); with ``plan.blocks``, a tuple of one such result per
-    block (the kernel sums into a scratch result, dropped here, and copies the blocks out).
+    block (more than two blocks, or a batch: the kernel sums into a scratch result, dropped here,
+    and copies the blocks out).
     ``indptr`` None (fixed fan-out): the kernel gets the row width as metadata and an empty
     pointer array."""
     fixed_width = 0
@@ -565,7 +566,8 @@ def _native_call(target, plan, spikes, indptr, indices, data, batch=1, spikes_ba
                                 vmap_method="sequential")
         return call(spikes, indptr, indices, data, meta)
     shapes = [jax.ShapeDtypeStruct(lead + (size,), data.dtype) for size in plan.blocks]
-    scratch = [jax.ShapeDtypeStruct((batch * plan.n_post,), data.dtype)] if len(plan.blocks) > 1 else []
+    direct = len(plan.blocks) == 1 or (len(plan.blocks) == 2 and batch == 1)  # the kernel sums into the results
+    scratch = [] if direct else [jax.ShapeDtypeStruct((batch * plan.n_post,), data.dtype)]
     call = jax.ffi.ffi_call(target, shapes + scratch, vmap_method="sequential")
     return tuple(call(spikes, indptr, indices, data, meta)[:len(plan.blocks)])
 

@@ -406,6 +406,8 @@ def test_blocks_are_the_slices_of_the_product_and_one_weight_is_weight_times_cou
     np.testing.assert_array_equal(np.concatenate([np.asarray(p) for p in parts]), whole)
     (one,) = event_csr_matvec(conn, s, backend=backend, blocks=(170,))
     np.testing.assert_array_equal(np.asarray(one), whole)
+    two = event_csr_matvec(conn, s, backend=backend, blocks=(100, 70))  # the kernel sums into both at once
+    np.testing.assert_array_equal(np.concatenate([np.asarray(p) for p in two]), whole)
     dense = s.astype(np.float64) @ CONNS[name].todense()
     if name == "homogeneous":  # counts times the weight, in the product's dtype
         weight = np.asarray(conn.weights).astype(whole.dtype)
