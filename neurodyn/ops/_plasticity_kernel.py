@@ -170,13 +170,14 @@ def deliver(rows, n_events, indptr, indices, weights, out):
 
 @numba.njit(cache=True, error_model="numpy")
 def prologue(events, event_words, pre, post, post_spikes, spike_words, row_length, col_ptr, decay, meta, y, rows,
-             x1s, cols, split):
+             x1s, cols, split, same):
     """The serial start of a step: the traces decay by one step, ``y`` is zeroed, the event rows
     are listed in ``rows`` (with their second presynaptic trace before the jump in ``x1s``) and
     their presynaptic traces jump; the postsynaptic spikes are listed in ``cols``, those below
     ``split`` first. Returns ``(events, spikes, spikes below split, synapses to visit)``. Flags
     are scanned eight at a time (``*_words``; empty if unaligned), so a silent step costs the
-    decay and little else."""
+    decay and little else; ``same`` (the events are the postsynaptic spikes: one buffer, a
+    recurrent projection without delays): the spikes are the listed rows, not scanned again."""
     n_pre_traces, nearest = meta[1], meta[2]
     n_rows, n_post = events.shape[0], y.shape[0]
     n_post_traces = post.shape[0] // max(n_post, 1)
@@ -200,7 +201,7 @@ def prologue(events, event_words, pre, post, post_spikes, spike_words, row_lengt
                     pre[q * n_rows + r] = 1.0 if nearest else pre[q * n_rows + r] + 1.0
     n_low, n_high = 0, 0
     full = spike_words.shape[0]
-    for word in range((n_post + 7) // 8):
+    for word in range(0 if same else (n_post + 7) // 8):
         if word < full and spike_words[word] == 0:
             continue
         for j in range(word * 8, min(word * 8 + 8, n_post)):
@@ -212,6 +213,15 @@ def prologue(events, event_words, pre, post, post_spikes, spike_words, row_lengt
                 else:
                     cols[n_post + n_high] = j
                     n_high += 1
+    for i in range(n_events if same else 0):  # the same flags, already listed in order
+        j = rows[i]
+        work += col_ptr[j + 1] - col_ptr[j]
+        if j < split:
+            cols[n_low] = j
+            n_low += 1
+        else:
+            cols[n_post + n_high] = j
+            n_high += 1
     for i in range(n_high):  # the upper part's spikes (listed from n_post on) after the lower part's
         cols[n_low + i] = cols[n_post + i]
     return n_events, n_low + n_high, n_low, work
@@ -623,7 +633,7 @@ def begin(frame, real):
         carray(address(ep), (n_rows,), np.uint8), _words(ep, n_rows), reals(xp, n_x, real), reals(op, n_o, real),
         carray(address(qp), (n_post,), np.uint8), _words(qp, n_post), carray(address(rl), (n_rows,), np.int32),
         carray(address(cp), (n_post + 1,), np.int32), reals(dp, n_d, real), meta, reals(oy, n_post, real), rows,
-        reals(x1_at, n_rows, real), cols, meta[6])
+        reals(x1_at, n_rows, real), cols, meta[6], ep == qp and n_rows == n_post)
     deliver(rows, n_events, carray(address(kp), (n_k,), np.int32), carray(address(jp), (n_j,), np.int32),
             reals(vp, n_v, real), reals(oz, n_z, real))
     words = (code, wp, nnz, oy, n_post, xp, n_x, op, n_o, sp, n_s, rs, n_rows, rl, rp, tp, cp, cs, sr, pp, mp, n_m,
