@@ -10,6 +10,8 @@ yourself to override it.
 """
 
 import os
+import signal
+import threading
 
 # XLA's CPU backend compiles the tests' programs without LLVM's expensive optimisation passes:
 # half of the suite's time was XLA compiling (each test builds small programs and runs them for a
@@ -24,6 +26,14 @@ if "xla_llvm_disable_expensive_passes" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_llvm_disable_expensive_passes=true").strip()
 
 import jax  # noqa: E402
+
+# A suite started in the background by a non-interactive shell (`nohup pytest &`, a CI step run
+# with `&`) inherits SIGINT ignored, and so do the command lines the tests start: their
+# interrupt tests then wait out their timeouts on runs that never see the signal (and Python,
+# correctly, leaves an inherited ignore alone). The tests run with SIGINT's default (Python's
+# KeyboardInterrupt), so the processes they start get the default disposition too.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN and threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # the command line keeps XLA's compiled programs on disk (neurodyn.compile_cache); the tests keep
