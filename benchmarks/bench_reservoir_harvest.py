@@ -52,6 +52,7 @@ printed (a quiet machine gives about 35 GB/s); only ratios within one run mean a
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
@@ -76,6 +77,32 @@ HAND_MAX_UNITS = 5000
 """Above this the recurrence floor's hand loop is not run (module docstring)."""
 
 
+@functools.cache
+def _row_sum():
+    """Row ``i`` of a CSR product, ``sum_k data[k] x[indices[k]]``, in four partial sums with
+    unsigned offsets: the one row sum of the floor's in-L1 CSR loop and of the recurrence floor's
+    hand loop (numba, imported here only; inlined into both)."""
+    import numba
+
+    @numba.njit(inline="always")
+    def row_sum(indptr, indices, data, x, i):
+        s0 = s1 = s2 = s3 = data[0] * 0
+        k, end = np.uint64(indptr[i]), np.uint64(indptr[i + 1])
+        one = np.uint64(1)
+        while k + np.uint64(4) <= end:
+            s0 += data[k] * x[indices[k]]
+            s1 += data[k + one] * x[indices[k + one]]
+            s2 += data[k + np.uint64(2)] * x[indices[k + np.uint64(2)]]
+            s3 += data[k + np.uint64(3)] * x[indices[k + np.uint64(3)]]
+            k += np.uint64(4)
+        while k < end:
+            s0 += data[k] * x[indices[k]]
+            k += one
+        return (s0 + s1) + (s2 + s3)
+
+    return row_sum
+
+
 def _machine_loops():
     """The triad and CSR loops of the floor, compiled by numba (imported here only)."""
     import numba
@@ -94,23 +121,13 @@ def _machine_loops():
             for i in range(len(a)):
                 a[i] = b[i] + 2 * c[i]
 
+    row_sum = _row_sum()
+
     @numba.njit
     def csr(indptr, indices, data, x, y, loops):
         for _ in range(loops):
             for i in range(len(y)):
-                s0 = s1 = s2 = s3 = data[0] * 0
-                k, end = np.uint64(indptr[i]), np.uint64(indptr[i + 1])
-                one = np.uint64(1)
-                while k + np.uint64(4) <= end:
-                    s0 += data[k] * x[indices[k]]
-                    s1 += data[k + one] * x[indices[k + one]]
-                    s2 += data[k + np.uint64(2)] * x[indices[k + np.uint64(2)]]
-                    s3 += data[k + np.uint64(3)] * x[indices[k + np.uint64(3)]]
-                    k += np.uint64(4)
-                while k < end:
-                    s0 += data[k] * x[indices[k]]
-                    k += one
-                y[i] = (s0 + s1) + (s2 + s3)
+                y[i] = row_sum(indptr, indices, data, x, i)
 
     return triad, triad_parallel, csr
 
@@ -124,24 +141,13 @@ def _recurrence_loops(dtype):
     from neurodyn.ops._threads import call_int, fetch_add, load_acquire
 
     tanh = tanh32 if dtype == np.float32 else tanh64
+    row_sum = _row_sum()
 
     @numba.njit(nogil=True, error_model="numpy")
     def step(indptr, indices, data, v, y, x0, leak, lo, hi, t, pre):
         x = x0 if t == 0 else y[t - 1]
-        one = np.uint64(1)
         for i in range(lo, hi):
-            s0 = s1 = s2 = s3 = data[0] * 0
-            k, end = np.uint64(indptr[i]), np.uint64(indptr[i + 1])
-            while k + np.uint64(4) <= end:
-                s0 += data[k] * x[indices[k]]
-                s1 += data[k + one] * x[indices[k + one]]
-                s2 += data[k + np.uint64(2)] * x[indices[k + np.uint64(2)]]
-                s3 += data[k + np.uint64(3)] * x[indices[k + np.uint64(3)]]
-                k += np.uint64(4)
-            while k < end:
-                s0 += data[k] * x[indices[k]]
-                k += one
-            pre[i - lo] = (s0 + s1) + (s2 + s3) + v[t, i]
+            pre[i - lo] = row_sum(indptr, indices, data, x, i) + v[t, i]
         keep = 1 - leak
         for i in range(lo, hi):
             y[t, i] = keep * x[i] + leak * tanh(pre[i - lo])

@@ -168,6 +168,17 @@ def deliver(rows, n_events, indptr, indices, weights, out):
                 out[indices[k]] += weights[k]
 
 
+@numba.njit(inline="always")
+def _list_spike(j, split, cols, n_post, n_low, n_high):
+    """Postsynaptic spike ``j`` listed in ``cols``: below ``split`` at ``n_low`` (the lower part,
+    from the front), from it at ``n_post + n_high`` (the upper part). Returns the new counts."""
+    if j < split:
+        cols[n_low] = j
+        return n_low + 1, n_high
+    cols[n_post + n_high] = j
+    return n_low, n_high + 1
+
+
 @numba.njit(cache=True, error_model="numpy")
 def prologue(events, event_words, pre, post, post_spikes, spike_words, row_length, col_ptr, decay, meta, y, rows,
              x1s, cols, split, same):
@@ -207,21 +218,11 @@ def prologue(events, event_words, pre, post, post_spikes, spike_words, row_lengt
         for j in range(word * 8, min(word * 8 + 8, n_post)):
             if post_spikes[j]:
                 work += col_ptr[j + 1] - col_ptr[j]
-                if j < split:
-                    cols[n_low] = j
-                    n_low += 1
-                else:
-                    cols[n_post + n_high] = j
-                    n_high += 1
+                n_low, n_high = _list_spike(j, split, cols, n_post, n_low, n_high)
     for i in range(n_events if same else 0):  # the same flags, already listed in order
         j = rows[i]
         work += col_ptr[j + 1] - col_ptr[j]
-        if j < split:
-            cols[n_low] = j
-            n_low += 1
-        else:
-            cols[n_post + n_high] = j
-            n_high += 1
+        n_low, n_high = _list_spike(j, split, cols, n_post, n_low, n_high)
     for i in range(n_high):  # the upper part's spikes (listed from n_post on) after the lower part's
         cols[n_low + i] = cols[n_post + i]
     return n_events, n_low + n_high, n_low, work
