@@ -17,10 +17,18 @@ the same run (the elementwise work, tanh, leak and input, is not in it):
   ``a = b + 2 c`` whose three arrays hold as many bytes (so a matrix that fits in a cache is
   timed against that cache, not against memory; compiled by numba, on one thread and on every
   core, the better counted) and the multiply-adds at the best rate of a hand-written CSR loop
-  (numba, four partial sums, on a 4,000-non-zero matrix that stays in the first-level cache;
-  best of 25)
-  times the number of cores;
+  (numba, four partial sums) times the number of cores. That rate is measured on 4,000
+  non-zeros in rows of this N's mean length (50 at N = 500) with its column-index width, ``x``
+  of its N entries (at most 16 KiB of them), all in the first cache levels: a row's fixed cost
+  is spread over its length, so rows of 50 run at about 3.0 G non-zeros/s a core here where the
+  20-a-row matrix of earlier runs (printed in the header) gave 2.6: that earlier rate made the
+  floor at N = 500 about 13 % too lenient;
 * dense: the best of NumPy's (OpenBLAS) ``W @ x`` at this N and dtype, on one thread and on all.
+
+Each of these rates (triad, CSR loop, GEMV) is the best of its measures in the run: measured
+for each N before and after the timings (best of 5-25 timings each), and the best kept, since a
+measure during which another agent held a core reads low (the in-L1 CSR rate read 1.6-2.6 G
+non-zeros/s in single measures).
 
 Floor = min(sparse, dense); "fraction" = floor / measured time of neurodyn's automatic choice.
 This floor is not reachable by a recurrence where the matrix is in cache (N up to about 2,000):
@@ -231,19 +239,69 @@ def triad_bandwidth(nbytes: float, loops=None) -> float:
     return 24 * n * reps / min(one, every)
 
 
-def csr_rate(dtype, loops=None) -> float:
-    """Non-zeros per second of a hand-written CSR ``W @ x`` on one core, in the first-level cache
-    (200 x 200 at 10 %: 4,000 non-zeros), best of 5."""
-    *_, csr = loops or _machine_loops()
-    import scipy.sparse as sp
+def csr_matrix_of_rows(rows: int, row_nnz: int, n_cols: int, dtype, index):
+    """CSR arrays ``(indptr uint32, indices, data)`` of ``rows`` rows of exactly ``row_nnz``
+    non-zeros each, in distinct random columns ``0 <= j < n_cols`` (sorted, as scipy stores them),
+    column indices of type ``index``: the matrix on which :func:`csr_rate` times the row sums."""
+    rng = np.random.default_rng(0)
+    row_nnz = min(row_nnz, n_cols)
+    indices = np.concatenate([np.sort(rng.choice(n_cols, row_nnz, replace=False)) for _ in range(rows)])
+    indptr = (np.arange(rows + 1) * row_nnz).astype(np.uint32)
+    return indptr, indices.astype(index), rng.uniform(-1, 1, rows * row_nnz).astype(dtype)
 
-    a = sp.random(200, 200, 0.1, random_state=0, format="csr", dtype=dtype)
-    # unsigned indices: numba then drops the test for negative ones (a 2-3x slower loop)
-    indptr, indices = a.indptr.astype(np.uint32), a.indices.astype(np.uint32)
-    x, y = np.ones(200, dtype), np.zeros(200, dtype)
-    reps = 500
-    csr(indptr, indices, a.data, x, y, 1)
-    return a.nnz * reps / best_time(lambda: csr(indptr, indices, a.data, x, y, reps), 25)
+
+CSR_RATE_NNZ = 4000
+"""Non-zeros of the matrix on which :func:`csr_rate` times the CSR loop (24-48 KB with its
+indices: in the first two cache levels, so its time is the loop's, not the memory's)."""
+
+
+def csr_rate(dtype, loops=None, row_nnz: int = 0, n_cols: int = 200, index=np.uint32) -> float:
+    """Non-zeros per second of a hand-written CSR ``W @ x`` on one core with W and ``x`` in the
+    first cache levels, best of 25: ``row_nnz = 0``, a 200 x 200 scipy random matrix at 10 %
+    (4,000 non-zeros, 20 a row; the rate printed in the header); else :data:`CSR_RATE_NNZ`
+    non-zeros in rows of ``row_nnz`` over ``n_cols`` columns with ``index`` column indices
+    (:func:`csr_matrix_of_rows`), the shape of a given product's rows: a row's fixed cost is
+    spread over its length (N = 500 at 10 %, 50 a row with 16-bit indices: about 3.0 G
+    non-zeros/s against 2.6 for 20 a row with 32-bit ones)."""
+    *_, csr = loops or _machine_loops()
+    if row_nnz:
+        indptr, indices, data = csr_matrix_of_rows(max(1, CSR_RATE_NNZ // row_nnz), row_nnz, n_cols, dtype, index)
+        rows = len(indptr) - 1
+    else:
+        import scipy.sparse as sp
+
+        a = sp.random(200, 200, 0.1, random_state=0, format="csr", dtype=dtype)
+        # unsigned indices: numba then drops the test for negative ones (a 2-3x slower loop)
+        indptr, indices, data, rows = a.indptr.astype(np.uint32), a.indices.astype(np.uint32), a.data, 200
+    x, y = np.ones(n_cols, dtype), np.zeros(rows, dtype)
+    reps = max(1, 2_000_000 // len(data))
+    csr(indptr, indices, data, x, y, 1)
+    return len(data) * reps / best_time(lambda: csr(indptr, indices, data, x, y, reps), 25)
+
+
+class BestRates:
+    """The best value of each of the floor's rates measured so far in the run (a floor is the best
+    the machine did: a rate measured while another agent held a core is too low, so each is
+    measured several times over the run and its best kept)."""
+
+    def __init__(self):
+        self.best: dict = {}
+
+    def __call__(self, key, measure) -> float:
+        """``measure()`` once more; the best of it and the earlier measures under ``key``."""
+        self.best[key] = max(self.best.get(key, 0.0), measure())
+        return self.best[key]
+
+
+def row_rate(rates: BestRates, dtype, n: int, nnz: int, loops) -> float:
+    """The CSR loop's best rate (:func:`csr_rate`) for rows of this product's mean length, its
+    column-index width (16 bits up to 65,536 columns) and ``x`` of its N entries up to 16 KiB (beyond,
+    the first 16 KiB worth of columns: the largest ``x`` the first-level cache holds beside W)."""
+    size = np.dtype(dtype).itemsize
+    row_nnz, n_cols = max(1, round(nnz / n)), min(n, 16384 // size)
+    index = np.uint16 if n <= 65536 else np.uint32
+    return rates((np.dtype(dtype).name, row_nnz, n_cols, index),
+                 lambda: csr_rate(dtype, loops, row_nnz, n_cols, index))
 
 
 def gemv_seconds(w_dense: np.ndarray, dtype) -> float:
@@ -300,12 +358,16 @@ def harvest(quick: bool, sizes=None):
     from neurodyn.readout import harvest as nd_harvest
 
     loops = _machine_loops()
-    memory = triad_bandwidth(480e6, loops)
-    rates = {d: csr_rate(d, loops) for d in (np.float32, np.float64)}
+    rates = BestRates()
+    for _ in range(3):
+        memory = rates("memory", lambda: triad_bandwidth(480e6, loops))
+        l1 = {d: rates(("L1", d), lambda: csr_rate(d, loops)) for d in (np.float32, np.float64)}
     cores = os.cpu_count() or 1
     yield (f"machine: load average {os.getloadavg()[0]:.1f} on {cores} cores (shared with other agents); "
-           f"triad from memory (480 MB) {memory / 1e9:.1f} GB/s; CSR loop in L1 {rates[np.float32] / 1e9:.2f} "
-           f"(float32) / {rates[np.float64] / 1e9:.2f} (float64) G non-zeros/s a core")
+           f"triad from memory (480 MB) {memory / 1e9:.1f} GB/s; CSR loop in L1, 20 non-zeros a row "
+           f"{l1[np.float32] / 1e9:.2f} (float32) / {l1[np.float64] / 1e9:.2f} (float64) G non-zeros/s a core "
+           "(each the best of 3 measures; the floors use the rates for each N's rows, measured before and after "
+           "its timings)")
     yield ("per N: times after compilation; ratio = ReservoirPy NumPy / neurodyn; floor and fraction as in the "
            "module docstring (the bandwidth/BLAS floor, then the recurrence floor of a hand loop up to N = "
            f"{HAND_MAX_UNITS:,}); 'auto' is the form ESN chooses (use_sparse)")
@@ -326,6 +388,18 @@ def harvest(quick: bool, sizes=None):
         jres = JaxReservoir(n, sr=0.9, rc_connectivity=DENSITY, seed=1) if n <= 2000 else None
         c_jax, t_jax = _first_and_best(lambda: jres.run(u), repeat) if jres else (0.0, float("nan"))
         w_dense = (w.toarray() if hasattr(w, "toarray") else w) if n <= DENSE_MAX_UNITS else None
+        s_of = {d: np.dtype(d).itemsize for d in (np.float32, np.float64)}
+        work = {d: nnz * (s_of[d] + (2 if n <= 65536 else 4)) + (n + 1) * 4 + 2 * n * s_of[d] for d in s_of}
+
+        def machine_rates(dtype):
+            """The floor's rates for this N (each the best measured so far in the run: :class:`BestRates`)."""
+            bandwidth = rates(("triad", work[dtype]), lambda: triad_bandwidth(work[dtype], loops))
+            gemv = (1 / rates(("gemv", n, dtype), lambda: 1 / gemv_seconds(w_dense, dtype))
+                    if n <= DENSE_MAX_UNITS else float("inf"))
+            return bandwidth, row_rate(rates, dtype, n, nnz, loops), gemv
+
+        for dtype in (np.float32, np.float64):
+            machine_rates(dtype)
         # the two forms in both precisions and ReservoirPy, timed in turn, `repeat` rounds: each
         # one's best, so a busy moment of the shared machine does not fall on one of them only
         runs, chosen = {"rpy": lambda: res.run(u)}, {}
@@ -346,13 +420,11 @@ def harvest(quick: bool, sizes=None):
         yield (f"  N={n:>6} T={steps} nnz={nnz:,} (load {os.getloadavg()[0]:.1f}): ReservoirPy NumPy "
                f"{t_rpy / steps * 1e6:8.1f} us/step, JAX {t_jax / steps * 1e6:8.1f} us/step (+{c_jax:.1f} s compile)")
         for dtype in (np.float32, np.float64):
-            s = np.dtype(dtype).itemsize
             dense, sparse = best.get(("dense", dtype), float("nan")) / steps, best["sparse", dtype] / steps
             auto = sparse if chosen[dtype] == "sparse" else dense
-            work = nnz * (s + (2 if n <= 65536 else 4)) + (n + 1) * 4 + 2 * n * s
-            bandwidth = triad_bandwidth(work, loops)
-            sparse_floor = max(work / bandwidth, nnz / (cores * rates[dtype]))
-            gemv = gemv_seconds(w_dense, dtype) if n <= DENSE_MAX_UNITS else float("inf")
+            bandwidth, rate, gemv = machine_rates(dtype)  # the second measures, after the timings
+            moved = work[dtype]
+            sparse_floor = max(moved / bandwidth, nnz / (cores * rate))
             floor = min(sparse_floor, gemv)
             hand = ""
             if n <= HAND_MAX_UNITS:
@@ -362,9 +434,9 @@ def harvest(quick: bool, sizes=None):
             yield (f"    {np.dtype(dtype).name}: neurodyn auto ({chosen[dtype]}) {auto * 1e6:8.1f} us/step "
                    f"[dense {dense * 1e6:.1f}, sparse {sparse * 1e6:.1f}] | x ReservoirPy NumPy "
                    f"{t_rpy / steps / auto:.1f}, JAX {t_jax / steps / auto:.1f} | floor "
-                   f"{floor * 1e6:.1f} us/step (sparse {work / 1e6:.2f} MB at {bandwidth / 1e9:.0f} GB/s = "
-                   f"{work / bandwidth * 1e6:.1f}, {nnz:,} multiply-adds on {cores} cores = "
-                   f"{nnz / cores / rates[dtype] * 1e6:.1f}; dense GEMV {gemv * 1e6:.1f} = "
+                   f"{floor * 1e6:.1f} us/step (sparse {moved / 1e6:.2f} MB at {bandwidth / 1e9:.0f} GB/s = "
+                   f"{moved / bandwidth * 1e6:.1f}, {nnz:,} multiply-adds on {cores} cores at "
+                   f"{rate / 1e9:.2f} G/s = {nnz / cores / rate * 1e6:.1f}; dense GEMV {gemv * 1e6:.1f} = "
                    f"{2 * n * n / gemv / 1e9:.1f} GFLOP/s) -> fraction {floor / auto:.0%}{hand}")
     yield f"machine at the end: load average {os.getloadavg()[0]:.1f}"
 

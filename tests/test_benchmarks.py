@@ -126,3 +126,28 @@ def test_the_plasticity_floor_hand_loop_does_the_networks_whole_step():
     np.testing.assert_allclose(w, learned, atol=1e-6)
     np.testing.assert_allclose(v_e, np.asarray(final.populations["exc"].v), atol=1e-3)
     np.testing.assert_allclose(v_i, np.asarray(final.populations["inh"].v), atol=1e-3)
+
+
+def test_the_floors_csr_rate_times_rows_of_the_products_shape():
+    # the floor's CSR rate (bench_reservoir_harvest.csr_rate) runs its loop on rows of the given
+    # length and index width: that loop must compute the product of that matrix, whose rows each
+    # hold exactly row_nnz distinct sorted columns below n_cols; and BestRates keeps the best measure
+    import scipy.sparse as sp
+
+    from benchmarks.bench_reservoir_harvest import BestRates, _machine_loops, csr_matrix_of_rows, csr_rate
+
+    indptr, indices, data = csr_matrix_of_rows(80, 50, 500, np.float32, np.uint16)
+    assert indices.dtype == np.uint16 and data.dtype == np.float32 and len(indptr) == 81
+    assert np.all(np.diff(indptr) == 50) and indices.max() < 500
+    for r in range(80):
+        row = indices[indptr[r]:indptr[r + 1]]
+        assert np.all(np.diff(row.astype(int)) > 0)
+    *_, csr = _machine_loops()
+    x = np.random.default_rng(1).normal(size=500).astype(np.float32)
+    y = np.zeros(80, np.float32)
+    csr(indptr, indices, data, x, y, 1)
+    want = sp.csr_matrix((data, indices.astype(np.int64), indptr.astype(np.int64)), shape=(80, 500)) @ x
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
+    assert csr_rate(np.float64, None, 50, 500, np.uint16) > 1e7  # non-zeros a second: runs, and counts them
+    best = BestRates()
+    assert best("k", lambda: 2.0) == 2.0 and best("k", lambda: 1.0) == 2.0 and best("k", lambda: 3.0) == 3.0
