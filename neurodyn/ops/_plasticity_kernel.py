@@ -11,7 +11,7 @@ its weights (times its scale), takes the rule's presynaptic update and jumps its
 traces, then every postsynaptic spike's column takes the postsynaptic update (with the
 presynaptic traces after this step's jumps) and jumps its postsynaptic traces. The weights and
 traces are XLA's buffers of the state, aliased to the results: no copy per step. Event rows and
-spikes are scanned eight flags at a time, so a silent step costs a pass over the traces (their
+spikes are scanned 64 flags at a time, so a silent step costs a pass over the traces (their
 decay) and little else. Rule codes and parameter vectors: :data:`neurodyn.ops.plasticity.RULE_CODES`.
 
 The call runs in two stages. :func:`prologue` (the calling thread) decays the traces, lists the
@@ -107,7 +107,9 @@ def _rows(w, rows, x1s, n_events, scale, post, row_start, row_length, row_split,
     """The listed event rows ``rows[:n_events]`` (``x1s``: their second presynaptic traces before
     this step's jumps): transmission (weights times the row's scale into ``y``) and the
     presynaptic update, of the synapses of ``part`` (-1: all; 0 / 1: those before / from
-    ``row_split[r]``, the row's first synapse onto the upper part of the targets)."""
+    ``row_split[r]``, the row's first synapse onto the upper part of the targets). The index
+    arrays come as uint32 (:func:`run_task`): numba wraps negative signed indices around (a
+    shift, two ands and a select per index and synapse), unsigned ones need none."""
     w_max, c1, c2, c3, c4 = params[0], params[1], params[2], params[3], params[4]
     for i in range(n_events):
         r = rows[i]
@@ -122,7 +124,10 @@ def _rows(w, rows, x1s, n_events, scale, post, row_start, row_length, row_split,
         for k in range(lo, hi):
             t = targets[k]
             wk = w[k]
-            y[t] += wk * s
+            if has_scale:
+                y[t] += wk * s
+            else:  # the same sum: f32 + f32 rounded once (in float64 then rounded: the same bits)
+                y[t] += wk
             w[k] = on_pre(code, wk, w_max, c1, c2, c3, c4, modes, general, post[t], x1, additive)
 
 
@@ -169,14 +174,28 @@ def deliver(rows, n_events, indptr, indices, weights, out):
 
 
 @numba.njit(inline="always")
-def _list_spike(j, split, cols, n_post, n_low, n_high):
-    """Postsynaptic spike ``j`` listed in ``cols``: below ``split`` at ``n_low`` (the lower part,
-    from the front), from it at ``n_post + n_high`` (the upper part). Returns the new counts."""
-    if j < split:
-        cols[n_low] = j
-        return n_low + 1, n_high
-    cols[n_post + n_high] = j
-    return n_low, n_high + 1
+def _flagged(flags, words, out, at):
+    """The indices of the set ``flags`` (uint8), ascending, written to ``out`` from ``at``;
+    returns the new count. ``words``: the flags eight at a time (empty if unaligned), read 64
+    flags (eight words, one OR) at a time, so the 3,200 flags of a step with five set cost 50
+    tests; the flags after the last whole block of 64 are read one at a time."""
+    blocks = words.shape[0] // 8
+    for b in range(blocks):
+        w = 8 * b
+        if (words[w] | words[w + 1] | words[w + 2] | words[w + 3] | words[w + 4] | words[w + 5] | words[w + 6]
+                | words[w + 7]) == 0:
+            continue
+        for word in range(w, w + 8):
+            if words[word] != 0:
+                for j in range(8 * word, 8 * word + 8):
+                    if flags[j]:
+                        out[at] = j
+                        at += 1
+    for j in range(64 * blocks, flags.shape[0]):
+        if flags[j]:
+            out[at] = j
+            at += 1
+    return at
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -184,9 +203,9 @@ def prologue(events, event_words, pre, post, post_spikes, spike_words, row_lengt
              x1s, cols, split, same):
     """The serial start of a step: the traces decay by one step, ``y`` is zeroed, the event rows
     are listed in ``rows`` (with their second presynaptic trace before the jump in ``x1s``) and
-    their presynaptic traces jump; the postsynaptic spikes are listed in ``cols``, those below
-    ``split`` first. Returns ``(events, spikes, spikes below split, synapses to visit)``. Flags
-    are scanned eight at a time (``*_words``; empty if unaligned), so a silent step costs the
+    their presynaptic traces jump; the postsynaptic spikes are listed in ``cols`` (ascending:
+    those below ``split`` first). Returns ``(events, spikes, spikes below split, synapses to
+    visit)``. Flags are scanned 64 at a time (:func:`_flagged`), so a silent step costs the
     decay and little else; ``same`` (the events are the postsynaptic spikes: one buffer, a
     recurrent projection without delays): the spikes are the listed rows, not scanned again."""
     n_pre_traces, nearest = meta[1], meta[2]
@@ -197,35 +216,27 @@ def prologue(events, event_words, pre, post, post_spikes, spike_words, row_lengt
         _scale(pre[q * n_rows:(q + 1) * n_rows], decay[q])
     for q in range(n_post_traces):
         _scale(post[q * n_post:(q + 1) * n_post], decay[n_pre_traces + q])
-    n_events, work = 0, 0
-    full = event_words.shape[0]
-    for word in range((n_rows + 7) // 8):
-        if word < full and event_words[word] == 0:
-            continue
-        for r in range(word * 8, min(word * 8 + 8, n_rows)):
-            if events[r]:
-                rows[n_events] = r
-                x1s[n_events] = pre[n_rows + r] if n_pre_traces > 1 else 0.0
-                n_events += 1
-                work += row_length[r]
-                for q in range(n_pre_traces):
-                    pre[q * n_rows + r] = 1.0 if nearest else pre[q * n_rows + r] + 1.0
-    n_low, n_high = 0, 0
-    full = spike_words.shape[0]
-    for word in range(0 if same else (n_post + 7) // 8):
-        if word < full and spike_words[word] == 0:
-            continue
-        for j in range(word * 8, min(word * 8 + 8, n_post)):
-            if post_spikes[j]:
-                work += col_ptr[j + 1] - col_ptr[j]
-                n_low, n_high = _list_spike(j, split, cols, n_post, n_low, n_high)
-    for i in range(n_events if same else 0):  # the same flags, already listed in order
-        j = rows[i]
+    n_events = _flagged(events, event_words, rows, 0)
+    work = 0
+    for i in range(n_events):
+        r = rows[i]
+        x1s[i] = pre[n_rows + r] if n_pre_traces > 1 else 0.0
+        work += row_length[r]
+        for q in range(n_pre_traces):
+            pre[q * n_rows + r] = 1.0 if nearest else pre[q * n_rows + r] + 1.0
+    if same:  # the same flags, already listed in order
+        n_spikes = n_events
+        for i in range(n_events):
+            cols[i] = rows[i]
+    else:
+        n_spikes = _flagged(post_spikes, spike_words, cols, 0)
+    n_low = 0
+    for i in range(n_spikes):
+        j = cols[i]
         work += col_ptr[j + 1] - col_ptr[j]
-        n_low, n_high = _list_spike(j, split, cols, n_post, n_low, n_high)
-    for i in range(n_high):  # the upper part's spikes (listed from n_post on) after the lower part's
-        cols[n_low + i] = cols[n_post + i]
-    return n_events, n_low + n_high, n_low, work
+        if j < split:
+            n_low += 1
+    return n_events, n_spikes, n_low, work
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -384,13 +395,13 @@ def run_part(task, part):
     spikes, n below the split; as addresses and counts)."""
     nnz, n_post, n_rows = task[2], task[4], task[12]
     meta = carray(address(task[20]), (task[21],), np.int32)
-    row_start = carray(address(task[11]), (n_rows,), np.int32)
-    row_length = carray(address(task[13]), (n_rows,), np.int32)
-    row_split = carray(address(task[14]), (n_rows,), np.int32)
-    targets = carray(address(task[15]), (nnz,), np.int32)
-    col_ptr = carray(address(task[16]), (n_post + 1,), np.int32)
-    col_slots = carray(address(task[17]), (nnz,), np.int32)
-    col_rows = carray(address(task[18]), (nnz,), np.int32)
+    row_start = carray(address(task[11]), (n_rows,), np.uint32)
+    row_length = carray(address(task[13]), (n_rows,), np.uint32)
+    row_split = carray(address(task[14]), (n_rows,), np.uint32)
+    targets = carray(address(task[15]), (nnz,), np.uint32)
+    col_ptr = carray(address(task[16]), (n_post + 1,), np.uint32)
+    col_slots = carray(address(task[17]), (nnz,), np.uint32)
+    col_rows = carray(address(task[18]), (nnz,), np.uint32)
     rows = carray(address(task[22]), (n_rows,), np.int64)
     cols = carray(address(task[25]), (n_post,), np.int64)
     if task[0] == XLA_F64:
@@ -420,14 +431,15 @@ def _reals(data, n, real):
 @numba.njit(cache=True)
 def run_task(task, part, real):
     """:func:`run_part` for the dtype of the number ``real`` only (a variant's handler compiles
-    one dtype)."""
+    one dtype). The int32 index arrays are read as uint32 (never negative: no wraparound code
+    in the loops, :func:`_rows`)."""
     nnz, n_post, n_rows = task[2], task[4], task[12]
     piece(reals(task[1], nnz, real), reals(task[3], n_post, real), reals(task[5], task[6], real),
           reals(task[7], task[8], real), reals(task[9], task[10], real),
-          carray(address(task[11]), (n_rows,), np.int32), carray(address(task[13]), (n_rows,), np.int32),
-          carray(address(task[14]), (n_rows,), np.int32), carray(address(task[15]), (nnz,), np.int32),
-          carray(address(task[16]), (n_post + 1,), np.int32), carray(address(task[17]), (nnz,), np.int32),
-          carray(address(task[18]), (nnz,), np.int32), reals(task[19], 5, real),
+          carray(address(task[11]), (n_rows,), np.uint32), carray(address(task[13]), (n_rows,), np.uint32),
+          carray(address(task[14]), (n_rows,), np.uint32), carray(address(task[15]), (nnz,), np.uint32),
+          carray(address(task[16]), (n_post + 1,), np.uint32), carray(address(task[17]), (nnz,), np.uint32),
+          carray(address(task[18]), (nnz,), np.uint32), reals(task[19], 5, real),
           carray(address(task[20]), (task[21],), np.int32), carray(address(task[22]), (n_rows,), np.int64),
           reals(task[23], n_rows, real), task[24], carray(address(task[25]), (n_post,), np.int64), task[26],
           task[27], part)

@@ -481,3 +481,35 @@ def test_a_recurrent_projection_learns_as_its_jax_passes(dtype):
     assert np.abs(w - np.asarray(conn.weights)).max() > 0.05
     np.testing.assert_allclose(w, w_jax, atol=tol, rtol=0)
     np.testing.assert_allclose(y, y_jax, atol=10 * tol, rtol=0)
+
+
+def test_the_kernels_flag_scan_lists_every_set_flag_in_order():
+    """The compiled kernel lists a step's event rows and spikes 64 flags at a time (one OR of
+    eight words, ``_plasticity_kernel._flagged``), the flags after the last whole block one at a
+    time, all of them one at a time where the flags are not 8-byte aligned: for sizes around the
+    block boundaries, sparse and dense flags, set flags in the last block and the tail, the list
+    equals ``np.flatnonzero`` (fails for a scan that skips the tail or a block's last word)."""
+    import numba
+
+    from neurodyn.ops import _plasticity_kernel as kernel
+
+    @numba.njit
+    def listed(flags, words):
+        out = np.full(flags.shape[0] + 1, -1, np.int64)
+        n = kernel._flagged(flags, words, out, np.int64(1))  # from 1: the start is honoured
+        return out[:n]
+
+    rng = np.random.default_rng(3)
+    for n in (0, 1, 7, 8, 63, 64, 65, 127, 128, 130, 800, 3200, 3201):
+        for density in (0.0, 0.01, 0.3, 1.0):
+            raw = np.zeros(n + 16, np.uint8)
+            for offset in (0, 1):  # 8-byte aligned (words read) or not (flags one at a time)
+                flags = raw[offset:offset + n]
+                flags[:] = rng.random(n) < density
+                if n:
+                    flags[-1] = 1  # the tail's (or the last block's) last flag
+                aligned = flags.ctypes.data % 8 == 0
+                words = flags[:n - n % 8].view(np.uint64) if aligned else np.zeros(0, np.uint64)
+                got = listed(flags, words)
+                assert got[0] == -1
+                np.testing.assert_array_equal(got[1:], np.flatnonzero(flags), err_msg=f"n {n} offset {offset}")
