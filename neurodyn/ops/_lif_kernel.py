@@ -12,6 +12,7 @@ import math
 
 import numba
 import numpy as np
+from llvmlite import ir as llvm_ir
 from numba import types
 from numba.core.extending import intrinsic, overload
 
@@ -171,10 +172,42 @@ def update_current(v, ref, g_e, g_i, cur, jump, inc_e, inc_i, c_m, v_rest, v_res
           e_i, dt, spike)
 
 
+@intrinsic
+def mask32(typingctx, flags, start):
+    """The uint32 whose bit ``k`` is ``flags[start + k] != 0``, ``k < 32`` (a uint8 array): one
+    32-byte load and vector compare, whose 32 lanes LLVM turns into a bit mask (AVX-512
+    ``vptestmb`` + ``kmovd``; AVX2 ``vpcmpeqb`` + ``vpmovmskb``)."""
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        lanes = llvm_ir.VectorType(llvm_ir.IntType(8), 32)
+        vector = builder.load(builder.bitcast(builder.gep(data, [args[1]]), lanes.as_pointer()), align=1)
+        mask = builder.icmp_unsigned("!=", vector, llvm_ir.Constant(lanes, None))
+        return builder.bitcast(mask, llvm_ir.IntType(32))  # lane k -> bit k
+
+    return types.uint32(flags, types.int64), codegen
+
+
+@numba.njit(cache=True, **_FAST)
+def pack_spikes(spike, words):
+    """``words[w]`` bit ``k`` = ``spike[32 w + k]`` (0/1 bytes; the bits past the last neuron 0):
+    the spikes as :func:`neurodyn.ops.bits.pack_bits` packs them, while they are in L1."""
+    n = spike.shape[0]
+    full = n // 32
+    for w in range(full):
+        words[w] = mask32(spike, np.int64(32 * w))
+    if n > 32 * full:
+        word = np.uint32(0)
+        for k in range(n - 32 * full):
+            word |= np.uint32(spike[32 * full + k] != 0) << np.uint32(k)
+        words[full] = word
+
+
 def handler(conductance: bool, dtype: str, per_neuron: tuple):
     """The FFI handler (a ``numba.cfunc``) for one configuration: arguments ``v, ref, g_e, g_i``
     (results 0, 1, 3, 4 alias them: updated in place), one array of the operands shared by all
-    neurons, then the per-neuron operands in order; result 2 the spikes. Its source is written
+    neurons, then the per-neuron operands in order; result 2 the spikes, result 5 the spikes
+    packed 32 to a word (:func:`pack_spikes`). Its source is written
     out for the configuration (each operand read as an array or as one number of the shared
     array; no user text enters it), so numba compiles one straight-line function that calls the
     cached update loop."""
@@ -196,11 +229,14 @@ def run(frame_address):
             for j in range(out.shape[0]):
                 out[j] = source[j]
     shared = array(frame, ARGS, 4, real)
-    update(v, ref, g_e, g_i, {", ".join(operands)}, array(frame, RETS, 2, np.uint8))
+    spike = array(frame, RETS, 2, np.uint8)
+    update(v, ref, g_e, g_i, {", ".join(operands)}, spike)
+    pack(spike, array(frame, RETS, 5, np.int32).view(np.uint32))
     return 0
 """
     namespace = dict(np=np, frame_of=_frame.frame_of, metadata_query=_frame.metadata_query, array=_frame.array,
                      ARGS=ffi.FRAME_ARGS, RETS=ffi.FRAME_RETS, real=np.dtype(dtype).type)
     namespace["update"] = update_conductance if conductance else update_current
+    namespace["pack"] = pack_spikes
     exec(compile(source, f"<neurodyn LIF handler {dtype} {per_neuron}>", "exec"), namespace)  # noqa: S102 - our own text
     return numba.cfunc(types.int64(types.voidptr))(namespace["run"])

@@ -44,6 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .bits import attach_words, pack_bits
 from .kernel import NativeKernel
 
 #: operand order of the kernel after the state (v, refractory, g_e, g_i): the inputs, then the
@@ -61,6 +62,19 @@ class LIFStepOutput(NamedTuple):
     spike: jax.Array
     g_e: jax.Array
     g_i: jax.Array
+
+
+class _KernelOutput(NamedTuple):
+    """What the kernel returns: :class:`LIFStepOutput` and the spikes packed 32 to a uint32 word
+    (:func:`neurodyn.ops.bits.pack_bits` of ``spike``, written by the kernel while the spikes are
+    in L1 and attached to them, so a recorder of the spikes stores these words)."""
+
+    v: jax.Array
+    refractory: jax.Array
+    spike: jax.Array
+    g_e: jax.Array
+    g_i: jax.Array
+    words: jax.Array
 
 
 def kernel_parameters(p: dict, conductance: bool) -> tuple:
@@ -119,12 +133,15 @@ def synaptic_lif_step(state: tuple, inputs: tuple, params: tuple, *, conductance
             or any(x.dtype != dtype or x.shape != state[0].shape for x in state)
             or any(x.dtype != dtype or x.shape not in ((), state[0].shape) for x in operands)):
         return reference_step(state, inputs, params, conductance)
-    return KERNEL(bool(conductance), *state, *operands, backend=backend)
+    out = KERNEL(bool(conductance), *state, *operands, backend=backend)
+    attach_words(out.spike, out.words)  # recording these spikes stores the kernel's words
+    return LIFStepOutput(*out[:5])
 
 
 # ---- the kernel: JVP through the reference, vmap folding the batch into the neurons ------------
-def _reference(conductance: bool, *ops) -> LIFStepOutput:
-    return reference_step(ops[:4], ops[4:8], ops[8:], conductance)
+def _reference(conductance: bool, *ops) -> _KernelOutput:
+    out = reference_step(ops[:4], ops[4:8], ops[8:], conductance)
+    return _KernelOutput(*out, pack_bits(out.spike))
 
 
 def _variant(conductance: bool, *ops) -> tuple:
@@ -151,21 +168,22 @@ def _vmap(conductance, backend, axis_size, in_batched, *ops):
         else:  # a scalar shared by the whole batch stays a scalar
             flat.append(x)
     out = KERNEL.batched(conductance, *flat, backend=backend)
-    return LIFStepOutput(*(y.reshape(axis_size, n) for y in out)), LIFStepOutput(*(True,) * 5)
+    out = LIFStepOutput(*(y.reshape(axis_size, n) for y in out[:5]))
+    return _KernelOutput(*out, jax.vmap(pack_bits)(out.spike)), _KernelOutput(*(True,) * 6)
 
 
-def _ffi_call(target: str, conductance: bool, *ops) -> LIFStepOutput:
+def _ffi_call(target: str, conductance: bool, *ops) -> _KernelOutput:
     """The FFI call: the state (updated in place: results 0, 1, 3, 4 alias arguments 0-3), the
     operands shared by all neurons stacked into one array (XLA builds a call's frame buffer by
-    buffer, about 25 ns each), then the per-neuron operands."""
+    buffer, about 25 ns each), then the per-neuron operands; result 5 the packed spikes."""
     n, dtype = ops[0].shape[0], ops[0].dtype
     shapes = [jax.ShapeDtypeStruct((n,), dtype), jax.ShapeDtypeStruct((n,), dtype),
               jax.ShapeDtypeStruct((n,), jnp.bool_), jax.ShapeDtypeStruct((n,), dtype),
-              jax.ShapeDtypeStruct((n,), dtype)]
+              jax.ShapeDtypeStruct((n,), dtype), jax.ShapeDtypeStruct((-(-n // 32),), jnp.uint32)]
     call = jax.ffi.ffi_call(target, shapes, vmap_method="sequential", input_output_aliases={0: 0, 1: 1, 2: 3, 3: 4})
     shared = [x.reshape(()) for x in ops[4:] if x.ndim == 0]
     shared = jnp.stack(shared) if shared else jnp.zeros((1,), dtype)
-    return LIFStepOutput(*call(*ops[:4], shared, *(x for x in ops[4:] if x.ndim == 1)))
+    return _KernelOutput(*call(*ops[:4], shared, *(x for x in ops[4:] if x.ndim == 1)))
 
 
 #: operand values of the self-check (inputs, then kernel parameters, conductance synapses)

@@ -166,3 +166,36 @@ def test_model_steps_with_either_backend_alike_and_checks_its_backend():
     with pytest.raises(SpecError, match="backend"):
         lif.synaptic_lif_step(*_case(3, np.float64)[:2], lif.kernel_parameters(PARAMS, True), conductance=True,
                               backend="cuda")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernel_packs_its_spikes_and_a_recorder_takes_those_words(dtype):
+    """The kernel writes its spikes also as uint32 words (bit k of word w = neuron 32 w + k) and
+    attaches them to its spike array: ``pack_bits`` of that array inside the compiled step is the
+    kernel's words (no packing pass in the program), equal to NumPy's packbits; under vmap each
+    member's words; an array derived from the spikes is packed by ``pack_bits`` itself."""
+    from neurodyn.ops.bits import pack_bits
+
+    def expected(spike):
+        spike = np.asarray(spike)
+        return np.packbits(np.pad(spike, [(0, 0)] * (spike.ndim - 1) + [(0, -spike.shape[-1] % 32)]), axis=-1,
+                           bitorder="little").view("<u4")
+
+    for n in (1, 31, 32, 37, 100, 801):
+        state, inp, p = _case(n, dtype, seed=n, inputs=lif.INPUTS)
+
+        def record(s, inp):
+            out = _step(s, inp, p, True, "numba")
+            return out.spike, pack_bits(out.spike), pack_bits(~(~out.spike))
+
+        spike, words, derived = jax.jit(record)(state, inp)
+        assert 0 < np.asarray(spike).sum() < n or n < 32
+        np.testing.assert_array_equal(words, expected(spike))
+        np.testing.assert_array_equal(derived, expected(spike))
+        # the words come from the kernel: the only packing in the program is that of the derived array
+        text = str(jax.make_jaxpr(record)(state, inp))
+        assert text.count("bitcast_convert_type") == 1, text
+        states = tuple(jnp.stack([x, x + 2.5, x - 1.0]) for x in state)
+        spike, words, derived = jax.jit(jax.vmap(record, in_axes=(0, None)))(states, inp)
+        np.testing.assert_array_equal(words, expected(spike))
+        np.testing.assert_array_equal(derived, expected(spike))
