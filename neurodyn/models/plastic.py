@@ -328,7 +328,9 @@ class PlasticProjection(Projection):
     inhibitory STDP), ``"jax"`` (the pure-JAX passes: every platform, differentiable, used for
     reward-modulated STDP and short-term plasticity alone) or None (the platform default).
     ``companion``: static synapses from the same source delivered by the same pass
-    (:meth:`carrying`) into ``companion_port`` of ``companion_target``. ``threads``: how many
+    (:meth:`carrying`) into ``companion_port`` of ``companion_target``; ``guest``: a static
+    :class:`~neurodyn.models.synapses.SpikingProjection` from another source (no delays; one or
+    two blocks of targets) delivered by the same call (:meth:`carrying`). ``threads``: how many
     threads the compiled kernel may use (1 or 2: a worker thread takes half the synapses where
     the machine has two cores; None: :data:`neurodyn.ops.plasticity.THREADS`).
     Build it with :meth:`create` (module docstring for the order of updates)."""
@@ -348,6 +350,7 @@ class PlasticProjection(Projection):
     companion_target: str | None = None
     companion_port: str | None = None
     threads: int | None = None
+    guest: Any = None
     # the spec's names: couplings.<name>.weight (initial weights), .plasticity.<field>, .stp.<field>
     PARAMETER_ALIASES = {"weight": "synapses.weights", "plasticity": "rule"}
 
@@ -404,34 +407,49 @@ class PlasticProjection(Projection):
             names.append(self.target)
         if self.modulator is not None and self.modulator[0] not in names:
             names.append(self.modulator[0])
+        if self.guest is not None and self.guest.source not in names:
+            names.append(self.guest.source)
         return tuple(names)
 
     def targets(self) -> tuple:
-        """The ``(population, port)`` written (and the companion's)."""
-        if self.companion is None:
-            return ((self.target, self.port),)
-        return ((self.target, self.port), (self.companion_target, self.companion_port))
+        """The ``(population, port)`` written (and the companion's and the guest's)."""
+        written = ((self.target, self.port),)
+        if self.companion is not None:
+            written += ((self.companion_target, self.companion_port),)
+        if self.guest is not None:
+            written += tuple(key for key in self.guest.targets() if key not in written)
+        return written
 
     def carrying(self, projection) -> "PlasticProjection":
         """This projection also delivering the static :class:`~neurodyn.models.synapses.SpikingProjection`
-        ``projection`` from the same source (one target, no delays, and none here either): the
-        E->I synapses of a network whose E->E ones learn, say. Its spikes are this projection's
-        event rows, so the plasticity kernel adds its rows in the same pass (one native call per
-        step instead of two, the same sums as its own event product); the pure-JAX passes call
-        the event product. The network is the same: same spikes and weights."""
+        ``projection`` (no delays, and none here either), in the same native call per step
+        instead of one of its own; the network is the same (same spikes and weights). From the
+        same source (one target): the E->I synapses of a network whose E->E ones learn, say --
+        its spikes are this projection's event rows, so the kernel adds its rows in the same
+        pass (the companion). From another source (one or two blocks of targets, a fused
+        projection such as the inhibitory ``ie`` + ``ii`` of a COBA network): the kernel also
+        takes that source's spikes and delivers their rows (the guest); one of each. The same
+        sums as the projection's own event product; the pure-JAX passes call the event product."""
         from .synapses import SpikingProjection
 
         if not isinstance(projection, SpikingProjection):
             raise SpecError(f"carrying: expected a SpikingProjection, got {type(projection).__name__}")
-        if self.companion is not None:
-            raise SpecError("carrying: this plastic projection already carries a projection")
-        if projection.source != self.source:
-            raise SpecError(f"carrying: the projection's source must be {self.source!r} (this projection's), got "
-                            f"{projection.source!r}")
-        if len(projection.outputs) != 1:
-            raise SpecError("carrying: the projection must write one (population, port) (not a fused one)")
         if projection.synapses.has_delays or self.synapses.has_delays:
             raise SpecError("carrying: neither projection may have delays (the event rows must be the source's neurons)")
+        if projection.source != self.source:
+            if self.guest is not None:
+                raise SpecError("carrying: this plastic projection already carries a projection from another source")
+            if len(projection.outputs) > 2:
+                raise SpecError(f"carrying: a projection from another source may write one or two (population, port) "
+                                f"blocks, got {len(projection.outputs)}")
+            if jnp.asarray(projection.synapses.weights).dtype != jnp.asarray(self.synapses.weights).dtype:
+                raise SpecError("carrying: the projection's weights must have this projection's dtype")
+            return dataclasses.replace(self, guest=projection)
+        if self.companion is not None:
+            raise SpecError("carrying: this plastic projection already carries a projection from its source")
+        if len(projection.outputs) != 1:
+            raise SpecError("carrying: a projection from the same source must write one (population, port) "
+                            "(not a fused one)")
         pop, port, _ = projection.outputs[0]
         return dataclasses.replace(self, companion=projection.synapses, companion_target=pop, companion_port=port)
 
@@ -484,10 +502,14 @@ class PlasticProjection(Projection):
             post_spikes = _flags(observables[self.target]["spike"])
             name, params = rule.kernel_rule()
             decay = jnp.concatenate([_decays(rule.pre_taus(), dt, dtype), _decays(rule.post_taus(), dt, dtype)])
-            w, y, pre, post, z = native_step(state.weights, events, scale, pre, post, post_spikes, index, name,
-                                             params, decay, rule.nearest, self.backend, self.companion,
-                                             self.threads)
-            return PlasticState(w, pre, post, buffer, u, x, (), ()), self._outputs(y, z)
+            guest = self.guest
+            w, y, pre, post, z, g = native_step(
+                state.weights, events, scale, pre, post, post_spikes, index, name, params, decay, rule.nearest,
+                self.backend, self.companion, self.threads, None if guest is None else guest.synapses,
+                None if guest is None else _flags(observables[guest.source]["spike"]),
+                None if guest is None else tuple(size for _, _, size in guest.outputs))
+            carried = None if guest is None else {(pop, port): part for (pop, port, _), part in zip(guest.outputs, g)}
+            return PlasticState(w, pre, post, buffer, u, x, (), ()), self._outputs(y, z, carried)
         if rule is not None:
             pre = pre * _decays(rule.pre_taus(), dt, dtype)[:, None]
             post = post * _decays(rule.post_taus(), dt, dtype)[:, None]
@@ -532,17 +554,22 @@ class PlasticProjection(Projection):
             w, learned, modulation = lax.cond((step + 1) % rule.period == 0, _apply_modulation,
                                               lambda *a: a[:3], w, learned, modulation, rule, dt)
         new = PlasticState(w, pre, post, buffer, u, x, learned if eligible else (), modulation)
-        z = None
+        z = carried = None
         if self.companion is not None:
             z = event_csr_matvec(self.companion, spikes != 0 if spikes.dtype != jnp.bool_ else spikes)
-        return new, self._outputs(y, z)
+        if self.guest is not None:
+            carried = self.guest.step((), observables, step)[1]
+        return new, self._outputs(y, z, carried)
 
-    def _outputs(self, y, z) -> dict:
-        """The inputs written: ``y`` into the target's port, ``z`` (the companion's) into its."""
+    def _outputs(self, y, z, carried=None) -> dict:
+        """The inputs written: ``y`` into the target's port, ``z`` (the companion's) into its,
+        ``carried`` (the guest's, by ``(population, port)``) into theirs."""
         out = {(self.target, self.port): y}
         if self.companion is not None:
             key = (self.companion_target, self.companion_port)
             out[key] = out[key] + z if key in out else z
+        for key, value in (carried or {}).items():
+            out[key] = out[key] + value if key in out else value
         return out
 
     def _native(self, dtype) -> bool:

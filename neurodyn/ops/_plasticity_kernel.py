@@ -38,6 +38,7 @@ from numba.core.extending import intrinsic, overload
 from numba.np.numpy_support import as_dtype
 
 from . import _frame, ffi
+from ._event_kernel import one_of
 from ._frame import address, buffer
 from ._threads import call_int, fetch_add, load_acquire, pointer_value
 from .ffi import FRAME_ARGS, FRAME_RETS, XLA_F64
@@ -99,6 +100,37 @@ def _scale(x, d):
     """``x *= d`` (a loop from 0 that LLVM vectorises)."""
     for i in range(x.shape[0]):
         x[i] *= d
+
+
+@intrinsic
+def prefetch(typingctx, where):
+    """A hint to load the cache line at address ``where`` (``llvm.prefetch``: read, keep in all
+    levels); no effect on results."""
+
+    def codegen(context, builder, signature, args):
+        from numba.core import cgutils
+
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        hint = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                              "llvm.prefetch.p0i8")
+        builder.call(hint, [builder.inttoptr(args[0], i8p), ir.Constant(i32, 0), ir.Constant(i32, 3),
+                            ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(types.int64), codegen
+
+
+@numba.njit(inline="always")
+def _prefetch_range(base, first, last, size):
+    """Prefetch the cache lines of elements ``first`` to ``last`` (exclusive) of ``size`` bytes
+    of the array at address ``base``."""
+    if last > first:
+        at = base + first * size
+        end = base + last * size
+        while at < end:
+            prefetch(at)
+            at += 64
+        prefetch(end - 1)
 
 
 @numba.njit(inline="always", error_model="numpy")
@@ -174,6 +206,64 @@ def deliver(rows, n_events, indptr, indices, weights, out):
 
 
 @numba.njit(inline="always")
+def _guest_row(r, indptr, indices, weights, out, out2, one):
+    """Row ``r`` of the guest's synapses added to its two blocks of targets (``out``: those
+    below ``out``'s size, ``out2`` the rest); ``one``: count (one weight for all)."""
+    split = out.shape[0]
+    if one:
+        unit = one_of(out)
+        for k in range(indptr[r], indptr[r + 1]):
+            t = indices[k]
+            if t < split:
+                out[t] += unit
+            else:
+                out2[t - split] += unit
+    else:
+        for k in range(indptr[r], indptr[r + 1]):
+            t = indices[k]
+            if t < split:
+                out[t] += weights[k]
+            else:
+                out2[t - split] += weights[k]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def deliver_guest(spikes, words, indptr, indices, weights, out, out2):
+    """A carried projection from another source (the guest): the static synapses of its
+    spiking rows ``spikes`` (uint8 flags; ``words`` them eight at a time, empty if unaligned)
+    into its one or two blocks of targets ``out`` and ``out2`` (empty for one block), rows in
+    ascending order: the event kernel's sums (:mod:`neurodyn.ops._event_kernel`, a fused
+    projection's two blocks); one weight for all (``weights`` of length 1): the number of
+    synapses onto each target times the weight, the product skipped for a weight of 1 (the
+    homogeneous event product's arithmetic). Flags are read 64 at a time."""
+    out[:] = 0
+    out2[:] = 0
+    if indptr.shape[0] == 0:
+        return
+    one = weights.shape[0] == 1 and indices.shape[0] != 1
+    blocks = words.shape[0] // 8
+    for b in range(blocks):
+        w = 8 * b
+        if (words[w] | words[w + 1] | words[w + 2] | words[w + 3] | words[w + 4] | words[w + 5] | words[w + 6]
+                | words[w + 7]) == 0:
+            continue
+        for word in range(w, w + 8):
+            if words[word] != 0:
+                for r in range(8 * word, 8 * word + 8):
+                    if spikes[r]:
+                        _guest_row(r, indptr, indices, weights, out, out2, one)
+    for r in range(64 * blocks, spikes.shape[0]):
+        if spikes[r]:
+            _guest_row(r, indptr, indices, weights, out, out2, one)
+    if one and weights[0] != 1:
+        c = weights[0]
+        for t in range(out.shape[0]):
+            out[t] = c * out[t]
+        for t in range(out2.shape[0]):
+            out2[t] = c * out2[t]
+
+
+@numba.njit(inline="always")
 def _flagged(flags, words, out, at):
     """The indices of the set ``flags`` (uint8), ascending, written to ``out`` from ``at``;
     returns the new count. ``words``: the flags eight at a time (empty if unaligned), read 64
@@ -198,9 +288,32 @@ def _flagged(flags, words, out, at):
     return at
 
 
+@numba.njit(inline="always")
+def _prefetch_lists(rows, n_events, cols, n_spikes, row_length, col_ptr, fetch):
+    """Ask for the cache lines the step's rows and columns will read, before the traces decay
+    (the decay then runs while they arrive): each listed row's targets and weights and its
+    companion synapses, each listed column's slots and rows. ``fetch``: int64 words -- the
+    addresses of the row starts, targets, weights (then the weight's size in bytes), column
+    slots, column rows, companion row pointers and targets (0: no companion)."""
+    row_start = carray(address(fetch[0]), (rows.shape[0],), np.uint32)
+    for i in range(n_events):
+        r = rows[i]
+        lo = np.int64(row_start[r])
+        hi = lo + row_length[r]
+        _prefetch_range(fetch[1], lo, hi, 4)
+        _prefetch_range(fetch[2], lo, hi, fetch[3])
+        if fetch[6] != 0:
+            indptr = carray(address(fetch[6]), (rows.shape[0] + 1,), np.uint32)
+            _prefetch_range(fetch[7], np.int64(indptr[r]), np.int64(indptr[r + 1]), 4)
+    for i in range(n_spikes):
+        j = cols[i]
+        _prefetch_range(fetch[4], np.int64(col_ptr[j]), np.int64(col_ptr[j + 1]), 4)
+        _prefetch_range(fetch[5], np.int64(col_ptr[j]), np.int64(col_ptr[j + 1]), 4)
+
+
 @numba.njit(cache=True, error_model="numpy")
 def prologue(events, event_words, pre, post, post_spikes, spike_words, row_length, col_ptr, decay, meta, y, rows,
-             x1s, cols, split, same):
+             x1s, cols, split, same, fetch):
     """The serial start of a step: the traces decay by one step, ``y`` is zeroed, the event rows
     are listed in ``rows`` (with their second presynaptic trace before the jump in ``x1s``) and
     their presynaptic traces jump; the postsynaptic spikes are listed in ``cols`` (ascending:
@@ -211,12 +324,19 @@ def prologue(events, event_words, pre, post, post_spikes, spike_words, row_lengt
     n_pre_traces, nearest = meta[1], meta[2]
     n_rows, n_post = events.shape[0], y.shape[0]
     n_post_traces = post.shape[0] // max(n_post, 1)
+    n_events = _flagged(events, event_words, rows, 0)
+    if same:  # the same flags, already listed in order
+        n_spikes = n_events
+        for i in range(n_events):
+            cols[i] = rows[i]
+    else:
+        n_spikes = _flagged(post_spikes, spike_words, cols, 0)
+    _prefetch_lists(rows, n_events, cols, n_spikes, row_length, col_ptr, fetch)
     y[:] = 0
     for q in range(n_pre_traces):
         _scale(pre[q * n_rows:(q + 1) * n_rows], decay[q])
     for q in range(n_post_traces):
         _scale(post[q * n_post:(q + 1) * n_post], decay[n_pre_traces + q])
-    n_events = _flagged(events, event_words, rows, 0)
     work = 0
     for i in range(n_events):
         r = rows[i]
@@ -224,12 +344,6 @@ def prologue(events, event_words, pre, post, post_spikes, spike_words, row_lengt
         work += row_length[r]
         for q in range(n_pre_traces):
             pre[q * n_rows + r] = 1.0 if nearest else pre[q * n_rows + r] + 1.0
-    if same:  # the same flags, already listed in order
-        n_spikes = n_events
-        for i in range(n_events):
-            cols[i] = rows[i]
-    else:
-        n_spikes = _flagged(post_spikes, spike_words, cols, 0)
     n_low = 0
     for i in range(n_spikes):
         j = cols[i]
@@ -605,10 +719,12 @@ def begin(frame, real):
     presynaptic traces, postsynaptic traces, postsynaptic spikes, the index (row starts, row
     lengths, row splits, targets, column pointers, column slots, column rows), parameters, trace
     decays, the companion's static synapses (row pointers, targets, weights: one or one per
-    synapse; empty for none), metadata (rule, presynaptic traces, nearest, has scale, exponent
-    modes, threads, split). Results: the new weights, the transmitted input, the new pre- and
-    postsynaptic traces (the first, third and fourth aliased to the weights and traces), the
-    companion's input, a scratch buffer of ``2 n_rows + 2 n_post + TASK_WORDS`` int64 words."""
+    synapse; empty for none), the guest's spikes and static synapses (the same three; empty for
+    none: :func:`deliver_guest`), metadata (rule, presynaptic traces, nearest, has scale,
+    exponent modes, threads, split). Results: the new weights, the transmitted input, the new
+    pre- and postsynaptic traces (the first, third and fourth aliased to the weights and
+    traces), the companion's input, the guest's two blocks of input (the second empty for one
+    block), a scratch buffer of ``2 n_rows + 2 n_post + TASK_WORDS`` int64 words."""
     wp, nnz, code = buffer(frame, FRAME_ARGS, 0)
     ep, n_rows, _ = buffer(frame, FRAME_ARGS, 1)
     sp, n_s, _ = buffer(frame, FRAME_ARGS, 2)
@@ -627,9 +743,15 @@ def begin(frame, real):
     kp, n_k, _ = buffer(frame, FRAME_ARGS, 15)
     jp, n_j, _ = buffer(frame, FRAME_ARGS, 16)
     vp, n_v, _ = buffer(frame, FRAME_ARGS, 17)
-    mp, n_m, _ = buffer(frame, FRAME_ARGS, 18)
+    gp, n_g, _ = buffer(frame, FRAME_ARGS, 18)
+    gi, n_gi, _ = buffer(frame, FRAME_ARGS, 19)
+    gj, n_gj, _ = buffer(frame, FRAME_ARGS, 20)
+    gv, n_gv, _ = buffer(frame, FRAME_ARGS, 21)
+    mp, n_m, _ = buffer(frame, FRAME_ARGS, 22)
     oy, _, _ = buffer(frame, FRAME_RETS, 1)
     oz, n_z, _ = buffer(frame, FRAME_RETS, 4)
+    og, n_og, _ = buffer(frame, FRAME_RETS, 5)
+    og2, n_og2, _ = buffer(frame, FRAME_RETS, 6)
     size = 8 if code == XLA_F64 else 4
     wp = _alias(buffer(frame, FRAME_RETS, 0)[0], wp, nnz * size)
     xp = _alias(buffer(frame, FRAME_RETS, 2)[0], xp, n_x * size)
@@ -637,18 +759,24 @@ def begin(frame, real):
     meta = carray(address(mp), (n_m,), np.int32)
     # the lists and the task live in result 5, a scratch buffer of XLA's (no allocation per call):
     # rows (n_rows), columns (2 n_post), the rows' x1 (n_rows 8-byte slots), the task
-    scratch, _, _ = buffer(frame, FRAME_RETS, 5)
+    scratch, _, _ = buffer(frame, FRAME_RETS, 7)
     rows = carray(address(scratch), (n_rows,), np.int64)
     cols = carray(address(scratch + 8 * n_rows), (2 * n_post,), np.int64)
     x1_at = scratch + 8 * (n_rows + 2 * n_post)
     task = carray(address(x1_at + 8 * n_rows), (TASK_WORDS,), np.int64)
+    fetch = task[:8]  # what the prologue prefetches (the task's words are written after it)
+    fetch[0], fetch[1], fetch[2], fetch[3], fetch[4], fetch[5] = rs, tp, wp, size, cs, sr
+    fetch[6], fetch[7] = (kp, jp) if n_k > 0 else (0, 0)
     n_events, n_spikes, n_low, work = prologue(
         carray(address(ep), (n_rows,), np.uint8), _words(ep, n_rows), reals(xp, n_x, real), reals(op, n_o, real),
         carray(address(qp), (n_post,), np.uint8), _words(qp, n_post), carray(address(rl), (n_rows,), np.int32),
         carray(address(cp), (n_post + 1,), np.int32), reals(dp, n_d, real), meta, reals(oy, n_post, real), rows,
-        reals(x1_at, n_rows, real), cols, meta[6], ep == qp and n_rows == n_post)
+        reals(x1_at, n_rows, real), cols, meta[6], ep == qp and n_rows == n_post, fetch)
     deliver(rows, n_events, carray(address(kp), (n_k,), np.int32), carray(address(jp), (n_j,), np.int32),
             reals(vp, n_v, real), reals(oz, n_z, real))
+    deliver_guest(carray(address(gp), (n_g,), np.uint8), _words(gp, n_g), carray(address(gi), (n_gi,), np.uint32),
+                  carray(address(gj), (n_gj,), np.uint32), reals(gv, n_gv, real), reals(og, n_og, real),
+                  reals(og2, n_og2, real))
     words = (code, wp, nnz, oy, n_post, xp, n_x, op, n_o, sp, n_s, rs, n_rows, rl, rp, tp, cp, cs, sr, pp, mp, n_m,
              scratch, x1_at, n_events, scratch + 8 * n_rows, n_spikes, n_low, work)
     for i in range(TASK_WORDS):

@@ -193,7 +193,8 @@ THREADS = 1
 
 def native_step(weights, events, scale, pre, post, post_spikes, index: PlasticIndex, rule: str, params, decay,
                 nearest: bool, backend: str | None = None, companion: SynapseCSR | None = None,
-                threads: int | None = None):
+                threads: int | None = None, guest: SynapseCSR | None = None, guest_spikes=None,
+                guest_blocks: tuple | None = None):
     """One step of a plastic projection's synapse and trace work (:data:`KERNEL`): returns the
     new weights, the transmitted input ``y`` (``n_post``), the new traces ``pre`` (traces x
     event rows) and ``post`` (traces x n_post), and the input of ``companion`` (None without).
@@ -204,36 +205,53 @@ def native_step(weights, events, scale, pre, post, post_spikes, index: PlasticIn
     synapses without delays from the same source (rows = the event rows, so the projection has
     no delays either) delivered in the same call: ``z[post] = sum over event rows of W[row,
     post]``, the event product of :func:`neurodyn.ops.event.event_csr_matvec` with the same
-    sums. The compiled kernel updates weights and traces in place, the synapses onto the two
-    halves of the targets (``index.split``) on two threads where it can (``threads``, default
-    :data:`THREADS`; the same result on one); the pure-JAX passes (:func:`reference_step`) do the same in the same
-    order, where the compiled kernel cannot and for ``backend="jax"``."""
+    sums. ``guest``: static synapses without delays from another source, its spikes
+    ``guest_spikes`` (bool, ``guest.n_pre``), delivered in the same call into one or two blocks
+    of its targets (``guest_blocks``, summing to ``guest.n_post``; None: one): the event product
+    of :func:`neurodyn.ops.event.event_csr_matvec` with ``blocks``, the same sums. The compiled
+    kernel updates weights and traces in place, the synapses onto the two halves of the targets
+    (``index.split``) on two threads where it can (``threads``, default :data:`THREADS`; the
+    same result on one); the pure-JAX passes (:func:`reference_step`) do the same in the same
+    order, where the compiled kernel cannot and for ``backend="jax"``. Returns ``(w, y, pre,
+    post, z, g)`` with ``g`` the guest's blocks as a tuple (None without)."""
     dtype = weights.dtype
     scale = jnp.zeros((0,), dtype) if scale is None else scale.astype(dtype)
-    if companion is None:
-        c_ops, n_z = (jnp.zeros((0,), jnp.int32), jnp.zeros((0,), jnp.int32), jnp.zeros((1,), dtype)), 0
-    else:
-        indptr = (jnp.arange(companion.n_pre + 1, dtype=jnp.int32) * companion.fanout if companion.indptr is None
-                  else jnp.asarray(companion.indptr, jnp.int32))  # fixed fan-out stores no row pointers
-        c_ops = (indptr, jnp.asarray(companion.indices, jnp.int32), jnp.asarray(companion.weights, dtype).reshape(-1))
-        n_z = companion.n_post
+    c_ops, n_z = _static_operands(companion, dtype)
+    g_ops, _ = _static_operands(guest, dtype)
+    blocks = (0, 0)
+    if guest is not None:
+        blocks = tuple(guest_blocks) if guest_blocks is not None else (guest.n_post,)
+        blocks = (blocks + (0,))[:2]
+    g_spikes = jnp.zeros((0,), bool) if guest is None else guest_spikes
     threads = int(THREADS if threads is None else threads)
-    static = (rule, bool(nearest), index.n_post, index.row_width, index.col_width, index.split, threads, n_z)
+    static = (rule, bool(nearest), index.n_post, index.row_width, index.col_width, index.split, threads, n_z,
+              *blocks)
     row_split = index.row_start if index.row_split is None else index.row_split
     operands = (weights, events, scale, pre.astype(dtype), post.astype(dtype), post_spikes,
                 index.row_start, index.row_length, row_split, index.targets, index.col_ptr, index.col_slots,
                 index.col_rows, jnp.stack([jnp.asarray(p, dtype) for p in (*params, 0.0, 0.0)][:5]),
-                jnp.asarray(decay, dtype).reshape(-1), *c_ops)
-    w, y, pre, post, z = KERNEL(static, *operands, backend=KERNEL.backend(backend, what="plastic projection"))
-    return w, y, pre, post, (z if companion is not None else None)
+                jnp.asarray(decay, dtype).reshape(-1), *c_ops, g_spikes, *g_ops)
+    w, y, pre, post, z, g, g2 = KERNEL(static, *operands, backend=KERNEL.backend(backend, what="plastic projection"))
+    g = None if guest is None else ((g,) if blocks[1] == 0 else (g, g2))
+    return w, y, pre, post, (z if companion is not None else None), g
+
+
+def _static_operands(conn: SynapseCSR | None, dtype):
+    """The kernel's operands of static synapses without delays (row pointers, targets, weights:
+    one or one per synapse; empty for None) and their number of targets."""
+    if conn is None:
+        return (jnp.zeros((0,), jnp.int32), jnp.zeros((0,), jnp.int32), jnp.zeros((1,), dtype)), 0
+    indptr = (jnp.arange(conn.n_pre + 1, dtype=jnp.int32) * conn.fanout if conn.indptr is None
+              else jnp.asarray(conn.indptr, jnp.int32))  # fixed fan-out stores no row pointers
+    return (indptr, jnp.asarray(conn.indices, jnp.int32), jnp.asarray(conn.weights, dtype).reshape(-1)), conn.n_post
 
 
 def _native_call(target, static, weights, events, scale, pre, post, post_spikes, *index_params_decay):
     rule, nearest, n_post = static[:3]
-    split, threads, n_z = static[5:8]
+    split, threads, n_z, n_g, n_g2 = static[5:10]
     dtype = weights.dtype
     # the pair rule's exponents as modes (0: mu = 0, 1: mu = 1, 2: other) for the kernel to branch on
-    mu = index_params_decay[-5][3:5] if rule == "pair" else jnp.zeros(2, dtype)
+    mu = index_params_decay[7][3:5] if rule == "pair" else jnp.zeros(2, dtype)
     mode = jnp.where(mu == 0, 0, jnp.where(mu == 1, 1, 2)).astype(jnp.int32)
     meta = jnp.stack([jnp.int32(RULE_CODES[rule]), jnp.int32(pre.shape[0]), jnp.int32(nearest),
                       jnp.int32(scale.shape[0] > 0), 3 * mode[0] + mode[1], jnp.int32(threads), jnp.int32(split)])
@@ -242,11 +260,12 @@ def _native_call(target, static, weights, events, scale, pre, post, post_spikes,
     scratch = 2 * events.shape[0] + 2 * n_post + _TASK_WORDS
     out = (jax.ShapeDtypeStruct(weights.shape, dtype), jax.ShapeDtypeStruct((n_post,), dtype),
            jax.ShapeDtypeStruct(pre.shape, dtype), jax.ShapeDtypeStruct(post.shape, dtype),
-           jax.ShapeDtypeStruct((n_z,), dtype), jax.ShapeDtypeStruct((2 * scratch,), jnp.int32))
+           jax.ShapeDtypeStruct((n_z,), dtype), jax.ShapeDtypeStruct((n_g,), dtype), jax.ShapeDtypeStruct((n_g2,), dtype),
+           jax.ShapeDtypeStruct((2 * scratch,), jnp.int32))
     # weights and traces are updated in place (outputs 0, 2, 3 alias inputs 0, 3, 4; the traces
     # keep their 2-D shape: a reshape would make XLA copy them): a step copies nothing
     call = jax.ffi.ffi_call(target, out, vmap_method="sequential", input_output_aliases={0: 0, 3: 2, 4: 3})
-    return call(weights, events, scale, pre, post, post_spikes, *index_params_decay, meta)[:5]
+    return call(weights, events, scale, pre, post, post_spikes, *index_params_decay, meta)[:7]
 
 
 #: int64 words of the kernel's task (``_plasticity_kernel.TASK_WORDS``)
@@ -276,11 +295,14 @@ def companion_reference(events, indptr, indices, weights, n_post: int):
 
 
 def _reference(static, weights, events, scale, pre, post, post_spikes, row_start, row_length, row_split, targets,
-               col_ptr, col_slots, col_rows, params, decay, c_indptr, c_indices, c_weights):
+               col_ptr, col_slots, col_rows, params, decay, c_indptr, c_indices, c_weights, g_spikes, g_indptr,
+               g_indices, g_weights):
     index = _index_of(static, weights, events, col_ptr, row_start, row_length, targets, col_slots, col_rows)
     out = reference_step(weights, events, scale if scale.shape[0] else None, pre, post, post_spikes, index,
                          static[0], tuple(params), decay, static[1])
-    return (*out, companion_reference(events, c_indptr, c_indices, c_weights, static[7]))
+    n_g, n_g2 = static[8:10]
+    g = companion_reference(g_spikes, g_indptr, g_indices, g_weights, n_g + n_g2)
+    return (*out, companion_reference(events, c_indptr, c_indices, c_weights, static[7]), g[:n_g], g[n_g:])
 
 
 def _vmap(static, backend, axis_size, in_batched, *operands):
@@ -289,7 +311,7 @@ def _vmap(static, backend, axis_size, in_batched, *operands):
     axes = [0 if b else None for b in in_batched]
     run = KERNEL.native if backend == "numba" else KERNEL.fallback
     out = jax.vmap(lambda *ops: run(static, *ops), in_axes=axes, axis_size=axis_size)(*operands)
-    return out, (True, True, True, True, True)
+    return out, (True,) * 7
 
 
 def _check_case(variant):
@@ -308,8 +330,9 @@ def _check_case(variant):
                 rng.uniform(0, 2, (1, n_post)).astype(dtype), rng.random(n_post) < 0.5, index.row_start,
                 index.row_length, index.row_split, index.targets, index.col_ptr, index.col_slots, index.col_rows,
                 np.asarray([1.0, 0.01, 0.012, 0.5, 1.0], dtype), np.asarray([0.9, 0.8], dtype),
-                *_companion_case(rng, index.n_rows, 5, dtype))
-    return ("pair", False, n_post, index.row_width, index.col_width, index.split, variant[1], 5), operands
+                *_companion_case(rng, index.n_rows, 5, dtype), rng.random(9) < 0.5,
+                *_companion_case(rng, 9, 7, dtype))
+    return ("pair", False, n_post, index.row_width, index.col_width, index.split, variant[1], 5, 3, 4), operands
 
 
 def _companion_case(rng, n_rows, n_post, dtype):
