@@ -82,7 +82,7 @@ def unpack_events(words: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]
         return _unpack_numpy(words, int(size))
     from ._unpack import unpack  # numba, imported (and compiled or loaded from its cache) on first use
 
-    return unpack(words, int(size), int(np.bitwise_count(words).sum(dtype=np.int64)))
+    return unpack(words, int(size))
 
 
 def _unpack_numpy(words: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
