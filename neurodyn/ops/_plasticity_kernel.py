@@ -181,23 +181,49 @@ def _columns(w, pre, post, cols, n_spikes, col_ptr, col_slots, col_rows, code, p
             post[q * n_post + j] = 1.0 if nearest else post[q * n_post + j] + 1.0
 
 
+@numba.njit(inline="always")
+def _times(c, out, out2, touched, n_touched):
+    """``out`` and ``out2`` (the targets from ``out``'s size on) times the one weight ``c``: only
+    the ``n_touched`` entries listed in ``touched`` where ``c`` is positive and finite (the
+    others hold +0, and ``c * 0`` is +0: the same bits), every entry otherwise (a negative
+    weight makes -0, an infinite one NaN)."""
+    if c > 0 and c < np.inf:
+        split = out.shape[0]
+        for i in range(n_touched):
+            t = touched[i]
+            if t < split:
+                out[t] = c * out[t]
+            else:
+                out2[t - split] = c * out2[t - split]
+    else:
+        for t in range(out.shape[0]):
+            out[t] = c * out[t]
+        for t in range(out2.shape[0]):
+            out2[t] = c * out2[t]
+
+
 @numba.njit(cache=True, error_model="numpy")
-def deliver(rows, n_events, indptr, indices, weights, out):
+def deliver(rows, n_events, indptr, indices, weights, out, touched):
     """The companion delivery: the static synapses of the listed event rows into ``out``, in
     row order (the event kernel's order, :mod:`neurodyn.ops._event_kernel`); one weight for
     all (``weights`` of length 1): the number of synapses onto each target, times the weight
-    (the homogeneous event product's arithmetic: ``w * count``)."""
+    (the homogeneous event product's arithmetic: ``w * count``; :func:`_times`, the targets
+    reached listed in ``touched``)."""
     out[:] = 0
     if indptr.shape[0] == 0:
         return
     if weights.shape[0] == 1 and indices.shape[0] != 1:
+        unit = one_of(out)
+        n_touched = 0
         for i in range(n_events):
             r = rows[i]
             for k in range(indptr[r], indptr[r + 1]):
-                out[indices[k]] += 1.0
-        c = weights[0]
-        for t in range(out.shape[0]):
-            out[t] = c * out[t]
+                t = indices[k]
+                if out[t] == 0:
+                    touched[n_touched] = t
+                    n_touched += 1
+                out[t] += unit
+        _times(weights[0], out, out[:0], touched, n_touched)
     else:
         for i in range(n_events):
             r = rows[i]
@@ -206,17 +232,24 @@ def deliver(rows, n_events, indptr, indices, weights, out):
 
 
 @numba.njit(inline="always")
-def _guest_row(r, indptr, indices, weights, out, out2, one):
+def _guest_row(r, indptr, indices, weights, out, out2, one, touched, n_touched):
     """Row ``r`` of the guest's synapses added to its two blocks of targets (``out``: those
-    below ``out``'s size, ``out2`` the rest); ``one``: count (one weight for all)."""
+    below ``out``'s size, ``out2`` the rest); ``one``: count (one weight for all), listing the
+    targets reached first in ``touched``. Returns the new number listed."""
     split = out.shape[0]
     if one:
         unit = one_of(out)
         for k in range(indptr[r], indptr[r + 1]):
             t = indices[k]
             if t < split:
+                if out[t] == 0:
+                    touched[n_touched] = t
+                    n_touched += 1
                 out[t] += unit
             else:
+                if out2[t - split] == 0:
+                    touched[n_touched] = t
+                    n_touched += 1
                 out2[t - split] += unit
     else:
         for k in range(indptr[r], indptr[r + 1]):
@@ -225,22 +258,24 @@ def _guest_row(r, indptr, indices, weights, out, out2, one):
                 out[t] += weights[k]
             else:
                 out2[t - split] += weights[k]
+    return n_touched
 
 
 @numba.njit(cache=True, error_model="numpy")
-def deliver_guest(spikes, words, indptr, indices, weights, out, out2):
+def deliver_guest(spikes, words, indptr, indices, weights, out, out2, touched):
     """A carried projection from another source (the guest): the static synapses of its
     spiking rows ``spikes`` (uint8 flags; ``words`` them eight at a time, empty if unaligned)
     into its one or two blocks of targets ``out`` and ``out2`` (empty for one block), rows in
     ascending order: the event kernel's sums (:mod:`neurodyn.ops._event_kernel`, a fused
     projection's two blocks); one weight for all (``weights`` of length 1): the number of
-    synapses onto each target times the weight, the product skipped for a weight of 1 (the
-    homogeneous event product's arithmetic). Flags are read 64 at a time."""
+    synapses onto each target times the weight (:func:`_times`; the event kernel skips a weight
+    of 1: the same bits). Flags are read 64 at a time."""
     out[:] = 0
     out2[:] = 0
     if indptr.shape[0] == 0:
         return
     one = weights.shape[0] == 1 and indices.shape[0] != 1
+    n_touched = 0
     blocks = words.shape[0] // 8
     for b in range(blocks):
         w = 8 * b
@@ -251,16 +286,12 @@ def deliver_guest(spikes, words, indptr, indices, weights, out, out2):
             if words[word] != 0:
                 for r in range(8 * word, 8 * word + 8):
                     if spikes[r]:
-                        _guest_row(r, indptr, indices, weights, out, out2, one)
+                        n_touched = _guest_row(r, indptr, indices, weights, out, out2, one, touched, n_touched)
     for r in range(64 * blocks, spikes.shape[0]):
         if spikes[r]:
-            _guest_row(r, indptr, indices, weights, out, out2, one)
-    if one and weights[0] != 1:
-        c = weights[0]
-        for t in range(out.shape[0]):
-            out[t] = c * out[t]
-        for t in range(out2.shape[0]):
-            out2[t] = c * out2[t]
+            n_touched = _guest_row(r, indptr, indices, weights, out, out2, one, touched, n_touched)
+    if one:
+        _times(weights[0], out, out2, touched, n_touched)
 
 
 @numba.njit(inline="always")
@@ -724,7 +755,8 @@ def begin(frame, real):
     exponent modes, threads, split). Results: the new weights, the transmitted input, the new
     pre- and postsynaptic traces (the first, third and fourth aliased to the weights and
     traces), the companion's input, the guest's two blocks of input (the second empty for one
-    block), a scratch buffer of ``2 n_rows + 2 n_post + TASK_WORDS`` int64 words."""
+    block), a scratch buffer of ``2 n_rows + 2 n_post + TASK_WORDS`` int64 words and one per
+    target of the companion and the guest."""
     wp, nnz, code = buffer(frame, FRAME_ARGS, 0)
     ep, n_rows, _ = buffer(frame, FRAME_ARGS, 1)
     sp, n_s, _ = buffer(frame, FRAME_ARGS, 2)
@@ -757,13 +789,15 @@ def begin(frame, real):
     xp = _alias(buffer(frame, FRAME_RETS, 2)[0], xp, n_x * size)
     op = _alias(buffer(frame, FRAME_RETS, 3)[0], op, n_o * size)
     meta = carray(address(mp), (n_m,), np.int32)
-    # the lists and the task live in result 5, a scratch buffer of XLA's (no allocation per call):
+    # the lists and the task live in result 7, a scratch buffer of XLA's (no allocation per call):
     # rows (n_rows), columns (2 n_post), the rows' x1 (n_rows 8-byte slots), the task
     scratch, _, _ = buffer(frame, FRAME_RETS, 7)
     rows = carray(address(scratch), (n_rows,), np.int64)
     cols = carray(address(scratch + 8 * n_rows), (2 * n_post,), np.int64)
     x1_at = scratch + 8 * (n_rows + 2 * n_post)
     task = carray(address(x1_at + 8 * n_rows), (TASK_WORDS,), np.int64)
+    # the targets the companion's and the guest's counts reached (after the task)
+    touched = carray(address(x1_at + 8 * (n_rows + TASK_WORDS)), (n_z + n_og + n_og2,), np.int64)
     fetch = task[:8]  # what the prologue prefetches (the task's words are written after it)
     fetch[0], fetch[1], fetch[2], fetch[3], fetch[4], fetch[5] = rs, tp, wp, size, cs, sr
     fetch[6], fetch[7] = (kp, jp) if n_k > 0 else (0, 0)
@@ -773,10 +807,10 @@ def begin(frame, real):
         carray(address(cp), (n_post + 1,), np.int32), reals(dp, n_d, real), meta, reals(oy, n_post, real), rows,
         reals(x1_at, n_rows, real), cols, meta[6], ep == qp and n_rows == n_post, fetch)
     deliver(rows, n_events, carray(address(kp), (n_k,), np.int32), carray(address(jp), (n_j,), np.int32),
-            reals(vp, n_v, real), reals(oz, n_z, real))
+            reals(vp, n_v, real), reals(oz, n_z, real), touched)
     deliver_guest(carray(address(gp), (n_g,), np.uint8), _words(gp, n_g), carray(address(gi), (n_gi,), np.uint32),
                   carray(address(gj), (n_gj,), np.uint32), reals(gv, n_gv, real), reals(og, n_og, real),
-                  reals(og2, n_og2, real))
+                  reals(og2, n_og2, real), touched)
     words = (code, wp, nnz, oy, n_post, xp, n_x, op, n_o, sp, n_s, rs, n_rows, rl, rp, tp, cp, cs, sr, pp, mp, n_m,
              scratch, x1_at, n_events, scratch + 8 * n_rows, n_spikes, n_low, work)
     for i in range(TASK_WORDS):

@@ -412,7 +412,7 @@ def _guest_outputs(proj, rasters, keys):
 
 
 @pytest.mark.parametrize("backend", [None, "jax"])
-@pytest.mark.parametrize("homogeneous", [True, False], ids=["one_weight", "per_synapse"])
+@pytest.mark.parametrize("homogeneous", [0.7, -0.7, False], ids=["one_weight", "one_negative_weight", "per_synapse"])
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
 def test_a_carried_projection_from_another_source_delivers_what_it_delivers_alone(backend, homogeneous, dtype):
     """A plastic projection ``pre -> post`` carrying a fused static projection from another
@@ -420,8 +420,10 @@ def test_a_carried_projection_from_another_source_delivers_what_it_delivers_alon
     of a COBA network whose E->E synapses learn) and a companion from its own source: every
     input equals that of the projections apart bit for bit (the kernel counts a homogeneous
     projection's synapses and multiplies once, like the event kernel), the weights are the
-    same, and the guest's source is one of the projection's sources (fails if the kernel drops
-    a flag of the guest's last block or adds a weight twice)."""
+    same, and the guest's source is one of the projection's sources; compared as bits, so a
+    negative weight's -0 on the targets no spike reached counts (the kernel multiplies only
+    the targets reached by a positive weight: fails if it does so for a negative one, or drops
+    a flag of the guest's last block)."""
     from neurodyn.models.synapses import SpikingProjection, fuse
 
     rng = np.random.default_rng(21)
@@ -433,7 +435,7 @@ def test_a_carried_projection_from_another_source_delivers_what_it_delivers_alon
     def static(source, n_pre, target, n_post, port, p, seed):
         r = np.random.default_rng(seed)
         a, b = np.nonzero(r.random((n_pre, n_post)) < p)
-        w = 0.7 if homogeneous else r.uniform(0.1, 0.9, a.size)
+        w = homogeneous if homogeneous else r.uniform(0.1, 0.9, a.size)
         return SpikingProjection.create(source, target, SynapseCSR.from_coo(a, b, w, n_pre=n_pre, n_post=n_post,
                                                                             dtype=dtype), port=port)
 
@@ -456,8 +458,12 @@ def test_a_carried_projection_from_another_source_delivers_what_it_delivers_alon
     _, (gi_post, gi_other) = _guest_outputs(inh, {"inh": rasters["inh"]}, [("post", "g_i"), ("other", "g_i")])
     assert np.abs(gi_post).sum() > 10 and np.abs(gi_other).sum() > 10
     np.testing.assert_array_equal(w, w_alone)
+    bits = np.uint32 if dtype == jnp.float32 else np.uint64
     for mine, alone in zip(got, (y_alone, z_alone, gi_post, gi_other)):
-        np.testing.assert_array_equal(mine, alone)
+        np.testing.assert_array_equal(mine.view(bits), alone.view(bits))
+    if homogeneous and homogeneous < 0:  # the targets no spike reached hold -0, like the event kernel's
+        zeros = gi_post == 0
+        assert zeros.any() and np.signbit(gi_post[zeros]).all()
     with pytest.raises(SpecError, match="already carries"):
         carried.carrying(inh)
     with pytest.raises(SpecError, match="one or two"):
