@@ -61,9 +61,11 @@ class Spikes(Observer):
     """Spikes of ``simulate`` at every step, packed 32 per word: upward crossings
     ``v_{n-1} < threshold <= v_n`` of ``crossing`` (thresholds and the previous values in the
     carry) and the boolean ``events`` as they are, of the nodes in ``subsets`` (carried node
-    indices) or all. Step output: ``(words, counts)``, ``counts`` the spikes of all nodes of each
-    source in ``rates`` (population rate monitors, :mod:`neurodyn.core.monitors`). Block output:
-    the block's words ``(block, ...)`` per source and the block's spike count per rate source."""
+    indices) or all. Step output: ``(words, counts)``, ``words`` the words of every source one
+    after the other (one array: one copy into the record per step; the host splits it), ``counts``
+    the spikes of all nodes of each source in ``rates`` (population rate monitors,
+    :mod:`neurodyn.core.monitors`). Block output: the block's words ``(block, words)`` and the
+    block's spike count per rate source."""
 
     crossing: tuple = ()
     events: tuple = ()
@@ -93,6 +95,7 @@ class Spikes(Observer):
         spk = spk + tuple(obs[n].astype(bool) for n in self.events)
         sources = (*self.crossing, *self.events)
         words = tuple(pack_bits(x[chosen[n]] if n in chosen else x) for n, x in zip(sources, spk))
+        words = jnp.concatenate(words) if len(words) > 1 else words[0]  # one record per step: split on the host
         counts = tuple(jnp.sum(spk[sources.index(n)], dtype=jnp.int32) for n in self.rates)
         return (thresholds, cur, chosen), (words, counts)
 
@@ -389,10 +392,14 @@ class _Host:
         chunk_spikes = {}
         if observers:
             spiking = observers[1]
-            for n, words in zip((*spiking.crossing, *spiking.events), outputs[1][0]):
-                words = np.asarray(words).reshape(blocks * block, -1)[:keep_steps]
+            sources = (*spiking.crossing, *spiking.events)
+            every_word = np.asarray(outputs[1][0]).reshape(blocks * block, -1)[:keep_steps] if sources else None
+            start = 0
+            for n in sources:
                 chosen = self.subsets.get(n)
                 size = len(chosen) if chosen is not None else int(np.prod(np.shape(self.available[n])))
+                words = every_word[:, start:start + -(-size // 32)]  # this source's words (a view)
+                start += words.shape[1]
                 step_idx, node = unpack_events(words, size)
                 node = chosen[node] if chosen is not None else node
                 chunk_spikes[n] = (step_times(self.done + step_idx + 1, self.dt), node.astype(np.uint64))

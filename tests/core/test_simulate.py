@@ -236,3 +236,32 @@ def test_spike_times_in_a_run_file_are_the_decimal_times_of_their_steps(tmp_path
     assert len(t) > 50
     steps = np.round(t * 10)
     np.testing.assert_array_equal(t, steps / 10)  # 468 steps -> 46.8, not 46.800000000000004
+
+
+def test_every_spike_source_recorded_in_one_record_splits_back_to_its_own_events():
+    """The words of every spike source (two LIF populations whose sizes are not multiples of 32,
+    the kernel's attached words, and a threshold crossing packed in the loop, on a subset) travel
+    as one array per step and are split on the host: each source's events equal those read off
+    its samples recorded at every step."""
+    from neurodyn.models import coba_ei, coba_initial_state
+
+    net = coba_ei(73, p=0.2, i_ext=20.0, seed=3)
+    state = coba_initial_state(net, jax.random.PRNGKey(1))
+    n_e = net.populations["exc"].n
+    chosen = np.arange(1, n_e, 2)
+    traj = nd.simulate(net, 600, state=state, record=("exc.spike", "inh.spike", "exc.v"),
+                       spikes={"exc.v": -55.0}, neurons={"exc.v": chosen})
+    dt = traj.dt
+    for name in ("exc.spike", "inh.spike"):
+        rows, cols = np.nonzero(np.asarray(traj.data[name])[1:])  # sample j + 1: the state after step j
+        t, i = traj.spikes[name]
+        assert len(rows) > 20 and t.max() < 600 * dt
+        np.testing.assert_allclose(t[t < 600 * dt - dt / 2], (rows + 1) * dt, rtol=1e-12)
+        np.testing.assert_array_equal(i[t < 600 * dt - dt / 2], cols)
+    v = np.asarray(traj.data["exc.v"])
+    rows, cols = np.nonzero((v[:-1] < -55.0) & (v[1:] >= -55.0))
+    t, i = traj.spikes["exc.v"]
+    assert len(rows) > 20
+    keep = t < 600 * dt - dt / 2
+    np.testing.assert_allclose(t[keep], (rows + 1) * dt, rtol=1e-12)
+    np.testing.assert_array_equal(i[keep], chosen[cols])
