@@ -265,3 +265,25 @@ def test_every_spike_source_recorded_in_one_record_splits_back_to_its_own_events
     keep = t < 600 * dt - dt / 2
     np.testing.assert_allclose(t[keep], (rows + 1) * dt, rtol=1e-12)
     np.testing.assert_array_equal(i[keep], chosen[cols])
+
+
+def test_recording_lif_spikes_compiles_no_packing_of_its_own():
+    """simulate's spike recorder takes the words the LIF kernel attached to its spikes: the
+    compiled chunk recording both populations' spikes has no packing pass (the pure-JAX packing's
+    bitcast of bytes to words), while recording a threshold crossing has one."""
+    from neurodyn.core.loop import init_observers
+    from neurodyn.core.simulate import Record, Spikes, _chunk
+    from neurodyn.models import coba_ei, coba_initial_state
+
+    net = coba_ei(73, p=0.2, i_ext=20.0, seed=3)
+    state = coba_initial_state(net, jax.random.PRNGKey(1))
+
+    def program(spikes):
+        observers = (Record(), spikes)
+        carries = init_observers(observers, net, state)
+        return _chunk.lower(net, state, np.int32(0), 0.1, carries, None, blocks=4, block=2, observers=observers,
+                            drive_fn=None).as_text()
+
+    assert "neurodyn_lif" in program(Spikes())
+    assert "bitcast_convert" not in program(Spikes(events=("exc.spike", "inh.spike")))
+    assert "bitcast_convert" in program(Spikes(crossing=("exc.v",), thresholds=(-55.0,)))
