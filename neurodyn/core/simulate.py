@@ -398,9 +398,9 @@ class _Host:
             for n in sources:
                 chosen = self.subsets.get(n)
                 size = len(chosen) if chosen is not None else int(np.prod(np.shape(self.available[n])))
-                words = every_word[:, start:start + -(-size // 32)]  # this source's words (a view)
-                start += words.shape[1]
-                step_idx, node = unpack_events(words, size)
+                stop = start + -(-size // 32)  # this source's words: columns start:stop
+                step_idx, node = unpack_events(every_word, size, columns=(start, stop))
+                start = stop
                 node = chosen[node] if chosen is not None else node
                 chunk_spikes[n] = (step_times(self.done + step_idx + 1, self.dt), node.astype(np.uint64))
         self._take(chunk_times, recs, chunk_spikes)

@@ -29,20 +29,23 @@ def _popcount(typingctx, x):
 
 
 @numba.njit(cache=True, nogil=True)
-def unpack(words, size):
-    """``(steps, nodes)`` of the set bits of ``words`` (bit ``k`` of word ``w`` is node
-    ``32 w + k``), nodes below ``size``, in step then node order. The set bits are counted first
-    (the outputs' size; one vectorised pass, ~20x faster than NumPy's ``bitwise_count`` + sum)."""
+def unpack(words, size, start, stop):
+    """``(steps, nodes)`` of the set bits of columns ``start:stop`` of ``words`` (bit ``k`` of
+    word ``start + w`` is node ``32 w + k``), nodes below ``size``, in step then node order. The
+    set bits are counted first (the outputs' size; one vectorised pass, ~20x faster than NumPy's
+    ``bitwise_count`` + sum)."""
     bound = 0
     for s in range(words.shape[0]):
-        for w in range(words.shape[1]):
-            bound += np.int64(_popcount(words[s, w]))
+        row = words[s, start:stop]
+        for w in range(row.shape[0]):
+            bound += np.int64(_popcount(row[w]))
     steps = np.empty(bound, np.int64)
     nodes = np.empty(bound, np.int64)
     k = 0
     for s in range(words.shape[0]):
-        for w in range(words.shape[1]):
-            x = words[s, w]
+        row = words[s, start:stop]
+        for w in range(row.shape[0]):
+            x = row[w]
             while x != 0:
                 node = w * 32 + np.int64(_trailing_zeros(x))
                 if node < size:

@@ -11,7 +11,7 @@ writing one bit per neuron and step instead of one byte, and turning the words i
   them (a count-trailing-zeros per event), so its cost is one pass over the words plus one
   operation per event: about 0.14 us per step for the 4,000-neuron COBA network with STDP (16-19
   Hz; 0.2-0.3 us while NumPy counted the bits first), where NumPy's ``nonzero`` + ``unpackbits``
-  took 2.4 us. The words may be a strided view (some columns of every source's words).
+  took 2.4 us. One source among several in a record is a range of columns (``columns=``).
 """
 
 from __future__ import annotations
@@ -71,19 +71,26 @@ def attach_words(flags: jax.Array, words: jax.Array) -> None:
 _NUMBA_FROM_WORDS = 100_000
 
 
-def unpack_events(words: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+def unpack_events(words: np.ndarray, size: int, columns: tuple[int, int] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Host side of :func:`pack_bits`: ``(steps, n_words)`` uint32 words -> ``(step, node)``
-    int64 index pairs of the set bits with ``node < size``, sorted by step then node."""
-    words = np.asarray(words, dtype=np.uint32)  # rows may be strided (a view of some columns): no copy
+    int64 index pairs of the set bits with ``node < size``, sorted by step then node.
+    ``columns=(start, stop)``: the words are those columns of ``words`` (one source's words among
+    several sources' in one record; read in place)."""
+    words = np.asarray(words, dtype=np.uint32)
     if words.ndim != 2:
         raise ValueError(f"unpack_events: words must be 2-D (steps, words), got shape {words.shape}")
-    if words.size < _NUMBA_FROM_WORDS or numba_problem():
+    start, stop = (0, words.shape[1]) if columns is None else (int(columns[0]), int(columns[1]))
+    if not 0 <= start <= stop <= words.shape[1]:
+        raise ValueError(f"unpack_events: columns {columns} outside the {words.shape[1]} words of a row")
+    if words.shape[0] * (stop - start) < _NUMBA_FROM_WORDS or numba_problem():
         # small (under 2 ms in NumPy, less than importing numba), or no numba / no writable
         # place for its disk cache: NumPy
-        return _unpack_numpy(words, int(size))
+        return _unpack_numpy(words[:, start:stop], int(size))
     from ._unpack import unpack  # numba, imported (and compiled or loaded from its cache) on first use
 
-    return unpack(words, int(size))
+    # the numba loop reads rows in place: C-contiguous rows (a strided array is copied once)
+    return unpack(np.ascontiguousarray(words), int(size), start, stop)
 
 
 def _unpack_numpy(words: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -191,6 +191,12 @@ def test_spike_flags_packed_in_the_scan_unpack_to_the_same_events(numba_from_wor
         steps, nodes = unpack_events(wide[:, ::2], n)
         np.testing.assert_array_equal(steps, expected_steps)
         np.testing.assert_array_equal(nodes, expected_nodes)
+        # one source's columns among others' (every bit of theirs set) in one record
+        ones = lambda k: np.full((7, k), 0xFFFFFFFF, np.uint32)  # noqa: E731
+        record = np.concatenate([ones(3), words, ones(2)], axis=1)
+        steps, nodes = unpack_events(record, n, columns=(3, 3 + words.shape[1]))
+        np.testing.assert_array_equal(steps, expected_steps)
+        np.testing.assert_array_equal(nodes, expected_nodes)
         # the NumPy fallback (used where numba's disk cache cannot be written) gives the same
         steps, nodes = _unpack_numpy(words, n)
         np.testing.assert_array_equal(steps, expected_steps)
