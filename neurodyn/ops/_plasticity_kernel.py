@@ -262,34 +262,22 @@ def _guest_row(r, indptr, indices, weights, out, out2, one, touched, n_touched):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def deliver_guest(spikes, words, indptr, indices, weights, out, out2, touched):
+def deliver_guest(spikes, words, listed, indptr, indices, weights, out, out2, touched):
     """A carried projection from another source (the guest): the static synapses of its
-    spiking rows ``spikes`` (uint8 flags; ``words`` them eight at a time, empty if unaligned)
-    into its one or two blocks of targets ``out`` and ``out2`` (empty for one block), rows in
-    ascending order: the event kernel's sums (:mod:`neurodyn.ops._event_kernel`, a fused
-    projection's two blocks); one weight for all (``weights`` of length 1): the number of
-    synapses onto each target times the weight (:func:`_times`; the event kernel skips a weight
-    of 1: the same bits). Flags are read 64 at a time."""
+    spiking rows ``spikes`` (uint8 flags; ``words`` them eight at a time, empty if unaligned;
+    listed by :func:`_flagged` into ``listed``, one slot a row) into its one or two blocks of
+    targets ``out`` and ``out2`` (empty for one block), rows in ascending order: the event
+    kernel's sums (:mod:`neurodyn.ops._event_kernel`, a fused projection's two blocks); one
+    weight for all (``weights`` of length 1): the number of synapses onto each target times the
+    weight (:func:`_times`; the event kernel skips a weight of 1: the same bits)."""
     out[:] = 0
     out2[:] = 0
     if indptr.shape[0] == 0:
         return
     one = weights.shape[0] == 1 and indices.shape[0] != 1
     n_touched = 0
-    blocks = words.shape[0] // 8
-    for b in range(blocks):
-        w = 8 * b
-        if (words[w] | words[w + 1] | words[w + 2] | words[w + 3] | words[w + 4] | words[w + 5] | words[w + 6]
-                | words[w + 7]) == 0:
-            continue
-        for word in range(w, w + 8):
-            if words[word] != 0:
-                for r in range(8 * word, 8 * word + 8):
-                    if spikes[r]:
-                        n_touched = _guest_row(r, indptr, indices, weights, out, out2, one, touched, n_touched)
-    for r in range(64 * blocks, spikes.shape[0]):
-        if spikes[r]:
-            n_touched = _guest_row(r, indptr, indices, weights, out, out2, one, touched, n_touched)
+    for i in range(_flagged(spikes, words, listed, 0)):
+        n_touched = _guest_row(listed[i], indptr, indices, weights, out, out2, one, touched, n_touched)
     if one:
         _times(weights[0], out, out2, touched, n_touched)
 
@@ -755,8 +743,8 @@ def begin(frame, real):
     exponent modes, threads, split). Results: the new weights, the transmitted input, the new
     pre- and postsynaptic traces (the first, third and fourth aliased to the weights and
     traces), the companion's input, the guest's two blocks of input (the second empty for one
-    block), a scratch buffer of ``2 n_rows + 2 n_post + TASK_WORDS`` int64 words and one per
-    target of the companion and the guest."""
+    block), a scratch buffer of ``2 n_rows + 2 n_post + TASK_WORDS`` int64 words, one per
+    target of the companion and the guest and one per row (presynaptic neuron) of the guest."""
     wp, nnz, code = buffer(frame, FRAME_ARGS, 0)
     ep, n_rows, _ = buffer(frame, FRAME_ARGS, 1)
     sp, n_s, _ = buffer(frame, FRAME_ARGS, 2)
@@ -798,6 +786,8 @@ def begin(frame, real):
     task = carray(address(x1_at + 8 * n_rows), (TASK_WORDS,), np.int64)
     # the targets the companion's and the guest's counts reached (after the task)
     touched = carray(address(x1_at + 8 * (n_rows + TASK_WORDS)), (n_z + n_og + n_og2,), np.int64)
+    # the guest's spiking rows (after the targets reached)
+    listed = carray(address(x1_at + 8 * (n_rows + TASK_WORDS + n_z + n_og + n_og2)), (n_g,), np.int64)
     fetch = task[:8]  # what the prologue prefetches (the task's words are written after it)
     fetch[0], fetch[1], fetch[2], fetch[3], fetch[4], fetch[5] = rs, tp, wp, size, cs, sr
     fetch[6], fetch[7] = (kp, jp) if n_k > 0 else (0, 0)
@@ -808,7 +798,7 @@ def begin(frame, real):
         reals(x1_at, n_rows, real), cols, meta[6], ep == qp and n_rows == n_post, fetch)
     deliver(rows, n_events, carray(address(kp), (n_k,), np.int32), carray(address(jp), (n_j,), np.int32),
             reals(vp, n_v, real), reals(oz, n_z, real), touched)
-    deliver_guest(carray(address(gp), (n_g,), np.uint8), _words(gp, n_g), carray(address(gi), (n_gi,), np.uint32),
+    deliver_guest(carray(address(gp), (n_g,), np.uint8), _words(gp, n_g), listed, carray(address(gi), (n_gi,), np.uint32),
                   carray(address(gj), (n_gj,), np.uint32), reals(gv, n_gv, real), reals(og, n_og, real),
                   reals(og2, n_og2, real), touched)
     words = (code, wp, nnz, oy, n_post, xp, n_x, op, n_o, sp, n_s, rs, n_rows, rl, rp, tp, cp, cs, sr, pp, mp, n_m,

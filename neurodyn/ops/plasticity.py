@@ -257,7 +257,8 @@ def _native_call(target, static, weights, events, scale, pre, post, post_spikes,
                       jnp.int32(scale.shape[0] > 0), 3 * mode[0] + mode[1], jnp.int32(threads), jnp.int32(split)])
     # the kernel's scratch (its lists of events and spikes and its task, _plasticity_kernel.run):
     # an output XLA allocates with the loop's buffers, so a step allocates nothing; dropped here
-    scratch = 2 * events.shape[0] + 2 * n_post + _TASK_WORDS + n_z + n_g + n_g2
+    # and the targets the companion's and the guest's counts reached, then the guest's spiking rows
+    scratch = 2 * events.shape[0] + 2 * n_post + _TASK_WORDS + n_z + n_g + n_g2 + index_params_decay[12].shape[0]
     out = (jax.ShapeDtypeStruct(weights.shape, dtype), jax.ShapeDtypeStruct((n_post,), dtype),
            jax.ShapeDtypeStruct(pre.shape, dtype), jax.ShapeDtypeStruct(post.shape, dtype),
            jax.ShapeDtypeStruct((n_z,), dtype), jax.ShapeDtypeStruct((n_g,), dtype), jax.ShapeDtypeStruct((n_g2,), dtype),
