@@ -503,12 +503,15 @@ class PlasticProjection(Projection):
             name, params = rule.kernel_rule()
             decay = jnp.concatenate([_decays(rule.pre_taus(), dt, dtype), _decays(rule.post_taus(), dt, dtype)])
             guest = self.guest
+            g_synapses = g_spikes = g_blocks = carried = None
+            if guest is not None:
+                g_synapses, g_spikes = guest.synapses, _flags(observables[guest.source]["spike"])
+                g_blocks = tuple(size for _, _, size in guest.outputs)
             w, y, pre, post, z, g = native_step(
                 state.weights, events, scale, pre, post, post_spikes, index, name, params, decay, rule.nearest,
-                self.backend, self.companion, self.threads, None if guest is None else guest.synapses,
-                None if guest is None else _flags(observables[guest.source]["spike"]),
-                None if guest is None else tuple(size for _, _, size in guest.outputs))
-            carried = None if guest is None else {(pop, port): part for (pop, port, _), part in zip(guest.outputs, g)}
+                self.backend, self.companion, self.threads, g_synapses, g_spikes, g_blocks)
+            if guest is not None:
+                carried = {(pop, port): part for (pop, port, _), part in zip(guest.outputs, g)}
             return PlasticState(w, pre, post, buffer, u, x, (), ()), self._outputs(y, z, carried)
         if rule is not None:
             pre = pre * _decays(rule.pre_taus(), dt, dtype)[:, None]
@@ -564,11 +567,12 @@ class PlasticProjection(Projection):
     def _outputs(self, y, z, carried=None) -> dict:
         """The inputs written: ``y`` into the target's port, ``z`` (the companion's) into its,
         ``carried`` (the guest's, by ``(population, port)``) into theirs."""
-        out = {(self.target, self.port): y}
+        written = [((self.target, self.port), y)]
         if self.companion is not None:
-            key = (self.companion_target, self.companion_port)
-            out[key] = out[key] + z if key in out else z
-        for key, value in (carried or {}).items():
+            written.append(((self.companion_target, self.companion_port), z))
+        written += list((carried or {}).items())
+        out = {}
+        for key, value in written:
             out[key] = out[key] + value if key in out else value
         return out
 

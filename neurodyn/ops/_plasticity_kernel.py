@@ -208,34 +208,24 @@ def deliver(rows, n_events, indptr, indices, weights, out, touched):
     row order (the event kernel's order, :mod:`neurodyn.ops._event_kernel`); one weight for
     all (``weights`` of length 1): the number of synapses onto each target, times the weight
     (the homogeneous event product's arithmetic: ``w * count``; :func:`_times`, the targets
-    reached listed in ``touched``)."""
+    reached listed in ``touched``). Each row as a guest's (:func:`_static_row`, one block)."""
     out[:] = 0
     if indptr.shape[0] == 0:
         return
-    if weights.shape[0] == 1 and indices.shape[0] != 1:
-        unit = one_of(out)
-        n_touched = 0
-        for i in range(n_events):
-            r = rows[i]
-            for k in range(indptr[r], indptr[r + 1]):
-                t = indices[k]
-                if out[t] == 0:
-                    touched[n_touched] = t
-                    n_touched += 1
-                out[t] += unit
+    one = weights.shape[0] == 1 and indices.shape[0] != 1
+    n_touched = 0
+    for i in range(n_events):
+        n_touched = _static_row(rows[i], indptr, indices, weights, out, out[:0], one, touched, n_touched)
+    if one:
         _times(weights[0], out, out[:0], touched, n_touched)
-    else:
-        for i in range(n_events):
-            r = rows[i]
-            for k in range(indptr[r], indptr[r + 1]):
-                out[indices[k]] += weights[k]
 
 
 @numba.njit(inline="always")
-def _guest_row(r, indptr, indices, weights, out, out2, one, touched, n_touched):
-    """Row ``r`` of the guest's synapses added to its two blocks of targets (``out``: those
-    below ``out``'s size, ``out2`` the rest); ``one``: count (one weight for all), listing the
-    targets reached first in ``touched``. Returns the new number listed."""
+def _static_row(r, indptr, indices, weights, out, out2, one, touched, n_touched):
+    """Row ``r`` of static synapses (the companion's or the guest's) added to one or two blocks
+    of targets (``out``: those below ``out``'s size, ``out2`` the rest; empty for one block);
+    ``one``: count (one weight for all), listing the targets reached first in ``touched``.
+    Returns the new number listed."""
     split = out.shape[0]
     if one:
         unit = one_of(out)
@@ -277,7 +267,7 @@ def deliver_guest(spikes, words, listed, indptr, indices, weights, out, out2, to
     one = weights.shape[0] == 1 and indices.shape[0] != 1
     n_touched = 0
     for i in range(_flagged(spikes, words, listed, 0)):
-        n_touched = _guest_row(listed[i], indptr, indices, weights, out, out2, one, touched, n_touched)
+        n_touched = _static_row(listed[i], indptr, indices, weights, out, out2, one, touched, n_touched)
     if one:
         _times(weights[0], out, out2, touched, n_touched)
 
@@ -526,29 +516,10 @@ def run_part(task, part):
     starts, n rows, row lengths, row splits, targets, column pointers, column slots, column
     rows, parameters, metadata, n metadata, listed rows, their x1, n events, listed columns, n
     spikes, n below the split; as addresses and counts)."""
-    nnz, n_post, n_rows = task[2], task[4], task[12]
-    meta = carray(address(task[20]), (task[21],), np.int32)
-    row_start = carray(address(task[11]), (n_rows,), np.uint32)
-    row_length = carray(address(task[13]), (n_rows,), np.uint32)
-    row_split = carray(address(task[14]), (n_rows,), np.uint32)
-    targets = carray(address(task[15]), (nnz,), np.uint32)
-    col_ptr = carray(address(task[16]), (n_post + 1,), np.uint32)
-    col_slots = carray(address(task[17]), (nnz,), np.uint32)
-    col_rows = carray(address(task[18]), (nnz,), np.uint32)
-    rows = carray(address(task[22]), (n_rows,), np.int64)
-    cols = carray(address(task[25]), (n_post,), np.int64)
     if task[0] == XLA_F64:
-        piece(carray(address(task[1]), (nnz,), np.float64), carray(address(task[3]), (n_post,), np.float64),
-              carray(address(task[5]), (task[6],), np.float64), carray(address(task[7]), (task[8],), np.float64),
-              carray(address(task[9]), (task[10],), np.float64), row_start, row_length, row_split, targets, col_ptr,
-              col_slots, col_rows, carray(address(task[19]), (5,), np.float64), meta, rows,
-              carray(address(task[23]), (n_rows,), np.float64), task[24], cols, task[26], task[27], part)
+        run_task(task, part, np.float64(0))
     else:
-        piece(carray(address(task[1]), (nnz,), np.float32), carray(address(task[3]), (n_post,), np.float32),
-              carray(address(task[5]), (task[6],), np.float32), carray(address(task[7]), (task[8],), np.float32),
-              carray(address(task[9]), (task[10],), np.float32), row_start, row_length, row_split, targets, col_ptr,
-              col_slots, col_rows, carray(address(task[19]), (5,), np.float32), meta, rows,
-              carray(address(task[23]), (n_rows,), np.float32), task[24], cols, task[26], task[27], part)
+        run_task(task, part, np.float32(0))
 
 
 def reals(data, n, real):

@@ -246,19 +246,25 @@ def _static_operands(conn: SynapseCSR | None, dtype):
     return (indptr, jnp.asarray(conn.indices, jnp.int32), jnp.asarray(conn.weights, dtype).reshape(-1)), conn.n_post
 
 
+#: positions in the operands after the postsynaptic spikes (:func:`native_step`): the index's
+#: seven arrays, then the rule's parameters, the decays, the companion's three, the guest's spikes
+_PARAMS_AT, _GUEST_SPIKES_AT = 7, 12
+
+
 def _native_call(target, static, weights, events, scale, pre, post, post_spikes, *index_params_decay):
     rule, nearest, n_post = static[:3]
     split, threads, n_z, n_g, n_g2 = static[5:10]
     dtype = weights.dtype
     # the pair rule's exponents as modes (0: mu = 0, 1: mu = 1, 2: other) for the kernel to branch on
-    mu = index_params_decay[7][3:5] if rule == "pair" else jnp.zeros(2, dtype)
+    mu = index_params_decay[_PARAMS_AT][3:5] if rule == "pair" else jnp.zeros(2, dtype)
     mode = jnp.where(mu == 0, 0, jnp.where(mu == 1, 1, 2)).astype(jnp.int32)
     meta = jnp.stack([jnp.int32(RULE_CODES[rule]), jnp.int32(pre.shape[0]), jnp.int32(nearest),
                       jnp.int32(scale.shape[0] > 0), 3 * mode[0] + mode[1], jnp.int32(threads), jnp.int32(split)])
     # the kernel's scratch (its lists of events and spikes and its task, _plasticity_kernel.run):
     # an output XLA allocates with the loop's buffers, so a step allocates nothing; dropped here
     # and the targets the companion's and the guest's counts reached, then the guest's spiking rows
-    scratch = 2 * events.shape[0] + 2 * n_post + _TASK_WORDS + n_z + n_g + n_g2 + index_params_decay[12].shape[0]
+    n_guest_rows = index_params_decay[_GUEST_SPIKES_AT].shape[0]
+    scratch = 2 * events.shape[0] + 2 * n_post + _TASK_WORDS + n_z + n_g + n_g2 + n_guest_rows
     out = (jax.ShapeDtypeStruct(weights.shape, dtype), jax.ShapeDtypeStruct((n_post,), dtype),
            jax.ShapeDtypeStruct(pre.shape, dtype), jax.ShapeDtypeStruct(post.shape, dtype),
            jax.ShapeDtypeStruct((n_z,), dtype), jax.ShapeDtypeStruct((n_g,), dtype), jax.ShapeDtypeStruct((n_g2,), dtype),
