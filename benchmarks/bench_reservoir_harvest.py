@@ -57,6 +57,14 @@ call here). It shares nothing with neurodyn's kernel but its tanh approximations
 a float64 one to 1.25 ulp) and the atomic load and add and the ``sched_yield`` call of
 :mod:`neurodyn.ops._threads`.
 
+Each line ends with what the cores do **together** for the same work, measured in the same run and
+printed beside the floor, not in it: the CSR loop on every core at once (a thread per core, each
+on its own copy of the rows, wall time; :func:`csr_rate_both_cores`), where the floor counts the
+cores times one core's rate, and the product's bytes read by every core with no arithmetic (a
+vectorised dot product per core; :func:`read_bandwidth`), where the floor takes the triad, which
+also writes. Their time, the larger of the two, is what the product itself would take at those
+rates; on this machine's two vCPUs the first has read from 0.5x to 1.0x of twice one core's rate.
+
 The machine has 2 cores shared with other agents: the load average and the triad bandwidth are
 printed (a quiet machine gives about 35 GB/s); only ratios within one run mean anything.
 """
@@ -134,7 +142,7 @@ def _machine_loops():
 
     row_sum = _row_sum()
 
-    @numba.njit
+    @numba.njit(nogil=True)  # nogil: csr_rate_both_cores runs it on every core at once
     def csr(indptr, indices, data, x, y, loops):
         for _ in range(loops):
             for i in range(len(y)):
@@ -282,6 +290,72 @@ def csr_rate(dtype, loops=None, row_nnz: int = 0, n_cols: int = 200, index=np.ui
     return len(data) * reps / best_cpu_time(lambda: csr(indptr, indices, data, x, y, reps), 25)
 
 
+def csr_rate_both_cores(dtype, loops=None, row_nnz: int = 50, n_cols: int = 500, index=np.uint16,
+                        repeat: int = 15) -> float:
+    """Non-zeros per second of the CSR loop of :func:`csr_rate` run on every core at once (each
+    thread its own copy of the matrix of :func:`csr_matrix_of_rows`, in its own core's cache), by
+    wall time, best of ``repeat``: what the cores do together, where the floor counts the cores
+    times one core's rate (two vCPUs of a shared host do not always add up to twice one)."""
+    import threading
+
+    *_, csr = loops or _machine_loops()
+    cores = os.cpu_count() or 1
+    copies = []
+    for _ in range(cores):
+        indptr, indices, data = csr_matrix_of_rows(max(1, CSR_RATE_NNZ // row_nnz), row_nnz, n_cols, dtype, index)
+        copies.append((indptr, indices, data, np.ones(n_cols, dtype), np.zeros(len(indptr) - 1, dtype)))
+    reps = max(1, 20_000_000 // len(copies[0][2]))  # ~10 ms a thread
+    csr(*copies[0], 1)
+    best = float("inf")
+    for _ in range(repeat):
+        others = [threading.Thread(target=csr, args=(*c, reps)) for c in copies[1:]]
+        t0 = time.perf_counter()
+        for t in others:
+            t.start()
+        csr(*copies[0], reps)
+        for t in others:
+            t.join()
+        best = min(best, time.perf_counter() - t0)
+    return cores * len(copies[0][2]) * reps / best
+
+
+def read_bandwidth(nbytes: float, repeat: int = 5) -> float:
+    """Bytes per second at which this machine reads an array of ``nbytes`` (float64) and does
+    nothing else: a dot product of each core's part with itself on a thread per core (NumPy's
+    BLAS on one thread each: vectorised, so the arithmetic does not bound it), and of the whole on
+    one thread, best of ``repeat`` each. Read-only, as the product reads W (the triad also
+    writes)."""
+    import threading
+
+    from threadpoolctl import threadpool_limits
+
+    cores = os.cpu_count() or 1
+    a = np.ones(max(cores * 512, int(nbytes / 8)))
+    parts = np.array_split(a, cores)
+    reps = max(1, int(4e8 // a.nbytes))  # about 0.4 GB read a timing
+
+    def read(v):
+        for _ in range(reps):
+            v.dot(v)
+
+    best = float("inf")
+    with threadpool_limits(limits=1, user_api="blas"):
+        read(a[:1024])
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            read(a)
+            one = time.perf_counter() - t0
+            others = [threading.Thread(target=read, args=(v,)) for v in parts[1:]]
+            t0 = time.perf_counter()
+            for t in others:
+                t.start()
+            read(parts[0])
+            for t in others:
+                t.join()
+            best = min(best, one, time.perf_counter() - t0)
+    return a.nbytes * reps / best
+
+
 def best_cpu_time(fn, repeat: int) -> float:
     """Best CPU time of the calling thread (``time.thread_time``) in seconds over ``repeat`` calls
     of ``fn()``, which runs on that thread only: what one core does while it runs the loop, whether
@@ -390,7 +464,7 @@ def harvest(quick: bool, sizes=None):
     sizes = sizes or ((300, 1200) if quick else SIZES)
     for n in sizes:
         steps = 200 if quick else (STEPS if n <= 2000 else LARGE_STEPS)
-        repeat = 5 if n <= 1000 else (3 if n <= 2000 else 2)
+        repeat = 9 if n <= 1000 else (3 if n <= 2000 else 2)
         u = np.random.default_rng(0).uniform(-1, 1, (steps, 1))
         res = _rpy_reservoir(Reservoir, n)
         res.run(u[:5])
@@ -416,7 +490,13 @@ def harvest(quick: bool, sizes=None):
             gemv = (1 / rates(("gemv", n, dtype), lambda: 1 / gemv_seconds(w_dense, dtype))
                     if n <= DENSE_MAX_UNITS else float("inf"))
             rate = max(row_rate(rates, dtype, n, nnz, loops) for _ in range(3))  # 25 timings of ~1 ms each
-            return bandwidth, rate, gemv
+            # what the cores do together, beside the floor's cores x one core (printed, not in the floor)
+            size = np.dtype(dtype).itemsize
+            shape = (max(1, round(nnz / n)), min(n, 16384 // size), np.uint16 if n <= 65536 else np.uint32)
+            both = rates(("both cores", np.dtype(dtype).name, *shape),
+                         lambda: csr_rate_both_cores(dtype, loops, *shape))
+            read = rates(("read", work[dtype]), lambda: read_bandwidth(work[dtype]))
+            return bandwidth, rate, gemv, both, read
 
         for dtype in (np.float32, np.float64):
             machine_rates(dtype)
@@ -442,7 +522,7 @@ def harvest(quick: bool, sizes=None):
         for dtype in (np.float32, np.float64):
             dense, sparse = best.get(("dense", dtype), float("nan")) / steps, best["sparse", dtype] / steps
             auto = sparse if chosen[dtype] == "sparse" else dense
-            bandwidth, rate, gemv = machine_rates(dtype)  # the second measures, after the timings
+            bandwidth, rate, gemv, both, read = machine_rates(dtype)  # the second measures, after the timings
             moved = work[dtype]
             sparse_floor = max(moved / bandwidth, nnz / (cores * rate))
             floor = min(sparse_floor, gemv)
@@ -457,7 +537,10 @@ def harvest(quick: bool, sizes=None):
                    f"{floor * 1e6:.1f} us/step (sparse {moved / 1e6:.2f} MB at {bandwidth / 1e9:.0f} GB/s = "
                    f"{moved / bandwidth * 1e6:.1f}, {nnz:,} multiply-adds on {cores} cores at "
                    f"{rate / 1e9:.2f} G/s = {nnz / cores / rate * 1e6:.1f}; dense GEMV {gemv * 1e6:.1f} = "
-                   f"{2 * n * n / gemv / 1e9:.1f} GFLOP/s) -> fraction {floor / auto:.0%}{hand}")
+                   f"{2 * n * n / gemv / 1e9:.1f} GFLOP/s) -> fraction {floor / auto:.0%}{hand} | the cores "
+                   f"together: CSR loop on {cores} at once {both / 1e9:.2f} G/s (the floor counts "
+                   f"{cores * rate / 1e9:.2f}), the product's bytes read at {read / 1e9:.0f} GB/s (no arithmetic) "
+                   f"-> {max(moved / read, nnz / both) * 1e6:.1f} us/step, fraction {max(moved / read, nnz / both) / auto:.0%}")
     yield f"machine at the end: load average {os.getloadavg()[0]:.1f}"
 
 

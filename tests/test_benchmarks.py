@@ -151,3 +151,23 @@ def test_the_floors_csr_rate_times_rows_of_the_products_shape():
     assert csr_rate(np.float64, None, 50, 500, np.uint16) > 1e7  # non-zeros a second: runs, and counts them
     best = BestRates()
     assert best("k", lambda: 2.0) == 2.0 and best("k", lambda: 1.0) == 2.0 and best("k", lambda: 3.0) == 3.0
+
+
+def test_the_cores_together_measures_run_on_every_core(monkeypatch):
+    # csr_rate_both_cores runs the floor's CSR loop on a thread per core at once (the loop must
+    # release the GIL, or the threads would take turns) and read_bandwidth reads on a thread per
+    # core too: each starts cores - 1 threads a timing, and both report rates of a plausible size
+    import os
+    import threading
+
+    from benchmarks import bench_reservoir_harvest as bench
+
+    started = []
+    real = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda self: (started.append(self), real(self))[1])
+    loops = bench._machine_loops()
+    assert loops[2].targetoptions.get("nogil")  # the CSR loop runs on both threads at once
+    rate = bench.csr_rate_both_cores(np.float32, loops, 50, 500, np.uint16, repeat=2)
+    assert 1e7 < rate < 1e12 and len(started) == 2 * ((os.cpu_count() or 1) - 1)
+    assert 1e8 < bench.read_bandwidth(4e6, repeat=2) < 1e13
+    assert len(started) == 4 * ((os.cpu_count() or 1) - 1)
