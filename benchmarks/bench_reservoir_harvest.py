@@ -54,7 +54,7 @@ compute-bound and the two cores must meet every step. The two threads are Python
 running the numba loop without the GIL, started for each call (about 0.1 ms, under 1 % of a
 call here). It shares nothing with neurodyn's kernel but its tanh approximations
 (:func:`neurodyn.ops._leaky_recurrence_kernel.tanh32` / ``tanh64``: Eigen's float32 rational one,
-a float64 one to 1.25 ulp) and the atomic load and add and the ``sched_yield`` call of
+a float64 one within 2 ulp) and the atomic load and add and the ``sched_yield`` call of
 :mod:`neurodyn.ops._threads`.
 
 Each line ends with what the cores do **together** for the same work, measured in the same run and

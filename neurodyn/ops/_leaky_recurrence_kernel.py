@@ -63,63 +63,89 @@ def tanh32(x):
 
 
 @intrinsic
-def power_of_two(typingctx, k):
-    """``2.0 ** k`` for an integer ``-1022 <= k <= 1023``, built from its bits."""
+def power_of_two(typingctx, kf):
+    """``2.0 ** kf`` for an integer-valued float ``0 <= kf <= 1023``, built from the bits of
+    ``kf + 2^52 + 1023`` (whose low bits hold ``kf + 1023`` exactly) shifted into the exponent:
+    no float-to-integer conversion, which AVX2 lacks for 64-bit integers (LLVM converted one lane
+    at a time)."""
 
     def codegen(context, builder, signature, args):
-        bits = builder.shl(builder.add(args[0], ir.Constant(ir.IntType(64), 1023)), ir.Constant(ir.IntType(64), 52))
-        return builder.bitcast(bits, ir.DoubleType())
+        d, i64 = ir.DoubleType(), ir.IntType(64)
+        biased = builder.fadd(args[0], ir.Constant(d, 4503599627370496.0 + 1023.0))
+        return builder.bitcast(builder.shl(builder.bitcast(biased, i64), ir.Constant(i64, 52)), d)
 
-    return types.float64(types.int64), codegen
+    return types.float64(types.float64), codegen
+
+
+@intrinsic
+def fma(typingctx, a, b, c):
+    """``a b + c`` rounded once (``llvm.fma``: one instruction on a CPU with FMA, as this
+    machine's; it vectorises)."""
+
+    def codegen(context, builder, signature, args):
+        from numba.core import cgutils
+
+        d = ir.DoubleType()
+        return builder.call(cgutils.get_or_insert_function(builder.module, ir.FunctionType(d, [d, d, d]),
+                                                           "llvm.fma.f64"), args)
+
+    return types.float64(types.float64, types.float64, types.float64), codegen
 
 
 @numba.njit(inline="always", error_model="numpy")
 def tanh64(x):
-    """tanh in float64 to 1.25 ulp (checked against mpmath on 2.2 M points; tests/ops): below
+    """tanh in float64 to within 2 ulp (1.79 ulp at most against mpmath at 120 bits on 85,000
+    points of [-20, 20], [-0.5, 0.5] and 10^[-8, 0]; tests/ops: within 3 of NumPy's): below
     |x| = 0.4 its Taylor series to x^31 (terms 2^2n (2^2n - 1) B_2n / (2n)!, the last below
     1e-19 of the first), above it ``1 - 2 / (exp(2|x|) + 1)`` with exp by Cody and Waite's
-    reduction ``2^k exp(r)``, |r| <= ln 2 / 2, and exp(r) to r^13; |x| clamped at 19.1 where
-    tanh rounds to 1; NaN stays NaN. The C library's ``tanh`` (about 20 ns a call here) does not
-    vectorise; this does (about 4 ns)."""
+    reduction ``2^k exp(r)``, |r| <= ln 2 / 2, and exp(r) to r^13; both polynomials by Horner's
+    rule in fused multiply-adds (:func:`fma`); |x| clamped at 19.1 where tanh rounds to 1; NaN
+    stays NaN. The C library's ``tanh`` (about 20 ns a call here) does not vectorise; this does.
+    Both branches are computed for every x (so the loop vectorises), and each Horner step waits for
+    the last: with separate multiplies and adds and k converted to an integer one lane at a time,
+    250 values took 2.1 us on one core here (the whole of float64's extra cost over float32 per
+    step of a 500-unit reservoir on two threads), with fused ones and 2^k from k's float bits
+    1.25 us."""
     x2 = x * x
     p = -1.0597268320104654e-06
-    p = p * x2 + 2.6147711512907546e-06
-    p = p * x2 + -6.451689215655431e-06
-    p = p * x2 + 1.5918905069328964e-05
-    p = p * x2 + -3.927832388331683e-05
-    p = p * x2 + 9.691537956929451e-05
-    p = p * x2 + -0.00023912911424355248
-    p = p * x2 + 0.000590027440945586
-    p = p * x2 + -0.0014558343870513183
-    p = p * x2 + 0.003592128036572481
-    p = p * x2 + -0.008863235529902197
-    p = p * x2 + 0.021869488536155203
-    p = p * x2 + -0.05396825396825397
-    p = p * x2 + 0.13333333333333333
-    p = p * x2 + -0.3333333333333333
-    p = p * x2 + 1.0
+    p = fma(p, x2, 2.6147711512907546e-06)
+    p = fma(p, x2, -6.451689215655431e-06)
+    p = fma(p, x2, 1.5918905069328964e-05)
+    p = fma(p, x2, -3.927832388331683e-05)
+    p = fma(p, x2, 9.691537956929451e-05)
+    p = fma(p, x2, -0.00023912911424355248)
+    p = fma(p, x2, 0.000590027440945586)
+    p = fma(p, x2, -0.0014558343870513183)
+    p = fma(p, x2, 0.003592128036572481)
+    p = fma(p, x2, -0.008863235529902197)
+    p = fma(p, x2, 0.021869488536155203)
+    p = fma(p, x2, -0.05396825396825397)
+    p = fma(p, x2, 0.13333333333333333)
+    p = fma(p, x2, -0.3333333333333333)
+    p = fma(p, x2, 1.0)
     small = x * p
     ax = abs(x)
     ax = ax if ax <= 19.1 else 19.1  # NaN becomes 19.1 here, so k below is in range; put back at the end
     y = 2 * ax
-    k = np.int64(y * 1.4426950408889634 + 0.5)  # y >= 0: truncation rounds to nearest
-    kf = np.float64(k)
+    v = y * 1.4426950408889634 + 0.5  # k = floor(v) (v >= 0): the nearest integer to y / ln 2
+    kf = (v + 4503599627370496.0) - 4503599627370496.0  # v's integer part, rounded to nearest ...
+    kf = kf - 1.0 if kf > v else kf  # ... so one less where that rounded up
     r = (y - kf * 6.93147180369123816490e-01) - kf * 1.90821492927058770002e-10
     e = 1.6059043836821613e-10
-    e = e * r + 2.08767569878681e-09
-    e = e * r + 2.505210838544172e-08
-    e = e * r + 2.755731922398589e-07
-    e = e * r + 2.7557319223985893e-06
-    e = e * r + 2.48015873015873e-05
-    e = e * r + 0.0001984126984126984
-    e = e * r + 0.001388888888888889
-    e = e * r + 0.008333333333333333
-    e = e * r + 0.041666666666666664
-    e = e * r + 0.16666666666666666
-    e = e * r + 0.5
-    e = e * r + 1.0
-    e = e * r + 1.0
-    e = e * power_of_two(k)
+    e = fma(e, r, 2.08767569878681e-09)
+    e = fma(e, r, 2.505210838544172e-08)
+    e = fma(e, r, 2.755731922398589e-07)
+    e = fma(e, r, 2.7557319223985893e-06)
+    e = fma(e, r, 2.48015873015873e-05)
+    e = fma(e, r, 0.0001984126984126984)
+    e = fma(e, r, 0.001388888888888889)
+    e = fma(e, r, 0.008333333333333333)
+    e = fma(e, r, 0.041666666666666664)
+    e = fma(e, r, 0.16666666666666666)
+    e = fma(e, r, 0.5)
+    e = fma(e, r, 1.0)
+    e = fma(e, r, 1.0)
+    e = e * power_of_two(kf)
     big = 1 - 2 / (e + 1)
     big = big if x >= 0 else -big
     big = big if x == x else x

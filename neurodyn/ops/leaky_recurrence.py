@@ -14,7 +14,7 @@ microseconds, which at N = 500 to 2,000 are as long as the product itself. Here 
 one call of a numba kernel (:mod:`neurodyn.ops._leaky_recurrence_kernel`): its second thread
 is started once for the call, the two threads take chunks of rows of each step from a shared
 counter (so a thread the busy machine deschedules holds the other up for one chunk only), tanh
-is a vectorised approximation within a few ulp (float32: Eigen's rational one; float64: 1.25 ulp),
+is a vectorised approximation within a few ulp (float32: Eigen's rational one; float64: within 2 ulp, in fused multiply-adds),
 and column indices are sent as 16-bit numbers where the matrix has at most 65,536 columns (a
 quarter fewer bytes per non-zero in float32). Where ``x`` does not fit in the first-level cache
 (more than 16 KiB: N > 4,096 in float32, 2,048 in float64) and the call has at least 8 steps,
