@@ -199,8 +199,6 @@ def hand_recurrence(w, v, x0, leak, dtype):
     the input terms ``v`` ``(T, N)``, ``x0`` and leak rate ``leak`` in ``dtype``:
     ``(one_thread, two_threads, y)``, two functions that each write the ``(T, N)`` states into
     ``y``."""
-    import threading
-
     from neurodyn.ops._threads import sched_yield_address
 
     one_thread, one_half = _recurrence_loops(dtype)
@@ -218,11 +216,8 @@ def hand_recurrence(w, v, x0, leak, dtype):
 
     def two():
         counts = np.zeros(16, np.int64)
-        other = threading.Thread(target=one_half, args=(indptr, indices, data, v, y, x0, leak, half, len(x0),
-                                                        counts, 1, yield_address))
-        other.start()
-        one_half(indptr, indices, data, v, y, x0, leak, 0, half, counts, 0, yield_address)
-        other.join()
+        on_every_core([lambda lo=lo, hi=hi, me=me: one_half(indptr, indices, data, v, y, x0, leak, lo, hi, counts, me,
+                                                   yield_address) for lo, hi, me in ((0, half, 0), (half, len(x0), 1))])
 
     return single, two, y
 
@@ -290,14 +285,27 @@ def csr_rate(dtype, loops=None, row_nnz: int = 0, n_cols: int = 200, index=np.ui
     return len(data) * reps / best_cpu_time(lambda: csr(indptr, indices, data, x, y, reps), 25)
 
 
+def on_every_core(calls) -> float:
+    """Wall seconds to run ``calls`` (one callable a core) at once: the first on this thread, each
+    other on a thread started for it (the calls must release the GIL to overlap)."""
+    import threading
+
+    others = [threading.Thread(target=c) for c in calls[1:]]
+    t0 = time.perf_counter()
+    for t in others:
+        t.start()
+    calls[0]()
+    for t in others:
+        t.join()
+    return time.perf_counter() - t0
+
+
 def csr_rate_both_cores(dtype, loops=None, row_nnz: int = 50, n_cols: int = 500, index=np.uint16,
                         repeat: int = 15) -> float:
     """Non-zeros per second of the CSR loop of :func:`csr_rate` run on every core at once (each
     thread its own copy of the matrix of :func:`csr_matrix_of_rows`, in its own core's cache), by
     wall time, best of ``repeat``: what the cores do together, where the floor counts the cores
     times one core's rate (two vCPUs of a shared host do not always add up to twice one)."""
-    import threading
-
     *_, csr = loops or _machine_loops()
     cores = os.cpu_count() or 1
     copies = []
@@ -306,16 +314,8 @@ def csr_rate_both_cores(dtype, loops=None, row_nnz: int = 50, n_cols: int = 500,
         copies.append((indptr, indices, data, np.ones(n_cols, dtype), np.zeros(len(indptr) - 1, dtype)))
     reps = max(1, 20_000_000 // len(copies[0][2]))  # ~10 ms a thread
     csr(*copies[0], 1)
-    best = float("inf")
-    for _ in range(repeat):
-        others = [threading.Thread(target=csr, args=(*c, reps)) for c in copies[1:]]
-        t0 = time.perf_counter()
-        for t in others:
-            t.start()
-        csr(*copies[0], reps)
-        for t in others:
-            t.join()
-        best = min(best, time.perf_counter() - t0)
+    calls = [lambda c=c: csr(*c, reps) for c in copies]
+    best = min(on_every_core(calls) for _ in range(repeat))
     return cores * len(copies[0][2]) * reps / best
 
 
@@ -325,8 +325,6 @@ def read_bandwidth(nbytes: float, repeat: int = 5) -> float:
     BLAS on one thread each: vectorised, so the arithmetic does not bound it), and of the whole on
     one thread, best of ``repeat`` each. Read-only, as the product reads W (the triad also
     writes)."""
-    import threading
-
     from threadpoolctl import threadpool_limits
 
     cores = os.cpu_count() or 1
@@ -338,21 +336,10 @@ def read_bandwidth(nbytes: float, repeat: int = 5) -> float:
         for _ in range(reps):
             v.dot(v)
 
-    best = float("inf")
     with threadpool_limits(limits=1, user_api="blas"):
         read(a[:1024])
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            read(a)
-            one = time.perf_counter() - t0
-            others = [threading.Thread(target=read, args=(v,)) for v in parts[1:]]
-            t0 = time.perf_counter()
-            for t in others:
-                t.start()
-            read(parts[0])
-            for t in others:
-                t.join()
-            best = min(best, one, time.perf_counter() - t0)
+        best = min(min(on_every_core([lambda: read(a)]), on_every_core([lambda v=v: read(v) for v in parts]))
+                   for _ in range(repeat))
     return a.nbytes * reps / best
 
 
@@ -383,15 +370,18 @@ class BestRates:
         return self.best[key]
 
 
+def row_shape(dtype, n: int, nnz: int) -> tuple:
+    """``(row_nnz, n_cols, index)`` of the rows on which the floor's CSR loop is timed for an N x N
+    product with ``nnz`` non-zeros: this product's mean row length, ``x`` of its N entries up to
+    16 KiB (beyond, the first 16 KiB worth of columns: the largest ``x`` the first-level cache holds
+    beside W) and its column-index width (16 bits up to 65,536 columns)."""
+    return max(1, round(nnz / n)), min(n, 16384 // np.dtype(dtype).itemsize), np.uint16 if n <= 65536 else np.uint32
+
+
 def row_rate(rates: BestRates, dtype, n: int, nnz: int, loops) -> float:
-    """The CSR loop's best rate (:func:`csr_rate`) for rows of this product's mean length, its
-    column-index width (16 bits up to 65,536 columns) and ``x`` of its N entries up to 16 KiB (beyond,
-    the first 16 KiB worth of columns: the largest ``x`` the first-level cache holds beside W)."""
-    size = np.dtype(dtype).itemsize
-    row_nnz, n_cols = max(1, round(nnz / n)), min(n, 16384 // size)
-    index = np.uint16 if n <= 65536 else np.uint32
-    return rates((np.dtype(dtype).name, row_nnz, n_cols, index),
-                 lambda: csr_rate(dtype, loops, row_nnz, n_cols, index))
+    """The CSR loop's best rate (:func:`csr_rate`) for rows of this product's shape (:func:`row_shape`)."""
+    shape = row_shape(dtype, n, nnz)
+    return rates((np.dtype(dtype).name, *shape), lambda: csr_rate(dtype, loops, *shape))
 
 
 def gemv_seconds(w_dense: np.ndarray, dtype) -> float:
@@ -491,8 +481,7 @@ def harvest(quick: bool, sizes=None):
                     if n <= DENSE_MAX_UNITS else float("inf"))
             rate = max(row_rate(rates, dtype, n, nnz, loops) for _ in range(3))  # 25 timings of ~1 ms each
             # what the cores do together, beside the floor's cores x one core (printed, not in the floor)
-            size = np.dtype(dtype).itemsize
-            shape = (max(1, round(nnz / n)), min(n, 16384 // size), np.uint16 if n <= 65536 else np.uint32)
+            shape = row_shape(dtype, n, nnz)
             both = rates(("both cores", np.dtype(dtype).name, *shape),
                          lambda: csr_rate_both_cores(dtype, loops, *shape))
             read = rates(("read", work[dtype]), lambda: read_bandwidth(work[dtype]))
@@ -524,6 +513,7 @@ def harvest(quick: bool, sizes=None):
             auto = sparse if chosen[dtype] == "sparse" else dense
             bandwidth, rate, gemv, both, read = machine_rates(dtype)  # the second measures, after the timings
             moved = work[dtype]
+            together = max(moved / read, nnz / both)  # the product at the rates the cores reach together
             sparse_floor = max(moved / bandwidth, nnz / (cores * rate))
             floor = min(sparse_floor, gemv)
             hand = ""
@@ -540,7 +530,7 @@ def harvest(quick: bool, sizes=None):
                    f"{2 * n * n / gemv / 1e9:.1f} GFLOP/s) -> fraction {floor / auto:.0%}{hand} | the cores "
                    f"together: CSR loop on {cores} at once {both / 1e9:.2f} G/s (the floor counts "
                    f"{cores * rate / 1e9:.2f}), the product's bytes read at {read / 1e9:.0f} GB/s (no arithmetic) "
-                   f"-> {max(moved / read, nnz / both) * 1e6:.1f} us/step, fraction {max(moved / read, nnz / both) / auto:.0%}")
+                   f"-> {together * 1e6:.1f} us/step, fraction {together / auto:.0%}")
     yield f"machine at the end: load average {os.getloadavg()[0]:.1f}"
 
 
